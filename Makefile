@@ -1,0 +1,74 @@
+# sgid-fcgi: `make` builds build/sgid-fcgi; `make check` runs every test;
+# `make run` starts the demo stack. See README.md.
+
+CC      ?= cc
+PKGS    := libcurl openssl json-c hiredis
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+           -Wmissing-prototypes -Wvla -Wpointer-arith -Wundef -Wnull-dereference
+HARDEN  := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+              -DSGID_VERSION='"$(VERSION)"' -Iinclude $(WARN) $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS ?= -pie -Wl,-z,relro,-z,now
+
+BUILD   ?= build
+SRCS    := $(sort $(wildcard src/*.c))
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all clean unit unit-asan check deps integration run install
+all: $(BUILD)/sgid-fcgi
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(HARDEN) -c -o $@ $<
+
+$(BUILD)/libsgid.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/sgid-fcgi: $(BUILD)/obj/main.o $(BUILD)/libsgid.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libsgid.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsgid.a $(PKG_LIBS)
+
+# Unit tests, then the same tests built with ASan + UBSan.
+unit: $(TEST_BINS)
+	tests/run-unit.sh $(TEST_BINS)
+
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+unit-asan:
+	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" unit
+
+deps:
+	deploy/deps.sh
+
+integration: all
+	tests/integration/run.sh
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) unit-asan
+	$(MAKE) integration
+
+run: deps all
+	deploy/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/sgid-fcgi $(DESTDIR)$(PREFIX)/bin/sgid-fcgi
+
+clean:
+	rm -rf build

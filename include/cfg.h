@@ -1,0 +1,89 @@
+/* cfg: configuration from the environment and an optional .env file (the
+ * process environment wins). Everything is validated at start-up; a bad
+ * value fails with a message naming the variable. */
+#ifndef SGID_CFG_H
+#define SGID_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "crypto.h"
+#include "log.h"
+#include "resp.h"
+
+#define CFG_MAX_SENTINELS 8
+
+struct redis_endpoint {
+	char host[256];
+	int port;
+};
+
+struct redis_config {
+	char unix_path[108];         /* set for unix:// URLs, else "" */
+	char host[256];
+	int port;
+	char user[128];              /* ACL user, "" for none */
+	char password[256];          /* "" for none */
+	int db;
+	int connect_timeout_ms;      /* REDIS_CONNECT_TIMEOUT_MS, 500 */
+	int command_timeout_ms;      /* REDIS_TIMEOUT_MS, 1000 */
+	struct redis_endpoint sentinels[CFG_MAX_SENTINELS]; /* REDIS_SENTINELS */
+	size_t n_sentinels;
+	char sentinel_master[128];   /* REDIS_SENTINEL_MASTER, "mymaster" */
+};
+
+struct config {
+	char client_id[256];
+	char client_secret[512];
+	crypto_pkey *private_key;    /* owned; loaded and checked at start-up */
+	char hostname[512];          /* SGID_HOSTNAME as origin, no trailing '/' */
+	char issuer[560];            /* hostname + "/v2" */
+	char redirect_uri[1024];
+	char frontend_origin[512];   /* SGID_FRONTEND_HOST, no trailing '/' */
+	char scopes[1024];
+	bool frontend_https;
+
+	int http_timeout_ms;         /* SGID_HTTP_TIMEOUT_MS, 5000 */
+	int http_connect_timeout_ms; /* SGID_HTTP_CONNECT_TIMEOUT_MS, 2000 */
+	size_t http_max_body;        /* SGID_HTTP_MAX_BODY, 1 MiB */
+	char ca_file[512];           /* SGID_CA_FILE, "" = system store */
+
+	char cookie_name[64];        /* SESSION_COOKIE_NAME, exampleAppSession */
+	enum samesite cookie_samesite;
+	bool cookie_secure;
+	int login_ttl;               /* LOGIN_TTL_SECONDS, 300 */
+	int session_ttl;             /* SESSION_TTL_SECONDS (absolute), 3600 */
+	int session_idle_ttl;        /* SESSION_IDLE_SECONDS, = session_ttl */
+	int clock_skew;              /* SGID_CLOCK_SKEW_SECONDS, 60 */
+	int jwks_refetch_interval;   /* SGID_JWKS_MIN_REFETCH_SECONDS, 60 */
+	uint8_t session_secret[32];  /* SESSION_SECRET (>= 32 chars) hashed, or
+	                                derived from the client secret */
+	bool session_secret_derived;
+
+	struct redis_config redis;
+	enum log_level log_level;    /* LOG_LEVEL, info */
+};
+
+struct cfg_error {
+	char var[64];                /* the variable at fault */
+	char msg[256];               /* why; never the value of a secret */
+};
+
+/* Reads the environment, then fills gaps from dotenv_path (NULL or a
+ * missing file: skipped; an unreadable or malformed file: error). 0 on
+ * success; -1 with err filled. On failure cfg holds nothing to free. */
+int cfg_load(struct config *cfg, const char *dotenv_path, struct cfg_error *err);
+void cfg_free(struct config *cfg); /* frees the key, wipes secrets */
+
+/* Parses .env text: KEY=VALUE lines, '#' comments, optional "export ",
+ * single or double quotes (double quotes understand \n, \", \\), values
+ * may span lines inside double quotes. Calls fn for each pair; fn's
+ * non-zero return stops parsing. 0 ok, -1 on a malformed line (*line_no). */
+int cfg_parse_dotenv(const char *text, size_t len,
+	int (*fn)(const char *key, const char *val, void *ud), void *ud, int *line_no);
+
+/* redis://[[user]:password@]host[:port][/db] or
+ * unix://[[user]:password@]/path/to.sock[?db=N]. 0 or -1 with msg. */
+int cfg_parse_redis_url(const char *url, struct redis_config *out, char *msg, size_t msg_len);
+
+#endif

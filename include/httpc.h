@@ -1,0 +1,54 @@
+/* httpc: the only libcurl user. One handle per worker, reused so TLS
+ * connections to sgID stay alive; connect and total timeouts; a cap on the
+ * response size; TLS verification always on; only 200 is success. */
+#ifndef SGID_HTTPC_H
+#define SGID_HTTPC_H
+
+#include <stddef.h>
+#include "buf.h"
+
+enum httpc_err {
+	HTTPC_OK,
+	HTTPC_ERR_CONNECT,   /* DNS, refused, unreachable */
+	HTTPC_ERR_TIMEOUT,
+	HTTPC_ERR_TLS,
+	HTTPC_ERR_TOO_LARGE, /* body over max_body */
+	HTTPC_ERR_STATUS,    /* completed with a status other than 200 */
+	HTTPC_ERR_IO,        /* anything else from the transfer */
+	HTTPC_ERR_NOMEM,
+	HTTPC_ERR__MAX
+};
+const char *httpc_strerror(enum httpc_err err);
+
+struct httpc_opts {
+	long connect_timeout_ms;
+	long total_timeout_ms;
+	size_t max_body;
+	const char *ca_file;     /* NULL or "": system store */
+	const char *user_agent;
+};
+
+struct httpc_response {
+	long status;
+	struct buf body;             /* capped at max_body */
+	char www_authenticate[512];  /* the WWW-Authenticate header, if any */
+};
+
+struct httpc;
+/* Process-wide init (curl_global_init); call once before workers serve. */
+int httpc_global_init(void);
+struct httpc *httpc_new(const struct httpc_opts *opts);
+void httpc_free(struct httpc *h); /* NULL ok */
+
+/* GET with Accept: application/json; bearer (NULL for none) becomes
+ * "Authorization: Bearer <token>". */
+enum httpc_err httpc_get(struct httpc *h, const char *url, const char *bearer,
+	struct httpc_response *resp);
+/* POST application/x-www-form-urlencoded body. */
+enum httpc_err httpc_post_form(struct httpc *h, const char *url, const char *body,
+	size_t len, struct httpc_response *resp);
+void httpc_response_free(struct httpc_response *r); /* NULL ok; reusable */
+/* Detail of the last failure (curl's message), never request content. */
+const char *httpc_errstr(const struct httpc *h);
+
+#endif

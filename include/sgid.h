@@ -1,0 +1,81 @@
+/* sgid: the sgID v2 relying party. Builds the authorize URL, exchanges the
+ * code (client_secret_post + PKCE), verifies the ID token against a JWKS
+ * cached per worker, and fetches + decrypts userinfo. */
+#ifndef SGID_SGID_H
+#define SGID_SGID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+#include "cfg.h"
+#include "httpc.h"
+#include "idtoken.h"
+#include "jose.h"
+
+#define SGID_PKCE_VERIFIER_LEN 43
+#define SGID_MAX_DATA_FIELDS 64
+
+enum sgid_err {
+	SGID_OK,
+	SGID_ERR_HTTP,            /* transport failure or non-200 */
+	SGID_ERR_TOKEN_RESPONSE,  /* not JSON, or id_token/access_token missing */
+	SGID_ERR_JWKS,            /* JWKS unreachable or unusable */
+	SGID_ERR_ID_TOKEN,        /* ID token rejected (detail in errstr) */
+	SGID_ERR_USERINFO,        /* userinfo body malformed */
+	SGID_ERR_SUB_MISMATCH,
+	SGID_ERR_DECRYPT,         /* key or data failed to decrypt */
+	SGID_ERR_INTERNAL,
+	SGID_ERR__MAX
+};
+const char *sgid_strerror(enum sgid_err err);
+
+struct sgid_client {
+	const struct config *cfg;     /* not owned */
+	struct httpc *http;           /* not owned */
+	char authorize_url[640];
+	char token_url[640];
+	char userinfo_url[640];
+	char jwks_url[640];
+	struct jwks jwks;             /* cached for the worker's life */
+	bool jwks_loaded;
+	int64_t jwks_last_fetch_ms;   /* monotonic; throttles refetches */
+	unsigned jwks_fetches;        /* counter, for tests and logs */
+	char errstr[256];             /* detail of the last failure; no secrets */
+};
+
+struct sgid_tokens {
+	char sub[IDTOKEN_SUB_MAX + 1];
+	struct buf access_token;
+};
+
+/* One decrypted data field. */
+struct sgid_field {
+	char name[129];
+	struct buf value;             /* clean UTF-8 */
+};
+struct sgid_userinfo {
+	struct sgid_field fields[SGID_MAX_DATA_FIELDS];
+	size_t n;
+};
+
+int sgid_client_init(struct sgid_client *c, const struct config *cfg, struct httpc *http);
+void sgid_client_free(struct sgid_client *c);
+
+/* PKCE helpers (RFC 7636, S256). verifier: 43 chars from 32 random bytes. */
+int sgid_pkce_verifier(char out[SGID_PKCE_VERIFIER_LEN + 1]);
+int sgid_pkce_challenge(const char *verifier, size_t len, struct buf *out);
+/* base64url of n random bytes into out (NUL-terminated, cap bytes). */
+int sgid_random_token(size_t n, char *out, size_t cap);
+
+int sgid_authorize_url(const struct sgid_client *c, const char *state, const char *nonce,
+	const char *code_challenge, struct buf *out);
+enum sgid_err sgid_exchange_code(struct sgid_client *c, const char *code, size_t code_len,
+	const char *code_verifier, const char *nonce, struct sgid_tokens *out);
+enum sgid_err sgid_fetch_userinfo(struct sgid_client *c, const char *access_token,
+	const char *sub, struct sgid_userinfo *out);
+
+void sgid_tokens_clear(struct sgid_tokens *t);
+void sgid_userinfo_clear(struct sgid_userinfo *u);
+
+#endif

@@ -1,0 +1,59 @@
+/* store: the key/value store behind sessions, as a small function table so
+ * tests can swap in a failing implementation. store_redis.c is the only
+ * hiredis user: one connection per worker, connect and command timeouts,
+ * reconnect on the next call after any failure, binary-safe argv commands. */
+#ifndef SGID_STORE_H
+#define SGID_STORE_H
+
+#include <stddef.h>
+#include "buf.h"
+#include "cfg.h"
+
+enum store_err {
+	STORE_OK,
+	STORE_NOT_FOUND,
+	STORE_ERR_CONNECT,   /* could not connect / authenticate / select db */
+	STORE_ERR_IO,        /* timeout, connection lost mid-command */
+	STORE_ERR_REPLY,     /* error reply (OOM, READONLY, ...) or unexpected type */
+	STORE_ERR_NOMEM,
+	STORE_ERR__MAX
+};
+const char *store_strerror(enum store_err err);
+
+struct store;
+struct store_ops {
+	/* SET key val EX ttl */
+	enum store_err (*set_ex)(struct store *s, const char *key, size_t klen,
+		const void *val, size_t vlen, int ttl_s);
+	/* GET key; ttl_s > 0 also refreshes the expiry (GETEX key EX ttl) */
+	enum store_err (*get)(struct store *s, const char *key, size_t klen, int ttl_s,
+		struct buf *out);
+	/* GETDEL key: atomic read-and-delete, for single-use records */
+	enum store_err (*getdel)(struct store *s, const char *key, size_t klen, struct buf *out);
+	enum store_err (*del)(struct store *s, const char *key, size_t klen);
+	enum store_err (*ping)(struct store *s);
+	void (*destroy)(struct store *s);
+};
+
+struct store {
+	const struct store_ops *ops;
+	void *impl;
+	char errstr[160];    /* detail of the last failure, no values */
+};
+
+/* Connects lazily: creation never fails for an unreachable server. NULL
+ * only when out of memory. */
+struct store *store_redis_new(const struct redis_config *rc);
+void store_free(struct store *s); /* NULL ok */
+
+static inline enum store_err store_set_ex(struct store *s, const char *k, size_t kl,
+	const void *v, size_t vl, int ttl) { return s->ops->set_ex(s, k, kl, v, vl, ttl); }
+static inline enum store_err store_get(struct store *s, const char *k, size_t kl, int ttl,
+	struct buf *out) { return s->ops->get(s, k, kl, ttl, out); }
+static inline enum store_err store_getdel(struct store *s, const char *k, size_t kl,
+	struct buf *out) { return s->ops->getdel(s, k, kl, out); }
+static inline enum store_err store_del(struct store *s, const char *k, size_t kl)
+	{ return s->ops->del(s, k, kl); }
+static inline enum store_err store_ping(struct store *s) { return s->ops->ping(s); }
+
+#endif

@@ -1,0 +1,34 @@
+/* util: small helpers shared by every module. OpenSSL-backed primitives
+ * live in crypto.h; these are plain C. */
+#ifndef SGID_UTIL_H
+#define SGID_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Monotonic milliseconds, for durations and throttles. */
+int64_t now_monotonic_ms(void);
+/* Wall clock seconds, for token expiry. */
+int64_t now_unix(void);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes). */
+void hex_encode(const uint8_t *in, size_t len, char *out);
+
+/* True when every byte of s[0..len) is printable ASCII (0x20..0x7e). */
+bool is_printable_ascii(const char *s, size_t len);
+/* True when s[0..len) is well-formed UTF-8 without NUL or C0/DEL controls
+ * other than \t \n \r. */
+bool is_clean_utf8(const char *s, size_t len);
+
+/* Zero memory in a way the compiler cannot drop. */
+void secure_zero(void *p, size_t len);
+
+/* Case-sensitive compare of a (ptr,len) pair with a C string. */
+bool str_eq_n(const char *s, size_t len, const char *lit);
+bool has_prefix(const char *s, const char *prefix);
+
+#endif

@@ -1,0 +1,477 @@
+#include "api.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+#define ICECREAM_MAX 32
+#define STATE_MAX 64
+#define CODE_MAX 2048
+
+int app_init(struct app *a, const struct config *cfg)
+{
+	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
+	a->cookie = (struct cookie_opts){
+		.name = cfg->cookie_name, .secure = cfg->cookie_secure,
+		.samesite = cfg->cookie_samesite, .path = "/",
+	};
+	struct httpc_opts ho = {
+		.connect_timeout_ms = cfg->http_connect_timeout_ms,
+		.total_timeout_ms = cfg->http_timeout_ms,
+		.max_body = cfg->http_max_body,
+		.ca_file = cfg->ca_file,
+		.user_agent = "sgid-fcgi/" SGID_VERSION,
+	};
+	a->store = store_redis_new(&cfg->redis);
+	a->http = httpc_new(&ho);
+	if (!a->store || !a->http || session_mgr_init(&a->sessions, a->store, cfg) != 0 ||
+	    sgid_client_init(&a->sgid, cfg, a->http) != 0) {
+		app_free(a);
+		return -1;
+	}
+	return 0;
+}
+
+void app_free(struct app *a)
+{
+	if (!a)
+		return;
+	sgid_client_free(&a->sgid);
+	session_mgr_wipe(&a->sessions);
+	httpc_free(a->http);
+	store_free(a->store);
+	a->http = NULL;
+	a->store = NULL;
+}
+
+/* --- shared helpers ---------------------------------------------------- */
+
+static bool valid_icecream(const char *v, size_t len)
+{
+	if (len == 0 || len > ICECREAM_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = v[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == ' ' || c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+static bool valid_token_chars(const char *v, size_t len)
+{
+	return len > 0 && is_printable_ascii(v, len);
+}
+
+/* The one session cookie, or NULL when absent or ambiguous (two cookies of
+ * our name: we cannot know which one the browser meant). */
+static const struct kv *session_cookie(const struct app *a, const struct request *req,
+	struct kv_list *jar)
+{
+	if (!req->cookie)
+		return NULL;
+	enum http_err e = http_parse_cookies(req->cookie, strlen(req->cookie), jar);
+	if (e != HTTP_OK) {
+		log_warn("cookie header refused: %s", http_strerror(e));
+		return NULL;
+	}
+	size_t n = kv_count(jar, a->cfg->cookie_name);
+	if (n > 1)
+		log_warn("%zu session cookies sent; ignoring all", n);
+	return n == 1 ? kv_get(jar, a->cfg->cookie_name) : NULL;
+}
+
+static void json_reply(struct response *res, int status, const struct buf *b)
+{
+	if (b->data)
+		resp_json(res, status, b->data, b->len);
+	else
+		resp_json_error(res, 500, "internal_error", "out of memory");
+}
+
+static void store_down(struct response *res)
+{
+	resp_json_error(res, 503, "session_store_unavailable",
+	                "The session store is unreachable; try again shortly.");
+}
+
+/* --- GET /api/auth-url ------------------------------------------------- */
+
+static const struct field_spec auth_url_fields[] = {
+	{ "icecream", false, ICECREAM_MAX, valid_icecream },
+};
+
+static void handle_auth_url(struct app *a, const struct request *req, struct response *res)
+{
+	struct kv_list q = {0};
+	struct session s;
+	struct buf challenge = BUF_INIT, url = BUF_INIT, body = BUF_INIT;
+	char id[SESSION_ID_LEN + 1];
+	const struct kv *vals[ARRAY_LEN(auth_url_fields)];
+	const char *bad = NULL;
+
+	session_init(&s, SESSION_LOGIN);
+	enum http_err he = http_parse_query(req->query, strlen(req->query), &q);
+	if (he != HTTP_OK) {
+		log_warn("auth-url: query refused: %s", http_strerror(he));
+		resp_json_error(res, 400, "bad_request", http_strerror(he));
+		goto done;
+	}
+	if (http_bind_fields(&q, auth_url_fields, ARRAY_LEN(auth_url_fields), vals, &bad) != FIELD_OK) {
+		log_warn("auth-url: invalid parameter %s", bad);
+		resp_json_error(res, 400, "invalid_parameter",
+		                "icecream must be 1-32 letters, digits, spaces, '-', '_' or '.'");
+		goto done;
+	}
+	/* As the official examples do, a missing choice reads "None". */
+	const char *icecream = vals[0] ? vals[0]->val : "None";
+	memcpy(s.icecream, icecream, strlen(icecream) + 1);
+	if (sgid_random_token(32, s.state, sizeof(s.state)) != 0 ||
+	    sgid_random_token(32, s.nonce, sizeof(s.nonce)) != 0 ||
+	    sgid_pkce_verifier(s.code_verifier) != 0 ||
+	    sgid_pkce_challenge(s.code_verifier, strlen(s.code_verifier), &challenge) != 0 ||
+	    sgid_authorize_url(&a->sgid, s.state, s.nonce, challenge.data, &url) != 0) {
+		resp_json_error(res, 500, "internal_error", "could not build the login URL");
+		goto done;
+	}
+	enum session_err se = session_create(&a->sessions, &s, id);
+	if (se == SESSION_ERR_STORE) {
+		log_error("auth-url: %s: %s", session_strerror(se), a->store->errstr);
+		store_down(res);
+		goto done;
+	}
+	if (se != SESSION_OK) {
+		resp_json_error(res, 500, "internal_error", session_strerror(se));
+		goto done;
+	}
+	if (buf_append_str(&body, "{\"url\":") || json_append_string(&body, url.data, url.len) ||
+	    buf_append_char(&body, '}')) {
+		resp_json_error(res, 500, "internal_error", "out of memory");
+		goto done;
+	}
+	json_reply(res, 200, &body);
+	resp_set_cookie(res, &a->cookie, id, a->cfg->login_ttl);
+done:
+	secure_zero(id, sizeof(id));
+	session_clear(&s);
+	kv_list_free(&q);
+	buf_free(&challenge);
+	buf_free(&url);
+	buf_free(&body);
+}
+
+/* --- GET /api/redirect ------------------------------------------------- */
+
+static const struct field_spec redirect_fields[] = {
+	{ "code", false, CODE_MAX, valid_token_chars },
+	{ "state", false, STATE_MAX, valid_token_chars },
+	{ "error", false, 128, valid_token_chars },
+};
+enum { F_CODE, F_STATE, F_ERROR };
+
+/* Every failure of the callback ends on the SPA's error page; the reason
+ * goes to the log only. */
+static void redirect_to_frontend(struct app *a, struct response *res, const char *page)
+{
+	struct buf loc = BUF_INIT;
+	if (buf_printf(&loc, "%s%s", a->cfg->frontend_origin, page) != 0) {
+		resp_text(res, 500, "Internal Server Error");
+		return;
+	}
+	resp_redirect(res, loc.data);
+	buf_free(&loc);
+}
+
+static void redirect_fail(struct app *a, struct response *res, const char *why)
+{
+	log_warn("redirect: login failed: %s", why);
+	redirect_to_frontend(a, res, "/error");
+	resp_clear_cookie(res, &a->cookie);
+}
+
+static void handle_redirect(struct app *a, const struct request *req, struct response *res)
+{
+	struct kv_list q = {0}, jar = {0};
+	struct session login, user;
+	struct sgid_tokens tokens = {0};
+	const struct kv *vals[ARRAY_LEN(redirect_fields)];
+	const char *bad = NULL;
+	char id[SESSION_ID_LEN + 1] = "";
+	char why[320];
+
+	session_init(&login, SESSION_LOGIN);
+	session_init(&user, SESSION_USER);
+	enum http_err he = http_parse_query(req->query, strlen(req->query), &q);
+	if (he != HTTP_OK) {
+		snprintf(why, sizeof(why), "query refused: %s", http_strerror(he));
+		redirect_fail(a, res, why);
+		goto done;
+	}
+	if (http_bind_fields(&q, redirect_fields, ARRAY_LEN(redirect_fields), vals, &bad) != FIELD_OK) {
+		snprintf(why, sizeof(why), "invalid parameter %s", bad);
+		redirect_fail(a, res, why);
+		goto done;
+	}
+	const struct kv *cookie = session_cookie(a, req, &jar);
+	/* The attempt is consumed whatever happens next: single use. */
+	enum session_err se = cookie ? session_take_login(&a->sessions, cookie->val, cookie->val_len, &login)
+	                             : SESSION_NOT_FOUND;
+	if (vals[F_ERROR]) {
+		snprintf(why, sizeof(why), "sgID returned error=%s", vals[F_ERROR]->val);
+		redirect_fail(a, res, why);
+		goto done;
+	}
+	if (!vals[F_CODE] || !vals[F_STATE]) {
+		redirect_fail(a, res, "code or state missing");
+		goto done;
+	}
+	if (!cookie) {
+		redirect_fail(a, res, "no session cookie");
+		goto done;
+	}
+	if (se != SESSION_OK) {
+		snprintf(why, sizeof(why), "login attempt: %s%s%s", se == SESSION_NOT_FOUND
+		         ? "unknown, expired or already used" : session_strerror(se),
+		         se == SESSION_ERR_STORE ? ": " : "", se == SESSION_ERR_STORE ? a->store->errstr : "");
+		redirect_fail(a, res, why);
+		goto done;
+	}
+	size_t want = strlen(login.state);
+	if (vals[F_STATE]->val_len != want || !crypto_ct_equal(vals[F_STATE]->val, login.state, want)) {
+		redirect_fail(a, res, "state mismatch");
+		goto done;
+	}
+	enum sgid_err ge = sgid_exchange_code(&a->sgid, vals[F_CODE]->val, vals[F_CODE]->val_len,
+	                                      login.code_verifier, login.nonce, &tokens);
+	if (ge != SGID_OK) {
+		snprintf(why, sizeof(why), "%s: %s", sgid_strerror(ge), a->sgid.errstr);
+		redirect_fail(a, res, why);
+		goto done;
+	}
+	/* A new id for the logged-in session: no fixation of the login cookie. */
+	memcpy(user.sub, tokens.sub, sizeof(tokens.sub));
+	memcpy(user.icecream, login.icecream, sizeof(user.icecream));
+	if (buf_append(&user.access_token, tokens.access_token.data, tokens.access_token.len) != 0) {
+		redirect_fail(a, res, "out of memory");
+		goto done;
+	}
+	se = session_create(&a->sessions, &user, id);
+	if (se != SESSION_OK) {
+		snprintf(why, sizeof(why), "storing the session: %s", session_strerror(se));
+		redirect_fail(a, res, why);
+		goto done;
+	}
+	char fp[9];
+	log_fingerprint(id, SESSION_ID_LEN, fp);
+	log_info("redirect: login ok, session %s", fp);
+	redirect_to_frontend(a, res, "/logged-in");
+	resp_set_cookie(res, &a->cookie, id, a->cfg->session_ttl);
+done:
+	secure_zero(id, sizeof(id));
+	sgid_tokens_clear(&tokens);
+	session_clear(&login);
+	session_clear(&user);
+	kv_list_free(&q);
+	kv_list_free(&jar);
+}
+
+/* --- GET /api/userinfo ------------------------------------------------- */
+
+static void unauthorized(struct response *res)
+{
+	/* Not JSON on purpose: the SPA treats any JSON as a logged-in user. */
+	resp_text(res, 401, "Unauthorized");
+}
+
+/* Profile JSON object from decrypted fields. A field named iceCream from
+ * sgID would collide with ours and is left out. */
+static int build_profile(const struct sgid_userinfo *u, struct buf *out)
+{
+	if (buf_append_char(out, '{'))
+		return -1;
+	int first = 1;
+	for (size_t i = 0; i < u->n; i++) {
+		const struct sgid_field *f = &u->fields[i];
+		if (strcmp(f->name, "iceCream") == 0)
+			continue;
+		if ((!first && buf_append_char(out, ',')) ||
+		    json_append_string(out, f->name, strlen(f->name)) || buf_append_char(out, ':') ||
+		    json_append_string(out, buf_cstr(&f->value), f->value.len))
+			return -1;
+		first = 0;
+	}
+	return buf_append_char(out, '}');
+}
+
+static int build_userinfo_body(const struct session *s, struct buf *out)
+{
+	const struct buf *p = &s->profile;
+	/* p is "{...}" written by build_profile: splice iceCream before '}' */
+	if (p->len < 2 || p->data[0] != '{' || p->data[p->len - 1] != '}')
+		return -1;
+	if (buf_append_str(out, "{\"sub\":") || json_append_string(out, s->sub, strlen(s->sub)) ||
+	    buf_append_str(out, ",\"data\":") || buf_append(out, p->data, p->len - 1) ||
+	    (p->len > 2 && buf_append_char(out, ',')) || buf_append_str(out, "\"iceCream\":") ||
+	    json_append_string(out, s->icecream, strlen(s->icecream)) || buf_append_str(out, "}}"))
+		return -1;
+	return 0;
+}
+
+static void handle_userinfo(struct app *a, const struct request *req, struct response *res)
+{
+	struct kv_list jar = {0};
+	struct session s;
+	struct sgid_userinfo info = {0};
+	struct buf body = BUF_INIT;
+
+	session_init(&s, SESSION_USER);
+	const struct kv *cookie = session_cookie(a, req, &jar);
+	if (!cookie) {
+		unauthorized(res);
+		goto done;
+	}
+	enum session_err se = session_load_user(&a->sessions, cookie->val, cookie->val_len, &s);
+	if (se == SESSION_ERR_STORE) {
+		log_error("userinfo: %s: %s", session_strerror(se), a->store->errstr);
+		resp_text(res, 503, "Service Unavailable");
+		goto done;
+	}
+	if (se != SESSION_OK) {
+		unauthorized(res);
+		goto done;
+	}
+	if (s.profile.len == 0) {
+		/* First call: fetch once, then serve from the session (the access
+		 * token may expire long before the session does). */
+		enum sgid_err ge = sgid_fetch_userinfo(&a->sgid, s.access_token.data, s.sub, &info);
+		if (ge != SGID_OK) {
+			log_error("userinfo: %s: %s", sgid_strerror(ge), a->sgid.errstr);
+			resp_text(res, 502, "Bad Gateway");
+			goto done;
+		}
+		if (build_profile(&info, &s.profile) != 0) {
+			resp_text(res, 500, "Internal Server Error");
+			goto done;
+		}
+		se = session_update_user(&a->sessions, cookie->val, cookie->val_len, &s);
+		if (se != SESSION_OK)
+			log_warn("userinfo: profile not cached: %s", session_strerror(se));
+	}
+	if (build_userinfo_body(&s, &body) != 0) {
+		resp_text(res, 500, "Internal Server Error");
+		goto done;
+	}
+	json_reply(res, 200, &body);
+done:
+	sgid_userinfo_clear(&info);
+	session_clear(&s);
+	kv_list_free(&jar);
+	buf_free(&body);
+}
+
+/* --- GET|POST /api/logout ---------------------------------------------- */
+
+static void handle_logout(struct app *a, const struct request *req, struct response *res)
+{
+	struct kv_list jar = {0};
+	const struct kv *cookie = session_cookie(a, req, &jar);
+	enum session_err se = cookie ? session_destroy(&a->sessions, cookie->val, cookie->val_len)
+	                             : SESSION_OK;
+	if (se == SESSION_ERR_STORE) {
+		log_error("logout: %s: %s", session_strerror(se), a->store->errstr);
+		store_down(res);
+	} else {
+		resp_text(res, 200, "OK");
+	}
+	resp_clear_cookie(res, &a->cookie);
+	kv_list_free(&jar);
+}
+
+/* --- GET /api/health --------------------------------------------------- */
+
+static void handle_health(struct app *a, const struct request *req, struct response *res)
+{
+	(void)req;
+	enum store_err e = store_ping(a->store);
+	if (e != STORE_OK) {
+		log_error("health: %s: %s", store_strerror(e), a->store->errstr);
+		resp_json_error(res, 503, "session_store_unavailable", "the session store is unreachable");
+		return;
+	}
+	static const char ok[] = "{\"status\":\"ok\"}";
+	resp_json(res, 200, ok, sizeof(ok) - 1);
+}
+
+/* --- dispatch ---------------------------------------------------------- */
+
+typedef void (*handler_fn)(struct app *, const struct request *, struct response *);
+static const handler_fn handlers[] = {
+	[ROUTE_AUTH_URL] = handle_auth_url,
+	[ROUTE_REDIRECT] = handle_redirect,
+	[ROUTE_USERINFO] = handle_userinfo,
+	[ROUTE_LOGOUT] = handle_logout,
+	[ROUTE_HEALTH] = handle_health,
+};
+_Static_assert(ARRAY_LEN(handlers) == ROUTE__MAX, "one handler per route");
+
+static bool origin_allowed(const struct app *a, const struct request *req)
+{
+	return req->origin && strcmp(req->origin, a->cfg->frontend_origin) == 0;
+}
+
+static void add_common_headers(struct app *a, const struct request *req, struct response *res)
+{
+	resp_header(res, "Cache-Control", "no-store");
+	resp_header(res, "X-Content-Type-Options", "nosniff");
+	resp_header(res, "Vary", "Origin");
+	if (origin_allowed(a, req)) {
+		resp_header(res, "Access-Control-Allow-Origin", a->cfg->frontend_origin);
+		resp_header(res, "Access-Control-Allow-Credentials", "true");
+	}
+}
+
+static void preflight(struct app *a, const struct request *req, enum route_id id,
+	struct response *res)
+{
+	res->status = 204;
+	if (origin_allowed(a, req)) {
+		resp_header(res, "Access-Control-Allow-Methods", route_allow_header(id));
+		resp_header(res, "Access-Control-Allow-Headers", "Content-Type");
+		resp_header(res, "Access-Control-Max-Age", "600");
+	}
+}
+
+void api_handle(struct app *a, const struct request *req, struct response *res,
+	struct handled *info)
+{
+	enum route_id id = ROUTE__MAX;
+	enum http_method m = method_parse(req->method);
+	enum route_match match = route_lookup(req->path, m, &id);
+
+	info->route = "-";
+	switch (match) {
+	case ROUTE_NOT_FOUND:
+		resp_json_error(res, 404, "not_found", "no such endpoint");
+		break;
+	case ROUTE_BAD_METHOD:
+		info->route = route_get(id)->name;
+		resp_json_error(res, 405, "method_not_allowed", "method not allowed");
+		resp_header(res, "Allow", route_allow_header(id));
+		break;
+	case ROUTE_MATCH:
+		info->route = route_get(id)->name;
+		if (m == METHOD_OPTIONS)
+			preflight(a, req, id, res);
+		else
+			handlers[id](a, req, res);
+		break;
+	}
+	add_common_headers(a, req, res);
+}

@@ -1,0 +1,168 @@
+#include "server.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "util.h"
+
+volatile sig_atomic_t server_stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	server_stop_requested = 1;
+}
+
+void server_install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: a blocked accept() must return */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int server_fd0_is_socket(void)
+{
+	struct stat st;
+	return fstat(0, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static const char *param(FCGX_Request *r, const char *name)
+{
+	return FCGX_GetParam(name, r->envp);
+}
+
+/* nginx passes $request_id; otherwise make one so log lines correlate. */
+static void set_request_id(FCGX_Request *r)
+{
+	const char *id = param(r, "REQUEST_ID");
+	if (!id)
+		id = param(r, "HTTP_X_REQUEST_ID");
+	if (id && *id) {
+		log_set_request_id(id);
+		return;
+	}
+	uint8_t raw[8];
+	char hex[17];
+	if (crypto_random(raw, sizeof(raw)) != 0)
+		memset(raw, 0, sizeof(raw));
+	hex_encode(raw, sizeof(raw), hex);
+	log_set_request_id(hex);
+}
+
+/* Reads and discards a request body (no endpoint uses one). -1 when it
+ * is larger than SERVER_MAX_BODY. */
+static int drain_body(FCGX_Request *r)
+{
+	const char *cl = param(r, "CONTENT_LENGTH");
+	if (!cl || !*cl)
+		return 0;
+	char *end = NULL;
+	errno = 0;
+	unsigned long long n = strtoull(cl, &end, 10);
+	if (errno || *end || n > SERVER_MAX_BODY)
+		return -1;
+	char scratch[4096];
+	while (n > 0) {
+		int want = n > sizeof(scratch) ? (int)sizeof(scratch) : (int)n;
+		int got = FCGX_GetStr(scratch, want, r->in);
+		if (got <= 0)
+			break;
+		n -= (unsigned long long)got;
+	}
+	return 0;
+}
+
+static void handle_one(struct app *a, FCGX_Request *r)
+{
+	int64_t start = now_monotonic_ms();
+	struct response res;
+	struct buf out = BUF_INIT;
+	struct handled info = { "-" };
+	char path[SERVER_MAX_PATH];
+
+	set_request_id(r);
+	resp_init(&res);
+	const char *method = param(r, "REQUEST_METHOD");
+	const char *script = param(r, "SCRIPT_NAME");
+	const char *pinfo = param(r, "PATH_INFO");
+	const char *query = param(r, "QUERY_STRING");
+	/* Route on SCRIPT_NAME + PATH_INFO: nginx and lighttpd split differently. */
+	int n = snprintf(path, sizeof(path), "%s%s", script ? script : "", pinfo ? pinfo : "");
+	if (!method)
+		method = "GET";
+
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		resp_json_error(&res, 414, "uri_too_long", "request path too long");
+	} else if (drain_body(r) != 0) {
+		resp_json_error(&res, 413, "payload_too_large", "request body too large");
+	} else {
+		struct request req = {
+			.method = method, .path = path, .query = query ? query : "",
+			.cookie = param(r, "HTTP_COOKIE"), .origin = param(r, "HTTP_ORIGIN"),
+			.ac_request_method = param(r, "HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+		};
+		api_handle(a, &req, &res, &info);
+	}
+	if (res.failed) {
+		log_error("response refused (bad header or out of memory): sending 500");
+		resp_reset(&res);
+		resp_text(&res, 500, "Internal Server Error");
+	}
+	bool head = strcmp(method, "HEAD") == 0;
+	if (resp_serialize(&res, &out) == 0) {
+		/* HEAD: headers (with the real Content-Length) but no body */
+		size_t len = head ? out.len - res.body.len : out.len;
+		if (FCGX_PutStr(out.data, (int)len, r->out) < 0)
+			log_warn("client went away before the response was written");
+	}
+	log_info("%s %s route=%s status=%d ms=%lld", method, n > 0 && (size_t)n < sizeof(path) ? path : "-",
+	         info.route, res.status, (long long)(now_monotonic_ms() - start));
+	log_set_request_id(NULL);
+	buf_free(&out);
+	resp_free(&res);
+}
+
+int server_run(struct app *a, const struct server_opts *opts)
+{
+	FCGX_Request r;
+	unsigned long served = 0;
+	if (FCGX_Init() != 0) {
+		log_error("FCGX_Init failed");
+		return -1;
+	}
+	if (FCGX_InitRequest(&r, opts->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_error("FCGX_InitRequest failed");
+		return -1;
+	}
+	while (!server_stop_requested) {
+		int rc = FCGX_Accept_r(&r);
+		if (rc < 0) {
+			if (server_stop_requested || rc == -EINTR || errno == EINTR)
+				continue;
+			log_error("accept failed: %s", strerror(-rc > 0 ? -rc : errno));
+			FCGX_Free(&r, 1);
+			return -1;
+		}
+		handle_one(a, &r);
+		FCGX_Finish_r(&r);
+		if (opts->max_requests && ++served >= opts->max_requests) {
+			log_info("served %lu requests: exiting for recycling", served);
+			break;
+		}
+	}
+	FCGX_Free(&r, 1);
+	return 0;
+}

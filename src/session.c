@@ -1,0 +1,365 @@
+#include "session.h"
+
+#include <string.h>
+
+#include "b64.h"
+#include "crypto.h"
+#include "json.h"
+#include "util.h"
+
+#define RECORD_VERSION 1
+#define KEY_PREFIX_LOGIN "sgid:l:"
+#define KEY_PREFIX_USER  "sgid:s:"
+#define REDIS_KEY_MAX 64
+
+static const char *const session_errstr[] = {
+	[SESSION_OK] = "ok",
+	[SESSION_NOT_FOUND] = "no such session",
+	[SESSION_ERR_STORE] = "session store unavailable",
+	[SESSION_ERR_INTERNAL] = "internal error",
+};
+_Static_assert(ARRAY_LEN(session_errstr) == SESSION_ERR__MAX, "session_errstr");
+
+const char *session_strerror(enum session_err err)
+{
+	return (unsigned)err < SESSION_ERR__MAX ? session_errstr[err] : "unknown";
+}
+
+int session_mgr_init(struct session_mgr *m, struct store *store, const struct config *cfg)
+{
+	static const char salt[] = "sgid-fcgi session keys";
+	memset(m, 0, sizeof(*m));
+	m->store = store;
+	m->login_ttl = cfg->login_ttl;
+	m->session_ttl = cfg->session_ttl;
+	m->idle_ttl = cfg->session_idle_ttl > 0 ? cfg->session_idle_ttl : cfg->session_ttl;
+	if (crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
+	                       "record encryption", 17, m->enc_key, sizeof(m->enc_key)) != 0 ||
+	    crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
+	                       "record key", 10, m->id_key, sizeof(m->id_key)) != 0)
+		return -1;
+	return 0;
+}
+
+void session_mgr_wipe(struct session_mgr *m)
+{
+	secure_zero(m->enc_key, sizeof(m->enc_key));
+	secure_zero(m->id_key, sizeof(m->id_key));
+}
+
+void session_init(struct session *s, enum session_kind kind)
+{
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+}
+
+void session_clear(struct session *s)
+{
+	if (!s)
+		return;
+	buf_free(&s->access_token);
+	buf_free(&s->profile);
+	secure_zero(s, sizeof(*s));
+}
+
+int session_id_valid(const char *id, size_t len)
+{
+	if (!id || len != SESSION_ID_LEN)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = id[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Redis key = prefix + base64url(HMAC-SHA256(id_key, prefix || cookie)). */
+static int redis_key(const struct session_mgr *m, const char *prefix, const char *id, size_t len,
+	char out[REDIS_KEY_MAX])
+{
+	uint8_t mac[64];
+	size_t mac_len = 0;
+	char input[16 + SESSION_ID_LEN];
+	size_t plen = strlen(prefix);
+	memcpy(input, prefix, plen);
+	memcpy(input + plen, id, len);
+	if (crypto_hmac(CRYPTO_SHA256, m->id_key, sizeof(m->id_key), input, plen + len, mac, &mac_len) != 0)
+		return -1;
+	struct buf enc = BUF_INIT;
+	int rc = -1;
+	if (b64url_encode(mac, 32, &enc) == 0 && plen + enc.len < REDIS_KEY_MAX) {
+		memcpy(out, prefix, plen);
+		memcpy(out + plen, enc.data, enc.len + 1);
+		rc = 0;
+	}
+	buf_free(&enc);
+	return rc;
+}
+
+static int append_field(struct buf *b, const char *name, const char *val, size_t len)
+{
+	if (buf_printf(b, ",\"%s\":", name) != 0)
+		return -1;
+	return json_append_string(b, val, len);
+}
+
+static int serialize(const struct session *s, struct buf *out)
+{
+	if (buf_printf(out, "{\"v\":%d,\"k\":%d,\"c\":%lld,\"e\":%lld", RECORD_VERSION, (int)s->kind,
+	               (long long)s->created_at, (long long)s->expires_at) != 0)
+		return -1;
+	if (append_field(out, "ic", s->icecream, strlen(s->icecream)) != 0)
+		return -1;
+	if (s->kind == SESSION_LOGIN) {
+		if (append_field(out, "st", s->state, strlen(s->state)) ||
+		    append_field(out, "n", s->nonce, strlen(s->nonce)) ||
+		    append_field(out, "cv", s->code_verifier, strlen(s->code_verifier)))
+			return -1;
+	} else {
+		if (append_field(out, "sub", s->sub, strlen(s->sub)) ||
+		    append_field(out, "at", buf_cstr(&s->access_token), s->access_token.len))
+			return -1;
+		if (s->profile.len && append_field(out, "p", s->profile.data, s->profile.len) != 0)
+			return -1;
+	}
+	return buf_append_char(out, '}');
+}
+
+static int copy_str(const json_value *rec, const char *name, char *dst, size_t cap, int required)
+{
+	size_t len = 0;
+	const char *v = json_get_str(rec, name, &len);
+	if (!v)
+		return required ? -1 : 0;
+	if (len >= cap)
+		return -1;
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+static int copy_buf(const json_value *rec, const char *name, struct buf *dst)
+{
+	size_t len = 0;
+	const char *v = json_get_str(rec, name, &len);
+	return v ? buf_append(dst, v, len) : 0;
+}
+
+static int deserialize(const char *text, size_t len, enum session_kind want, struct session *s)
+{
+	json_value *rec = json_parse(text, len, SESSION_MAX_RECORD);
+	int64_t v = 0, k = 0;
+	int rc = -1;
+	if (!rec || json_get_int64(rec, "v", &v) != 0 || v != RECORD_VERSION ||
+	    json_get_int64(rec, "k", &k) != 0 || k != (int64_t)want)
+		goto fail;
+	session_init(s, want);
+	if (json_get_int64(rec, "c", &s->created_at) != 0 || json_get_int64(rec, "e", &s->expires_at) != 0 ||
+	    copy_str(rec, "ic", s->icecream, sizeof(s->icecream), 1) != 0)
+		goto fail;
+	if (want == SESSION_LOGIN) {
+		if (copy_str(rec, "st", s->state, sizeof(s->state), 1) ||
+		    copy_str(rec, "n", s->nonce, sizeof(s->nonce), 1) ||
+		    copy_str(rec, "cv", s->code_verifier, sizeof(s->code_verifier), 1))
+			goto fail;
+	} else {
+		size_t at_len = 0;
+		const char *at = json_get_str(rec, "at", &at_len);
+		if (copy_str(rec, "sub", s->sub, sizeof(s->sub), 1) || !at ||
+		    buf_append(&s->access_token, at, at_len) != 0)
+			goto fail;
+		if (copy_buf(rec, "p", &s->profile) != 0)
+			goto fail;
+	}
+	rc = 0;
+fail:
+	json_free(rec);
+	if (rc != 0)
+		session_clear(s);
+	return rc;
+}
+
+/* Sealed record: version byte || 12-byte IV || ciphertext || 16-byte tag,
+ * AES-256-GCM with the Redis key as AAD so records cannot be moved between
+ * keys or kinds. */
+static int seal(const struct session_mgr *m, const char *rkey, const struct buf *plain,
+	struct buf *out)
+{
+	uint8_t iv[12], tag[16];
+	struct buf ct = BUF_INIT;
+	int rc = -1;
+	if (crypto_random(iv, sizeof(iv)) != 0)
+		goto fail;
+	if (crypto_aes_gcm_encrypt(m->enc_key, sizeof(m->enc_key), iv, sizeof(iv),
+	                           (const uint8_t *)rkey, strlen(rkey),
+	                           (const uint8_t *)plain->data, plain->len, &ct, tag) != 0)
+		goto fail;
+	if (buf_append_char(out, RECORD_VERSION) || buf_append(out, iv, sizeof(iv)) ||
+	    buf_append(out, ct.data, ct.len) || buf_append(out, tag, sizeof(tag)))
+		goto fail;
+	rc = 0;
+fail:
+	buf_free(&ct);
+	return rc;
+}
+
+static int unseal(const struct session_mgr *m, const char *rkey, const struct buf *sealed,
+	struct buf *plain)
+{
+	const uint8_t *p = (const uint8_t *)sealed->data;
+	if (sealed->len < 1 + 12 + 16 || sealed->len > SESSION_MAX_RECORD || p[0] != RECORD_VERSION)
+		return -1;
+	size_t ct_len = sealed->len - 1 - 12 - 16;
+	return crypto_aes_gcm_decrypt(m->enc_key, sizeof(m->enc_key), p + 1, 12,
+	                              (const uint8_t *)rkey, strlen(rkey), p + 13, ct_len,
+	                              p + 13 + ct_len, 16, plain);
+}
+
+static enum session_err store_result(enum store_err e)
+{
+	switch (e) {
+	case STORE_OK: return SESSION_OK;
+	case STORE_NOT_FOUND: return SESSION_NOT_FOUND;
+	case STORE_ERR_NOMEM: return SESSION_ERR_INTERNAL;
+	default: return SESSION_ERR_STORE;
+	}
+}
+
+static const char *prefix_of(enum session_kind kind)
+{
+	return kind == SESSION_LOGIN ? KEY_PREFIX_LOGIN : KEY_PREFIX_USER;
+}
+
+/* Writes s under rkey with the given TTL. */
+static enum session_err write_record(struct session_mgr *m, const char *rkey,
+	const struct session *s, int ttl)
+{
+	struct buf plain = BUF_INIT, sealed = BUF_INIT;
+	enum session_err rc = SESSION_ERR_INTERNAL;
+	if (ttl <= 0) {
+		rc = SESSION_NOT_FOUND;
+		goto fail;
+	}
+	if (serialize(s, &plain) != 0 || plain.len > SESSION_MAX_RECORD - 64 ||
+	    seal(m, rkey, &plain, &sealed) != 0)
+		goto fail;
+	rc = store_result(store_set_ex(m->store, rkey, strlen(rkey), sealed.data, sealed.len, ttl));
+fail:
+	buf_free(&plain);
+	buf_free(&sealed);
+	return rc;
+}
+
+enum session_err session_create(struct session_mgr *m, struct session *s,
+	char id[SESSION_ID_LEN + 1])
+{
+	uint8_t raw[32];
+	struct buf enc = BUF_INIT;
+	char rkey[REDIS_KEY_MAX];
+	enum session_err rc = SESSION_ERR_INTERNAL;
+	int ttl = s->kind == SESSION_LOGIN ? m->login_ttl : m->session_ttl;
+
+	if (crypto_random(raw, sizeof(raw)) != 0 || b64url_encode(raw, sizeof(raw), &enc) != 0 ||
+	    enc.len != SESSION_ID_LEN)
+		goto fail;
+	memcpy(id, enc.data, SESSION_ID_LEN + 1);
+	if (redis_key(m, prefix_of(s->kind), id, SESSION_ID_LEN, rkey) != 0)
+		goto fail;
+	s->created_at = now_unix();
+	s->expires_at = s->created_at + ttl;
+	/* a logged-in session starts with the idle lifetime, extended on use */
+	if (s->kind == SESSION_USER && m->idle_ttl < ttl)
+		ttl = m->idle_ttl;
+	rc = write_record(m, rkey, s, ttl);
+fail:
+	secure_zero(raw, sizeof(raw));
+	buf_free(&enc);
+	return rc;
+}
+
+/* Decrypts and parses a fetched record; anything wrong is "no session". */
+static enum session_err open_record(struct session_mgr *m, const char *rkey,
+	const struct buf *sealed, enum session_kind kind, struct session *out)
+{
+	struct buf plain = BUF_INIT;
+	enum session_err rc = SESSION_NOT_FOUND;
+	if (unseal(m, rkey, sealed, &plain) != 0 || deserialize(plain.data, plain.len, kind, out) != 0)
+		goto fail;
+	if (now_unix() >= out->expires_at) {
+		session_clear(out);
+		goto fail;
+	}
+	rc = SESSION_OK;
+fail:
+	buf_free(&plain);
+	return rc;
+}
+
+enum session_err session_load_user(struct session_mgr *m, const char *id, size_t len,
+	struct session *out)
+{
+	char rkey[REDIS_KEY_MAX];
+	struct buf sealed = BUF_INIT;
+	enum session_err rc;
+	session_init(out, SESSION_USER);
+	if (!session_id_valid(id, len))
+		return SESSION_NOT_FOUND;
+	if (redis_key(m, KEY_PREFIX_USER, id, len, rkey) != 0)
+		return SESSION_ERR_INTERNAL;
+	/* GETEX extends the idle expiry in the same round trip; a record past
+	 * its absolute expiry is refused below and expires by itself. */
+	rc = store_result(store_get(m->store, rkey, strlen(rkey), m->idle_ttl, &sealed));
+	if (rc == SESSION_OK)
+		rc = open_record(m, rkey, &sealed, SESSION_USER, out);
+	buf_free(&sealed);
+	return rc;
+}
+
+enum session_err session_take_login(struct session_mgr *m, const char *id, size_t len,
+	struct session *out)
+{
+	char rkey[REDIS_KEY_MAX];
+	struct buf sealed = BUF_INIT;
+	enum session_err rc;
+	session_init(out, SESSION_LOGIN);
+	if (!session_id_valid(id, len))
+		return SESSION_NOT_FOUND;
+	if (redis_key(m, KEY_PREFIX_LOGIN, id, len, rkey) != 0)
+		return SESSION_ERR_INTERNAL;
+	rc = store_result(store_getdel(m->store, rkey, strlen(rkey), &sealed));
+	if (rc == SESSION_OK)
+		rc = open_record(m, rkey, &sealed, SESSION_LOGIN, out);
+	buf_free(&sealed);
+	return rc;
+}
+
+enum session_err session_update_user(struct session_mgr *m, const char *id, size_t len,
+	const struct session *s)
+{
+	char rkey[REDIS_KEY_MAX];
+	if (!session_id_valid(id, len) || s->kind != SESSION_USER)
+		return SESSION_NOT_FOUND;
+	if (redis_key(m, KEY_PREFIX_USER, id, len, rkey) != 0)
+		return SESSION_ERR_INTERNAL;
+	int64_t left = s->expires_at - now_unix();
+	int ttl = left < m->idle_ttl ? (int)left : m->idle_ttl;
+	return write_record(m, rkey, s, ttl);
+}
+
+enum session_err session_destroy(struct session_mgr *m, const char *id, size_t len)
+{
+	char rkey[REDIS_KEY_MAX];
+	enum session_err rc = SESSION_OK;
+	if (!session_id_valid(id, len))
+		return SESSION_NOT_FOUND;
+	for (int kind = 0; kind < SESSION_KIND__MAX; kind++) {
+		if (redis_key(m, prefix_of((enum session_kind)kind), id, len, rkey) != 0)
+			return SESSION_ERR_INTERNAL;
+		enum session_err e = store_result(store_del(m->store, rkey, strlen(rkey)));
+		if (e != SESSION_OK && e != SESSION_NOT_FOUND)
+			rc = e;
+	}
+	return rc;
+}

@@ -1,0 +1,378 @@
+#include "sgid.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "b64.h"
+#include "crypto.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+static const char *const sgid_errstr[] = {
+	[SGID_OK] = "ok",
+	[SGID_ERR_HTTP] = "sgID request failed",
+	[SGID_ERR_TOKEN_RESPONSE] = "bad token response",
+	[SGID_ERR_JWKS] = "JWKS unavailable",
+	[SGID_ERR_ID_TOKEN] = "ID token rejected",
+	[SGID_ERR_USERINFO] = "bad userinfo response",
+	[SGID_ERR_SUB_MISMATCH] = "userinfo sub differs from the ID token's",
+	[SGID_ERR_DECRYPT] = "userinfo decryption failed",
+	[SGID_ERR_INTERNAL] = "internal error",
+};
+_Static_assert(ARRAY_LEN(sgid_errstr) == SGID_ERR__MAX, "sgid_errstr");
+
+const char *sgid_strerror(enum sgid_err err)
+{
+	return (unsigned)err < SGID_ERR__MAX ? sgid_errstr[err] : "unknown";
+}
+
+static void set_err(struct sgid_client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_err(struct sgid_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->errstr, sizeof(c->errstr), fmt, ap);
+	va_end(ap);
+}
+
+int sgid_client_init(struct sgid_client *c, const struct config *cfg, struct httpc *http)
+{
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	c->http = http;
+	/* Endpoints are built from the issuer, as both SDKs do; discovery is
+	 * never read (MockPass's has doubled slashes). */
+	int n1 = snprintf(c->authorize_url, sizeof(c->authorize_url), "%s/oauth/authorize", cfg->issuer);
+	int n2 = snprintf(c->token_url, sizeof(c->token_url), "%s/oauth/token", cfg->issuer);
+	int n3 = snprintf(c->userinfo_url, sizeof(c->userinfo_url), "%s/oauth/userinfo", cfg->issuer);
+	int n4 = snprintf(c->jwks_url, sizeof(c->jwks_url), "%s/.well-known/jwks.json", cfg->issuer);
+	if (n1 < 0 || n2 < 0 || n3 < 0 || n4 < 0 || (size_t)n1 >= sizeof(c->authorize_url) ||
+	    (size_t)n2 >= sizeof(c->token_url) || (size_t)n3 >= sizeof(c->userinfo_url) ||
+	    (size_t)n4 >= sizeof(c->jwks_url))
+		return -1;
+	return 0;
+}
+
+void sgid_client_free(struct sgid_client *c)
+{
+	if (c)
+		jwks_clear(&c->jwks);
+}
+
+void sgid_tokens_clear(struct sgid_tokens *t)
+{
+	buf_free(&t->access_token);
+	secure_zero(t, sizeof(*t));
+}
+
+void sgid_userinfo_clear(struct sgid_userinfo *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		buf_free(&u->fields[i].value);
+	secure_zero(u, sizeof(*u));
+}
+
+int sgid_random_token(size_t n, char *out, size_t cap)
+{
+	uint8_t raw[96];
+	struct buf enc = BUF_INIT;
+	int rc = -1;
+	if (n > sizeof(raw) || crypto_random(raw, n) != 0 || b64url_encode(raw, n, &enc) != 0 ||
+	    enc.len >= cap)
+		goto fail;
+	memcpy(out, enc.data, enc.len + 1);
+	rc = 0;
+fail:
+	secure_zero(raw, sizeof(raw));
+	buf_free(&enc);
+	return rc;
+}
+
+int sgid_pkce_verifier(char out[SGID_PKCE_VERIFIER_LEN + 1])
+{
+	return sgid_random_token(32, out, SGID_PKCE_VERIFIER_LEN + 1);
+}
+
+int sgid_pkce_challenge(const char *verifier, size_t len, struct buf *out)
+{
+	uint8_t digest[32];
+	crypto_sha256(verifier, len, digest);
+	return b64url_encode(digest, sizeof(digest), out);
+}
+
+static int add_param(struct buf *b, char sep, const char *name, const char *value)
+{
+	if (buf_printf(b, "%c%s=", sep, name) != 0)
+		return -1;
+	return url_encode(b, value, strlen(value));
+}
+
+int sgid_authorize_url(const struct sgid_client *c, const char *state, const char *nonce,
+	const char *code_challenge, struct buf *out)
+{
+	const struct config *cfg = c->cfg;
+	if (buf_append_str(out, c->authorize_url) ||
+	    add_param(out, '?', "client_id", cfg->client_id) ||
+	    add_param(out, '&', "scope", cfg->scopes) ||
+	    add_param(out, '&', "response_type", "code") ||
+	    add_param(out, '&', "redirect_uri", cfg->redirect_uri) ||
+	    add_param(out, '&', "nonce", nonce) ||
+	    add_param(out, '&', "state", state) ||
+	    add_param(out, '&', "code_challenge", code_challenge) ||
+	    add_param(out, '&', "code_challenge_method", "S256"))
+		return -1;
+	return 0;
+}
+
+/* Logs what an error response says, bounded and without echoing bodies
+ * that could carry tokens. */
+static void note_http_failure(struct sgid_client *c, const char *what, enum httpc_err e,
+	const struct httpc_response *r)
+{
+	if (e != HTTPC_ERR_STATUS) {
+		set_err(c, "%s: %s (%s)", what, httpc_strerror(e), httpc_errstr(c->http));
+		return;
+	}
+	char oauth_error[64] = "";
+	json_value *body = json_parse(r->body.data, r->body.len, 64 * 1024);
+	size_t len = 0;
+	const char *err = json_get_str(body, "error", &len);
+	if (err && len < sizeof(oauth_error) && is_printable_ascii(err, len))
+		memcpy(oauth_error, err, len + 1);
+	json_free(body);
+	set_err(c, "%s: HTTP %ld%s%s", what, r->status, oauth_error[0] ? " error=" : "", oauth_error);
+}
+
+static enum sgid_err fetch_jwks(struct sgid_client *c)
+{
+	struct httpc_response r = {0};
+	enum sgid_err rc = SGID_ERR_JWKS;
+	c->jwks_last_fetch_ms = now_monotonic_ms();
+	c->jwks_fetches++;
+	enum httpc_err e = httpc_get(c->http, c->jwks_url, NULL, &r);
+	if (e != HTTPC_OK) {
+		note_http_failure(c, "jwks", e, &r);
+		goto fail;
+	}
+	struct jwks fresh = {0};
+	enum jose_err je = jwks_parse(r.body.data, r.body.len, &fresh);
+	if (je != JOSE_OK || fresh.n == 0) {
+		set_err(c, "jwks: %s", je != JOSE_OK ? jose_strerror(je) : "no usable RS256 key");
+		jwks_clear(&fresh);
+		goto fail;
+	}
+	jwks_clear(&c->jwks);
+	c->jwks = fresh;
+	c->jwks_loaded = true;
+	log_info("jwks: loaded %zu key(s)", fresh.n);
+	rc = SGID_OK;
+fail:
+	httpc_response_free(&r);
+	return rc;
+}
+
+/* Verifies the ID token; on an unknown key refetches the JWKS at most once
+ * per configured interval (key rotation), never on a bad signature. */
+static enum sgid_err verify_id_token(struct sgid_client *c, const char *jwt, size_t len,
+	const char *nonce, struct idtoken_claims *claims)
+{
+	const struct config *cfg = c->cfg;
+	if (!c->jwks_loaded && fetch_jwks(c) != SGID_OK)
+		return SGID_ERR_JWKS;
+	struct idtoken_expect expect = {
+		.issuer = cfg->issuer, .client_id = cfg->client_id, .nonce = nonce,
+		.now = now_unix(), .skew = cfg->clock_skew,
+	};
+	enum idt_err e = idtoken_verify(jwt, len, &c->jwks, &expect, claims);
+	if (e == IDT_ERR_NO_KEY) {
+		int64_t since = now_monotonic_ms() - c->jwks_last_fetch_ms;
+		if (since >= (int64_t)cfg->jwks_refetch_interval * 1000) {
+			if (fetch_jwks(c) != SGID_OK)
+				return SGID_ERR_JWKS;
+			e = idtoken_verify(jwt, len, &c->jwks, &expect, claims);
+		} else {
+			set_err(c, "id_token: %s (JWKS refetch throttled)", idtoken_strerror(e));
+			return SGID_ERR_ID_TOKEN;
+		}
+	}
+	if (e != IDT_OK) {
+		set_err(c, "id_token: %s", idtoken_strerror(e));
+		return SGID_ERR_ID_TOKEN;
+	}
+	return SGID_OK;
+}
+
+enum sgid_err sgid_exchange_code(struct sgid_client *c, const char *code, size_t code_len,
+	const char *code_verifier, const char *nonce, struct sgid_tokens *out)
+{
+	const struct config *cfg = c->cfg;
+	struct buf form = BUF_INIT;
+	struct httpc_response r = {0};
+	json_value *body = NULL;
+	struct idtoken_claims claims;
+	enum sgid_err rc = SGID_ERR_INTERNAL;
+
+	memset(out, 0, sizeof(*out));
+	/* client_secret_post: the secret travels only in this form body */
+	if (buf_append_str(&form, "grant_type=authorization_code&code=") ||
+	    url_encode(&form, code, code_len) ||
+	    add_param(&form, '&', "redirect_uri", cfg->redirect_uri) ||
+	    add_param(&form, '&', "code_verifier", code_verifier) ||
+	    add_param(&form, '&', "client_id", cfg->client_id) ||
+	    add_param(&form, '&', "client_secret", cfg->client_secret))
+		goto fail;
+	enum httpc_err he = httpc_post_form(c->http, c->token_url, form.data, form.len, &r);
+	if (he != HTTPC_OK) {
+		note_http_failure(c, "token", he, &r);
+		rc = SGID_ERR_HTTP;
+		goto fail;
+	}
+	rc = SGID_ERR_TOKEN_RESPONSE;
+	body = json_parse(r.body.data, r.body.len, cfg->http_max_body);
+	if (!body || json_kind_of(body) != JSON_OBJECT) {
+		set_err(c, "token: response is not a JSON object");
+		goto fail;
+	}
+	size_t id_len = 0, at_len = 0;
+	const char *id_token = json_get_str(body, "id_token", &id_len);
+	const char *access_token = json_get_str(body, "access_token", &at_len);
+	if (!id_token || id_len == 0) {
+		set_err(c, "token: id_token missing");
+		goto fail;
+	}
+	if (!access_token || at_len == 0 || at_len > 8192 || !is_printable_ascii(access_token, at_len)) {
+		set_err(c, "token: access_token missing or malformed");
+		goto fail;
+	}
+	rc = verify_id_token(c, id_token, id_len, nonce, &claims);
+	if (rc != SGID_OK)
+		goto fail;
+	memcpy(out->sub, claims.sub, sizeof(out->sub));
+	if (buf_append(&out->access_token, access_token, at_len) != 0) {
+		rc = SGID_ERR_INTERNAL;
+		goto fail;
+	}
+	rc = SGID_OK;
+fail:
+	if (rc != SGID_OK)
+		sgid_tokens_clear(out);
+	json_free(body);
+	httpc_response_free(&r);
+	buf_free(&form);
+	return rc;
+}
+
+struct decrypt_ctx {
+	struct sgid_client *c;
+	const uint8_t *block_key;
+	size_t block_key_len;
+	struct sgid_userinfo *out;
+	enum sgid_err err;
+};
+
+static int decrypt_field(const char *name, const json_value *val, void *ud)
+{
+	struct decrypt_ctx *d = ud;
+	struct sgid_userinfo *u = d->out;
+	size_t name_len = strlen(name), jwe_len = 0;
+	const char *jwe = json_str(val, &jwe_len);
+
+	if (u->n >= SGID_MAX_DATA_FIELDS) {
+		set_err(d->c, "userinfo: more than %d data fields", SGID_MAX_DATA_FIELDS);
+		d->err = SGID_ERR_USERINFO;
+		return 1;
+	}
+	if (name_len == 0 || name_len >= sizeof(u->fields[0].name) || !is_printable_ascii(name, name_len)) {
+		set_err(d->c, "userinfo: bad data field name");
+		d->err = SGID_ERR_USERINFO;
+		return 1;
+	}
+	if (!jwe) {
+		set_err(d->c, "userinfo: data field is not a string");
+		d->err = SGID_ERR_USERINFO;
+		return 1;
+	}
+	struct sgid_field *f = &u->fields[u->n];
+	memcpy(f->name, name, name_len + 1);
+	struct jwe_key key = { .oct = d->block_key, .oct_len = d->block_key_len };
+	enum jose_err je = jwe_decrypt(jwe, jwe_len, &key, &f->value);
+	u->n++; /* counted even on failure so clear() frees the buffer */
+	if (je != JOSE_OK) {
+		set_err(d->c, "userinfo: data field decrypt: %s", jose_strerror(je));
+		d->err = SGID_ERR_DECRYPT;
+		return 1;
+	}
+	if (!is_clean_utf8(f->value.data ? f->value.data : "", f->value.len)) {
+		set_err(d->c, "userinfo: data field is not clean UTF-8");
+		d->err = SGID_ERR_DECRYPT;
+		return 1;
+	}
+	return 0;
+}
+
+enum sgid_err sgid_fetch_userinfo(struct sgid_client *c, const char *access_token,
+	const char *sub, struct sgid_userinfo *out)
+{
+	struct httpc_response r = {0};
+	json_value *body = NULL;
+	struct buf block_jwk = BUF_INIT, block_key = BUF_INIT;
+	enum sgid_err rc = SGID_ERR_USERINFO;
+
+	memset(out, 0, sizeof(*out));
+	enum httpc_err he = httpc_get(c->http, c->userinfo_url, access_token, &r);
+	if (he != HTTPC_OK) {
+		note_http_failure(c, "userinfo", he, &r);
+		rc = SGID_ERR_HTTP;
+		goto fail;
+	}
+	body = json_parse(r.body.data, r.body.len, c->cfg->http_max_body);
+	if (json_kind_of(body) != JSON_OBJECT) {
+		set_err(c, "userinfo: response is not a JSON object");
+		goto fail;
+	}
+	size_t sub_len = 0;
+	const char *got_sub = json_get_str(body, "sub", &sub_len);
+	if (!got_sub || !str_eq_n(got_sub, sub_len, sub)) {
+		set_err(c, "userinfo: sub mismatch");
+		rc = SGID_ERR_SUB_MISMATCH;
+		goto fail;
+	}
+	const json_value *key = json_get(body, "key");
+	const json_value *data = json_get(body, "data");
+	if (!key || !data) { /* openid-only scope: no data */
+		rc = SGID_OK;
+		goto fail;
+	}
+	size_t key_len = 0;
+	const char *key_jwe = json_str(key, &key_len);
+	if (!key_jwe || json_kind_of(data) != JSON_OBJECT) {
+		set_err(c, "userinfo: key or data of the wrong type");
+		goto fail;
+	}
+	rc = SGID_ERR_DECRYPT;
+	struct jwe_key rsa = { .rsa = c->cfg->private_key };
+	enum jose_err je = jwe_decrypt(key_jwe, key_len, &rsa, &block_jwk);
+	if (je == JOSE_OK)
+		je = jwk_oct_parse(block_jwk.data, block_jwk.len, &block_key);
+	if (je != JOSE_OK) {
+		set_err(c, "userinfo: block key: %s", jose_strerror(je));
+		goto fail;
+	}
+	struct decrypt_ctx d = { c, (const uint8_t *)block_key.data, block_key.len, out, SGID_OK };
+	if (json_object_foreach(data, decrypt_field, &d) != 0) {
+		rc = d.err;
+		goto fail;
+	}
+	rc = SGID_OK;
+fail:
+	if (rc != SGID_OK)
+		sgid_userinfo_clear(out);
+	buf_free(&block_jwk);
+	buf_free(&block_key);
+	json_free(body);
+	httpc_response_free(&r);
+	return rc;
+}
