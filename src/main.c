@@ -6,29 +6,48 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
 #include "cfg.h"
-#include "httpc.h"
 #include "log.h"
 #include "server.h"
+#include "supervisor.h"
 
 enum { EXIT_CONFIG = 2, EXIT_USAGE = 64 };
 
 static void usage(FILE *f)
 {
-	fputs("usage: sgid-fcgi [--env-file PATH] [--check-config] [--max-requests N]\n"
-	      "       sgid-fcgi --version | --help\n"
+	fputs("usage: sgid-fcgi [--env-file PATH] [--max-requests N]\n"
+	      "       sgid-fcgi --listen unix:PATH|HOST:PORT [--workers N] [--stop-timeout S] ...\n"
+	      "       sgid-fcgi --check-config | --version | --help\n"
 	      "\n"
-	      "The sgID (Singpass) login backend as a FastCGI responder. Started by\n"
-	      "spawn-fcgi, lighttpd (bin-path) or systemd with the listening socket on\n"
-	      "fd 0. Configuration comes from the environment and an optional .env file\n"
+	      "The sgID (Singpass) login backend as a FastCGI responder. Without --listen\n"
+	      "it serves the socket on fd 0, as spawn-fcgi, lighttpd (bin-path) and\n"
+	      "systemd socket activation expect. With --listen it opens the socket and\n"
+	      "supervises a pool of workers: respawn with backoff, recycling, SIGHUP\n"
+	      "reload (workers replaced one by one), graceful SIGTERM.\n"
+	      "Configuration comes from the environment and an optional .env file\n"
 	      "(the environment wins); see README.md for the variables.\n"
 	      "\n"
-	      "  --env-file PATH   read PATH instead of ./.env (a missing file is an error)\n"
-	      "  --check-config    validate the configuration, print the result, exit\n"
-	      "  --max-requests N  exit after N requests (the parent respawns the worker)\n"
-	      "  --version         print the version\n"
-	      "  --help            this text\n", f);
+	      "  --env-file PATH     read PATH instead of ./.env (a missing file is an error)\n"
+	      "  --check-config      validate the configuration, print the result, exit\n"
+	      "  --listen SPEC       unix:/run/sgid-fcgi/sgid-fcgi.sock or 127.0.0.1:9000\n"
+	      "  --workers N         pool size with --listen (default 4)\n"
+	      "  --max-requests N    recycle a worker after N requests (default 0: never)\n"
+	      "  --stop-timeout S    seconds in-flight requests get on SIGTERM (default 30)\n"
+	      "  --version           print the version\n"
+	      "  --help              this text\n", f);
+}
+
+static int parse_count(const char *arg, const char *name, unsigned long min, unsigned long max,
+	unsigned long *out)
+{
+	char *end = NULL;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (!*arg || *end || *arg == '-' || v < min || v > max) {
+		fprintf(stderr, "sgid-fcgi: %s needs a number from %lu to %lu\n", name, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -37,27 +56,35 @@ int main(int argc, char **argv)
 		{ "env-file", required_argument, NULL, 'e' },
 		{ "check-config", no_argument, NULL, 'c' },
 		{ "max-requests", required_argument, NULL, 'm' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "stop-timeout", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env_file = NULL;
+	const char *listen_spec = NULL;
 	int check_only = 0, opt;
-	unsigned long max_requests = 0;
+	unsigned long max_requests = 0, workers = 4, stop_timeout = 30;
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e': env_file = optarg; break;
 		case 'c': check_only = 1; break;
-		case 'm': {
-			char *end = NULL;
-			max_requests = strtoul(optarg, &end, 10);
-			if (!*optarg || *end) {
-				fprintf(stderr, "sgid-fcgi: --max-requests needs a number\n");
+		case 'm':
+			if (parse_count(optarg, "--max-requests", 0, 1000000000UL, &max_requests) != 0)
 				return EXIT_USAGE;
-			}
 			break;
-		}
+		case 'w':
+			if (parse_count(optarg, "--workers", 1, SUPERVISOR_MAX_WORKERS / 2, &workers) != 0)
+				return EXIT_USAGE;
+			break;
+		case 't':
+			if (parse_count(optarg, "--stop-timeout", 1, 3600, &stop_timeout) != 0)
+				return EXIT_USAGE;
+			break;
+		case 'l': listen_spec = optarg; break;
 		case 'V': printf("sgid-fcgi %s\n", SGID_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
@@ -85,30 +112,20 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 0;
 	}
-	if (!server_fd0_is_socket()) {
-		fprintf(stderr, "sgid-fcgi: fd 0 is not a socket: start me under spawn-fcgi, lighttpd "
-		                "or systemd socket activation (see --help)\n");
-		cfg_free(&cfg);
-		return EXIT_USAGE;
+	int rc;
+	if (listen_spec) {
+		struct supervisor_opts so = {
+			.listen = listen_spec, .workers = (unsigned)workers, .max_requests = max_requests,
+			.stop_timeout_s = (int)stop_timeout, .env_file = env_file ? env_file : ".env",
+		};
+		rc = supervisor_run(&so, &cfg);
+	} else if (!server_fd0_is_socket()) {
+		fprintf(stderr, "sgid-fcgi: fd 0 is not a socket: use --listen, or start me under "
+		                "spawn-fcgi, lighttpd or systemd socket activation (see --help)\n");
+		rc = EXIT_USAGE;
+	} else {
+		rc = worker_main(&cfg, 0, max_requests);
 	}
-	if (httpc_global_init() != 0) {
-		log_error("libcurl initialisation failed");
-		cfg_free(&cfg);
-		return 1;
-	}
-
-	struct app app;
-	if (app_init(&app, &cfg) != 0) {
-		log_error("worker initialisation failed (out of memory)");
-		cfg_free(&cfg);
-		return 1;
-	}
-	server_install_signals();
-	log_info("worker ready: issuer %s", cfg.issuer);
-	struct server_opts so = { .listen_fd = 0, .max_requests = max_requests };
-	int rc = server_run(&app, &so);
-	log_info("worker stopping");
-	app_free(&app);
 	cfg_free(&cfg);
-	return rc == 0 ? 0 : 1;
+	return rc;
 }

@@ -1,0 +1,362 @@
+#include "supervisor.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "httpc.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+#define LISTEN_BACKLOG 1024
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+#define FAST_EXIT_MS 2000   /* a worker that dies sooner counts as a crash loop */
+
+/* --- worker ------------------------------------------------------------ */
+
+int worker_main(const struct config *cfg, int listen_fd, unsigned long max_requests)
+{
+	struct app app;
+	if (httpc_global_init() != 0) {
+		log_error("libcurl initialisation failed");
+		return 1;
+	}
+	if (app_init(&app, cfg) != 0) {
+		log_error("worker initialisation failed (out of memory)");
+		return 1;
+	}
+	server_install_signals();
+	log_info("worker ready: issuer %s", cfg->issuer);
+	struct server_opts so = { .listen_fd = listen_fd, .max_requests = max_requests };
+	int rc = server_run(&app, &so);
+	log_info("worker stopping");
+	app_free(&app);
+	return rc == 0 ? 0 : 1;
+}
+
+/* --- listening socket -------------------------------------------------- */
+
+static int open_unix(const char *path, char *err, size_t err_len)
+{
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, err_len, "socket path too long: %s", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, err_len, "socket: %s", strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path); /* stale socket from an earlier run */
+	mode_t old = umask(0117); /* srw-rw----: the web server's group may connect */
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+		snprintf(err, err_len, "bind/listen %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int open_tcp(const char *spec, char *err, size_t err_len)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host) || !colon[1]) {
+		snprintf(err, err_len, "expected unix:/path or host:port, got %s", spec);
+		return -1;
+	}
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') { /* [::1]:9000 */
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	struct addrinfo hints, *res = NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	int gai = getaddrinfo(host, colon + 1, &hints, &res);
+	if (gai != 0) {
+		snprintf(err, err_len, "%s: %s", spec, gai_strerror(gai));
+		return -1;
+	}
+	int fd = -1;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0)
+			break;
+		snprintf(err, err_len, "bind/listen %s: %s", spec, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int listen_socket_open(const char *spec, char *err, size_t err_len)
+{
+	snprintf(err, err_len, "cannot listen on %s", spec);
+	if (has_prefix(spec, "unix:"))
+		return open_unix(spec + 5, err, err_len);
+	return open_tcp(spec, err, err_len);
+}
+
+/* --- the pool ---------------------------------------------------------- */
+
+struct worker {
+	pid_t pid;              /* 0: free slot */
+	unsigned generation;    /* config generation it was started with */
+	int64_t started_ms;
+	int retiring;           /* told to stop (reload or shutdown) */
+};
+
+struct pool {
+	const struct supervisor_opts *opts;
+	struct config *cfg;
+	int listen_fd;
+	unsigned generation;
+	struct worker w[SUPERVISOR_MAX_WORKERS];
+	unsigned fast_exits;     /* consecutive early deaths */
+	int64_t next_spawn_ms;   /* backoff: no spawns before this */
+	int stopping;
+};
+
+static sigset_t pool_signals;
+
+static pid_t spawn_worker(struct pool *p, struct worker *slot)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		/* the worker dies with the supervisor, never orphaned */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			_exit(0);
+		sigprocmask(SIG_UNBLOCK, &pool_signals, NULL);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGCHLD, SIG_DFL);
+		_exit(worker_main(p->cfg, p->listen_fd, p->opts->max_requests));
+	}
+	slot->pid = pid;
+	slot->generation = p->generation;
+	slot->started_ms = now_monotonic_ms();
+	slot->retiring = 0;
+	log_info("supervisor: worker %d started (generation %u)", (int)pid, p->generation);
+	return pid;
+}
+
+/* Starts workers for empty slots, unless backing off after crashes. */
+static void fill_pool(struct pool *p)
+{
+	if (p->stopping || now_monotonic_ms() < p->next_spawn_ms)
+		return;
+	for (unsigned i = 0; i < p->opts->workers; i++)
+		if (p->w[i].pid == 0 && spawn_worker(p, &p->w[i]) < 0)
+			return;
+}
+
+static struct worker *find_worker(struct pool *p, pid_t pid)
+{
+	for (unsigned i = 0; i < SUPERVISOR_MAX_WORKERS; i++)
+		if (p->w[i].pid == pid)
+			return &p->w[i];
+	return NULL;
+}
+
+static void reap(struct pool *p)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct worker *w = find_worker(p, pid);
+		if (!w)
+			continue;
+		int64_t lived = now_monotonic_ms() - w->started_ms;
+		int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (WIFSIGNALED(status))
+			log_warn("supervisor: worker %d killed by signal %d after %lld ms", (int)pid,
+			         WTERMSIG(status), (long long)lived);
+		else
+			log_info("supervisor: worker %d exited with status %d after %lld ms", (int)pid,
+			         WEXITSTATUS(status), (long long)lived);
+		if (!w->retiring && !p->stopping) {
+			if (!clean && lived < FAST_EXIT_MS) {
+				/* crash loop: back off exponentially, capped */
+				p->fast_exits++;
+				int64_t delay = BACKOFF_MIN_MS;
+				for (unsigned k = 1; k < p->fast_exits && delay < BACKOFF_MAX_MS; k++)
+					delay *= 2;
+				if (delay > BACKOFF_MAX_MS)
+					delay = BACKOFF_MAX_MS;
+				p->next_spawn_ms = now_monotonic_ms() + delay;
+				log_warn("supervisor: worker died early; next start in %lld ms", (long long)delay);
+			} else {
+				p->fast_exits = 0;
+			}
+		}
+		w->pid = 0;
+	}
+}
+
+/* SIGHUP: validate the new configuration first; a bad one keeps the
+ * running pool. Then replace workers one at a time: start the new one
+ * before retiring an old one, so the pool never shrinks. */
+static void reload(struct pool *p, struct config *next)
+{
+	struct cfg_error err;
+	if (cfg_load(next, p->opts->env_file, &err) != 0) {
+		log_error("supervisor: reload refused, keeping the running configuration: %s: %s",
+		          err.var, err.msg);
+		return;
+	}
+	log_set_level(next->log_level);
+	cfg_free(p->cfg);
+	*p->cfg = *next;
+	p->generation++;
+	p->fast_exits = 0;
+	p->next_spawn_ms = 0;
+	log_info("supervisor: configuration reloaded (generation %u)", p->generation);
+	for (unsigned i = 0; i < p->opts->workers; i++) {
+		struct worker *old = &p->w[i];
+		if (old->pid <= 0 || old->generation == p->generation)
+			continue;
+		/* park the old worker in a spare slot past the pool size */
+		struct worker *spare = NULL;
+		for (unsigned k = p->opts->workers; k < SUPERVISOR_MAX_WORKERS && !spare; k++)
+			if (p->w[k].pid == 0)
+				spare = &p->w[k];
+		if (!spare)
+			break;
+		*spare = *old;
+		spare->retiring = 1;
+		old->pid = 0;
+		if (spawn_worker(p, old) < 0)
+			break;
+		kill(spare->pid, SIGTERM);
+	}
+}
+
+static void shutdown_pool(struct pool *p)
+{
+	p->stopping = 1;
+	for (unsigned i = 0; i < SUPERVISOR_MAX_WORKERS; i++)
+		if (p->w[i].pid > 0) {
+			p->w[i].retiring = 1;
+			kill(p->w[i].pid, SIGTERM);
+		}
+	int64_t deadline = now_monotonic_ms() + (int64_t)p->opts->stop_timeout_s * 1000;
+	for (;;) {
+		reap(p);
+		unsigned left = 0;
+		for (unsigned i = 0; i < SUPERVISOR_MAX_WORKERS; i++)
+			left += p->w[i].pid > 0;
+		if (left == 0)
+			return;
+		if (now_monotonic_ms() >= deadline) {
+			log_warn("supervisor: %u worker(s) still busy after %d s: killing", left,
+			         p->opts->stop_timeout_s);
+			for (unsigned i = 0; i < SUPERVISOR_MAX_WORKERS; i++)
+				if (p->w[i].pid > 0)
+					kill(p->w[i].pid, SIGKILL);
+			deadline = now_monotonic_ms() + 5000;
+		}
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
+{
+	char err[256];
+	struct pool *p = calloc(1, sizeof(*p));
+	if (!p)
+		return 1;
+	p->opts = opts;
+	p->cfg = cfg;
+	if (opts->workers == 0 || opts->workers > SUPERVISOR_MAX_WORKERS / 2) {
+		log_error("supervisor: --workers must be 1..%d", SUPERVISOR_MAX_WORKERS / 2);
+		free(p);
+		return 64;
+	}
+	p->listen_fd = listen_socket_open(opts->listen, err, sizeof(err));
+	if (p->listen_fd < 0) {
+		log_error("supervisor: %s", err);
+		free(p);
+		return 1;
+	}
+	if (httpc_global_init() != 0) {
+		log_error("libcurl initialisation failed");
+		free(p);
+		return 1;
+	}
+	/* Signals are taken synchronously with sigtimedwait: no handler races. */
+	sigemptyset(&pool_signals);
+	sigaddset(&pool_signals, SIGCHLD);
+	sigaddset(&pool_signals, SIGTERM);
+	sigaddset(&pool_signals, SIGINT);
+	sigaddset(&pool_signals, SIGQUIT);
+	sigaddset(&pool_signals, SIGHUP);
+	sigprocmask(SIG_BLOCK, &pool_signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	log_info("supervisor: listening on %s with %u workers", opts->listen, opts->workers);
+	fill_pool(p);
+	while (!p->stopping) {
+		struct timespec tick = { 0, 200 * 1000 * 1000 };
+		siginfo_t si;
+		int sig = sigtimedwait(&pool_signals, &si, &tick);
+		switch (sig) {
+		case SIGCHLD:
+			reap(p);
+			break;
+		case SIGHUP: {
+			struct config next;
+			reload(p, &next);
+			break;
+		}
+		case SIGTERM: case SIGINT: case SIGQUIT:
+			log_info("supervisor: signal %d: stopping, letting requests finish", sig);
+			p->stopping = 1;
+			break;
+		default:
+			reap(p); /* timeout: also catches a coalesced SIGCHLD */
+			break;
+		}
+		fill_pool(p);
+	}
+	shutdown_pool(p);
+	close(p->listen_fd);
+	if (has_prefix(opts->listen, "unix:"))
+		unlink(opts->listen + 5);
+	log_info("supervisor: stopped");
+	free(p);
+	return 0;
+}
