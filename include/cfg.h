@@ -71,19 +71,31 @@ struct cfg_error {
 
 /* Reads the environment, then fills gaps from dotenv_path (NULL or a
  * missing file: skipped; an unreadable or malformed file: error). 0 on
- * success; -1 with err filled. On failure cfg holds nothing to free. */
+ * success; -1 with err filled. On failure cfg holds nothing to free.
+ * A variable set to "" counts as unset (and an empty environment variable
+ * still hides the file's value). The file is never copied into the
+ * environment. Errors in the file itself name the variable ".env". */
 int cfg_load(struct config *cfg, const char *dotenv_path, struct cfg_error *err);
 void cfg_free(struct config *cfg); /* frees the key, wipes secrets */
 
 /* Parses .env text: KEY=VALUE lines, '#' comments, optional "export ",
  * single or double quotes (double quotes understand \n, \", \\), values
  * may span lines inside double quotes. Calls fn for each pair; fn's
- * non-zero return stops parsing. 0 ok, -1 on a malformed line (*line_no). */
+ * non-zero return stops parsing. 0 ok, -1 on a malformed line (*line_no).
+ * Details: keys are [A-Za-z_][A-Za-z0-9_]*; blanks around '=' are allowed;
+ * an unquoted value ends at a '#' that follows a blank and loses trailing
+ * blanks; after a closing quote only blanks and a comment may follow;
+ * single quotes may span lines too; CRLF reads as LF; no ${VAR}
+ * expansion; a leading UTF-8 BOM is skipped. When fn stops the parse,
+ * its return value is returned. */
 int cfg_parse_dotenv(const char *text, size_t len,
 	int (*fn)(const char *key, const char *val, void *ud), void *ud, int *line_no);
 
 /* redis://[[user]:password@]host[:port][/db] or
- * unix://[[user]:password@]/path/to.sock[?db=N]. 0 or -1 with msg. */
+ * unix://[[user]:password@]/path/to.sock[?db=N]. 0 or -1 with msg (never
+ * the password). Sets only unix_path, host (IPv6 without brackets), port
+ * (6379), user, password (both percent-decoded) and db (0..15); the
+ * timeouts and sentinels are left alone. rediss:// is refused. */
 int cfg_parse_redis_url(const char *url, struct redis_config *out, char *msg, size_t msg_len);
 
 #endif

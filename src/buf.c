@@ -16,9 +16,15 @@ int buf_reserve(struct buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap *= 2;
-	char *p = realloc(b->data, cap);
+	/* not realloc: buffers hold secrets, and the old block must be wiped */
+	char *p = malloc(cap);
 	if (!p)
 		return -1;
+	if (b->data) {
+		memcpy(p, b->data, b->len + 1);
+		secure_zero(b->data, b->cap);
+		free(b->data);
+	}
 	b->data = p;
 	b->cap = cap;
 	return 0;

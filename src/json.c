@@ -5,6 +5,8 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "util.h"
+
 static struct json_object *jo(const json_value *v) { return (struct json_object *)(uintptr_t)v; }
 static const json_value *jv(struct json_object *o) { return (const json_value *)o; }
 
@@ -27,10 +29,39 @@ json_value *json_parse(const char *buf, size_t len, size_t max_len)
 	return (json_value *)o;
 }
 
+/* Zeroes every string in the tree before json-c frees it: parsed documents
+ * carry tokens and keys (the userinfo block key, the token response). */
+static void wipe_strings(struct json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_string: {
+		char *s = (char *)(uintptr_t)json_object_get_string(o);
+		secure_zero(s, (size_t)json_object_get_string_len(o));
+		break;
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			wipe_strings(json_object_array_get_idx(o, i));
+		break;
+	case json_type_object: {
+		struct json_object_iterator it = json_object_iter_begin(o);
+		struct json_object_iterator end = json_object_iter_end(o);
+		for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+			wipe_strings(json_object_iter_peek_value(&it));
+		break;
+	}
+	default:
+		break;
+	}
+}
+
 void json_free(json_value *v)
 {
-	if (v)
-		json_object_put(jo(v));
+	if (!v)
+		return;
+	/* only the last reference wipes: json-c shares nothing we hand out */
+	wipe_strings(jo(v));
+	json_object_put(jo(v));
 }
 
 enum json_kind json_kind_of(const json_value *v)
@@ -85,7 +116,12 @@ int json_int64(const json_value *v, int64_t *out)
 {
 	if (json_kind_of(v) != JSON_INT)
 		return -1;
-	*out = json_object_get_int64(jo(v));
+	/* json-c saturates out-of-range integers to INT64_MAX/MIN: a claim
+	 * like exp=1e20 must not read as "never expires", so both are refused. */
+	int64_t i = json_object_get_int64(jo(v));
+	if (i == INT64_MAX || i == INT64_MIN)
+		return -1;
+	*out = i;
 	return 0;
 }
 

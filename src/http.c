@@ -1,0 +1,350 @@
+/* http: query strings and Cookie headers into bounded kv lists. The input
+ * is hostile: every length and count is checked before it is used, and
+ * nothing here exits or logs. */
+#include "http.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char *const http_errstr[] = {
+	[HTTP_OK] = "ok",
+	[HTTP_ERR_TOO_LONG] = "input, key or value too long",
+	[HTTP_ERR_TOO_MANY] = "too many parameters",
+	[HTTP_ERR_BAD_ENCODING] = "bad percent-encoding or forbidden byte",
+	[HTTP_ERR_NUL] = "NUL byte",
+	[HTTP_ERR_DUPLICATE] = "duplicated parameter",
+	[HTTP_ERR_EMPTY_KEY] = "empty name",
+	[HTTP_ERR_NOMEM] = "out of memory",
+};
+_Static_assert(ARRAY_LEN(http_errstr) == HTTP_ERR__MAX, "http_errstr out of step with enum http_err");
+
+const char *http_strerror(enum http_err err)
+{
+	if ((unsigned)err >= HTTP_ERR__MAX || !http_errstr[err])
+		return "unknown error";
+	return http_errstr[err];
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Raw bytes we never accept: NUL, C0 controls and DEL. */
+static enum http_err check_raw(unsigned char c)
+{
+	if (c == '\0')
+		return HTTP_ERR_NUL;
+	if (c < 0x20 || c == 0x7f)
+		return HTTP_ERR_BAD_ENCODING;
+	return HTTP_OK;
+}
+
+enum http_err http_percent_decode(const char *in, size_t len, bool plus_is_space,
+	char *out, size_t *out_len)
+{
+	size_t o = 0;
+	enum http_err e;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if ((e = check_raw(c)) != HTTP_OK)
+			return e;
+		if (c == '%') {
+			/* exactly two hex digits must follow */
+			if (len - i < 3)
+				return HTTP_ERR_BAD_ENCODING;
+			int hi = hexval((unsigned char)in[i + 1]);
+			int lo = hexval((unsigned char)in[i + 2]);
+			if (hi < 0 || lo < 0)
+				return HTTP_ERR_BAD_ENCODING;
+			c = (unsigned char)(hi << 4 | lo);
+			if (c == '\0')
+				return HTTP_ERR_NUL;
+			i += 2;
+		} else if (c == '+' && plus_is_space) {
+			c = ' ';
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return HTTP_OK;
+}
+
+static void kv_list_clear(struct kv_list *l)
+{
+	memset(l, 0, sizeof(*l));
+}
+
+void kv_list_free(struct kv_list *l)
+{
+	if (!l)
+		return;
+	free(l->storage);
+	kv_list_clear(l);
+}
+
+/* Decoded output never outgrows its input, so one block of len bytes plus
+ * two terminators per pair (one pair past the limit is decoded before it
+ * is refused) holds every key and value. */
+static enum http_err list_alloc(struct kv_list *l, size_t len)
+{
+	kv_list_clear(l);
+	l->storage = malloc(len + 2 * (HTTP_MAX_PARAMS + 1) + 1);
+	return l->storage ? HTTP_OK : HTTP_ERR_NOMEM;
+}
+
+/* Appends one pair whose decoded key and value already sit in storage. */
+static enum http_err list_push(struct kv_list *l, const char *k, size_t klen,
+	const char *v, size_t vlen)
+{
+	if (klen == 0)
+		return HTTP_ERR_EMPTY_KEY;
+	if (klen > HTTP_MAX_KEY_LEN || vlen > HTTP_MAX_VALUE_LEN)
+		return HTTP_ERR_TOO_LONG;
+	if (l->n >= HTTP_MAX_PARAMS)
+		return HTTP_ERR_TOO_MANY;
+	struct kv *kv = &l->items[l->n++];
+	kv->key = k;
+	kv->key_len = klen;
+	kv->val = v;
+	kv->val_len = vlen;
+	return HTTP_OK;
+}
+
+static enum http_err query_pair(struct kv_list *l, const char *seg, size_t n, size_t *used)
+{
+	const char *eq = memchr(seg, '=', n);
+	size_t kraw = eq ? (size_t)(eq - seg) : n;
+	char *k = l->storage + *used;
+	size_t klen, vlen;
+	enum http_err e;
+
+	if (kraw == 0)
+		return HTTP_ERR_EMPTY_KEY;
+	if ((e = http_percent_decode(seg, kraw, true, k, &klen)) != HTTP_OK)
+		return e;
+	char *v = k + klen + 1;
+	if (eq) {
+		e = http_percent_decode(eq + 1, n - kraw - 1, true, v, &vlen);
+		if (e != HTTP_OK)
+			return e;
+	} else {
+		v[0] = '\0';
+		vlen = 0;
+	}
+	*used += klen + vlen + 2;
+	if (kv_get(l, k))
+		return HTTP_ERR_DUPLICATE;
+	return list_push(l, k, klen, v, vlen);
+}
+
+enum http_err http_parse_query(const char *qs, size_t len, struct kv_list *out)
+{
+	size_t used = 0, start = 0;
+	enum http_err e;
+
+	kv_list_clear(out);
+	if (len > HTTP_MAX_QUERY_LEN)
+		return HTTP_ERR_TOO_LONG;
+	if (len == 0)
+		return HTTP_OK;
+	if ((e = list_alloc(out, len)) != HTTP_OK)
+		return e;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && qs[i] != '&')
+			continue;
+		if (i > start && (e = query_pair(out, qs + start, i - start, &used)) != HTTP_OK)
+			goto fail;
+		start = i + 1;
+	}
+	return HTTP_OK;
+fail:
+	kv_list_free(out);
+	return e;
+}
+
+static bool is_ows(char c)
+{
+	return c == ' ';
+}
+
+static enum http_err cookie_pair(struct kv_list *l, const char *seg, size_t n, size_t *used)
+{
+	const char *eq;
+	char *k = l->storage + *used;
+	size_t klen, vlen;
+
+	/* trim the spaces around the pair */
+	while (n > 0 && is_ows(seg[0])) {
+		seg++;
+		n--;
+	}
+	while (n > 0 && is_ows(seg[n - 1]))
+		n--;
+	if (n == 0)
+		return HTTP_OK; /* "a=b; ; c=d" */
+	/* RFC 6265bis reads a pair without '=' as a nameless cookie */
+	if (!(eq = memchr(seg, '=', n)))
+		return HTTP_ERR_EMPTY_KEY;
+	const char *ks = seg, *vs = eq + 1;
+	klen = (size_t)(eq - seg);
+	vlen = n - klen - 1;
+	while (klen > 0 && is_ows(ks[klen - 1]))
+		klen--;
+	while (vlen > 0 && is_ows(vs[0])) {
+		vs++;
+		vlen--;
+	}
+	if (vlen >= 2 && vs[0] == '"' && vs[vlen - 1] == '"') {
+		vs++;
+		vlen -= 2;
+	}
+	if (klen == 0)
+		return HTTP_ERR_EMPTY_KEY;
+	if (klen > HTTP_MAX_KEY_LEN || vlen > HTTP_MAX_VALUE_LEN)
+		return HTTP_ERR_TOO_LONG;
+	memcpy(k, ks, klen);
+	k[klen] = '\0';
+	char *v = k + klen + 1;
+	memcpy(v, vs, vlen);
+	v[vlen] = '\0';
+	*used += klen + vlen + 2;
+	return list_push(l, k, klen, v, vlen);
+}
+
+enum http_err http_parse_cookies(const char *hdr, size_t len, struct kv_list *out)
+{
+	size_t used = 0, start = 0;
+	enum http_err e;
+
+	kv_list_clear(out);
+	if (len > HTTP_MAX_COOKIE_LEN)
+		return HTTP_ERR_TOO_LONG;
+	if (len == 0)
+		return HTTP_OK;
+	/* one pass for forbidden bytes keeps the pair parser simple */
+	for (size_t i = 0; i < len; i++)
+		if ((e = check_raw((unsigned char)hdr[i])) != HTTP_OK)
+			return e;
+	if ((e = list_alloc(out, len)) != HTTP_OK)
+		return e;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && hdr[i] != ';')
+			continue;
+		if ((e = cookie_pair(out, hdr + start, i - start, &used)) != HTTP_OK)
+			goto fail;
+		start = i + 1;
+	}
+	return HTTP_OK;
+fail:
+	kv_list_free(out);
+	return e;
+}
+
+const struct kv *kv_get(const struct kv_list *l, const char *key)
+{
+	if (!l || !key)
+		return NULL;
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->items[i].key, key) == 0)
+			return &l->items[i];
+	return NULL;
+}
+
+size_t kv_count(const struct kv_list *l, const char *key)
+{
+	size_t c = 0;
+	if (!l || !key)
+		return 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->items[i].key, key) == 0)
+			c++;
+	return c;
+}
+
+static enum field_result bind_one(const struct kv_list *l, const struct field_spec *s,
+	const struct kv **value)
+{
+	const struct kv *kv = kv_get(l, s->name);
+
+	*value = NULL;
+	if (!kv)
+		return s->required ? FIELD_MISSING : FIELD_OK;
+	/* two cookies of one name: we cannot tell which is ours */
+	if (kv_count(l, s->name) > 1)
+		return FIELD_INVALID;
+	if (kv->val_len == 0 && s->required)
+		return FIELD_MISSING;
+	if (s->max_len > 0 && kv->val_len > s->max_len)
+		return FIELD_INVALID;
+	if (s->valid && !s->valid(kv->val, kv->val_len))
+		return FIELD_INVALID;
+	*value = kv;
+	return FIELD_OK;
+}
+
+enum field_result http_bind_fields(const struct kv_list *l,
+	const struct field_spec *specs, size_t n,
+	const struct kv *values[], const char **bad)
+{
+	enum field_result r = FIELD_OK;
+
+	if (bad)
+		*bad = NULL;
+	for (size_t i = 0; i < n; i++)
+		values[i] = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if ((r = bind_one(l, &specs[i], &values[i])) != FIELD_OK) {
+			if (bad)
+				*bad = specs[i].name;
+			goto fail;
+		}
+	}
+	return FIELD_OK;
+fail:
+	/* a handler must not act on a partly bound set */
+	for (size_t i = 0; i < n; i++)
+		values[i] = NULL;
+	return r;
+}
+
+static bool is_unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int url_encode(struct buf *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t need = 0;
+
+	for (size_t i = 0; i < len; i++)
+		need += is_unreserved((unsigned char)s[i]) ? 1 : 3;
+	/* reserve up front so a failure leaves out untouched */
+	if (buf_reserve(out, need) != 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (is_unreserved(c)) {
+			out->data[out->len++] = (char)c;
+		} else {
+			out->data[out->len++] = '%';
+			out->data[out->len++] = hex[c >> 4];
+			out->data[out->len++] = hex[c & 0xf];
+		}
+	}
+	if (out->data)
+		out->data[out->len] = '\0';
+	return 0;
+}

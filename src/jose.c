@@ -1,0 +1,607 @@
+/* jose: JWKS parsing, JWS RS256 verification and JWE compact decryption.
+ * Everything here treats its input as hostile: lengths are bounded before
+ * any work, algorithms come from allow-lists, and secrets are wiped. */
+#include "jose.h"
+
+#include <string.h>
+
+#include "b64.h"
+#include "util.h"
+
+#define JOSE_MAX_HEADER_LEN  8192        /* decoded protected header */
+#define JWKS_MAX_LEN         (256 * 1024)
+#define JWK_OCT_MAX_LEN      4096
+#define JWK_RSA_MIN_BITS     2048
+#define JWK_RSA_MAX_BITS     8192
+#define JWE_PARTS            5
+#define JWS_PARTS            3
+
+static const char *const jose_errstr[] = {
+	[JOSE_OK] = "ok",
+	[JOSE_ERR_MALFORMED] = "malformed token",
+	[JOSE_ERR_ALG] = "algorithm not allowed",
+	[JOSE_ERR_UNSUPPORTED] = "unsupported header",
+	[JOSE_ERR_NO_KEY] = "no matching key",
+	[JOSE_ERR_SIGNATURE] = "bad signature",
+	[JOSE_ERR_KEY] = "key does not fit the algorithm",
+	[JOSE_ERR_DECRYPT] = "decryption failed",
+	[JOSE_ERR_TOO_LARGE] = "token too large",
+	[JOSE_ERR_NOMEM] = "out of memory",
+};
+_Static_assert(ARRAY_LEN(jose_errstr) == JOSE_ERR__MAX, "jose_errstr out of sync");
+
+const char *jose_strerror(enum jose_err err)
+{
+	if ((unsigned)err >= JOSE_ERR__MAX || !jose_errstr[err])
+		return "unknown error";
+	return jose_errstr[err];
+}
+
+/* ---- compact serialization helpers ---- */
+
+struct seg {
+	const char *p;
+	size_t len;
+};
+
+/* Splits on '.' into exactly want parts. */
+static enum jose_err split_compact(const char *s, size_t len, struct seg *parts, size_t want)
+{
+	size_t n = 0, start = 0;
+
+	if (!s || len == 0)
+		return JOSE_ERR_MALFORMED;
+	if (len > JOSE_MAX_TOKEN_LEN)
+		return JOSE_ERR_TOO_LARGE;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && s[i] != '.')
+			continue;
+		if (n == want)
+			return JOSE_ERR_MALFORMED;
+		parts[n].p = s + start;
+		parts[n].len = i - start;
+		n++;
+		start = i + 1;
+	}
+	return n == want ? JOSE_OK : JOSE_ERR_MALFORMED;
+}
+
+static enum jose_err seg_decode(const struct seg *sg, struct buf *out)
+{
+	return b64url_decode(sg->p, sg->len, out) == 0 ? JOSE_OK : JOSE_ERR_MALFORMED;
+}
+
+/* Decodes a segment holding a JSON object. */
+static enum jose_err seg_json(const struct seg *sg, size_t max, json_value **out)
+{
+	struct buf raw = BUF_INIT;
+	enum jose_err rc = JOSE_ERR_MALFORMED;
+
+	*out = NULL;
+	if (sg->len == 0 || b64url_encoded_len(max) < sg->len)
+		goto fail;
+	if (b64url_decode(sg->p, sg->len, &raw) != 0)
+		goto fail;
+	*out = json_parse(raw.data, raw.len, max);
+	if (!*out || json_kind_of(*out) != JSON_OBJECT) {
+		json_free(*out);
+		*out = NULL;
+		goto fail;
+	}
+	rc = JOSE_OK;
+fail:
+	buf_free(&raw);
+	return rc;
+}
+
+/* Optional string member: absent is fine, present must be a string. */
+static enum jose_err opt_str(const json_value *obj, const char *name, const char **s, size_t *len)
+{
+	*s = NULL;
+	*len = 0;
+	if (!json_has(obj, name))
+		return JOSE_OK;
+	*s = json_get_str(obj, name, len);
+	return *s ? JOSE_OK : JOSE_ERR_MALFORMED;
+}
+
+/* ---- JWKS ---- */
+
+void jwks_clear(struct jwks *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n && i < JWKS_MAX_KEYS; i++)
+		crypto_pkey_free(s->keys[i].key);
+	memset(s, 0, sizeof *s);
+}
+
+/* True when the member is present and the string want. */
+static bool str_is(const json_value *obj, const char *name, const char *want)
+{
+	size_t len;
+	const char *s = json_get_str(obj, name, &len);
+	return s && str_eq_n(s, len, want);
+}
+
+/* An absent member passes; a present one must be the string want. */
+static bool str_absent_or(const json_value *obj, const char *name, const char *want)
+{
+	size_t len;
+	if (!json_has(obj, name))
+		return true;
+	const char *s = json_get_str(obj, name, &len);
+	return s && str_eq_n(s, len, want);
+}
+
+/* key_ops, when present, must allow "verify". */
+static bool key_ops_allow_verify(const json_value *jwk)
+{
+	const json_value *ops = json_get(jwk, "key_ops");
+	size_t len;
+	if (!json_has(jwk, "key_ops"))
+		return true;
+	for (size_t i = 0; i < json_array_len(ops); i++) {
+		const char *s = json_str(json_array_at(ops, i), &len);
+		if (s && str_eq_n(s, len, "verify"))
+			return true;
+	}
+	return false;
+}
+
+static crypto_pkey *jwk_rsa_key(const json_value *jwk)
+{
+	struct buf n = BUF_INIT, e = BUF_INIT;
+	const char *ns, *es;
+	size_t nl, el;
+	crypto_pkey *k = NULL;
+
+	ns = json_get_str(jwk, "n", &nl);
+	es = json_get_str(jwk, "e", &el);
+	if (!ns || !es || nl > b64url_encoded_len(JWK_RSA_MAX_BITS / 8 + 1) || el > 16)
+		goto fail;
+	if (b64url_decode(ns, nl, &n) != 0 || b64url_decode(es, el, &e) != 0)
+		goto fail;
+	k = crypto_rsa_public_from_ne((const uint8_t *)n.data, n.len, (const uint8_t *)e.data, e.len);
+	if (k && (crypto_pkey_bits(k) < JWK_RSA_MIN_BITS || crypto_pkey_bits(k) > JWK_RSA_MAX_BITS)) {
+		crypto_pkey_free(k);
+		k = NULL;
+	}
+fail:
+	buf_free(&n);
+	buf_free(&e);
+	return k;
+}
+
+/* Fills slot from one JWK; false when the key is not one we keep. */
+static bool jwk_load(const json_value *jwk, struct jwk *slot)
+{
+	const char *kid;
+	size_t kid_len;
+
+	if (json_kind_of(jwk) != JSON_OBJECT)
+		return false;
+	if (!str_is(jwk, "kty", "RSA"))
+		return false;
+	if (!str_absent_or(jwk, "use", "sig") || !str_absent_or(jwk, "alg", "RS256") ||
+	    !key_ops_allow_verify(jwk))
+		return false;
+	if (opt_str(jwk, "kid", &kid, &kid_len) != JOSE_OK || kid_len >= JWK_KID_MAX)
+		return false;
+	slot->key = jwk_rsa_key(jwk);
+	if (!slot->key)
+		return false;
+	slot->has_kid = kid != NULL;
+	if (kid)
+		memcpy(slot->kid, kid, kid_len);
+	slot->kid[kid_len] = '\0';
+	return true;
+}
+
+enum jose_err jwks_parse(const char *json, size_t len, struct jwks *out)
+{
+	json_value *doc = NULL;
+	const json_value *keys;
+	enum jose_err rc = JOSE_ERR_MALFORMED;
+
+	if (!out)
+		return JOSE_ERR_MALFORMED;
+	jwks_clear(out);
+	if (!json || len == 0)
+		goto fail;
+	if (len > JWKS_MAX_LEN) {
+		rc = JOSE_ERR_TOO_LARGE;
+		goto fail;
+	}
+	doc = json_parse(json, len, JWKS_MAX_LEN);
+	keys = json_get(doc, "keys");
+	if (json_kind_of(doc) != JSON_OBJECT || json_kind_of(keys) != JSON_ARRAY)
+		goto fail;
+	for (size_t i = 0; i < json_array_len(keys) && out->n < JWKS_MAX_KEYS; i++) {
+		if (jwk_load(json_array_at(keys, i), &out->keys[out->n]))
+			out->n++;
+		else
+			memset(&out->keys[out->n], 0, sizeof out->keys[out->n]);
+	}
+	rc = JOSE_OK;
+fail:
+	json_free(doc);
+	return rc;
+}
+
+/* ---- JWS ---- */
+
+/* Reads the JWS protected header: alg must be RS256; kid is optional. */
+static enum jose_err jws_header(const struct seg *h, char kid[JWK_KID_MAX], bool *has_kid)
+{
+	json_value *hdr = NULL;
+	const char *alg, *k;
+	size_t alg_len, k_len;
+	enum jose_err rc = seg_json(h, JOSE_MAX_HEADER_LEN, &hdr);
+
+	if (rc != JOSE_OK)
+		goto fail;
+	rc = JOSE_ERR_MALFORMED;
+	alg = json_get_str(hdr, "alg", &alg_len);
+	if (!alg)
+		goto fail;
+	rc = JOSE_ERR_ALG;
+	if (!str_eq_n(alg, alg_len, "RS256"))
+		goto fail;
+	rc = JOSE_ERR_UNSUPPORTED;
+	if (json_has(hdr, "crit") || json_has(hdr, "zip"))
+		goto fail;
+	rc = JOSE_ERR_MALFORMED;
+	if (opt_str(hdr, "kid", &k, &k_len) != JOSE_OK)
+		goto fail;
+	*has_kid = k != NULL;
+	if (k) {
+		/* Longer than any kid we store: no key can match. */
+		if (k_len >= JWK_KID_MAX) {
+			rc = JOSE_ERR_NO_KEY;
+			goto fail;
+		}
+		memcpy(kid, k, k_len);
+		kid[k_len] = '\0';
+	}
+	rc = JOSE_OK;
+fail:
+	json_free(hdr);
+	return rc;
+}
+
+static bool kid_matches(const struct jwk *key, const char *kid)
+{
+	return key->has_kid && strcmp(key->kid, kid) == 0;
+}
+
+/* Tries the keys kid allows; NO_KEY when none was eligible or, without a
+ * kid, none verified. */
+static enum jose_err jws_check_sig(const struct seg parts[JWS_PARTS], const struct jwks *keys,
+	const char *kid, bool has_kid)
+{
+	struct buf sig = BUF_INIT;
+	const char *input = parts[0].p;
+	size_t input_len = parts[0].len + 1 + parts[1].len;
+	bool tried = false;
+	enum jose_err rc = JOSE_ERR_MALFORMED;
+
+	if (seg_decode(&parts[2], &sig) != JOSE_OK || sig.len == 0)
+		goto fail;
+	rc = JOSE_ERR_NO_KEY;
+	for (size_t i = 0; keys && i < keys->n && i < JWKS_MAX_KEYS; i++) {
+		const struct jwk *k = &keys->keys[i];
+		if (!k->key || (has_kid && !kid_matches(k, kid)))
+			continue;
+		tried = true;
+		if (crypto_rsa_verify_sha256(k->key, input, input_len,
+				(const uint8_t *)sig.data, sig.len) == 0) {
+			rc = JOSE_OK;
+			goto fail;
+		}
+	}
+	if (tried && has_kid)
+		rc = JOSE_ERR_SIGNATURE;
+fail:
+	buf_free(&sig);
+	return rc;
+}
+
+enum jose_err jws_verify_rs256(const char *jws, size_t len, const struct jwks *keys,
+	json_value **payload)
+{
+	struct seg parts[JWS_PARTS];
+	char kid[JWK_KID_MAX];
+	bool has_kid = false;
+	enum jose_err rc;
+
+	if (payload)
+		*payload = NULL;
+	rc = split_compact(jws, len, parts, JWS_PARTS);
+	if (rc != JOSE_OK)
+		return rc;
+	rc = jws_header(&parts[0], kid, &has_kid);
+	if (rc != JOSE_OK)
+		return rc;
+	rc = jws_check_sig(parts, keys, kid, has_kid);
+	if (rc != JOSE_OK)
+		return rc;
+	/* Only parse the payload once it is authenticated. */
+	json_value *body = NULL;
+	rc = seg_json(&parts[1], JOSE_MAX_TOKEN_LEN, &body);
+	if (rc != JOSE_OK)
+		return rc;
+	if (payload)
+		*payload = body;
+	else
+		json_free(body);
+	return JOSE_OK;
+}
+
+/* ---- JWE ---- */
+
+enum kw_kind { KW_RSA_OAEP, KW_RSA_OAEP_256, KW_DIR, KW_GCMKW, KW_AESKW };
+enum ce_kind { CE_GCM, CE_CBC_HS };
+
+struct kw_alg {
+	const char *name;
+	enum kw_kind kind;
+	size_t kek_len; /* AES key-wrapping key size; 0 when not AES */
+};
+
+struct ce_alg {
+	const char *name;
+	enum ce_kind kind;
+	size_t cek_len;
+	enum crypto_md md; /* CBC-HS only */
+};
+
+static const struct kw_alg kw_algs[] = {
+	{ "RSA-OAEP", KW_RSA_OAEP, 0 },
+	{ "RSA-OAEP-256", KW_RSA_OAEP_256, 0 },
+	{ "dir", KW_DIR, 0 },
+	{ "A128GCMKW", KW_GCMKW, 16 },
+	{ "A192GCMKW", KW_GCMKW, 24 },
+	{ "A256GCMKW", KW_GCMKW, 32 },
+	{ "A128KW", KW_AESKW, 16 },
+	{ "A192KW", KW_AESKW, 24 },
+	{ "A256KW", KW_AESKW, 32 },
+};
+
+static const struct ce_alg ce_algs[] = {
+	{ "A128GCM", CE_GCM, 16, CRYPTO_SHA256 },
+	{ "A192GCM", CE_GCM, 24, CRYPTO_SHA256 },
+	{ "A256GCM", CE_GCM, 32, CRYPTO_SHA256 },
+	{ "A128CBC-HS256", CE_CBC_HS, 32, CRYPTO_SHA256 },
+	{ "A192CBC-HS384", CE_CBC_HS, 48, CRYPTO_SHA384 },
+	{ "A256CBC-HS512", CE_CBC_HS, 64, CRYPTO_SHA512 },
+};
+
+struct jwe_hdr {
+	const struct kw_alg *alg;
+	const struct ce_alg *enc;
+	struct buf kw_iv;  /* AxxxGCMKW only */
+	struct buf kw_tag;
+};
+
+static void jwe_hdr_free(struct jwe_hdr *h)
+{
+	buf_free(&h->kw_iv);
+	buf_free(&h->kw_tag);
+}
+
+/* AxxxGCMKW carries its IV and tag as protected-header members. */
+static enum jose_err gcmkw_params(const json_value *hdr, struct jwe_hdr *h)
+{
+	const char *iv, *tag;
+	size_t iv_len, tag_len;
+
+	iv = json_get_str(hdr, "iv", &iv_len);
+	tag = json_get_str(hdr, "tag", &tag_len);
+	if (!iv || !tag || b64url_decode(iv, iv_len, &h->kw_iv) != 0 ||
+	    b64url_decode(tag, tag_len, &h->kw_tag) != 0)
+		return JOSE_ERR_MALFORMED;
+	if (h->kw_iv.len != 12 || h->kw_tag.len != 16)
+		return JOSE_ERR_MALFORMED;
+	return JOSE_OK;
+}
+
+static enum jose_err jwe_header(const struct seg *sg, struct jwe_hdr *h)
+{
+	json_value *hdr = NULL;
+	const char *alg, *enc;
+	size_t alg_len, enc_len;
+	enum jose_err rc = seg_json(sg, JOSE_MAX_HEADER_LEN, &hdr);
+
+	if (rc != JOSE_OK)
+		goto fail;
+	rc = JOSE_ERR_UNSUPPORTED;
+	if (json_has(hdr, "zip") || json_has(hdr, "crit"))
+		goto fail;
+	rc = JOSE_ERR_MALFORMED;
+	alg = json_get_str(hdr, "alg", &alg_len);
+	enc = json_get_str(hdr, "enc", &enc_len);
+	if (!alg || !enc)
+		goto fail;
+	rc = JOSE_ERR_ALG;
+	for (size_t i = 0; i < ARRAY_LEN(kw_algs) && !h->alg; i++)
+		if (str_eq_n(alg, alg_len, kw_algs[i].name))
+			h->alg = &kw_algs[i];
+	for (size_t i = 0; i < ARRAY_LEN(ce_algs) && !h->enc; i++)
+		if (str_eq_n(enc, enc_len, ce_algs[i].name))
+			h->enc = &ce_algs[i];
+	if (!h->alg || !h->enc)
+		goto fail;
+	rc = h->alg->kind == KW_GCMKW ? gcmkw_params(hdr, h) : JOSE_OK;
+fail:
+	json_free(hdr);
+	return rc;
+}
+
+/* Recovers the content-encryption key into cek. */
+static enum jose_err jwe_unwrap(const struct jwe_hdr *h, const struct jwe_key *key,
+	const struct buf *ek, struct buf *cek)
+{
+	const struct kw_alg *a = h->alg;
+	int rc = -1;
+
+	switch (a->kind) {
+	case KW_RSA_OAEP:
+	case KW_RSA_OAEP_256:
+		if (!key->rsa)
+			return JOSE_ERR_KEY;
+		if (ek->len == 0)
+			return JOSE_ERR_MALFORMED;
+		rc = crypto_rsa_oaep_decrypt(key->rsa,
+			a->kind == KW_RSA_OAEP ? CRYPTO_SHA1 : CRYPTO_SHA256,
+			(const uint8_t *)ek->data, ek->len, cek);
+		break;
+	case KW_DIR:
+		if (!key->oct || key->oct_len != h->enc->cek_len)
+			return JOSE_ERR_KEY;
+		if (ek->len != 0) /* RFC 7516: the encrypted key must be empty */
+			return JOSE_ERR_MALFORMED;
+		rc = buf_append(cek, key->oct, key->oct_len);
+		if (rc != 0)
+			return JOSE_ERR_NOMEM;
+		break;
+	case KW_GCMKW:
+		if (!key->oct || key->oct_len != a->kek_len)
+			return JOSE_ERR_KEY;
+		rc = crypto_aes_gcm_decrypt(key->oct, key->oct_len,
+			(const uint8_t *)h->kw_iv.data, h->kw_iv.len, NULL, 0,
+			(const uint8_t *)ek->data, ek->len,
+			(const uint8_t *)h->kw_tag.data, h->kw_tag.len, cek);
+		break;
+	case KW_AESKW:
+		if (!key->oct || key->oct_len != a->kek_len)
+			return JOSE_ERR_KEY;
+		rc = crypto_aes_key_unwrap(key->oct, key->oct_len,
+			(const uint8_t *)ek->data, ek->len, cek);
+		break;
+	}
+	if (rc != 0)
+		return JOSE_ERR_DECRYPT;
+	return cek->len == h->enc->cek_len ? JOSE_OK : JOSE_ERR_DECRYPT;
+}
+
+/* RFC 7518 §5.2.2.1: MAC over AAD || IV || CT || AL, then AES-CBC. */
+static enum jose_err cbc_hs_decrypt(const struct ce_alg *enc, const struct buf *cek,
+	const struct seg *aad, const struct buf *iv, const struct buf *ct, const struct buf *tag,
+	struct buf *out)
+{
+	struct buf mac_in = BUF_INIT;
+	size_t half = enc->cek_len / 2, mac_len = 0;
+	const uint8_t *k = (const uint8_t *)cek->data;
+	uint8_t mac[64], al[8];
+	uint64_t bits = (uint64_t)aad->len * 8;
+	enum jose_err rc = JOSE_ERR_MALFORMED;
+
+	if (iv->len != 16 || tag->len != half)
+		goto fail;
+	for (int i = 7; i >= 0; i--, bits >>= 8)
+		al[i] = (uint8_t)bits;
+	rc = JOSE_ERR_NOMEM;
+	if (buf_append(&mac_in, aad->p, aad->len) != 0 || buf_append(&mac_in, iv->data, iv->len) != 0 ||
+	    buf_append(&mac_in, ct->data, ct->len) != 0 || buf_append(&mac_in, al, sizeof al) != 0)
+		goto fail;
+	rc = JOSE_ERR_DECRYPT;
+	if (crypto_hmac(enc->md, k, half, mac_in.data, mac_in.len, mac, &mac_len) != 0 ||
+	    mac_len < half)
+		goto fail;
+	if (!crypto_ct_equal(mac, tag->data, half))
+		goto fail;
+	if (crypto_aes_cbc_decrypt(k + half, half, (const uint8_t *)iv->data,
+			(const uint8_t *)ct->data, ct->len, out) != 0)
+		goto fail;
+	rc = JOSE_OK;
+fail:
+	secure_zero(mac, sizeof mac);
+	buf_free(&mac_in);
+	return rc;
+}
+
+static enum jose_err content_decrypt(const struct ce_alg *enc, const struct buf *cek,
+	const struct seg *aad, const struct buf *iv, const struct buf *ct, const struct buf *tag,
+	struct buf *out)
+{
+	if (enc->kind == CE_CBC_HS)
+		return cbc_hs_decrypt(enc, cek, aad, iv, ct, tag, out);
+	if (iv->len != 12 || tag->len != 16)
+		return JOSE_ERR_MALFORMED;
+	if (crypto_aes_gcm_decrypt((const uint8_t *)cek->data, cek->len,
+			(const uint8_t *)iv->data, iv->len, (const uint8_t *)aad->p, aad->len,
+			(const uint8_t *)ct->data, ct->len,
+			(const uint8_t *)tag->data, tag->len, out) != 0)
+		return JOSE_ERR_DECRYPT;
+	return JOSE_OK;
+}
+
+enum jose_err jwe_decrypt(const char *jwe, size_t len, const struct jwe_key *key,
+	struct buf *plaintext)
+{
+	struct seg parts[JWE_PARTS];
+	struct jwe_hdr h = { NULL, NULL, BUF_INIT, BUF_INIT };
+	struct buf ek = BUF_INIT, iv = BUF_INIT, ct = BUF_INIT, tag = BUF_INIT, cek = BUF_INIT;
+	enum jose_err rc;
+
+	rc = split_compact(jwe, len, parts, JWE_PARTS);
+	if (rc != JOSE_OK)
+		goto fail;
+	rc = JOSE_ERR_KEY;
+	if (!key || !plaintext)
+		goto fail;
+	rc = jwe_header(&parts[0], &h);
+	if (rc != JOSE_OK)
+		goto fail;
+	rc = JOSE_ERR_MALFORMED;
+	if (seg_decode(&parts[1], &ek) != JOSE_OK || seg_decode(&parts[2], &iv) != JOSE_OK ||
+	    seg_decode(&parts[3], &ct) != JOSE_OK || seg_decode(&parts[4], &tag) != JOSE_OK)
+		goto fail;
+	rc = jwe_unwrap(&h, key, &ek, &cek);
+	if (rc != JOSE_OK)
+		goto fail;
+	rc = content_decrypt(h.enc, &cek, &parts[0], &iv, &ct, &tag, plaintext);
+fail:
+	jwe_hdr_free(&h);
+	buf_free(&ek);
+	buf_free(&iv);
+	buf_free(&ct);
+	buf_free(&tag);
+	buf_free(&cek);
+	return rc;
+}
+
+enum jose_err jwk_oct_parse(const char *json, size_t len, struct buf *out)
+{
+	json_value *jwk = NULL;
+	struct buf raw = BUF_INIT;
+	const char *k;
+	size_t k_len;
+	enum jose_err rc = JOSE_ERR_MALFORMED;
+
+	if (!json || len == 0)
+		goto fail;
+	if (len > JWK_OCT_MAX_LEN) {
+		rc = JOSE_ERR_TOO_LARGE;
+		goto fail;
+	}
+	jwk = json_parse(json, len, JWK_OCT_MAX_LEN);
+	if (json_kind_of(jwk) != JSON_OBJECT)
+		goto fail;
+	rc = JOSE_ERR_KEY;
+	if (!str_is(jwk, "kty", "oct"))
+		goto fail;
+	rc = JOSE_ERR_MALFORMED;
+	k = json_get_str(jwk, "k", &k_len);
+	if (!k || b64url_decode(k, k_len, &raw) != 0)
+		goto fail;
+	rc = JOSE_ERR_KEY;
+	if (raw.len < 16 || raw.len > 64)
+		goto fail;
+	rc = buf_append(out, raw.data, raw.len) == 0 ? JOSE_OK : JOSE_ERR_NOMEM;
+fail:
+	json_free(jwk);
+	buf_free(&raw);
+	return rc;
+}

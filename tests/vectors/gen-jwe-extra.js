@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// Generates jwe-extra-vectors.json: compact JWEs for every alg/enc pair
+// src/jose.c accepts, plus hostile ones, built with Node's built-in crypto
+// only (no npm packages), independently of the C code under test.
+// RSA recipients use the client test key from sgid-test-vectors.json.
+// Run from the repository root:  node tests/vectors/gen-jwe-extra.js
+'use strict';
+const crypto = require('crypto');
+const fs = require('fs');
+const path = require('path');
+
+const dir = path.join(__dirname);
+const vectors = JSON.parse(fs.readFileSync(path.join(dir, 'sgid-test-vectors.json')));
+const rsaPub = crypto.createPublicKey(vectors.client_private_key_pkcs8_pem);
+const b64u = (b) => Buffer.from(b).toString('base64url');
+
+const ENC = {
+	A128GCM: { kind: 'gcm', len: 16 }, A192GCM: { kind: 'gcm', len: 24 }, A256GCM: { kind: 'gcm', len: 32 },
+	'A128CBC-HS256': { kind: 'cbc', len: 32, md: 'sha256' },
+	'A192CBC-HS384': { kind: 'cbc', len: 48, md: 'sha384' },
+	'A256CBC-HS512': { kind: 'cbc', len: 64, md: 'sha512' },
+};
+
+function contentEncrypt(enc, cek, aad, pt, opts) {
+	const e = ENC[enc];
+	if (opts.garbageContent) // the key check must fail before content decryption
+		return { iv: crypto.randomBytes(16), ct: crypto.randomBytes(32), tag: crypto.randomBytes(16) };
+	if (e.kind === 'gcm') {
+		const iv = crypto.randomBytes(12);
+		const c = crypto.createCipheriv(`aes-${cek.length * 8}-gcm`, cek, iv);
+		c.setAAD(aad);
+		const ct = Buffer.concat([c.update(pt), c.final()]);
+		return { iv, ct, tag: c.getAuthTag() };
+	}
+	const half = cek.length / 2;
+	const iv = crypto.randomBytes(16);
+	let ct;
+	if (opts.badPadding) {
+		ct = crypto.randomBytes(32); // authenticated, but almost surely bad PKCS#7
+	} else {
+		const c = crypto.createCipheriv(`aes-${half * 8}-cbc`, cek.subarray(half), iv);
+		ct = Buffer.concat([c.update(pt), c.final()]);
+	}
+	const al = Buffer.alloc(8);
+	al.writeBigUInt64BE(BigInt(aad.length * 8));
+	const mac = crypto.createHmac(e.md, cek.subarray(0, half))
+		.update(Buffer.concat([aad, iv, ct, al])).digest();
+	return { iv, ct, tag: mac.subarray(0, half) };
+}
+
+function keyWrap(alg, key, cek, header) {
+	if (alg === 'RSA-OAEP' || alg === 'RSA-OAEP-256')
+		return crypto.publicEncrypt({ key: rsaPub, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING,
+			oaepHash: alg === 'RSA-OAEP' ? 'sha1' : 'sha256' }, cek);
+	if (alg === 'dir')
+		return Buffer.alloc(0);
+	if (/^A\d+KW$/.test(alg)) {
+		const c = crypto.createCipheriv(`id-aes${key.length * 8}-wrap`, key, Buffer.from('A6A6A6A6A6A6A6A6', 'hex'));
+		return Buffer.concat([c.update(cek), c.final()]);
+	}
+	if (/^A\d+GCMKW$/.test(alg)) {
+		const iv = crypto.randomBytes(12);
+		const c = crypto.createCipheriv(`aes-${key.length * 8}-gcm`, key, iv);
+		const ek = Buffer.concat([c.update(cek), c.final()]);
+		header.iv = b64u(iv);
+		header.tag = b64u(c.getAuthTag());
+		return ek;
+	}
+	throw new Error(alg);
+}
+
+function make(name, alg, enc, opts = {}) {
+	const e = ENC[enc] || ENC.A256GCM;
+	const kekLen = { A128KW: 16, A192KW: 24, A256KW: 32, A128GCMKW: 16, A192GCMKW: 24, A256GCMKW: 32 }[alg];
+	const cek = crypto.randomBytes(opts.cekLen || e.len);
+	const key = alg === 'dir' ? cek : kekLen ? crypto.randomBytes(kekLen) : null;
+	const header = Object.assign({ alg, enc }, opts.extraHeader || {});
+	const ek = keyWrap(alg, key, cek, header);
+	if (opts.dropHeader) for (const h of opts.dropHeader) delete header[h];
+	const h = b64u(JSON.stringify(header));
+	const pt = Buffer.from(opts.plaintext || `Live long and prosper, ${alg}/${enc} ✓`, 'utf8');
+	const { iv, ct, tag } = contentEncrypt(enc in ENC ? enc : 'A256GCM', cek, Buffer.from(h, 'ascii'), pt, opts);
+	const out = { name, alg, enc, jwe: [h, b64u(ek), b64u(iv), b64u(ct), b64u(tag)].join('.') };
+	out.key = key ? { oct: b64u(key) } : { rsa: 'client_private_key_pkcs8_pem' };
+	if (opts.expect) out.expect_error = opts.expect;
+	else out.plaintext = pt.toString('utf8');
+	return out;
+}
+
+const good = [];
+for (const alg of ['RSA-OAEP', 'RSA-OAEP-256', 'dir', 'A128KW', 'A192KW', 'A256KW',
+	'A128GCMKW', 'A192GCMKW', 'A256GCMKW'])
+	for (const enc of Object.keys(ENC))
+		good.push(make(`${alg}+${enc}`, alg, enc));
+
+const bad = [
+	make('cek too short for enc (RSA-OAEP-256)', 'RSA-OAEP-256', 'A256GCM', { cekLen: 16, expect: 'JOSE_ERR_DECRYPT' }),
+	make('cek too short for enc (A128KW)', 'A128KW', 'A128CBC-HS256', { cekLen: 16, garbageContent: true, expect: 'JOSE_ERR_DECRYPT' }),
+	make('GCMKW without header iv/tag', 'A128GCMKW', 'A128GCM', { dropHeader: ['iv', 'tag'], expect: 'JOSE_ERR_MALFORMED' }),
+	make('zip header', 'RSA-OAEP-256', 'A256GCM', { extraHeader: { zip: 'DEF' }, expect: 'JOSE_ERR_UNSUPPORTED' }),
+	make('crit header', 'dir', 'A256GCM', { extraHeader: { crit: ['exp'], exp: 1 }, expect: 'JOSE_ERR_UNSUPPORTED' }),
+	make('CBC-HS valid MAC, bad padding', 'dir', 'A128CBC-HS256', { badPadding: true, expect: 'JOSE_ERR_DECRYPT' }),
+];
+
+const doc = {
+	_about: 'GENERATED by tests/vectors/gen-jwe-extra.js with Node built-in crypto (no npm packages). ' +
+		'RSA recipients: client_private_key_pkcs8_pem from sgid-test-vectors.json. Keys are random test keys.',
+	good, bad,
+};
+fs.writeFileSync(path.join(dir, 'jwe-extra-vectors.json'), JSON.stringify(doc, null, 2) + '\n');
