@@ -20,6 +20,8 @@ enum httpc_err {
 };
 const char *httpc_strerror(enum httpc_err err);
 
+/* A timeout or max_body of 0 (or less) takes the default: 2000 ms,
+ * 5000 ms, 1 MiB. A NULL or "" user_agent gives "sgid-fcgi/<version>". */
 struct httpc_opts {
 	long connect_timeout_ms;
 	long total_timeout_ms;
@@ -28,6 +30,9 @@ struct httpc_opts {
 	const char *user_agent;
 };
 
+/* Zero it (or httpc_response_init) before first use; each request empties
+ * it first. On HTTPC_OK and HTTPC_ERR_STATUS, status and body are filled
+ * (an error body is cut at max_body); on other errors the body is empty. */
 struct httpc_response {
 	long status;
 	struct buf body;             /* capped at max_body */
@@ -41,12 +46,14 @@ struct httpc *httpc_new(const struct httpc_opts *opts);
 void httpc_free(struct httpc *h); /* NULL ok */
 
 /* GET with Accept: application/json; bearer (NULL for none) becomes
- * "Authorization: Bearer <token>". */
+ * "Authorization: Bearer <token>" (refused, HTTPC_ERR_IO, unless
+ * printable ASCII). Redirects are not followed: a 3xx is HTTPC_ERR_STATUS. */
 enum httpc_err httpc_get(struct httpc *h, const char *url, const char *bearer,
 	struct httpc_response *resp);
 /* POST application/x-www-form-urlencoded body. */
 enum httpc_err httpc_post_form(struct httpc *h, const char *url, const char *body,
 	size_t len, struct httpc_response *resp);
+void httpc_response_init(struct httpc_response *r);
 void httpc_response_free(struct httpc_response *r); /* NULL ok; reusable */
 /* Detail of the last failure (curl's message), never request content. */
 const char *httpc_errstr(const struct httpc *h);

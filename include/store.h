@@ -22,14 +22,16 @@ const char *store_strerror(enum store_err err);
 
 struct store;
 struct store_ops {
-	/* SET key val EX ttl */
+	/* SET key val EX ttl; ttl_s <= 0 is refused (STORE_ERR_REPLY) */
 	enum store_err (*set_ex)(struct store *s, const char *key, size_t klen,
 		const void *val, size_t vlen, int ttl_s);
-	/* GET key; ttl_s > 0 also refreshes the expiry (GETEX key EX ttl) */
+	/* GET key; ttl_s > 0 also refreshes the expiry (GETEX key EX ttl).
+	 * get and getdel empty out first; on STORE_OK it holds the value. */
 	enum store_err (*get)(struct store *s, const char *key, size_t klen, int ttl_s,
 		struct buf *out);
 	/* GETDEL key: atomic read-and-delete, for single-use records */
 	enum store_err (*getdel)(struct store *s, const char *key, size_t klen, struct buf *out);
+	/* STORE_OK whether or not the key existed */
 	enum store_err (*del)(struct store *s, const char *key, size_t klen);
 	enum store_err (*ping)(struct store *s);
 	void (*destroy)(struct store *s);
@@ -42,7 +44,11 @@ struct store {
 };
 
 /* Connects lazily: creation never fails for an unreachable server. NULL
- * only when out of memory. */
+ * only when out of memory. With n_sentinels > 0 the master is found through
+ * the sentinels (SENTINEL get-master-addr-by-name, then ROLE must say
+ * master) and found again after any failure; sentinels are asked without
+ * AUTH. The commands block SIGPIPE while they run, so a vanished server
+ * cannot kill a process that did not ignore it. */
 struct store *store_redis_new(const struct redis_config *rc);
 void store_free(struct store *s); /* NULL ok */
 

@@ -1,0 +1,823 @@
+/* store_redis against real redis-server processes that the test owns: a
+ * private instance on a unix socket in a temp dir, and for Sentinel a
+ * loopback master, a replica, a real sentinel and a lying fake one. Every
+ * child is killed at exit, whatever happens. */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "harness.h"
+#include "util.h"
+
+static char tmpdir[32];
+static char sock_path[96];
+static pid_t redis_pid = -1;     /* the unix-socket instance */
+static pid_t children[16];
+static size_t n_children;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static void forget_child(pid_t pid)
+{
+	for (size_t i = 0; i < n_children; i++)
+		if (children[i] == pid)
+			children[i] = -1;
+}
+
+static void kill_child(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	forget_child(pid);
+}
+
+static void cleanup(void)
+{
+	for (size_t i = 0; i < n_children; i++)
+		if (children[i] > 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+		}
+	n_children = 0;
+	if (!tmpdir[0])
+		return;
+	DIR *d = opendir(tmpdir);
+	if (d) {
+		struct dirent *de;
+		char path[512];
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", tmpdir, de->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(tmpdir);
+}
+
+/* fork + exec with output to a log in tmpdir; dies with us. */
+static pid_t spawn(char *const argv[], const char *log_name)
+{
+	if (n_children == ARRAY_LEN(children))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char log[256];
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		snprintf(log, sizeof(log), "%s/%s", tmpdir, log_name);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (pid > 0)
+		children[n_children++] = pid;
+	return pid;
+}
+
+static int try_connect(const struct sockaddr *sa, socklen_t len)
+{
+	int fd = socket(sa->sa_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	int rc = connect(fd, sa, len);
+	close(fd);
+	return rc;
+}
+
+/* Polls until the server accepts connections (5 s at most). */
+static int wait_ready(pid_t pid, const char *unix_path, int port)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	if (unix_path)
+		snprintf(un.sun_path, sizeof(un.sun_path), "%s", unix_path);
+	in.sin_port = htons((uint16_t)port);
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 250; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			forget_child(pid);
+			return -1;
+		}
+		int rc = unix_path ? try_connect((struct sockaddr *)&un, sizeof(un))
+			: try_connect((struct sockaddr *)&in, sizeof(in));
+		if (rc == 0)
+			return 0;
+		sleep_ms(20);
+	}
+	return -1;
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof(in);
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&in, sizeof(in)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&in, &len) != 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return ntohs(in.sin_port);
+}
+
+static int start_unix_redis(void)
+{
+	char *argv[] = { "redis-server", "--port", "0", "--unixsocket", sock_path,
+		"--save", "", "--appendonly", "no", "--dir", tmpdir,
+		"--enable-debug-command", "local", NULL };
+	redis_pid = spawn(argv, "redis-unix.log");
+	if (redis_pid < 0 || wait_ready(redis_pid, sock_path, 0) != 0) {
+		fprintf(stderr, "cannot start redis-server on %s\n", sock_path);
+		return -1;
+	}
+	return 0;
+}
+
+static pid_t start_tcp_redis(int port, int master_port)
+{
+	char p[16], mp[16], log[32];
+	snprintf(p, sizeof(p), "%d", port);
+	snprintf(mp, sizeof(mp), "%d", master_port);
+	snprintf(log, sizeof(log), "redis-%d.log", port);
+	char *argv[] = { "redis-server", "--port", p, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", tmpdir,
+		master_port ? "--replicaof" : NULL, "127.0.0.1", mp, NULL };
+	pid_t pid = spawn(argv, log);
+	if (pid < 0 || wait_ready(pid, NULL, port) != 0)
+		return -1;
+	return pid;
+}
+
+/* A second, plain connection for setting up scenarios. */
+static redisContext *admin_unix(void)
+{
+	struct timeval tv = { 5, 0 };
+	redisContext *c = redisConnectUnixWithTimeout(sock_path, tv);
+	if (c && !c->err)
+		redisSetTimeout(c, tv);
+	return c;
+}
+
+static redisContext *admin_tcp(int port)
+{
+	struct timeval tv = { 5, 0 };
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+	if (c && !c->err)
+		redisSetTimeout(c, tv);
+	return c;
+}
+
+/* Runs an admin command; returns 0 unless the reply is missing or an error. */
+static int admin_argv(redisContext *c, int argc, const char **argv)
+{
+	if (!c || c->err)
+		return -1;
+	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+	int rc = (r && r->type != REDIS_REPLY_ERROR) ? 0 : -1;
+	if (r)
+		freeReplyObject(r);
+	return rc;
+}
+
+#define ADMIN(c, ...) admin_argv((c), (int)ARRAY_LEN(((const char *[]){ __VA_ARGS__ })), \
+	(const char *[]){ __VA_ARGS__ })
+
+static long long admin_int(redisContext *c, int argc, const char **argv)
+{
+	if (!c || c->err)
+		return -1000;
+	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+	long long v = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : -1000;
+	if (r)
+		freeReplyObject(r);
+	return v;
+}
+
+static void unix_cfg(struct redis_config *rc)
+{
+	memset(rc, 0, sizeof(*rc));
+	snprintf(rc->unix_path, sizeof(rc->unix_path), "%s", sock_path);
+	rc->connect_timeout_ms = 500;
+	rc->command_timeout_ms = 1000;
+	snprintf(rc->sentinel_master, sizeof(rc->sentinel_master), "mymaster");
+}
+
+static void test_strerror(void)
+{
+	for (int i = 0; i < STORE_ERR__MAX; i++)
+		CHECK(store_strerror((enum store_err)i)[0] != '\0');
+	CHECK_STR(store_strerror(STORE_ERR__MAX), "unknown store error");
+	store_free(NULL);
+}
+
+static void test_lazy_unreachable(void)
+{
+	struct redis_config rc;
+	unix_cfg(&rc);
+	snprintf(rc.unix_path, sizeof(rc.unix_path), "%s/nothing.sock", tmpdir);
+	struct store *s = store_redis_new(&rc);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK_INT(store_ping(s), STORE_ERR_CONNECT);
+	CHECK(strstr(s->errstr, "connect") != NULL);
+	struct buf out = BUF_INIT;
+	CHECK_INT(store_get(s, "k", 1, 0, &out), STORE_ERR_CONNECT);
+	buf_free(&out);
+	store_free(s);
+
+	/* TCP: nothing listens on a just-freed loopback port. */
+	memset(rc.unix_path, 0, sizeof(rc.unix_path));
+	snprintf(rc.host, sizeof(rc.host), "127.0.0.1");
+	rc.port = free_port();
+	s = store_redis_new(&rc);
+	CHECK(s != NULL);
+	if (s)
+		CHECK_INT(store_ping(s), STORE_ERR_CONNECT);
+	store_free(s);
+}
+
+/* A loopback listener that never accepts, its queue filled: further SYNs
+ * are dropped, so a connect hangs until our timeout. */
+static int blackhole(int *port, int *fillers, size_t n_fillers)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof(in);
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&in, sizeof(in)) != 0 || listen(fd, 0) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&in, &len) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(in.sin_port);
+	for (size_t i = 0; i < n_fillers; i++) {
+		fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (fillers[i] >= 0)
+			(void)connect(fillers[i], (struct sockaddr *)&in, sizeof(in));
+	}
+	sleep_ms(50);
+	return fd;
+}
+
+static void test_connect_timeout(void)
+{
+	int port, fillers[4];
+	int lfd = blackhole(&port, fillers, ARRAY_LEN(fillers));
+	CHECK(lfd >= 0);
+	if (lfd < 0)
+		return;
+	struct redis_config rc;
+	unix_cfg(&rc);
+	memset(rc.unix_path, 0, sizeof(rc.unix_path));
+	snprintf(rc.host, sizeof(rc.host), "127.0.0.1");
+	rc.port = port;
+	rc.connect_timeout_ms = 300;
+	struct store *s = store_redis_new(&rc);
+	int64_t t0 = now_monotonic_ms();
+	CHECK_INT(store_ping(s), STORE_ERR_CONNECT);
+	int64_t dt = now_monotonic_ms() - t0;
+	printf("store: connect to a silent host failed in %lld ms (timeout 300; %s)\n",
+		(long long)dt, s->errstr);
+	CHECK(dt < 1000);
+	store_free(s);
+
+	/* the same silent host as the only sentinel */
+	unix_cfg(&rc);
+	memset(rc.unix_path, 0, sizeof(rc.unix_path));
+	rc.connect_timeout_ms = 300;
+	snprintf(rc.sentinels[0].host, sizeof(rc.sentinels[0].host), "127.0.0.1");
+	rc.sentinels[0].port = port;
+	rc.n_sentinels = 1;
+	s = store_redis_new(&rc);
+	t0 = now_monotonic_ms();
+	CHECK_INT(store_ping(s), STORE_ERR_CONNECT);
+	dt = now_monotonic_ms() - t0;
+	CHECK(dt < 1000);
+	CHECK(strstr(s->errstr, "sentinel") != NULL);
+	store_free(s);
+	for (size_t i = 0; i < ARRAY_LEN(fillers); i++)
+		if (fillers[i] >= 0)
+			close(fillers[i]);
+	close(lfd);
+}
+
+static void test_basic(void)
+{
+	struct redis_config rc;
+	unix_cfg(&rc);
+	struct store *s = store_redis_new(&rc);
+	struct buf out = BUF_INIT;
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK_INT(store_ping(s), STORE_OK);
+	CHECK_INT(store_set_ex(s, "t:basic", 7, "hello", 5, 60), STORE_OK);
+	CHECK_INT(store_get(s, "t:basic", 7, 0, &out), STORE_OK);
+	CHECK_STR(buf_cstr(&out), "hello");
+	CHECK_INT(out.len, 5);
+
+	/* get replaces, not appends */
+	CHECK_INT(store_get(s, "t:basic", 7, 0, &out), STORE_OK);
+	CHECK_INT(out.len, 5);
+
+	CHECK_INT(store_get(s, "t:missing", 9, 0, &out), STORE_NOT_FOUND);
+	CHECK_INT(out.len, 0);
+	CHECK_INT(store_get(s, "t:missing", 9, 30, &out), STORE_NOT_FOUND);
+
+	/* binary keys and values, NULs included */
+	static const char key[] = { 'b', '\0', 'k' };
+	static const char val[] = { '\0', 'a', '\0', '\r', '\n', (char)0xff, '\0' };
+	CHECK_INT(store_set_ex(s, key, sizeof(key), val, sizeof(val), 60), STORE_OK);
+	CHECK_INT(store_get(s, key, sizeof(key), 0, &out), STORE_OK);
+	CHECK_INT(out.len, sizeof(val));
+	CHECK(out.len == sizeof(val) && memcmp(out.data, val, sizeof(val)) == 0);
+	CHECK_INT(store_get(s, "b", 1, 0, &out), STORE_NOT_FOUND); /* key not cut at NUL */
+
+	/* empty value is a value, not "not found" */
+	CHECK_INT(store_set_ex(s, "t:empty", 7, "", 0, 60), STORE_OK);
+	CHECK_INT(store_get(s, "t:empty", 7, 0, &out), STORE_OK);
+	CHECK_INT(out.len, 0);
+
+	/* getdel: single use */
+	CHECK_INT(store_set_ex(s, "t:once", 6, "v1", 2, 60), STORE_OK);
+	CHECK_INT(store_getdel(s, "t:once", 6, &out), STORE_OK);
+	CHECK_STR(buf_cstr(&out), "v1");
+	CHECK_INT(store_getdel(s, "t:once", 6, &out), STORE_NOT_FOUND);
+	CHECK_INT(store_get(s, "t:once", 6, 0, &out), STORE_NOT_FOUND);
+
+	/* del: idempotent */
+	CHECK_INT(store_del(s, "t:basic", 7), STORE_OK);
+	CHECK_INT(store_get(s, "t:basic", 7, 0, &out), STORE_NOT_FOUND);
+	CHECK_INT(store_del(s, "t:basic", 7), STORE_OK);
+
+	/* a bad ttl is refused before it reaches the server */
+	CHECK_INT(store_set_ex(s, "t:ttl0", 6, "v", 1, 0), STORE_ERR_REPLY);
+	CHECK_INT(store_get(s, "t:ttl0", 6, 0, &out), STORE_NOT_FOUND);
+
+	/* a large value */
+	size_t big = 1 << 20;
+	char *blob = malloc(big);
+	CHECK(blob != NULL);
+	if (blob) {
+		for (size_t i = 0; i < big; i++)
+			blob[i] = (char)(i * 31);
+		CHECK_INT(store_set_ex(s, "t:big", 5, blob, big, 60), STORE_OK);
+		CHECK_INT(store_get(s, "t:big", 5, 0, &out), STORE_OK);
+		CHECK(out.len == big && memcmp(out.data, blob, big) == 0);
+		free(blob);
+	}
+	buf_free(&out);
+	store_free(s);
+}
+
+static void test_ttl(void)
+{
+	struct redis_config rc;
+	unix_cfg(&rc);
+	struct store *s = store_redis_new(&rc);
+	redisContext *adm = admin_unix();
+	struct buf out = BUF_INIT;
+	CHECK(s != NULL && adm != NULL && !adm->err);
+	if (!s || !adm || adm->err)
+		goto done;
+	CHECK_INT(store_set_ex(s, "t:refresh", 9, "a", 1, 1), STORE_OK);
+	CHECK_INT(store_set_ex(s, "t:plain", 7, "b", 1, 1), STORE_OK);
+	const char *ttl1[] = { "PTTL", "t:refresh" };
+	CHECK(admin_int(adm, 2, ttl1) <= 1000);
+	/* GETEX refreshes, plain GET does not */
+	CHECK_INT(store_get(s, "t:refresh", 9, 5, &out), STORE_OK);
+	CHECK_STR(buf_cstr(&out), "a");
+	long long pttl = admin_int(adm, 2, ttl1);
+	CHECK(pttl > 4000 && pttl <= 5000);
+	CHECK_INT(store_get(s, "t:plain", 7, 0, &out), STORE_OK);
+	sleep_ms(1500);
+	CHECK_INT(store_get(s, "t:refresh", 9, 0, &out), STORE_OK);
+	CHECK_INT(store_get(s, "t:plain", 7, 0, &out), STORE_NOT_FOUND);
+done:
+	buf_free(&out);
+	if (adm)
+		redisFree(adm);
+	store_free(s);
+}
+
+static void test_restart(void)
+{
+	struct redis_config rc;
+	unix_cfg(&rc);
+	struct store *s = store_redis_new(&rc);
+	struct buf out = BUF_INIT;
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK_INT(store_set_ex(s, "t:r", 3, "x", 1, 60), STORE_OK);
+
+	kill_child(redis_pid);
+	redis_pid = -1;
+	/* the first call finds the old connection dead, reconnects once and
+	 * fails to connect; no SIGPIPE may escape (we do not ignore it) */
+	int64_t t0 = now_monotonic_ms();
+	enum store_err e = store_get(s, "t:r", 3, 0, &out);
+	int64_t dt = now_monotonic_ms() - t0;
+	CHECK(e == STORE_ERR_CONNECT || e == STORE_ERR_IO);
+	CHECK(dt < 2000);
+	printf("store: call after SIGKILL failed in %lld ms (%s: %s)\n", (long long)dt,
+		store_strerror(e), s->errstr);
+	t0 = now_monotonic_ms();
+	CHECK_INT(store_ping(s), STORE_ERR_CONNECT);
+	CHECK_INT(store_set_ex(s, "t:r", 3, "y", 1, 60), STORE_ERR_CONNECT);
+	CHECK(now_monotonic_ms() - t0 < 2000);
+
+	CHECK_INT(start_unix_redis(), 0);
+	/* same object, no recreation */
+	CHECK_INT(store_ping(s), STORE_OK);
+	CHECK_INT(store_set_ex(s, "t:r", 3, "z", 1, 60), STORE_OK);
+
+	/* a restart between two calls: the stale connection is replaced
+	 * within the same call */
+	kill_child(redis_pid);
+	CHECK_INT(start_unix_redis(), 0);
+	CHECK_INT(store_get(s, "t:r", 3, 0, &out), STORE_NOT_FOUND); /* no persistence */
+	CHECK_INT(store_set_ex(s, "t:r", 3, "w", 1, 60), STORE_OK);
+	CHECK_INT(store_get(s, "t:r", 3, 0, &out), STORE_OK);
+	CHECK_STR(buf_cstr(&out), "w");
+	buf_free(&out);
+	store_free(s);
+}
+
+static void test_auth(void)
+{
+	struct redis_config rc;
+	redisContext *adm = admin_unix();
+	struct store *good = NULL, *bad = NULL, *none = NULL, *user = NULL, *ubad = NULL;
+	struct buf out = BUF_INIT;
+	CHECK(adm != NULL && !adm->err);
+	if (!adm || adm->err)
+		goto done;
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "requirepass", "s3cret pw"), 0);
+	CHECK_INT(ADMIN(adm, "ACL", "SETUSER", "alice", "on", ">alice-pw", "~*", "+@all"), 0);
+
+	unix_cfg(&rc);
+	snprintf(rc.password, sizeof(rc.password), "s3cret pw");
+	good = store_redis_new(&rc);
+	CHECK_INT(store_set_ex(good, "t:auth", 6, "ok", 2, 60), STORE_OK);
+
+	snprintf(rc.password, sizeof(rc.password), "wrong");
+	bad = store_redis_new(&rc);
+	CHECK_INT(store_get(bad, "t:auth", 6, 0, &out), STORE_ERR_CONNECT);
+	CHECK(strstr(bad->errstr, "WRONGPASS") != NULL);
+	CHECK(strstr(bad->errstr, "wrong") == NULL); /* no secrets in errstr */
+	CHECK_INT(store_ping(bad), STORE_ERR_CONNECT);
+
+	unix_cfg(&rc);
+	none = store_redis_new(&rc);
+	CHECK_INT(store_get(none, "t:auth", 6, 0, &out), STORE_ERR_REPLY);
+	CHECK(strstr(none->errstr, "NOAUTH") != NULL);
+
+	unix_cfg(&rc);
+	snprintf(rc.user, sizeof(rc.user), "alice");
+	snprintf(rc.password, sizeof(rc.password), "alice-pw");
+	user = store_redis_new(&rc);
+	CHECK_INT(store_get(user, "t:auth", 6, 0, &out), STORE_OK);
+	CHECK_STR(buf_cstr(&out), "ok");
+
+	snprintf(rc.password, sizeof(rc.password), "s3cret pw");
+	ubad = store_redis_new(&rc);
+	CHECK_INT(store_ping(ubad), STORE_ERR_CONNECT);
+
+	CHECK_INT(ADMIN(adm, "ACL", "DELUSER", "alice"), 0);
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "requirepass", ""), 0);
+done:
+	buf_free(&out);
+	store_free(good);
+	store_free(bad);
+	store_free(none);
+	store_free(user);
+	store_free(ubad);
+	if (adm)
+		redisFree(adm);
+}
+
+static void test_db(void)
+{
+	struct redis_config rc;
+	struct buf out = BUF_INIT;
+	unix_cfg(&rc);
+	rc.db = 1;
+	struct store *s1 = store_redis_new(&rc);
+	rc.db = 0;
+	struct store *s0 = store_redis_new(&rc);
+	rc.db = 999;
+	struct store *sbad = store_redis_new(&rc);
+	CHECK(s1 && s0 && sbad);
+	if (!s1 || !s0 || !sbad)
+		goto done;
+	CHECK_INT(store_set_ex(s1, "t:db", 4, "one", 3, 60), STORE_OK);
+	CHECK_INT(store_get(s0, "t:db", 4, 0, &out), STORE_NOT_FOUND);
+	CHECK_INT(store_get(s1, "t:db", 4, 0, &out), STORE_OK);
+	CHECK_STR(buf_cstr(&out), "one");
+	CHECK_INT(store_ping(sbad), STORE_ERR_CONNECT);
+	CHECK(strstr(sbad->errstr, "SELECT") != NULL);
+done:
+	buf_free(&out);
+	store_free(s1);
+	store_free(s0);
+	store_free(sbad);
+}
+
+static void test_timeout(void)
+{
+	struct redis_config rc;
+	struct buf out = BUF_INIT;
+	unix_cfg(&rc);
+	rc.command_timeout_ms = 300;
+	struct store *s = store_redis_new(&rc);
+	redisContext *adm = admin_unix();
+	CHECK(s && adm && !adm->err);
+	if (!s || !adm || adm->err)
+		goto done;
+	CHECK_INT(store_ping(s), STORE_OK);
+
+	/* the server stops answering for 1.5 s; send without waiting */
+	int done_w = 0;
+	CHECK_INT(redisAppendCommand(adm, "DEBUG SLEEP 1.5"), REDIS_OK);
+	while (!done_w)
+		if (redisBufferWrite(adm, &done_w) != REDIS_OK)
+			break;
+	sleep_ms(50);
+
+	int64_t t0 = now_monotonic_ms();
+	CHECK_INT(store_get(s, "t:x", 3, 0, &out), STORE_ERR_IO);
+	int64_t dt = now_monotonic_ms() - t0;
+	printf("store: GET against a sleeping server failed in %lld ms (timeout 300; %s)\n",
+		(long long)dt, s->errstr);
+	CHECK(dt >= 250 && dt < 1300);
+	CHECK(strstr(s->errstr, "timeout") != NULL);
+
+	redisReply *r = NULL;
+	CHECK_INT(redisGetReply(adm, (void **)&r), REDIS_OK);
+	if (r)
+		freeReplyObject(r);
+	/* the same store recovers once the server answers again */
+	CHECK_INT(store_ping(s), STORE_OK);
+done:
+	buf_free(&out);
+	if (adm)
+		redisFree(adm);
+	store_free(s);
+}
+
+static void test_error_replies(void)
+{
+	struct redis_config rc;
+	struct buf out = BUF_INIT;
+	unix_cfg(&rc);
+	struct store *s = store_redis_new(&rc);
+	redisContext *adm = admin_unix();
+	CHECK(s && adm && !adm->err);
+	if (!s || !adm || adm->err)
+		goto done;
+	CHECK_INT(store_set_ex(s, "t:keep", 6, "kept", 4, 60), STORE_OK);
+
+	/* OOM */
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "maxmemory-policy", "noeviction"), 0);
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "maxmemory", "1"), 0);
+	CHECK_INT(store_set_ex(s, "t:secret-key", 12, "secret-value", 12, 60), STORE_ERR_REPLY);
+	CHECK_STR(s->errstr, "SET: OOM");
+	CHECK(strstr(s->errstr, "secret") == NULL);
+	CHECK_INT(store_get(s, "t:keep", 6, 0, &out), STORE_OK); /* reads still work */
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "maxmemory", "0"), 0);
+	CHECK_INT(store_set_ex(s, "t:oom", 5, "v", 1, 60), STORE_OK);
+
+	/* READONLY: turn the server into a replica of nothing */
+	char port[16];
+	snprintf(port, sizeof(port), "%d", free_port());
+	CHECK_INT(ADMIN(adm, "REPLICAOF", "127.0.0.1", port), 0);
+	CHECK_INT(store_set_ex(s, "t:ro", 4, "v", 1, 60), STORE_ERR_REPLY);
+	CHECK_STR(s->errstr, "SET: READONLY");
+	CHECK_INT(store_get(s, "t:keep", 6, 0, &out), STORE_OK);
+	CHECK_INT(ADMIN(adm, "REPLICAOF", "NO", "ONE"), 0);
+	CHECK_INT(store_set_ex(s, "t:ro", 4, "v", 1, 60), STORE_OK);
+
+	/* wrong type: the key holds a list */
+	CHECK_INT(ADMIN(adm, "RPUSH", "t:list", "a"), 0);
+	CHECK_INT(store_get(s, "t:list", 6, 0, &out), STORE_ERR_REPLY);
+	CHECK_STR(s->errstr, "GET: WRONGTYPE");
+	CHECK_INT(store_ping(s), STORE_OK); /* connection kept */
+done:
+	buf_free(&out);
+	if (adm)
+		redisFree(adm);
+	store_free(s);
+}
+
+/* A fake sentinel: answers every request with 127.0.0.1:*answer_port. */
+static volatile int *answer_port;
+
+static pid_t start_fake_sentinel(int *port_out)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof(in);
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&in, sizeof(in)) != 0 ||
+	    listen(lfd, 16) != 0 || getsockname(lfd, (struct sockaddr *)&in, &len) != 0) {
+		if (lfd >= 0)
+			close(lfd);
+		return -1;
+	}
+	*port_out = ntohs(in.sin_port);
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		alarm(120);
+		for (;;) {
+			int fd = accept(lfd, NULL, NULL);
+			if (fd < 0)
+				continue;
+			char req[1024], rep[128], p[16];
+			struct pollfd pfd = { fd, POLLIN, 0 };
+			while (poll(&pfd, 1, 2000) == 1 && read(fd, req, sizeof(req)) > 0) {
+				int pl = snprintf(p, sizeof(p), "%d", *answer_port);
+				int n = snprintf(rep, sizeof(rep), "*2\r\n$9\r\n127.0.0.1\r\n$%d\r\n%s\r\n", pl, p);
+				if (write(fd, rep, (size_t)n) != n)
+					break;
+			}
+			close(fd);
+		}
+	}
+	close(lfd);
+	if (pid > 0)
+		children[n_children++] = pid;
+	return pid;
+}
+
+static void test_sentinel(void)
+{
+	int pm = free_port(), pr = free_port(), ps = free_port(), pdead = free_port(), pf = 0;
+	pid_t master = -1, replica = -1, sentinel = -1, fake = -1;
+	redisContext *am = NULL, *ar = NULL;
+	struct store *s = NULL, *s2 = NULL;
+	struct buf out = BUF_INIT;
+	struct redis_config rc;
+
+	answer_port = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(answer_port != MAP_FAILED);
+	if (answer_port == MAP_FAILED)
+		return;
+	master = start_tcp_redis(pm, 0);
+	replica = start_tcp_redis(pr, pm);
+	CHECK(master > 0 && replica > 0);
+	if (master <= 0 || replica <= 0)
+		goto done;
+
+	char conf[256], text[512], psn[16];
+	snprintf(conf, sizeof(conf), "%s/sentinel.conf", tmpdir);
+	snprintf(psn, sizeof(psn), "%d", ps);
+	int n = snprintf(text, sizeof(text),
+		"port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 1\n"
+		"sentinel down-after-milliseconds mymaster 60000\n", ps, tmpdir, pm);
+	FILE *f = fopen(conf, "w");
+	CHECK(f != NULL);
+	if (!f)
+		goto done;
+	fwrite(text, 1, (size_t)n, f);
+	fclose(f);
+	char *sargv[] = { "redis-server", conf, "--sentinel", NULL };
+	sentinel = spawn(sargv, "sentinel.log");
+	CHECK(sentinel > 0 && wait_ready(sentinel, NULL, ps) == 0);
+
+	*answer_port = pr; /* the fake points at the replica */
+	fake = start_fake_sentinel(&pf);
+	CHECK(fake > 0);
+
+	/* dead sentinel, lying sentinel, then the real one */
+	memset(&rc, 0, sizeof(rc));
+	rc.connect_timeout_ms = 500;
+	rc.command_timeout_ms = 1000;
+	snprintf(rc.sentinel_master, sizeof(rc.sentinel_master), "mymaster");
+	int ports[3] = { pdead, pf, ps };
+	for (int i = 0; i < 3; i++) {
+		snprintf(rc.sentinels[i].host, sizeof(rc.sentinels[i].host), "127.0.0.1");
+		rc.sentinels[i].port = ports[i];
+	}
+	rc.n_sentinels = 3;
+	s = store_redis_new(&rc);
+	CHECK_INT(store_set_ex(s, "t:sent", 6, "via-sentinel", 12, 60), STORE_OK);
+	am = admin_tcp(pm);
+	ar = admin_tcp(pr);
+	CHECK(am && !am->err && ar && !ar->err);
+	if (!am || am->err || !ar || ar->err)
+		goto done;
+	redisReply *r = redisCommand(am, "GET t:sent");
+	CHECK(r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "via-sentinel") == 0);
+	if (r)
+		freeReplyObject(r);
+
+	/* only the lying sentinel: a replica is never accepted */
+	rc.n_sentinels = 2;
+	s2 = store_redis_new(&rc);
+	CHECK_INT(store_ping(s2), STORE_ERR_CONNECT);
+	CHECK(strstr(s2->errstr, "not a master") != NULL);
+
+	/* a hand-made failover: the replica becomes master, the old master a
+	 * replica, the fake now names the new master */
+	*answer_port = pm;
+	CHECK_INT(store_ping(s2), STORE_OK);
+	CHECK_INT(ADMIN(ar, "REPLICAOF", "NO", "ONE"), 0);
+	snprintf(psn, sizeof(psn), "%d", pr);
+	CHECK_INT(ADMIN(am, "REPLICAOF", "127.0.0.1", psn), 0);
+	*answer_port = pr;
+	/* the first write may land on the demoted master (READONLY) or find
+	 * the connection closed by the role change; the next one rediscovers */
+	enum store_err e = store_set_ex(s2, "t:fo", 4, "after", 5, 60);
+	printf("store: first write after failover: %s (%s)\n", store_strerror(e),
+		e == STORE_OK ? "-" : s2->errstr);
+	if (e != STORE_OK) {
+		CHECK_INT(e, STORE_ERR_REPLY);
+		CHECK_STR(s2->errstr, "SET: READONLY");
+		e = store_set_ex(s2, "t:fo", 4, "after", 5, 60);
+	}
+	CHECK_INT(e, STORE_OK);
+	r = redisCommand(ar, "GET t:fo");
+	CHECK(r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "after") == 0);
+	if (r)
+		freeReplyObject(r);
+	CHECK_INT(store_get(s2, "t:fo", 4, 0, &out), STORE_OK);
+done:
+	buf_free(&out);
+	store_free(s);
+	store_free(s2);
+	if (am)
+		redisFree(am);
+	if (ar)
+		redisFree(ar);
+	kill_child(fake);
+	kill_child(sentinel);
+	kill_child(replica);
+	kill_child(master);
+	munmap((void *)answer_port, sizeof(int));
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sgid-store-XXXXXX");
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	atexit(cleanup);
+	snprintf(sock_path, sizeof(sock_path), "%s/redis.sock", tmpdir);
+
+	RUN(test_strerror);
+	RUN(test_lazy_unreachable);
+	RUN(test_connect_timeout);
+	if (start_unix_redis() != 0) {
+		CHECK(!"redis-server started");
+		return harness_report("test_store");
+	}
+	RUN(test_basic);
+	RUN(test_ttl);
+	RUN(test_auth);
+	RUN(test_db);
+	RUN(test_timeout);
+	RUN(test_error_replies);
+	RUN(test_restart);
+	RUN(test_sentinel);
+	return harness_report("test_store");
+}
