@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Install what sgid-fcgi needs to build, test and run its demo on Debian 12.
+# Idempotent and quiet when everything is present (one dpkg-query call), so
+# `make check` can call it every time. As root it installs what is missing;
+# otherwise it prints the apt-get command to run and exits 1.
+# Then it runs `npm ci` in tests/mockpass when node_modules is missing or was
+# installed from a different package-lock.json.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Build: headers + pkg-config. Run/test: FastCGI spawner, web servers, Redis,
+# cgi-fcgi, curl, jq (JSON checks in tests). Tooling: clang + its sanitizer
+# runtime, valgrind, chromium (screenshots of the demo SPA), wrk (load tests).
+pkgs=(
+  libfcgi-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libhiredis-dev pkg-config
+  spawn-fcgi nginx lighttpd redis-server redis-sentinel libfcgi-bin curl jq
+  clang libclang-rt-14-dev valgrind chromium wrk
+)
+# Node may come from elsewhere (e.g. NodeSource, which bundles npm and
+# conflicts with Debian's npm): only ask apt for what is really absent.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "deps.sh: this script supports Debian/Ubuntu (dpkg) only; install by hand: ${pkgs[*]}" >&2
+  exit 1
+fi
+
+# "ii" = installed and configured; anything else (absent, half-removed) is missing.
+declare -A have=()
+while read -r name status; do
+  [[ $status == ii ]] && have[$name]=1
+done < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${pkgs[@]}" 2>/dev/null || true)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  [[ -n ${have[$p]:-} ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  if ((EUID != 0)); then
+    echo "deps.sh: missing packages: ${missing[*]}" >&2
+    echo "deps.sh: run as root:  apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "deps.sh: installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Keep the packages' init scripts from starting system-wide nginx (:80) and
+  # redis (:6379) in containers without systemd: our scripts run private
+  # instances. Only when no policy is in place already; removed afterwards.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  apt-get update -q
+  apt-get install -y -q "${missing[@]}" </dev/null
+fi
+
+# MockPass for the demo and the integration tests. The stamp records which
+# lockfile node_modules was installed from, so an edited lockfile reinstalls.
+mp=$root/tests/mockpass
+if [[ -f $mp/package-lock.json ]]; then
+  want=$(sha256sum "$mp/package-lock.json" | cut -d' ' -f1)
+  stamp=$mp/node_modules/.sgid-lock-sha256
+  if [[ ! -f $stamp || $(<"$stamp") != "$want" || ! -d $mp/node_modules/@opengovsg/mockpass ]]; then
+    echo "deps.sh: npm ci in tests/mockpass"
+    (cd "$mp" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
+    echo "$want" >"$stamp"
+  fi
+fi
