@@ -9,6 +9,9 @@
 
 #define SERVER_MAX_BODY (64 * 1024) /* request bodies are not used; larger is 413 */
 #define SERVER_MAX_PATH 1024
+/* A FastCGI peer that stalls while sending a request, or stops reading the
+ * response, releases the worker after this long. */
+#define SERVER_IO_TIMEOUT_S 10
 
 struct server_opts {
 	int listen_fd;              /* 0 for the FastCGI convention */

@@ -189,11 +189,14 @@ static void redirect_to_frontend(struct app *a, struct response *res, const char
 	buf_free(&loc);
 }
 
-static void redirect_fail(struct app *a, struct response *res, const char *why)
+/* The cookie is cleared only when it named the login attempt that just
+ * failed: a logged-in user who replays an old callback URL stays logged in. */
+static void redirect_fail(struct app *a, struct response *res, const char *why, bool clear)
 {
 	log_warn("redirect: login failed: %s", why);
 	redirect_to_frontend(a, res, "/error");
-	resp_clear_cookie(res, &a->cookie);
+	if (clear)
+		resp_clear_cookie(res, &a->cookie);
 }
 
 static void handle_redirect(struct app *a, const struct request *req, struct response *res)
@@ -211,61 +214,62 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	enum http_err he = http_parse_query(req->query, strlen(req->query), &q);
 	if (he != HTTP_OK) {
 		snprintf(why, sizeof(why), "query refused: %s", http_strerror(he));
-		redirect_fail(a, res, why);
+		redirect_fail(a, res, why, false);
 		goto done;
 	}
 	if (http_bind_fields(&q, redirect_fields, ARRAY_LEN(redirect_fields), vals, &bad) != FIELD_OK) {
 		snprintf(why, sizeof(why), "invalid parameter %s", bad);
-		redirect_fail(a, res, why);
+		redirect_fail(a, res, why, false);
 		goto done;
 	}
 	const struct kv *cookie = session_cookie(a, req, &jar);
 	/* The attempt is consumed whatever happens next: single use. */
 	enum session_err se = cookie ? session_take_login(&a->sessions, cookie->val, cookie->val_len, &login)
 	                             : SESSION_NOT_FOUND;
+	bool consumed = se == SESSION_OK;
 	if (vals[F_ERROR]) {
 		snprintf(why, sizeof(why), "sgID returned error=%s", vals[F_ERROR]->val);
-		redirect_fail(a, res, why);
+		redirect_fail(a, res, why, consumed);
 		goto done;
 	}
 	if (!vals[F_CODE] || !vals[F_STATE]) {
-		redirect_fail(a, res, "code or state missing");
+		redirect_fail(a, res, "code or state missing", consumed);
 		goto done;
 	}
 	if (!cookie) {
-		redirect_fail(a, res, "no session cookie");
+		redirect_fail(a, res, "no session cookie", false);
 		goto done;
 	}
 	if (se != SESSION_OK) {
 		snprintf(why, sizeof(why), "login attempt: %s%s%s", se == SESSION_NOT_FOUND
 		         ? "unknown, expired or already used" : session_strerror(se),
 		         se == SESSION_ERR_STORE ? ": " : "", se == SESSION_ERR_STORE ? a->store->errstr : "");
-		redirect_fail(a, res, why);
+		redirect_fail(a, res, why, consumed);
 		goto done;
 	}
 	size_t want = strlen(login.state);
 	if (vals[F_STATE]->val_len != want || !crypto_ct_equal(vals[F_STATE]->val, login.state, want)) {
-		redirect_fail(a, res, "state mismatch");
+		redirect_fail(a, res, "state mismatch", consumed);
 		goto done;
 	}
 	enum sgid_err ge = sgid_exchange_code(&a->sgid, vals[F_CODE]->val, vals[F_CODE]->val_len,
 	                                      login.code_verifier, login.nonce, &tokens);
 	if (ge != SGID_OK) {
 		snprintf(why, sizeof(why), "%s: %s", sgid_strerror(ge), a->sgid.errstr);
-		redirect_fail(a, res, why);
+		redirect_fail(a, res, why, consumed);
 		goto done;
 	}
 	/* A new id for the logged-in session: no fixation of the login cookie. */
 	memcpy(user.sub, tokens.sub, sizeof(tokens.sub));
 	memcpy(user.icecream, login.icecream, sizeof(user.icecream));
 	if (buf_append(&user.access_token, tokens.access_token.data, tokens.access_token.len) != 0) {
-		redirect_fail(a, res, "out of memory");
+		redirect_fail(a, res, "out of memory", consumed);
 		goto done;
 	}
 	se = session_create(&a->sessions, &user, id);
 	if (se != SESSION_OK) {
 		snprintf(why, sizeof(why), "storing the session: %s", session_strerror(se));
-		redirect_fail(a, res, why);
+		redirect_fail(a, res, why, consumed);
 		goto done;
 	}
 	char fp[9];

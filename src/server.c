@@ -1,12 +1,14 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fcgiapp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include "crypto.h"
 #include "log.h"
@@ -135,6 +137,23 @@ static void handle_one(struct app *a, FCGX_Request *r)
 	resp_free(&res);
 }
 
+/* We accept the connection ourselves so it gets read/write timeouts before
+ * libfcgi reads the request on it (FCGX_Accept_r uses a connection already
+ * in ipcFd; keepConnection stops its opening Finish from closing it). */
+static int accept_with_timeouts(FCGX_Request *r, int listen_fd)
+{
+	int fd = accept(listen_fd, NULL, NULL);
+	if (fd < 0)
+		return -1;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	struct timeval tv = { SERVER_IO_TIMEOUT_S, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	r->ipcFd = fd;
+	r->keepConnection = 1;
+	return 0;
+}
+
 int server_run(struct app *a, const struct server_opts *opts)
 {
 	FCGX_Request r;
@@ -148,6 +167,13 @@ int server_run(struct app *a, const struct server_opts *opts)
 		return -1;
 	}
 	while (!server_stop_requested) {
+		if (r.ipcFd < 0 && accept_with_timeouts(&r, opts->listen_fd) != 0) {
+			if (server_stop_requested || errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
+				continue;
+			log_error("accept failed: %s", strerror(errno));
+			FCGX_Free(&r, 1);
+			return -1;
+		}
 		int rc = FCGX_Accept_r(&r);
 		if (rc < 0) {
 			if (server_stop_requested || rc == -EINTR || errno == EINTR)
