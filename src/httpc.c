@@ -289,8 +289,14 @@ static enum httpc_err perform(struct httpc *h, const char *url, const char *bear
 		hdrs = tmp;
 		SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)form_len);
 		SETOPT(CURLOPT_POSTFIELDS, form);
+		/* libcurl silently re-sends a request whose reused connection died
+		 * before the answer; a POST carries a single-use authorization
+		 * code, so it always goes on a fresh connection (kept afterwards
+		 * for the GETs that follow). */
+		SETOPT(CURLOPT_FRESH_CONNECT, 1L);
 	} else {
 		SETOPT(CURLOPT_HTTPGET, 1L);
+		SETOPT(CURLOPT_FRESH_CONNECT, 0L);
 	}
 	SETOPT(CURLOPT_URL, url);
 	SETOPT(CURLOPT_HTTPHEADER, hdrs);

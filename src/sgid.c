@@ -188,8 +188,12 @@ static enum sgid_err verify_id_token(struct sgid_client *c, const char *jwt, siz
 	};
 	enum idt_err e = idtoken_verify(jwt, len, &c->jwks, &expect, claims);
 	if (e == IDT_ERR_NO_KEY) {
-		int64_t since = now_monotonic_ms() - c->jwks_last_fetch_ms;
-		if (since >= (int64_t)cfg->jwks_refetch_interval * 1000) {
+		/* Only refetches count towards the throttle, not the first load:
+		 * a key rotated soon after a worker started is still picked up. */
+		int64_t now = now_monotonic_ms();
+		if (!c->jwks_refetched || now - c->jwks_last_refetch_ms >= (int64_t)cfg->jwks_refetch_interval * 1000) {
+			c->jwks_refetched = true;
+			c->jwks_last_refetch_ms = now;
 			if (fetch_jwks(c) != SGID_OK)
 				return SGID_ERR_JWKS;
 			e = idtoken_verify(jwt, len, &c->jwks, &expect, claims);
