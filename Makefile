@@ -25,7 +25,7 @@ TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all clean unit unit-asan check deps integration run install
+.PHONY: all clean unit unit-asan check deps integration hostile browser run install
 all: $(BUILD)/sgid-fcgi
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) Makefile
@@ -54,14 +54,26 @@ unit-asan:
 deps:
 	deploy/deps.sh
 
+# Stack tests run in a private network namespace when allowed (as root):
+# their fixed ports then never meet a `make run` or another suite.
+NETNS := tests/in-netns.sh
+
 integration: all
-	tests/integration/run.sh
+	$(NETNS) tests/integration/run.sh
+
+hostile: all
+	$(NETNS) tests/hostile/run.sh
+
+browser: all
+	$(NETNS) tests/browser/stack-run.sh
 
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) integration
+	$(MAKE) hostile
+	$(MAKE) browser
 
 run: deps all
 	deploy/run.sh
@@ -69,6 +81,11 @@ run: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/sgid-fcgi $(DESTDIR)$(PREFIX)/bin/sgid-fcgi
+	install -d $(DESTDIR)$(PREFIX)/share/sgid-fcgi/demo-spa
+	install -m 0644 deploy/demo-spa/* $(DESTDIR)$(PREFIX)/share/sgid-fcgi/demo-spa/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi
+	install -m 0644 README.md deploy/OPERATIONS.md deploy/sgid-fcgi.env.example \
+		nginx.conf.example lighttpd.conf.example deploy/systemd/* $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi/
 
 clean:
 	rm -rf build

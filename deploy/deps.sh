@@ -11,11 +11,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Build: headers + pkg-config. Run/test: FastCGI spawner, web servers, Redis,
 # cgi-fcgi, curl, jq (JSON checks in tests). Tooling: clang + its sanitizer
-# runtime, valgrind, chromium (screenshots of the demo SPA), wrk (load tests).
+# runtime, valgrind, chromium (screenshots of the demo SPA), wrk (load tests),
+# iproute2 (tests run in a private network namespace).
 pkgs=(
   libfcgi-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libhiredis-dev pkg-config
   spawn-fcgi nginx lighttpd redis-server redis-sentinel libfcgi-bin curl jq
-  clang libclang-rt-14-dev valgrind chromium wrk
+  clang libclang-rt-14-dev valgrind chromium wrk iproute2
 )
 # Node may come from elsewhere (e.g. NodeSource, which bundles npm and
 # conflicts with Debian's npm): only ask apt for what is really absent.
@@ -59,15 +60,17 @@ if ((${#missing[@]})); then
   apt-get install -y -q "${missing[@]}" </dev/null
 fi
 
-# MockPass for the demo and the integration tests. The stamp records which
-# lockfile node_modules was installed from, so an edited lockfile reinstalls.
-mp=$root/tests/mockpass
-if [[ -f $mp/package-lock.json ]]; then
-  want=$(sha256sum "$mp/package-lock.json" | cut -d' ' -f1)
-  stamp=$mp/node_modules/.sgid-lock-sha256
-  if [[ ! -f $stamp || $(<"$stamp") != "$want" || ! -d $mp/node_modules/@opengovsg/mockpass ]]; then
-    echo "deps.sh: npm ci in tests/mockpass"
-    (cd "$mp" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
+# npm projects: MockPass (demo and integration), the hostile provider and
+# the browser test. The stamp records which lockfile node_modules was
+# installed from, so an edited lockfile reinstalls.
+for proj in tests/mockpass tests/hostile-idp tests/browser; do
+  dir=$root/$proj
+  [[ -f $dir/package-lock.json ]] || continue
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  stamp=$dir/node_modules/.sgid-lock-sha256
+  if [[ ! -f $stamp || $(<"$stamp") != "$want" ]]; then
+    echo "deps.sh: npm ci in $proj"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
     echo "$want" >"$stamp"
   fi
-fi
+done

@@ -6,7 +6,8 @@
 #   MockPass       http://localhost:5156 with the persona picker, unless the
 #                  repo's .env has SGID_CLIENT_ID (then the real sgID is used
 #                  with that .env, and no MockPass runs)
-#   sgid-fcgi      $WORKERS workers under spawn-fcgi on a unix socket
+#   sgid-fcgi      the supervised pool, as in production:
+#                  sgid-fcgi --listen unix:RUNTIME/app.sock --workers $WORKERS
 #   nginx          nginx.conf.example: API http://localhost:5001,
 #                  demo SPA http://localhost:5173
 #
@@ -68,7 +69,7 @@ else
   STACK_APP_ARGS=(--env-file "$root/.env")
   app_cwd=$root
 fi
-stack_start_app "$workers" "$app_cwd"
+stack_start_pool "$workers" "$app_cwd"
 stack_start_nginx
 stack_wait_until 15 "sgid-fcgi behind nginx (log: $STACK_RT/app.log)" - stack_api_up
 
@@ -76,7 +77,7 @@ cat >&2 <<EOF
 
   sgid-fcgi demo is up.  Open  http://localhost:$SPA_PORT
 
-  API        http://localhost:$API_PORT/api/  ($workers workers, LOG_LEVEL=$LOG_LEVEL)
+  API        http://localhost:$API_PORT/api/  (sgid-fcgi --listen, $workers workers, LOG_LEVEL=$LOG_LEVEL)
   identity   $(if [[ $mode == mockpass ]]; then echo "MockPass http://localhost:$MOCKPASS_PORT (pick any persona)"; else echo "sgID, configured by $root/.env"; fi)
   logs       $STACK_RT/app.log  (sgid-fcgi)
              $STACK_RT/nginx/logs/access.log, error.log
@@ -85,8 +86,9 @@ cat >&2 <<EOF
   Ctrl-C stops everything.
 EOF
 
-# Foreground until a signal, or until a service dies. `sleep & wait` rather
-# than a bare sleep so a signal runs the trap at once.
+# Foreground until a signal, or until a service dies (the pool's supervisor
+# restarts workers itself). `sleep & wait` rather than a bare sleep so a
+# signal runs the trap at once.
 while :; do
   for svc in "${!STACK_PID[@]}"; do
     if ! stack_alive "${STACK_PID[$svc]}"; then
@@ -94,10 +96,6 @@ while :; do
       exit 1
     fi
   done
-  if (($(stack_app_alive) == 0)); then
-    stack_say "error: all sgid-fcgi workers exited; see $STACK_RT/app.log"
-    exit 1
-  fi
   sleep 1 &
   sleeper=$!
   wait "$sleeper" || true

@@ -1,17 +1,22 @@
 # shellcheck shell=bash
-# Shared by deploy/run.sh (`make run`) and tests/integration/run.sh: start and
-# stop a private sgid-fcgi stack on localhost. Source it; it defines functions
-# and a few globals, and starts nothing by itself.
+# Shared by deploy/run.sh (`make run`), tests/integration/run.sh and
+# tests/browser/stack-run.sh: start and stop a private sgid-fcgi stack on
+# localhost. Source it; it defines functions and a few globals, and starts
+# nothing by itself.
 #
 #   redis-server  unix socket $STACK_RT/redis.sock, no TCP, no persistence
 #   MockPass      127.0.0.1:$MOCKPASS_PORT (tests/mockpass/server.js)
-#   sgid-fcgi     spawn-fcgi workers on $STACK_RT/app.sock
+#   sgid-fcgi     on $STACK_RT/app.sock: the supervised pool
+#                 (stack_start_pool: sgid-fcgi --listen) or spawn-fcgi workers
+#                 (stack_start_app); or started by lighttpd itself
 #   nginx         nginx.conf.example: API on 127.0.0.1:5001, demo SPA on :5173
+#   lighttpd      lighttpd.conf.example, same ports (instead of nginx)
 #
-# Every service but the app workers is a child of the calling script, started
-# with setsid so it leads its own process group: stopping it kills the group.
-# spawn-fcgi daemonizes the workers (new sessions, reparented to init), so they
-# are stopped by the pids it writes.
+# Every service but the spawn-fcgi workers is a child of the calling script,
+# started with setsid so it leads its own process group: stopping it kills the
+# group (the pool's and lighttpd's workers are in it). spawn-fcgi daemonizes
+# its workers (new sessions, reparented to init), so they are stopped by the
+# pids it writes.
 
 STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACK_RT=""                  # runtime dir, set by stack_init
@@ -19,7 +24,10 @@ MOCKPASS_PORT=5156
 API_PORT=5001
 SPA_PORT=5173
 declare -A STACK_PID=()      # service name -> pid (= process group id)
-STACK_WEB_USER=""            # nginx worker user when we run as root
+STACK_WEB_USER=""            # nginx/lighttpd worker user when we run as root
+# Set to $STACK_WEB_USER before stack_start_redis when processes running as
+# that user (lighttpd's own workers) must reach Redis.
+STACK_REDIS_GROUP=""
 
 # Never fails: cleanup must go on when stderr is a closed pipe (`| tee` + Ctrl-C).
 stack_say() { printf '%s\n' "$*" >&2 2>/dev/null || true; }
@@ -79,12 +87,40 @@ stack_wait_until() {
   done
 }
 
+# stack_web_path PATH: PATH if the web server's user can read it, else a copy
+# in the runtime dir that (only) its group can (e.g. the checkout is under a
+# 0700 home directory).
+stack_web_path() {
+  local src=$1 dst
+  if [[ -z $STACK_WEB_USER ]] || runuser -u "$STACK_WEB_USER" -- test -r "$src" 2>/dev/null; then
+    printf '%s\n' "$src"
+    return 0
+  fi
+  dst=$STACK_RT/www/$(basename "$src")
+  mkdir -p "$STACK_RT/www"
+  rm -rf "$dst"
+  cp -r "$src" "$dst"
+  chgrp -R "$STACK_WEB_USER" "$STACK_RT/www"
+  chmod -R g+rX,o-rwx "$STACK_RT/www"
+  printf '%s\n' "$dst"
+}
+
 # stack_bg NAME LOGFILE CMD...: start CMD as its own process group, output to LOGFILE.
 stack_bg() {
   local name=$1 logfile=$2
   shift 2
   setsid "$@" >>"$logfile" 2>&1 </dev/null &
   STACK_PID[$name]=$!
+}
+
+# stack_bg_group NAME LOGFILE GROUP CMD...: stack_bg, with GROUP (if not
+# empty) as CMD's only group, same user: the files and sockets it creates
+# belong to GROUP from the start, with no window before a chgrp.
+stack_bg_group() {
+  local name=$1 logfile=$2 group=$3
+  shift 3
+  [[ -z $group ]] || set -- setpriv --regid "$group" --clear-groups -- "$@"
+  stack_bg "$name" "$logfile" "$@"
 }
 
 # stack_stop NAME: TERM the service's group, wait up to 5 s, then KILL; reap it.
@@ -108,9 +144,12 @@ stack_stop() {
 stack_redis_ping() { [[ $(redis-cli -s "$STACK_RT/redis.sock" ping 2>/dev/null) == PONG ]]; }
 
 stack_start_redis() {
-  # No TCP port, no RDB/AOF: a throwaway store on a unix socket only we reach.
-  stack_bg redis "$STACK_RT/redis.log" \
-    redis-server --port 0 --unixsocket "$STACK_RT/redis.sock" --unixsocketperm 700 \
+  # No TCP port, no RDB/AOF: a throwaway store on a unix socket only we (and
+  # STACK_REDIS_GROUP, if set) reach.
+  local perm=700
+  [[ -n $STACK_REDIS_GROUP ]] && perm=770
+  stack_bg_group redis "$STACK_RT/redis.log" "$STACK_REDIS_GROUP" \
+    redis-server --port 0 --unixsocket "$STACK_RT/redis.sock" --unixsocketperm "$perm" \
     --save '' --appendonly no --dir "$STACK_RT" --daemonize no --loglevel warning
   stack_wait_until 10 "redis-server (log: $STACK_RT/redis.log)" "${STACK_PID[redis]}" stack_redis_ping
 }
@@ -143,20 +182,41 @@ stack_start_mockpass() {
 
 STACK_APP_ARGS=()   # set by the caller: e.g. (--env-file FILE)
 
-# stack_start_app WORKERS CWD: check the config, then spawn the workers.
-stack_start_app() {
-  local n=$1 cwd=$2 bin=$STACK_ROOT/build/sgid-fcgi
+# stack_app_check CWD: the binary exists and its configuration (as the
+# workers will see it from CWD) is valid. A bad configuration fails here with
+# a message naming the variable, instead of N workers dying silently.
+stack_app_check() {
+  local cwd=$1 bin=$STACK_ROOT/build/sgid-fcgi
   if [[ ! -x $bin ]]; then
     stack_say "error: $bin is missing: run make"
     return 1
   fi
-  # Bad configuration fails here with a message naming the variable, instead
-  # of N workers dying silently.
   if ! (cd "$cwd" && "$bin" "${STACK_APP_ARGS[@]}" --check-config) >>"$STACK_RT/app.log" 2>&1; then
     stack_say "error: sgid-fcgi --check-config failed:"
     tail -n 20 "$STACK_RT/app.log" >&2
     return 1
   fi
+}
+
+# stack_start_pool WORKERS CWD: the supervised pool, as in production:
+# `sgid-fcgi --listen unix:$STACK_RT/app.sock --workers N`, its own process
+# group (service "pool"); output to app.log. As root it runs with the web
+# server's group, so the socket (0660) is the web server's to connect to.
+stack_start_pool() {
+  local n=$1 cwd=$2 bin=$STACK_ROOT/build/sgid-fcgi
+  stack_app_check "$cwd" || return 1
+  rm -f "$STACK_RT/app.sock"
+  # --stop-timeout below stack_stop's 5 s grace: a clean stop, not a KILL.
+  stack_bg_group pool "$STACK_RT/app.log" "$STACK_WEB_USER" env -C "$cwd" \
+    "$bin" "${STACK_APP_ARGS[@]}" --listen "unix:$STACK_RT/app.sock" --workers "$n" --stop-timeout 4
+  stack_wait_until 10 "sgid-fcgi --listen (log: $STACK_RT/app.log)" "${STACK_PID[pool]}" \
+    test -S "$STACK_RT/app.sock"
+}
+
+# stack_start_app WORKERS CWD: check the config, then spawn the workers.
+stack_start_app() {
+  local n=$1 cwd=$2 bin=$STACK_ROOT/build/sgid-fcgi
+  stack_app_check "$cwd" || return 1
   local owner=()
   [[ -n $STACK_WEB_USER ]] && owner=(-U "$STACK_WEB_USER" -G "$STACK_WEB_USER")
   # spawn-fcgi points the workers' stdout/stderr at /dev/null; a shell in
@@ -205,14 +265,10 @@ stack_api_up() {
 }
 
 stack_start_nginx() {
-  local spa=$STACK_ROOT/deploy/demo-spa conf=$STACK_RT/nginx/nginx.conf
+  local spa conf=$STACK_RT/nginx/nginx.conf
   # nginx's workers run as www-data when we are root: serve a copy of the SPA
   # if they cannot read the checkout (e.g. under a 0700 home directory).
-  if [[ -n $STACK_WEB_USER ]] && ! runuser -u "$STACK_WEB_USER" -- test -r "$spa/index.html" 2>/dev/null; then
-    cp -r "$spa" "$STACK_RT/demo-spa"
-    chmod -R a+rX "$STACK_RT/demo-spa"
-    spa=$STACK_RT/demo-spa
-  fi
+  spa=$(stack_web_path "$STACK_ROOT/deploy/demo-spa")
   sed -e "s#/run/sgid-fcgi/sgid-fcgi.sock#$STACK_RT/app.sock#g" \
     -e "s#/usr/share/sgid-fcgi/demo-spa#$spa#g" \
     "$STACK_ROOT/nginx.conf.example" >"$conf"
@@ -226,15 +282,85 @@ stack_start_nginx() {
     curl -s --max-time 2 -o /dev/null "http://localhost:$SPA_PORT/"
 }
 
+# ---- lighttpd -------------------------------------------------------------
+
+STACK_LIGHTTPD_PROCS=0   # spawn mode: how many workers lighttpd starts (max-procs)
+
+# stack_start_lighttpd pool|spawn [ENV_FILE]: lighttpd.conf.example on the API
+# and SPA ports, instead of nginx (service "lighttpd", log lighttpd.log).
+#   pool   the file as shipped: FastCGI to the pool on $STACK_RT/app.sock
+#          (stack_start_pool or stack_start_app first)
+#   spawn  the file's "#spawn:" switch on: lighttpd starts max-procs workers,
+#          `build/sgid-fcgi --env-file ENV_FILE` with LOG_LEVEL (default
+#          info), on $STACK_RT/lighttpd/app.sock-N. They run as the web user
+#          when we are root: ENV_FILE, and the key and Redis socket it names,
+#          must be readable by that user (see stack_web_path, STACK_REDIS_GROUP).
+#          Their stderr goes to lighttpd.log.
+stack_start_lighttpd() {
+  local mode=$1 env_file=${2:-} conf=$STACK_RT/lighttpd.conf
+  local spa sock=$STACK_RT/app.sock bin=$STACK_ROOT/build/sgid-fcgi
+  local subst=()
+  spa=$(stack_web_path "$STACK_ROOT/deploy/demo-spa")
+  if [[ $mode == spawn ]]; then
+    if [[ ! -x $bin ]]; then
+      stack_say "error: $bin is missing: run make"
+      return 1
+    fi
+    # lighttpd creates the workers' sockets after dropping to the web user.
+    mkdir -p "$STACK_RT/lighttpd"
+    [[ -z $STACK_WEB_USER ]] || chown "$STACK_WEB_USER:" "$STACK_RT/lighttpd"
+    sock=$STACK_RT/lighttpd/app.sock
+    bin=$(stack_web_path "$bin")
+    env_file=$(stack_web_path "$env_file")
+    if [[ "$bin$env_file" == *[[:space:]]* ]]; then
+      stack_say "error: lighttpd splits bin-path on spaces: $bin --env-file $env_file"
+      return 1
+    fi
+    subst=(-e 's/^#spawn:/       /'
+      -e "s#/usr/local/bin/sgid-fcgi#$bin#g"
+      -e "s#/etc/sgid-fcgi/sgid-fcgi.env#$env_file#g"
+      -e "s#\"LOG_LEVEL\" => \"info\"#\"LOG_LEVEL\" => \"${LOG_LEVEL:-info}\"#")
+  fi
+  sed -e "s#/run/sgid-fcgi/sgid-fcgi.sock#$sock#g" \
+    -e "s#/usr/share/sgid-fcgi/demo-spa#$spa#g" "${subst[@]}" \
+    "$STACK_ROOT/lighttpd.conf.example" >"$conf"
+  if [[ $mode == spawn ]]; then
+    STACK_LIGHTTPD_PROCS=$(sed -n 's/^[[:space:]]*"max-procs"[[:space:]]*=>[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$conf")
+    if [[ -z $STACK_LIGHTTPD_PROCS ]] || ! grep -q '^[[:space:]]*"bin-path"' "$conf"; then
+      stack_say "error: lighttpd.conf.example: no \"#spawn:\" bin-path and max-procs lines to enable"
+      return 1
+    fi
+  fi
+  if ! lighttpd -tt -f "$conf" >>"$STACK_RT/lighttpd.log" 2>&1; then
+    stack_say "error: lighttpd -tt failed:"
+    cat "$STACK_RT/lighttpd.log" >&2
+    return 1
+  fi
+  stack_bg lighttpd "$STACK_RT/lighttpd.log" lighttpd -D -f "$conf"
+  stack_wait_until 10 "lighttpd (log: $STACK_RT/lighttpd.log)" "${STACK_PID[lighttpd]}" \
+    curl -s --max-time 2 -o /dev/null "http://localhost:$SPA_PORT/"
+}
+
+# How many workers lighttpd started are alive (spawn mode).
+stack_lighttpd_workers() {
+  local pid=${STACK_PID[lighttpd]:-} p n=0
+  if [[ -n $pid ]]; then
+    for p in $(pgrep -P "$pid" -x sgid-fcgi); do stack_alive "$p" && n=$((n + 1)); done
+  fi
+  echo "$n"
+}
+
 # ---- all ------------------------------------------------------------------
 
 # Stop everything that is still running, front to back.
 stack_cleanup() {
   local svc
   stack_stop nginx
+  stack_stop lighttpd
+  stack_stop pool
   stack_stop_app
   stack_stop mockpass
   stack_stop redis
-  # Anything else a caller started with stack_bg (e.g. lighttpd).
+  # Anything else a caller started with stack_bg.
   for svc in "${!STACK_PID[@]}"; do stack_stop "$svc"; done
 }

@@ -2,8 +2,9 @@
 # Browser end-to-end test: the demo SPA driven by Debian's chromium (headless)
 # through playwright-core. See e2e.js for the steps.
 #
-# This script starts nothing. The stack must already be running (the
-# tests/integration scripts start it), with these addresses:
+# This script starts nothing. The stack must already be running, with these
+# addresses: stack-run.sh (`make browser`, in `make check`) starts one, runs
+# this script and stops it; by hand, `make run` in another terminal is one:
 #
 #   Redis      any; the app's REDIS_URL
 #   MockPass   http://localhost:5156, started with SHOW_LOGIN_PAGE=true
