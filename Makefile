@@ -67,13 +67,10 @@ hostile: all
 browser: all
 	$(NETNS) tests/browser/stack-run.sh
 
+CHECK_SUITES := unit unit-asan integration hostile browser
 check: deps
 	$(MAKE) all
-	$(MAKE) unit
-	$(MAKE) unit-asan
-	$(MAKE) integration
-	$(MAKE) hostile
-	$(MAKE) browser
+	MAKE="$(MAKE)" tests/run-check.sh $(CHECK_SUITES)
 
 run: deps all
 	deploy/run.sh
