@@ -25,7 +25,7 @@ TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all clean unit unit-asan check deps integration hostile browser run install
+.PHONY: all clean unit unit-asan check deps integration hostile browser sanitized-stack run install
 all: $(BUILD)/sgid-fcgi
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) Makefile
@@ -67,7 +67,12 @@ hostile: all
 browser: all
 	$(NETNS) tests/browser/stack-run.sh
 
-CHECK_SUITES := unit unit-asan integration hostile browser
+# The whole app built with ASan+UBSan, under the hostile suite's traffic.
+sanitized-stack:
+	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all
+	tests/sanitized-stack.sh
+
+CHECK_SUITES := unit unit-asan integration hostile sanitized-stack browser
 check: deps
 	$(MAKE) all
 	MAKE="$(MAKE)" tests/run-check.sh $(CHECK_SUITES)
