@@ -97,7 +97,12 @@ int crypto_hmac(enum crypto_md md, const void *key, size_t key_len,
 		goto fail;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)name, 0);
 	params[1] = OSSL_PARAM_construct_end();
-	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	static EVP_MAC *hmac_alg;
+	if (!hmac_alg)
+		hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	mac = hmac_alg;
+	if (mac)
+		EVP_MAC_up_ref(mac);
 	if (!mac || !(ctx = EVP_MAC_CTX_new(mac)))
 		goto fail;
 	/* A NULL key means "keep the previous key" to EVP_MAC_init. */

@@ -70,9 +70,11 @@ void sgid_tokens_clear(struct sgid_tokens *t)
 
 void sgid_userinfo_clear(struct sgid_userinfo *u)
 {
-	for (size_t i = 0; i < u->n; i++)
+	for (size_t i = 0; i < u->n && i < SGID_MAX_DATA_FIELDS; i++) {
 		buf_free(&u->fields[i].value);
-	secure_zero(u, sizeof(*u));
+		secure_zero(&u->fields[i], sizeof(u->fields[i]));
+	}
+	u->n = 0;
 }
 
 int sgid_random_token(size_t n, char *out, size_t cap)

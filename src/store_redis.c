@@ -93,6 +93,16 @@ struct pipe_guard {
 	bool was_pending;
 };
 
+static int ignored = -1; /* re-read on every connect (the worker sets SIG_IGN after fork) */
+static int sigpipe_ignored(void)
+{
+	if (ignored < 0) {
+		struct sigaction sa;
+		ignored = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL;
+	}
+	return ignored;
+}
+
 static void pipe_guard_enter(struct pipe_guard *g)
 {
 	sigset_t set, pend;
@@ -120,11 +130,14 @@ static redisReply *command(redisContext *c, int argc, const char **argv, const s
 	int *err_no)
 {
 	struct pipe_guard g;
-	pipe_guard_enter(&g);
+	int guard = !sigpipe_ignored();
+	if (guard)
+		pipe_guard_enter(&g);
 	errno = 0;
 	redisReply *rep = redisCommandArgv(c, argc, argv, lens);
 	*err_no = errno;
-	pipe_guard_leave(&g);
+	if (guard)
+		pipe_guard_leave(&g);
 	return rep;
 }
 
@@ -185,6 +198,7 @@ static redisContext *open_conn(struct store *s, const char *host, int port, enum
 	redisReply *rep = NULL;
 	redisContext *c;
 
+	ignored = -1;
 	describe(rc, host, port, where, sizeof(where));
 	c = host ? redisConnectWithTimeout(host, port, ctv)
 		: redisConnectUnixWithTimeout(rc->unix_path, ctv);

@@ -71,9 +71,7 @@ bool is_clean_utf8(const char *s, size_t len)
 
 void secure_zero(void *p, size_t len)
 {
-	volatile unsigned char *v = p;
-	while (len--)
-		*v++ = 0;
+	explicit_bzero(p, len);
 }
 
 bool str_eq_n(const char *s, size_t len, const char *lit)
