@@ -91,3 +91,4 @@ install: all
 
 clean:
 	rm -rf build
+include tests/bench/bench.mk

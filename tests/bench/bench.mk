@@ -1,0 +1,24 @@
+# `make bench` and `make bench-counts` (tests/bench/README.md). Not part of
+# `make check`. Included from the top-level Makefile, after its variables.
+
+BENCH_DIR := tests/bench
+BENCH_BIN := $(BUILD)/bench
+
+.PHONY: bench bench-counts bench-tools
+
+bench-tools: $(BENCH_BIN)/trivial_fcgi $(BENCH_BIN)/rsa_speed
+
+# Same compiler and flags as sgid-fcgi itself.
+$(BENCH_BIN)/trivial_fcgi: $(BENCH_DIR)/trivial_fcgi.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(HARDEN) $(LDFLAGS) -o $@ $< -lfcgi
+
+$(BENCH_BIN)/rsa_speed: $(BENCH_DIR)/rsa_speed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(HARDEN) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+
+bench: $(BUILD)/sgid-fcgi bench-tools
+	BUILD=$(BUILD) $(BENCH_DIR)/run.sh
+
+bench-counts: $(BUILD)/sgid-fcgi bench-tools
+	BUILD=$(BUILD) $(BENCH_DIR)/counts.sh

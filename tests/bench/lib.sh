@@ -1,0 +1,230 @@
+# Shared by tests/bench/run.sh and tests/bench/counts.sh: a private stack on
+# loopback and unix sockets -- redis-server, the sgID stand-in, the sgid-fcgi
+# pool, the trivial FastCGI responder, the peer (official Express example)
+# and nginx in front of them -- started in a temporary directory and torn
+# down on exit. Only the processes started here are ever signalled, by pid.
+# shellcheck shell=bash
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+
+BENCH_PORT=${BENCH_PORT:-18080}        # nginx, ours (peer = +1, stand-in = +10/+11, peer processes = +21/+22)
+PORT_OURS=$BENCH_PORT
+PORT_PEER=$((BENCH_PORT + 1))
+PORT_SGID=$((BENCH_PORT + 10))
+PORT_SGID_STATS=$((BENCH_PORT + 11))
+PORT_PEER_A=$((BENCH_PORT + 21))
+PORT_PEER_B=$((BENCH_PORT + 22))
+
+CLIENT_ID=bench-client
+CLIENT_SECRET=bench-secret-not-a-real-credential
+KEY_PEM=$ROOT/tests/fixtures/client-test-key.pem
+PUB_PEM=$ROOT/tests/fixtures/client-test-pub.pem
+
+RT=
+STARTED=()          # "name:pid", in start order
+POOL_PID=
+PEER_PIDS=()
+SGID_PID=
+NGINX_PID=
+REDIS_PID=
+TRIVIAL_PID=
+
+say() { printf '%s\n' "$*" >&2; }
+die() {
+  say "bench: $*"
+  exit 1
+}
+
+bench_need_tools() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || die "$t is not installed (Debian: apt-get install wrk nginx redis-server nodejs npm)"
+  done
+}
+
+port_free() {
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+bench_init() {
+  local p
+  for p in "$PORT_OURS" "$PORT_PEER" "$PORT_SGID" "$PORT_SGID_STATS" "$PORT_PEER_A" "$PORT_PEER_B"; do
+    port_free "$p" || die "port $p is in use (set BENCH_PORT to move the whole set)"
+  done
+  RT=$(mktemp -d "${TMPDIR:-/tmp}/sgid-bench.XXXXXX")
+  mkdir -p "$RT/nginx/logs" "$RT/work"
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+bench_cleanup() {
+  local rc=$? i entry pid n
+  trap - EXIT INT TERM
+  for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+    entry=${STARTED[i]}
+    pid=${entry##*:}
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for entry in "${STARTED[@]}"; do
+    pid=${entry##*:}
+    for ((n = 0; n < 50; n++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ -n $RT && -d $RT ]]; then
+    if ((rc != 0)) && [[ -z ${BENCH_KEEP:-} ]]; then
+      say "bench: failed (exit $rc); logs:"
+      for f in "$RT"/*.log "$RT"/nginx/logs/error.log; do
+        [[ -s $f ]] || continue
+        say "---- ${f#"$RT"/} (last 20 lines)"
+        tail -n 20 "$f" >&2
+      done
+    fi
+    if [[ -n ${BENCH_KEEP:-} ]]; then say "bench: runtime dir kept: $RT"; else rm -rf "$RT"; fi
+  fi
+  exit "$rc"
+}
+
+started() { STARTED+=("$1:$2"); }
+# stopped PID: forget a process that was stopped and reaped (its pid may be reused)
+stopped() {
+  local i
+  for i in "${!STARTED[@]}"; do
+    [[ ${STARTED[i]##*:} == "$1" ]] && unset 'STARTED[i]'
+  done
+  STARTED=("${STARTED[@]}")
+}
+
+# wait_for SECONDS WHAT CMD...: polls CMD every 0.1 s.
+wait_for() {
+  local secs=$1 what=$2 i
+  shift 2
+  for ((i = 0; i < secs * 10; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  die "$what did not come up within ${secs}s"
+}
+
+start_redis() {
+  redis-server --port 0 --unixsocket "$RT/redis.sock" --unixsocketperm 700 \
+    --save '' --appendonly no --dir "$RT" --logfile "$RT/redis.log" &
+  REDIS_PID=$!
+  started redis "$REDIS_PID"
+  wait_for 10 redis-server redis-cli -s "$RT/redis.sock" ping
+}
+
+# start_fake_sgid PROCS
+start_fake_sgid() {
+  PORT=$PORT_SGID STATS_PORT=$PORT_SGID_STATS PROCS=$1 CLIENT_ID=$CLIENT_ID CLIENT_SECRET=$CLIENT_SECRET \
+    CLIENT_PUBLIC_KEY=$PUB_PEM ISSUER="http://127.0.0.1:$PORT_SGID/v2" \
+    node "$BENCH_DIR/fake-sgid/server.js" >"$RT/fake-sgid.log" 2>&1 &
+  SGID_PID=$!
+  started fake-sgid "$SGID_PID"
+  wait_for 20 "the sgID stand-in" grep -q listening "$RT/fake-sgid.log"
+}
+
+sgid_stats() { curl -sS --max-time 5 "http://127.0.0.1:$PORT_SGID_STATS/stats"; }
+
+# Environment of the sgid-fcgi pool: only ours, nothing from the caller.
+ours_env() {
+  OURS_ENV=(env -i PATH="$PATH" HOME="${HOME:-/}"
+    SGID_CLIENT_ID="$CLIENT_ID" SGID_CLIENT_SECRET="$CLIENT_SECRET" SGID_PRIVATE_KEY_FILE="$KEY_PEM"
+    SGID_HOSTNAME="http://127.0.0.1:$PORT_SGID"
+    SGID_REDIRECT_URI="http://127.0.0.1:$PORT_OURS/api/redirect"
+    SGID_FRONTEND_HOST="http://localhost:5173"
+    REDIS_URL="unix://$RT/redis.sock" LOG_LEVEL="${BENCH_LOG_LEVEL:-warn}")
+}
+
+# start_pool WORKERS: sgid-fcgi --listen (supervisor mode), cwd without a .env
+start_pool() {
+  ours_env
+  (cd "$RT/work" && exec "${OURS_ENV[@]}" "$BUILD/sgid-fcgi" --listen "unix:$RT/ours.sock" --workers "$1") \
+    >"$RT/ours.log" 2>&1 &
+  POOL_PID=$!
+  started sgid-fcgi "$POOL_PID"
+  wait_for 20 "the sgid-fcgi pool" test -S "$RT/ours.sock"
+  wait_for 20 "$1 sgid-fcgi workers" pool_has "$1"
+}
+pool_has() { [[ $(pool_workers | wc -w) -ge $1 ]]; }
+pool_workers() { pgrep -P "$POOL_PID" 2>/dev/null | tr '\n' ' '; }
+
+# start_trivial WORKERS
+start_trivial() {
+  "$BUILD/bench/trivial_fcgi" "unix:$RT/trivial.sock" "$1" >"$RT/trivial.log" 2>&1 &
+  TRIVIAL_PID=$!
+  started trivial_fcgi "$TRIVIAL_PID"
+  wait_for 10 trivial_fcgi test -S "$RT/trivial.sock"
+}
+
+# npm ci when node_modules is missing or was installed from another lock.
+peer_install() {
+  local d=$BENCH_DIR/peer want have=""
+  want=$(sha256sum "$d/package-lock.json" | cut -d' ' -f1)
+  [[ -f $d/node_modules/.bench-lock-sha256 ]] && have=$(cat "$d/node_modules/.bench-lock-sha256")
+  [[ $want == "$have" ]] && return 0
+  say "bench: npm ci in tests/bench/peer"
+  (cd "$d" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci failed in tests/bench/peer"
+  echo "$want" >"$d/node_modules/.bench-lock-sha256"
+}
+
+start_peers() {
+  local port pid key
+  key=$(cat "$KEY_PEM")
+  for port in "$PORT_PEER_A" "$PORT_PEER_B"; do
+    (cd "$RT/work" && exec env -i PATH="$PATH" HOME="${HOME:-/}" NODE_ENV=production PORT="$port" \
+      SGID_CLIENT_ID=$CLIENT_ID SGID_CLIENT_SECRET=$CLIENT_SECRET SGID_PRIVATE_KEY="$key" \
+      SGID_HOSTNAME="http://127.0.0.1:$PORT_SGID" \
+      SGID_REDIRECT_URI="http://127.0.0.1:$PORT_PEER/api/redirect" \
+      SGID_FRONTEND_HOST="http://localhost:5173" \
+      node "$BENCH_DIR/peer/index.js") >"$RT/peer-$port.log" 2>&1 &
+    pid=$!
+    PEER_PIDS+=("$pid")
+    started "peer-$port" "$pid"
+  done
+  for port in "$PORT_PEER_A" "$PORT_PEER_B"; do
+    wait_for 20 "peer on port $port" grep -q listening "$RT/peer-$port.log"
+  done
+}
+
+start_nginx() {
+  local user_line=""
+  [[ $(id -u) -eq 0 ]] && user_line="user root;"   # the app sockets are 0660 root
+  sed -e "s|@RT@|$RT|g" -e "s|@USER_LINE@|$user_line|" -e "s|@NGINX_WORKERS@|${BENCH_NGINX_WORKERS:-2}|" \
+    -e "s|@PORT_OURS@|$PORT_OURS|g" -e "s|@PORT_PEER@|$PORT_PEER|g" -e "s|@PORT_SGID@|$PORT_SGID|g" \
+    -e "s|@PORT_PEER_A@|$PORT_PEER_A|g" -e "s|@PORT_PEER_B@|$PORT_PEER_B|g" \
+    "$BENCH_DIR/nginx.conf.in" >"$RT/nginx/nginx.conf"
+  nginx -t -q -p "$RT/nginx" -c "$RT/nginx/nginx.conf" 2>"$RT/nginx-t.log" || { cat "$RT/nginx-t.log" >&2; die "nginx -t failed"; }
+  nginx -p "$RT/nginx" -c "$RT/nginx/nginx.conf" >"$RT/nginx.log" 2>&1 &
+  NGINX_PID=$!
+  started nginx "$NGINX_PID"
+  wait_for 10 nginx curl -sf "http://127.0.0.1:$PORT_OURS/ceiling"
+}
+
+# ---- measurement helpers -------------------------------------------------
+
+# cpu_ticks PID...: utime+stime of those processes, in clock ticks.
+cpu_ticks() {
+  local pid total=0 stat rest
+  local -a fields
+  for pid in "$@"; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    rest=${stat##*) }
+    # fields after "pid (comm) ": state=1 ... utime=12 stime=13
+    read -r -a fields <<<"$rest"
+    total=$((total + fields[11] + fields[12]))
+  done
+  echo "$total"
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+nginx_pids() { echo "$NGINX_PID $(pgrep -P "$NGINX_PID" 2>/dev/null | tr '\n' ' ')"; }
+sgid_pids() { echo "$SGID_PID $(pgrep -P "$SGID_PID" 2>/dev/null | tr '\n' ' ')"; }

@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# `make bench`: sgid-fcgi against the transport's limit and the official
+# Express example, side by side, in one run (issue 6). See README.md here.
+#
+# Starts its own stack (lib.sh): redis-server on a unix socket, the sgID
+# stand-in (fake-sgid, Node), the sgid-fcgi pool (--listen unix: --workers N),
+# trivial_fcgi with the same N, the peer (2 Node processes) and nginx in front
+# of all of them, on 127.0.0.1 ports BENCH_PORT.. and unix sockets in a temp
+# dir. Then loads each row with wrk for BENCH_DURATION seconds, BENCH_REPS
+# times (rows interleaved, so slow phases of a shared machine hit every row),
+# and prints one table: median requests/s, median p50 and p99 latency, ratios,
+# CPU per request of each process group, RSS, and the RSA ceiling.
+#
+# Environment (defaults): BENCH_DURATION=10 BENCH_FRESH_DURATION=5 BENCH_REPS=3 BENCH_CONNS=64
+# BENCH_THREADS=2 BENCH_WORKERS=4 BENCH_PORT=18080 BENCH_SGID_PROCS=2
+# BENCH_NGINX_WORKERS=2 BENCH_ROWS (space-separated subset of the row names)
+# BENCH_KEEP=1 (keep the temp dir). Needs: wrk nginx redis-server node npm
+# curl jq; build/sgid-fcgi and build/bench/* (make bench builds them).
+set -euo pipefail
+
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+D=${BENCH_DURATION:-10}
+REPS=${BENCH_REPS:-3}
+CONNS=${BENCH_CONNS:-64}
+THREADS=${BENCH_THREADS:-2}
+WORKERS=${BENCH_WORKERS:-4}
+SGID_PROCS=${BENCH_SGID_PROCS:-2}
+CORES=$(nproc)
+CACHED_POOL=256
+ALL_ROWS="ceiling transport ours-auth-url ours-userinfo-session ours-userinfo-fresh ours-login peer-auth-url peer-userinfo-session peer-userinfo-fresh peer-login"
+ROWS=${BENCH_ROWS:-$ALL_ROWS}
+OUT_DIR=$BUILD/bench
+
+bench_need_tools wrk nginx redis-server redis-cli node npm curl jq /usr/bin/time
+[[ -x $BUILD/sgid-fcgi ]] || die "$BUILD/sgid-fcgi is missing (make)"
+[[ -x $BUILD/bench/trivial_fcgi && -x $BUILD/bench/rsa_speed ]] || die "$BUILD/bench tools are missing (make bench-tools)"
+
+t_start=$(date +%s)
+bench_init
+mkdir -p "$OUT_DIR"
+RES=$RT/results.tsv
+: >"$RES"
+
+say "bench: starting the stack in $RT (workers=$WORKERS, stand-in processes=$SGID_PROCS, cores=$CORES)"
+peer_install
+start_redis
+start_fake_sgid "$SGID_PROCS"
+start_trivial "$WORKERS"
+start_pool "$WORKERS"
+start_peers
+start_nginx
+curl -sf "http://127.0.0.1:$PORT_OURS/api/health" >/dev/null || die "sgid-fcgi /api/health failed through nginx"
+
+# ---- the CPU cost of RSA, before any load ----------------------------------
+say "bench: RSA-2048 speed, one core (rsa_speed, 2 s per operation)"
+"$BUILD/bench/rsa_speed" "$KEY_PEM" 2 >"$RT/rsa.txt"
+rsa() { awk -v op="$1" '$1 == "op=" op { sub("per_cpu_s=", "", $5); print $5 }' "$RT/rsa.txt"; }
+RSA_DEC=$(rsa oaep_sha1_decrypt)
+RSA_DEC256=$(rsa oaep_sha256_decrypt)
+RSA_SIGN=$(rsa rs256_sign)
+RSA_VERIFY=$(rsa rs256_verify)
+
+# ---- helpers ---------------------------------------------------------------
+
+url_of() { # ENGINE -> base URL
+  if [[ $1 == peer ]]; then echo "http://127.0.0.1:$PORT_PEER"; else echo "http://127.0.0.1:$PORT_OURS"; fi
+}
+
+# wrk_run OUTFILE SECONDS MODE URL [VAR=VALUE...]: one bounded wrk run; its
+# BENCH line goes to OUTFILE, its user+sys CPU seconds to OUTFILE.time.
+wrk_run() {
+  local out=$1 secs=$2 mode=$3 url=$4
+  shift 4
+  env BENCH_MODE="$mode" BENCH_THREADS="$THREADS" "$@" \
+    /usr/bin/time -f '%U %S' -o "$out.time" \
+    timeout $((secs + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s \
+    -s "$BENCH_DIR/bench.lua" "$url" >"$out.wrk" 2>"$out.err" || true
+  grep '^BENCH ' "$out.wrk" >"$out" || { cat "$out.wrk" "$out.err" >&2; die "wrk produced no result for $url"; }
+}
+field() { sed -n "s/.* $2=\\([^ ]*\\).*/\\1/p" "$1"; }
+
+# (pid lists are split into words on purpose)
+# shellcheck disable=SC2046
+group_ticks() { # prints "ours nginx sgid redis peer trivial" ticks
+  echo "$(cpu_ticks "$POOL_PID" $(pool_workers)) $(cpu_ticks $(nginx_pids)) $(cpu_ticks $(sgid_pids))" \
+    "$(cpu_ticks "$REDIS_PID") $(cpu_ticks "${PEER_PIDS[@]}") $(cpu_ticks "$TRIVIAL_PID" $(pgrep -P "$TRIVIAL_PID" | tr '\n' ' '))"
+}
+
+# mint ENGINE SECONDS FILE CONNS: logged-in sessions whose profile was never fetched
+mint() {
+  local engine=$1 secs=$2 file=$3 conns=$4 saved=$CONNS
+  CONNS=$conns
+  wrk_run "$RT/mint.out" "$secs" mint "$(url_of "$engine")/api/auth-url?icecream=Vanilla" BENCH_OUT="$file"
+  CONNS=$saved
+  MINT_RATE=$(field "$RT/mint.out" logins_per_s)
+}
+
+OURS_REQS=0
+RSS_TRACK=""
+# The uncached rows spend one minted session per request, and minting costs a
+# whole login: they run BENCH_FRESH_DURATION (default D/2) seconds, and each
+# is preceded by a mint sized from the previous rep's rates.
+DF=${BENCH_FRESH_DURATION:-$(((D + 1) / 2))}
+declare -A MINT_SECS=([ours]=$((DF * 3 / 2 + 1)) [peer]=$((DF * 3 / 2 + 1)))
+
+# run_row NAME REP
+run_row() {
+  local name=$1 rep=$2 engine mode path="" pool="" out=$RT/row.out t0 t1 ops wrk_cpu
+  engine=${name%%-*}
+  case $name in
+    ceiling) mode=plain path=/ceiling engine=nginx ;;
+    transport) mode=plain path=/trivial/health engine=nginx ;;
+    *-auth-url) mode=plain path="/api/auth-url?icecream=Vanilla" ;;
+    *-userinfo-session) mode=cached pool=$RT/cached-$engine.txt ;;
+    *-userinfo-fresh) mode=fresh pool=$RT/fresh-$engine.txt ;;
+    *-login) mode=login path="/api/auth-url?icecream=Vanilla" ;;
+  esac
+  if [[ $mode == fresh ]]; then
+    mint "$engine" "${MINT_SECS[$engine]}" "$pool" "$CONNS"
+  fi
+  local base=http://127.0.0.1:$PORT_OURS
+  [[ $engine == peer ]] && base=http://127.0.0.1:$PORT_PEER
+  [[ $mode == cached || $mode == fresh ]] && path=/api/userinfo
+  sleep 1
+  t0=$(group_ticks)
+  local secs=$D
+  [[ $mode == fresh ]] && secs=$DF
+  wrk_run "$out" "$secs" "$mode" "$base$path" BENCH_POOL="$pool"
+  t1=$(group_ticks)
+  ops=$(field "$out" requests)
+  [[ $mode == login ]] && ops=$(field "$out" logins)
+  [[ $mode == fresh ]] && ops=$(($(field "$out" fresh) > 0 ? $(field "$out" fresh) : 1))
+  wrk_cpu=$(awk '{ printf "%d", ($1 + $2) * 100 }' "$out.time")
+  # CPU ms per operation (request, or login) of each group
+  local cpu
+  cpu=$(awk -v a="$t0" -v b="$t1" -v w="$wrk_cpu" -v n="$ops" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); s = "";
+    for (i = 1; i <= 6; i++) s = s sprintf("%.3f ", (y[i] - x[i]) * 10 / (n > 0 ? n : 1));
+    printf "%s%.3f", s, w * 10 / (n > 0 ? n : 1) }')
+  local rate p50 p99
+  rate=$(field "$out" rps) p50=$(field "$out" p50_ms) p99=$(field "$out" p99_ms)
+  case $mode in
+    login) rate=$(field "$out" logins_per_s) p50=$(field "$out" login_p50_ms) p99=$(field "$out" login_p99_ms) ;;
+    fresh) rate=$(field "$out" fresh_per_s) ;;
+  esac
+  local bad=$(($(field "$out" bad_status) + $(field "$out" sock_errors)))
+  local note=""
+  [[ $mode == login ]] && note="failed=$(field "$out" failed)"
+  if [[ $mode == fresh ]]; then
+    note="pool=$(wc -l <"$pool") window=$(field "$out" window_s)s"
+    # size the next pool from what this run used (25% margin)
+    MINT_SECS[$engine]=$(awk -v r="$rate" -v m="$MINT_RATE" -v d="$DF" 'BEGIN {
+      s = (m > 0) ? 1.25 * d * r / m : 2 * d; if (s < 3) s = 3; if (s > 4 * d) s = 4 * d; printf "%d", s + 0.999 }')
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rep" "$rate" "$p50" "$p99" "$(field "$out" requests)" \
+    "$bad" "$cpu" "$note" >>"$RES"
+  say "$(printf 'bench: rep %s %-22s %9s/s  p50 %7s ms  p99 %8s ms  errors %s %s' "$rep" "$name" "$rate" "$p50" "$p99" "$bad" "$note")"
+  if [[ $engine == ours ]]; then
+    OURS_REQS=$((OURS_REQS + $(field "$out" requests)))
+    local w maxrss=0 r
+    for w in $(pool_workers); do
+      r=$(rss_kb "$w")
+      ((r > maxrss)) && maxrss=$r
+    done
+    RSS_TRACK+="$((OURS_REQS / WORKERS)):$maxrss "
+  fi
+}
+
+# ---- sessions for the "from the session" rows ------------------------------
+for engine in ours peer; do
+  case " $ROWS " in *" $engine-userinfo-session "*) ;; *) continue ;; esac
+  say "bench: $engine: $CACHED_POOL logged-in sessions for the cached userinfo row"
+  mint "$engine" 3 "$RT/minted-$engine.txt" 16
+  head -n "$CACHED_POOL" "$RT/minted-$engine.txt" >"$RT/cached-$engine.txt"
+  [[ $(wc -l <"$RT/cached-$engine.txt") -ge 16 ]] || die "$engine: could not log in (see logs)"
+  # first userinfo of each: sgid-fcgi fetches, decrypts and keeps the profile
+  while IFS=$'\t' read -r cookie route; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" ${route:+-H "X-Bench-Route: $route"} \
+      "$(url_of "$engine")/api/userinfo")
+    [[ $code == 200 ]] || die "$engine: warm-up userinfo returned $code"
+  done <"$RT/cached-$engine.txt"
+done
+
+stats0=$(sgid_stats)
+
+# ---- the runs --------------------------------------------------------------
+for ((rep = 1; rep <= REPS; rep++)); do
+  for row in $ROWS; do
+    run_row "$row" "$rep"
+  done
+done
+
+stats1=$(sgid_stats)
+sleep 1
+RSS_OURS=""
+for w in $(pool_workers); do RSS_OURS+="$(rss_kb "$w") "; done
+RSS_PEER=""
+for p in "${PEER_PIDS[@]}"; do RSS_PEER+="$(rss_kb "$p") "; done
+RSS_SGID_SUP=$(rss_kb "$POOL_PID")
+
+# ---- the report ------------------------------------------------------------
+report() {
+  awk -F'\t' -v rows="$ROWS" -v workers="$WORKERS" -v cores="$CORES" -v conns="$CONNS" -v d="$D" -v reps="$REPS" \
+    -v dec="$RSA_DEC" -v dec256="$RSA_DEC256" -v sign="$RSA_SIGN" -v verify="$RSA_VERIFY" \
+    -v rss_ours="$RSS_OURS" -v rss_peer="$RSS_PEER" -v rss_sup="$RSS_SGID_SUP" -v track="$RSS_TRACK" \
+    -v sgidprocs="$SGID_PROCS" '
+  function med(list,   n, a, i, j, t) {
+    n = split(list, a, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+    if (n == 0) return 0
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  function ratio(a, b) { return (b > 0 && a > 0) ? sprintf("%.2f", a / b) : "-" }
+  {
+    rate[$1] = rate[$1] " " $3; p50[$1] = p50[$1] " " $4; p99[$1] = p99[$1] " " $5
+    bad[$1] += $7; split($8, c, " ")
+    for (i = 1; i <= 7; i++) cpu[$1, i] = cpu[$1, i] " " c[i]
+    if ($9 != "") note[$1] = note[$1] (note[$1] == "" ? "" : "; ") $9
+  }
+  END {
+    n = split(rows, R, " ")
+    for (i = 1; i <= n; i++) { r = R[i]; mr[r] = med(rate[r]); m50[r] = med(p50[r]); m99[r] = med(p99[r]) }
+    printf "\nsgid-fcgi benchmark: %d reps x %d s per row, %d connections, %d sgid-fcgi workers, %d cores\n", reps, d, conns, workers, cores
+    printf "(medians over the reps; logins: per complete login, 4 HTTP requests; p50/p99 in ms)\n\n"
+    printf "%-24s %10s %9s %9s %10s %10s %8s\n", "row", "ops/s", "p50", "p99", "x transp.", "x peer", "errors"
+    for (i = 1; i <= n; i++) {
+      r = R[i]; unit = (r ~ /login/) ? "logins" : "req"
+      peer = r; sub(/^ours-/, "peer-", peer)
+      xp = (r ~ /^ours-/ && (peer in mr)) ? ratio(mr[r], mr[peer]) : "-"
+      xt = (r ~ /^ours-/ && ("transport" in mr)) ? ratio(mr[r], mr["transport"]) : "-"
+      printf "%-24s %10.1f %9.2f %9.2f %10s %10s %8d\n", r, mr[r], m50[r], m99[r], xt, xp, bad[r]
+    }
+    printf "\np99 ours vs peer (target: below):"
+    for (i = 1; i <= n; i++) { r = R[i]; if (r !~ /^ours-/) continue; peer = r; sub(/^ours-/, "peer-", peer)
+      if (peer in m99) printf "  %s %.1f/%.1f %s", substr(r, 6), m99[r], m99[peer], (m99[r] < m99[peer] ? "ok" : "MISS") }
+    printf "\n\nCPU ms per operation, by process group (medians; ours = pool workers, sgid = stand-in):\n"
+    printf "%-24s %8s %8s %8s %8s %8s %8s %8s\n", "row", "ours", "nginx", "sgid", "redis", "peer", "trivial", "wrk"
+    for (i = 1; i <= n; i++) { r = R[i]; printf "%-24s", r; for (k = 1; k <= 7; k++) printf " %8.3f", med(cpu[r, k]); printf "\n" }
+    # RSA ceiling
+    d1 = 1 / dec; v1 = 1 / verify; s1 = 1 / sign
+    used = (workers < cores) ? workers : cores
+    # what the ratios would be without the processes the rows share
+    for (i = 1; i <= n; i++) for (k = 1; k <= 7; k++) mc[R[i], k] = med(cpu[R[i], k])
+    for (i = 1; i <= n; i++) { r = R[i]; tot[r] = 0; for (k = 1; k <= 7; k++) tot[r] += mc[r, k] }
+    printf "\nwhat the shared cores hide (from the CPU table):\n"
+    for (i = 1; i <= n; i++) {
+      r = R[i]; if (r !~ /^ours-/) continue
+      peer = r; sub(/^ours-/, "peer-", peer)
+      if ((peer in mr) && mc[r, 1] > 0) printf "  %-22s sgid-fcgi CPU per op %.3f ms, peer %.3f ms: %.1fx less\n", r, mc[r, 1], mc[peer, 5], mc[peer, 5] / mc[r, 1]
+    }
+    if (("transport" in mr) && tot["transport"] > 0) for (i = 1; i <= n; i++) {
+      r = R[i]; if (r !~ /^ours-(auth-url|userinfo-session)/) continue
+      b = tot[r] - mc[r, 1] + mc["transport", 6]
+      if (b > 0) printf "  %-22s even with a worker as cheap as trivial_fcgi: at most %.0f%% of transport (the rest of its CPU: nginx %.3f, redis %.3f, wrk %.3f ms)\n", r, 100 * tot["transport"] / b, mc[r, 2], mc[r, 4], mc[r, 7]
+    }
+    if (("ours-login" in mr) && ("peer-login" in mr) && tot["ours-login"] > mc["ours-login", 3] && tot["peer-login"] > mc["peer-login", 3]) {
+      ol = mr["ours-login"] * tot["ours-login"] / (tot["ours-login"] - mc["ours-login", 3])
+      pl = mr["peer-login"] * tot["peer-login"] / (tot["peer-login"] - mc["peer-login", 3])
+      printf "  logins with the stand-in'"'"'s CPU given back (a remote sgID): ours %.0f/s, peer %.0f/s, %.2fx\n", ol, pl, ol / pl
+    }
+    printf "\nRSA-2048 on one core (ops per CPU-second, EVP as src/crypto.c): OAEP-SHA1 decrypt %d, OAEP-256 decrypt %d, RS256 verify %d, RS256 sign %d\n", dec, dec256, verify, sign
+    ceil_u = used / d1; ceil_l = used / (d1 + v1); ceil_lc = cores / (d1 + v1 + s1)
+    printf "ceiling from RSA alone, %d core(s) of sgid-fcgi: uncached userinfo %d/s (1 decrypt), logins %d/s (1 decrypt + 1 verify)\n", used, ceil_u, ceil_l
+    printf "  with the stand-in'"'"'s RS256 signature on the same %d cores: logins %d/s\n", cores, ceil_lc
+    if ("ours-userinfo-fresh" in mr) printf "  uncached userinfo: %.0f%% of the RSA ceiling (target 70%%)\n", 100 * mr["ours-userinfo-fresh"] / ceil_u
+    if ("ours-login" in mr) printf "  logins: %.0f%% of the RSA ceiling, %.0f%% of the co-located one (target 70%%)\n", 100 * mr["ours-login"] / ceil_l, 100 * mr["ours-login"] / ceil_lc
+    if (("ours-userinfo-fresh", 1) in cpu) {
+      w = med(cpu["ours-userinfo-fresh", 1]); if (w > 0) printf "  sgid-fcgi CPU per uncached userinfo %.3f ms, of which the RSA decryption is %.3f ms (%.0f%%): with %d cores to itself %.0f/s\n", w, 1000 * d1, 100000 * d1 / w, used, 1000 * used / w
+    }
+    if (("ours-login", 1) in cpu) {
+      w = med(cpu["ours-login", 1]); if (w > 0) printf "  sgid-fcgi CPU per login %.3f ms, of which RSA (decrypt + verify) is %.3f ms (%.0f%%): with %d cores to itself %.0f/s\n", w, 1000 * (d1 + v1), 100000 * (d1 + v1) / w, used, 1000 * used / w
+      s = med(cpu["ours-login", 3]); printf "  stand-in CPU per login %.3f ms on %d process(es): capacity about %d logins/s if it had its cores to itself\n", s, sgidprocs, (s > 0 ? 1000 * sgidprocs / s : 0)
+    }
+    printf "\nRSS after the load: sgid-fcgi workers (KB): %s; supervisor %s KB; peer processes (KB): %s\n", rss_ours, rss_sup, rss_peer
+    printf "sgid-fcgi worker RSS along the run (requests per worker:max RSS KB): %s\n", track
+    for (i = 1; i <= n; i++) if (note[R[i]] != "") printf "note %s: %s\n", R[i], note[R[i]]
+    printf "note: the peer has no profile cache (as the official example): its userinfo-session row fetches from sgID and decrypts on every call\n"
+  }' "$RES"
+}
+
+{
+  report
+  printf '\nsgID stand-in during the timed rows (connections opened / requests served), from its counters:\n'
+  jq -n --argjson a "$stats0" --argjson b "$stats1" -r '
+    def d(k): (($b | getpath(k)) // 0) - (($a | getpath(k)) // 0);
+    "  connections: sgid-fcgi \(d(["connections","by_client","sgid-fcgi"])), openid-client (peer) \(d(["connections","by_client","openid-client"])), nginx (authorize) \(d(["connections","by_client","other"]))",
+    "  requests: authorize \(d(["requests","authorize"])), token \(d(["requests","token"])), userinfo \(d(["requests","userinfo"])), jwks \(d(["requests","jwks"]))",
+    "  requests by client: sgid-fcgi \(d(["requests_by_client","sgid-fcgi"])), openid-client (peer) \(d(["requests_by_client","openid-client"]))"'
+  printf 'total time %d s\n' $(($(date +%s) - t_start))
+} | tee "$OUT_DIR/last-run.txt"
+say "bench: report also in ${OUT_DIR#"$ROOT"/}/last-run.txt"
