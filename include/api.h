@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cfg.h"
+#include "http.h"
 #include "httpc.h"
 #include "resp.h"
 #include "route.h"
@@ -32,6 +33,7 @@ struct request {
 	const char *cookie;        /* HTTP_COOKIE or NULL */
 	const char *origin;        /* HTTP_ORIGIN or NULL */
 	const char *ac_request_method; /* HTTP_ACCESS_CONTROL_REQUEST_METHOD */
+	const struct kv_list *cookies; /* filled by api_handle */
 };
 
 /* Route name for logs after api_handle ("-" when no route matched). */

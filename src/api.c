@@ -71,21 +71,14 @@ static bool valid_token_chars(const char *v, size_t len)
 }
 
 /* The one session cookie, or NULL when absent or ambiguous (two cookies of
- * our name: we cannot know which one the browser meant). */
-static const struct kv *session_cookie(const struct app *a, const struct request *req,
-	struct kv_list *jar)
+ * our name: we cannot know which one the browser meant). The Cookie header
+ * was parsed and bounded by api_handle. */
+static const struct kv *session_cookie(const struct app *a, const struct request *req)
 {
-	if (!req->cookie)
-		return NULL;
-	enum http_err e = http_parse_cookies(req->cookie, strlen(req->cookie), jar);
-	if (e != HTTP_OK) {
-		log_warn("cookie header refused: %s", http_strerror(e));
-		return NULL;
-	}
-	size_t n = kv_count(jar, a->cfg->cookie_name);
+	size_t n = kv_count(req->cookies, a->cfg->cookie_name);
 	if (n > 1)
 		log_warn("%zu session cookies sent; ignoring all", n);
-	return n == 1 ? kv_get(jar, a->cfg->cookie_name) : NULL;
+	return n == 1 ? kv_get(req->cookies, a->cfg->cookie_name) : NULL;
 }
 
 static void json_reply(struct response *res, int status, const struct buf *b)
@@ -201,7 +194,7 @@ static void redirect_fail(struct app *a, struct response *res, const char *why, 
 
 static void handle_redirect(struct app *a, const struct request *req, struct response *res)
 {
-	struct kv_list q = {0}, jar = {0};
+	struct kv_list q = {0};
 	struct session login, user;
 	struct sgid_tokens tokens = {0};
 	const struct kv *vals[ARRAY_LEN(redirect_fields)];
@@ -222,7 +215,7 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 		redirect_fail(a, res, why, false);
 		goto done;
 	}
-	const struct kv *cookie = session_cookie(a, req, &jar);
+	const struct kv *cookie = session_cookie(a, req);
 	/* The attempt is consumed whatever happens next: single use. */
 	enum session_err se = cookie ? session_take_login(&a->sessions, cookie->val, cookie->val_len, &login)
 	                             : SESSION_NOT_FOUND;
@@ -283,7 +276,6 @@ done:
 	session_clear(&login);
 	session_clear(&user);
 	kv_list_free(&q);
-	kv_list_free(&jar);
 }
 
 /* --- GET /api/userinfo ------------------------------------------------- */
@@ -330,13 +322,12 @@ static int build_userinfo_body(const struct session *s, struct buf *out)
 
 static void handle_userinfo(struct app *a, const struct request *req, struct response *res)
 {
-	struct kv_list jar = {0};
 	struct session s;
 	struct sgid_userinfo info = {0};
 	struct buf body = BUF_INIT;
 
 	session_init(&s, SESSION_USER);
-	const struct kv *cookie = session_cookie(a, req, &jar);
+	const struct kv *cookie = session_cookie(a, req);
 	if (!cookie) {
 		unauthorized(res);
 		goto done;
@@ -376,7 +367,6 @@ static void handle_userinfo(struct app *a, const struct request *req, struct res
 done:
 	sgid_userinfo_clear(&info);
 	session_clear(&s);
-	kv_list_free(&jar);
 	buf_free(&body);
 }
 
@@ -384,8 +374,7 @@ done:
 
 static void handle_logout(struct app *a, const struct request *req, struct response *res)
 {
-	struct kv_list jar = {0};
-	const struct kv *cookie = session_cookie(a, req, &jar);
+	const struct kv *cookie = session_cookie(a, req);
 	enum session_err se = cookie ? session_destroy(&a->sessions, cookie->val, cookie->val_len)
 	                             : SESSION_OK;
 	if (se == SESSION_ERR_STORE) {
@@ -395,7 +384,6 @@ static void handle_logout(struct app *a, const struct request *req, struct respo
 		resp_text(res, 200, "OK");
 	}
 	resp_clear_cookie(res, &a->cookie);
-	kv_list_free(&jar);
 }
 
 /* --- GET /api/health --------------------------------------------------- */
@@ -452,6 +440,20 @@ static void preflight(struct app *a, const struct request *req, enum route_id id
 	}
 }
 
+/* A Cookie header over the limits: 400, in the shape each caller expects
+ * (the SPA reads any JSON from userinfo as a user; the callback is a
+ * browser navigation). */
+static void bad_cookie_header(struct app *a, enum route_id id, enum http_err he,
+	struct response *res)
+{
+	if (id == ROUTE_USERINFO)
+		resp_text(res, 400, "Bad Request");
+	else if (id == ROUTE_REDIRECT)
+		redirect_to_frontend(a, res, "/error");
+	else
+		resp_json_error(res, 400, "bad_cookie_header", http_strerror(he));
+}
+
 void api_handle(struct app *a, const struct request *req, struct response *res,
 	struct handled *info)
 {
@@ -460,6 +462,20 @@ void api_handle(struct app *a, const struct request *req, struct response *res,
 	enum route_match match = route_lookup(req->path, m, &id);
 
 	info->route = "-";
+	struct kv_list jar = {0};
+	struct request r = *req;
+	r.cookies = &jar;
+	if (match == ROUTE_MATCH && m != METHOD_OPTIONS && req->cookie) {
+		enum http_err he = http_parse_cookies(req->cookie, strlen(req->cookie), &jar);
+		if (he != HTTP_OK) {
+			info->route = route_get(id)->name;
+			log_warn("%s: Cookie header refused: %s", info->route, http_strerror(he));
+			bad_cookie_header(a, id, he, res);
+			add_common_headers(a, req, res);
+			return;
+		}
+	}
+	req = &r;
 	switch (match) {
 	case ROUTE_NOT_FOUND:
 		resp_json_error(res, 404, "not_found", "no such endpoint");
@@ -478,4 +494,5 @@ void api_handle(struct app *a, const struct request *req, struct response *res,
 		break;
 	}
 	add_common_headers(a, req, res);
+	kv_list_free(&jar);
 }
