@@ -25,7 +25,7 @@ TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all clean unit unit-asan check deps integration hostile browser sanitized-stack run install
+.PHONY: all clean unit unit-asan check deps integration hostile browser sanitized-stack faults soak valgrind run install
 all: $(BUILD)/sgid-fcgi
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) Makefile
@@ -67,15 +67,27 @@ hostile: all
 browser: all
 	$(NETNS) tests/browser/stack-run.sh
 
+# Fault injection, scale-out, Sentinel failover and a short soak (issue 5);
+# `make soak` runs the long soak alone (SOAK_SECONDS, default 180).
+faults: all
+	$(NETNS) tests/faults/run.sh
+
+soak: all
+	$(NETNS) tests/faults/soak.sh
+
+# Every unit test and the workers of the curl flow under valgrind memcheck.
+valgrind: all unit
+	tests/valgrind-stack.sh
+
 # The whole app built with ASan+UBSan, under the hostile suite's traffic.
 sanitized-stack:
 	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all
 	tests/sanitized-stack.sh
 
-CHECK_SUITES := unit unit-asan integration hostile sanitized-stack browser
+CHECK_SUITES := unit unit-asan integration hostile sanitized-stack valgrind browser faults
 check: deps
 	$(MAKE) all
-	MAKE="$(MAKE)" tests/run-check.sh $(CHECK_SUITES)
+	FAULTS_QUICK=1 MAKE="$(MAKE)" tests/run-check.sh $(CHECK_SUITES)
 
 run: deps all
 	deploy/run.sh

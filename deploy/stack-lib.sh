@@ -186,7 +186,7 @@ STACK_APP_ARGS=()   # set by the caller: e.g. (--env-file FILE)
 # workers will see it from CWD) is valid. A bad configuration fails here with
 # a message naming the variable, instead of N workers dying silently.
 stack_app_check() {
-  local cwd=$1 bin=${SGID_FCGI_BIN:-$STACK_ROOT/build/sgid-fcgi}
+  local cwd=$1 bin=${STACK_APP_BIN:-$STACK_ROOT/build/sgid-fcgi}
   if [[ ! -x $bin ]]; then
     stack_say "error: $bin is missing: run make"
     return 1
@@ -203,7 +203,7 @@ stack_app_check() {
 # group (service "pool"); output to app.log. As root it runs with the web
 # server's group, so the socket (0660) is the web server's to connect to.
 stack_start_pool() {
-  local n=$1 cwd=$2 bin=${SGID_FCGI_BIN:-$STACK_ROOT/build/sgid-fcgi}
+  local n=$1 cwd=$2 bin=${STACK_APP_BIN:-$STACK_ROOT/build/sgid-fcgi}
   stack_app_check "$cwd" || return 1
   rm -f "$STACK_RT/app.sock"
   # --stop-timeout below stack_stop's 5 s grace: a clean stop, not a KILL.
@@ -215,7 +215,7 @@ stack_start_pool() {
 
 # stack_start_app WORKERS CWD: check the config, then spawn the workers.
 stack_start_app() {
-  local n=$1 cwd=$2 bin=${SGID_FCGI_BIN:-$STACK_ROOT/build/sgid-fcgi}
+  local n=$1 cwd=$2 bin=${STACK_APP_BIN:-$STACK_ROOT/build/sgid-fcgi}
   stack_app_check "$cwd" || return 1
   local owner=()
   [[ -n $STACK_WEB_USER ]] && owner=(-U "$STACK_WEB_USER" -G "$STACK_WEB_USER")
@@ -298,7 +298,7 @@ STACK_LIGHTTPD_PROCS=0   # spawn mode: how many workers lighttpd starts (max-pro
 #          Their stderr goes to lighttpd.log.
 stack_start_lighttpd() {
   local mode=$1 env_file=${2:-} conf=$STACK_RT/lighttpd.conf
-  local spa sock=$STACK_RT/app.sock bin=${SGID_FCGI_BIN:-$STACK_ROOT/build/sgid-fcgi}
+  local spa sock=$STACK_RT/app.sock bin=${STACK_APP_BIN:-$STACK_ROOT/build/sgid-fcgi}
   local subst=()
   spa=$(stack_web_path "$STACK_ROOT/deploy/demo-spa")
   if [[ $mode == spawn ]]; then

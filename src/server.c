@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -137,27 +139,53 @@ static void handle_one(struct app *a, FCGX_Request *r)
 	resp_free(&res);
 }
 
-/* We accept the connection ourselves so it gets read/write timeouts before
- * libfcgi reads the request on it (FCGX_Accept_r uses a connection already
- * in ipcFd; keepConnection stops its opening Finish from closing it). */
-static int accept_with_timeouts(FCGX_Request *r, int listen_fd)
+/* We accept connections ourselves: so each gets read/write timeouts before
+ * libfcgi reads the request from it (FCGX_Accept_r takes a connection
+ * already in ipcFd; keepConnection stops its opening Finish from closing
+ * it), and so stop signals are delivered only while we wait here (pselect
+ * with them unblocked): a signal can never interrupt a request half read.
+ * The listening socket is non-blocking, so when another worker wins the
+ * race for a connection, or libfcgi retries an accept of its own after a
+ * broken request, the call returns instead of blocking. Returns 1 with a
+ * connection in r, 0 to look at the stop flag again, -1 on a fatal error. */
+static bool transient_accept_error(int e)
 {
+	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED || e == EPROTO ||
+	       e == ECONNRESET || e == ETIMEDOUT || e == EPIPE || e == EMFILE || e == ENFILE;
+}
+
+static int wait_and_accept(FCGX_Request *r, int listen_fd, const sigset_t *waitmask)
+{
+	fd_set readable;
+	FD_ZERO(&readable);
+	FD_SET(listen_fd, &readable);
+	if (pselect(listen_fd + 1, &readable, NULL, NULL, NULL, waitmask) < 0)
+		return errno == EINTR ? 0 : -1;
 	int fd = accept(listen_fd, NULL, NULL);
-	if (fd < 0)
-		return -1;
+	if (fd < 0) {
+		int e = errno;
+		if (e == EMFILE || e == ENFILE) { /* out of fds: do not spin */
+			struct timespec pause = { 0, 100 * 1000 * 1000 };
+			nanosleep(&pause, NULL);
+		}
+		errno = e;
+		return transient_accept_error(e) ? 0 : -1;
+	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	struct timeval tv = { SERVER_IO_TIMEOUT_S, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	r->ipcFd = fd;
 	r->keepConnection = 1;
-	return 0;
+	return 1;
 }
 
 int server_run(struct app *a, const struct server_opts *opts)
 {
 	FCGX_Request r;
 	unsigned long served = 0;
+	sigset_t stops, waitmask;
+
 	if (FCGX_Init() != 0) {
 		log_error("FCGX_Init failed");
 		return -1;
@@ -166,21 +194,40 @@ int server_run(struct app *a, const struct server_opts *opts)
 		log_error("FCGX_InitRequest failed");
 		return -1;
 	}
+	int fl = fcntl(opts->listen_fd, F_GETFL);
+	if (fl < 0 || fcntl(opts->listen_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		log_error("listening socket: %s", strerror(errno));
+		return -1;
+	}
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &stops, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
+	sigdelset(&waitmask, SIGQUIT);
+
+	int rc = 0;
 	while (!server_stop_requested) {
-		if (r.ipcFd < 0 && accept_with_timeouts(&r, opts->listen_fd) != 0) {
-			if (server_stop_requested || errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
+		if (r.ipcFd < 0) {
+			int got = wait_and_accept(&r, opts->listen_fd, &waitmask);
+			if (got < 0) {
+				log_error("accept failed: %s", strerror(errno));
+				rc = -1;
+				break;
+			}
+			if (got == 0)
 				continue;
-			log_error("accept failed: %s", strerror(errno));
-			FCGX_Free(&r, 1);
-			return -1;
 		}
-		int rc = FCGX_Accept_r(&r);
-		if (rc < 0) {
-			if (server_stop_requested || rc == -EINTR || errno == EINTR)
+		int arc = FCGX_Accept_r(&r);
+		if (arc < 0) {
+			/* a peer that broke off or stalled (timeout): next one */
+			if (arc == -9999 || transient_accept_error(-arc))
 				continue;
-			log_error("accept failed: %s", strerror(-rc > 0 ? -rc : errno));
-			FCGX_Free(&r, 1);
-			return -1;
+			log_error("FastCGI accept failed: %s", strerror(-arc));
+			rc = -1;
+			break;
 		}
 		handle_one(a, &r);
 		FCGX_Finish_r(&r);
@@ -190,5 +237,5 @@ int server_run(struct app *a, const struct server_opts *opts)
 		}
 	}
 	FCGX_Free(&r, 1);
-	return 0;
+	return rc;
 }

@@ -345,6 +345,10 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
 		case SIGTERM: case SIGINT: case SIGQUIT:
 			log_info("supervisor: signal %d: stopping, letting requests finish", sig);
 			p->stopping = 1;
+			/* new connections are refused at once instead of queueing
+			 * behind workers that will not accept them */
+			if (has_prefix(opts->listen, "unix:"))
+				unlink(opts->listen + 5);
 			break;
 		default:
 			reap(p); /* timeout: also catches a coalesced SIGCHLD */

@@ -19,7 +19,7 @@ for target in "$@"; do
 done
 # Totals per suite (the last summary line of each name; unit counts twice:
 # plain and under sanitizers).
-read -r passed failed < <(grep -E '^(unit|fuzz-replay|integration|hostile|sanitized-stack|browser|faults): [0-9]+ passed, [0-9]+ failed$' "$log" |
+read -r passed failed < <(grep -E '^(unit|fuzz-replay|integration|hostile|sanitized-stack|valgrind|browser|faults): [0-9]+ passed, [0-9]+ failed$' "$log" |
 	awk '{p += $2; f += $4} END {print p + 0, f + 0}')
 echo "=== suites failed: ${failed_suites[*]:-none}"
 if [[ $status -ne 0 && $failed -eq 0 ]]; then

@@ -62,7 +62,7 @@ die() { stack_say "hostile: $*"; failed=$((failed + 1)); exit 1; }
 for tool in node npm redis-server redis-cli spawn-fcgi nginx curl; do
   command -v "$tool" >/dev/null 2>&1 || die "missing $tool (run deploy/deps.sh)"
 done
-[[ -x ${SGID_FCGI_BIN:-$root/build/sgid-fcgi} ]] || die "the sgid-fcgi binary is missing: run make"
+[[ -x ${STACK_APP_BIN:-$root/build/sgid-fcgi} ]] || die "the sgid-fcgi binary is missing: run make"
 
 # The provider's one dependency (jose), reinstalled when the lockfile changes.
 idp=$root/tests/hostile-idp

@@ -412,6 +412,8 @@ setup "API answers /api/health with 200 through nginx" \
 flow nginx "$WORKERS" stack_app_alive "$STACK_RT/app.log" "$STACK_RT/nginx/logs/access.log"
 stack_stop nginx
 stack_stop_app
+# tests/valgrind-stack.sh runs the workers under memcheck: nginx is enough.
+[[ ${INTEGRATION_NGINX_ONLY:-} == 1 ]] && exit 0
 
 # ---- lighttpd starting the workers itself -----------------------------------
 

@@ -1,0 +1,372 @@
+# shellcheck shell=bash
+# Shared by the fault tests (tests/faults/*.sh). Source it; it builds on
+# deploy/stack-lib.sh (process groups, waits, MockPass) and adds what the
+# fault tests need on top:
+#
+#   - ports of our own (nginx API 25001.., SPA 25173.., MockPass 25156,
+#     hostile IdP 25157), so other stacks on 5001/5156/5157/5173 are left alone
+#   - private redis-servers by name (unix socket, optional TCP port, any options)
+#   - sgid-fcgi pools in supervisor mode (--listen/--workers), by name
+#   - nginx instances from nginx.conf.example with the ports substituted
+#   - the hostile IdP (tests/hostile-idp) and its control API
+#   - test points: "ok - ..." / "not ok - ...", a closing "# NAME: N passed, N failed"
+#
+# Everything listens on 127.0.0.1 only. Load goes through tests/faults/load.mjs,
+# which refuses any URL that is not loopback and is bounded in time and count.
+
+FAULTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=deploy/stack-lib.sh
+. "$FAULTS_DIR/../../deploy/stack-lib.sh"
+ROOT=$STACK_ROOT
+
+# stack-lib's globals, pointed at our ports (stack_start_mockpass, stack_api_up).
+MOCKPASS_PORT=${FAULTS_MOCKPASS_PORT:-25156}
+API_PORT=${FAULTS_API_PORT:-25001}
+SPA_PORT=${FAULTS_SPA_PORT:-25173}
+IDP_PORT=${FAULTS_IDP_PORT:-25157}
+API=http://localhost:$API_PORT
+FRONTEND=http://localhost:$SPA_PORT
+IDP=http://127.0.0.1:$IDP_PORT
+# shellcheck disable=SC2034 # read by the tests
+COOKIE=exampleAppSession
+# shellcheck disable=SC2034 # read by the tests
+QUICK=${FAULTS_QUICK:-0}
+
+F_NAME=""
+F_PASS=0
+F_FAIL=0
+F_KEEP=${FAULTS_KEEP:-0}
+
+# ---- reporting --------------------------------------------------------------
+
+ok() { F_PASS=$((F_PASS + 1)); echo "ok - $1"; }
+not_ok() {
+  F_FAIL=$((F_FAIL + 1))
+  echo "not ok - $1"
+  [[ -z ${2:-} ]] || printf '#   %s\n' "$2"
+}
+# check NAME CMD...: one test point from a command's status.
+check() {
+  local name=$1
+  shift
+  if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+note() { printf '# %s\n' "$*"; }
+
+# Setup failures end the test: nothing after them can pass.
+setup() {
+  local what=$1
+  shift
+  if "$@"; then return 0; fi
+  not_ok "setup: $what"
+  exit 1
+}
+
+f_dump_logs() {
+  local f
+  for f in "$STACK_RT"/*.log "$STACK_RT"/*/logs/error.log; do
+    # MockPass logs every token request in full: kept in the dir, not shown.
+    [[ -s $f && $f != */mockpass.log ]] || continue
+    echo "# ---- ${f#"$STACK_RT"/} (last 40 lines) ----"
+    tail -n 40 "$f" | sed 's/^/# /'
+  done
+}
+
+f_finish() {
+  local rc=$? svc
+  trap - EXIT INT TERM
+  trap '' PIPE
+  if [[ -n $STACK_RT ]]; then
+    # Front to back: web servers, pools, then the rest.
+    for svc in "${!STACK_PID[@]}"; do [[ $svc == nginx* ]] && stack_stop "$svc"; done
+    for svc in "${!STACK_PID[@]}"; do [[ $svc == pool* ]] && stack_stop "$svc"; done
+    stack_cleanup
+  fi
+  ((rc == 0 || F_FAIL > 0)) || not_ok "$F_NAME: test script aborted (exit $rc)"
+  if [[ -n $STACK_RT && -d $STACK_RT ]]; then
+    if ((F_FAIL > 0)) || [[ $F_KEEP == 1 ]]; then
+      ((F_FAIL == 0)) || f_dump_logs
+      echo "# runtime dir kept: $STACK_RT"
+    else
+      rm -rf "$STACK_RT"
+    fi
+  fi
+  echo "# $F_NAME: $F_PASS passed, $F_FAIL failed"
+  ((F_FAIL == 0)) || exit 1
+  exit 0
+}
+
+# f_begin NAME: runtime dir, traps, tool checks.
+f_begin() {
+  F_NAME=$1
+  trap f_finish EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  local tool
+  for tool in curl jq node redis-server redis-cli nginx; do
+    setup "$tool is installed (make deps)" command -v "$tool" >/dev/null
+  done
+  setup "build/sgid-fcgi exists (make)" test -x "$ROOT/build/sgid-fcgi"
+  stack_init "sgid-faults-$1"
+  mkdir -p "$STACK_RT/spa"
+  echo '<!doctype html><title>faults</title>' >"$STACK_RT/spa/index.html"
+  ((EUID != 0)) || chmod -R a+rX "$STACK_RT/spa"
+}
+
+f_now_ms() { date +%s%3N; }
+
+# f_sleep_ms MS
+f_sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+
+# f_wait SECS WHAT CMD...: poll CMD until it succeeds, at most SECS.
+f_wait() {
+  local secs=$1 what=$2
+  shift 2
+  stack_wait_until "$secs" "$what" - "$@"
+}
+
+# jqv FILE EXPR: one value from a JSON file ("null" when absent).
+jqv() { jq -r "$2" "$1" 2>/dev/null || echo null; }
+
+# f_load ARGS...: the driver, killed if it outlives its own bounds.
+f_load() { timeout 1900 node "$FAULTS_DIR/load.mjs" "$@"; }
+
+# ---- redis ------------------------------------------------------------------
+
+declare -A F_REDIS_AUTH=()   # name -> extra redis-cli args (space separated)
+
+# f_redis_cli NAME ARGS...: redis-cli on NAME's unix socket.
+f_redis_cli() {
+  local name=$1 auth=()
+  shift
+  [[ -z ${F_REDIS_AUTH[$name]:-} ]] || read -ra auth <<<"${F_REDIS_AUTH[$name]}"
+  timeout 10 redis-cli -s "$STACK_RT/$name.sock" --no-auth-warning "${auth[@]}" "$@"
+}
+f_redis_ping() { [[ $(f_redis_cli "$1" ping 2>/dev/null) == PONG ]]; }
+
+# f_redis_start NAME [redis-server options...]: a private redis-server on
+# STACK_RT/NAME.sock (no TCP unless the options give --port), data in
+# STACK_RT/NAME/, no persistence unless the options turn it on.
+f_redis_start() {
+  local name=$1
+  shift
+  mkdir -p "$STACK_RT/$name"
+  stack_bg "$name" "$STACK_RT/$name.log" \
+    redis-server --port 0 --bind 127.0.0.1 --unixsocket "$STACK_RT/$name.sock" --unixsocketperm 700 \
+    --save '' --appendonly no --dir "$STACK_RT/$name" --daemonize no --loglevel notice "$@"
+  stack_wait_until 10 "redis-server $name (log: $STACK_RT/$name.log)" "${STACK_PID[$name]}" f_redis_ping "$name"
+}
+
+# f_redis_kill NAME SIGNAL: signal the server and reap it (a crash with KILL).
+f_redis_kill() {
+  local name=$1 sig=$2 pid=${STACK_PID[$1]:-}
+  [[ -n $pid ]] || return 0
+  exec 3>&2 2>/dev/null
+  kill "-$sig" "$pid" || true
+  local deadline=$((SECONDS + 10))
+  while stack_alive "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
+  wait "$pid" || true
+  exec 2>&3 3>&-
+  unset "STACK_PID[$name]"
+}
+
+# ---- identity providers -----------------------------------------------------
+
+f_mockpass_start() {
+  stack_ports_free "$MOCKPASS_PORT" || return 1
+  stack_start_mockpass false "${1:-S9812379B}"
+}
+
+# The persona name MockPass serves (stack_start_mockpass's default NRIC).
+f_mockpass_name() {
+  jq -r --arg n S9812379B '.personas[$n].name.value' \
+    "$ROOT/tests/mockpass/node_modules/@opengovsg/mockpass/static/myinfo/v3.json"
+}
+
+IDP_CLIENT_ID=faults-client
+IDP_CLIENT_SECRET=""
+
+# f_idp_start [REDIRECT_URIS]: the hostile IdP on IDP_PORT.
+f_idp_start() {
+  local idp=$ROOT/tests/hostile-idp
+  if [[ ! -d $idp/node_modules/jose ]]; then
+    (cd "$idp" && timeout 300 npm ci --no-audit --no-fund --loglevel=error </dev/null) >&2 || return 1
+  fi
+  stack_ports_free "$IDP_PORT" || return 1
+  IDP_CLIENT_SECRET=faults-secret-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  stack_bg idp "$STACK_RT/idp.log" env -i PATH="$PATH" \
+    PORT="$IDP_PORT" CLIENT_ID="$IDP_CLIENT_ID" CLIENT_SECRET="$IDP_CLIENT_SECRET" \
+    CLIENT_PUBLIC_KEY="$ROOT/tests/fixtures/client-test-pub.pem" \
+    REDIRECT_URIS="${1:-$API/api/redirect}" \
+    node "$idp/server.js"
+  stack_wait_until 20 "hostile-idp (log: $STACK_RT/idp.log)" "${STACK_PID[idp]}" \
+    curl -fsS --max-time 2 -o /dev/null "$IDP/v2/.well-known/openid-configuration"
+}
+
+# f_idp_scenario JSON: replace the provider's scenario ({} = happy path).
+f_idp_scenario() {
+  curl -fsS --max-time 5 -o /dev/null -X POST -H 'content-type: application/json' \
+    --data "$1" "$IDP/__control/scenario"
+}
+
+# ---- the app ----------------------------------------------------------------
+
+# f_app_env FILE mockpass|idp [VAR=VALUE...]: write an --env-file for a pool.
+# Defaults: the chosen provider, STACK_RT/redis.sock, our ports, LOG_LEVEL=info.
+f_app_env() {
+  local file=$1 idp=$2 kv
+  shift 2
+  declare -A env=(
+    [SGID_PRIVATE_KEY_FILE]=$ROOT/tests/fixtures/client-test-key.pem
+    [SGID_REDIRECT_URI]=$API/api/redirect
+    [SGID_FRONTEND_HOST]=$FRONTEND
+    [SGID_SCOPES]='"openid myinfo.name"'
+    [REDIS_URL]=unix://$STACK_RT/redis.sock
+    [LOG_LEVEL]=info
+  )
+  if [[ $idp == mockpass ]]; then
+    env[SGID_CLIENT_ID]=$(sed -n 's/^SGID_CLIENT_ID=//p' "$ROOT/tests/fixtures/mockpass.env")
+    env[SGID_CLIENT_SECRET]=$(sed -n 's/^SGID_CLIENT_SECRET=//p' "$ROOT/tests/fixtures/mockpass.env")
+    env[SGID_HOSTNAME]=http://localhost:$MOCKPASS_PORT
+  else
+    env[SGID_CLIENT_ID]=$IDP_CLIENT_ID
+    env[SGID_CLIENT_SECRET]=$IDP_CLIENT_SECRET
+    env[SGID_HOSTNAME]=http://localhost:$IDP_PORT
+  fi
+  for kv in "$@"; do env[${kv%%=*}]=${kv#*=}; done
+  : >"$file"
+  for kv in "${!env[@]}"; do printf '%s=%s\n' "$kv" "${env[$kv]}" >>"$file"; done
+  chmod 0600 "$file"
+}
+
+# Live worker pids of pool NAME (children of its supervisor).
+f_pool_workers() {
+  local sup=${STACK_PID[$1]:-} p
+  [[ -n $sup ]] || return 0
+  for p in $(pgrep -P "$sup" 2>/dev/null); do stack_alive "$p" && echo "$p"; done
+  return 0
+}
+f_pool_count() { f_pool_workers "$1" | wc -l; }
+f_pool_has() { (($(f_pool_count "$1") == $2)); }
+
+# f_pool_start NAME ENVFILE WORKERS [sgid-fcgi options...]: the supervisor on
+# unix:STACK_RT/NAME.sock, log STACK_RT/NAME.log, in its own process group.
+f_pool_start() {
+  local name=$1 envfile=$2 n=$3 bin=$ROOT/build/sgid-fcgi
+  shift 3
+  if ! env -i -C "$STACK_RT" PATH="$PATH" "$bin" --env-file "$envfile" --check-config \
+    >>"$STACK_RT/$name.log" 2>&1; then
+    stack_say "error: sgid-fcgi --check-config failed (log: $STACK_RT/$name.log)"
+    return 1
+  fi
+  stack_bg "$name" "$STACK_RT/$name.log" env -i -C "$STACK_RT" PATH="$PATH" \
+    "$bin" --listen "unix:$STACK_RT/$name.sock" --workers "$n" --env-file "$envfile" "$@"
+  stack_wait_until 10 "pool $name socket" "${STACK_PID[$name]}" test -S "$STACK_RT/$name.sock" || return 1
+  stack_wait_until 10 "pool $name: $n workers" "${STACK_PID[$name]}" f_pool_has "$name" "$n" || return 1
+  # nginx's workers run as www-data when we are root (nginx.conf.example's
+  # `user`); the supervisor makes the socket 0660: give the group access.
+  [[ -z $STACK_WEB_USER ]] || chgrp "$STACK_WEB_USER" "$STACK_RT/$name.sock"
+}
+
+# The system call a worker is blocked in (x86-64: 43 accept, 288 accept4,
+# 270 pselect6 (an idle worker waiting for a connection), 7 poll, 271 ppoll).
+f_syscall() { cut -d' ' -f1 "/proc/$1/syscall" 2>/dev/null || echo gone; }
+
+# Workers of pool NAME not waiting for a connection (busy with a request).
+f_pool_busy() {
+  local p sc
+  for p in $(f_pool_workers "$1"); do
+    sc=$(f_syscall "$p")
+    [[ $sc == 43 || $sc == 288 || $sc == 270 || $sc == gone ]] || echo "$p"
+  done
+}
+
+# How many lines of pool NAME's log match a regex.
+f_log_count() { grep -cE -- "$2" "$STACK_RT/$1.log" 2>/dev/null || true; }
+
+# ---- nginx ------------------------------------------------------------------
+
+# f_nginx_start NAME API_PORT SPA_PORT SOCKET: nginx.conf.example with our
+# socket and ports, prefix STACK_RT/NAME/.
+f_nginx_start() {
+  local name=$1 api=$2 spa=$3 sock=$4 dir=$STACK_RT/$1
+  mkdir -p "$dir/logs"
+  sed -e "s#/run/sgid-fcgi/sgid-fcgi.sock#$sock#g" \
+    -e "s#/usr/share/sgid-fcgi/demo-spa#$STACK_RT/spa#g" \
+    -e "s#listen 127.0.0.1:5001;#listen 127.0.0.1:$api;#" \
+    -e "s#listen 127.0.0.1:5173;#listen 127.0.0.1:$spa;#" \
+    "$ROOT/nginx.conf.example" >"$dir/nginx.conf"
+  if ! grep -q "listen 127.0.0.1:$api;" "$dir/nginx.conf" || ! grep -q "listen 127.0.0.1:$spa;" "$dir/nginx.conf"; then
+    stack_say "error: nginx.conf.example has no 'listen 127.0.0.1:5001;' / ':5173;' to substitute"
+    return 1
+  fi
+  stack_ports_free "$api" "$spa" || return 1
+  nginx -t -q -p "$dir/" -c "$dir/nginx.conf" >>"$STACK_RT/$name.log" 2>&1 || {
+    stack_say "error: nginx -t failed (log: $STACK_RT/$name.log)"
+    return 1
+  }
+  stack_bg "$name" "$STACK_RT/$name.log" nginx -p "$dir/" -c "$dir/nginx.conf"
+  stack_wait_until 10 "nginx $name" "${STACK_PID[$name]}" test -s "$dir/nginx.pid" || return 1
+  stack_wait_until 15 "API through nginx $name" "${STACK_PID[$name]}" \
+    curl -fsS --max-time 2 -o /dev/null "http://localhost:$api/api/health"
+}
+
+# ---- the usual single-host stack -------------------------------------------
+
+# f_stack IDP WORKERS [VAR=VALUE...] [-- sgid-fcgi options...]: redis (unix
+# socket, no persistence), the provider, pool "pool", nginx "nginx" on API_PORT.
+f_stack() {
+  local idp=$1 n=$2 vars=() opts=()
+  shift 2
+  while (($#)); do
+    if [[ $1 == -- ]]; then
+      shift
+      opts=("$@")
+      break
+    fi
+    vars+=("$1")
+    shift
+  done
+  setup "ports $API_PORT $SPA_PORT free" stack_ports_free "$API_PORT" "$SPA_PORT"
+  [[ -n ${STACK_PID[redis]:-} ]] || setup "start redis-server" f_redis_start redis
+  if [[ $idp == mockpass ]]; then
+    setup "start MockPass on $MOCKPASS_PORT" f_mockpass_start
+  else
+    setup "start the hostile IdP on $IDP_PORT" f_idp_start
+  fi
+  f_app_env "$STACK_RT/app.env" "$idp" "${vars[@]}"
+  setup "start the pool ($n workers)" f_pool_start pool "$STACK_RT/app.env" "$n" "${opts[@]}"
+  setup "start nginx on $API_PORT" f_nginx_start nginx "$API_PORT" "$SPA_PORT" "$STACK_RT/pool.sock"
+}
+
+# statuses_within FILE CODE...: every status in a load.mjs summary is a CODE.
+statuses_within() {
+  local f=$1 k
+  shift
+  for k in $(jq -r '.by_status | keys[]' "$f"); do
+    [[ " $* " == *" $k "* ]] || return 1
+  done
+}
+
+# f_status URL [curl args]: the HTTP status of one request ("000" on none).
+f_status() {
+  local url=$1
+  shift
+  curl -s -o /dev/null --max-time 10 -w '%{http_code}' "$@" "$url" || true
+}
+
+# f_sessions_ok FILE [BASE]: how many sessions of FILE (load.mjs logins
+# --out) still answer /api/userinfo 200 with their own data (iceCream, and
+# the sub when FILE has one). Prints "good/total".
+f_sessions_ok() {
+  f_load sessions --base "${2:-$API}" --sessions "$1" | jq -r '"\(.good)/\(.total)"'
+}
+
+# check_sessions NAME FILE [BASE]: a test point: every session of FILE still
+# gets its own profile ("good/total" appended to NAME).
+check_sessions() {
+  local name=$1 file=$2 got want
+  want=$(wc -l <"$file")
+  got=$(f_sessions_ok "$file" "${3:-$API}")
+  check "$name: $got" test "$got" == "$want/$want"
+}

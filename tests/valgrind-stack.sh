@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Valgrind over the code: every unit-test binary under memcheck, then the
+# curl end-to-end flow (tests/integration) with each sgid-fcgi worker run
+# under memcheck through a wrapper. Any error or definite leak fails.
+# Last line: "valgrind: N passed, N failed".
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root" || exit 1
+out=$root/build/valgrind
+rm -rf "$out" && mkdir -p "$out"
+passed=0 failed=0
+check() {
+	local name=$1; shift
+	if "$@"; then echo "ok - $name"; passed=$((passed + 1)); else echo "not ok - $name"; failed=$((failed + 1)); fi
+}
+vg=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect)
+
+for t in build/tests/test_*; do
+	check "memcheck clean: $(basename "$t")" "${vg[@]}" --log-file="$out/$(basename "$t").log" "$t" >/dev/null
+done
+
+# The app under memcheck: a wrapper the stack scripts start as the binary.
+wrapper=$out/sgid-fcgi
+cat >"$wrapper" <<WRAP
+#!/bin/sh
+exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \\
+	--log-file="$out/apps/app.%p.log" "$root/build/sgid-fcgi" "\$@"
+WRAP
+chmod 0755 "$wrapper"
+# the workers may run as the web server's user: let them write their logs
+mkdir -p "$out/apps" && chmod 1777 "$out/apps"
+chmod o+rx "$out" 2>/dev/null || true
+STACK_APP_BIN=$wrapper INTEGRATION_NGINX_ONLY=1 "$root/tests/in-netns.sh" "$root/tests/integration/run.sh" >"$out/integration.out" 2>&1
+rc=$?
+tail -n 1 "$out/integration.out"
+check "integration flow passes with workers under memcheck" test "$rc" -eq 0
+logs=$(find "$out/apps" -name 'app.*.log' | wc -l)
+check "memcheck logs written for the workers ($logs)" test "$logs" -gt 0
+errors=$(cat "$out"/apps/app.*.log 2>/dev/null | grep -cE '== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and destination)|definitely lost|indirectly lost')
+check "no memcheck error or leak in any worker (found $errors)" test "$errors" -eq 0
+[[ $errors -eq 0 ]] || cat "$out"/apps/app.*.log | head -n 80
+echo "valgrind: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
