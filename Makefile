@@ -76,7 +76,7 @@ soak: all
 	$(NETNS) tests/faults/soak.sh
 
 # Every unit test and the workers of the curl flow under valgrind memcheck.
-valgrind: all unit
+valgrind: all $(TEST_BINS)
 	tests/valgrind-stack.sh
 
 # The whole app built with ASan+UBSan, under the hostile suite's traffic.
