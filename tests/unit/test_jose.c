@@ -1,4 +1,4 @@
-/* jose: sgID userinfo profiles A and B, RFC 7515/7516 examples, every
+/* jose: sgID userinfo profiles A and B, RFC 7515/7516/7520 examples, every
  * alg/enc pair, and hostile tokens (tampering, bad part counts, refused
  * algorithms and headers, unknown keys, junk in the JWKS). */
 #include <stdint.h>
@@ -15,6 +15,7 @@
 static json_value *vec;   /* sgid-test-vectors.json */
 static json_value *rfc;   /* rfc-jose-examples.json */
 static json_value *extra; /* jwe-extra-vectors.json */
+static json_value *cookbook; /* rfc7520-examples.json */
 static crypto_pkey *client_key;
 
 static json_value *load_json(const char *path)
@@ -609,6 +610,192 @@ static void test_jwe_header_refusals(void)
 	buf_free(&pt);
 }
 
+/* ---- RFC 7520 (JOSE Cookbook) examples ---- */
+
+/* Figure 7 (JWS payload) and Figure 72 (JWE plaintext), byte for byte:
+ * U+2019 and U+2013 as the RFC spells them out. */
+static const char rfc7520_fig7[] =
+	"It\xe2\x80\x99" "s a dangerous business, Frodo, going out your door. "
+	"You step onto the road, and if you don't keep your feet, "
+	"there\xe2\x80\x99" "s no knowing where you might be swept off to.";
+static const char rfc7520_fig72[] =
+	"You can trust us to stick with you through thick and thin\xe2\x80\x93" "to the "
+	"bitter end. And you can trust us to keep any secret of yours\xe2\x80\x93" "closer "
+	"than you keep it yourself. But you cannot trust us to let you face trouble "
+	"alone, and go off without a word. We are your friends, Frodo.";
+
+static crypto_pkey *load_pem_file(const char *path)
+{
+	char err[128] = "";
+	size_t len = 0;
+	char *pem = harness_read_file(path, &len);
+	crypto_pkey *k = pem ? crypto_private_key_load(pem, len, err, sizeof err) : NULL;
+	free(pem);
+	return k;
+}
+
+/* Section 4.1: RS256 over a text payload with the Section 3.3 public key. */
+static void test_rfc7520_4_1(void)
+{
+	const json_value *ex = json_get(cookbook, "rfc7520_4_1");
+	const char *jws = json_get_str(ex, "jws", NULL);
+	struct jwks keys = {0};
+	json_value *payload = NULL;
+	struct buf body = BUF_INIT, sig = BUF_INIT, t = BUF_INIT;
+
+	CHECK(jws != NULL);
+	if (!jws)
+		return;
+	CHECK_INT(jwks_from(json_get(ex, "jwks"), &keys), JOSE_OK);
+	CHECK_INT(keys.n, 1);
+	CHECK_STR(keys.keys[0].kid, "bilbo.baggins@hobbiton.example");
+	CHECK_INT(crypto_pkey_bits(keys.keys[0].key), 2048);
+
+	const char *dot1 = strchr(jws, '.');
+	const char *dot2 = strrchr(jws, '.');
+	CHECK_INT(b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &body), 0);
+	CHECK_INT(b64url_decode(dot2 + 1, strlen(dot2 + 1), &sig), 0);
+	CHECK_INT(body.len, sizeof rfc7520_fig7 - 1);
+	CHECK_STR(buf_cstr(&body), rfc7520_fig7);
+	CHECK_STR(buf_cstr(&body), json_get_str(ex, "payload", NULL));
+
+	/* The RFC signature verifies with the key built from n/e... */
+	if (keys.n == 1)
+		CHECK_INT(crypto_rsa_verify_sha256(keys.keys[0].key, jws, (size_t)(dot2 - jws),
+			(const uint8_t *)sig.data, sig.len), 0);
+	/* ...and jws_verify_rs256 gets past the signature: it then refuses the
+	 * payload because it is text, not the JSON object it returns (a
+	 * signature failure would be JOSE_ERR_SIGNATURE, the kid matches). */
+	CHECK_INT(jws_verify_rs256(jws, strlen(jws), &keys, &payload), JOSE_ERR_MALFORMED);
+	CHECK(payload == NULL);
+	CHECK_INT(jws_verify_rs256(jws, strlen(jws), &keys, NULL), JOSE_ERR_MALFORMED);
+
+	/* One payload byte changed ("Frodo" -> "frodo"): the signature fails. */
+	char *f = body.len ? strstr(body.data, "Frodo") : NULL;
+	CHECK(f != NULL);
+	if (f)
+		*f = 'f';
+	buf_append(&t, jws, (size_t)(dot1 - jws) + 1);
+	b64url_encode((const uint8_t *)body.data, body.len, &t);
+	buf_append_str(&t, dot2);
+	CHECK_INT(jws_verify_rs256(t.data, t.len, &keys, &payload), JOSE_ERR_SIGNATURE);
+	CHECK(payload == NULL);
+	if (keys.n == 1)
+		CHECK(crypto_rsa_verify_sha256(keys.keys[0].key, t.data,
+			(size_t)(strrchr(t.data, '.') - t.data), (const uint8_t *)sig.data, sig.len) != 0);
+	/* A base64url character changed in the payload or the signature. */
+	for (int seg = 1; seg <= 2; seg++) {
+		char *bad = tamper(jws, seg);
+		CHECK_INT(jws_verify_rs256(bad, strlen(bad), &keys, &payload), JOSE_ERR_SIGNATURE);
+		free(bad);
+	}
+	/* Another RSA key under the same kid does not verify it either. */
+	jwks_clear(&keys);
+	const char *other_n = str_at(json_array_at(json_get(json_get(vec, "server_jwks"), "keys"), 0), "n", NULL);
+	buf_reset(&t);
+	buf_printf(&t, "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"bilbo.baggins@hobbiton.example\","
+		"\"n\":\"%s\",\"e\":\"AQAB\"}]}", other_n ? other_n : "");
+	CHECK_INT(jwks_parse(t.data, t.len, &keys), JOSE_OK);
+	CHECK_INT(keys.n, 1);
+	CHECK_INT(jws_verify_rs256(jws, strlen(jws), &keys, &payload), JOSE_ERR_SIGNATURE);
+	jwks_clear(&keys);
+	buf_free(&body);
+	buf_free(&sig);
+	buf_free(&t);
+}
+
+/* Section 5.2: RSA-OAEP / A256GCM with the Figure 84 RSA 4096-bit key. */
+static void test_rfc7520_5_2(void)
+{
+	const json_value *ex = json_get(cookbook, "rfc7520_5_2");
+	const char *jwe = json_get_str(ex, "jwe", NULL);
+	crypto_pkey *k = load_pem_file("tests/vectors/rfc7520-rsa-key.pem");
+	struct buf pt = BUF_INIT;
+
+	CHECK(jwe != NULL);
+	CHECK(k != NULL);
+	if (!jwe || !k) {
+		crypto_pkey_free(k);
+		return;
+	}
+	struct jwe_key key = { k, NULL, 0 };
+	CHECK_INT(crypto_pkey_bits(k), 4096);
+	CHECK_INT(decrypt_rsa(jwe, k, &pt), JOSE_OK);
+	CHECK_INT(pt.len, sizeof rfc7520_fig72 - 1);
+	CHECK(pt.len == sizeof rfc7520_fig72 - 1 && memcmp(pt.data, rfc7520_fig72, pt.len) == 0);
+	CHECK_STR(buf_cstr(&pt), json_get_str(ex, "plaintext", NULL));
+	/* The wrong RSA key cannot unwrap the CEK; RSA-OAEP-256 is not RSA-OAEP. */
+	buf_reset(&pt);
+	CHECK_INT(decrypt_rsa(jwe, client_key, &pt), JOSE_ERR_DECRYPT);
+	struct buf h = BUF_INIT;
+	b64url_encode((const uint8_t *)"{\"alg\":\"RSA-OAEP-256\",\"enc\":\"A256GCM\"}", 38, &h);
+	buf_append_str(&h, strchr(jwe, '.'));
+	CHECK_INT(jwe_decrypt(h.data, h.len, &key, &pt), JOSE_ERR_DECRYPT);
+	CHECK_INT(pt.len, 0);
+	jwe_tamper_all(jwe, &key, 0);
+	buf_free(&h);
+	buf_free(&pt);
+	crypto_pkey_free(k);
+}
+
+/* Section 5.8: A128KW / A128GCM with the Figure 151 key. */
+static void test_rfc7520_5_8(void)
+{
+	const json_value *ex = json_get(cookbook, "rfc7520_5_8");
+	const char *jwe = json_get_str(ex, "jwe", NULL);
+	struct buf jwk = BUF_INIT, k = BUF_INIT, pt = BUF_INIT;
+
+	CHECK(jwe != NULL);
+	if (!jwe)
+		return;
+	to_json(json_get(ex, "jwk"), &jwk);
+	CHECK_INT(jwk_oct_parse(jwk.data, jwk.len, &k), JOSE_OK);
+	CHECK_INT(k.len, 16);
+	CHECK_INT(decrypt_oct(jwe, &k, &pt), JOSE_OK);
+	CHECK_INT(pt.len, sizeof rfc7520_fig72 - 1);
+	CHECK(pt.len == sizeof rfc7520_fig72 - 1 && memcmp(pt.data, rfc7520_fig72, pt.len) == 0);
+	CHECK_STR(buf_cstr(&pt), json_get_str(ex, "plaintext", NULL));
+	/* Another 128-bit key fails the RFC 3394 integrity check. */
+	buf_reset(&pt);
+	struct buf other = BUF_INIT;
+	b64url_decode("GawgguFyGrWKav7AX4VKUg", 22, &other);
+	CHECK_INT(decrypt_oct(jwe, &other, &pt), JOSE_ERR_DECRYPT);
+	CHECK_INT(pt.len, 0);
+	struct jwe_key key = { NULL, (const uint8_t *)k.data, k.len };
+	jwe_tamper_all(jwe, &key, 0);
+	buf_free(&other);
+	buf_free(&jwk);
+	buf_free(&k);
+	buf_free(&pt);
+}
+
+/* Section 5.9 (zip DEF) is refused even with the right key; Section 5.1
+ * (RSA1_5) is refused before any RSA operation. */
+static void test_rfc7520_refused(void)
+{
+	const json_value *ex58 = json_get(cookbook, "rfc7520_5_8");
+	const char *jwe59 = str_at(cookbook, "rfc7520_5_9", "jwe");
+	const char *jwe51 = str_at(cookbook, "rfc7520_5_1", "jwe");
+	crypto_pkey *k = load_pem_file("tests/vectors/rfc7520-rsa-key.pem");
+	struct buf jwk = BUF_INIT, kw = BUF_INIT, pt = BUF_INIT;
+
+	CHECK(jwe59 != NULL && jwe51 != NULL && k != NULL);
+	if (jwe59) {
+		to_json(json_get(ex58, "jwk"), &jwk);
+		CHECK_INT(jwk_oct_parse(jwk.data, jwk.len, &kw), JOSE_OK);
+		CHECK_INT(decrypt_oct(jwe59, &kw, &pt), JOSE_ERR_UNSUPPORTED);
+	}
+	if (jwe51) {
+		CHECK_INT(decrypt_rsa(jwe51, k, &pt), JOSE_ERR_ALG);
+		CHECK_INT(decrypt_rsa(jwe51, client_key, &pt), JOSE_ERR_ALG);
+	}
+	CHECK_INT(pt.len, 0);
+	buf_free(&jwk);
+	buf_free(&kw);
+	buf_free(&pt);
+	crypto_pkey_free(k);
+}
+
 static void test_jwk_oct(void)
 {
 	struct buf k = BUF_INIT;
@@ -643,17 +830,22 @@ int main(void)
 	vec = load_json("tests/vectors/sgid-test-vectors.json");
 	rfc = load_json("tests/vectors/rfc-jose-examples.json");
 	extra = load_json("tests/vectors/jwe-extra-vectors.json");
-	CHECK(vec && rfc && extra);
+	cookbook = load_json("tests/vectors/rfc7520-examples.json");
+	CHECK(vec && rfc && extra && cookbook);
 	const char *pem = vec ? json_get_str(vec, "client_private_key_pkcs8_pem", NULL) : NULL;
 	client_key = pem ? crypto_private_key_load(pem, strlen(pem), err, sizeof err) : NULL;
 	CHECK(client_key != NULL);
-	if (!vec || !rfc || !extra || !client_key)
+	if (!vec || !rfc || !extra || !cookbook || !client_key)
 		return harness_report("test_jose");
 	RUN(test_profile_a);
 	RUN(test_profile_b);
 	RUN(test_rfc7516_a1);
 	RUN(test_rfc7516_a3);
 	RUN(test_rfc7515_a2);
+	RUN(test_rfc7520_4_1);
+	RUN(test_rfc7520_5_2);
+	RUN(test_rfc7520_5_8);
+	RUN(test_rfc7520_refused);
 	RUN(test_refused_algs);
 	RUN(test_vector_id_tokens);
 	RUN(test_jws_tampering);
@@ -671,5 +863,6 @@ int main(void)
 	json_free(vec);
 	json_free(rfc);
 	json_free(extra);
+	json_free(cookbook);
 	return harness_report("test_jose");
 }
