@@ -1,6 +1,7 @@
 # Shared by tests/bench/run.sh and tests/bench/counts.sh: a private stack on
 # loopback and unix sockets -- redis-server, the sgID stand-in, the sgid-fcgi
-# pool, the trivial FastCGI responder, the peer (official Express example)
+# pool, the trivial FastCGI responders (bare, and with one Redis SET per
+# request), the peer (official Express example)
 # and nginx in front of them -- started in a temporary directory and torn
 # down on exit. Only the processes started here are ever signalled, by pid.
 # shellcheck shell=bash
@@ -31,6 +32,7 @@ SGID_PID=
 NGINX_PID=
 REDIS_PID=
 TRIVIAL_PID=
+TRIVIAL_REDIS_PID=
 
 say() { printf '%s\n' "$*" >&2; }
 die() {
@@ -162,6 +164,16 @@ start_trivial() {
   TRIVIAL_PID=$!
   started trivial_fcgi "$TRIVIAL_PID"
   wait_for 10 trivial_fcgi test -S "$RT/trivial.sock"
+}
+
+# start_trivial_redis WORKERS: trivial_fcgi plus one SET ... EX per request on
+# the same Redis as the pool (start_redis first)
+start_trivial_redis() {
+  "$BUILD/bench/trivial_redis_fcgi" "unix:$RT/trivial-redis.sock" "$1" "$RT/redis.sock" \
+    >"$RT/trivial-redis.log" 2>&1 &
+  TRIVIAL_REDIS_PID=$!
+  started trivial_redis_fcgi "$TRIVIAL_REDIS_PID"
+  wait_for 10 trivial_redis_fcgi test -S "$RT/trivial-redis.sock"
 }
 
 # npm ci when node_modules is missing or was installed from another lock.

@@ -4,7 +4,8 @@
 #
 # Starts its own stack (lib.sh): redis-server on a unix socket, the sgID
 # stand-in (fake-sgid, Node), the sgid-fcgi pool (--listen unix: --workers N),
-# trivial_fcgi with the same N, the peer (2 Node processes) and nginx in front
+# trivial_fcgi and trivial_redis_fcgi (the same plus one Redis SET per request,
+# on the same Redis) with the same N, the peer (2 Node processes) and nginx in front
 # of all of them, on 127.0.0.1 ports BENCH_PORT.. and unix sockets in a temp
 # dir. Then loads each row with wrk for BENCH_DURATION seconds, BENCH_REPS
 # times (rows interleaved, so slow phases of a shared machine hit every row),
@@ -29,13 +30,13 @@ WORKERS=${BENCH_WORKERS:-4}
 SGID_PROCS=${BENCH_SGID_PROCS:-2}
 CORES=$(nproc)
 CACHED_POOL=256
-ALL_ROWS="ceiling transport ours-auth-url ours-userinfo-session ours-userinfo-fresh ours-login peer-auth-url peer-userinfo-session peer-userinfo-fresh peer-login"
+ALL_ROWS="ceiling transport transport-redis ours-auth-url ours-userinfo-session ours-userinfo-fresh ours-login peer-auth-url peer-userinfo-session peer-userinfo-fresh peer-login"
 ROWS=${BENCH_ROWS:-$ALL_ROWS}
 OUT_DIR=$BUILD/bench
 
 bench_need_tools wrk nginx redis-server redis-cli node npm curl jq /usr/bin/time
 [[ -x $BUILD/sgid-fcgi ]] || die "$BUILD/sgid-fcgi is missing (make)"
-[[ -x $BUILD/bench/trivial_fcgi && -x $BUILD/bench/rsa_speed ]] || die "$BUILD/bench tools are missing (make bench-tools)"
+[[ -x $BUILD/bench/trivial_fcgi && -x $BUILD/bench/trivial_redis_fcgi && -x $BUILD/bench/rsa_speed ]] || die "$BUILD/bench tools are missing (make bench-tools)"
 
 t_start=$(date +%s)
 bench_init
@@ -48,6 +49,7 @@ peer_install
 start_redis
 start_fake_sgid "$SGID_PROCS"
 start_trivial "$WORKERS"
+start_trivial_redis "$WORKERS"
 start_pool "$WORKERS"
 start_peers
 start_nginx
@@ -83,9 +85,9 @@ field() { sed -n "s/.* $2=\\([^ ]*\\).*/\\1/p" "$1"; }
 
 # (pid lists are split into words on purpose)
 # shellcheck disable=SC2046
-group_ticks() { # prints "ours nginx sgid redis peer trivial" ticks
+group_ticks() { # prints "ours nginx sgid redis peer trivial" ticks (trivial = both trivial responders)
   echo "$(cpu_ticks "$POOL_PID" $(pool_workers)) $(cpu_ticks $(nginx_pids)) $(cpu_ticks $(sgid_pids))" \
-    "$(cpu_ticks "$REDIS_PID") $(cpu_ticks "${PEER_PIDS[@]}") $(cpu_ticks "$TRIVIAL_PID" $(pgrep -P "$TRIVIAL_PID" | tr '\n' ' '))"
+    "$(cpu_ticks "$REDIS_PID") $(cpu_ticks "${PEER_PIDS[@]}") $(cpu_ticks "$TRIVIAL_PID" $(pgrep -P "$TRIVIAL_PID" | tr '\n' ' ') "$TRIVIAL_REDIS_PID" $(pgrep -P "$TRIVIAL_REDIS_PID" | tr '\n' ' '))"
 }
 
 # mint ENGINE SECONDS FILE CONNS: logged-in sessions whose profile was never fetched
@@ -112,6 +114,7 @@ run_row() {
   case $name in
     ceiling) mode=plain path=/ceiling engine=nginx ;;
     transport) mode=plain path=/trivial/health engine=nginx ;;
+    transport-redis) mode=plain path=/trivial-redis/health engine=nginx ;;
     *-auth-url) mode=plain path="/api/auth-url?icecream=Vanilla" ;;
     *-userinfo-session) mode=cached pool=$RT/cached-$engine.txt ;;
     *-userinfo-fresh) mode=fresh pool=$RT/fresh-$engine.txt ;;
@@ -224,18 +227,26 @@ report() {
     for (i = 1; i <= n; i++) { r = R[i]; mr[r] = med(rate[r]); m50[r] = med(p50[r]); m99[r] = med(p99[r]) }
     printf "\nsgid-fcgi benchmark: %d reps x %d s per row, %d connections, %d sgid-fcgi workers, %d cores\n", reps, d, conns, workers, cores
     printf "(medians over the reps; logins: per complete login, 4 HTTP requests; p50/p99 in ms)\n\n"
-    printf "%-24s %10s %9s %9s %10s %10s %8s\n", "row", "ops/s", "p50", "p99", "x transp.", "x peer", "errors"
+    printf "%-24s %10s %9s %9s %10s %10s %10s %8s\n", "row", "ops/s", "p50", "p99", "x transp.", "x 1 RT", "x peer", "errors"
     for (i = 1; i <= n; i++) {
       r = R[i]; unit = (r ~ /login/) ? "logins" : "req"
       peer = r; sub(/^ours-/, "peer-", peer)
       xp = (r ~ /^ours-/ && (peer in mr)) ? ratio(mr[r], mr[peer]) : "-"
-      xt = (r ~ /^ours-/ && ("transport" in mr)) ? ratio(mr[r], mr["transport"]) : "-"
-      printf "%-24s %10.1f %9.2f %9.2f %10s %10s %8d\n", r, mr[r], m50[r], m99[r], xt, xp, bad[r]
+      xt = ((r ~ /^ours-/ || r == "transport-redis") && ("transport" in mr)) ? ratio(mr[r], mr["transport"]) : "-"
+      x1 = (r ~ /^ours-/ && ("transport-redis" in mr)) ? ratio(mr[r], mr["transport-redis"]) : "-"
+      printf "%-24s %10.1f %9.2f %9.2f %10s %10s %10s %8d\n", r, mr[r], m50[r], m99[r], xt, x1, xp, bad[r]
+    }
+    printf "(x 1 RT: against transport-redis, the transport row plus one Redis SET per request)\n"
+    if (("transport" in mr) && ("transport-redis" in mr) && mr["transport"] > 0) {
+      printf "\none Redis round trip alone (transport-redis) reaches %.0f%% of transport: the 75%% target for\n", 100 * mr["transport-redis"] / mr["transport"]
+      printf "auth-url and cached userinfo is %s here for any worker that makes one Redis round trip\n", (mr["transport-redis"] >= 0.75 * mr["transport"]) ? "within reach" : "OUT OF REACH"
+      for (i = 1; i <= n; i++) { r = R[i]; if (r !~ /^ours-(auth-url|userinfo-session)$/) continue
+        printf "  %-22s %.0f%% of that bound, %.0f%% of transport\n", r, 100 * mr[r] / mr["transport-redis"], 100 * mr[r] / mr["transport"] }
     }
     printf "\np99 ours vs peer (target: below):"
     for (i = 1; i <= n; i++) { r = R[i]; if (r !~ /^ours-/) continue; peer = r; sub(/^ours-/, "peer-", peer)
       if (peer in m99) printf "  %s %.1f/%.1f %s", substr(r, 6), m99[r], m99[peer], (m99[r] < m99[peer] ? "ok" : "MISS") }
-    printf "\n\nCPU ms per operation, by process group (medians; ours = pool workers, sgid = stand-in):\n"
+    printf "\n\nCPU ms per operation, by process group (medians; ours = pool workers, sgid = stand-in, trivial = both trivial responders):\n"
     printf "%-24s %8s %8s %8s %8s %8s %8s %8s\n", "row", "ours", "nginx", "sgid", "redis", "peer", "trivial", "wrk"
     for (i = 1; i <= n; i++) { r = R[i]; printf "%-24s", r; for (k = 1; k <= 7; k++) printf " %8.3f", med(cpu[r, k]); printf "\n" }
     # RSA ceiling
