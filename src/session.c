@@ -297,42 +297,41 @@ fail:
 	return rc;
 }
 
-enum session_err session_load_user(struct session_mgr *m, const char *id, size_t len,
-	struct session *out)
+/* Reads the record of kind for a cookie value: logged-in sessions with
+ * GETEX (extending the idle expiry in the same round trip; one past its
+ * absolute expiry is refused by open_record and expires by itself), login
+ * attempts with GETDEL (single use: a replay finds nothing). */
+static enum session_err fetch_record(struct session_mgr *m, enum session_kind kind,
+	const char *id, size_t len, struct session *out)
 {
 	char rkey[REDIS_KEY_MAX];
 	struct buf sealed = BUF_INIT;
 	enum session_err rc;
-	session_init(out, SESSION_USER);
+	session_init(out, kind);
 	if (!session_id_valid(id, len))
 		return SESSION_NOT_FOUND;
-	if (redis_key(m, KEY_PREFIX_USER, id, len, rkey) != 0)
+	if (redis_key(m, prefix_of(kind), id, len, rkey) != 0)
 		return SESSION_ERR_INTERNAL;
-	/* GETEX extends the idle expiry in the same round trip; a record past
-	 * its absolute expiry is refused below and expires by itself. */
-	rc = store_result(store_get(m->store, rkey, strlen(rkey), m->idle_ttl, &sealed));
+	enum store_err se = kind == SESSION_USER
+		? store_get(m->store, rkey, strlen(rkey), m->idle_ttl, &sealed)
+		: store_getdel(m->store, rkey, strlen(rkey), &sealed);
+	rc = store_result(se);
 	if (rc == SESSION_OK)
-		rc = open_record(m, rkey, &sealed, SESSION_USER, out);
+		rc = open_record(m, rkey, &sealed, kind, out);
 	buf_free(&sealed);
 	return rc;
+}
+
+enum session_err session_load_user(struct session_mgr *m, const char *id, size_t len,
+	struct session *out)
+{
+	return fetch_record(m, SESSION_USER, id, len, out);
 }
 
 enum session_err session_take_login(struct session_mgr *m, const char *id, size_t len,
 	struct session *out)
 {
-	char rkey[REDIS_KEY_MAX];
-	struct buf sealed = BUF_INIT;
-	enum session_err rc;
-	session_init(out, SESSION_LOGIN);
-	if (!session_id_valid(id, len))
-		return SESSION_NOT_FOUND;
-	if (redis_key(m, KEY_PREFIX_LOGIN, id, len, rkey) != 0)
-		return SESSION_ERR_INTERNAL;
-	rc = store_result(store_getdel(m->store, rkey, strlen(rkey), &sealed));
-	if (rc == SESSION_OK)
-		rc = open_record(m, rkey, &sealed, SESSION_LOGIN, out);
-	buf_free(&sealed);
-	return rc;
+	return fetch_record(m, SESSION_LOGIN, id, len, out);
 }
 
 enum session_err session_update_user(struct session_mgr *m, const char *id, size_t len,
