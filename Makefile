@@ -84,7 +84,7 @@ sanitized-stack:
 	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all
 	tests/sanitized-stack.sh
 
-CHECK_SUITES := unit unit-asan integration hostile sanitized-stack valgrind browser faults
+CHECK_SUITES := unit unit-asan fuzz-replay integration hostile sanitized-stack valgrind browser faults
 check: deps
 	$(MAKE) all
 	FAULTS_QUICK=1 MAKE="$(MAKE)" tests/run-check.sh $(CHECK_SUITES)
@@ -104,3 +104,4 @@ install: all
 clean:
 	rm -rf build
 include tests/bench/bench.mk
+include tests/fuzz/fuzz.mk
