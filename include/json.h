@@ -27,12 +27,14 @@ const json_value *json_get(const json_value *obj, const char *key);
 bool json_has(const json_value *obj, const char *key);
 /* String value and its length (may contain no NUL: rejected at parse). */
 const char *json_get_str(const json_value *obj, const char *key, size_t *len);
-/* Integer only: doubles, bools and strings are refused. 0 ok, -1 otherwise. */
+/* Integer only: doubles, bools and strings are refused, and so are
+ * INT64_MAX and INT64_MIN (json-c saturates out-of-range integers to them,
+ * so they cannot be told apart). 0 ok, -1 otherwise. */
 int json_get_int64(const json_value *obj, const char *key, int64_t *out);
 
 /* Value accessors. */
 const char *json_str(const json_value *v, size_t *len); /* NULL unless string */
-int json_int64(const json_value *v, int64_t *out);      /* -1 unless integer */
+int json_int64(const json_value *v, int64_t *out);      /* as json_get_int64 */
 size_t json_array_len(const json_value *v);             /* 0 unless array */
 const json_value *json_array_at(const json_value *v, size_t i);
 size_t json_object_len(const json_value *v);            /* 0 unless object */
