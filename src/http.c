@@ -121,6 +121,29 @@ static enum http_err list_push(struct kv_list *l, const char *k, size_t klen,
 	return HTTP_OK;
 }
 
+/* Splits in[0..len) on sep and feeds every non-empty segment to fn, which
+ * decodes it into out's storage. On error out is left empty. */
+typedef enum http_err (*pair_fn)(struct kv_list *l, const char *seg, size_t n, size_t *used);
+static enum http_err parse_pairs(const char *in, size_t len, char sep, pair_fn fn,
+	struct kv_list *out)
+{
+	size_t used = 0, start = 0;
+	enum http_err e;
+
+	if ((e = list_alloc(out, len)) != HTTP_OK)
+		return e;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && in[i] != sep)
+			continue;
+		if (i > start && (e = fn(out, in + start, i - start, &used)) != HTTP_OK) {
+			kv_list_free(out);
+			return e;
+		}
+		start = i + 1;
+	}
+	return HTTP_OK;
+}
+
 static enum http_err query_pair(struct kv_list *l, const char *seg, size_t n, size_t *used)
 {
 	const char *eq = memchr(seg, '=', n);
@@ -150,27 +173,12 @@ static enum http_err query_pair(struct kv_list *l, const char *seg, size_t n, si
 
 enum http_err http_parse_query(const char *qs, size_t len, struct kv_list *out)
 {
-	size_t used = 0, start = 0;
-	enum http_err e;
-
 	kv_list_clear(out);
 	if (len > HTTP_MAX_QUERY_LEN)
 		return HTTP_ERR_TOO_LONG;
 	if (len == 0)
 		return HTTP_OK;
-	if ((e = list_alloc(out, len)) != HTTP_OK)
-		return e;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && qs[i] != '&')
-			continue;
-		if (i > start && (e = query_pair(out, qs + start, i - start, &used)) != HTTP_OK)
-			goto fail;
-		start = i + 1;
-	}
-	return HTTP_OK;
-fail:
-	kv_list_free(out);
-	return e;
+	return parse_pairs(qs, len, '&', query_pair, out);
 }
 
 static bool is_ows(char c)
@@ -224,7 +232,6 @@ static enum http_err cookie_pair(struct kv_list *l, const char *seg, size_t n, s
 
 enum http_err http_parse_cookies(const char *hdr, size_t len, struct kv_list *out)
 {
-	size_t used = 0, start = 0;
 	enum http_err e;
 
 	kv_list_clear(out);
@@ -236,19 +243,7 @@ enum http_err http_parse_cookies(const char *hdr, size_t len, struct kv_list *ou
 	for (size_t i = 0; i < len; i++)
 		if ((e = check_raw((unsigned char)hdr[i])) != HTTP_OK)
 			return e;
-	if ((e = list_alloc(out, len)) != HTTP_OK)
-		return e;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && hdr[i] != ';')
-			continue;
-		if ((e = cookie_pair(out, hdr + start, i - start, &used)) != HTTP_OK)
-			goto fail;
-		start = i + 1;
-	}
-	return HTTP_OK;
-fail:
-	kv_list_free(out);
-	return e;
+	return parse_pairs(hdr, len, ';', cookie_pair, out);
 }
 
 const struct kv *kv_get(const struct kv_list *l, const char *key)
