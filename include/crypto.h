@@ -19,6 +19,13 @@ enum crypto_md { CRYPTO_SHA1, CRYPTO_SHA256, CRYPTO_SHA384, CRYPTO_SHA512 };
 /* HMAC with the given digest; *out_len receives the MAC length. */
 int crypto_hmac(enum crypto_md md, const void *key, size_t key_len,
 	const void *data, size_t len, uint8_t out[64], size_t *out_len);
+/* An HMAC key prepared once (its padded blocks hashed), for a key that
+ * authenticates something on every request. NULL on failure or empty key. */
+typedef struct crypto_hmac_key crypto_hmac_key;
+crypto_hmac_key *crypto_hmac_key_new(enum crypto_md md, const void *key, size_t key_len);
+int crypto_hmac_keyed(const crypto_hmac_key *k, const void *data, size_t len,
+	uint8_t out[64], size_t *out_len);
+void crypto_hmac_key_free(crypto_hmac_key *k);   /* wipes; NULL is fine */
 /* HKDF-SHA256 (RFC 5869). */
 int crypto_hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt, size_t salt_len,
 	const void *info, size_t info_len, uint8_t *out, size_t out_len);

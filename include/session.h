@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "buf.h"
+#include "crypto.h"
 #include "cfg.h"
 #include "store.h"
 
@@ -46,7 +47,7 @@ struct session {
 struct session_mgr {
 	struct store *store;           /* not owned */
 	uint8_t enc_key[32];
-	uint8_t id_key[32];
+	crypto_hmac_key *id_mac;       /* names records in Redis */
 	int login_ttl;
 	int session_ttl;               /* absolute lifetime */
 	int idle_ttl;                  /* extended on every use, capped by the above */

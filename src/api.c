@@ -320,10 +320,37 @@ static int build_userinfo_body(const struct session *s, struct buf *out)
 	return 0;
 }
 
+/* First call of a session: fetch from sgID once and keep the profile in the
+ * session (the access token may expire long before the session does). Its
+ * own function so the large decrypted-fields table is only on this path. */
+static int fetch_profile(struct app *a, const struct kv *cookie, struct session *s,
+	struct response *res)
+{
+	struct sgid_userinfo info;
+	info.n = 0;
+	int rc = -1;
+	enum sgid_err ge = sgid_fetch_userinfo(&a->sgid, s->access_token.data, s->sub, &info);
+	if (ge != SGID_OK) {
+		log_error("userinfo: %s: %s", sgid_strerror(ge), a->sgid.errstr);
+		resp_text(res, 502, "Bad Gateway");
+		goto done;
+	}
+	if (build_profile(&info, &s->profile) != 0) {
+		resp_text(res, 500, "Internal Server Error");
+		goto done;
+	}
+	enum session_err se = session_update_user(&a->sessions, cookie->val, cookie->val_len, s);
+	if (se != SESSION_OK)
+		log_warn("userinfo: profile not cached: %s", session_strerror(se));
+	rc = 0;
+done:
+	sgid_userinfo_clear(&info);
+	return rc;
+}
+
 static void handle_userinfo(struct app *a, const struct request *req, struct response *res)
 {
 	struct session s;
-	struct sgid_userinfo info = {0};
 	struct buf body = BUF_INIT;
 
 	session_init(&s, SESSION_USER);
@@ -342,30 +369,14 @@ static void handle_userinfo(struct app *a, const struct request *req, struct res
 		unauthorized(res);
 		goto done;
 	}
-	if (s.profile.len == 0) {
-		/* First call: fetch once, then serve from the session (the access
-		 * token may expire long before the session does). */
-		enum sgid_err ge = sgid_fetch_userinfo(&a->sgid, s.access_token.data, s.sub, &info);
-		if (ge != SGID_OK) {
-			log_error("userinfo: %s: %s", sgid_strerror(ge), a->sgid.errstr);
-			resp_text(res, 502, "Bad Gateway");
-			goto done;
-		}
-		if (build_profile(&info, &s.profile) != 0) {
-			resp_text(res, 500, "Internal Server Error");
-			goto done;
-		}
-		se = session_update_user(&a->sessions, cookie->val, cookie->val_len, &s);
-		if (se != SESSION_OK)
-			log_warn("userinfo: profile not cached: %s", session_strerror(se));
-	}
+	if (s.profile.len == 0 && fetch_profile(a, cookie, &s, res) != 0)
+		goto done;
 	if (build_userinfo_body(&s, &body) != 0) {
 		resp_text(res, 500, "Internal Server Error");
 		goto done;
 	}
 	json_reply(res, 200, &body);
 done:
-	sgid_userinfo_clear(&info);
 	session_clear(&s);
 	buf_free(&body);
 }

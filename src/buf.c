@@ -51,12 +51,21 @@ int buf_append_char(struct buf *b, char c)
 	return buf_append(b, &c, 1);
 }
 
+/* One formatting pass when the result fits the spare capacity (the usual
+ * case on the request path), a second one after growing when it does not. */
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
+	size_t room = b->cap - b->len; /* includes the terminator's byte */
 	va_list copy;
 	va_copy(copy, ap);
-	int n = vsnprintf(NULL, 0, fmt, copy);
+	int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, copy);
 	va_end(copy);
+	if (n >= 0 && (size_t)n < room) {
+		b->len += (size_t)n;
+		return 0;
+	}
+	if (room)
+		b->data[b->len] = '\0'; /* drop a truncated attempt */
 	if (n < 0 || buf_reserve(b, (size_t)n) != 0)
 		return -1;
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

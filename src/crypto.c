@@ -2,6 +2,8 @@
 #include "crypto.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,36 +31,25 @@ struct crypto_pkey {
 	EVP_PKEY *pkey;
 };
 
-/* ---- randomness, comparison, hashes ---- */
+/* ---- algorithms, fetched once per process ---- */
 
-int crypto_random(void *out, size_t len)
+/* OpenSSL 3 looks an algorithm up again (locks, property matching) in every
+ * EVP_*Init_ex given a built-in EVP_aes_256_gcm() or EVP_sha256(); on the
+ * request path that is a good part of the cost of a small operation.
+ * Explicitly fetched objects are kept for the life of the process (a
+ * fork shares them harmlessly: they hold no secrets). */
+static const EVP_CIPHER *fetched_cipher(EVP_CIPHER **slot, const char *name)
 {
-	uint8_t *p = out;
-	while (len > 0) {
-		int n = len > INT_MAX ? INT_MAX : (int)len;
-		if (RAND_bytes(p, n) != 1) {
-			ERR_clear_error();
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	if (!*slot)
+		*slot = EVP_CIPHER_fetch(NULL, name, NULL);
+	return *slot;
 }
 
-bool crypto_ct_equal(const void *a, const void *b, size_t len)
+static const EVP_MD *fetched_md(EVP_MD **slot, const char *name)
 {
-	return CRYPTO_memcmp(a, b, len) == 0;
-}
-
-void crypto_sha256(const void *data, size_t len, uint8_t out[32])
-{
-	unsigned int n = 0;
-	/* EVP_Digest only fails on allocation; never hand back stale bytes. */
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32) {
-		memset(out, 0, 32);
-		ERR_clear_error();
-	}
+	if (!*slot)
+		*slot = EVP_MD_fetch(NULL, name, NULL);
+	return *slot;
 }
 
 static const char *md_name(enum crypto_md md)
@@ -74,51 +65,164 @@ static const char *md_name(enum crypto_md md)
 
 static const EVP_MD *md_evp(enum crypto_md md)
 {
-	switch (md) {
-	case CRYPTO_SHA1: return EVP_sha1();
-	case CRYPTO_SHA256: return EVP_sha256();
-	case CRYPTO_SHA384: return EVP_sha384();
-	case CRYPTO_SHA512: return EVP_sha512();
+	static EVP_MD *fetched[CRYPTO_SHA512 + 1];
+	const char *name = md_name(md);
+	return name ? fetched_md(&fetched[md], name) : NULL;
+}
+
+/* ---- randomness, comparison, hashes ---- */
+
+/* Small random values (ids, state, nonce, verifier, IVs: five of them per
+ * /api/auth-url) are served from a per-process pool refilled by one
+ * RAND_bytes call, which costs a DRBG round and OpenSSL's fork check (a
+ * getpid) however few bytes it returns. Bytes are wiped as they are handed
+ * out, and a forked child starts with an empty pool (pthread_atfork), so a
+ * parent and its children never hand out the same bytes. Workers are
+ * single-threaded; nothing else calls this off the main thread. */
+#define RANDOM_POOL_LEN 512
+#define RANDOM_POOL_MAX_DRAW 64
+
+static struct {
+	uint8_t bytes[RANDOM_POOL_LEN];
+	size_t used;                    /* bytes[used..] are unread */
+	bool fork_safe;                 /* child handler registered */
+} random_pool = { .used = RANDOM_POOL_LEN };
+
+static void random_pool_forget(void)
+{
+	secure_zero(random_pool.bytes, sizeof(random_pool.bytes));
+	random_pool.used = RANDOM_POOL_LEN;
+}
+
+static int random_direct(uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		int n = len > INT_MAX ? INT_MAX : (int)len;
+		if (RAND_bytes(p, n) != 1) {
+			ERR_clear_error();
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
 	}
-	return NULL;
+	return 0;
+}
+
+int crypto_random(void *out, size_t len)
+{
+	if (!random_pool.fork_safe)
+		random_pool.fork_safe = pthread_atfork(NULL, NULL, random_pool_forget) == 0;
+	if (!random_pool.fork_safe || len > RANDOM_POOL_MAX_DRAW)
+		return random_direct(out, len);
+	if (RANDOM_POOL_LEN - random_pool.used < len) {
+		if (random_direct(random_pool.bytes, RANDOM_POOL_LEN) != 0)
+			return -1;
+		random_pool.used = 0;
+	}
+	uint8_t *src = random_pool.bytes + random_pool.used;
+	memcpy(out, src, len);
+	secure_zero(src, len);
+	random_pool.used += len;
+	return 0;
+}
+
+bool crypto_ct_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+void crypto_sha256(const void *data, size_t len, uint8_t out[32])
+{
+	unsigned int n = 0;
+	/* EVP_Digest only fails on allocation; never hand back stale bytes. */
+	if (EVP_Digest(data, len, out, &n, md_evp(CRYPTO_SHA256), NULL) != 1 || n != 32) {
+		memset(out, 0, 32);
+		ERR_clear_error();
+	}
+}
+
+/* An unkeyed HMAC context per digest, its digest set once; each call
+ * duplicates it and sets the key, so no per-call digest lookup, and no key
+ * outlives the call (the duplicate is freed, which wipes it). */
+static const EVP_MAC_CTX *hmac_template(enum crypto_md md)
+{
+	static EVP_MAC_CTX *templates[CRYPTO_SHA512 + 1];
+	const char *name = md_name(md);
+	if (!name)
+		return NULL;
+	if (!templates[md]) {
+		EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+		OSSL_PARAM params[2] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)name, 0),
+			OSSL_PARAM_construct_end(),
+		};
+		EVP_MAC_free(mac); /* the context holds its own reference */
+		if (ctx && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+			EVP_MAC_CTX_free(ctx);
+			ctx = NULL;
+		}
+		templates[md] = ctx;
+	}
+	return templates[md];
+}
+
+/* Authenticates data with a keyed context and frees it (which wipes it). */
+static int hmac_finish(EVP_MAC_CTX *ctx, const void *data, size_t len, uint8_t out[64],
+	size_t *out_len)
+{
+	int rc = ctx && EVP_MAC_update(ctx, data, len) == 1 &&
+	         EVP_MAC_final(ctx, out, out_len, 64) == 1 ? 0 : -1;
+	EVP_MAC_CTX_free(ctx);
+	if (rc != 0)
+		ERR_clear_error();
+	return rc;
 }
 
 int crypto_hmac(enum crypto_md md, const void *key, size_t key_len,
 	const void *data, size_t len, uint8_t out[64], size_t *out_len)
 {
 	static const uint8_t empty_key[1] = {0};
-	const char *name = md_name(md);
-	EVP_MAC *mac = NULL;
-	EVP_MAC_CTX *ctx = NULL;
-	OSSL_PARAM params[2];
-	int rc = -1;
+	const EVP_MAC_CTX *tmpl = hmac_template(md);
+	EVP_MAC_CTX *ctx = tmpl ? EVP_MAC_CTX_dup(tmpl) : NULL;
 
-	if (!name)
-		goto fail;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)name, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	static EVP_MAC *hmac_alg;
-	if (!hmac_alg)
-		hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	mac = hmac_alg;
-	if (mac)
-		EVP_MAC_up_ref(mac);
-	if (!mac || !(ctx = EVP_MAC_CTX_new(mac)))
-		goto fail;
 	/* A NULL key means "keep the previous key" to EVP_MAC_init. */
-	if (EVP_MAC_init(ctx, key_len ? key : empty_key, key_len, params) != 1)
-		goto fail;
-	if (EVP_MAC_update(ctx, data, len) != 1)
-		goto fail;
-	if (EVP_MAC_final(ctx, out, out_len, 64) != 1)
-		goto fail;
-	rc = 0;
-fail:
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
-	if (rc != 0)
+	if (ctx && EVP_MAC_init(ctx, key_len ? key : empty_key, key_len, NULL) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return hmac_finish(ctx, data, len, out, out_len);
+}
+
+struct crypto_hmac_key {
+	EVP_MAC_CTX *ctx;               /* keyed, never fed: duplicated per use */
+};
+
+crypto_hmac_key *crypto_hmac_key_new(enum crypto_md md, const void *key, size_t key_len)
+{
+	const EVP_MAC_CTX *tmpl = hmac_template(md);
+	crypto_hmac_key *k = calloc(1, sizeof(*k));
+	if (!k || !tmpl || key_len == 0 || !(k->ctx = EVP_MAC_CTX_dup(tmpl)) ||
+	    EVP_MAC_init(k->ctx, key, key_len, NULL) != 1) {
 		ERR_clear_error();
-	return rc;
+		crypto_hmac_key_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+int crypto_hmac_keyed(const crypto_hmac_key *k, const void *data, size_t len,
+	uint8_t out[64], size_t *out_len)
+{
+	return hmac_finish(k && k->ctx ? EVP_MAC_CTX_dup(k->ctx) : NULL, data, len, out, out_len);
+}
+
+void crypto_hmac_key_free(crypto_hmac_key *k)
+{
+	if (!k)
+		return;
+	EVP_MAC_CTX_free(k->ctx);
+	free(k);
 }
 
 int crypto_hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt, size_t salt_len,
@@ -463,20 +567,22 @@ fail:
 
 static const EVP_CIPHER *aes_gcm(size_t key_len)
 {
+	static EVP_CIPHER *fetched[3];
 	switch (key_len) {
-	case 16: return EVP_aes_128_gcm();
-	case 24: return EVP_aes_192_gcm();
-	case 32: return EVP_aes_256_gcm();
+	case 16: return fetched_cipher(&fetched[0], "AES-128-GCM");
+	case 24: return fetched_cipher(&fetched[1], "AES-192-GCM");
+	case 32: return fetched_cipher(&fetched[2], "AES-256-GCM");
 	}
 	return NULL;
 }
 
 static const EVP_CIPHER *aes_cbc(size_t key_len)
 {
+	static EVP_CIPHER *fetched[3];
 	switch (key_len) {
-	case 16: return EVP_aes_128_cbc();
-	case 24: return EVP_aes_192_cbc();
-	case 32: return EVP_aes_256_cbc();
+	case 16: return fetched_cipher(&fetched[0], "AES-128-CBC");
+	case 24: return fetched_cipher(&fetched[1], "AES-192-CBC");
+	case 32: return fetched_cipher(&fetched[2], "AES-256-CBC");
 	}
 	return NULL;
 }

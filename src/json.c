@@ -186,43 +186,58 @@ static size_t utf8_seq_len(const unsigned char *p, size_t avail)
 	return n;
 }
 
+/* Characters that go out as they are: printable ASCII except the quote, the
+ * backslash and the HTML-significant <, > and & (escaped so a response can
+ * never be read as markup). */
+static bool json_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
+}
+
 int json_append_string(struct buf *out, const char *s, size_t len)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
 	if (buf_reserve(out, len + 2) != 0 || buf_append_char(out, '"') != 0)
 		return -1;
 	size_t i = 0;
 	while (i < len) {
+		size_t run = i;
+		while (run < len && json_plain(p[run]))
+			run++;
+		if (run > i && buf_append(out, p + i, run - i) != 0)
+			return -1;
+		if (run == len)
+			break;
+		i = run;
 		unsigned char c = p[i];
 		int rc = 0;
+		size_t n = 1;
 		if (c >= 0x80) {
-			size_t n = utf8_seq_len(p + i, len - i);
+			n = utf8_seq_len(p + i, len - i);
 			if (n == 0) {
 				rc = buf_append_str(out, "\\ufffd");
 				n = 1;
 			} else {
 				rc = buf_append(out, p + i, n);
 			}
-			i += n;
-			if (rc)
-				return -1;
-			continue;
-		}
-		switch (c) {
-		case '"': rc = buf_append_str(out, "\\\""); break;
-		case '\\': rc = buf_append_str(out, "\\\\"); break;
-		case '\n': rc = buf_append_str(out, "\\n"); break;
-		case '\r': rc = buf_append_str(out, "\\r"); break;
-		case '\t': rc = buf_append_str(out, "\\t"); break;
-		case '<': case '>': case '&': case 0x7f:
-			rc = buf_printf(out, "\\u%04x", c);
-			break;
-		default:
-			rc = c < 0x20 ? buf_printf(out, "\\u%04x", c) : buf_append_char(out, (char)c);
+		} else if (c == '"') {
+			rc = buf_append_str(out, "\\\"");
+		} else if (c == '\\') {
+			rc = buf_append_str(out, "\\\\");
+		} else if (c == '\n') {
+			rc = buf_append_str(out, "\\n");
+		} else if (c == '\r') {
+			rc = buf_append_str(out, "\\r");
+		} else if (c == '\t') {
+			rc = buf_append_str(out, "\\t");
+		} else { /* other controls, DEL, <, >, & */
+			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
+			rc = buf_append(out, esc, sizeof(esc));
 		}
 		if (rc)
 			return -1;
-		i++;
+		i += n;
 	}
 	return buf_append_char(out, '"');
 }

@@ -102,7 +102,8 @@ int resp_header(struct response *r, const char *name, const char *value)
 	if (!name || !value || !resp_is_token(name, strlen(name)) ||
 	    is_reserved_header(name) || !is_header_value(value))
 		return refuse(r);
-	if (buf_printf(&r->headers, "%s: %s\r\n", name, value) != 0)
+	if (buf_append_str(&r->headers, name) != 0 || buf_append(&r->headers, ": ", 2) != 0 ||
+	    buf_append_str(&r->headers, value) != 0 || buf_append(&r->headers, "\r\n", 2) != 0)
 		return refuse(r);
 	return 0;
 }
@@ -267,21 +268,22 @@ int resp_clear_cookie(struct response *r, const struct cookie_opts *c)
 
 int resp_serialize(const struct response *r, struct buf *out)
 {
-	struct buf b = BUF_INIT;
+	char status[64], length[64];
 
 	/* a refused header means the response is not what the handler meant */
 	if (r->failed || r->status < 100 || r->status > 999)
-		goto fail;
-	if (buf_printf(&b, "Status: %d %s\r\n", r->status, resp_status_text(r->status)) != 0 ||
-	    buf_append(&b, r->headers.data, r->headers.len) != 0 ||
-	    buf_printf(&b, "Content-Length: %zu\r\n\r\n", r->body.len) != 0 ||
-	    buf_append(&b, r->body.data, r->body.len) != 0)
-		goto fail;
-	if (buf_append(out, b.data, b.len) != 0)
-		goto fail;
-	buf_free(&b);
+		return -1;
+	int sn = snprintf(status, sizeof(status), "Status: %d %s\r\n", r->status,
+	                  resp_status_text(r->status));
+	int ln = snprintf(length, sizeof(length), "Content-Length: %zu\r\n\r\n", r->body.len);
+	if (sn < 0 || (size_t)sn >= sizeof(status) || ln < 0 || (size_t)ln >= sizeof(length))
+		return -1;
+	/* reserved up front: out is untouched on failure, and the appends cannot fail */
+	if (buf_reserve(out, (size_t)sn + r->headers.len + (size_t)ln + r->body.len) != 0)
+		return -1;
+	buf_append(out, status, (size_t)sn);
+	buf_append(out, r->headers.data, r->headers.len);
+	buf_append(out, length, (size_t)ln);
+	buf_append(out, r->body.data, r->body.len);
 	return 0;
-fail:
-	buf_free(&b);
-	return -1;
 }

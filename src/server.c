@@ -1,3 +1,5 @@
+/* Linux: accept4, epoll with EPOLLEXCLUSIVE. */
+#define _GNU_SOURCE
 #include "server.h"
 
 #include <errno.h>
@@ -7,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/select.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "log.h"
@@ -142,26 +145,72 @@ static void handle_one(struct app *a, FCGX_Request *r)
 /* We accept connections ourselves: so each gets read/write timeouts before
  * libfcgi reads the request from it (FCGX_Accept_r takes a connection
  * already in ipcFd; keepConnection stops its opening Finish from closing
- * it), and so stop signals are delivered only while we wait here (pselect
- * with them unblocked): a signal can never interrupt a request half read.
- * The listening socket is non-blocking, so when another worker wins the
- * race for a connection, or libfcgi retries an accept of its own after a
- * broken request, the call returns instead of blocking. Returns 1 with a
- * connection in r, 0 to look at the stop flag again, -1 on a fatal error. */
+ * it), and so stop signals are delivered only while we wait here
+ * (epoll_pwait with them unblocked): a signal can never interrupt a request
+ * half read. Each worker waits in its own epoll set with EPOLLEXCLUSIVE, so
+ * a new connection wakes one idle worker, not all of them; the listening
+ * socket is non-blocking, so a worker that loses the race for a connection
+ * (or libfcgi retrying an accept of its own after a broken request) gets
+ * EAGAIN instead of blocking. The timeouts are set on the listening socket,
+ * which Linux copies to every accepted one; the first connection checks
+ * that, and if not, each connection gets them set. */
+struct acceptor {
+	int listen_fd;
+	int epoll_fd;
+	int inherits_timeouts;          /* -1 not known yet, 0 no, 1 yes */
+};
+
 static bool transient_accept_error(int e)
 {
 	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED || e == EPROTO ||
 	       e == ECONNRESET || e == ETIMEDOUT || e == EPIPE || e == EMFILE || e == ENFILE;
 }
 
-static int wait_and_accept(FCGX_Request *r, int listen_fd, const sigset_t *waitmask)
+static int set_io_timeouts(int fd)
 {
-	fd_set readable;
-	FD_ZERO(&readable);
-	FD_SET(listen_fd, &readable);
-	if (pselect(listen_fd + 1, &readable, NULL, NULL, NULL, waitmask) < 0)
+	struct timeval tv = { SERVER_IO_TIMEOUT_S, 0 };
+	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+	       setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 ? 0 : -1;
+}
+
+static bool has_io_timeouts(int fd)
+{
+	int opts[] = { SO_RCVTIMEO, SO_SNDTIMEO };
+	for (size_t i = 0; i < ARRAY_LEN(opts); i++) {
+		struct timeval tv = { 0, 0 };
+		socklen_t len = sizeof(tv);
+		if (getsockopt(fd, SOL_SOCKET, opts[i], &tv, &len) != 0 ||
+		    tv.tv_sec != SERVER_IO_TIMEOUT_S || tv.tv_usec != 0)
+			return false;
+	}
+	return true;
+}
+
+static int acceptor_open(struct acceptor *acc, int listen_fd)
+{
+	acc->listen_fd = listen_fd;
+	acc->inherits_timeouts = set_io_timeouts(listen_fd) == 0 ? -1 : 0;
+	int fl = fcntl(listen_fd, F_GETFL);
+	if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	acc->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (acc->epoll_fd < 0)
+		return -1;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	if (epoll_ctl(acc->epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev) == 0)
+		return 0;
+	ev.events = EPOLLIN; /* kernels before 4.5: every idle worker wakes */
+	return epoll_ctl(acc->epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
+}
+
+/* Returns 1 with a connection in r, 0 to look at the stop flag again, -1 on
+ * a fatal error. */
+static int wait_and_accept(struct acceptor *acc, FCGX_Request *r, const sigset_t *waitmask)
+{
+	struct epoll_event ev;
+	if (epoll_pwait(acc->epoll_fd, &ev, 1, -1, waitmask) < 0)
 		return errno == EINTR ? 0 : -1;
-	int fd = accept(listen_fd, NULL, NULL);
+	int fd = accept4(acc->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		if (e == EMFILE || e == ENFILE) { /* out of fds: do not spin */
@@ -171,10 +220,10 @@ static int wait_and_accept(FCGX_Request *r, int listen_fd, const sigset_t *waitm
 		errno = e;
 		return transient_accept_error(e) ? 0 : -1;
 	}
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	struct timeval tv = { SERVER_IO_TIMEOUT_S, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (acc->inherits_timeouts < 0)
+		acc->inherits_timeouts = has_io_timeouts(fd);
+	if (!acc->inherits_timeouts)
+		set_io_timeouts(fd);
 	r->ipcFd = fd;
 	r->keepConnection = 1;
 	return 1;
@@ -194,8 +243,8 @@ int server_run(struct app *a, const struct server_opts *opts)
 		log_error("FCGX_InitRequest failed");
 		return -1;
 	}
-	int fl = fcntl(opts->listen_fd, F_GETFL);
-	if (fl < 0 || fcntl(opts->listen_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+	struct acceptor acc;
+	if (acceptor_open(&acc, opts->listen_fd) != 0) {
 		log_error("listening socket: %s", strerror(errno));
 		return -1;
 	}
@@ -211,7 +260,7 @@ int server_run(struct app *a, const struct server_opts *opts)
 	int rc = 0;
 	while (!server_stop_requested) {
 		if (r.ipcFd < 0) {
-			int got = wait_and_accept(&r, opts->listen_fd, &waitmask);
+			int got = wait_and_accept(&acc, &r, &waitmask);
 			if (got < 0) {
 				log_error("accept failed: %s", strerror(errno));
 				rc = -1;
@@ -237,5 +286,6 @@ int server_run(struct app *a, const struct server_opts *opts)
 		}
 	}
 	FCGX_Free(&r, 1);
+	close(acc.epoll_fd);
 	return rc;
 }

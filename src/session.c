@@ -28,23 +28,30 @@ const char *session_strerror(enum session_err err)
 int session_mgr_init(struct session_mgr *m, struct store *store, const struct config *cfg)
 {
 	static const char salt[] = "sgid-fcgi session keys";
+	uint8_t id_key[32];
+	int rc = -1;
 	memset(m, 0, sizeof(*m));
 	m->store = store;
 	m->login_ttl = cfg->login_ttl;
 	m->session_ttl = cfg->session_ttl;
 	m->idle_ttl = cfg->session_idle_ttl > 0 ? cfg->session_idle_ttl : cfg->session_ttl;
 	if (crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
-	                       "record encryption", 17, m->enc_key, sizeof(m->enc_key)) != 0 ||
+	                       "record encryption", 17, m->enc_key, sizeof(m->enc_key)) == 0 &&
 	    crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
-	                       "record key", 10, m->id_key, sizeof(m->id_key)) != 0)
-		return -1;
-	return 0;
+	                       "record key", 10, id_key, sizeof(id_key)) == 0 &&
+	    (m->id_mac = crypto_hmac_key_new(CRYPTO_SHA256, id_key, sizeof(id_key))) != NULL)
+		rc = 0;
+	secure_zero(id_key, sizeof(id_key));
+	if (rc != 0)
+		session_mgr_wipe(m);
+	return rc;
 }
 
 void session_mgr_wipe(struct session_mgr *m)
 {
 	secure_zero(m->enc_key, sizeof(m->enc_key));
-	secure_zero(m->id_key, sizeof(m->id_key));
+	crypto_hmac_key_free(m->id_mac);
+	m->id_mac = NULL;
 }
 
 void session_init(struct session *s, enum session_kind kind)
@@ -75,7 +82,7 @@ int session_id_valid(const char *id, size_t len)
 	return 1;
 }
 
-/* Redis key = prefix + base64url(HMAC-SHA256(id_key, prefix || cookie)). */
+/* Redis key = prefix + base64url(HMAC-SHA256(id key, prefix || cookie)). */
 static int redis_key(const struct session_mgr *m, const char *prefix, const char *id, size_t len,
 	char out[REDIS_KEY_MAX])
 {
@@ -85,7 +92,7 @@ static int redis_key(const struct session_mgr *m, const char *prefix, const char
 	size_t plen = strlen(prefix);
 	memcpy(input, prefix, plen);
 	memcpy(input + plen, id, len);
-	if (crypto_hmac(CRYPTO_SHA256, m->id_key, sizeof(m->id_key), input, plen + len, mac, &mac_len) != 0)
+	if (crypto_hmac_keyed(m->id_mac, input, plen + len, mac, &mac_len) != 0)
 		return -1;
 	struct buf enc = BUF_INIT;
 	int rc = -1;

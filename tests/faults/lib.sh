@@ -269,7 +269,7 @@ f_pool_start() {
 }
 
 # The system call a worker is blocked in (x86-64: 43 accept, 288 accept4,
-# 270 pselect6 (an idle worker waiting for a connection), 7 poll, 271 ppoll).
+# 281 epoll_pwait (an idle worker waiting for a connection), 7 poll, 271 ppoll).
 f_syscall() { cut -d' ' -f1 "/proc/$1/syscall" 2>/dev/null || echo gone; }
 
 # Workers of pool NAME not waiting for a connection (busy with a request).
@@ -277,7 +277,7 @@ f_pool_busy() {
   local p sc
   for p in $(f_pool_workers "$1"); do
     sc=$(f_syscall "$p")
-    [[ $sc == 43 || $sc == 288 || $sc == 270 || $sc == gone ]] || echo "$p"
+    [[ $sc == 43 || $sc == 288 || $sc == 281 || $sc == gone ]] || echo "$p"
   done
 }
 

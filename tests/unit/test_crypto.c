@@ -3,6 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "b64.h"
 #include "buf.h"
@@ -209,6 +211,28 @@ static void test_hmac_rfc4231(void)
 		"daa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854");
 	/* An empty key is legal HMAC. */
 	CHECK(crypto_hmac(CRYPTO_SHA256, "", 0, "x", 1, mac, &n) == 0);
+
+	/* A prepared key gives the same MACs, use after use (each use starts
+	 * from the keyed state, never from the previous message). */
+	crypto_hmac_key *k = crypto_hmac_key_new(CRYPTO_SHA256, key, sizeof key);
+	CHECK(k != NULL);
+	for (int i = 0; i < 3; i++) {
+		n = 0;
+		CHECK(crypto_hmac_keyed(k, "Hi There", 8, mac, &n) == 0);
+		CHECK_INT(n, 32);
+		hex_of(mac, n, hex);
+		CHECK_STR(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	}
+	/* RFC 4231 test case 2: key "Jefe" */
+	crypto_hmac_key *jefe = crypto_hmac_key_new(CRYPTO_SHA256, "Jefe", 4);
+	CHECK(crypto_hmac_keyed(jefe, "what do ya want for nothing?", 28, mac, &n) == 0);
+	hex_of(mac, n, hex);
+	CHECK_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	crypto_hmac_key_free(jefe);
+	crypto_hmac_key_free(k);
+	crypto_hmac_key_free(NULL);
+	CHECK(crypto_hmac_key_new(CRYPTO_SHA256, key, 0) == NULL);
+	CHECK(crypto_hmac_keyed(NULL, "x", 1, mac, &n) == -1);
 }
 
 static void test_hkdf_rfc5869(void)
@@ -309,6 +333,46 @@ static void test_random_and_compare(void)
 	CHECK(crypto_ct_equal(a, b, 0));
 }
 
+/* The random pool: draws never repeat, a refill boundary is crossed, large
+ * draws bypass it, and a forked child does not hand out the parent's bytes. */
+static void test_random_pool(void)
+{
+	uint8_t seen[64][32];
+	bool drawn = true, distinct = true;
+	for (int i = 0; i < 64; i++) { /* 2 KB: crosses several refills */
+		drawn &= crypto_random(seen[i], 32) == 0;
+		for (int j = 0; j < i; j++)
+			distinct &= !crypto_ct_equal(seen[i], seen[j], 32);
+	}
+	CHECK(drawn);
+	CHECK(distinct);
+	uint8_t odd[13], large[1000], zero[1000] = {0};
+	CHECK(crypto_random(odd, sizeof odd) == 0);
+	CHECK(crypto_random(large, sizeof large) == 0);
+	CHECK(!crypto_ct_equal(large, zero, sizeof large));
+
+	/* the parent draws after the fork what the child drew: must differ */
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	uint8_t warm[8];
+	CHECK(crypto_random(warm, sizeof warm) == 0); /* the pool holds unread bytes */
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		uint8_t child[32];
+		ssize_t w = crypto_random(child, sizeof child) == 0 ? write(fds[1], child, sizeof child) : -1;
+		_exit(w == (ssize_t)sizeof child ? 0 : 1);
+	}
+	uint8_t parent[32], child[32];
+	CHECK(crypto_random(parent, sizeof parent) == 0);
+	CHECK(read(fds[0], child, sizeof child) == (ssize_t)sizeof child);
+	int status = 0;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(!crypto_ct_equal(parent, child, sizeof parent));
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static void test_sign_verify(void)
 {
 	char err[128] = "";
@@ -363,6 +427,7 @@ int main(void)
 	RUN(test_aes_gcm);
 	RUN(test_key_unwrap_rfc3394);
 	RUN(test_random_and_compare);
+	RUN(test_random_pool);
 	RUN(test_sign_verify);
 	RUN(test_public_from_ne);
 	json_free(vectors);

@@ -349,6 +349,66 @@ static void test_helpers(void)
 	CHECK(resp_samesite_name(SAMESITE__MAX) == NULL);
 }
 
+/* The exact escaping, character class by character class. */
+static void test_json_string_exact(void)
+{
+	static const struct { const char *in; size_t len; const char *out; } cases[] = {
+		{ "", 0, "\"\"" },
+		{ "plain ASCII 0-9 ~", 17, "\"plain ASCII 0-9 ~\"" },
+		{ "a\"b\\c", 5, "\"a\\\"b\\\\c\"" },
+		{ "\n\r\t", 3, "\"\\n\\r\\t\"" },
+		{ "<>&", 3, "\"\\u003c\\u003e\\u0026\"" },
+		{ "\x01\x1f\x7f", 3, "\"\\u0001\\u001f\\u007f\"" },
+		{ "x\0y", 3, "\"x\\u0000y\"" },
+		{ "caf\xc3\xa9 \xe2\x82\xac", 9, "\"caf\xc3\xa9 \xe2\x82\xac\"" },
+		{ "bad \xff\xc3", 6, "\"bad \\ufffd\\ufffd\"" },
+		{ "\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"" }, /* a surrogate */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf b = BUF_INIT;
+		CHECK(buf_append_str(&b, "pre:") == 0);
+		CHECK(json_append_string(&b, cases[i].in, cases[i].len) == 0);
+		CHECK(strncmp(buf_cstr(&b), "pre:", 4) == 0);
+		CHECK_STR(buf_cstr(&b) + 4, cases[i].out);
+		CHECK_INT(b.len, strlen(b.data));
+		buf_free(&b);
+	}
+}
+
+/* buf_printf: formatted in place when it fits, grown when it does not. */
+static void test_buf_printf(void)
+{
+	struct buf b = BUF_INIT;
+	CHECK(buf_printf(&b, "%s=%d", "n", 42) == 0);
+	CHECK_STR(buf_cstr(&b), "n=42");
+	size_t cap = b.cap;
+	CHECK(buf_printf(&b, ";%s", "x") == 0); /* fits */
+	CHECK_STR(buf_cstr(&b), "n=42;x");
+	CHECK_INT(b.cap, cap);
+	char big[300];
+	memset(big, 'z', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CHECK(buf_printf(&b, "[%s]", big) == 0); /* grows, and formats again */
+	CHECK_INT(b.len, 6 + 2 + 299);
+	CHECK(b.cap > cap);
+	CHECK(strncmp(buf_cstr(&b), "n=42;x[zzz", 10) == 0);
+	CHECK(b.data[b.len - 1] == ']' && b.data[b.len] == '\0');
+	/* exactly filling the spare room (the terminator's byte is not room) */
+	struct buf c = BUF_INIT;
+	CHECK(buf_reserve(&c, 10) == 0);
+	size_t room = c.cap - 1;
+	char fill[128];
+	memset(fill, 'f', room);
+	fill[room] = '\0';
+	CHECK(buf_printf(&c, "%s", fill) == 0);
+	CHECK_INT(c.len, room);
+	CHECK(buf_printf(&c, "%c", 'g') == 0);
+	CHECK_INT(c.len, room + 1);
+	CHECK(c.data[room] == 'g' && c.data[room + 1] == '\0');
+	buf_free(&c);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	RUN(test_init_free);
@@ -358,6 +418,8 @@ int main(void)
 	RUN(test_redirect);
 	RUN(test_bodies);
 	RUN(test_json_error);
+	RUN(test_json_string_exact);
+	RUN(test_buf_printf);
 	RUN(test_cookie_lax);
 	RUN(test_cookie_secure_strict_none);
 	RUN(test_cookie_clear);

@@ -99,6 +99,7 @@ static struct session_mgr mgr;
 
 static void setup(void)
 {
+	session_mgr_wipe(&mgr); /* the previous test's; a zeroed manager is fine */
 	mem_destroy(&store);
 	memset(&mem, 0, sizeof(mem));
 	struct config cfg;
