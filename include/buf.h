@@ -20,6 +20,10 @@ int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_append_str(struct buf *b, const char *s);
 int buf_append_char(struct buf *b, char c);
+/* The formatting-free appends of the request path (vsnprintf costs several
+ * thousand instructions a call): strings up to a NULL, and a decimal. */
+int buf_append_strs(struct buf *b, ...) __attribute__((sentinel));
+int buf_append_int(struct buf *b, long long v);
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)

@@ -51,6 +51,41 @@ int buf_append_char(struct buf *b, char c)
 	return buf_append(b, &c, 1);
 }
 
+int buf_append_strs(struct buf *b, ...)
+{
+	size_t start = b->len;
+	int rc = 0;
+	va_list ap;
+	va_start(ap, b);
+	for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
+		if (buf_append_str(b, s) != 0) {
+			rc = -1;
+			break;
+		}
+	}
+	va_end(ap);
+	if (rc != 0 && b->data) { /* all or nothing */
+		secure_zero(b->data + start, b->len - start);
+		b->len = start;
+		b->data[start] = '\0';
+	}
+	return rc;
+}
+
+int buf_append_int(struct buf *b, long long v)
+{
+	char digits[24];
+	size_t i = sizeof(digits);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		digits[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		digits[--i] = '-';
+	return buf_append(b, digits + i, sizeof(digits) - i);
+}
+
 /* One formatting pass when the result fits the spare capacity (the usual
  * case on the request path), a second one after growing when it does not. */
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)

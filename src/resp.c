@@ -234,8 +234,8 @@ static int add_cookie(struct response *r, const struct cookie_opts *c,
 		goto fail;
 	/* browsers drop SameSite=None (and Partitioned) without Secure */
 	bool secure = c->secure || c->samesite == SAMESITE_NONE || c->partitioned;
-	if (buf_printf(&b, "%s=%s; Path=%s; HttpOnly; SameSite=%s", c->name, value, path,
-	    samesite_names[c->samesite]) != 0)
+	if (buf_append_strs(&b, c->name, "=", value, "; Path=", path, "; HttpOnly; SameSite=",
+	                    samesite_names[c->samesite], NULL) != 0)
 		goto fail;
 	if (secure && buf_append_str(&b, "; Secure") != 0)
 		goto fail;
@@ -244,7 +244,8 @@ static int add_cookie(struct response *r, const struct cookie_opts *c,
 	if (clear) {
 		if (buf_append_str(&b, "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT") != 0)
 			goto fail;
-	} else if (max_age >= 0 && buf_printf(&b, "; Max-Age=%ld", max_age) != 0) {
+	} else if (max_age >= 0 && (buf_append_str(&b, "; Max-Age=") != 0 ||
+	                            buf_append_int(&b, max_age) != 0)) {
 		goto fail;
 	}
 	rc = resp_header(r, "Set-Cookie", b.data);
@@ -268,22 +269,23 @@ int resp_clear_cookie(struct response *r, const struct cookie_opts *c)
 
 int resp_serialize(const struct response *r, struct buf *out)
 {
-	char status[64], length[64];
+	const char *text = resp_status_text(r->status);
 
 	/* a refused header means the response is not what the handler meant */
 	if (r->failed || r->status < 100 || r->status > 999)
 		return -1;
-	int sn = snprintf(status, sizeof(status), "Status: %d %s\r\n", r->status,
-	                  resp_status_text(r->status));
-	int ln = snprintf(length, sizeof(length), "Content-Length: %zu\r\n\r\n", r->body.len);
-	if (sn < 0 || (size_t)sn >= sizeof(status) || ln < 0 || (size_t)ln >= sizeof(length))
+	/* reserved up front (the numbers take at most 3 and 20 digits), so out is
+	 * untouched on failure and the appends cannot fail */
+	if (buf_reserve(out, sizeof("Status: 999 \r\n") + strlen(text) + r->headers.len +
+	                sizeof("Content-Length: \r\n\r\n") + 20 + r->body.len) != 0)
 		return -1;
-	/* reserved up front: out is untouched on failure, and the appends cannot fail */
-	if (buf_reserve(out, (size_t)sn + r->headers.len + (size_t)ln + r->body.len) != 0)
-		return -1;
-	buf_append(out, status, (size_t)sn);
+	buf_append_str(out, "Status: ");
+	buf_append_int(out, r->status);
+	buf_append_strs(out, " ", text, "\r\n", NULL);
 	buf_append(out, r->headers.data, r->headers.len);
-	buf_append(out, length, (size_t)ln);
+	buf_append_str(out, "Content-Length: ");
+	buf_append_int(out, (long long)r->body.len);
+	buf_append_str(out, "\r\n\r\n");
 	buf_append(out, r->body.data, r->body.len);
 	return 0;
 }

@@ -107,15 +107,17 @@ static int redis_key(const struct session_mgr *m, const char *prefix, const char
 
 static int append_field(struct buf *b, const char *name, const char *val, size_t len)
 {
-	if (buf_printf(b, ",\"%s\":", name) != 0)
+	if (buf_append_strs(b, ",\"", name, "\":", NULL) != 0)
 		return -1;
 	return json_append_string(b, val, len);
 }
 
 static int serialize(const struct session *s, struct buf *out)
 {
-	if (buf_printf(out, "{\"v\":%d,\"k\":%d,\"c\":%lld,\"e\":%lld", RECORD_VERSION, (int)s->kind,
-	               (long long)s->created_at, (long long)s->expires_at) != 0)
+	if (buf_append_str(out, "{\"v\":") || buf_append_int(out, RECORD_VERSION) ||
+	    buf_append_str(out, ",\"k\":") || buf_append_int(out, (int)s->kind) ||
+	    buf_append_str(out, ",\"c\":") || buf_append_int(out, s->created_at) ||
+	    buf_append_str(out, ",\"e\":") || buf_append_int(out, s->expires_at))
 		return -1;
 	if (append_field(out, "ic", s->icecream, strlen(s->icecream)) != 0)
 		return -1;

@@ -107,7 +107,7 @@ int sgid_pkce_challenge(const char *verifier, size_t len, struct buf *out)
 
 static int add_param(struct buf *b, char sep, const char *name, const char *value)
 {
-	if (buf_printf(b, "%c%s=", sep, name) != 0)
+	if (buf_append_char(b, sep) != 0 || buf_append_strs(b, name, "=", NULL) != 0)
 		return -1;
 	return url_encode(b, value, strlen(value));
 }

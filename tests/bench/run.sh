@@ -13,7 +13,7 @@
 # CPU per request of each process group, RSS, and the RSA ceiling.
 #
 # Environment (defaults): BENCH_DURATION=10 BENCH_FRESH_DURATION=5 BENCH_REPS=3 BENCH_CONNS=64
-# BENCH_THREADS=2 BENCH_WORKERS=4 BENCH_PORT=18080 BENCH_SGID_PROCS=2
+# BENCH_THREADS=2 BENCH_WORKERS=16 BENCH_PORT=18080 BENCH_SGID_PROCS=2
 # BENCH_NGINX_WORKERS=2 BENCH_ROWS (space-separated subset of the row names)
 # BENCH_KEEP=1 (keep the temp dir). Needs: wrk nginx redis-server node npm
 # curl jq; build/sgid-fcgi and build/bench/* (make bench builds them).
@@ -26,7 +26,7 @@ D=${BENCH_DURATION:-10}
 REPS=${BENCH_REPS:-3}
 CONNS=${BENCH_CONNS:-64}
 THREADS=${BENCH_THREADS:-2}
-WORKERS=${BENCH_WORKERS:-4}
+WORKERS=${BENCH_WORKERS:-16}
 SGID_PROCS=${BENCH_SGID_PROCS:-2}
 CORES=$(nproc)
 CACHED_POOL=256
@@ -56,13 +56,30 @@ start_nginx
 curl -sf "http://127.0.0.1:$PORT_OURS/api/health" >/dev/null || die "sgid-fcgi /api/health failed through nginx"
 
 # ---- the CPU cost of RSA, before any load ----------------------------------
-say "bench: RSA-2048 speed, one core (rsa_speed, 2 s per operation)"
+# Once on one core alone (the cost of one operation), then on every core at
+# once (what the machine's cores together allow: on a VM they do not scale
+# perfectly, so the ceiling is measured, not multiplied).
+say "bench: RSA-2048 speed (rsa_speed, 2 s per operation): one core alone, then $CORES at once"
 "$BUILD/bench/rsa_speed" "$KEY_PEM" 2 >"$RT/rsa.txt"
+rsa_pids=()
+for ((i = 0; i < CORES; i++)); do
+  "$BUILD/bench/rsa_speed" "$KEY_PEM" 2 >"$RT/rsa-all.$i.txt" &
+  rsa_pids+=($!)
+done
+wait "${rsa_pids[@]}"
 rsa() { awk -v op="$1" '$1 == "op=" op { sub("per_cpu_s=", "", $5); print $5 }' "$RT/rsa.txt"; }
+# operations per wall-clock second, summed over the processes that ran at once
+rsa_all() {
+  cat "$RT"/rsa-all.*.txt | awk -v op="$1" '$1 == "op=" op {
+    sub("ops=", "", $2); sub("wall_s=", "", $3); s += $2 / $3 } END { printf "%d", s }'
+}
 RSA_DEC=$(rsa oaep_sha1_decrypt)
 RSA_DEC256=$(rsa oaep_sha256_decrypt)
 RSA_SIGN=$(rsa rs256_sign)
 RSA_VERIFY=$(rsa rs256_verify)
+RSA_DEC_ALL=$(rsa_all oaep_sha1_decrypt)
+RSA_SIGN_ALL=$(rsa_all rs256_sign)
+RSA_VERIFY_ALL=$(rsa_all rs256_verify)
 
 # ---- helpers ---------------------------------------------------------------
 
@@ -203,12 +220,52 @@ RSS_PEER=""
 for p in "${PEER_PIDS[@]}"; do RSS_PEER+="$(rss_kb "$p") "; done
 RSS_SGID_SUP=$(rss_kb "$POOL_PID")
 
+# ---- one worker's memory over 100 000 requests -----------------------------
+# The rows spread their requests over WORKERS workers; the memory target is
+# about one worker, so the pool is restarted with a single worker, which is
+# loaded in 2-second runs (complete logins, auth-url, cached userinfo, in
+# turn: every path is warm before the first reading past 10 000) until it has served BENCH_MEM_REQUESTS requests; its RSS is read
+# after each run.
+MEM_REQS=${BENCH_MEM_REQUESTS:-100000}
+MEM_TRACK=""
+if ((MEM_REQS > 0)); then
+  say "bench: memory: one worker, until it has served $MEM_REQS requests"
+  kill -TERM "$POOL_PID" 2>/dev/null || true
+  wait "$POOL_PID" 2>/dev/null || true
+  stopped "$POOL_PID"
+  start_pool 1
+  mem_worker=$(pool_workers | tr -d ' ')
+  base=http://127.0.0.1:$PORT_OURS
+  served=0 phase=0
+  while ((served < MEM_REQS)); do
+    case $((phase % 3)) in
+      # a login is 4 requests, one of them (authorize) served by the stand-in
+      0) wrk_run "$RT/mem.out" 2 login "$base/api/auth-url?icecream=Vanilla" ;;
+      1) wrk_run "$RT/mem.out" 2 plain "$base/api/auth-url?icecream=Vanilla" ;;
+      2) if [[ -s $RT/cached-ours.txt ]]; then
+           wrk_run "$RT/mem.out" 2 cached "$base/api/userinfo" BENCH_POOL="$RT/cached-ours.txt"
+         else
+           wrk_run "$RT/mem.out" 2 plain "$base/api/auth-url?icecream=Chocolate"
+         fi ;;
+    esac
+    n=$(field "$RT/mem.out" requests)
+    (((phase % 3) == 0)) && n=$((n * 3 / 4))
+    bad=$(($(field "$RT/mem.out" bad_status) + $(field "$RT/mem.out" sock_errors)))
+    ((bad == 0)) || die "memory phase: $bad errors"
+    served=$((served + n))
+    phase=$((phase + 1))
+    MEM_TRACK+="$served:$(rss_kb "$mem_worker") "
+  done
+  [[ $(pool_workers | tr -d ' ') == "$mem_worker" ]] || die "memory phase: the worker was replaced (crash?)"
+fi
+
 # ---- the report ------------------------------------------------------------
 report() {
   awk -F'\t' -v rows="$ROWS" -v workers="$WORKERS" -v cores="$CORES" -v conns="$CONNS" -v d="$D" -v reps="$REPS" \
     -v dec="$RSA_DEC" -v dec256="$RSA_DEC256" -v sign="$RSA_SIGN" -v verify="$RSA_VERIFY" \
+    -v dec_all="$RSA_DEC_ALL" -v sign_all="$RSA_SIGN_ALL" -v verify_all="$RSA_VERIFY_ALL" \
     -v rss_ours="$RSS_OURS" -v rss_peer="$RSS_PEER" -v rss_sup="$RSS_SGID_SUP" -v track="$RSS_TRACK" \
-    -v sgidprocs="$SGID_PROCS" '
+    -v sgidprocs="$SGID_PROCS" -v memtrack="$MEM_TRACK" '
   function med(list,   n, a, i, j, t) {
     n = split(list, a, " ")
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -272,7 +329,13 @@ report() {
       printf "  logins with the stand-in'"'"'s CPU given back (a remote sgID): ours %.0f/s, peer %.0f/s, %.2fx\n", ol, pl, ol / pl
     }
     printf "\nRSA-2048 on one core (ops per CPU-second, EVP as src/crypto.c): OAEP-SHA1 decrypt %d, OAEP-256 decrypt %d, RS256 verify %d, RS256 sign %d\n", dec, dec256, verify, sign
-    ceil_u = used / d1; ceil_l = used / (d1 + v1); ceil_lc = cores / (d1 + v1 + s1)
+    printf "RSA-2048 on all %d cores at once (ops per second, summed): OAEP-SHA1 decrypt %d, RS256 verify %d, RS256 sign %d\n", cores, dec_all, verify_all, sign_all
+    # the ceiling: the cores sgid-fcgi can use doing nothing but its RSA work
+    if (used >= cores && dec_all > 0 && verify_all > 0 && sign_all > 0) {
+      ceil_u = dec_all; ceil_l = 1 / (1 / dec_all + 1 / verify_all); ceil_lc = 1 / (1 / dec_all + 1 / verify_all + 1 / sign_all)
+    } else {
+      ceil_u = used / d1; ceil_l = used / (d1 + v1); ceil_lc = cores / (d1 + v1 + s1)
+    }
     printf "ceiling from RSA alone, %d core(s) of sgid-fcgi: uncached userinfo %d/s (1 decrypt), logins %d/s (1 decrypt + 1 verify)\n", used, ceil_u, ceil_l
     printf "  with the stand-in'"'"'s RS256 signature on the same %d cores: logins %d/s\n", cores, ceil_lc
     if ("ours-userinfo-fresh" in mr) printf "  uncached userinfo: %.0f%% of the RSA ceiling (target 70%%)\n", 100 * mr["ours-userinfo-fresh"] / ceil_u
@@ -286,6 +349,13 @@ report() {
     }
     printf "\nRSS after the load: sgid-fcgi workers (KB): %s; supervisor %s KB; peer processes (KB): %s\n", rss_ours, rss_sup, rss_peer
     printf "sgid-fcgi worker RSS along the run (requests per worker:max RSS KB): %s\n", track
+    if (memtrack != "") {
+      m = split(memtrack, mt, " "); base_n = 0; base_kb = 0
+      for (i = 1; i <= m; i++) { split(mt[i], q, ":"); if (!base_n && q[1] >= 10000) { base_n = q[1]; base_kb = q[2] } }
+      split(mt[m], q, ":")
+      printf "one worker alone (requests served:RSS KB): %s\n", memtrack
+      printf "  RSS after %d requests: %d KB (target < 8192 KB, %s); from %d to %d requests: %+d KB\n", q[1], q[2], (q[2] > 0 && q[2] < 8192 ? "met" : "MISSED"), base_n, q[1], q[2] - base_kb
+    }
     for (i = 1; i <= n; i++) if (note[R[i]] != "") printf "note %s: %s\n", R[i], note[R[i]]
     printf "note: the peer has no profile cache (as the official example): its userinfo-session row fetches from sgID and decrypts on every call\n"
   }' "$RES"

@@ -1,4 +1,5 @@
 /* resp: header injection, cookies, serialisation, JSON errors. */
+#include <limits.h>
 #include <string.h>
 
 #include "harness.h"
@@ -407,6 +408,18 @@ static void test_buf_printf(void)
 	CHECK(c.data[room] == 'g' && c.data[room + 1] == '\0');
 	buf_free(&c);
 	buf_free(&b);
+
+	/* the formatting-free appends */
+	struct buf d = BUF_INIT;
+	CHECK(buf_append_strs(&d, "a", "", "bc", NULL) == 0);
+	CHECK(buf_append_int(&d, 0) == 0 && buf_append_int(&d, -7) == 0 &&
+	      buf_append_int(&d, 1234567890123LL) == 0);
+	CHECK_STR(buf_cstr(&d), "abc0-71234567890123");
+	buf_reset(&d);
+	CHECK(buf_append_int(&d, LLONG_MIN) == 0 && buf_append_char(&d, ' ') == 0 &&
+	      buf_append_int(&d, LLONG_MAX) == 0);
+	CHECK_STR(buf_cstr(&d), "-9223372036854775808 9223372036854775807");
+	buf_free(&d);
 }
 
 int main(void)
