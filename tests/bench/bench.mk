@@ -6,14 +6,10 @@ BENCH_BIN := $(BUILD)/bench
 
 .PHONY: bench bench-counts bench-tools
 
-bench-tools: $(BENCH_BIN)/trivial_fcgi $(BENCH_BIN)/trivial_redis_fcgi $(BENCH_BIN)/rsa_speed
+bench-tools: $(BENCH_BIN)/trivial_fcgi $(BENCH_BIN)/rsa_speed
 
 # Same compiler and flags as sgid-fcgi itself.
 $(BENCH_BIN)/trivial_fcgi: $(BENCH_DIR)/trivial_fcgi.c
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(HARDEN) $(LDFLAGS) -o $@ $< -lfcgi
-
-$(BENCH_BIN)/trivial_redis_fcgi: $(BENCH_DIR)/trivial_redis_fcgi.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(HARDEN) $(LDFLAGS) -o $@ $< -lfcgi $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
 

@@ -169,11 +169,11 @@ start_trivial() {
 # start_trivial_redis WORKERS: trivial_fcgi plus one SET ... EX per request on
 # the same Redis as the pool (start_redis first)
 start_trivial_redis() {
-  "$BUILD/bench/trivial_redis_fcgi" "unix:$RT/trivial-redis.sock" "$1" "$RT/redis.sock" \
+  "$BUILD/bench/trivial_fcgi" "unix:$RT/trivial-redis.sock" "$1" "$RT/redis.sock" \
     >"$RT/trivial-redis.log" 2>&1 &
   TRIVIAL_REDIS_PID=$!
-  started trivial_redis_fcgi "$TRIVIAL_REDIS_PID"
-  wait_for 10 trivial_redis_fcgi test -S "$RT/trivial-redis.sock"
+  started trivial_fcgi-redis "$TRIVIAL_REDIS_PID"
+  wait_for 10 "trivial_fcgi with Redis" test -S "$RT/trivial-redis.sock"
 }
 
 # npm ci when node_modules is missing or was installed from another lock.

@@ -4,7 +4,7 @@
 #
 # Starts its own stack (lib.sh): redis-server on a unix socket, the sgID
 # stand-in (fake-sgid, Node), the sgid-fcgi pool (--listen unix: --workers N),
-# trivial_fcgi and trivial_redis_fcgi (the same plus one Redis SET per request,
+# trivial_fcgi twice (the second with one Redis SET per request,
 # on the same Redis) with the same N, the peer (2 Node processes) and nginx in front
 # of all of them, on 127.0.0.1 ports BENCH_PORT.. and unix sockets in a temp
 # dir. Then loads each row with wrk for BENCH_DURATION seconds, BENCH_REPS
@@ -36,7 +36,7 @@ OUT_DIR=$BUILD/bench
 
 bench_need_tools wrk nginx redis-server redis-cli node npm curl jq /usr/bin/time
 [[ -x $BUILD/sgid-fcgi ]] || die "$BUILD/sgid-fcgi is missing (make)"
-[[ -x $BUILD/bench/trivial_fcgi && -x $BUILD/bench/trivial_redis_fcgi && -x $BUILD/bench/rsa_speed ]] || die "$BUILD/bench tools are missing (make bench-tools)"
+[[ -x $BUILD/bench/trivial_fcgi && -x $BUILD/bench/rsa_speed ]] || die "$BUILD/bench tools are missing (make bench-tools)"
 
 t_start=$(date +%s)
 bench_init
