@@ -38,20 +38,6 @@ struct crypto_pkey {
  * request path that is a good part of the cost of a small operation.
  * Explicitly fetched objects are kept for the life of the process (a
  * fork shares them harmlessly: they hold no secrets). */
-static const EVP_CIPHER *fetched_cipher(EVP_CIPHER **slot, const char *name)
-{
-	if (!*slot)
-		*slot = EVP_CIPHER_fetch(NULL, name, NULL);
-	return *slot;
-}
-
-static const EVP_MD *fetched_md(EVP_MD **slot, const char *name)
-{
-	if (!*slot)
-		*slot = EVP_MD_fetch(NULL, name, NULL);
-	return *slot;
-}
-
 static const char *md_name(enum crypto_md md)
 {
 	switch (md) {
@@ -67,7 +53,28 @@ static const EVP_MD *md_evp(enum crypto_md md)
 {
 	static EVP_MD *fetched[CRYPTO_SHA512 + 1];
 	const char *name = md_name(md);
-	return name ? fetched_md(&fetched[md], name) : NULL;
+	if (name && !fetched[md])
+		fetched[md] = EVP_MD_fetch(NULL, name, NULL);
+	return name ? fetched[md] : NULL;
+}
+
+enum aes_mode { AES_GCM, AES_CBC, AES_WRAP };
+
+/* AES in a mode, for a 128-, 192- or 256-bit key; NULL for other lengths. */
+static const EVP_CIPHER *aes(enum aes_mode mode, size_t key_len)
+{
+	static const char *const names[3][3] = {
+		[AES_GCM] = { "AES-128-GCM", "AES-192-GCM", "AES-256-GCM" },
+		[AES_CBC] = { "AES-128-CBC", "AES-192-CBC", "AES-256-CBC" },
+		[AES_WRAP] = { "AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP" },
+	};
+	static EVP_CIPHER *fetched[3][3];
+	size_t k = key_len == 16 ? 0 : key_len == 24 ? 1 : key_len == 32 ? 2 : 3;
+	if (k == 3)
+		return NULL;
+	if (!fetched[mode][k])
+		fetched[mode][k] = EVP_CIPHER_fetch(NULL, names[mode][k], NULL);
+	return fetched[mode][k];
 }
 
 /* ---- randomness, comparison, hashes ---- */
@@ -565,38 +572,6 @@ fail:
 
 /* ---- AES ---- */
 
-static const EVP_CIPHER *aes_gcm(size_t key_len)
-{
-	static EVP_CIPHER *fetched[3];
-	switch (key_len) {
-	case 16: return fetched_cipher(&fetched[0], "AES-128-GCM");
-	case 24: return fetched_cipher(&fetched[1], "AES-192-GCM");
-	case 32: return fetched_cipher(&fetched[2], "AES-256-GCM");
-	}
-	return NULL;
-}
-
-static const EVP_CIPHER *aes_cbc(size_t key_len)
-{
-	static EVP_CIPHER *fetched[3];
-	switch (key_len) {
-	case 16: return fetched_cipher(&fetched[0], "AES-128-CBC");
-	case 24: return fetched_cipher(&fetched[1], "AES-192-CBC");
-	case 32: return fetched_cipher(&fetched[2], "AES-256-CBC");
-	}
-	return NULL;
-}
-
-static const char *aes_wrap_name(size_t key_len)
-{
-	switch (key_len) {
-	case 16: return "AES-128-WRAP";
-	case 24: return "AES-192-WRAP";
-	case 32: return "AES-256-WRAP";
-	}
-	return NULL;
-}
-
 /* EVP lengths are ints. */
 static bool len_ok(size_t len)
 {
@@ -607,7 +582,7 @@ int crypto_aes_gcm_decrypt(const uint8_t *key, size_t key_len, const uint8_t *iv
 	const uint8_t *aad, size_t aad_len, const uint8_t *ct, size_t ct_len,
 	const uint8_t *tag, size_t tag_len, struct buf *out)
 {
-	const EVP_CIPHER *c = aes_gcm(key_len);
+	const EVP_CIPHER *c = aes(AES_GCM, key_len);
 	EVP_CIPHER_CTX *ctx = NULL;
 	unsigned char *dst = NULL;
 	int n = 0, fin = 0, rc = -1;
@@ -644,7 +619,7 @@ int crypto_aes_gcm_encrypt(const uint8_t *key, size_t key_len, const uint8_t *iv
 	const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t pt_len,
 	struct buf *ct_out, uint8_t tag[16])
 {
-	const EVP_CIPHER *c = aes_gcm(key_len);
+	const EVP_CIPHER *c = aes(AES_GCM, key_len);
 	EVP_CIPHER_CTX *ctx = NULL;
 	unsigned char *dst = NULL;
 	int n = 0, fin = 0, rc = -1;
@@ -678,7 +653,7 @@ fail:
 int crypto_aes_cbc_decrypt(const uint8_t *key, size_t key_len, const uint8_t iv[16],
 	const uint8_t *ct, size_t ct_len, struct buf *out)
 {
-	const EVP_CIPHER *c = aes_cbc(key_len);
+	const EVP_CIPHER *c = aes(AES_CBC, key_len);
 	EVP_CIPHER_CTX *ctx = NULL;
 	unsigned char *dst = NULL;
 	int n = 0, fin = 0, rc = -1;
@@ -709,21 +684,19 @@ fail:
 int crypto_aes_key_unwrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t len,
 	struct buf *out)
 {
-	const char *name = aes_wrap_name(kek_len);
-	EVP_CIPHER *c = NULL;
+	const EVP_CIPHER *c = aes(AES_WRAP, kek_len);
 	EVP_CIPHER_CTX *ctx = NULL;
 	unsigned char *dst = NULL;
 	int n = 0, fin = 0, rc = -1;
 
 	/* RFC 3394: at least two 64-bit blocks of key data plus the IV block. */
-	if (!name || len < 24 || len % 8 != 0 || !len_ok(len))
+	if (!c || len < 24 || len % 8 != 0 || !len_ok(len))
 		goto fail;
 	if (buf_reserve(out, len + AES_BLOCK) != 0)
 		goto fail;
 	dst = (unsigned char *)out->data + out->len;
-	c = EVP_CIPHER_fetch(NULL, name, NULL);
 	ctx = EVP_CIPHER_CTX_new();
-	if (!c || !ctx)
+	if (!ctx)
 		goto fail;
 	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
 	if (EVP_DecryptInit_ex(ctx, c, NULL, kek, NULL) != 1)
@@ -741,7 +714,6 @@ fail:
 	if (rc != 0 && dst)
 		secure_zero(dst, len + AES_BLOCK);
 	EVP_CIPHER_CTX_free(ctx);
-	EVP_CIPHER_free(c);
 	ERR_clear_error();
 	return rc;
 }
