@@ -151,13 +151,10 @@ static void handle_one(struct app *a, FCGX_Request *r)
  * a new connection wakes one idle worker, not all of them; the listening
  * socket is non-blocking, so a worker that loses the race for a connection
  * (or libfcgi retrying an accept of its own after a broken request) gets
- * EAGAIN instead of blocking. The timeouts are set on the listening socket,
- * which Linux copies to every accepted one; the first connection checks
- * that, and if not, each connection gets them set. */
+ * EAGAIN instead of blocking. */
 struct acceptor {
 	int listen_fd;
 	int epoll_fd;
-	int inherits_timeouts;          /* -1 not known yet, 0 no, 1 yes */
 };
 
 static bool transient_accept_error(int e)
@@ -166,30 +163,9 @@ static bool transient_accept_error(int e)
 	       e == ECONNRESET || e == ETIMEDOUT || e == EPIPE || e == EMFILE || e == ENFILE;
 }
 
-static int set_io_timeouts(int fd)
-{
-	struct timeval tv = { SERVER_IO_TIMEOUT_S, 0 };
-	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
-	       setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 ? 0 : -1;
-}
-
-static bool has_io_timeouts(int fd)
-{
-	int opts[] = { SO_RCVTIMEO, SO_SNDTIMEO };
-	for (size_t i = 0; i < ARRAY_LEN(opts); i++) {
-		struct timeval tv = { 0, 0 };
-		socklen_t len = sizeof(tv);
-		if (getsockopt(fd, SOL_SOCKET, opts[i], &tv, &len) != 0 ||
-		    tv.tv_sec != SERVER_IO_TIMEOUT_S || tv.tv_usec != 0)
-			return false;
-	}
-	return true;
-}
-
 static int acceptor_open(struct acceptor *acc, int listen_fd)
 {
 	acc->listen_fd = listen_fd;
-	acc->inherits_timeouts = set_io_timeouts(listen_fd) == 0 ? -1 : 0;
 	int fl = fcntl(listen_fd, F_GETFL);
 	if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -1;
@@ -220,10 +196,9 @@ static int wait_and_accept(struct acceptor *acc, FCGX_Request *r, const sigset_t
 		errno = e;
 		return transient_accept_error(e) ? 0 : -1;
 	}
-	if (acc->inherits_timeouts < 0)
-		acc->inherits_timeouts = has_io_timeouts(fd);
-	if (!acc->inherits_timeouts)
-		set_io_timeouts(fd);
+	struct timeval tv = { SERVER_IO_TIMEOUT_S, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	r->ipcFd = fd;
 	r->keepConnection = 1;
 	return 1;
