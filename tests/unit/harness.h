@@ -62,4 +62,25 @@ static inline char *harness_read_file(const char *path, size_t *len)
 	return data;
 }
 
+/* Removes a scratch directory made with mkdtemp and the files in it (no
+ * subdirectories: the tests only put sockets and files there). */
+#include <dirent.h>
+#include <unistd.h>
+static inline void harness_remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *de;
+		char path[512];
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
 #endif

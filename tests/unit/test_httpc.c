@@ -5,7 +5,6 @@
  * exit; every wait is bounded. */
 #include "httpc.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -251,19 +250,7 @@ static void stop_children(void)
 		tls_pid = -1;
 	}
 	if (tmpdir[0]) {
-		DIR *d = opendir(tmpdir);
-		if (d) {
-			struct dirent *de;
-			char path[300];
-			while ((de = readdir(d)) != NULL) {
-				if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-					continue;
-				snprintf(path, sizeof(path), "%s/%s", tmpdir, de->d_name);
-				unlink(path);
-			}
-			closedir(d);
-		}
-		rmdir(tmpdir);
+		harness_remove_dir(tmpdir);
 		tmpdir[0] = '\0';
 	}
 }

@@ -4,7 +4,6 @@
  * child is killed at exit, whatever happens. */
 #include "store.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -65,19 +64,7 @@ static void cleanup(void)
 	n_children = 0;
 	if (!tmpdir[0])
 		return;
-	DIR *d = opendir(tmpdir);
-	if (d) {
-		struct dirent *de;
-		char path[512];
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", tmpdir, de->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(tmpdir);
+	harness_remove_dir(tmpdir);
 }
 
 /* fork + exec with output to a log in tmpdir; dies with us. */
