@@ -352,6 +352,41 @@ stack_lighttpd_workers() {
 
 # ---- all ------------------------------------------------------------------
 
+# stack_start_hostile_idp PORT CLIENT_ID CLIENT_SECRET REDIRECT_URIS: the
+# scriptable hostile sgID look-alike (tests/hostile-idp) on 127.0.0.1:PORT,
+# its one npm dependency (jose) reinstalled first when its lockfile changes.
+stack_start_hostile_idp() {
+  local port=$1 idp=$STACK_ROOT/tests/hostile-idp want stamp
+  want=$(sha256sum "$idp/package-lock.json" | cut -d' ' -f1)
+  stamp=$idp/node_modules/.sgid-lock-sha256
+  if [[ ! -f $stamp || $(<"$stamp") != "$want" || ! -d $idp/node_modules/jose ]]; then
+    (cd "$idp" && timeout 300 npm ci --no-audit --no-fund --loglevel=error </dev/null) >&2 || {
+      stack_say "error: npm ci in tests/hostile-idp failed"
+      return 1
+    }
+    echo "$want" >"$stamp"
+  fi
+  stack_ports_free "$port" || return 1
+  stack_bg idp "$STACK_RT/idp.log" env -i PATH="$PATH" \
+    PORT="$port" CLIENT_ID="$2" CLIENT_SECRET="$3" \
+    CLIENT_PUBLIC_KEY="$STACK_ROOT/tests/fixtures/client-test-pub.pem" \
+    REDIRECT_URIS="$4" node "$idp/server.js"
+  stack_wait_until 20 "hostile-idp (log: $STACK_RT/idp.log)" "${STACK_PID[idp]}" \
+    curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$port/v2/.well-known/openid-configuration"
+}
+
+# stack_dump_logs LINES FILE...: the last LINES lines of each non-empty log
+# (paths relative to STACK_RT) as TAP comments, for a run that failed.
+stack_dump_logs() {
+  local n=$1 f
+  shift
+  for f in "$@"; do
+    [[ -s $STACK_RT/$f ]] || continue
+    echo "# ---- $f (last $n lines) ----"
+    tail -n "$n" "$STACK_RT/$f" | sed 's/^/# /'
+  done
+}
+
 # Stop everything that is still running, front to back.
 stack_cleanup() {
   local svc

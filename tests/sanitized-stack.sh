@@ -7,11 +7,8 @@
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=$root/build/asan/sgid-fcgi
-passed=0 failed=0
-check() { # name, then a command that succeeds when the check holds
-	local name=$1; shift
-	if "$@"; then echo "ok - $name"; passed=$((passed + 1)); else echo "not ok - $name"; failed=$((failed + 1)); fi
-}
+# shellcheck source=tests/tap.sh
+. "$root/tests/tap.sh"
 if [[ ! -x $bin ]]; then
 	echo "not ok - $bin missing (make sanitized-stack builds it)"
 	echo "sanitized-stack: 0 passed, 1 failed"
@@ -29,5 +26,5 @@ check "workers' log kept" test -s "$log"
 reports=$(grep -cE 'AddressSanitizer|LeakSanitizer|runtime error:' "$log" 2>/dev/null)
 check "no ASan/LSan/UBSan report in the workers' log (found ${reports:-0})" test "${reports:-0}" -eq 0
 [[ ${reports:-0} -eq 0 ]] || grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error:' "$log" | head -n 60
-echo "sanitized-stack: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+echo "sanitized-stack: $TAP_PASS passed, $TAP_FAIL failed"
+((TAP_FAIL == 0))

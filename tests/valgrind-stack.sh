@@ -8,11 +8,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 out=$root/build/valgrind
 rm -rf "$out" && mkdir -p "$out"
-passed=0 failed=0
-check() {
-	local name=$1; shift
-	if "$@"; then echo "ok - $name"; passed=$((passed + 1)); else echo "not ok - $name"; failed=$((failed + 1)); fi
-}
+# shellcheck source=tests/tap.sh
+. "$root/tests/tap.sh"
 vg=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect)
 
 for t in build/tests/test_*; do
@@ -39,5 +36,5 @@ check "memcheck logs written for the workers ($logs)" test "$logs" -gt 0
 errors=$(cat "$out"/apps/app.*.log 2>/dev/null | grep -cE '== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and destination)|definitely lost|indirectly lost')
 check "no memcheck error or leak in any worker (found $errors)" test "$errors" -eq 0
 [[ $errors -eq 0 ]] || cat "$out"/apps/app.*.log | head -n 80
-echo "valgrind: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+echo "valgrind: $TAP_PASS passed, $TAP_FAIL failed"
+((TAP_FAIL == 0))

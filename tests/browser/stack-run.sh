@@ -25,14 +25,6 @@ summary=""       # run.sh's last line, printed after the cleanup
 relay=""         # pid of the output relay
 out=""           # run.sh's output
 
-dump_logs() {
-  local f
-  for f in app.log nginx.log nginx/logs/error.log nginx/logs/access.log mockpass.log redis.log; do
-    [[ -s $STACK_RT/$f ]] || continue
-    echo "# ---- $f (last 60 lines) ----"
-    tail -n 60 "$STACK_RT/$f" | sed 's/^/# /'
-  done
-}
 
 finish() {
   local rc=$?
@@ -61,7 +53,7 @@ finish() {
     ((rc != 0)) || rc=1
   fi
   if ((rc != 0)) && [[ -n $STACK_RT ]]; then
-    dump_logs
+    stack_dump_logs 60 app.log nginx.log nginx/logs/error.log nginx/logs/access.log mockpass.log redis.log
     echo "# runtime dir kept: $STACK_RT"
   elif [[ -n $STACK_RT ]]; then
     rm -rf "$STACK_RT"

@@ -33,24 +33,12 @@ COOKIE=exampleAppSession
 QUICK=${FAULTS_QUICK:-0}
 
 F_NAME=""
-F_PASS=0
-F_FAIL=0
 F_KEEP=${FAULTS_KEEP:-0}
 
 # ---- reporting --------------------------------------------------------------
 
-ok() { F_PASS=$((F_PASS + 1)); echo "ok - $1"; }
-not_ok() {
-  F_FAIL=$((F_FAIL + 1))
-  echo "not ok - $1"
-  [[ -z ${2:-} ]] || printf '#   %s\n' "$2"
-}
-# check NAME CMD...: one test point from a command's status.
-check() {
-  local name=$1
-  shift
-  if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
+# shellcheck source=tests/tap.sh
+. "$ROOT/tests/tap.sh"
 note() { printf '# %s\n' "$*"; }
 
 # Setup failures end the test: nothing after them can pass.
@@ -63,13 +51,12 @@ setup() {
 }
 
 f_dump_logs() {
-  local f
+  local f logs=()
   for f in "$STACK_RT"/*.log "$STACK_RT"/*/logs/error.log; do
     # MockPass logs every token request in full: kept in the dir, not shown.
-    [[ -s $f && $f != */mockpass.log ]] || continue
-    echo "# ---- ${f#"$STACK_RT"/} (last 40 lines) ----"
-    tail -n 40 "$f" | sed 's/^/# /'
+    [[ $f != */mockpass.log ]] && logs+=("${f#"$STACK_RT"/}")
   done
+  stack_dump_logs 40 "${logs[@]}"
 }
 
 f_finish() {
@@ -82,17 +69,17 @@ f_finish() {
     for svc in "${!STACK_PID[@]}"; do [[ $svc == pool* ]] && stack_stop "$svc"; done
     stack_cleanup
   fi
-  ((rc == 0 || F_FAIL > 0)) || not_ok "$F_NAME: test script aborted (exit $rc)"
+  ((rc == 0 || TAP_FAIL > 0)) || not_ok "$F_NAME: test script aborted (exit $rc)"
   if [[ -n $STACK_RT && -d $STACK_RT ]]; then
-    if ((F_FAIL > 0)) || [[ $F_KEEP == 1 ]]; then
-      ((F_FAIL == 0)) || f_dump_logs
+    if ((TAP_FAIL > 0)) || [[ $F_KEEP == 1 ]]; then
+      ((TAP_FAIL == 0)) || f_dump_logs
       echo "# runtime dir kept: $STACK_RT"
     else
       rm -rf "$STACK_RT"
     fi
   fi
-  echo "# $F_NAME: $F_PASS passed, $F_FAIL failed"
-  ((F_FAIL == 0)) || exit 1
+  echo "# $F_NAME: $TAP_PASS passed, $TAP_FAIL failed"
+  ((TAP_FAIL == 0)) || exit 1
   exit 0
 }
 
@@ -188,19 +175,8 @@ IDP_CLIENT_SECRET=""
 
 # f_idp_start [REDIRECT_URIS]: the hostile IdP on IDP_PORT.
 f_idp_start() {
-  local idp=$ROOT/tests/hostile-idp
-  if [[ ! -d $idp/node_modules/jose ]]; then
-    (cd "$idp" && timeout 300 npm ci --no-audit --no-fund --loglevel=error </dev/null) >&2 || return 1
-  fi
-  stack_ports_free "$IDP_PORT" || return 1
   IDP_CLIENT_SECRET=faults-secret-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
-  stack_bg idp "$STACK_RT/idp.log" env -i PATH="$PATH" \
-    PORT="$IDP_PORT" CLIENT_ID="$IDP_CLIENT_ID" CLIENT_SECRET="$IDP_CLIENT_SECRET" \
-    CLIENT_PUBLIC_KEY="$ROOT/tests/fixtures/client-test-pub.pem" \
-    REDIRECT_URIS="${1:-$API/api/redirect}" \
-    node "$idp/server.js"
-  stack_wait_until 20 "hostile-idp (log: $STACK_RT/idp.log)" "${STACK_PID[idp]}" \
-    curl -fsS --max-time 2 -o /dev/null "$IDP/v2/.well-known/openid-configuration"
+  stack_start_hostile_idp "$IDP_PORT" "$IDP_CLIENT_ID" "$IDP_CLIENT_SECRET" "${1:-$API/api/redirect}"
 }
 
 # f_idp_scenario JSON: replace the provider's scenario ({} = happy path).

@@ -64,15 +64,6 @@ for tool in node npm redis-server redis-cli spawn-fcgi nginx curl; do
 done
 [[ -x ${STACK_APP_BIN:-$root/build/sgid-fcgi} ]] || die "the sgid-fcgi binary is missing: run make"
 
-# The provider's one dependency (jose), reinstalled when the lockfile changes.
-idp=$root/tests/hostile-idp
-want=$(sha256sum "$idp/package-lock.json" | cut -d' ' -f1)
-stamp=$idp/node_modules/.sgid-lock-sha256
-if [[ ! -f $stamp || $(<"$stamp") != "$want" || ! -d $idp/node_modules/jose ]]; then
-  (cd "$idp" && timeout 300 npm ci --no-audit --no-fund --loglevel=error </dev/null) >&2 ||
-    die "npm ci in tests/hostile-idp failed"
-  echo "$want" >"$stamp"
-fi
 
 stack_ports_free "$API_PORT" "$SPA_PORT" "$IDP_PORT" || die "ports busy"
 stack_init sgid-hostile
@@ -80,14 +71,8 @@ stack_say "hostile: runtime dir $STACK_RT"
 
 stack_start_redis || die "redis did not start"
 
-stack_bg idp "$STACK_RT/idp.log" env -i PATH="$PATH" \
-  PORT="$IDP_PORT" CLIENT_ID="$client_id" CLIENT_SECRET="$client_secret" \
-  CLIENT_PUBLIC_KEY="$root/tests/fixtures/client-test-pub.pem" \
-  REDIRECT_URIS="http://localhost:$API_PORT/api/redirect" \
-  node "$idp/server.js"
-stack_wait_until 20 "hostile-idp (log: $STACK_RT/idp.log)" "${STACK_PID[idp]}" \
-  curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$IDP_PORT/v2/.well-known/openid-configuration" ||
-  die "hostile-idp did not start"
+stack_start_hostile_idp "$IDP_PORT" "$client_id" "$client_secret" \
+  "http://localhost:$API_PORT/api/redirect" || die "hostile-idp did not start"
 
 export SGID_CLIENT_ID=$client_id
 export SGID_CLIENT_SECRET=$client_secret

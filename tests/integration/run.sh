@@ -32,47 +32,25 @@ NRIC=S9812379B                    # a MockPass persona with MyInfo data
 WORKERS=3                         # spawn-fcgi workers behind nginx
 BUDGET=${INTEGRATION_BUDGET:-240}   # seconds for all requests (a run takes ~15)
 DEADLINE=$((SECONDS + BUDGET))
-TAG=""                            # "[FRONT] ", prefixed to the checks' names
-
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok - $TAG$1"; }
-not_ok() {
-  fail=$((fail + 1))
-  echo "not ok - $TAG$1"
-  [[ -z ${2:-} ]] || printf '#   %s\n' "$2"
-}
-# check NAME CMD...: one test point from a command's status.
-check() {
-  local name=$1
-  shift
-  if "$@"; then ok "$name"; else not_ok "$name" "$(last_response)"; fi
-}
-
-dump_logs() {
-  local f
-  for f in app.log spawn-fcgi.log nginx.log nginx/logs/error.log nginx/logs/access.log lighttpd.log \
-    mockpass.log redis.log; do
-    [[ -s $STACK_RT/$f ]] || continue
-    echo "# ---- $f (last 150 lines) ----"
-    tail -n 150 "$STACK_RT/$f" | sed 's/^/# /'
-  done
-}
+# shellcheck source=tests/tap.sh
+. "$root/tests/tap.sh"
+tap_detail() { last_response; }
 
 finish() {
   local rc=$?
   trap - EXIT INT TERM
   trap '' PIPE
   [[ -n $STACK_RT ]] && stack_cleanup
-  ((rc == 0 || fail > 0)) || not_ok "test script aborted (exit $rc)"
-  if ((fail > 0)); then
-    [[ -n $STACK_RT ]] && dump_logs
+  ((rc == 0 || TAP_FAIL > 0)) || not_ok "test script aborted (exit $rc)"
+  if ((TAP_FAIL > 0)); then
+    [[ -n $STACK_RT ]] && stack_dump_logs 150 app.log spawn-fcgi.log nginx.log nginx/logs/error.log \
+      nginx/logs/access.log lighttpd.log mockpass.log redis.log
     [[ -n $STACK_RT ]] && echo "# runtime dir kept: $STACK_RT"
   elif [[ -n $STACK_RT ]]; then
     rm -rf "$STACK_RT"
   fi
-  echo "integration: $pass passed, $fail failed"
-  ((fail == 0)) || exit 1
+  echo "integration: $TAP_PASS passed, $TAP_FAIL failed"
+  ((TAP_FAIL == 0)) || exit 1
   exit "$rc"
 }
 trap finish EXIT
@@ -403,7 +381,7 @@ flow() {
 
 # ---- nginx, spawn-fcgi workers ----------------------------------------------
 
-TAG="[nginx] "
+TAP_TAG="[nginx] "
 setup "start MockPass" stack_start_mockpass false "$NRIC"
 setup "start $WORKERS sgid-fcgi workers (spawn-fcgi)" stack_start_app "$WORKERS" "$STACK_RT"
 setup "start nginx (nginx.conf.example)" stack_start_nginx
@@ -417,7 +395,7 @@ stack_stop_app
 
 # ---- lighttpd starting the workers itself -----------------------------------
 
-TAG="[lighttpd] "
+TAP_TAG="[lighttpd] "
 # The workers lighttpd starts get no environment but LOG_LEVEL and PATH: their
 # whole configuration goes in the env file the shipped file names, with paths
 # the web user can read.
@@ -450,7 +428,7 @@ stack_stop lighttpd
 
 # ---- lighttpd as shipped, in front of the supervised pool -------------------
 
-TAG="[lighttpd+pool] "
+TAP_TAG="[lighttpd+pool] "
 JAR=$T/jar-pool
 setup "start the pool (sgid-fcgi --listen, 2 workers)" stack_start_pool 2 "$STACK_RT"
 setup "start lighttpd (lighttpd.conf.example as shipped)" stack_start_lighttpd pool

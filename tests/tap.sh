@@ -1,0 +1,21 @@
+# tests/tap.sh: the TAP lines of the shell suites, sourced by them.
+# `ok - NAME` / `not ok - NAME`, counted in TAP_PASS and TAP_FAIL; TAP_TAG is
+# put before every name ("[nginx] "); a suite that defines tap_detail gets
+# its output under a failed check (integration: the last response).
+TAP_PASS=0
+TAP_FAIL=0
+TAP_TAG=""
+
+ok() { TAP_PASS=$((TAP_PASS + 1)); echo "ok - $TAP_TAG$1"; }
+not_ok() {
+  TAP_FAIL=$((TAP_FAIL + 1))
+  echo "not ok - $TAP_TAG$1"
+  [[ -z ${2:-} ]] || printf '#   %s\n' "$2"
+}
+# check NAME CMD...: one test point from a command's status.
+check() {
+  local name=$1
+  shift
+  if "$@"; then ok "$name"; else not_ok "$name" "$(tap_detail)"; fi
+}
+tap_detail() { :; }
