@@ -255,10 +255,6 @@ static enum httpc_err perform(struct httpc *h, const char *url, const char *bear
 		e = HTTPC_ERR_IO;
 		goto fail;
 	}
-	if (set_common(h) != 0) {
-		e = HTTPC_ERR_IO;
-		goto fail;
-	}
 	if (!(tmp = curl_slist_append(hdrs, "Accept: application/json")))
 		goto fail;
 	hdrs = tmp;
@@ -377,7 +373,8 @@ struct httpc *httpc_new(const struct httpc_opts *opts)
 		goto fail;
 	if (!(h->curl = curl_easy_init()))
 		goto fail;
-	/* Refuse to start with a libcurl that lacks an option we rely on. */
+	/* Once: the handle is never reset, so these stay for every request.
+	 * Refuse to start with a libcurl that lacks an option we rely on. */
 	if (set_common(h) != 0)
 		goto fail;
 	return h;
