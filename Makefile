@@ -39,7 +39,7 @@ $(BUILD)/libsgid.a: $(LIB_OBJS)
 $(BUILD)/sgid-fcgi: $(BUILD)/obj/main.o $(BUILD)/libsgid.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libsgid.a
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libsgid.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsgid.a $(PKG_LIBS)
 

@@ -12,6 +12,7 @@
 enum store_err {
 	STORE_OK,
 	STORE_NOT_FOUND,
+	STORE_EXISTS,        /* SET NX: the key is there already */
 	STORE_ERR_CONNECT,   /* could not connect / authenticate / select db */
 	STORE_ERR_IO,        /* timeout, connection lost mid-command */
 	STORE_ERR_REPLY,     /* error reply (OOM, READONLY, ...) or unexpected type */
@@ -20,11 +21,18 @@ enum store_err {
 };
 const char *store_strerror(enum store_err err);
 
+/* When a SET writes: always, only if the key is absent (single-use
+ * markers), or only if it exists (a write must not resurrect a record that
+ * was deleted meanwhile). */
+enum store_set_cond { STORE_SET_ALWAYS, STORE_SET_NX, STORE_SET_XX };
+
 struct store;
 struct store_ops {
-	/* SET key val EX ttl; ttl_s <= 0 is refused (STORE_ERR_REPLY) */
-	enum store_err (*set_ex)(struct store *s, const char *key, size_t klen,
-		const void *val, size_t vlen, int ttl_s);
+	/* SET key val EX ttl [NX|XX]; ttl_s <= 0 is refused (STORE_ERR_REPLY).
+	 * When the condition holds the write back: STORE_EXISTS (NX) or
+	 * STORE_NOT_FOUND (XX). */
+	enum store_err (*set)(struct store *s, const char *key, size_t klen,
+		const void *val, size_t vlen, int ttl_s, enum store_set_cond cond);
 	/* GET key; ttl_s > 0 also refreshes the expiry (GETEX key EX ttl).
 	 * get and getdel empty out first; on STORE_OK it holds the value. */
 	enum store_err (*get)(struct store *s, const char *key, size_t klen, int ttl_s,
@@ -52,8 +60,9 @@ struct store {
 struct store *store_redis_new(const struct redis_config *rc);
 void store_free(struct store *s); /* NULL ok */
 
-static inline enum store_err store_set_ex(struct store *s, const char *k, size_t kl,
-	const void *v, size_t vl, int ttl) { return s->ops->set_ex(s, k, kl, v, vl, ttl); }
+static inline enum store_err store_set(struct store *s, const char *k, size_t kl,
+	const void *v, size_t vl, int ttl, enum store_set_cond cond)
+	{ return s->ops->set(s, k, kl, v, vl, ttl, cond); }
 static inline enum store_err store_get(struct store *s, const char *k, size_t kl, int ttl,
 	struct buf *out) { return s->ops->get(s, k, kl, ttl, out); }
 static inline enum store_err store_getdel(struct store *s, const char *k, size_t kl,

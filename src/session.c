@@ -254,7 +254,7 @@ static enum session_err write_record(struct session_mgr *m, const char *rkey,
 	if (serialize(s, &plain) != 0 || plain.len > SESSION_MAX_RECORD - 64 ||
 	    seal(m, rkey, &plain, &sealed) != 0)
 		goto fail;
-	rc = store_result(store_set_ex(m->store, rkey, strlen(rkey), sealed.data, sealed.len, ttl));
+	rc = store_result(store_set(m->store, rkey, strlen(rkey), sealed.data, sealed.len, ttl, STORE_SET_ALWAYS));
 fail:
 	buf_free(&plain);
 	buf_free(&sealed);

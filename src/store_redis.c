@@ -22,6 +22,7 @@
 static const char *const store_errors[] = {
 	[STORE_OK] = "ok",
 	[STORE_NOT_FOUND] = "not found",
+	[STORE_EXISTS] = "already exists",
 	[STORE_ERR_CONNECT] = "cannot connect to the store",
 	[STORE_ERR_IO] = "store I/O error or timeout",
 	[STORE_ERR_REPLY] = "store refused the command",
@@ -474,8 +475,8 @@ static enum store_err reply_value(struct store *s, const char *what, redisReply 
 	return e;
 }
 
-static enum store_err rs_set_ex(struct store *s, const char *key, size_t klen,
-	const void *val, size_t vlen, int ttl_s)
+static enum store_err rs_set(struct store *s, const char *key, size_t klen,
+	const void *val, size_t vlen, int ttl_s, enum store_set_cond cond)
 {
 	char ttl[16];
 	redisReply *rep;
@@ -484,12 +485,14 @@ static enum store_err rs_set_ex(struct store *s, const char *key, size_t klen,
 		return STORE_ERR_REPLY;
 	}
 	int n = snprintf(ttl, sizeof(ttl), "%d", ttl_s);
-	const char *argv[5] = { "SET", key, val, "EX", ttl };
-	size_t lens[5] = { 3, klen, vlen, 2, (size_t)n };
-	enum store_err e = run(s, "SET", 5, argv, lens, &rep);
+	const char *argv[6] = { "SET", key, val, "EX", ttl, cond == STORE_SET_NX ? "NX" : "XX" };
+	size_t lens[6] = { 3, klen, vlen, 2, (size_t)n, 2 };
+	enum store_err e = run(s, "SET", cond == STORE_SET_ALWAYS ? 5 : 6, argv, lens, &rep);
 	if (e != STORE_OK)
 		return e;
-	if (!(rep->type == REDIS_REPLY_STATUS && str_eq_n(rep->str, rep->len, "OK"))) {
+	if (rep->type == REDIS_REPLY_NIL && cond != STORE_SET_ALWAYS) {
+		e = cond == STORE_SET_NX ? STORE_EXISTS : STORE_NOT_FOUND;
+	} else if (!(rep->type == REDIS_REPLY_STATUS && str_eq_n(rep->str, rep->len, "OK"))) {
 		seterr(s, "SET: unexpected reply type %d", rep->type);
 		e = STORE_ERR_REPLY;
 	}
@@ -575,7 +578,7 @@ static void rs_destroy(struct store *s)
 }
 
 static const struct store_ops redis_ops = {
-	.set_ex = rs_set_ex,
+	.set = rs_set,
 	.get = rs_get,
 	.getdel = rs_getdel,
 	.del = rs_del,

@@ -8,100 +8,16 @@
 #include "harness.h"
 #include "session.h"
 #include "util.h"
+#include "mem_store.h"
 
-#define MEM_SLOTS 16
-struct mem_entry { char key[80]; struct buf val; int ttl; int used; };
-struct mem_store { struct mem_entry e[MEM_SLOTS]; int fail; int last_get_ttl; };
-
-static struct mem_entry *mem_find(struct store *s, const char *k, size_t kl)
-{
-	struct mem_store *m = s->impl;
-	for (int i = 0; i < MEM_SLOTS; i++)
-		if (m->e[i].used && strlen(m->e[i].key) == kl && memcmp(m->e[i].key, k, kl) == 0)
-			return &m->e[i];
-	return NULL;
-}
-
-static enum store_err mem_set(struct store *s, const char *k, size_t kl, const void *v, size_t vl, int ttl)
-{
-	struct mem_store *m = s->impl;
-	if (m->fail)
-		return STORE_ERR_IO;
-	struct mem_entry *e = mem_find(s, k, kl);
-	for (int i = 0; !e && i < MEM_SLOTS; i++)
-		if (!m->e[i].used)
-			e = &m->e[i];
-	if (!e || kl >= sizeof(e->key))
-		return STORE_ERR_NOMEM;
-	e->used = 1;
-	memcpy(e->key, k, kl);
-	e->key[kl] = '\0';
-	buf_reset(&e->val);
-	buf_append(&e->val, v, vl);
-	e->ttl = ttl;
-	return STORE_OK;
-}
-
-static enum store_err mem_get(struct store *s, const char *k, size_t kl, int ttl, struct buf *out)
-{
-	struct mem_store *m = s->impl;
-	if (m->fail)
-		return STORE_ERR_IO;
-	m->last_get_ttl = ttl;
-	struct mem_entry *e = mem_find(s, k, kl);
-	if (!e)
-		return STORE_NOT_FOUND;
-	if (ttl > 0)
-		e->ttl = ttl;
-	return buf_append(out, e->val.data, e->val.len) ? STORE_ERR_NOMEM : STORE_OK;
-}
-
-static enum store_err mem_getdel(struct store *s, const char *k, size_t kl, struct buf *out)
-{
-	enum store_err rc = mem_get(s, k, kl, 0, out);
-	struct mem_entry *e = mem_find(s, k, kl);
-	if (rc == STORE_OK && e) {
-		buf_free(&e->val);
-		e->used = 0;
-	}
-	return rc;
-}
-
-static enum store_err mem_del(struct store *s, const char *k, size_t kl)
-{
-	struct mem_store *m = s->impl;
-	if (m->fail)
-		return STORE_ERR_IO;
-	struct mem_entry *e = mem_find(s, k, kl);
-	if (e) {
-		buf_free(&e->val);
-		e->used = 0;
-	}
-	return STORE_OK;
-}
-
-static enum store_err mem_ping(struct store *s)
-{
-	return ((struct mem_store *)s->impl)->fail ? STORE_ERR_CONNECT : STORE_OK;
-}
-
-static void mem_destroy(struct store *s)
-{
-	struct mem_store *m = s->impl;
-	for (int i = 0; i < MEM_SLOTS; i++)
-		buf_free(&m->e[i].val);
-}
-
-static const struct store_ops mem_ops = { mem_set, mem_get, mem_getdel, mem_del, mem_ping, mem_destroy };
 static struct mem_store mem;
-static struct store store = { &mem_ops, &mem, "" };
+static struct store store = { &mem_store_ops, &mem, "" };
 static struct session_mgr mgr;
 
 static void setup(void)
 {
 	session_mgr_wipe(&mgr); /* the previous test's; a zeroed manager is fine */
 	mem_destroy(&store);
-	memset(&mem, 0, sizeof(mem));
 	struct config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	memcpy(cfg.session_secret, "0123456789abcdef0123456789abcdef", 32);
@@ -113,26 +29,12 @@ static void setup(void)
 
 static int count_entries(void)
 {
-	int n = 0;
-	for (int i = 0; i < MEM_SLOTS; i++)
-		n += mem.e[i].used;
-	return n;
+	return mem_count(&mem);
 }
 
-/* True when needle occurs anywhere in any stored key or value. */
 static int store_contains(const char *needle)
 {
-	size_t nl = strlen(needle);
-	for (int i = 0; i < MEM_SLOTS; i++) {
-		if (!mem.e[i].used)
-			continue;
-		if (strstr(mem.e[i].key, needle))
-			return 1;
-		for (size_t j = 0; j + nl <= mem.e[i].val.len; j++)
-			if (memcmp(mem.e[i].val.data + j, needle, nl) == 0)
-				return 1;
-	}
-	return 0;
+	return mem_contains(&mem, needle);
 }
 
 static void test_login_single_use(void)

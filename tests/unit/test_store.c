@@ -334,7 +334,7 @@ static void test_basic(void)
 	if (!s)
 		return;
 	CHECK_INT(store_ping(s), STORE_OK);
-	CHECK_INT(store_set_ex(s, "t:basic", 7, "hello", 5, 60), STORE_OK);
+	CHECK_INT(store_set(s, "t:basic", 7, "hello", 5, 60, STORE_SET_ALWAYS), STORE_OK);
 	CHECK_INT(store_get(s, "t:basic", 7, 0, &out), STORE_OK);
 	CHECK_STR(buf_cstr(&out), "hello");
 	CHECK_INT(out.len, 5);
@@ -350,23 +350,36 @@ static void test_basic(void)
 	/* binary keys and values, NULs included */
 	static const char key[] = { 'b', '\0', 'k' };
 	static const char val[] = { '\0', 'a', '\0', '\r', '\n', (char)0xff, '\0' };
-	CHECK_INT(store_set_ex(s, key, sizeof(key), val, sizeof(val), 60), STORE_OK);
+	CHECK_INT(store_set(s, key, sizeof(key), val, sizeof(val), 60, STORE_SET_ALWAYS), STORE_OK);
 	CHECK_INT(store_get(s, key, sizeof(key), 0, &out), STORE_OK);
 	CHECK_INT(out.len, sizeof(val));
 	CHECK(out.len == sizeof(val) && memcmp(out.data, val, sizeof(val)) == 0);
 	CHECK_INT(store_get(s, "b", 1, 0, &out), STORE_NOT_FOUND); /* key not cut at NUL */
 
 	/* empty value is a value, not "not found" */
-	CHECK_INT(store_set_ex(s, "t:empty", 7, "", 0, 60), STORE_OK);
+	CHECK_INT(store_set(s, "t:empty", 7, "", 0, 60, STORE_SET_ALWAYS), STORE_OK);
 	CHECK_INT(store_get(s, "t:empty", 7, 0, &out), STORE_OK);
 	CHECK_INT(out.len, 0);
 
 	/* getdel: single use */
-	CHECK_INT(store_set_ex(s, "t:once", 6, "v1", 2, 60), STORE_OK);
+	CHECK_INT(store_set(s, "t:once", 6, "v1", 2, 60, STORE_SET_ALWAYS), STORE_OK);
 	CHECK_INT(store_getdel(s, "t:once", 6, &out), STORE_OK);
 	CHECK_STR(buf_cstr(&out), "v1");
 	CHECK_INT(store_getdel(s, "t:once", 6, &out), STORE_NOT_FOUND);
 	CHECK_INT(store_get(s, "t:once", 6, 0, &out), STORE_NOT_FOUND);
+
+	/* NX: a single-use marker is written once; XX: only over a live key */
+	CHECK_INT(store_set(s, "t:nx", 4, "m1", 2, 60, STORE_SET_NX), STORE_OK);
+	CHECK_INT(store_set(s, "t:nx", 4, "m2", 2, 60, STORE_SET_NX), STORE_EXISTS);
+	CHECK_INT(store_get(s, "t:nx", 4, 0, &out), STORE_OK);
+	CHECK_STR(buf_cstr(&out), "m1");
+	CHECK_INT(store_set(s, "t:xx", 4, "x1", 2, 60, STORE_SET_XX), STORE_NOT_FOUND);
+	CHECK_INT(store_get(s, "t:xx", 4, 0, &out), STORE_NOT_FOUND);
+	CHECK_INT(store_set(s, "t:nx", 4, "m3", 2, 60, STORE_SET_XX), STORE_OK);
+	CHECK_INT(store_get(s, "t:nx", 4, 0, &out), STORE_OK);
+	CHECK_STR(buf_cstr(&out), "m3");
+	CHECK_INT(store_del(s, "t:nx", 4), STORE_OK);
+	CHECK_STR(store_strerror(STORE_EXISTS), "already exists");
 
 	/* del: idempotent */
 	CHECK_INT(store_del(s, "t:basic", 7), STORE_OK);
@@ -374,7 +387,7 @@ static void test_basic(void)
 	CHECK_INT(store_del(s, "t:basic", 7), STORE_OK);
 
 	/* a bad ttl is refused before it reaches the server */
-	CHECK_INT(store_set_ex(s, "t:ttl0", 6, "v", 1, 0), STORE_ERR_REPLY);
+	CHECK_INT(store_set(s, "t:ttl0", 6, "v", 1, 0, STORE_SET_ALWAYS), STORE_ERR_REPLY);
 	CHECK_INT(store_get(s, "t:ttl0", 6, 0, &out), STORE_NOT_FOUND);
 
 	/* a large value */
@@ -384,7 +397,7 @@ static void test_basic(void)
 	if (blob) {
 		for (size_t i = 0; i < big; i++)
 			blob[i] = (char)(i * 31);
-		CHECK_INT(store_set_ex(s, "t:big", 5, blob, big, 60), STORE_OK);
+		CHECK_INT(store_set(s, "t:big", 5, blob, big, 60, STORE_SET_ALWAYS), STORE_OK);
 		CHECK_INT(store_get(s, "t:big", 5, 0, &out), STORE_OK);
 		CHECK(out.len == big && memcmp(out.data, blob, big) == 0);
 		free(blob);
@@ -403,8 +416,8 @@ static void test_ttl(void)
 	CHECK(s != NULL && adm != NULL && !adm->err);
 	if (!s || !adm || adm->err)
 		goto done;
-	CHECK_INT(store_set_ex(s, "t:refresh", 9, "a", 1, 1), STORE_OK);
-	CHECK_INT(store_set_ex(s, "t:plain", 7, "b", 1, 1), STORE_OK);
+	CHECK_INT(store_set(s, "t:refresh", 9, "a", 1, 1, STORE_SET_ALWAYS), STORE_OK);
+	CHECK_INT(store_set(s, "t:plain", 7, "b", 1, 1, STORE_SET_ALWAYS), STORE_OK);
 	const char *ttl1[] = { "PTTL", "t:refresh" };
 	CHECK(admin_int(adm, 2, ttl1) <= 1000);
 	/* GETEX refreshes, plain GET does not */
@@ -432,7 +445,7 @@ static void test_restart(void)
 	CHECK(s != NULL);
 	if (!s)
 		return;
-	CHECK_INT(store_set_ex(s, "t:r", 3, "x", 1, 60), STORE_OK);
+	CHECK_INT(store_set(s, "t:r", 3, "x", 1, 60, STORE_SET_ALWAYS), STORE_OK);
 
 	kill_child(redis_pid);
 	redis_pid = -1;
@@ -447,20 +460,20 @@ static void test_restart(void)
 		store_strerror(e), s->errstr);
 	t0 = now_monotonic_ms();
 	CHECK_INT(store_ping(s), STORE_ERR_CONNECT);
-	CHECK_INT(store_set_ex(s, "t:r", 3, "y", 1, 60), STORE_ERR_CONNECT);
+	CHECK_INT(store_set(s, "t:r", 3, "y", 1, 60, STORE_SET_ALWAYS), STORE_ERR_CONNECT);
 	CHECK(now_monotonic_ms() - t0 < 2000);
 
 	CHECK_INT(start_unix_redis(), 0);
 	/* same object, no recreation */
 	CHECK_INT(store_ping(s), STORE_OK);
-	CHECK_INT(store_set_ex(s, "t:r", 3, "z", 1, 60), STORE_OK);
+	CHECK_INT(store_set(s, "t:r", 3, "z", 1, 60, STORE_SET_ALWAYS), STORE_OK);
 
 	/* a restart between two calls: the stale connection is replaced
 	 * within the same call */
 	kill_child(redis_pid);
 	CHECK_INT(start_unix_redis(), 0);
 	CHECK_INT(store_get(s, "t:r", 3, 0, &out), STORE_NOT_FOUND); /* no persistence */
-	CHECK_INT(store_set_ex(s, "t:r", 3, "w", 1, 60), STORE_OK);
+	CHECK_INT(store_set(s, "t:r", 3, "w", 1, 60, STORE_SET_ALWAYS), STORE_OK);
 	CHECK_INT(store_get(s, "t:r", 3, 0, &out), STORE_OK);
 	CHECK_STR(buf_cstr(&out), "w");
 	buf_free(&out);
@@ -482,7 +495,7 @@ static void test_auth(void)
 	unix_cfg(&rc);
 	snprintf(rc.password, sizeof(rc.password), "s3cret pw");
 	good = store_redis_new(&rc);
-	CHECK_INT(store_set_ex(good, "t:auth", 6, "ok", 2, 60), STORE_OK);
+	CHECK_INT(store_set(good, "t:auth", 6, "ok", 2, 60, STORE_SET_ALWAYS), STORE_OK);
 
 	snprintf(rc.password, sizeof(rc.password), "wrong");
 	bad = store_redis_new(&rc);
@@ -534,7 +547,7 @@ static void test_db(void)
 	CHECK(s1 && s0 && sbad);
 	if (!s1 || !s0 || !sbad)
 		goto done;
-	CHECK_INT(store_set_ex(s1, "t:db", 4, "one", 3, 60), STORE_OK);
+	CHECK_INT(store_set(s1, "t:db", 4, "one", 3, 60, STORE_SET_ALWAYS), STORE_OK);
 	CHECK_INT(store_get(s0, "t:db", 4, 0, &out), STORE_NOT_FOUND);
 	CHECK_INT(store_get(s1, "t:db", 4, 0, &out), STORE_OK);
 	CHECK_STR(buf_cstr(&out), "one");
@@ -599,27 +612,27 @@ static void test_error_replies(void)
 	CHECK(s && adm && !adm->err);
 	if (!s || !adm || adm->err)
 		goto done;
-	CHECK_INT(store_set_ex(s, "t:keep", 6, "kept", 4, 60), STORE_OK);
+	CHECK_INT(store_set(s, "t:keep", 6, "kept", 4, 60, STORE_SET_ALWAYS), STORE_OK);
 
 	/* OOM */
 	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "maxmemory-policy", "noeviction"), 0);
 	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "maxmemory", "1"), 0);
-	CHECK_INT(store_set_ex(s, "t:secret-key", 12, "secret-value", 12, 60), STORE_ERR_REPLY);
+	CHECK_INT(store_set(s, "t:secret-key", 12, "secret-value", 12, 60, STORE_SET_ALWAYS), STORE_ERR_REPLY);
 	CHECK_STR(s->errstr, "SET: OOM");
 	CHECK(strstr(s->errstr, "secret") == NULL);
 	CHECK_INT(store_get(s, "t:keep", 6, 0, &out), STORE_OK); /* reads still work */
 	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "maxmemory", "0"), 0);
-	CHECK_INT(store_set_ex(s, "t:oom", 5, "v", 1, 60), STORE_OK);
+	CHECK_INT(store_set(s, "t:oom", 5, "v", 1, 60, STORE_SET_ALWAYS), STORE_OK);
 
 	/* READONLY: turn the server into a replica of nothing */
 	char port[16];
 	snprintf(port, sizeof(port), "%d", free_port());
 	CHECK_INT(ADMIN(adm, "REPLICAOF", "127.0.0.1", port), 0);
-	CHECK_INT(store_set_ex(s, "t:ro", 4, "v", 1, 60), STORE_ERR_REPLY);
+	CHECK_INT(store_set(s, "t:ro", 4, "v", 1, 60, STORE_SET_ALWAYS), STORE_ERR_REPLY);
 	CHECK_STR(s->errstr, "SET: READONLY");
 	CHECK_INT(store_get(s, "t:keep", 6, 0, &out), STORE_OK);
 	CHECK_INT(ADMIN(adm, "REPLICAOF", "NO", "ONE"), 0);
-	CHECK_INT(store_set_ex(s, "t:ro", 4, "v", 1, 60), STORE_OK);
+	CHECK_INT(store_set(s, "t:ro", 4, "v", 1, 60, STORE_SET_ALWAYS), STORE_OK);
 
 	/* wrong type: the key holds a list */
 	CHECK_INT(ADMIN(adm, "RPUSH", "t:list", "a"), 0);
@@ -725,7 +738,7 @@ static void test_sentinel(void)
 	}
 	rc.n_sentinels = 3;
 	s = store_redis_new(&rc);
-	CHECK_INT(store_set_ex(s, "t:sent", 6, "via-sentinel", 12, 60), STORE_OK);
+	CHECK_INT(store_set(s, "t:sent", 6, "via-sentinel", 12, 60, STORE_SET_ALWAYS), STORE_OK);
 	am = admin_tcp(pm);
 	ar = admin_tcp(pr);
 	CHECK(am && !am->err && ar && !ar->err);
@@ -752,13 +765,13 @@ static void test_sentinel(void)
 	*answer_port = pr;
 	/* the first write may land on the demoted master (READONLY) or find
 	 * the connection closed by the role change; the next one rediscovers */
-	enum store_err e = store_set_ex(s2, "t:fo", 4, "after", 5, 60);
+	enum store_err e = store_set(s2, "t:fo", 4, "after", 5, 60, STORE_SET_ALWAYS);
 	printf("store: first write after failover: %s (%s)\n", store_strerror(e),
 		e == STORE_OK ? "-" : s2->errstr);
 	if (e != STORE_OK) {
 		CHECK_INT(e, STORE_ERR_REPLY);
 		CHECK_STR(s2->errstr, "SET: READONLY");
-		e = store_set_ex(s2, "t:fo", 4, "after", 5, 60);
+		e = store_set(s2, "t:fo", 4, "after", 5, 60, STORE_SET_ALWAYS);
 	}
 	CHECK_INT(e, STORE_OK);
 	r = redisCommand(ar, "GET t:fo");
