@@ -58,7 +58,6 @@ struct config {
 	int jwks_refetch_interval;   /* SGID_JWKS_MIN_REFETCH_SECONDS, 60 */
 	uint8_t session_secret[32];  /* SESSION_SECRET (>= 32 chars) hashed, or
 	                                derived from the client secret */
-	bool session_secret_derived;
 
 	struct redis_config redis;
 	enum log_level log_level;    /* LOG_LEVEL, info */

@@ -14,7 +14,8 @@ int crypto_random(void *out, size_t len);
 /* Constant-time equality of two equal-length buffers (CRYPTO_memcmp). */
 bool crypto_ct_equal(const void *a, const void *b, size_t len);
 
-void crypto_sha256(const void *data, size_t len, uint8_t out[32]);
+/* SHA-256; -1 (out zeroed, not a digest) on failure or NULL data with len > 0. */
+int crypto_sha256(const void *data, size_t len, uint8_t out[32]);
 enum crypto_md { CRYPTO_SHA1, CRYPTO_SHA256, CRYPTO_SHA384, CRYPTO_SHA512 };
 /* HMAC with the given digest; *out_len receives the MAC length. */
 int crypto_hmac(enum crypto_md md, const void *key, size_t key_len,

@@ -4,6 +4,7 @@
 #ifndef SGID_IDTOKEN_H
 #define SGID_IDTOKEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "jose.h"
@@ -52,5 +53,9 @@ struct idtoken_claims {
  * IDTOKEN_SUB_MAX bytes. */
 enum idt_err idtoken_verify(const char *jwt, size_t len, const struct jwks *keys,
 	const struct idtoken_expect *expect, struct idtoken_claims *out);
+
+/* The nonce check: compares SHA-256 digests in constant time, so the time
+ * taken says nothing about either length. False when hashing fails. */
+bool idtoken_nonce_equal(const char *got, size_t got_len, const char *want);
 
 #endif

@@ -30,7 +30,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 
-/* First 8 hex chars of SHA-256(data): safe to log in place of a secret. */
+/* First 8 hex chars of SHA-256(data): safe to log in place of a secret;
+ * LOG_FINGERPRINT_UNKNOWN when hashing fails. */
+#define LOG_FINGERPRINT_UNKNOWN "????????"
 void log_fingerprint(const void *data, size_t len, char out[9]);
 
 #endif

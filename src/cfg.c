@@ -849,8 +849,8 @@ static int load_session_secret(struct config *cfg, const struct envsrc *e, struc
 	if (v) {
 		if (strlen(v) < SESSION_SECRET_MIN)
 			return fail(err, "SESSION_SECRET", "must be at least %d characters", SESSION_SECRET_MIN);
-		crypto_sha256(v, strlen(v), cfg->session_secret);
-		cfg->session_secret_derived = false;
+		if (crypto_sha256(v, strlen(v), cfg->session_secret) != 0)
+			return fail(err, "SESSION_SECRET", "cannot hash it into a key (SHA-256 unavailable)");
 		return 0;
 	}
 	/* deterministic, so every worker on every host derives the same key */
@@ -858,7 +858,6 @@ static int load_session_secret(struct config *cfg, const struct envsrc *e, struc
 	    session_secret_info, sizeof(session_secret_info) - 1,
 	    cfg->session_secret, sizeof(cfg->session_secret)) != 0)
 		return fail(err, "SESSION_SECRET", "cannot derive a key from SGID_CLIENT_SECRET");
-	cfg->session_secret_derived = true;
 	return 0;
 }
 

@@ -138,14 +138,19 @@ bool crypto_ct_equal(const void *a, const void *b, size_t len)
 	return CRYPTO_memcmp(a, b, len) == 0;
 }
 
-void crypto_sha256(const void *data, size_t len, uint8_t out[32])
+int crypto_sha256(const void *data, size_t len, uint8_t out[32])
 {
 	unsigned int n = 0;
-	/* EVP_Digest only fails on allocation; never hand back stale bytes. */
-	if (EVP_Digest(data, len, out, &n, md_evp(CRYPTO_SHA256), NULL) != 1 || n != 32) {
+	const EVP_MD *md = md_evp(CRYPTO_SHA256);
+
+	/* fails on allocation or with no provider offering SHA-256 (a broken
+	 * FIPS setup): callers must not use out, which holds no digest */
+	if (!md || (!data && len) || EVP_Digest(data, len, out, &n, md, NULL) != 1 || n != 32) {
 		memset(out, 0, 32);
 		ERR_clear_error();
+		return -1;
 	}
+	return 0;
 }
 
 /* An unkeyed HMAC context per digest, its digest set once; each call

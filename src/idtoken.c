@@ -105,12 +105,12 @@ static enum idt_err check_times(const json_value *p, const struct idtoken_expect
 	return IDT_OK;
 }
 
-/* Compares digests so the time taken says nothing about either length. */
-static bool nonce_equal(const char *got, size_t got_len, const char *want)
+bool idtoken_nonce_equal(const char *got, size_t got_len, const char *want)
 {
 	uint8_t a[32], b[32];
-	crypto_sha256(got, got_len, a);
-	crypto_sha256(want, strlen(want), b);
+	/* two failed digests are equal zeros: never a match */
+	if (crypto_sha256(got, got_len, a) != 0 || crypto_sha256(want, strlen(want), b) != 0)
+		return false;
 	return crypto_ct_equal(a, b, sizeof a);
 }
 
@@ -122,7 +122,7 @@ static enum idt_err check_nonce(const json_value *p, const char *want)
 	if (!want)
 		return json_has(p, "nonce") ? IDT_ERR_NONCE : IDT_OK;
 	got = json_get_str(p, "nonce", &len);
-	if (!got || !nonce_equal(got, len, want))
+	if (!got || !idtoken_nonce_equal(got, len, want))
 		return IDT_ERR_NONCE;
 	return IDT_OK;
 }

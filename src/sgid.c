@@ -101,7 +101,8 @@ int sgid_pkce_verifier(char out[SGID_PKCE_VERIFIER_LEN + 1])
 int sgid_pkce_challenge(const char *verifier, size_t len, struct buf *out)
 {
 	uint8_t digest[32];
-	crypto_sha256(verifier, len, digest);
+	if (crypto_sha256(verifier, len, digest) != 0)
+		return -1;
 	return b64url_encode(digest, sizeof(digest), out);
 }
 

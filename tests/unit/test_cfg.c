@@ -8,6 +8,7 @@
 #include "cfg.h"
 #include "harness.h"
 #include "json.h"
+#include "no_crypto.h"
 #include "util.h"
 
 static const char *const all_vars[] = {
@@ -293,7 +294,11 @@ static void test_defaults(void)
 	CHECK_INT(c.session_idle_ttl, 3600);
 	CHECK_INT(c.clock_skew, 60);
 	CHECK_INT(c.jwks_refetch_interval, 60);
-	CHECK(c.session_secret_derived);
+	uint8_t derived[32];
+	static const char info[] = "sgid-fcgi session secret v1";
+	CHECK(crypto_hkdf_sha256(SECRET, strlen(SECRET), "", 0, info, sizeof(info) - 1,
+		derived, sizeof(derived)) == 0);
+	CHECK(memcmp(c.session_secret, derived, sizeof(derived)) == 0);
 	CHECK_STR(c.redis.unix_path, "");
 	CHECK_STR(c.redis.host, "127.0.0.1");
 	CHECK_INT(c.redis.port, 6379);
@@ -558,12 +563,34 @@ static void test_session_secret(void)
 	const char *s = "0123456789abcdef0123456789abcdef";
 
 	expect_ok("SESSION_SECRET", s, &c);
-	CHECK(!c.session_secret_derived);
-	crypto_sha256(s, strlen(s), want);
+	CHECK(crypto_sha256(s, strlen(s), want) == 0);
 	CHECK(memcmp(c.session_secret, want, 32) == 0);
 	cfg_free(&c);
 	expect_fail("SESSION_SECRET", "short-secret-value", "SESSION_SECRET");
 	expect_fail("SESSION_SECRET", "0123456789abcdef0123456789abcde", "SESSION_SECRET");
+}
+
+/* In a child without OpenSSL algorithms: no key is made from zeros, the
+ * load fails naming the variable. */
+static void no_crypto_session_secret(void)
+{
+	struct config c;
+	struct cfg_error e;
+
+	base_env();
+	setenv("SESSION_SECRET", "0123456789abcdef0123456789abcdef", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "SESSION_SECRET");
+	CHECK(strstr(e.msg, "SHA-256") != NULL);
+	unsetenv("SESSION_SECRET");
+	CHECK_INT(load(&c, &e), -1); /* derived from the client secret: HKDF fails */
+	CHECK_STR(e.var, "SESSION_SECRET");
+	clear_env();
+}
+
+static void test_session_secret_unavailable(void)
+{
+	CHECK(no_crypto_run("no_crypto_session_secret") == 0);
 }
 
 static void test_log_level(void)
@@ -864,8 +891,15 @@ static int load_key(void)
 	return pem && pem_escaped ? 0 : -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	const char *child = no_crypto_child(argc, argv);
+	if (child) {
+		CHECK(load_key() == 0);
+		if (pem && strcmp(child, "no_crypto_session_secret") == 0)
+			RUN(no_crypto_session_secret);
+		return harness_report("test_cfg (without OpenSSL algorithms)");
+	}
 	RUN(test_dotenv_basic);
 	RUN(test_dotenv_quotes);
 	RUN(test_dotenv_pem);
@@ -887,6 +921,7 @@ int main(void)
 	RUN(test_numbers);
 	RUN(test_cookie_settings);
 	RUN(test_session_secret);
+	RUN(test_session_secret_unavailable);
 	RUN(test_log_level);
 	RUN(test_ca_file);
 	RUN(test_redis_env);

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "harness.h"
+#include "no_crypto.h"
 #include "json.h"
 #include "util.h"
 
@@ -175,7 +176,7 @@ static void pkce_check(const char *verifier, const char *challenge)
 {
 	uint8_t d[32];
 	struct buf b = BUF_INIT;
-	crypto_sha256(verifier, strlen(verifier), d);
+	CHECK(crypto_sha256(verifier, strlen(verifier), d) == 0);
 	CHECK(b64url_encode(d, sizeof d, &b) == 0);
 	CHECK_STR(buf_cstr(&b), challenge);
 	buf_free(&b);
@@ -187,6 +188,29 @@ static void test_pkce(void)
 	pkce_check("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
 		"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
 	pkce_check(vec_str("pkce", "code_verifier"), vec_str("pkce", "code_challenge"));
+}
+
+static void test_sha256_failure(void)
+{
+	uint8_t d[32];
+	memset(d, 0xaa, sizeof d);
+	CHECK(crypto_sha256(NULL, 1, d) == -1);
+	CHECK(d[0] == 0 && d[31] == 0); /* nothing stale handed back */
+	CHECK(crypto_sha256(NULL, 0, d) == 0); /* the empty string */
+}
+
+/* In a child without OpenSSL algorithms. */
+static void no_crypto_sha256(void)
+{
+	uint8_t d[32];
+	memset(d, 0xaa, sizeof d);
+	CHECK(crypto_sha256("abc", 3, d) == -1);
+	CHECK(d[0] == 0 && d[31] == 0);
+}
+
+static void test_sha256_unavailable(void)
+{
+	CHECK(no_crypto_run("no_crypto_sha256") == 0);
 }
 
 static void test_hmac_rfc4231(void)
@@ -408,8 +432,14 @@ static void test_public_from_ne(void)
 	CHECK(crypto_rsa_public_from_ne(n, 0, e, sizeof e) == NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	const char *child = no_crypto_child(argc, argv);
+	if (child) {
+		if (strcmp(child, "no_crypto_sha256") == 0)
+			RUN(no_crypto_sha256);
+		return harness_report("test_crypto (without OpenSSL algorithms)");
+	}
 	size_t len = 0;
 	char *data = harness_read_file(VECTORS, &len);
 	vectors = data ? json_parse(data, len, 1 << 20) : NULL;
@@ -422,6 +452,8 @@ int main(void)
 	RUN(test_load_mangled);
 	RUN(test_load_refusals);
 	RUN(test_pkce);
+	RUN(test_sha256_failure);
+	RUN(test_sha256_unavailable);
 	RUN(test_hmac_rfc4231);
 	RUN(test_hkdf_rfc5869);
 	RUN(test_aes_gcm);

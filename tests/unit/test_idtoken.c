@@ -12,6 +12,7 @@
 #include "idtoken.h"
 #include "jose.h"
 #include "json.h"
+#include "no_crypto.h"
 
 #define ISSUER  "https://id.sgid.com/v2"
 #define CLIENT  "mockClientId"
@@ -381,6 +382,27 @@ static void test_nbf(void)
 	CHECK_INT(verify(&c), IDT_ERR_NBF);
 }
 
+static void test_nonce_equal(void)
+{
+	CHECK(idtoken_nonce_equal("mockNonce", 9, "mockNonce"));
+	CHECK(!idtoken_nonce_equal("mockNonce", 8, "mockNonce"));
+	CHECK(!idtoken_nonce_equal("mockNonce", 9, "mockNoncf"));
+	CHECK(idtoken_nonce_equal("", 0, ""));
+}
+
+/* In a child without OpenSSL algorithms: a digest failure is no match,
+ * even for equal nonces (both digests would be the same zeros). */
+static void no_crypto_nonce(void)
+{
+	CHECK(!idtoken_nonce_equal("mockNonce", 9, "mockNonce"));
+	CHECK(!idtoken_nonce_equal("", 0, ""));
+}
+
+static void test_nonce_unavailable(void)
+{
+	CHECK(no_crypto_run("no_crypto_nonce") == 0);
+}
+
 static void test_nonce(void)
 {
 	struct claims c = good_claims();
@@ -459,8 +481,14 @@ static int setup(void)
 	return rc;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	const char *child = no_crypto_child(argc, argv);
+	if (child) {
+		if (strcmp(child, "no_crypto_nonce") == 0)
+			RUN(no_crypto_nonce);
+		return harness_report("test_idtoken (without OpenSSL algorithms)");
+	}
 	int ok = setup() == 0;
 	CHECK(ok);
 	if (ok) {
@@ -475,6 +503,8 @@ int main(void)
 		RUN(test_exp);
 		RUN(test_nbf);
 		RUN(test_nonce);
+		RUN(test_nonce_equal);
+		RUN(test_nonce_unavailable);
 		RUN(test_bad_expectations);
 		RUN(test_strerror);
 	}

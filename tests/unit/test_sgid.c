@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "no_crypto.h"
 #include "http.h"
 #include "sgid.h"
 
@@ -18,6 +19,21 @@ static void test_pkce_vectors(void)
 	CHECK_INT(sgid_pkce_challenge("bbGcObXZC1YGBQZZtZGQH9jsyO1vypqCGqnSU_4TI5S", 43, &c), 0);
 	CHECK_STR(buf_cstr(&c), "zaqUHoBV3rnhBF2g0Gkz1qkpEZXHqi2OrPK1DqRi-Lk");
 	buf_free(&c);
+}
+
+/* In a child without OpenSSL algorithms: an error, never the challenge of
+ * a zero digest. */
+static void no_crypto_challenge(void)
+{
+	struct buf c = BUF_INIT;
+	CHECK_INT(sgid_pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", 43, &c), -1);
+	CHECK_INT(c.len, 0);
+	buf_free(&c);
+}
+
+static void test_pkce_unavailable(void)
+{
+	CHECK(no_crypto_run("no_crypto_challenge") == 0);
 }
 
 static void test_verifier_shape(void)
@@ -66,9 +82,16 @@ static void test_authorize_url(void)
 	sgid_client_free(&c);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	const char *child = no_crypto_child(argc, argv);
+	if (child) {
+		if (strcmp(child, "no_crypto_challenge") == 0)
+			RUN(no_crypto_challenge);
+		return harness_report("sgid (without OpenSSL algorithms)");
+	}
 	RUN(test_pkce_vectors);
+	RUN(test_pkce_unavailable);
 	RUN(test_verifier_shape);
 	RUN(test_authorize_url);
 	return harness_report("sgid");
