@@ -7,6 +7,7 @@
 #define SGID_SUPERVISOR_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include "cfg.h"
 
 #define SUPERVISOR_MAX_WORKERS 256
@@ -17,6 +18,8 @@ struct supervisor_opts {
 	unsigned long max_requests;  /* per worker, 0 = never recycle */
 	int stop_timeout_s;          /* SIGTERM deadline for in-flight requests */
 	const char *env_file;        /* re-read on SIGHUP */
+	pid_t (*fork_fn)(void);      /* NULL: fork(2); tests pass one that fails
+	                                as fork does (EAGAIN) at a chosen call */
 };
 
 /* Opens a listening socket for "unix:/path" (mode 0660, a stale socket
@@ -28,9 +31,5 @@ int listen_socket_open(const char *spec, char *err, size_t err_len);
  * (owned by the caller; replaced by a reloaded one on SIGHUP). Returns the
  * process exit code. */
 int supervisor_run(const struct supervisor_opts *opts, struct config *cfg);
-
-/* Serves requests on listen_fd in this process with cfg (a worker's life);
- * returns the exit code. Shared with main for the fd-0 mode. */
-int worker_main(const struct config *cfg, int listen_fd, unsigned long max_requests);
 
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "httpc.h"
 #include "log.h"
 #include "util.h"
 
@@ -37,6 +38,10 @@ void server_install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
+}
+
+void server_ignore_sigpipe(void)
+{
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -51,12 +56,9 @@ static const char *param(FCGX_Request *r, const char *name)
 	return FCGX_GetParam(name, r->envp);
 }
 
-/* nginx passes $request_id; otherwise make one so log lines correlate. */
-static void set_request_id(FCGX_Request *r)
+void server_set_request_id(char **envp)
 {
-	const char *id = param(r, "REQUEST_ID");
-	if (!id)
-		id = param(r, "HTTP_X_REQUEST_ID");
+	const char *id = FCGX_GetParam("REQUEST_ID", envp);
 	if (id && *id) {
 		log_set_request_id(id);
 		return;
@@ -100,7 +102,7 @@ static void handle_one(struct app *a, FCGX_Request *r)
 	struct handled info = { "-" };
 	char path[SERVER_MAX_PATH];
 
-	set_request_id(r);
+	server_set_request_id(r->envp);
 	resp_init(&res);
 	const char *method = param(r, "REQUEST_METHOD");
 	const char *script = param(r, "SCRIPT_NAME");
@@ -263,4 +265,28 @@ int server_run(struct app *a, const struct server_opts *opts)
 	FCGX_Free(&r, 1);
 	close(acc.epoll_fd);
 	return rc;
+}
+
+int worker_main(const struct config *cfg, int listen_fd, unsigned long max_requests)
+{
+	struct app app;
+
+	/* before any connection (Redis, sgID, the web server) exists */
+	server_ignore_sigpipe();
+	log_set_level(cfg->log_level);
+	if (httpc_global_init() != 0) {
+		log_error("libcurl initialisation failed");
+		return 1;
+	}
+	if (app_init(&app, cfg) != 0) {
+		log_error("worker initialisation failed (out of memory)");
+		return 1;
+	}
+	server_install_signals();
+	log_info("worker ready: issuer %s", cfg->issuer);
+	struct server_opts so = { .listen_fd = listen_fd, .max_requests = max_requests };
+	int rc = server_run(&app, &so);
+	log_info("worker stopping");
+	app_free(&app);
+	return rc == 0 ? 0 : 1;
 }

@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
 #include "httpc.h"
 #include "log.h"
 #include "server.h"
@@ -24,28 +23,6 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 #define FAST_EXIT_MS 2000   /* a worker that dies sooner counts as a crash loop */
-
-/* --- worker ------------------------------------------------------------ */
-
-int worker_main(const struct config *cfg, int listen_fd, unsigned long max_requests)
-{
-	struct app app;
-	if (httpc_global_init() != 0) {
-		log_error("libcurl initialisation failed");
-		return 1;
-	}
-	if (app_init(&app, cfg) != 0) {
-		log_error("worker initialisation failed (out of memory)");
-		return 1;
-	}
-	server_install_signals();
-	log_info("worker ready: issuer %s", cfg->issuer);
-	struct server_opts so = { .listen_fd = listen_fd, .max_requests = max_requests };
-	int rc = server_run(&app, &so);
-	log_info("worker stopping");
-	app_free(&app);
-	return rc == 0 ? 0 : 1;
-}
 
 /* --- listening socket -------------------------------------------------- */
 
@@ -148,9 +125,11 @@ struct pool {
 
 static sigset_t pool_signals;
 
-static pid_t spawn_worker(struct pool *p, struct worker *slot)
+/* Starts a worker with cfg into slot. */
+static pid_t spawn_worker(struct pool *p, struct worker *slot, const struct config *cfg,
+	unsigned generation)
 {
-	pid_t pid = fork();
+	pid_t pid = p->opts->fork_fn ? p->opts->fork_fn() : fork();
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
 		return -1;
@@ -163,14 +142,20 @@ static pid_t spawn_worker(struct pool *p, struct worker *slot)
 		sigprocmask(SIG_UNBLOCK, &pool_signals, NULL);
 		signal(SIGHUP, SIG_IGN);
 		signal(SIGCHLD, SIG_DFL);
-		_exit(worker_main(p->cfg, p->listen_fd, p->opts->max_requests));
+		_exit(worker_main(cfg, p->listen_fd, p->opts->max_requests));
 	}
 	slot->pid = pid;
-	slot->generation = p->generation;
+	slot->generation = generation;
 	slot->started_ms = now_monotonic_ms();
 	slot->retiring = 0;
-	log_info("supervisor: worker %d started (generation %u)", (int)pid, p->generation);
+	log_info("supervisor: worker %d started (generation %u)", (int)pid, generation);
 	return pid;
+}
+
+static void retire(struct worker *w)
+{
+	w->retiring = 1;
+	kill(w->pid, SIGTERM);
 }
 
 /* Starts workers for empty slots, unless backing off after crashes. */
@@ -179,7 +164,7 @@ static void fill_pool(struct pool *p)
 	if (p->stopping || now_monotonic_ms() < p->next_spawn_ms)
 		return;
 	for (unsigned i = 0; i < p->opts->workers; i++)
-		if (p->w[i].pid == 0 && spawn_worker(p, &p->w[i]) < 0)
+		if (p->w[i].pid == 0 && spawn_worker(p, &p->w[i], p->cfg, p->generation) < 0)
 			return;
 }
 
@@ -226,52 +211,75 @@ static void reap(struct pool *p)
 	}
 }
 
-/* SIGHUP: validate the new configuration first; a bad one keeps the
- * running pool. Then replace workers one at a time: start the new one
- * before retiring an old one, so the pool never shrinks. */
-static void reload(struct pool *p, struct config *next)
+/* A free slot past the pool size, for a worker beside the pool's. */
+static struct worker *spare_slot(struct pool *p)
 {
+	for (unsigned k = p->opts->workers; k < SUPERVISOR_MAX_WORKERS; k++)
+		if (p->w[k].pid == 0)
+			return &p->w[k];
+	return NULL;
+}
+
+/* SIGHUP: validate the new configuration first; a bad one keeps the
+ * running pool. Then start a full pool of new workers beside the old one
+ * before retiring any old worker, so the pool never shrinks and a reload
+ * either completes or leaves everything as it was: when a start fails
+ * (fork refused, no spare slot), the new workers already started are
+ * stopped and the old ones, never told to stop, go on with the old
+ * configuration. A half-reloaded pool would serve two configurations at
+ * once, and the log could not say which. */
+static void reload(struct pool *p)
+{
+	struct config next;
 	struct cfg_error err;
-	if (cfg_load(next, p->opts->env_file, &err) != 0) {
+	struct worker *fresh[SUPERVISOR_MAX_WORKERS];
+	unsigned want = p->opts->workers, started = 0, gen = p->generation + 1;
+
+	if (cfg_load(&next, p->opts->env_file, &err) != 0) {
 		log_error("supervisor: reload refused, keeping the running configuration: %s: %s",
 		          err.var, err.msg);
 		return;
 	}
-	log_set_level(next->log_level);
+	while (started < want) {
+		struct worker *slot = spare_slot(p);
+		if (!slot || spawn_worker(p, slot, &next, gen) < 0)
+			break;
+		fresh[started++] = slot;
+	}
+	if (started < want) {
+		for (unsigned i = 0; i < started; i++)
+			retire(fresh[i]);
+		log_error("supervisor: reload failed: %u of %u new workers started (stopped again); "
+		          "old configuration kept (generation %u)", started, want, p->generation);
+		cfg_free(&next); /* wipes the secrets */
+		return;
+	}
+	/* commit: the new workers take the pool's slots, the old ones retire
+	 * from the spare slots the new ones leave */
+	for (unsigned i = 0; i < want; i++) {
+		struct worker old = p->w[i];
+		p->w[i] = *fresh[i];
+		*fresh[i] = old;
+		if (old.pid > 0)
+			retire(fresh[i]);
+	}
+	log_set_level(next.log_level);
 	cfg_free(p->cfg);
-	*p->cfg = *next;
-	p->generation++;
+	*p->cfg = next;
+	secure_zero(&next, sizeof(next));
+	p->generation = gen;
 	p->fast_exits = 0;
 	p->next_spawn_ms = 0;
-	log_info("supervisor: configuration reloaded (generation %u)", p->generation);
-	for (unsigned i = 0; i < p->opts->workers; i++) {
-		struct worker *old = &p->w[i];
-		if (old->pid <= 0 || old->generation == p->generation)
-			continue;
-		/* park the old worker in a spare slot past the pool size */
-		struct worker *spare = NULL;
-		for (unsigned k = p->opts->workers; k < SUPERVISOR_MAX_WORKERS && !spare; k++)
-			if (p->w[k].pid == 0)
-				spare = &p->w[k];
-		if (!spare)
-			break;
-		*spare = *old;
-		spare->retiring = 1;
-		old->pid = 0;
-		if (spawn_worker(p, old) < 0)
-			break;
-		kill(spare->pid, SIGTERM);
-	}
+	log_info("supervisor: configuration reloaded (generation %u, %u workers replaced)",
+	         p->generation, want);
 }
 
 static void shutdown_pool(struct pool *p)
 {
 	p->stopping = 1;
 	for (unsigned i = 0; i < SUPERVISOR_MAX_WORKERS; i++)
-		if (p->w[i].pid > 0) {
-			p->w[i].retiring = 1;
-			kill(p->w[i].pid, SIGTERM);
-		}
+		if (p->w[i].pid > 0)
+			retire(&p->w[i]);
 	int64_t deadline = now_monotonic_ms() + (int64_t)p->opts->stop_timeout_s * 1000;
 	for (;;) {
 		reap(p);
@@ -325,7 +333,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
 	sigaddset(&pool_signals, SIGQUIT);
 	sigaddset(&pool_signals, SIGHUP);
 	sigprocmask(SIG_BLOCK, &pool_signals, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	server_ignore_sigpipe();
 
 	log_info("supervisor: listening on %s with %u workers", opts->listen, opts->workers);
 	fill_pool(p);
@@ -337,11 +345,9 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
 		case SIGCHLD:
 			reap(p);
 			break;
-		case SIGHUP: {
-			struct config next;
-			reload(p, &next);
+		case SIGHUP:
+			reload(p);
 			break;
-		}
 		case SIGTERM: case SIGINT: case SIGQUIT:
 			log_info("supervisor: signal %d: stopping, letting requests finish", sig);
 			p->stopping = 1;
