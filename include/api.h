@@ -33,7 +33,7 @@ struct request {
 	const char *cookie;        /* HTTP_COOKIE or NULL */
 	const char *origin;        /* HTTP_ORIGIN or NULL */
 	const char *ac_request_method; /* HTTP_ACCESS_CONTROL_REQUEST_METHOD */
-	const struct kv_list *cookies; /* filled by api_handle */
+	const struct own_cookies *cookies; /* ours only; filled by api_handle */
 };
 
 /* Route name for logs after api_handle ("-" when no route matched). */

@@ -1,5 +1,5 @@
-/* http: request parsing. Query strings and Cookie headers into bounded
- * key/value lists, strict percent-decoding, declared-field validation,
+/* http: request parsing. Query strings into bounded key/value lists, our
+ * cookies out of a shared Cookie header, strict percent-decoding, declared-field validation,
  * and percent-encoding for URLs we build. Never exits on input. */
 #ifndef SGID_HTTP_H
 #define SGID_HTTP_H
@@ -10,8 +10,9 @@
 
 /* Explicit limits: anything larger is refused with a 400. */
 #define HTTP_MAX_QUERY_LEN   4096  /* bytes of QUERY_STRING */
-#define HTTP_MAX_COOKIE_LEN  8192  /* bytes of the Cookie header */
-#define HTTP_MAX_PARAMS      32    /* pairs in a query or Cookie header */
+#define HTTP_MAX_COOKIE_LEN  16384 /* bytes of the Cookie header we read */
+#define HTTP_MAX_OWN_COOKIES 8     /* cookies of our name we consider */
+#define HTTP_MAX_PARAMS      32    /* pairs in a query */
 #define HTTP_MAX_KEY_LEN     128   /* bytes of one decoded key */
 #define HTTP_MAX_VALUE_LEN   2048  /* bytes of one decoded value */
 
@@ -44,13 +45,27 @@ struct kv_list {
 /* a=b&c=d with '+' as space and %XX decoding. Empty pairs ("&&") are
  * skipped; a duplicated key is HTTP_ERR_DUPLICATE. On error out is empty. */
 enum http_err http_parse_query(const char *qs, size_t len, struct kv_list *out);
-/* RFC 6265 "name=value; name2=value2". Values are not percent-decoded;
- * surrounding DQUOTEs are removed; spaces around pairs, names and values
- * are trimmed; empty pairs ("a=1;;b=2") are skipped; a pair without '='
- * is a nameless cookie (HTTP_ERR_EMPTY_KEY). Raw C0/DEL bytes (HTAB too)
- * are refused. Duplicated names are kept (browsers send
- * them for different paths): use kv_count to detect ambiguity. */
-enum http_err http_parse_cookies(const char *hdr, size_t len, struct kv_list *out);
+/* Our cookies in a Cookie header: pointers into the header, not copies. */
+struct cookie_value {
+	const char *val;  /* surrounding DQUOTEs removed; not NUL-terminated */
+	size_t len;
+};
+struct own_cookies {
+	struct cookie_value v[HTTP_MAX_OWN_COOKIES];
+	size_t n;
+	size_t foreign;   /* pairs of other names, skipped */
+	size_t skipped;   /* pairs that do not parse, or ours past the limits */
+};
+/* RFC 6265 "name=value; name2=value2", read for the cookies named name
+ * only: the header is shared with every other app on the domain, so what
+ * is not ours never fails the request. Pairs are split on ';' and trimmed
+ * of spaces; a pair without '=', with an empty name, or with a control
+ * byte, and a value of ours over HTTP_MAX_VALUE_LEN, are skipped and
+ * counted; so are cookies of our name past HTTP_MAX_OWN_COOKIES (browsers
+ * send one per matching path or domain, in order). A header over
+ * HTTP_MAX_COOKIE_LEN is not read at all (HTTP_ERR_TOO_LONG, out empty). */
+enum http_err http_find_cookies(const char *hdr, size_t len, const char *name,
+	struct own_cookies *out);
 void kv_list_free(struct kv_list *l); /* NULL ok; leaves an empty list */
 
 const struct kv *kv_get(const struct kv_list *l, const char *key);
@@ -67,7 +82,7 @@ enum field_result { FIELD_OK, FIELD_MISSING, FIELD_INVALID };
 /* Checks every spec against l. values[i] is the value for specs[i] or NULL
  * when absent and optional. On failure *bad names the field. Parameters
  * not declared are ignored. A required field with an empty value is
- * FIELD_MISSING; a name present twice (cookies) is FIELD_INVALID; max_len 0
+ * FIELD_MISSING; a name present twice is FIELD_INVALID; max_len 0
  * means no limit beyond HTTP_MAX_VALUE_LEN. On failure every values[i] is
  * NULL, so a handler never sees a partly bound set. */
 enum field_result http_bind_fields(const struct kv_list *l,

@@ -1,7 +1,11 @@
-/* session: login attempts and logged-in sessions, stored through store.h.
- * Records are encrypted and authenticated at rest (AES-256-GCM, the Redis
- * key as AAD); the Redis key is a keyed hash of the cookie value, so a dump
- * of Redis reveals neither tokens, profile data nor usable cookies. */
+/* session: login attempts and logged-in sessions.
+ * A login attempt lives in its cookie only, sealed (AES-256-GCM under a key
+ * of its own, AAD naming its purpose): starting a login costs the store
+ * nothing. Its single use is a marker written with SET NX at the callback.
+ * Logged-in sessions are records in the store, encrypted and authenticated
+ * at rest (the Redis key as AAD) under keys that are a keyed hash of the
+ * cookie value, so a dump of Redis reveals neither tokens, profile data nor
+ * usable cookies. */
 #ifndef SGID_SESSION_H
 #define SGID_SESSION_H
 
@@ -13,10 +17,12 @@
 #include "store.h"
 
 #define SESSION_ID_LEN 43          /* base64url of 32 random bytes */
-#define SESSION_MAX_RECORD (64 * 1024)
+/* A sealed login attempt as a cookie value: base64url of version, IV,
+ * the attempt (~300 bytes) and the tag; anything longer is not one. */
+#define SESSION_ATTEMPT_MAX 1024
 
 enum session_kind {
-	SESSION_LOGIN,                 /* between auth-url and redirect: single use */
+	SESSION_LOGIN,                 /* between auth-url and redirect: in the cookie */
 	SESSION_USER,                  /* after a verified login */
 	SESSION_KIND__MAX
 };
@@ -24,6 +30,7 @@ enum session_kind {
 enum session_err {
 	SESSION_OK,
 	SESSION_NOT_FOUND,             /* absent, expired, or failed to decrypt */
+	SESSION_ALREADY_USED,          /* a login attempt's callback came twice */
 	SESSION_ERR_STORE,             /* the store is unreachable or refused */
 	SESSION_ERR_INTERNAL,          /* memory, randomness, encoding */
 	SESSION_ERR__MAX
@@ -46,8 +53,11 @@ struct session {
 
 struct session_mgr {
 	struct store *store;           /* not owned */
-	uint8_t enc_key[32];
-	crypto_hmac_key *id_mac;       /* names records in Redis */
+	uint8_t enc_key[32];           /* records in the store */
+	uint8_t attempt_key[32];       /* login attempts in cookies */
+	crypto_hmac_key *id_mac;       /* names records and markers in Redis */
+	size_t max_record;             /* the largest record: any profile that
+	                                  SGID_HTTP_MAX_BODY admits fits */
 	int login_ttl;
 	int session_ttl;               /* absolute lifetime */
 	int idle_ttl;                  /* extended on every use, capped by the above */
@@ -59,22 +69,32 @@ void session_mgr_wipe(struct session_mgr *m);
 void session_init(struct session *s, enum session_kind kind);
 void session_clear(struct session *s);   /* frees and wipes */
 
-/* Stores s under a fresh random id (written to id) with the TTL of its kind. */
+/* Stores a logged-in session under a fresh random id (written to id). */
 enum session_err session_create(struct session_mgr *m, struct session *s,
 	char id[SESSION_ID_LEN + 1]);
 /* Loads a logged-in session and extends its idle expiry (one round trip). */
 enum session_err session_load_user(struct session_mgr *m, const char *id, size_t len,
 	struct session *out);
-/* Atomically reads and deletes a login attempt: a replay finds nothing. */
-enum session_err session_take_login(struct session_mgr *m, const char *id, size_t len,
-	struct session *out);
-/* Rewrites a logged-in session keeping its absolute expiry. */
+/* Rewrites a logged-in session keeping its absolute expiry, only if it still
+ * exists: SESSION_NOT_FOUND when it was deleted (logout) meanwhile. */
 enum session_err session_update_user(struct session_mgr *m, const char *id, size_t len,
 	const struct session *s);
-/* Deletes the login attempt and the session a cookie may name. */
+/* Deletes the logged-in session a cookie value names (none: SESSION_OK). */
 enum session_err session_destroy(struct session_mgr *m, const char *id, size_t len);
 
-/* True when id has the shape of one of ours (43 base64url chars). */
+/* Seals a login attempt (state, nonce, verifier, icecream; the times are
+ * set here) into a cookie value. No store call. */
+enum session_err session_seal_login(struct session_mgr *m, struct session *s, struct buf *cookie);
+/* Opens a sealed attempt: SESSION_NOT_FOUND when it is not one of ours,
+ * was altered, or has expired (from its sealed time). No store call. */
+enum session_err session_open_login(struct session_mgr *m, const char *val, size_t len,
+	struct session *out);
+/* Spends an opened attempt: SET NX of a marker named by a keyed hash of its
+ * state, for the attempt's remaining lifetime. SESSION_ALREADY_USED on a
+ * replay; SESSION_NOT_FOUND when it has expired meanwhile. */
+enum session_err session_consume_login(struct session_mgr *m, const struct session *login);
+
+/* True when id has the shape of a session id (43 base64url chars). */
 int session_id_valid(const char *id, size_t len);
 
 #endif

@@ -70,15 +70,18 @@ static bool valid_token_chars(const char *v, size_t len)
 	return len > 0 && is_printable_ascii(v, len);
 }
 
-/* The one session cookie, or NULL when absent or ambiguous (two cookies of
- * our name: we cannot know which one the browser meant). The Cookie header
- * was parsed and bounded by api_handle. */
-static const struct kv *session_cookie(const struct app *a, const struct request *req)
+/* Ends every logged-in session the request's cookies name (a value of
+ * another shape names none). */
+static enum session_err end_named_sessions(struct app *a, const struct request *req)
 {
-	size_t n = kv_count(req->cookies, a->cfg->cookie_name);
-	if (n > 1)
-		log_warn("%zu session cookies sent; ignoring all", n);
-	return n == 1 ? kv_get(req->cookies, a->cfg->cookie_name) : NULL;
+	enum session_err rc = SESSION_OK;
+	for (size_t i = 0; i < req->cookies->n; i++) {
+		const struct cookie_value *c = &req->cookies->v[i];
+		enum session_err e = session_destroy(&a->sessions, c->val, c->len);
+		if (e != SESSION_OK)
+			rc = e;
+	}
+	return rc;
 }
 
 static void json_reply(struct response *res, int status, const struct buf *b)
@@ -105,8 +108,7 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 {
 	struct kv_list q = {0};
 	struct session s;
-	struct buf challenge = BUF_INIT, url = BUF_INIT, body = BUF_INIT;
-	char id[SESSION_ID_LEN + 1];
+	struct buf challenge = BUF_INIT, url = BUF_INIT, body = BUF_INIT, attempt = BUF_INIT;
 	const struct kv *vals[ARRAY_LEN(auth_url_fields)];
 	const char *bad = NULL;
 
@@ -130,34 +132,34 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 	    sgid_random_token(32, s.nonce, sizeof(s.nonce)) != 0 ||
 	    sgid_pkce_verifier(s.code_verifier) != 0 ||
 	    sgid_pkce_challenge(s.code_verifier, strlen(s.code_verifier), &challenge) != 0 ||
-	    sgid_authorize_url(&a->sgid, s.state, s.nonce, challenge.data, &url) != 0) {
+	    sgid_authorize_url(&a->sgid, s.state, s.nonce, challenge.data, &url) != 0 ||
+	    session_seal_login(&a->sessions, &s, &attempt) != SESSION_OK ||
+	    buf_append_str(&body, "{\"url\":") || json_append_string(&body, url.data, url.len) ||
+	    buf_append_char(&body, '}')) {
 		resp_json_error(res, 500, "internal_error", "could not build the login URL");
 		goto done;
 	}
-	enum session_err se = session_create(&a->sessions, &s, id);
-	if (se == SESSION_ERR_STORE) {
-		log_error("auth-url: %s: %s", session_strerror(se), a->store->errstr);
+	/* The new attempt replaces the cookie: a session it named would live on
+	 * unreachable by any logout, so it ends here. A store that cannot say
+	 * it did is a 503: the user retries rather than leaving it behind. */
+	enum session_err se = end_named_sessions(a, req);
+	if (se != SESSION_OK) {
+		log_error("auth-url: ending the replaced session: %s: %s", session_strerror(se),
+		          a->store->errstr);
 		store_down(res);
 		goto done;
 	}
-	if (se != SESSION_OK) {
-		resp_json_error(res, 500, "internal_error", session_strerror(se));
-		goto done;
-	}
-	if (buf_append_str(&body, "{\"url\":") || json_append_string(&body, url.data, url.len) ||
-	    buf_append_char(&body, '}')) {
-		resp_json_error(res, 500, "internal_error", "out of memory");
-		goto done;
-	}
 	json_reply(res, 200, &body);
-	resp_set_cookie(res, &a->cookie, id, a->cfg->login_ttl);
+	resp_set_cookie(res, &a->cookie, attempt.data, a->cfg->login_ttl);
 done:
-	secure_zero(id, sizeof(id));
+	if (attempt.data)
+		secure_zero(attempt.data, attempt.len);
 	session_clear(&s);
 	kv_list_free(&q);
 	buf_free(&challenge);
 	buf_free(&url);
 	buf_free(&body);
+	buf_free(&attempt);
 }
 
 /* --- GET /api/redirect ------------------------------------------------- */
@@ -192,6 +194,18 @@ static void redirect_fail(struct app *a, struct response *res, const char *why, 
 		resp_clear_cookie(res, &a->cookie);
 }
 
+/* The login attempt among our cookies: the first that opens (the seal is
+ * checked without the store; a logged-in session's id never opens). */
+static enum session_err open_attempt(struct app *a, const struct request *req, struct session *out)
+{
+	for (size_t i = 0; i < req->cookies->n; i++) {
+		const struct cookie_value *c = &req->cookies->v[i];
+		if (session_open_login(&a->sessions, c->val, c->len, out) == SESSION_OK)
+			return SESSION_OK;
+	}
+	return SESSION_NOT_FOUND;
+}
+
 static void handle_redirect(struct app *a, const struct request *req, struct response *res)
 {
 	struct kv_list q = {0};
@@ -215,54 +229,52 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 		redirect_fail(a, res, why, false);
 		goto done;
 	}
-	const struct kv *cookie = session_cookie(a, req);
-	/* The attempt is consumed whatever happens next: single use. */
-	enum session_err se = cookie ? session_take_login(&a->sessions, cookie->val, cookie->val_len, &login)
-	                             : SESSION_NOT_FOUND;
-	bool consumed = se == SESSION_OK;
+	if (open_attempt(a, req, &login) != SESSION_OK) {
+		redirect_fail(a, res, req->cookies->n ? "login attempt: not ours, altered or expired"
+		                                      : "no session cookie", false);
+		goto done;
+	}
+	/* The attempt is spent whatever happens next: single use, decided by
+	 * the store before anything reaches sgID. */
+	enum session_err se = session_consume_login(&a->sessions, &login);
+	if (se != SESSION_OK) {
+		snprintf(why, sizeof(why), "login attempt: %s%s%s", session_strerror(se),
+		         se == SESSION_ERR_STORE ? ": " : "", se == SESSION_ERR_STORE ? a->store->errstr : "");
+		redirect_fail(a, res, why, true);
+		goto done;
+	}
 	if (vals[F_ERROR]) {
 		snprintf(why, sizeof(why), "sgID returned error=%s", vals[F_ERROR]->val);
-		redirect_fail(a, res, why, consumed);
+		redirect_fail(a, res, why, true);
 		goto done;
 	}
 	if (!vals[F_CODE] || !vals[F_STATE]) {
-		redirect_fail(a, res, "code or state missing", consumed);
-		goto done;
-	}
-	if (!cookie) {
-		redirect_fail(a, res, "no session cookie", false);
-		goto done;
-	}
-	if (se != SESSION_OK) {
-		snprintf(why, sizeof(why), "login attempt: %s%s%s", se == SESSION_NOT_FOUND
-		         ? "unknown, expired or already used" : session_strerror(se),
-		         se == SESSION_ERR_STORE ? ": " : "", se == SESSION_ERR_STORE ? a->store->errstr : "");
-		redirect_fail(a, res, why, consumed);
+		redirect_fail(a, res, "code or state missing", true);
 		goto done;
 	}
 	size_t want = strlen(login.state);
 	if (vals[F_STATE]->val_len != want || !crypto_ct_equal(vals[F_STATE]->val, login.state, want)) {
-		redirect_fail(a, res, "state mismatch", consumed);
+		redirect_fail(a, res, "state mismatch", true);
 		goto done;
 	}
 	enum sgid_err ge = sgid_exchange_code(&a->sgid, vals[F_CODE]->val, vals[F_CODE]->val_len,
 	                                      login.code_verifier, login.nonce, &tokens);
 	if (ge != SGID_OK) {
 		snprintf(why, sizeof(why), "%s: %s", sgid_strerror(ge), a->sgid.errstr);
-		redirect_fail(a, res, why, consumed);
+		redirect_fail(a, res, why, true);
 		goto done;
 	}
 	/* A new id for the logged-in session: no fixation of the login cookie. */
 	memcpy(user.sub, tokens.sub, sizeof(tokens.sub));
 	memcpy(user.icecream, login.icecream, sizeof(user.icecream));
 	if (buf_append(&user.access_token, tokens.access_token.data, tokens.access_token.len) != 0) {
-		redirect_fail(a, res, "out of memory", consumed);
+		redirect_fail(a, res, "out of memory", true);
 		goto done;
 	}
 	se = session_create(&a->sessions, &user, id);
 	if (se != SESSION_OK) {
 		snprintf(why, sizeof(why), "storing the session: %s", session_strerror(se));
-		redirect_fail(a, res, why, consumed);
+		redirect_fail(a, res, why, true);
 		goto done;
 	}
 	char fp[9];
@@ -323,7 +335,7 @@ static int build_userinfo_body(const struct session *s, struct buf *out)
 /* First call of a session: fetch from sgID once and keep the profile in the
  * session (the access token may expire long before the session does). Its
  * own function so the large decrypted-fields table is only on this path. */
-static int fetch_profile(struct app *a, const struct kv *cookie, struct session *s,
+static int fetch_profile(struct app *a, const struct cookie_value *cookie, struct session *s,
 	struct response *res)
 {
 	struct sgid_userinfo info;
@@ -339,7 +351,13 @@ static int fetch_profile(struct app *a, const struct kv *cookie, struct session 
 		resp_text(res, 500, "Internal Server Error");
 		goto done;
 	}
-	enum session_err se = session_update_user(&a->sessions, cookie->val, cookie->val_len, s);
+	enum session_err se = session_update_user(&a->sessions, cookie->val, cookie->len, s);
+	if (se == SESSION_NOT_FOUND) {
+		/* logged out while sgID answered: the logout stands */
+		log_info("userinfo: the session ended during the sgID call");
+		unauthorized(res);
+		goto done;
+	}
 	if (se != SESSION_OK)
 		log_warn("userinfo: profile not cached: %s", session_strerror(se));
 	rc = 0;
@@ -348,18 +366,30 @@ done:
 	return rc;
 }
 
+/* The logged-in session among our cookies: the first id that loads (a
+ * sibling app's cookie of our name names nothing here). */
+static enum session_err load_session(struct app *a, const struct request *req,
+	struct session *s, const struct cookie_value **which)
+{
+	enum session_err rc = SESSION_NOT_FOUND;
+	for (size_t i = 0; i < req->cookies->n && rc == SESSION_NOT_FOUND; i++) {
+		const struct cookie_value *c = &req->cookies->v[i];
+		if (!session_id_valid(c->val, c->len))
+			continue;
+		rc = session_load_user(&a->sessions, c->val, c->len, s);
+		*which = c;
+	}
+	return rc;
+}
+
 static void handle_userinfo(struct app *a, const struct request *req, struct response *res)
 {
 	struct session s;
 	struct buf body = BUF_INIT;
+	const struct cookie_value *cookie = NULL;
 
 	session_init(&s, SESSION_USER);
-	const struct kv *cookie = session_cookie(a, req);
-	if (!cookie) {
-		unauthorized(res);
-		goto done;
-	}
-	enum session_err se = session_load_user(&a->sessions, cookie->val, cookie->val_len, &s);
+	enum session_err se = load_session(a, req, &s, &cookie);
 	if (se == SESSION_ERR_STORE) {
 		log_error("userinfo: %s: %s", session_strerror(se), a->store->errstr);
 		resp_text(res, 503, "Service Unavailable");
@@ -385,10 +415,9 @@ done:
 
 static void handle_logout(struct app *a, const struct request *req, struct response *res)
 {
-	const struct kv *cookie = session_cookie(a, req);
-	enum session_err se = cookie ? session_destroy(&a->sessions, cookie->val, cookie->val_len)
-	                             : SESSION_OK;
-	if (se == SESSION_ERR_STORE) {
+	/* every session the request names, and the cookie always */
+	enum session_err se = end_named_sessions(a, req);
+	if (se != SESSION_OK) {
 		log_error("logout: %s: %s", session_strerror(se), a->store->errstr);
 		store_down(res);
 	} else {
@@ -451,53 +480,36 @@ static void preflight(struct app *a, const struct request *req, enum route_id id
 	}
 }
 
-/* A Cookie header over the limits: 400, in the shape each caller expects
- * (the SPA reads any JSON from userinfo as a user; the callback is a
- * browser navigation). */
-static void bad_cookie_header(struct app *a, enum route_id id, enum http_err he,
-	struct response *res)
-{
-	if (id == ROUTE_USERINFO)
-		resp_text(res, 400, "Bad Request");
-	else if (id == ROUTE_REDIRECT)
-		redirect_to_frontend(a, res, "/error");
-	else
-		resp_json_error(res, 400, "bad_cookie_header", http_strerror(he));
-}
-
 void api_handle(struct app *a, const struct request *req, struct response *res,
 	struct handled *info)
 {
 	enum route_id id = ROUTE__MAX;
 	enum http_method m = method_parse(req->method);
 	enum route_match match = route_lookup(req->path, m, &id);
-
-	info->route = "-";
-	struct kv_list jar = {0};
+	struct own_cookies jar;
 	struct request r = *req;
+
+	info->route = match == ROUTE_NOT_FOUND ? "-" : route_get(id)->name;
+	memset(&jar, 0, sizeof(jar));
 	r.cookies = &jar;
-	if (match == ROUTE_MATCH && m != METHOD_OPTIONS && req->cookie) {
-		enum http_err he = http_parse_cookies(req->cookie, strlen(req->cookie), &jar);
-		if (he != HTTP_OK) {
-			info->route = route_get(id)->name;
-			log_warn("%s: Cookie header refused: %s", info->route, http_strerror(he));
-			bad_cookie_header(a, id, he, res);
-			add_common_headers(a, req, res);
-			return;
-		}
-	}
+	/* The Cookie header is shared with every app on the domain: what is not
+	 * ours is skipped, never a reason to fail (or to lock a user out). */
+	if (match == ROUTE_MATCH && m != METHOD_OPTIONS && req->cookie &&
+	    http_find_cookies(req->cookie, strlen(req->cookie), a->cfg->cookie_name, &jar) != HTTP_OK)
+		log_warn("%s: Cookie header over %d bytes: read as none", info->route, HTTP_MAX_COOKIE_LEN);
+	if (jar.skipped)
+		log_debug("%s: %zu cookies skipped (malformed, or ours past the limits)",
+		          info->route, jar.skipped);
 	req = &r;
 	switch (match) {
 	case ROUTE_NOT_FOUND:
 		resp_json_error(res, 404, "not_found", "no such endpoint");
 		break;
 	case ROUTE_BAD_METHOD:
-		info->route = route_get(id)->name;
 		resp_json_error(res, 405, "method_not_allowed", "method not allowed");
 		resp_header(res, "Allow", route_allow_header(id));
 		break;
 	case ROUTE_MATCH:
-		info->route = route_get(id)->name;
 		if (m == METHOD_OPTIONS)
 			preflight(a, req, id, res);
 		else
@@ -505,5 +517,4 @@ void api_handle(struct app *a, const struct request *req, struct response *res,
 		break;
 	}
 	add_common_headers(a, req, res);
-	kv_list_free(&jar);
 }

@@ -1,4 +1,5 @@
-/* http: query strings and Cookie headers into bounded kv lists. The input
+/* http: query strings into bounded kv lists, our cookies out of a Cookie
+ * header. The input
  * is hostile: every length and count is checked before it is used, and
  * nothing here exits or logs. */
 #include "http.h"
@@ -186,13 +187,18 @@ static bool is_ows(char c)
 	return c == ' ';
 }
 
-static enum http_err cookie_pair(struct kv_list *l, const char *seg, size_t n, size_t *used)
+static bool has_control(const char *p, size_t n)
 {
-	const char *eq;
-	char *k = l->storage + *used;
-	size_t klen, vlen;
+	for (size_t i = 0; i < n; i++)
+		if (check_raw((unsigned char)p[i]) != HTTP_OK)
+			return true;
+	return false;
+}
 
-	/* trim the spaces around the pair */
+/* One "name=value" segment: ours is added, anything else counted. */
+static void cookie_segment(const char *seg, size_t n, const char *name, size_t name_len,
+	struct own_cookies *out)
+{
 	while (n > 0 && is_ows(seg[0])) {
 		seg++;
 		n--;
@@ -200,15 +206,23 @@ static enum http_err cookie_pair(struct kv_list *l, const char *seg, size_t n, s
 	while (n > 0 && is_ows(seg[n - 1]))
 		n--;
 	if (n == 0)
-		return HTTP_OK; /* "a=b; ; c=d" */
-	/* RFC 6265bis reads a pair without '=' as a nameless cookie */
-	if (!(eq = memchr(seg, '=', n)))
-		return HTTP_ERR_EMPTY_KEY;
-	const char *ks = seg, *vs = eq + 1;
-	klen = (size_t)(eq - seg);
-	vlen = n - klen - 1;
-	while (klen > 0 && is_ows(ks[klen - 1]))
+		return; /* "a=b; ; c=d" */
+	const char *eq = memchr(seg, '=', n);
+	if (!eq) { /* RFC 6265bis: a nameless cookie, never ours */
+		out->skipped++;
+		return;
+	}
+	size_t klen = (size_t)(eq - seg), vlen = n - klen - 1;
+	const char *vs = eq + 1;
+	while (klen > 0 && is_ows(seg[klen - 1]))
 		klen--;
+	if (klen != name_len || memcmp(seg, name, klen) != 0) {
+		if (klen == 0 || has_control(seg, n))
+			out->skipped++;
+		else
+			out->foreign++;
+		return;
+	}
 	while (vlen > 0 && is_ows(vs[0])) {
 		vs++;
 		vlen--;
@@ -217,33 +231,29 @@ static enum http_err cookie_pair(struct kv_list *l, const char *seg, size_t n, s
 		vs++;
 		vlen -= 2;
 	}
-	if (klen == 0)
-		return HTTP_ERR_EMPTY_KEY;
-	if (klen > HTTP_MAX_KEY_LEN || vlen > HTTP_MAX_VALUE_LEN)
-		return HTTP_ERR_TOO_LONG;
-	memcpy(k, ks, klen);
-	k[klen] = '\0';
-	char *v = k + klen + 1;
-	memcpy(v, vs, vlen);
-	v[vlen] = '\0';
-	*used += klen + vlen + 2;
-	return list_push(l, k, klen, v, vlen);
+	if (vlen > HTTP_MAX_VALUE_LEN || has_control(vs, vlen) || out->n >= HTTP_MAX_OWN_COOKIES) {
+		out->skipped++;
+		return;
+	}
+	out->v[out->n].val = vs;
+	out->v[out->n].len = vlen;
+	out->n++;
 }
 
-enum http_err http_parse_cookies(const char *hdr, size_t len, struct kv_list *out)
+enum http_err http_find_cookies(const char *hdr, size_t len, const char *name,
+	struct own_cookies *out)
 {
-	enum http_err e;
-
-	kv_list_clear(out);
+	memset(out, 0, sizeof(*out));
 	if (len > HTTP_MAX_COOKIE_LEN)
 		return HTTP_ERR_TOO_LONG;
-	if (len == 0)
-		return HTTP_OK;
-	/* one pass for forbidden bytes keeps the pair parser simple */
-	for (size_t i = 0; i < len; i++)
-		if ((e = check_raw((unsigned char)hdr[i])) != HTTP_OK)
-			return e;
-	return parse_pairs(hdr, len, ';', cookie_pair, out);
+	size_t name_len = strlen(name), start = 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && hdr[i] != ';')
+			continue;
+		cookie_segment(hdr + start, i - start, name, name_len, out);
+		start = i + 1;
+	}
+	return HTTP_OK;
 }
 
 const struct kv *kv_get(const struct kv_list *l, const char *key)
@@ -275,7 +285,7 @@ static enum field_result bind_one(const struct kv_list *l, const struct field_sp
 	*value = NULL;
 	if (!kv)
 		return s->required ? FIELD_MISSING : FIELD_OK;
-	/* two cookies of one name: we cannot tell which is ours */
+	/* a name twice: we cannot tell which one is meant */
 	if (kv_count(l, s->name) > 1)
 		return FIELD_INVALID;
 	if (kv->val_len == 0 && s->required)

@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "b64.h"
@@ -8,13 +9,18 @@
 #include "util.h"
 
 #define RECORD_VERSION 1
-#define KEY_PREFIX_LOGIN "sgid:l:"
 #define KEY_PREFIX_USER  "sgid:s:"
+#define KEY_PREFIX_USED  "sgid:u:"   /* spent login attempts */
 #define REDIS_KEY_MAX 64
+/* Binds a sealed attempt to its purpose: no other ciphertext under the
+ * attempt key, and none of another version, opens as one. */
+#define ATTEMPT_AAD "sgid-fcgi login attempt v1"
+#define ATTEMPT_FUTURE_SKEW 60       /* seconds a sealed time may lie ahead */
 
 static const char *const session_errstr[] = {
 	[SESSION_OK] = "ok",
 	[SESSION_NOT_FOUND] = "no such session",
+	[SESSION_ALREADY_USED] = "login attempt already used",
 	[SESSION_ERR_STORE] = "session store unavailable",
 	[SESSION_ERR_INTERNAL] = "internal error",
 };
@@ -35,8 +41,13 @@ int session_mgr_init(struct session_mgr *m, struct store *store, const struct co
 	m->login_ttl = cfg->login_ttl;
 	m->session_ttl = cfg->session_ttl;
 	m->idle_ttl = cfg->session_idle_ttl > 0 ? cfg->session_idle_ttl : cfg->session_ttl;
+	/* Decrypted userinfo is at most 3/4 of the response; JSON escaping in
+	 * the profile and again in the record grows a byte to 7 at worst. */
+	m->max_record = cfg->http_max_body / 4 * 3 * 7 + 64 * 1024;
 	if (crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
 	                       "record encryption", 17, m->enc_key, sizeof(m->enc_key)) == 0 &&
+	    crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
+	                       "login attempt cookie", 20, m->attempt_key, sizeof(m->attempt_key)) == 0 &&
 	    crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
 	                       "record key", 10, id_key, sizeof(id_key)) == 0 &&
 	    (m->id_mac = crypto_hmac_key_new(CRYPTO_SHA256, id_key, sizeof(id_key))) != NULL)
@@ -50,6 +61,7 @@ int session_mgr_init(struct session_mgr *m, struct store *store, const struct co
 void session_mgr_wipe(struct session_mgr *m)
 {
 	secure_zero(m->enc_key, sizeof(m->enc_key));
+	secure_zero(m->attempt_key, sizeof(m->attempt_key));
 	crypto_hmac_key_free(m->id_mac);
 	m->id_mac = NULL;
 }
@@ -82,7 +94,8 @@ int session_id_valid(const char *id, size_t len)
 	return 1;
 }
 
-/* Redis key = prefix + base64url(HMAC-SHA256(id key, prefix || cookie)). */
+/* Redis key = prefix + base64url(HMAC-SHA256(id key, prefix || id)); id is
+ * a cookie value or an attempt's state, both 43 characters. */
 static int redis_key(const struct session_mgr *m, const char *prefix, const char *id, size_t len,
 	char out[REDIS_KEY_MAX])
 {
@@ -90,6 +103,8 @@ static int redis_key(const struct session_mgr *m, const char *prefix, const char
 	size_t mac_len = 0;
 	char input[16 + SESSION_ID_LEN];
 	size_t plen = strlen(prefix);
+	if (plen > 16 || len > SESSION_ID_LEN)
+		return -1;
 	memcpy(input, prefix, plen);
 	memcpy(input + plen, id, len);
 	if (crypto_hmac_keyed(m->id_mac, input, plen + len, mac, &mac_len) != 0)
@@ -158,7 +173,7 @@ static int copy_buf(const json_value *rec, const char *name, struct buf *dst)
 
 static int deserialize(const char *text, size_t len, enum session_kind want, struct session *s)
 {
-	json_value *rec = json_parse(text, len, SESSION_MAX_RECORD);
+	json_value *rec = json_parse(text, len, len);
 	int64_t v = 0, k = 0;
 	int rc = -1;
 	if (!rec || json_get_int64(rec, "v", &v) != 0 || v != RECORD_VERSION ||
@@ -190,19 +205,17 @@ fail:
 	return rc;
 }
 
-/* Sealed record: version byte || 12-byte IV || ciphertext || 16-byte tag,
- * AES-256-GCM with the Redis key as AAD so records cannot be moved between
- * keys or kinds. */
-static int seal(const struct session_mgr *m, const char *rkey, const struct buf *plain,
-	struct buf *out)
+/* Sealed: version byte || 12-byte IV || ciphertext || 16-byte tag, with
+ * AES-256-GCM. Records use the Redis key as AAD, so they cannot be moved
+ * between keys; attempts use ATTEMPT_AAD under a key of their own. */
+static int seal(const uint8_t key[32], const char *aad, const struct buf *plain, struct buf *out)
 {
 	uint8_t iv[12], tag[16];
 	struct buf ct = BUF_INIT;
 	int rc = -1;
 	if (crypto_random(iv, sizeof(iv)) != 0)
 		goto fail;
-	if (crypto_aes_gcm_encrypt(m->enc_key, sizeof(m->enc_key), iv, sizeof(iv),
-	                           (const uint8_t *)rkey, strlen(rkey),
+	if (crypto_aes_gcm_encrypt(key, 32, iv, sizeof(iv), (const uint8_t *)aad, strlen(aad),
 	                           (const uint8_t *)plain->data, plain->len, &ct, tag) != 0)
 		goto fail;
 	if (buf_append_char(out, RECORD_VERSION) || buf_append(out, iv, sizeof(iv)) ||
@@ -214,16 +227,14 @@ fail:
 	return rc;
 }
 
-static int unseal(const struct session_mgr *m, const char *rkey, const struct buf *sealed,
-	struct buf *plain)
+static int unseal(const uint8_t key[32], const char *aad, const uint8_t *p, size_t len,
+	size_t max, struct buf *plain)
 {
-	const uint8_t *p = (const uint8_t *)sealed->data;
-	if (sealed->len < 1 + 12 + 16 || sealed->len > SESSION_MAX_RECORD || p[0] != RECORD_VERSION)
+	if (len < 1 + 12 + 16 || len > max || p[0] != RECORD_VERSION)
 		return -1;
-	size_t ct_len = sealed->len - 1 - 12 - 16;
-	return crypto_aes_gcm_decrypt(m->enc_key, sizeof(m->enc_key), p + 1, 12,
-	                              (const uint8_t *)rkey, strlen(rkey), p + 13, ct_len,
-	                              p + 13 + ct_len, 16, plain);
+	size_t ct_len = len - 1 - 12 - 16;
+	return crypto_aes_gcm_decrypt(key, 32, p + 1, 12, (const uint8_t *)aad, strlen(aad),
+	                              p + 13, ct_len, p + 13 + ct_len, 16, plain);
 }
 
 static enum session_err store_result(enum store_err e)
@@ -236,14 +247,9 @@ static enum session_err store_result(enum store_err e)
 	}
 }
 
-static const char *prefix_of(enum session_kind kind)
-{
-	return kind == SESSION_LOGIN ? KEY_PREFIX_LOGIN : KEY_PREFIX_USER;
-}
-
 /* Writes s under rkey with the given TTL. */
 static enum session_err write_record(struct session_mgr *m, const char *rkey,
-	const struct session *s, int ttl)
+	const struct session *s, int ttl, enum store_set_cond cond)
 {
 	struct buf plain = BUF_INIT, sealed = BUF_INIT;
 	enum session_err rc = SESSION_ERR_INTERNAL;
@@ -251,10 +257,10 @@ static enum session_err write_record(struct session_mgr *m, const char *rkey,
 		rc = SESSION_NOT_FOUND;
 		goto fail;
 	}
-	if (serialize(s, &plain) != 0 || plain.len > SESSION_MAX_RECORD - 64 ||
-	    seal(m, rkey, &plain, &sealed) != 0)
+	if (serialize(s, &plain) != 0 || plain.len > m->max_record - 64 ||
+	    seal(m->enc_key, rkey, &plain, &sealed) != 0)
 		goto fail;
-	rc = store_result(store_set(m->store, rkey, strlen(rkey), sealed.data, sealed.len, ttl, STORE_SET_ALWAYS));
+	rc = store_result(store_set(m->store, rkey, strlen(rkey), sealed.data, sealed.len, ttl, cond));
 fail:
 	buf_free(&plain);
 	buf_free(&sealed);
@@ -268,79 +274,61 @@ enum session_err session_create(struct session_mgr *m, struct session *s,
 	struct buf enc = BUF_INIT;
 	char rkey[REDIS_KEY_MAX];
 	enum session_err rc = SESSION_ERR_INTERNAL;
-	int ttl = s->kind == SESSION_LOGIN ? m->login_ttl : m->session_ttl;
+	int ttl = m->session_ttl;
 
-	if (crypto_random(raw, sizeof(raw)) != 0 || b64url_encode(raw, sizeof(raw), &enc) != 0 ||
-	    enc.len != SESSION_ID_LEN)
+	if (s->kind != SESSION_USER || crypto_random(raw, sizeof(raw)) != 0 ||
+	    b64url_encode(raw, sizeof(raw), &enc) != 0 || enc.len != SESSION_ID_LEN)
 		goto fail;
 	memcpy(id, enc.data, SESSION_ID_LEN + 1);
-	if (redis_key(m, prefix_of(s->kind), id, SESSION_ID_LEN, rkey) != 0)
+	if (redis_key(m, KEY_PREFIX_USER, id, SESSION_ID_LEN, rkey) != 0)
 		goto fail;
 	s->created_at = now_unix();
 	s->expires_at = s->created_at + ttl;
-	/* a logged-in session starts with the idle lifetime, extended on use */
-	if (s->kind == SESSION_USER && m->idle_ttl < ttl)
+	/* it starts with the idle lifetime, extended on use */
+	if (m->idle_ttl < ttl)
 		ttl = m->idle_ttl;
-	rc = write_record(m, rkey, s, ttl);
+	rc = write_record(m, rkey, s, ttl, STORE_SET_ALWAYS);
 fail:
 	secure_zero(raw, sizeof(raw));
 	buf_free(&enc);
 	return rc;
 }
 
-/* Decrypts and parses a fetched record; anything wrong is "no session". */
-static enum session_err open_record(struct session_mgr *m, const char *rkey,
-	const struct buf *sealed, enum session_kind kind, struct session *out)
+/* Parses an opened record or attempt; anything wrong or expired is "no
+ * session". */
+static enum session_err parse_opened(const struct buf *plain, enum session_kind kind,
+	struct session *out)
 {
-	struct buf plain = BUF_INIT;
-	enum session_err rc = SESSION_NOT_FOUND;
-	if (unseal(m, rkey, sealed, &plain) != 0 || deserialize(plain.data, plain.len, kind, out) != 0)
-		goto fail;
+	if (deserialize(plain->data, plain->len, kind, out) != 0)
+		return SESSION_NOT_FOUND;
 	if (now_unix() >= out->expires_at) {
 		session_clear(out);
-		goto fail;
-	}
-	rc = SESSION_OK;
-fail:
-	buf_free(&plain);
-	return rc;
-}
-
-/* Reads the record of kind for a cookie value: logged-in sessions with
- * GETEX (extending the idle expiry in the same round trip; one past its
- * absolute expiry is refused by open_record and expires by itself), login
- * attempts with GETDEL (single use: a replay finds nothing). */
-static enum session_err fetch_record(struct session_mgr *m, enum session_kind kind,
-	const char *id, size_t len, struct session *out)
-{
-	char rkey[REDIS_KEY_MAX];
-	struct buf sealed = BUF_INIT;
-	enum session_err rc;
-	session_init(out, kind);
-	if (!session_id_valid(id, len))
 		return SESSION_NOT_FOUND;
-	if (redis_key(m, prefix_of(kind), id, len, rkey) != 0)
-		return SESSION_ERR_INTERNAL;
-	enum store_err se = kind == SESSION_USER
-		? store_get(m->store, rkey, strlen(rkey), m->idle_ttl, &sealed)
-		: store_getdel(m->store, rkey, strlen(rkey), &sealed);
-	rc = store_result(se);
-	if (rc == SESSION_OK)
-		rc = open_record(m, rkey, &sealed, kind, out);
-	buf_free(&sealed);
-	return rc;
+	}
+	return SESSION_OK;
 }
 
+/* Logged-in sessions are read with GETEX, extending the idle expiry in the
+ * same round trip; one past its absolute expiry is refused here and expires
+ * by itself. */
 enum session_err session_load_user(struct session_mgr *m, const char *id, size_t len,
 	struct session *out)
 {
-	return fetch_record(m, SESSION_USER, id, len, out);
-}
-
-enum session_err session_take_login(struct session_mgr *m, const char *id, size_t len,
-	struct session *out)
-{
-	return fetch_record(m, SESSION_LOGIN, id, len, out);
+	char rkey[REDIS_KEY_MAX];
+	struct buf sealed = BUF_INIT, plain = BUF_INIT;
+	enum session_err rc;
+	session_init(out, SESSION_USER);
+	if (!session_id_valid(id, len))
+		return SESSION_NOT_FOUND;
+	if (redis_key(m, KEY_PREFIX_USER, id, len, rkey) != 0)
+		return SESSION_ERR_INTERNAL;
+	rc = store_result(store_get(m->store, rkey, strlen(rkey), m->idle_ttl, &sealed));
+	if (rc == SESSION_OK)
+		rc = unseal(m->enc_key, rkey, (const uint8_t *)sealed.data, sealed.len, m->max_record, &plain) == 0
+			? parse_opened(&plain, SESSION_USER, out) : SESSION_NOT_FOUND;
+	buf_free(&sealed);
+	buf_free(&plain);
+	return rc;
 }
 
 enum session_err session_update_user(struct session_mgr *m, const char *id, size_t len,
@@ -353,21 +341,78 @@ enum session_err session_update_user(struct session_mgr *m, const char *id, size
 		return SESSION_ERR_INTERNAL;
 	int64_t left = s->expires_at - now_unix();
 	int ttl = left < m->idle_ttl ? (int)left : m->idle_ttl;
-	return write_record(m, rkey, s, ttl);
+	/* XX: a logout that ran meanwhile must stay a logout */
+	return write_record(m, rkey, s, ttl, STORE_SET_XX);
 }
 
 enum session_err session_destroy(struct session_mgr *m, const char *id, size_t len)
 {
 	char rkey[REDIS_KEY_MAX];
-	enum session_err rc = SESSION_OK;
 	if (!session_id_valid(id, len))
-		return SESSION_NOT_FOUND;
-	for (int kind = 0; kind < SESSION_KIND__MAX; kind++) {
-		if (redis_key(m, prefix_of((enum session_kind)kind), id, len, rkey) != 0)
-			return SESSION_ERR_INTERNAL;
-		enum session_err e = store_result(store_del(m->store, rkey, strlen(rkey)));
-		if (e != SESSION_OK && e != SESSION_NOT_FOUND)
-			rc = e;
-	}
+		return SESSION_OK;
+	if (redis_key(m, KEY_PREFIX_USER, id, len, rkey) != 0)
+		return SESSION_ERR_INTERNAL;
+	enum session_err e = store_result(store_del(m->store, rkey, strlen(rkey)));
+	return e == SESSION_NOT_FOUND ? SESSION_OK : e;
+}
+
+enum session_err session_seal_login(struct session_mgr *m, struct session *s, struct buf *cookie)
+{
+	struct buf plain = BUF_INIT, sealed = BUF_INIT;
+	enum session_err rc = SESSION_ERR_INTERNAL;
+	if (s->kind != SESSION_LOGIN)
+		goto fail;
+	s->created_at = now_unix();
+	s->expires_at = s->created_at + m->login_ttl;
+	if (serialize(s, &plain) != 0 || seal(m->attempt_key, ATTEMPT_AAD, &plain, &sealed) != 0 ||
+	    b64url_encode((const uint8_t *)sealed.data, sealed.len, cookie) != 0 || cookie->len > SESSION_ATTEMPT_MAX)
+		goto fail;
+	rc = SESSION_OK;
+fail:
+	if (plain.data)
+		secure_zero(plain.data, plain.len);
+	buf_free(&plain);
+	buf_free(&sealed);
 	return rc;
+}
+
+enum session_err session_open_login(struct session_mgr *m, const char *val, size_t len,
+	struct session *out)
+{
+	struct buf sealed = BUF_INIT, plain = BUF_INIT;
+	enum session_err rc = SESSION_NOT_FOUND;
+	session_init(out, SESSION_LOGIN);
+	if (len <= SESSION_ID_LEN || len > SESSION_ATTEMPT_MAX)
+		return SESSION_NOT_FOUND;
+	if (b64url_decode(val, len, &sealed) != 0 ||
+	    unseal(m->attempt_key, ATTEMPT_AAD, (const uint8_t *)sealed.data, sealed.len,
+	           SESSION_ATTEMPT_MAX, &plain) != 0)
+		goto done;
+	rc = parse_opened(&plain, SESSION_LOGIN, out);
+	/* sealed by us but dated ahead: a clock gone wrong, not a usable attempt */
+	if (rc == SESSION_OK && (out->created_at > now_unix() + ATTEMPT_FUTURE_SKEW ||
+	                         out->expires_at - out->created_at > m->login_ttl)) {
+		session_clear(out);
+		session_init(out, SESSION_LOGIN);
+		rc = SESSION_NOT_FOUND;
+	}
+done:
+	if (plain.data)
+		secure_zero(plain.data, plain.len);
+	buf_free(&sealed);
+	buf_free(&plain);
+	return rc;
+}
+
+enum session_err session_consume_login(struct session_mgr *m, const struct session *login)
+{
+	char rkey[REDIS_KEY_MAX];
+	int64_t left = login->expires_at - now_unix();
+	if (login->kind != SESSION_LOGIN || left <= 0)
+		return SESSION_NOT_FOUND;
+	if (redis_key(m, KEY_PREFIX_USED, login->state, strlen(login->state), rkey) != 0)
+		return SESSION_ERR_INTERNAL;
+	enum store_err e = store_set(m->store, rkey, strlen(rkey), "1", 1,
+	                             left > INT_MAX ? INT_MAX : (int)left, STORE_SET_NX);
+	return e == STORE_EXISTS ? SESSION_ALREADY_USED : store_result(e);
 }

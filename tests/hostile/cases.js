@@ -296,6 +296,56 @@ const cases = [
     },
   },
   {
+    // Two tabs (or an attacker racing the user) deliver one callback twice at
+    // once: the SET NX marker lets exactly one through to sgID.
+    name: 'redirect: the same callback twice at once: exactly one login',
+    expect: ['one login, one /error'],
+    async run(ctx) {
+      const jar = ctx.newJar();
+      const b = await ctx.begin(jar);
+      if (b.outcome) return b;
+      const a = await ctx.authorize(b.url);
+      if (a.outcome) return a;
+      const jars = [new jar.constructor(jar), new jar.constructor(jar)];
+      const cbs = await Promise.all(jars.map((j) => ctx.callback(j, a.location)));
+      const outs = [];
+      for (let i = 0; i < 2; i++) outs.push(await ctx.finish(jars[i], cbs[i]));
+      outs.sort();
+      return { outcome: outs[0] === 'ok' && outs[1] === 'redirect→/error' ? 'one login, one /error' : outs.join(' + ') };
+    },
+  },
+  {
+    name: 'redirect: attempt cookie with one character changed',
+    expect: ERR,
+    async run(ctx) {
+      const jar = ctx.newJar();
+      const b = await ctx.begin(jar);
+      if (b.outcome) return b;
+      const a = await ctx.authorize(b.url);
+      if (a.outcome) return a;
+      const v = jar.c.get('exampleAppSession');
+      if (!v || v.length <= 43) return { outcome: `attempt cookie of length ${v ? v.length : 0}` };
+      const i = Math.floor(v.length / 2);
+      const bad = v.slice(0, i) + (v[i] === 'A' ? 'B' : 'A') + v.slice(i + 1);
+      return { outcome: await ctx.finish(jar, await ctx.callback(jar, a.location, { cookie: `exampleAppSession=${bad}` })) };
+    },
+  },
+  {
+    // Other apps on the domain write what they like into the Cookie header.
+    name: 'redirect: our cookie among broken foreign ones',
+    expect: ['ok'],
+    async run(ctx) {
+      const jar = ctx.newJar();
+      const b = await ctx.begin(jar);
+      if (b.outcome) return b;
+      const a = await ctx.authorize(b.url);
+      if (a.outcome) return a;
+      const junk = ['flag', `big=${'x'.repeat(3000)}`, ...Array.from({ length: 40 }, (_, k) => `c${k}=${k}`)];
+      const cookie = `${junk.join('; ')}; exampleAppSession=${jar.c.get('exampleAppSession')}`;
+      return { outcome: await ctx.finish(jar, await ctx.callback(jar, a.location, { cookie })) };
+    },
+  },
+  {
     name: 'redirect: login attempt expired',
     expect: ERR,
     async run(ctx) {

@@ -9,6 +9,9 @@
 #include "session.h"
 #include "util.h"
 #include "mem_store.h"
+#include "b64.h"
+#include "resp.h"
+#include <unistd.h>
 
 static struct mem_store mem;
 static struct store store = { &mem_store_ops, &mem, "" };
@@ -24,6 +27,7 @@ static void setup(void)
 	cfg.login_ttl = 300;
 	cfg.session_ttl = 3600;
 	cfg.session_idle_ttl = 900;
+	cfg.http_max_body = 1024 * 1024;
 	CHECK_INT(session_mgr_init(&mgr, &store, &cfg), 0);
 }
 
@@ -37,39 +41,145 @@ static int store_contains(const char *needle)
 	return mem_contains(&mem, needle);
 }
 
-static void test_login_single_use(void)
+/* A base64url cookie value with one character changed (another one of
+ * the alphabet, so it still decodes). */
+static void flip_char(struct buf *b, size_t at)
+{
+	b->data[at] = b->data[at] == 'A' ? 'B' : 'A';
+}
+
+static void sample_attempt(struct session *s)
+{
+	session_init(s, SESSION_LOGIN);
+	strcpy(s->state, "state-value-123");
+	strcpy(s->nonce, "nonce-value-456");
+	strcpy(s->code_verifier, "verifier-value-789");
+	strcpy(s->icecream, "Vanilla");
+}
+
+static void test_login_attempt_in_cookie(void)
 {
 	setup();
 	struct session s, out;
-	char id[SESSION_ID_LEN + 1];
-	session_init(&s, SESSION_LOGIN);
-	strcpy(s.state, "state-value-123");
-	strcpy(s.nonce, "nonce-value-456");
-	strcpy(s.code_verifier, "verifier-value-789");
-	strcpy(s.icecream, "Vanilla");
-	CHECK_INT(session_create(&mgr, &s, id), SESSION_OK);
-	CHECK_INT(strlen(id), SESSION_ID_LEN);
-	CHECK(session_id_valid(id, strlen(id)));
-	CHECK_INT(mem.e[0].ttl, 300);
-	/* at rest: no plaintext field, no cookie value */
-	CHECK(!store_contains("state-value-123"));
-	CHECK(!store_contains("verifier-value-789"));
-	CHECK(!store_contains("Vanilla"));
-	CHECK(!store_contains(id));
-	/* a login attempt is not a user session */
-	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_NOT_FOUND);
-	session_clear(&out);
-	CHECK_INT(session_take_login(&mgr, id, strlen(id), &out), SESSION_OK);
+	struct buf c = BUF_INIT;
+	sample_attempt(&s);
+	CHECK_INT(session_seal_login(&mgr, &s, &c), SESSION_OK);
+	/* sealing costs the store nothing */
+	CHECK_INT(mem.calls, 0);
+	CHECK_INT(count_entries(), 0);
+	CHECK(c.len > SESSION_ID_LEN && c.len <= SESSION_ATTEMPT_MAX);
+	CHECK(resp_is_cookie_value(c.data, c.len));
+	/* opaque: no field readable in the cookie */
+	CHECK(!strstr(c.data, "state-value") && !strstr(c.data, "Vanilla"));
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_OK);
 	CHECK_STR(out.state, "state-value-123");
 	CHECK_STR(out.nonce, "nonce-value-456");
 	CHECK_STR(out.code_verifier, "verifier-value-789");
 	CHECK_STR(out.icecream, "Vanilla");
+	CHECK_INT(out.expires_at - out.created_at, 300);
+	CHECK_INT(mem.calls, 0);
+	/* single use: the first callback spends it, a replay is refused */
+	CHECK_INT(session_consume_login(&mgr, &out), SESSION_OK);
+	CHECK_INT(count_entries(), 1);
+	CHECK(mem.e[0].ttl > 295 && mem.e[0].ttl <= 300); /* the attempt's remaining lifetime */
+	CHECK(!store_contains("state-value-123"));     /* the marker's name is a keyed hash */
+	CHECK_INT(session_consume_login(&mgr, &out), SESSION_ALREADY_USED);
+	CHECK_STR(session_strerror(SESSION_ALREADY_USED), "login attempt already used");
 	session_clear(&out);
-	/* replay finds nothing */
-	CHECK_INT(session_take_login(&mgr, id, strlen(id), &out), SESSION_NOT_FOUND);
-	CHECK_INT(count_entries(), 0);
+	/* two attempts are two markers */
+	struct buf c2 = BUF_INIT;
+	strcpy(s.state, "state-value-other");
+	CHECK_INT(session_seal_login(&mgr, &s, &c2), SESSION_OK);
+	CHECK(strcmp(c.data, c2.data) != 0);
+	CHECK_INT(session_open_login(&mgr, c2.data, c2.len, &out), SESSION_OK);
+	CHECK_INT(session_consume_login(&mgr, &out), SESSION_OK);
+	CHECK_INT(count_entries(), 2);
 	session_clear(&out);
+	/* the store down: the seal still works, spending it does not */
+	mem.fail = 1;
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_OK);
+	CHECK_INT(session_consume_login(&mgr, &out), SESSION_ERR_STORE);
+	session_clear(&out);
+	buf_free(&c);
+	buf_free(&c2);
 	session_clear(&s);
+}
+
+static void test_login_attempt_refused(void)
+{
+	setup();
+	struct session s, out;
+	struct buf c = BUF_INIT, other = BUF_INIT;
+	sample_attempt(&s);
+	CHECK_INT(session_seal_login(&mgr, &s, &c), SESSION_OK);
+	/* altered anywhere: not ours */
+	for (size_t at = 0; at < c.len; at += 7) {
+		struct buf t = BUF_INIT;
+		buf_append(&t, c.data, c.len);
+		flip_char(&t, at);
+		CHECK_INT(session_open_login(&mgr, t.data, t.len, &out), SESSION_NOT_FOUND);
+		session_clear(&out);
+		buf_free(&t);
+	}
+	CHECK_INT(session_open_login(&mgr, c.data, c.len - 4, &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	CHECK_INT(session_open_login(&mgr, "", 0, &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	/* a session id, and junk of an attempt's length, are not attempts */
+	CHECK_INT(session_open_login(&mgr, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 43, &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	/* sealed under another secret: not ours */
+	struct session_mgr mgr2;
+	struct config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	memcpy(cfg.session_secret, "another secret, 32 bytes long!!!", 32);
+	cfg.login_ttl = 300;
+	cfg.session_ttl = 3600;
+	cfg.http_max_body = 1024 * 1024;
+	CHECK_INT(session_mgr_init(&mgr2, &store, &cfg), 0);
+	CHECK_INT(session_seal_login(&mgr2, &s, &other), SESSION_OK);
+	CHECK_INT(session_open_login(&mgr, other.data, other.len, &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	/* a record of the store is no attempt, even under the same secret: the
+	 * keys and the AAD differ by purpose */
+	struct session u;
+	char id[SESSION_ID_LEN + 1];
+	session_init(&u, SESSION_USER);
+	strcpy(u.sub, "u=x");
+	buf_append_str(&u.access_token, "t");
+	CHECK_INT(session_create(&mgr, &u, id), SESSION_OK);
+	struct buf rec = BUF_INIT;
+	b64url_encode((const uint8_t *)mem.e[0].val.data, mem.e[0].val.len, &rec);
+	CHECK_INT(session_open_login(&mgr, rec.data, rec.len, &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	/* expired: judged from the sealed time, with no store involved */
+	mgr.login_ttl = 1;
+	buf_reset(&c);
+	CHECK_INT(session_seal_login(&mgr, &s, &c), SESSION_OK);
+	sleep(2);
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	/* spending one whose lifetime ran out meanwhile writes nothing */
+	out.kind = SESSION_LOGIN;
+	strcpy(out.state, "late");
+	out.expires_at = now_unix();
+	int before = count_entries();
+	CHECK_INT(session_consume_login(&mgr, &out), SESSION_NOT_FOUND);
+	CHECK_INT(count_entries(), before);
+	session_clear(&out);
+	/* sealed with a lifetime longer than the configured one: refused */
+	mgr.login_ttl = 300;
+	buf_reset(&c);
+	CHECK_INT(session_seal_login(&mgr, &s, &c), SESSION_OK);
+	mgr.login_ttl = 60;
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	session_mgr_wipe(&mgr2);
+	session_clear(&u);
+	session_clear(&s);
+	buf_free(&c);
+	buf_free(&other);
+	buf_free(&rec);
 }
 
 static void test_user_session_profile(void)
@@ -160,17 +270,72 @@ static void test_absolute_expiry(void)
 	session_clear(&s);
 }
 
+static void test_profile_write_after_logout(void)
+{
+	setup();
+	struct session s, out;
+	char id[SESSION_ID_LEN + 1];
+	session_init(&s, SESSION_USER);
+	strcpy(s.sub, "u=race");
+	buf_append_str(&s.access_token, "t");
+	CHECK_INT(session_create(&mgr, &s, id), SESSION_OK);
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	/* logout lands while the first userinfo waits for sgID */
+	CHECK_INT(session_destroy(&mgr, id, strlen(id)), SESSION_OK);
+	buf_append_str(&out.profile, "{\"myinfo.name\":\"X\"}");
+	CHECK_INT(session_update_user(&mgr, id, strlen(id), &out), SESSION_NOT_FOUND);
+	CHECK_INT(count_entries(), 0);
+	session_clear(&out);
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	session_clear(&s);
+}
+
+/* The largest profile a userinfo response within SGID_HTTP_MAX_BODY can
+ * carry is cached: 3/4 of the body decrypted, every byte one that JSON
+ * escapes to six. */
+static void test_large_profile_cached(void)
+{
+	setup();
+	struct session s, out;
+	char id[SESSION_ID_LEN + 1];
+	session_init(&s, SESSION_USER);
+	strcpy(s.sub, "u=big");
+	buf_append_str(&s.access_token, "t");
+	CHECK_INT(session_create(&mgr, &s, id), SESSION_OK);
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	size_t plain = 1024 * 1024 / 4 * 3;
+	struct buf big = BUF_INIT;
+	CHECK_INT(buf_append_str(&out.profile, "{\"myinfo.x\":\""), 0);
+	for (size_t i = 0; i < plain; i++)
+		buf_append_str(&out.profile, "\\u003c");
+	buf_append_str(&out.profile, "\"}");
+	CHECK_INT(session_update_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	buf_append(&big, out.profile.data, out.profile.len);
+	session_clear(&out);
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	CHECK_INT(out.profile.len, big.len);
+	CHECK(out.profile.len == big.len && memcmp(out.profile.data, big.data, big.len) == 0);
+	session_clear(&out);
+	buf_free(&big);
+	session_clear(&s);
+}
+
 static void test_store_down(void)
 {
 	setup();
 	struct session s, out;
 	char id[SESSION_ID_LEN + 1];
-	session_init(&s, SESSION_LOGIN);
+	session_init(&s, SESSION_USER);
 	mem.fail = 1;
 	CHECK_INT(session_create(&mgr, &s, id), SESSION_ERR_STORE);
-	CHECK_INT(session_take_login(&mgr, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 43, &out), SESSION_ERR_STORE);
+	CHECK_INT(session_load_user(&mgr, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 43, &out), SESSION_ERR_STORE);
 	session_clear(&out);
 	CHECK_INT(session_destroy(&mgr, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 43), SESSION_ERR_STORE);
+	/* a value that is no session id names nothing: no store call */
+	unsigned calls = mem.calls;
+	CHECK_INT(session_destroy(&mgr, "not-an-id", 9), SESSION_OK);
+	CHECK_INT(mem.calls, calls);
 	CHECK_INT(count_entries(), 0);
 	session_clear(&s);
 }
@@ -180,16 +345,22 @@ static void test_ids_are_unique(void)
 	setup();
 	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1];
 	struct session s;
-	session_init(&s, SESSION_LOGIN);
+	session_init(&s, SESSION_USER);
 	CHECK_INT(session_create(&mgr, &s, a), SESSION_OK);
 	CHECK_INT(session_create(&mgr, &s, b), SESSION_OK);
 	CHECK(strcmp(a, b) != 0);
+	/* a login attempt is never stored */
+	session_init(&s, SESSION_LOGIN);
+	CHECK_INT(session_create(&mgr, &s, a), SESSION_ERR_INTERNAL);
 	session_clear(&s);
 }
 
 int main(void)
 {
-	RUN(test_login_single_use);
+	RUN(test_login_attempt_in_cookie);
+	RUN(test_login_attempt_refused);
+	RUN(test_profile_write_after_logout);
+	RUN(test_large_profile_cached);
 	RUN(test_user_session_profile);
 	RUN(test_tampered_and_foreign_records);
 	RUN(test_absolute_expiry);
