@@ -14,6 +14,8 @@
 #   scaleout       (g) two hosts on one Redis; one dies mid-traffic
 #   sentinel       (h) Sentinel failover under load; AUTH, ACL user, db
 #   soak           (i) mixed traffic with worker RSS sampled
+#   anon-flood     (j) 100 000 anonymous auth-url calls write nothing to Redis;
+#                      auth-url with Redis down
 #
 # FAULTS_QUICK=1: shorter loads and fewer cases, soak of 20 s (for make check).
 # Otherwise the soak runs SOAK_SECONDS (default 60 here; `make soak` runs
@@ -24,7 +26,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker redis-restart redis-full-ro sgid-faults signals scaleout sentinel soak)
+all=(slow-sgid kill-worker redis-restart redis-full-ro sgid-faults signals scaleout sentinel anon-flood soak)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}
