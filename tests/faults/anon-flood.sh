@@ -31,7 +31,7 @@ t0=$(f_now_ms)
 # One curl process, keep-alive, 16 transfers at a time; icecream takes the
 # sequence number so every URL is distinct and valid.
 curl -s -o /dev/null -w '%{http_code}\n' --parallel --parallel-max 16 --max-time 600 \
-  "$API/api/auth-url?icecream=[1-$CALLS]" >"$T/codes" || true
+  "$API/api/auth-url?icecream=[1-$CALLS]" >"$T/codes" 2>"$T/curl.err" || true
 t1=$(f_now_ms)
 ok=$(grep -c '^200$' "$T/codes" || true)
 note "$CALLS anonymous auth-url calls in $((t1 - t0)) ms: $(sort "$T/codes" | uniq -c | tr '\n' ' ')"
