@@ -1,4 +1,4 @@
-/* httpc against a fake HTTP server forked by the test on a loopback port:
+/* httpc against the fake HTTP server of fake_http.h on a loopback port:
  * canned answers per path, including the broken ones a real server will
  * not give (stalls, resets, oversize bodies). For TLS, a real
  * `openssl s_server` with throw-away certificates. Every child is killed at
@@ -22,228 +22,79 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "fake_http.h"
 #include "util.h"
 
-struct shared {
-	int conns;   /* connections the fake server accepted */
-};
-
-static struct shared *sh;
-static pid_t server_pid = -1;    /* leads its own process group */
 static pid_t tls_pid = -1;
-static int server_port;
 static char tmpdir[32];
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
+/* ---- the fake server's answers ------------------------------------------ */
 
-/* memmem is a GNU extension; the build is plain POSIX. */
-static const char *find(const char *hay, size_t hlen, const char *needle, size_t nlen)
+static int answer(int fd, const struct fh_request *rq)
 {
-	if (nlen == 0)
-		return hay;
-	for (size_t i = 0; i + nlen <= hlen; i++)
-		if (memcmp(hay + i, needle, nlen) == 0)
-			return hay + i;
-	return NULL;
-}
-
-static int conns(void)
-{
-	return __atomic_load_n(&sh->conns, __ATOMIC_SEQ_CST);
-}
-
-/* ---- the fake server ---------------------------------------------------- */
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
+	const char *path = rq->target;
+	if (strcmp(path, "/json") == 0) {
+		fh_respond(fd, "200 OK", "Content-Type: application/json\r\n", "{\"ok\":true}", 11);
+	} else if (strcmp(path, "/echo") == 0) {
+		fh_respond(fd, "200 OK", NULL, rq->raw, rq->raw_len);
+	} else if (strcmp(path, "/status/401") == 0) {
+		fh_respond(fd, "401 Unauthorized",
+			"WWW-Authenticate:   Bearer error=\"invalid_token\"  \r\n"
+			"WWW-Authenticate: Basic realm=\"second\"\r\n",
+			"{\"error\":\"invalid_token\"}", 25);
+	} else if (strcmp(path, "/www-long") == 0) {
+		char extra[1200];
+		memcpy(extra, "WWW-Authenticate: Bearer x=\"", 28);
+		memset(extra + 28, 'a', 900);
+		memcpy(extra + 928, "\"\r\n", 4);
+		fh_respond(fd, "401 Unauthorized", extra, "", 0);
+	} else if (strncmp(path, "/size/", 6) == 0 || strncmp(path, "/err/", 5) == 0) {
+		bool err = path[1] == 'e';
+		size_t n = strtoul(path + (err ? 5 : 6), NULL, 10);
+		char *b = malloc(n ? n : 1);
+		if (!b)
+			return 1;
+		memset(b, 'x', n);
+		fh_respond(fd, err ? "500 Internal Server Error" : "200 OK", NULL, b, n);
+		free(b);
+	} else if (strcmp(path, "/chunked-big") == 0) {
+		static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+		char chunk[1100];
+		memcpy(chunk, "400\r\n", 5);
+		memset(chunk + 5, 'y', 1024);
+		memcpy(chunk + 1029, "\r\n", 2);
+		fh_write_all(fd, head, sizeof(head) - 1);
+		for (int i = 0; i < 10; i++)
+			if (fh_write_all(fd, chunk, 1031) != 0)
+				return 1;
+		fh_write_all(fd, "0\r\n\r\n", 5);
+	} else if (strcmp(path, "/stall") == 0) {
+		pause();
+	} else if (strcmp(path, "/stall-body") == 0) {
+		static const char part[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
+		fh_write_all(fd, part, sizeof(part) - 1);
+		pause();
+	} else if (strcmp(path, "/reset") == 0) {
+		static const char part[] = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+		char b[100];
+		memset(b, 'r', sizeof(b));
+		fh_write_all(fd, part, sizeof(part) - 1);
+		fh_write_all(fd, b, sizeof(b));
+		fh_sleep_ms(50);
+		struct linger lg = { 1, 0 }; /* close with RST */
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		return 1;
+	} else if (strcmp(path, "/redirect") == 0) {
+		fh_respond(fd, "302 Found", "Location: /json\r\n", "", 0);
+	} else {
+		fh_respond(fd, "404 Not Found", NULL, "nope", 4);
 	}
 	return 0;
-}
-
-static void respond(int fd, const char *status, const char *extra, const void *body, size_t len)
-{
-	char head[2048];
-	int n = snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Length: %zu\r\n%s\r\n",
-		status, len, extra ? extra : "");
-	if (write_all(fd, head, (size_t)n) == 0 && len)
-		write_all(fd, body, len);
-}
-
-static size_t header_len_val(const char *head, size_t hlen)
-{
-	static const char name[] = "\r\ncontent-length:";
-	for (size_t i = 0; i + sizeof(name) - 1 < hlen; i++)
-		if (strncasecmp(head + i, name, sizeof(name) - 1) == 0)
-			return (size_t)strtoul(head + i + sizeof(name) - 1, NULL, 10);
-	return 0;
-}
-
-/* One connection, any number of requests (keep-alive). */
-static void serve_conn(int fd)
-{
-	static char req[1 << 17];
-	size_t have = 0;
-	for (;;) {
-		const char *end = NULL;
-		while (!(end = find(req, have, "\r\n\r\n", 4))) {
-			if (have == sizeof(req))
-				return;
-			ssize_t r = read(fd, req + have, sizeof(req) - have);
-			if (r <= 0)
-				return;
-			have += (size_t)r;
-			/* a TLS ClientHello: answer in plain HTTP, as a real
-			 * plain-text server would */
-			if (req[0] == 0x16) {
-				respond(fd, "400 Bad Request", "Connection: close\r\n", "", 0);
-				return;
-			}
-		}
-		size_t hlen = (size_t)(end + 4 - req);
-		size_t blen = header_len_val(req, hlen);
-		if (blen > sizeof(req) - hlen)
-			return;
-		while (have < hlen + blen) {
-			ssize_t r = read(fd, req + have, sizeof(req) - have);
-			if (r <= 0)
-				return;
-			have += (size_t)r;
-		}
-		size_t total = hlen + blen;
-		char path[256] = "";
-		sscanf(req, "%*s %255s", path);
-
-		if (strcmp(path, "/json") == 0) {
-			respond(fd, "200 OK", "Content-Type: application/json\r\n", "{\"ok\":true}", 11);
-		} else if (strcmp(path, "/echo") == 0) {
-			respond(fd, "200 OK", NULL, req, total);
-		} else if (strcmp(path, "/status/401") == 0) {
-			respond(fd, "401 Unauthorized",
-				"WWW-Authenticate:   Bearer error=\"invalid_token\"  \r\n"
-				"WWW-Authenticate: Basic realm=\"second\"\r\n",
-				"{\"error\":\"invalid_token\"}", 25);
-		} else if (strcmp(path, "/www-long") == 0) {
-			char extra[1200];
-			memcpy(extra, "WWW-Authenticate: Bearer x=\"", 28);
-			memset(extra + 28, 'a', 900);
-			memcpy(extra + 928, "\"\r\n", 4);
-			respond(fd, "401 Unauthorized", extra, "", 0);
-		} else if (strncmp(path, "/size/", 6) == 0 || strncmp(path, "/err/", 5) == 0) {
-			bool err = path[1] == 'e';
-			size_t n = strtoul(path + (err ? 5 : 6), NULL, 10);
-			char *b = malloc(n ? n : 1);
-			if (!b)
-				return;
-			memset(b, 'x', n);
-			respond(fd, err ? "500 Internal Server Error" : "200 OK", NULL, b, n);
-			free(b);
-		} else if (strcmp(path, "/chunked-big") == 0) {
-			static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-			char chunk[1100];
-			memcpy(chunk, "400\r\n", 5);
-			memset(chunk + 5, 'y', 1024);
-			memcpy(chunk + 1029, "\r\n", 2);
-			write_all(fd, head, sizeof(head) - 1);
-			for (int i = 0; i < 10; i++)
-				if (write_all(fd, chunk, 1031) != 0)
-					return;
-			write_all(fd, "0\r\n\r\n", 5);
-		} else if (strcmp(path, "/stall") == 0) {
-			pause();
-		} else if (strcmp(path, "/stall-body") == 0) {
-			static const char part[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
-			write_all(fd, part, sizeof(part) - 1);
-			pause();
-		} else if (strcmp(path, "/reset") == 0) {
-			static const char part[] = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
-			char b[100];
-			memset(b, 'r', sizeof(b));
-			write_all(fd, part, sizeof(part) - 1);
-			write_all(fd, b, sizeof(b));
-			sleep_ms(50);
-			struct linger lg = { 1, 0 }; /* close with RST */
-			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-			return;
-		} else if (strcmp(path, "/redirect") == 0) {
-			respond(fd, "302 Found", "Location: /json\r\n", "", 0);
-		} else {
-			respond(fd, "404 Not Found", NULL, "nope", 4);
-		}
-		memmove(req, req + total, have - total);
-		have -= total;
-	}
-}
-
-static void server_main(int lfd)
-{
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	signal(SIGCHLD, SIG_IGN); /* reap connection handlers */
-	alarm(120);
-	for (;;) {
-		int fd = accept(lfd, NULL, NULL);
-		if (fd < 0)
-			continue;
-		__atomic_add_fetch(&sh->conns, 1, __ATOMIC_SEQ_CST);
-		pid_t pid = fork();
-		if (pid == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			alarm(30);
-			close(lfd);
-			serve_conn(fd);
-			close(fd);
-			_exit(0);
-		}
-		close(fd);
-	}
-}
-
-static int listen_loopback(int backlog, int *port)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET };
-	socklen_t len = sizeof(in);
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&in, sizeof(in)) != 0 || listen(fd, backlog) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&in, &len) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	*port = ntohs(in.sin_port);
-	return fd;
-}
-
-static int free_port(void)
-{
-	int port = -1;
-	int fd = listen_loopback(1, &port);
-	if (fd >= 0)
-		close(fd);
-	return port;
 }
 
 static void stop_children(void)
 {
-	if (server_pid > 0) {
-		kill(-server_pid, SIGKILL);
-		kill(server_pid, SIGKILL);
-		waitpid(server_pid, NULL, 0);
-		server_pid = -1;
-	}
+	fh_stop();
 	if (tls_pid > 0) {
 		kill(tls_pid, SIGKILL);
 		waitpid(tls_pid, NULL, 0);
@@ -255,35 +106,11 @@ static void stop_children(void)
 	}
 }
 
-static int start_server(void)
-{
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
-		return -1;
-	int lfd = listen_loopback(64, &server_port);
-	if (lfd < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		setpgid(0, 0);
-		server_main(lfd);
-		_exit(0);
-	}
-	setpgid(pid, pid);
-	server_pid = pid;
-	close(lfd);
-	return 0;
-}
-
 /* ---- helpers -------------------------------------------------------------- */
 
-static char url_buf[256];
 static const char *url(const char *path)
 {
-	snprintf(url_buf, sizeof(url_buf), "http://127.0.0.1:%d%s", server_port, path);
-	return url_buf;
+	return fh_url(path);
 }
 
 static struct httpc *client(long total_ms, size_t max_body)
@@ -302,7 +129,7 @@ static struct httpc *client(long total_ms, size_t max_body)
 
 static bool contains(const struct buf *b, const char *s)
 {
-	return b->data && find(b->data, b->len, s, strlen(s)) != NULL;
+	return b->data && fh_find(b->data, b->len, s, strlen(s)) != NULL;
 }
 
 /* ---- tests ------------------------------------------------------------------ */
@@ -352,25 +179,25 @@ static void test_reuse(void)
 {
 	struct httpc *h = client(10000, 4096);
 	struct httpc_response r = {0};
-	int before = conns();
+	int before = fh_conns();
 	CHECK_INT(httpc_get(h, url("/json"), NULL, &r), HTTPC_OK);
 	CHECK_INT(httpc_get(h, url("/json"), NULL, &r), HTTPC_OK);
-	CHECK_INT(conns() - before, 1);
+	CHECK_INT(fh_conns() - before, 1);
 	/* a POST (single-use code inside) never rides a reused connection,
 	 * so libcurl can never silently re-send it ... */
 	CHECK_INT(httpc_post_form(h, url("/echo"), "a=1", 3, &r), HTTPC_OK);
-	CHECK_INT(conns() - before, 2);
+	CHECK_INT(fh_conns() - before, 2);
 	/* ... and the GETs after it reuse what is pooled */
 	CHECK_INT(httpc_get(h, url("/json"), "tok", &r), HTTPC_OK);
 	/* an error status does not cost the connection either */
 	CHECK_INT(httpc_get(h, url("/status/401"), NULL, &r), HTTPC_ERR_STATUS);
 	CHECK_INT(httpc_get(h, url("/json"), NULL, &r), HTTPC_OK);
-	CHECK_INT(conns() - before, 2);
+	CHECK_INT(fh_conns() - before, 2);
 
 	/* a second client has its own connection */
 	struct httpc *h2 = client(10000, 4096);
 	CHECK_INT(httpc_get(h2, url("/json"), NULL, &r), HTTPC_OK);
-	CHECK_INT(conns() - before, 3);
+	CHECK_INT(fh_conns() - before, 3);
 	httpc_free(h2);
 	httpc_response_free(&r);
 	httpc_free(h);
@@ -450,7 +277,7 @@ static void test_timeout(void)
 
 	/* connect timeout: a listener whose queue is full drops our SYN */
 	int port, fillers[4];
-	int lfd = listen_loopback(0, &port);
+	int lfd = fh_listen_loopback(0, &port);
 	CHECK(lfd >= 0);
 	if (lfd < 0)
 		return;
@@ -461,7 +288,7 @@ static void test_timeout(void)
 		if (fillers[i] >= 0)
 			(void)connect(fillers[i], (struct sockaddr *)&in, sizeof(in));
 	}
-	sleep_ms(50);
+	fh_sleep_ms(50);
 	struct httpc_opts o = { .connect_timeout_ms = 300, .total_timeout_ms = 5000, .max_body = 100 };
 	h = httpc_new(&o);
 	char u[64];
@@ -484,7 +311,7 @@ static void test_refused_reset(void)
 	struct httpc *h = client(10000, 4096);
 	struct httpc_response r = {0};
 	char u[64];
-	snprintf(u, sizeof(u), "http://127.0.0.1:%d/json", free_port());
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d/json", fh_free_port());
 	int64_t t0 = now_monotonic_ms();
 	CHECK_INT(httpc_post_form(h, u, "secret=abc123", 13, &r), HTTPC_ERR_CONNECT);
 	CHECK(now_monotonic_ms() - t0 < 1000);
@@ -556,11 +383,11 @@ static void test_bearer(void)
 	CHECK_INT(httpc_get(h, url("/echo"), NULL, &r), HTTPC_OK);
 	CHECK(!contains(&r.body, "Authorization"));
 	/* a token that would break the header never leaves */
-	int before = conns();
+	int before = fh_conns();
 	CHECK_INT(httpc_get(h, url("/echo"), "a\r\nX-Evil: 1", &r), HTTPC_ERR_IO);
 	CHECK_INT(httpc_get(h, url("/echo"), "", &r), HTTPC_ERR_IO);
 	CHECK(strstr(httpc_errstr(h), "Evil") == NULL);
-	CHECK_INT(conns(), before);
+	CHECK_INT(fh_conns(), before);
 	httpc_response_free(&r);
 	httpc_free(h);
 }
@@ -602,7 +429,7 @@ static int start_tls_server(const char *name, int *port)
 	char key[96], crt[96], acc[32];
 	snprintf(key, sizeof(key), "%s/%s.key", tmpdir, name);
 	snprintf(crt, sizeof(crt), "%s/%s.crt", tmpdir, name);
-	*port = free_port();
+	*port = fh_free_port();
 	snprintf(acc, sizeof(acc), "127.0.0.1:%d", *port);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -633,7 +460,7 @@ static int start_tls_server(const char *name, int *port)
 			close(fd);
 		if (rc == 0)
 			return 0;
-		sleep_ms(20);
+		fh_sleep_ms(20);
 	}
 	return -1;
 }
@@ -654,7 +481,7 @@ static void test_tls(void)
 	char u[96];
 
 	/* TLS to a plain HTTP server */
-	snprintf(u, sizeof(u), "https://127.0.0.1:%d/json", server_port);
+	snprintf(u, sizeof(u), "https://127.0.0.1:%d/json", fh_port);
 	CHECK_INT(httpc_get(h, u, NULL, &r), HTTPC_ERR_TLS);
 	httpc_free(h);
 
@@ -727,7 +554,7 @@ int main(void)
 		return 1;
 	}
 	atexit(stop_children);
-	if (httpc_global_init() != 0 || start_server() != 0) {
+	if (httpc_global_init() != 0 || fh_start(answer) != 0) {
 		CHECK(!"set-up");
 		return harness_report("test_httpc");
 	}
