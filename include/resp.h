@@ -12,7 +12,6 @@ enum samesite { SAMESITE_LAX, SAMESITE_STRICT, SAMESITE_NONE, SAMESITE__MAX };
 struct cookie_opts {
 	const char *name;
 	bool secure;
-	bool partitioned;        /* reserved; off */
 	enum samesite samesite;
 	const char *path;        /* "/" */
 };

@@ -39,10 +39,8 @@ struct sgid_client {
 	char jwks_url[640];
 	struct jwks jwks;             /* cached for the worker's life */
 	bool jwks_loaded;
-	int64_t jwks_last_fetch_ms;   /* monotonic, any fetch */
 	bool jwks_refetched;          /* an unknown-kid refetch happened */
 	int64_t jwks_last_refetch_ms; /* monotonic; throttles those refetches */
-	unsigned jwks_fetches;        /* counter, for tests and logs */
 	char errstr[256];             /* detail of the last failure; no secrets */
 };
 

@@ -59,7 +59,9 @@ void json_free(json_value *v)
 {
 	if (!v)
 		return;
-	/* only the last reference wipes: json-c shares nothing we hand out */
+	/* wiped before the put, whatever the reference count: nothing here
+	 * takes a reference of its own (json_object_get), so this put is
+	 * always the last and no tree still in use is wiped */
 	wipe_strings(jo(v));
 	json_object_put(jo(v));
 }

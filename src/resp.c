@@ -232,14 +232,12 @@ static int add_cookie(struct response *r, const struct cookie_opts *c,
 	if (!resp_is_token(c->name, strlen(c->name)) ||
 	    !resp_is_cookie_value(value, strlen(value)) || !is_cookie_path(path))
 		goto fail;
-	/* browsers drop SameSite=None (and Partitioned) without Secure */
-	bool secure = c->secure || c->samesite == SAMESITE_NONE || c->partitioned;
+	/* browsers drop SameSite=None without Secure */
+	bool secure = c->secure || c->samesite == SAMESITE_NONE;
 	if (buf_append_strs(&b, c->name, "=", value, "; Path=", path, "; HttpOnly; SameSite=",
 	                    samesite_names[c->samesite], NULL) != 0)
 		goto fail;
 	if (secure && buf_append_str(&b, "; Secure") != 0)
-		goto fail;
-	if (c->partitioned && buf_append_str(&b, "; Partitioned") != 0)
 		goto fail;
 	if (clear) {
 		if (buf_append_str(&b, "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT") != 0)

@@ -130,6 +130,26 @@ int sgid_authorize_url(const struct sgid_client *c, const char *state, const cha
 	return 0;
 }
 
+/* The error code of a Bearer challenge (RFC 6750 3: a protected resource
+ * such as userinfo answers 401 with WWW-Authenticate: Bearer
+ * error="invalid_token"), when it is a plain token; else out stays "". */
+static void bearer_error(const char *challenge, char *out, size_t cap)
+{
+	const char *p = strstr(challenge, "error=");
+	size_t n;
+
+	if (!p || (p > challenge && p[-1] != ' ' && p[-1] != ','))
+		return;
+	p += 6;
+	if (*p == '"')
+		p++;
+	n = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+	if (n > 0 && n < cap) {
+		memcpy(out, p, n);
+		out[n] = '\0';
+	}
+}
+
 /* Logs what an error response says, bounded and without echoing bodies
  * that could carry tokens. */
 static void note_http_failure(struct sgid_client *c, const char *what, enum httpc_err e,
@@ -146,6 +166,8 @@ static void note_http_failure(struct sgid_client *c, const char *what, enum http
 	if (err && len < sizeof(oauth_error) && is_printable_ascii(err, len))
 		memcpy(oauth_error, err, len + 1);
 	json_free(body);
+	if (!oauth_error[0])
+		bearer_error(r->www_authenticate, oauth_error, sizeof(oauth_error));
 	set_err(c, "%s: HTTP %ld%s%s", what, r->status, oauth_error[0] ? " error=" : "", oauth_error);
 }
 
@@ -153,8 +175,6 @@ static enum sgid_err fetch_jwks(struct sgid_client *c)
 {
 	struct httpc_response r = {0};
 	enum sgid_err rc = SGID_ERR_JWKS;
-	c->jwks_last_fetch_ms = now_monotonic_ms();
-	c->jwks_fetches++;
 	enum httpc_err e = httpc_get(c->http, c->jwks_url, NULL, &r);
 	if (e != HTTPC_OK) {
 		note_http_failure(c, "jwks", e, &r);

@@ -175,7 +175,7 @@ static void test_json_error(void)
 	resp_free(&r);
 }
 
-static const struct cookie_opts lax = {"exampleAppSession", false, false, SAMESITE_LAX, "/"};
+static const struct cookie_opts lax = {"exampleAppSession", false, SAMESITE_LAX, "/"};
 
 static void test_cookie_lax(void)
 {
