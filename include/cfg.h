@@ -47,6 +47,9 @@ struct config {
 	int http_connect_timeout_ms; /* SGID_HTTP_CONNECT_TIMEOUT_MS, 2000 */
 	size_t http_max_body;        /* SGID_HTTP_MAX_BODY, 1 MiB */
 	char ca_file[512];           /* SGID_CA_FILE, "" = system store */
+	char https_proxy[2049];      /* SGID_HTTPS_PROXY, "" = none (and the
+	                                https_proxy etc. of the environment
+	                                ignored); may hold a password */
 
 	char cookie_name[64];        /* SESSION_COOKIE_NAME, exampleAppSession */
 	enum samesite cookie_samesite;
@@ -76,25 +79,5 @@ struct cfg_error {
  * environment. Errors in the file itself name the variable ".env". */
 int cfg_load(struct config *cfg, const char *dotenv_path, struct cfg_error *err);
 void cfg_free(struct config *cfg); /* frees the key, wipes secrets */
-
-/* Parses .env text: KEY=VALUE lines, '#' comments, optional "export ",
- * single or double quotes (double quotes understand \n, \", \\), values
- * may span lines inside double quotes. Calls fn for each pair; fn's
- * non-zero return stops parsing. 0 ok, -1 on a malformed line (*line_no).
- * Details: keys are [A-Za-z_][A-Za-z0-9_]*; blanks around '=' are allowed;
- * an unquoted value ends at a '#' that follows a blank and loses trailing
- * blanks; after a closing quote only blanks and a comment may follow;
- * single quotes may span lines too; CRLF reads as LF; no ${VAR}
- * expansion; a leading UTF-8 BOM is skipped. When fn stops the parse,
- * its return value is returned. */
-int cfg_parse_dotenv(const char *text, size_t len,
-	int (*fn)(const char *key, const char *val, void *ud), void *ud, int *line_no);
-
-/* redis://[[user]:password@]host[:port][/db] or
- * unix://[[user]:password@]/path/to.sock[?db=N]. 0 or -1 with msg (never
- * the password). Sets only unix_path, host (IPv6 without brackets), port
- * (6379), user, password (both percent-decoded) and db (0..15); the
- * timeouts and sentinels are left alone. rediss:// is refused. */
-int cfg_parse_redis_url(const char *url, struct redis_config *out, char *msg, size_t msg_len);
 
 #endif

@@ -27,6 +27,8 @@ struct httpc_opts {
 	long total_timeout_ms;
 	size_t max_body;
 	const char *ca_file;     /* NULL or "": system store */
+	const char *proxy;       /* NULL or "": none, whatever the environment's
+	                            https_proxy, ALL_PROXY, ... say */
 	const char *user_agent;
 };
 

@@ -31,4 +31,9 @@ void secure_zero(void *p, size_t len);
 bool str_eq_n(const char *s, size_t len, const char *lit);
 bool has_prefix(const char *s, const char *prefix);
 
+/* A non-negative decimal within [min, max] (no sign, no blanks, at most 12
+ * digits) into *out; -1 otherwise. The one number parser of the
+ * configuration. */
+int parse_decimal(const char *s, long min, long max, long *out);
+
 #endif

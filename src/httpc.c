@@ -1,7 +1,9 @@
 /* The only libcurl user. One easy handle per struct httpc for the life of
  * the worker: never curl_easy_reset, so the connection cache (and the TLS
- * sessions to sgID) survive between requests. Every option is set again
- * for each request, so nothing depends on what the previous one left. */
+ * sessions to sgID) survive between requests. The fixed options are set
+ * once, in httpc_new; a request sets only its own (URL, method, body,
+ * headers, callback data) and clears every pointer into its memory before
+ * returning, so nothing depends on what the previous one left. */
 #include "httpc.h"
 
 #include <stdarg.h>
@@ -48,6 +50,7 @@ struct httpc {
 	long total_timeout_ms;
 	size_t max_body;
 	char *ca_file;                  /* NULL: system store */
+	char *proxy;                    /* NULL: none; may hold a password */
 	char *user_agent;
 	char errbuf[CURL_ERROR_SIZE];   /* curl writes here on failure */
 	char errstr[CURL_ERROR_SIZE + 32];
@@ -176,6 +179,11 @@ static int set_common(struct httpc *h)
 	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->ca_file)
 		SETOPT(CURLOPT_CAINFO, h->ca_file);
+	/* "" disables a proxy outright: libcurl would otherwise take one from
+	 * https_proxy, ALL_PROXY... in the environment; with ours set, no_proxy
+	 * of the environment does not make exceptions either */
+	SETOPT(CURLOPT_PROXY, h->proxy ? h->proxy : "");
+	SETOPT(CURLOPT_NOPROXY, "");
 	SETOPT(CURLOPT_USERAGENT, h->user_agent);
 	SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
 	SETOPT(CURLOPT_HEADERFUNCTION, header_cb);
@@ -367,6 +375,8 @@ struct httpc *httpc_new(const struct httpc_opts *opts)
 	h->max_body = opts->max_body > 0 ? opts->max_body : DEFAULT_MAX_BODY;
 	if (opts->ca_file && opts->ca_file[0] && !(h->ca_file = strdup(opts->ca_file)))
 		goto fail;
+	if (opts->proxy && opts->proxy[0] && !(h->proxy = strdup(opts->proxy)))
+		goto fail;
 	h->user_agent = strdup(opts->user_agent && opts->user_agent[0] ? opts->user_agent
 		: "sgid-fcgi/" SGID_VERSION);
 	if (!h->user_agent)
@@ -390,6 +400,9 @@ void httpc_free(struct httpc *h)
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
 	free(h->ca_file);
+	if (h->proxy)
+		secure_zero(h->proxy, strlen(h->proxy));
+	free(h->proxy);
 	free(h->user_agent);
 	free(h);
 }

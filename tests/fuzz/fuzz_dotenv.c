@@ -1,8 +1,8 @@
-/* Fuzz target: the .env parser (cfg_parse_dotenv) and the Redis URL parser
- * (cfg_parse_redis_url).
+/* Fuzz target: the .env parser (dotenv_parse) and the Redis URL parser
+ * (url_parse_redis).
  *
  * Input: .env text. The parser runs on it; the first line of the input and
- * every REDIS_URL value go to cfg_parse_redis_url. Properties:
+ * every REDIS_URL value go to url_parse_redis. Properties:
  *  - every key handed to the callback matches [A-Za-z_][A-Za-z0-9_]*, and
  *    a value is never longer than the input;
  *  - on a malformed line the error names a line of the input;
@@ -17,8 +17,10 @@
 
 #include "buf.h"
 #include "cfg.h"
+#include "dotenv.h"
 #include "fuzz.h"
 #include "http.h"
+#include "urlparse.h"
 
 #define STOP_RC 7
 
@@ -53,14 +55,14 @@ static void check_redis_url(const char *url, int depth)
 	r.unix_path[sizeof(r.unix_path) - 1] = '\0';
 	r.host[sizeof(r.host) - 1] = '\0';
 	memset(msg, 0x41, sizeof(msg));
-	int rc = cfg_parse_redis_url(url, &r, msg, sizeof(msg));
+	int rc = url_parse_redis(url, &r, msg, sizeof(msg));
 	FUZZ_ASSERT(rc == 0 || rc == -1);
 	FUZZ_ASSERT(terminated(msg, sizeof(msg)));
 	/* the same answer without room for a message, or with little room */
 	memset(&r2, 0, sizeof(r2));
-	FUZZ_ASSERT(cfg_parse_redis_url(url, &r2, NULL, 0) == rc);
+	FUZZ_ASSERT(url_parse_redis(url, &r2, NULL, 0) == rc);
 	memset(small, 0x41, sizeof(small));
-	FUZZ_ASSERT(cfg_parse_redis_url(url, &r2, small, sizeof(small)) == rc);
+	FUZZ_ASSERT(url_parse_redis(url, &r2, small, sizeof(small)) == rc);
 	FUZZ_ASSERT(terminated(small, sizeof(small)));
 	if (rc != 0) {
 		FUZZ_ASSERT(msg[0] != '\0');
@@ -107,7 +109,7 @@ static void rebuild_and_compare(const struct redis_config *a)
 		FUZZ_ASSERT(buf_printf(&u, "%s:%d/%d", a->host, a->port, a->db) == 0);
 	}
 	memset(&b, 0, sizeof(b));
-	if (cfg_parse_redis_url(u.data, &b, msg, sizeof(msg)) != 0) {
+	if (url_parse_redis(u.data, &b, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "rebuilt URL refused: %s\n", msg);
 		FUZZ_ASSERT(!"a URL rebuilt from parsed fields parses");
 	}
@@ -163,7 +165,7 @@ static int parse(const char *text, size_t len, size_t stop_at, bool urls, struct
 	c->stop_at = stop_at;
 	c->check_urls = urls;
 	*line = -12345;
-	int rc = cfg_parse_dotenv(text, len, on_pair, c, line);
+	int rc = dotenv_parse(text, len, on_pair, c, line);
 	FUZZ_ASSERT(rc == 0 || rc == -1 || (stop_at && rc == STOP_RC));
 	return rc;
 }

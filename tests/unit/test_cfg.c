@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "dotenv.h"
 #include "harness.h"
 #include "json.h"
 #include "no_crypto.h"
+#include "urlparse.h"
 #include "util.h"
 
 static const char *const all_vars[] = {
@@ -19,6 +21,7 @@ static const char *const all_vars[] = {
 	"SESSION_TTL_SECONDS", "SESSION_IDLE_SECONDS", "SGID_CLOCK_SKEW_SECONDS",
 	"SGID_JWKS_MIN_REFETCH_SECONDS", "SESSION_SECRET", "REDIS_URL", "REDIS_CONNECT_TIMEOUT_MS",
 	"REDIS_TIMEOUT_MS", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "LOG_LEVEL",
+	"SGID_CLIENT_SECRET_FILE", "SESSION_SECRET_FILE", "SGID_HTTPS_PROXY",
 };
 
 #define SECRET "clientSecretValue-DO-NOT-LOG-0123456789"
@@ -119,7 +122,7 @@ static int collect(const char *key, const char *val, void *ud)
 static int parse(const char *text, struct pairs *p, int *line)
 {
 	memset(p, 0, sizeof(*p));
-	return cfg_parse_dotenv(text, strlen(text), collect, p, line);
+	return dotenv_parse(text, strlen(text), collect, p, line);
 }
 
 static void test_dotenv_basic(void)
@@ -233,7 +236,7 @@ static void test_dotenv_malformed(void)
 	/* an embedded NUL */
 	int line = 0;
 	memset(&p, 0, sizeof(p));
-	CHECK_INT(cfg_parse_dotenv("A=1\nB=x\0y\n", 10, collect, &p, &line), -1);
+	CHECK_INT(dotenv_parse("A=1\nB=x\0y\n", 10, collect, &p, &line), -1);
 	CHECK_INT(line, 2);
 	/* over-long keys */
 	char key[300];
@@ -241,7 +244,7 @@ static void test_dotenv_malformed(void)
 	strcpy(key + 200, "=1\n");
 	CHECK_INT(parse(key, &p, &line), -1);
 	/* NULL line_no is fine */
-	CHECK_INT(cfg_parse_dotenv("X\n", 2, collect, &p, NULL), -1);
+	CHECK_INT(dotenv_parse("X\n", 2, collect, &p, NULL), -1);
 }
 
 static int stop_at_b(const char *key, const char *val, void *ud)
@@ -255,7 +258,7 @@ static void test_dotenv_stop(void)
 {
 	int calls = 0;
 	const char *t = "A=1\nB=2\nC=3\n";
-	CHECK_INT(cfg_parse_dotenv(t, strlen(t), stop_at_b, &calls, NULL), 7);
+	CHECK_INT(dotenv_parse(t, strlen(t), stop_at_b, &calls, NULL), 7);
 	CHECK_INT(calls, 2);
 }
 
@@ -593,6 +596,110 @@ static void test_session_secret_unavailable(void)
 	CHECK(no_crypto_run("no_crypto_session_secret") == 0);
 }
 
+static void test_https_proxy(void)
+{
+	struct config c;
+	static const char *const good[] = {
+		"http://proxy.internal:3128", "https://[::1]:8443/", "socks5h://127.0.0.1:1080",
+		"HTTP://user:p%40ss@proxy.internal:3128",
+	};
+	static const char *const bad[] = {
+		"proxy.internal:3128", "ftp://proxy.internal", "socks5://proxy:1080",
+		"http://proxy:3128/path", "http://proxy:99999", "http://us er:pw@proxy",
+		"http://user:pw/x@proxy", "http://", "http://proxy:3128?x=1",
+	};
+
+	base_env();
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_STR(c.https_proxy, ""); /* unset: none */
+	cfg_free(&c);
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		expect_ok("SGID_HTTPS_PROXY", good[i], &c);
+		CHECK_STR(c.https_proxy, good[i]);
+		cfg_free(&c);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		expect_fail("SGID_HTTPS_PROXY", bad[i], "SGID_HTTPS_PROXY");
+	/* the password is never in the message */
+	struct cfg_error e;
+	base_env();
+	setenv("SGID_HTTPS_PROXY", "http://user:hunter2-secret@proxy:3128/x", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK(strstr(e.msg, "hunter2") == NULL);
+	clear_env();
+}
+
+static void test_secret_files(void)
+{
+	struct config c;
+	struct cfg_error e;
+	char *path = write_temp(SECRET "\n");
+	char spath[64];
+
+	CHECK(path != NULL);
+	if (!path)
+		return;
+	/* the client secret from a file (a systemd credential), newline dropped */
+	base_env();
+	unsetenv("SGID_CLIENT_SECRET");
+	setenv("SGID_CLIENT_SECRET_FILE", path, 1);
+	CHECK_INT(load(&c, &e), 0);
+	CHECK_STR(c.client_secret, SECRET);
+	cfg_free(&c);
+	/* both: refused, naming both */
+	setenv("SGID_CLIENT_SECRET", SECRET, 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "SGID_CLIENT_SECRET");
+	CHECK(strstr(e.msg, "SGID_CLIENT_SECRET_FILE") != NULL);
+	unsetenv("SGID_CLIENT_SECRET");
+	/* unreadable, a directory, empty: errors naming the _FILE variable */
+	setenv("SGID_CLIENT_SECRET_FILE", "/nonexistent/secret", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "SGID_CLIENT_SECRET_FILE");
+	setenv("SGID_CLIENT_SECRET_FILE", "/tmp", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "SGID_CLIENT_SECRET_FILE");
+	unlink(path);
+	snprintf(spath, sizeof(spath), "%s", write_temp("\n"));
+	setenv("SGID_CLIENT_SECRET_FILE", spath, 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "SGID_CLIENT_SECRET_FILE");
+	unlink(spath);
+	/* larger than 4 KiB: refused, not cut */
+	char big[5000];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	snprintf(spath, sizeof(spath), "%s", write_temp(big));
+	setenv("SGID_CLIENT_SECRET_FILE", spath, 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "SGID_CLIENT_SECRET_FILE");
+	CHECK(strstr(e.msg, "KiB") != NULL);
+	unlink(spath);
+
+	/* SESSION_SECRET_FILE gives the same key as SESSION_SECRET */
+	const char *ss = "0123456789abcdef0123456789abcdef";
+	uint8_t want[32];
+	CHECK(crypto_sha256(ss, strlen(ss), want) == 0);
+	base_env();
+	snprintf(spath, sizeof(spath), "%s", write_temp("0123456789abcdef0123456789abcdef\r\n"));
+	setenv("SESSION_SECRET_FILE", spath, 1);
+	CHECK_INT(load(&c, &e), 0);
+	CHECK(memcmp(c.session_secret, want, 32) == 0);
+	cfg_free(&c);
+	setenv("SESSION_SECRET", ss, 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "SESSION_SECRET");
+	unsetenv("SESSION_SECRET");
+	unlink(spath);
+	snprintf(spath, sizeof(spath), "%s", write_temp("too-short\n"));
+	setenv("SESSION_SECRET_FILE", spath, 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "SESSION_SECRET_FILE");
+	CHECK(strstr(e.msg, "too-short") == NULL);
+	unlink(spath);
+	clear_env();
+}
+
 static void test_log_level(void)
 {
 	struct config c;
@@ -661,7 +768,7 @@ static int redis(const char *url, struct redis_config *r, char *msg)
 {
 	memset(r, 0x5a, sizeof(*r));
 	r->connect_timeout_ms = 123;
-	return cfg_parse_redis_url(url, r, msg, 200);
+	return url_parse_redis(url, r, msg, 200);
 }
 
 static void test_redis_url(void)
@@ -735,7 +842,7 @@ static void test_redis_url(void)
 		if (rc == 0)
 			fprintf(stderr, "  accepted: %s\n", bad[i]);
 	}
-	CHECK_INT(cfg_parse_redis_url(NULL, &r, msg, sizeof(msg)), -1);
+	CHECK_INT(url_parse_redis(NULL, &r, msg, sizeof(msg)), -1);
 
 	/* too long for the fixed fields */
 	char url[400];
@@ -923,6 +1030,8 @@ int main(int argc, char **argv)
 	RUN(test_session_secret);
 	RUN(test_session_secret_unavailable);
 	RUN(test_log_level);
+	RUN(test_https_proxy);
+	RUN(test_secret_files);
 	RUN(test_ca_file);
 	RUN(test_redis_env);
 	RUN(test_key_inline_and_file);
