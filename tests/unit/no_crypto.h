@@ -2,10 +2,8 @@
  * algorithms: OPENSSL_CONF activates only the "null" provider, so every
  * digest, MAC and cipher fails there, as when OpenSSL cannot allocate or a
  * FIPS setup refuses. The fail-closed paths of crypto's callers are tested
- * this way without a test hook in the code itself. Usage, in main first:
- *     const char *t = no_crypto_child(argc, argv);
- *     if (t) { if (strcmp(t, "x") == 0) RUN(x); return harness_report(...); }
- * and in a test: CHECK(no_crypto_run("x") == 0). */
+ * this way without a test hook in the code itself. Usage: first in main,
+ * NO_CRYPTO_CHILD(argc, argv, "test_x", fn); in a test, NO_CRYPTO_RUN(fn). */
 #ifndef SGID_TEST_NO_CRYPTO_H
 #define SGID_TEST_NO_CRYPTO_H
 
@@ -55,5 +53,17 @@ static inline int no_crypto_run(const char *test)
 	unlink(conf);
 	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
+
+/* In main: when this process is the child for fn, runs it and returns. */
+#define NO_CRYPTO_CHILD(argc, argv, binary, fn) do { \
+	const char *child_ = no_crypto_child((argc), (argv)); \
+	if (child_) { \
+		if (strcmp(child_, #fn) == 0) \
+			RUN(fn); \
+		return harness_report(binary " (without OpenSSL algorithms)"); \
+	} \
+} while (0)
+
+#define NO_CRYPTO_RUN(fn) CHECK(no_crypto_run(#fn) == 0)
 
 #endif

@@ -28,6 +28,7 @@ static const char *const all_vars[] = {
 
 static char *pem;          /* the vectors' PKCS#8 test key */
 static char *pem_escaped;  /* the same on one line with literal \n */
+static int load_key(void);
 
 static void clear_env(void)
 {
@@ -580,6 +581,9 @@ static void no_crypto_session_secret(void)
 	struct config c;
 	struct cfg_error e;
 
+	CHECK(load_key() == 0);
+	if (!pem)
+		return;
 	base_env();
 	setenv("SESSION_SECRET", "0123456789abcdef0123456789abcdef", 1);
 	CHECK_INT(load(&c, &e), -1);
@@ -593,7 +597,7 @@ static void no_crypto_session_secret(void)
 
 static void test_session_secret_unavailable(void)
 {
-	CHECK(no_crypto_run("no_crypto_session_secret") == 0);
+	NO_CRYPTO_RUN(no_crypto_session_secret);
 }
 
 static void test_https_proxy(void)
@@ -1000,13 +1004,7 @@ static int load_key(void)
 
 int main(int argc, char **argv)
 {
-	const char *child = no_crypto_child(argc, argv);
-	if (child) {
-		CHECK(load_key() == 0);
-		if (pem && strcmp(child, "no_crypto_session_secret") == 0)
-			RUN(no_crypto_session_secret);
-		return harness_report("test_cfg (without OpenSSL algorithms)");
-	}
+	NO_CRYPTO_CHILD(argc, argv, "test_cfg", no_crypto_session_secret);
 	RUN(test_dotenv_basic);
 	RUN(test_dotenv_quotes);
 	RUN(test_dotenv_pem);

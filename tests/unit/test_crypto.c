@@ -210,7 +210,7 @@ static void no_crypto_sha256(void)
 
 static void test_sha256_unavailable(void)
 {
-	CHECK(no_crypto_run("no_crypto_sha256") == 0);
+	NO_CRYPTO_RUN(no_crypto_sha256);
 }
 
 static void test_hmac_rfc4231(void)
@@ -434,12 +434,7 @@ static void test_public_from_ne(void)
 
 int main(int argc, char **argv)
 {
-	const char *child = no_crypto_child(argc, argv);
-	if (child) {
-		if (strcmp(child, "no_crypto_sha256") == 0)
-			RUN(no_crypto_sha256);
-		return harness_report("test_crypto (without OpenSSL algorithms)");
-	}
+	NO_CRYPTO_CHILD(argc, argv, "test_crypto", no_crypto_sha256);
 	size_t len = 0;
 	char *data = harness_read_file(VECTORS, &len);
 	vectors = data ? json_parse(data, len, 1 << 20) : NULL;

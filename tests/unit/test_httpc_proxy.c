@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,40 +91,38 @@ static void test_env_proxy_would_be_used(void)
 	waitpid(srv, NULL, 0);
 }
 
-static void test_no_proxy_configured_goes_direct(void)
+/* A GET of path through httpc to the one-shot server, which is either the
+ * target (direct) or the configured proxy of a request for another host;
+ * want is the request line it saw. */
+static void get_through(bool via_proxy, const char *path, const char *want)
 {
 	int port = 0;
 	pid_t srv = serve_once(&port);
-	char url[64];
+	char url[96], proxy[64];
 	CHECK(srv > 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/direct", port);
-	struct httpc_opts o = { .connect_timeout_ms = 2000, .total_timeout_ms = 3000 };
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", port);
+	snprintf(url, sizeof(url), "%s%s", via_proxy ? "http://sgid.example.invalid" : proxy, path);
+	struct httpc_opts o = { .connect_timeout_ms = 2000, .total_timeout_ms = 3000,
+		.proxy = via_proxy ? proxy : NULL };
 	struct httpc *h = httpc_new(&o);
 	struct httpc_response r = {0};
 	CHECK(h != NULL);
 	CHECK_INT(httpc_get(h, url, NULL, &r), HTTPC_OK);
-	CHECK_STR(buf_cstr(&r.body), "GET /direct HTTP/1.1");
+	CHECK_STR(buf_cstr(&r.body), want);
 	httpc_response_free(&r);
 	httpc_free(h);
+	kill(srv, SIGTERM);
 	waitpid(srv, NULL, 0);
+}
+
+static void test_no_proxy_configured_goes_direct(void)
+{
+	get_through(false, "/direct", "GET /direct HTTP/1.1");
 }
 
 static void test_configured_proxy_used(void)
 {
-	int port = 0;
-	pid_t srv = serve_once(&port);
-	char proxy[64];
-	CHECK(srv > 0);
-	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", port);
-	struct httpc_opts o = { .connect_timeout_ms = 2000, .total_timeout_ms = 3000, .proxy = proxy };
-	struct httpc *h = httpc_new(&o);
-	struct httpc_response r = {0};
-	CHECK(h != NULL);
-	CHECK_INT(httpc_get(h, "http://sgid.example.invalid/v2/x", NULL, &r), HTTPC_OK);
-	CHECK_STR(buf_cstr(&r.body), "GET http://sgid.example.invalid/v2/x HTTP/1.1");
-	httpc_response_free(&r);
-	httpc_free(h);
-	waitpid(srv, NULL, 0);
+	get_through(true, "/v2/x", "GET http://sgid.example.invalid/v2/x HTTP/1.1");
 }
 
 int main(void)

@@ -400,7 +400,7 @@ static void no_crypto_nonce(void)
 
 static void test_nonce_unavailable(void)
 {
-	CHECK(no_crypto_run("no_crypto_nonce") == 0);
+	NO_CRYPTO_RUN(no_crypto_nonce);
 }
 
 static void test_nonce(void)
@@ -483,12 +483,7 @@ static int setup(void)
 
 int main(int argc, char **argv)
 {
-	const char *child = no_crypto_child(argc, argv);
-	if (child) {
-		if (strcmp(child, "no_crypto_nonce") == 0)
-			RUN(no_crypto_nonce);
-		return harness_report("test_idtoken (without OpenSSL algorithms)");
-	}
+	NO_CRYPTO_CHILD(argc, argv, "test_idtoken", no_crypto_nonce);
 	int ok = setup() == 0;
 	CHECK(ok);
 	if (ok) {

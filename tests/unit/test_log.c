@@ -246,17 +246,12 @@ static void no_crypto_fingerprint(void)
 
 static void test_fingerprint_unavailable(void)
 {
-	CHECK(no_crypto_run("no_crypto_fingerprint") == 0);
+	NO_CRYPTO_RUN(no_crypto_fingerprint);
 }
 
 int main(int argc, char **argv)
 {
-	const char *child = no_crypto_child(argc, argv);
-	if (child) {
-		if (strcmp(child, "no_crypto_fingerprint") == 0)
-			RUN(no_crypto_fingerprint);
-		return harness_report("test_log (without OpenSSL algorithms)");
-	}
+	NO_CRYPTO_CHILD(argc, argv, "test_log", no_crypto_fingerprint);
 	RUN(test_format);
 	RUN(test_request_id);
 	RUN(test_escaping);

@@ -33,7 +33,7 @@ static void no_crypto_challenge(void)
 
 static void test_pkce_unavailable(void)
 {
-	CHECK(no_crypto_run("no_crypto_challenge") == 0);
+	NO_CRYPTO_RUN(no_crypto_challenge);
 }
 
 static void test_verifier_shape(void)
@@ -84,12 +84,7 @@ static void test_authorize_url(void)
 
 int main(int argc, char **argv)
 {
-	const char *child = no_crypto_child(argc, argv);
-	if (child) {
-		if (strcmp(child, "no_crypto_challenge") == 0)
-			RUN(no_crypto_challenge);
-		return harness_report("sgid (without OpenSSL algorithms)");
-	}
+	NO_CRYPTO_CHILD(argc, argv, "sgid", no_crypto_challenge);
 	RUN(test_pkce_vectors);
 	RUN(test_pkce_unavailable);
 	RUN(test_verifier_shape);
