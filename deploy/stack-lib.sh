@@ -28,6 +28,9 @@ STACK_WEB_USER=""            # nginx/lighttpd worker user when we run as root
 # Set to $STACK_WEB_USER before stack_start_redis when processes running as
 # that user (lighttpd's own workers) must reach Redis.
 STACK_REDIS_GROUP=""
+# Extra sed arguments for the nginx.conf stack_start_nginx writes from
+# nginx.conf.example (tests/hostile/run.sh raises the rate limits with them).
+STACK_NGINX_SED=()
 
 # Never fails: cleanup must go on when stderr is a closed pipe (`| tee` + Ctrl-C).
 stack_say() { printf '%s\n' "$*" >&2 2>/dev/null || true; }
@@ -270,7 +273,7 @@ stack_start_nginx() {
   # if they cannot read the checkout (e.g. under a 0700 home directory).
   spa=$(stack_web_path "$STACK_ROOT/deploy/demo-spa")
   sed -e "s#/run/sgid-fcgi/sgid-fcgi.sock#$STACK_RT/app.sock#g" \
-    -e "s#/usr/share/sgid-fcgi/demo-spa#$spa#g" \
+    -e "s#/usr/share/sgid-fcgi/demo-spa#$spa#g" "${STACK_NGINX_SED[@]}" \
     "$STACK_ROOT/nginx.conf.example" >"$conf"
   if ! nginx -t -q -p "$STACK_RT/nginx/" -c "$conf" >>"$STACK_RT/nginx.log" 2>&1; then
     stack_say "error: nginx -t failed:"

@@ -7,7 +7,9 @@
 #     hostile IdP 25157), so other stacks on 5001/5156/5157/5173 are left alone
 #   - private redis-servers by name (unix socket, optional TCP port, any options)
 #   - sgid-fcgi pools in supervisor mode (--listen/--workers), by name
-#   - nginx instances from nginx.conf.example with the ports substituted
+#   - nginx instances from nginx.conf.example with the ports substituted and
+#     its per-client rate limits raised out of the way (all our load comes
+#     from 127.0.0.1; tests/integration/run.sh tests the limits themselves)
 #   - the hostile IdP (tests/hostile-idp) and its control API
 #   - test points: "ok - ..." / "not ok - ...", a closing "# NAME: N passed, N failed"
 #
@@ -262,20 +264,39 @@ f_log_count() { grep -cE -- "$2" "$STACK_RT/$1.log" 2>/dev/null || true; }
 
 # ---- nginx ------------------------------------------------------------------
 
+# The example's per-client rate limits (limit_req_zone rate=, limit_req
+# burst=) are replaced by these: the load here is thousands of logins from one
+# address, 127.0.0.1, which the shipped limits would mostly answer with 429.
+F_NGINX_RATE=100000   # r/s per zone
+F_NGINX_BURST=100000
+
 # f_nginx_start NAME API_PORT SPA_PORT SOCKET: nginx.conf.example with our
-# socket and ports, prefix STACK_RT/NAME/.
+# socket and ports and the rate limits raised (above), prefix STACK_RT/NAME/.
 f_nginx_start() {
-  local name=$1 api=$2 spa=$3 sock=$4 dir=$STACK_RT/$1
+  local name=$1 api=$2 spa=$3 sock=$4 dir=$STACK_RT/$1 zones limits
   mkdir -p "$dir/logs"
   sed -e "s#/run/sgid-fcgi/sgid-fcgi.sock#$sock#g" \
     -e "s#/usr/share/sgid-fcgi/demo-spa#$STACK_RT/spa#g" \
     -e "s#listen 127.0.0.1:5001;#listen 127.0.0.1:$api;#" \
     -e "s#listen 127.0.0.1:5173;#listen 127.0.0.1:$spa;#" \
+    -e "/^[[:space:]]*limit_req_zone[[:space:]]/s# rate=[0-9][0-9]*r/[sm];# rate=${F_NGINX_RATE}r/s;#" \
+    -e "/^[[:space:]]*limit_req[[:space:]]/s# burst=[0-9][0-9]*# burst=$F_NGINX_BURST#" \
     "$ROOT/nginx.conf.example" >"$dir/nginx.conf"
   if ! grep -q "listen 127.0.0.1:$api;" "$dir/nginx.conf" || ! grep -q "listen 127.0.0.1:$spa;" "$dir/nginx.conf"; then
     stack_say "error: nginx.conf.example has no 'listen 127.0.0.1:5001;' / ':5173;' to substitute"
     return 1
   fi
+  # Every zone and every limit_req raised, and there are some: a limit this
+  # did not catch would throttle the load and fail the tests for no reason.
+  zones=$(grep -cE '^[[:space:]]*limit_req_zone[[:space:]]' "$dir/nginx.conf" || true)
+  limits=$(grep -cE '^[[:space:]]*limit_req[[:space:]]' "$dir/nginx.conf" || true)
+  if ((zones == 0 || limits == 0)) ||
+    (($(grep -cE "^[[:space:]]*limit_req_zone[[:space:]].* rate=${F_NGINX_RATE}r/s;" "$dir/nginx.conf") != zones)) ||
+    (($(grep -cE "^[[:space:]]*limit_req[[:space:]].* burst=$F_NGINX_BURST( |;)" "$dir/nginx.conf") != limits)); then
+    stack_say "error: nginx.conf.example: its limit_req_zone rate= / limit_req burst= lines are not all where the fault tests raise them"
+    return 1
+  fi
+  note "nginx $name: the example's rate limits raised to ${F_NGINX_RATE}r/s burst=$F_NGINX_BURST ($zones zones, $limits limit_req): all load comes from 127.0.0.1"
   stack_ports_free "$api" "$spa" || return 1
   nginx -t -q -p "$dir/" -c "$dir/nginx.conf" >>"$STACK_RT/$name.log" 2>&1 || {
     stack_say "error: nginx -t failed (log: $STACK_RT/$name.log)"

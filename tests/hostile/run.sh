@@ -5,7 +5,11 @@
 #   hostile-idp    tests/hostile-idp/server.js on 127.0.0.1:5157 (issuer
 #                  http://localhost:5157/v2), checking every request we send
 #   sgid-fcgi      spawn-fcgi workers, SGID_HOSTNAME=http://localhost:5157
-#   nginx          nginx.conf.example, API on :5001
+#   nginx          nginx.conf.example, API on :5001, its per-client rate
+#                  limits raised to 100000 r/s, burst 100000: every case is a
+#                  login from 127.0.0.1, one after another, and the shipped
+#                  limits would answer most with 429 (tests/integration/run.sh
+#                  tests the limits themselves)
 #
 # then tests/hostile/runner.js plays every case of tests/hostile/cases.js as a
 # browser would, and at the end the app's log is searched for every secret
@@ -88,7 +92,20 @@ export LOGIN_TTL_SECONDS=$login_ttl_s
 unset SGID_PRIVATE_KEY SESSION_SECRET SGID_SCOPES SESSION_COOKIE_NAME 2>/dev/null || true
 STACK_APP_ARGS=()
 stack_start_app "$workers" "$STACK_RT" || die "sgid-fcgi did not start"
+# The rate limits raised (header), every zone and every limit_req of them.
+STACK_NGINX_SED=(
+  -e '/^[[:space:]]*limit_req_zone[[:space:]]/s# rate=[0-9][0-9]*r/[sm];# rate=100000r/s;#'
+  -e '/^[[:space:]]*limit_req[[:space:]]/s# burst=[0-9][0-9]*# burst=100000#'
+)
 stack_start_nginx || die "nginx did not start"
+conf=$STACK_RT/nginx/nginx.conf
+zones=$(grep -cE '^[[:space:]]*limit_req_zone[[:space:]]' "$conf" || true)
+limits=$(grep -cE '^[[:space:]]*limit_req[[:space:]]' "$conf" || true)
+((zones > 0 && limits > 0)) &&
+  (($(grep -cE '^[[:space:]]*limit_req_zone[[:space:]].* rate=100000r/s;' "$conf") == zones)) &&
+  (($(grep -cE '^[[:space:]]*limit_req[[:space:]].* burst=100000( |;)' "$conf") == limits)) ||
+  die "nginx.conf.example: its limit_req_zone rate= / limit_req burst= lines are not all where this suite raises them"
+stack_say "hostile: nginx rate limits raised to 100000r/s burst=100000 ($zones zones, $limits limit_req): every case logs in from 127.0.0.1"
 # nginx writes its pid file only once it holds its ports: another server that
 # took :5001 between the check above and now must not stand in for ours.
 stack_wait_until 10 "nginx (log: $STACK_RT/nginx/logs/error.log)" "${STACK_PID[nginx]}" \
