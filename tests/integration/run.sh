@@ -10,6 +10,12 @@
 #   [lighttpd+pool]  lighttpd.conf.example as shipped, in front of the
 #                    supervised pool (sgid-fcgi --listen): a short smoke test
 #
+# and the per-client rate limits of nginx.conf.example ([nginx] "rate limit"):
+# a burst from one client address (127.0.0.2.., all on loopback) gets 429 on
+# /api/auth-url and /api/redirect past the configured burst, other clients and
+# the other endpoints are not limited; lighttpd has no such limit (its
+# example says so) and the [lighttpd+pool] part records that.
+#
 # Uses ports 5001, 5173 and 5156 like `make run`: the two cannot run at once.
 # Prints "ok - [FRONT] NAME" / "not ok - [FRONT] NAME" per check and ends with
 # "integration: N passed, N failed". On failure it dumps the logs and keeps
@@ -379,6 +385,125 @@ flow() {
   check "all $workers workers still running" test "$("$alive")" -eq "$workers"
 }
 
+# ---- rate limits --------------------------------------------------------------
+
+# burst FILE SRC N URL [curl args...]: N requests to URL from the local address
+# SRC (a client of its own to the server's limits), all at once (N parallel
+# connections, so they reach the server within a few ms, however slow the app
+# is, e.g. under valgrind). One line per response in FILE: the status code
+# and the Access-Control-Allow-Origin header; prints the milliseconds it took.
+burst() {
+  local file=$1 src=$2 n=$3 url=$4 i t0 urls=()
+  shift 4
+  for ((i = 0; i < n; i++)); do urls+=(-o /dev/null "$url"); done
+  t0=$(date +%s%3N)
+  curl -s --max-time 30 --parallel --parallel-immediate --parallel-max "$n" --interface "$src" \
+    -w '%{http_code} %header{access-control-allow-origin}\n' "$@" "${urls[@]}" >"$file" 2>"$T/curl.err" || true
+  echo $(($(date +%s%3N) - t0))
+}
+# count FILE CODE: how many responses in FILE have status CODE.
+count() { awk -v c="$2" '$1 == c { n++ } END { print n + 0 }' "$1"; }
+# only FILE CODE...: every response in FILE has one of the CODEs (and there is one).
+only() {
+  local f=$1 c _
+  shift
+  [[ -s $f ]] || return 1
+  while read -r c _; do [[ " $* " == *" $c "* ]] || return 1; done <"$f"
+}
+# no_cors_on_429 FILE: no 429 response in FILE allows an origin, while the
+# others do (so the header was looked at at all).
+no_cors_on_429() {
+  awk -v o="$ORIGIN" '$1 == 429 && NF > 1 { bad = 1 } $1 != 429 && $2 == o { cors = 1 }
+    END { exit bad || !cors }' "$1"
+}
+# app_saw ROUTE: how many requests the app has logged for ROUTE.
+app_saw() { grep -c -- " route=$1 status=" "$STACK_RT/app.log" || true; }
+# app_saw_is ROUTE N: app_saw ROUTE is N (check_limited waits up to 10 s: the
+# app logs a request after answering it).
+app_saw_is() { (($(app_saw "$1") == $2)); }
+
+# limit_of CONF ENDPOINT: "RATE BURST" of the limit_req in `location =
+# /api/ENDPOINT` of CONF (RATE in r/s, from its zone's limit_req_zone);
+# nothing when the location, its limit_req or the zone is missing.
+limit_of() {
+  local conf=$1 ep=$2 zone burst rate
+  read -r zone burst < <(awk -v loc="/api/$ep" '
+    $1 == "location" && $2 == "=" && $3 == loc { inside = 1; next }
+    inside && /}/ { inside = 0 }
+    inside && $1 == "limit_req" {
+      z = ""; b = ""
+      for (i = 2; i <= NF; i++) {
+        if ($i ~ /^zone=/) { z = substr($i, 6) }
+        if ($i ~ /^burst=[0-9]+$/) { b = substr($i, 7) }
+      }
+      sub(/;$/, "", z)
+      if ($0 ~ /[ \t]nodelay;/) print z, b
+    }' "$conf")
+  [[ -n ${zone:-} && -n ${burst:-} ]] || return 0
+  rate=$(sed -n "s/^[[:space:]]*limit_req_zone[[:space:]]\{1,\}\\\$binary_remote_addr[[:space:]]\{1,\}zone=$zone:[0-9]*[km][[:space:]]\{1,\}rate=\([0-9]\{1,\}\)r\/s;.*/\1/p" "$conf")
+  [[ -n $rate ]] && echo "$rate $burst"
+}
+
+# check_limited ENDPOINT OKCODE SRC URL: a burst from SRC over the limit of
+# ENDPOINT: the first burst+1 answered as usual (OKCODE), then 429 from nginx,
+# never more than the rate allows, only those reach the app; another client
+# address is not affected.
+check_limited() {
+  local ep=$1 okcode=$2 src=$3 url=$4 conf=$STACK_RT/nginx/nginx.conf
+  local rate burst n ms ok max before f=$T/burst-$1
+  read -r rate burst < <(limit_of "$conf" "$ep"; echo)
+  check "$ep: nginx.conf.example limits it (limit_req_zone on \$binary_remote_addr, r/s; limit_req burst nodelay in location = /api/$ep)" \
+    test -n "$rate"
+  [[ -n $rate ]] || return 0
+  n=$((2 * (burst + 1) + 10))
+  before=$(app_saw "$ep")
+  ms=$(burst "$f" "$src" "$n" "$url" -H "Origin: $ORIGIN")
+  ok=$(count "$f" "$okcode")
+  # What the zone lets through in ms: burst+1 at once, then rate/s (+1: rounding).
+  max=$((burst + 1 + rate * ms / 1000 + 1))
+  echo "# $ep: $n requests at once from $src, ${ms} ms (rate=${rate}r/s burst=$burst): $ok x $okcode, $(count "$f" 429) x 429"
+  check "$ep: $n at once from one client: $((burst + 1)) to $max get $okcode, the rest 429, nothing else" \
+    eval '((ok >= burst + 1 && ok <= max && $(count "$f" 429) >= 1)) && only "$f" "$okcode" 429'
+  check "$ep: a 429 carries no CORS headers (the SPA sees a network error), the $okcode ones do" no_cors_on_429 "$f"
+  check "$ep: only the $ok requests let through reached the app" \
+    stack_wait_until 10 "app log for $ep" - app_saw_is "$ep" $((before + ok))
+  burst "$f" 127.0.0.9 1 "$url" -H "Origin: $ORIGIN" >/dev/null
+  check "$ep: meanwhile another client address gets $okcode" only "$f" "$okcode"
+}
+
+# check_unlimited SRC N OKCODE URL: N requests from one client, none limited.
+check_unlimited() {
+  local src=$1 n=$2 okcode=$3 url=$4 f=$T/burst-unlimited
+  burst "$f" "$src" "$n" "$url" -H "Origin: $ORIGIN" >/dev/null
+  check "${url#"$API"}: $n at once from one client: all $okcode, not limited" only "$f" "$okcode"
+}
+
+rate_limits_nginx() {
+  local ex=$root/nginx.conf.example rid
+  check "nginx.conf.example: limit_req_status 429" grep -Eq '^[[:space:]]*limit_req_status[[:space:]]+429;' "$ex"
+  check "nginx.conf.example: two zones (auth-url, redirect)" \
+    eval '(($(grep -Ec "^[[:space:]]*limit_req_zone[[:space:]]" "$ex") == 2))'
+  check "nginx.conf.example: fastcgi_param REQUEST_ID \$request_id kept" \
+    grep -Eq '^[[:space:]]*fastcgi_param[[:space:]]+REQUEST_ID[[:space:]]+\$request_id;' "$ex"
+  # The limited locations inherit the FastCGI parameters of /api/: the id
+  # nginx logged for the last auth-url is the one the app logged.
+  rid=$(awk '/"GET \/api\/auth-url" 200 / { r = $0 } END { print r }' "$STACK_RT/nginx/logs/access.log" |
+    sed -n 's/.* rid=\([0-9a-f]\{32\}\).*/\1/p')
+  check "auth-url: the app logs nginx's \$request_id (REQUEST_ID reaches the limited location)" \
+    eval '[[ -n $rid ]] && grep -q "req=$rid " "$STACK_RT/app.log"'
+
+  check_limited auth-url 200 127.0.0.2 "$API/api/auth-url?icecream=Vanilla"
+  # No cookie: the app refuses at once (302 /error), nothing is sent to sgID.
+  check_limited redirect 302 127.0.0.3 "$API/api/redirect?code=junk-rate-limited&state=junk"
+  # nginx's own "limiting requests" lines quote the request line, query
+  # included: the example keeps them out of error.log.
+  check "rejected requests' query strings (the code) are not in nginx's logs" \
+    eval '! grep -q "junk-rate-limited" "$STACK_RT"/nginx/logs/*.log'
+  check_unlimited 127.0.0.4 60 200 "$API/api/health"
+  check_unlimited 127.0.0.4 60 401 "$API/api/userinfo"
+  check_unlimited 127.0.0.4 30 200 "$API/api/logout"
+}
+
 # ---- nginx, spawn-fcgi workers ----------------------------------------------
 
 TAP_TAG="[nginx] "
@@ -388,6 +513,8 @@ setup "start nginx (nginx.conf.example)" stack_start_nginx
 setup "API answers /api/health with 200 through nginx" \
   stack_wait_until 15 "sgid-fcgi behind nginx" - stack_api_up
 flow nginx "$WORKERS" stack_app_alive "$STACK_RT/app.log" "$STACK_RT/nginx/logs/access.log"
+TAP_TAG="[nginx] rate limit: "
+rate_limits_nginx
 stack_stop nginx
 stack_stop_app
 # tests/valgrind-stack.sh runs the workers under memcheck: nginx is enough.
@@ -443,3 +570,8 @@ fetch GET "$API/api/userinfo"
 check "userinfo before login: 401" is 401
 fetch POST "$API/api/logout"
 check "logout: 200, cookie cleared" eval 'is 200 && cleared'
+# lighttpd 1.4.69 has no per-client request-rate limit (lighttpd.conf.example,
+# deploy/OPERATIONS.md): the burst that nginx cuts at 21 all gets through.
+burst "$T/burst-lighttpd" 127.0.0.2 52 "$API/api/auth-url?icecream=Vanilla" -H "Origin: $ORIGIN" >/dev/null
+check "no rate limit in lighttpd: 52 auth-url at once from one client all 200 (limit in front of it)" \
+  only "$T/burst-lighttpd" 200
