@@ -55,8 +55,8 @@ struct store {
  * only when out of memory. With n_sentinels > 0 the master is found through
  * the sentinels (SENTINEL get-master-addr-by-name, then ROLE must say
  * master) and found again after any failure; sentinels are asked without
- * AUTH. The commands block SIGPIPE while they run, so a vanished server
- * cannot kill a process that did not ignore it. */
+ * AUTH. A process using it must ignore SIGPIPE (worker_main does): a
+ * write to a vanished server is then an error, not a death. */
 struct store *store_redis_new(const struct redis_config *rc);
 void store_free(struct store *s); /* NULL ok */
 

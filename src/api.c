@@ -26,6 +26,7 @@ int app_init(struct app *a, const struct config *cfg)
 		.total_timeout_ms = cfg->http_timeout_ms,
 		.max_body = cfg->http_max_body,
 		.ca_file = cfg->ca_file,
+		.proxy = cfg->https_proxy,
 		.user_agent = "sgid-fcgi/" SGID_VERSION,
 	};
 	a->store = store_redis_new(&cfg->redis);

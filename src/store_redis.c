@@ -86,60 +86,15 @@ static void first_word(const redisReply *rep, char *out, size_t outlen)
 		snprintf(out, outlen, "ERR");
 }
 
-/* hiredis 0.14 writes with write(2): a peer that went away raises SIGPIPE,
- * which would kill a worker whose server loop did not ignore it. Block it
- * around each exchange and swallow one we caused; nothing to do (three
- * system calls saved per command) when the process ignores or handles it,
- * as sgid-fcgi's workers do. */
-struct pipe_guard {
-	bool active;
-	sigset_t old;
-	bool was_pending;
-};
-
-static int sigpipe_harmless = -1; /* re-read on every connect (the worker sets SIG_IGN after fork) */
-
-static void pipe_guard_enter(struct pipe_guard *g)
-{
-	if (sigpipe_harmless < 0) {
-		struct sigaction sa;
-		sigpipe_harmless = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL;
-	}
-	g->active = !sigpipe_harmless;
-	if (!g->active)
-		return;
-	sigset_t set, pend;
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	g->was_pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1;
-	sigprocmask(SIG_BLOCK, &set, &g->old);
-}
-
-static void pipe_guard_leave(struct pipe_guard *g)
-{
-	if (!g->active)
-		return;
-	sigset_t set, pend;
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	if (!g->was_pending && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1) {
-		struct timespec zero = { 0, 0 };
-		int saved = errno;
-		(void)sigtimedwait(&set, NULL, &zero);
-		errno = saved;
-	}
-	sigprocmask(SIG_SETMASK, &g->old, NULL);
-}
-
+/* hiredis 0.14 writes with write(2): a peer that went away raises SIGPIPE.
+ * The process's SIGPIPE policy belongs to server.c (worker_main ignores it
+ * before any connection exists); here a write error is just an error. */
 static redisReply *command(redisContext *c, int argc, const char **argv, const size_t *lens,
 	int *err_no)
 {
-	struct pipe_guard g;
-	pipe_guard_enter(&g);
 	errno = 0;
 	redisReply *rep = redisCommandArgv(c, argc, argv, lens);
 	*err_no = errno;
-	pipe_guard_leave(&g);
 	return rep;
 }
 
@@ -200,7 +155,6 @@ static redisContext *open_conn(struct store *s, const char *host, int port, enum
 	redisReply *rep = NULL;
 	redisContext *c;
 
-	sigpipe_harmless = -1;
 	describe(rc, host, port, where, sizeof(where));
 	c = host ? redisConnectWithTimeout(host, port, ctv)
 		: redisConnectUnixWithTimeout(rc->unix_path, ctv);
