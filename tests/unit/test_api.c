@@ -957,6 +957,17 @@ static void test_auth_url_no_store(void)
 	CHECK_INT(mem_count(&mem), n - 1);
 	call("GET", "/api/userinfo", NULL, cookie_of(sess));
 	CHECK_UNAUTHORIZED();
+	/* ... and when the store cannot end it: 503 and no new attempt, so
+	 * no session is left behind unreachable */
+	CHECK_INT(login("icecream=Vanilla", sess), 0);
+	mem.fail = 1;
+	call("GET", "/api/auth-url", "icecream=Vanilla", cookie_of(sess));
+	mem.fail = 0;
+	CHECK_INT(res.status, 503);
+	CHECK(content_type_is("application/json"));
+	CHECK_INT(header_count("Set-Cookie"), 0);
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
 }
 
 /* (b) single use at the callback, with the store down there */
