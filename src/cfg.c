@@ -499,8 +499,9 @@ static int load_cookie(struct config *cfg, const struct envsrc *e, struct cfg_er
 	}
 	cfg->cookie_secure = secure != 0;
 	/* RFC 6265bis cookie prefixes are refused by browsers without Secure */
-	if (!cfg->cookie_secure && (has_prefix(cfg->cookie_name, "__Host-") ||
-	    has_prefix(cfg->cookie_name, "__Secure-")))
+	/* browsers match these prefixes in any case (RFC 6265bis) */
+	if (!cfg->cookie_secure && (strncasecmp(cfg->cookie_name, "__Host-", 7) == 0 ||
+	    strncasecmp(cfg->cookie_name, "__Secure-", 9) == 0))
 		return fail(err, "SESSION_COOKIE_NAME", "a __Host- or __Secure- name needs COOKIE_SECURE=on");
 	return 0;
 }

@@ -556,6 +556,8 @@ static void test_cookie_settings(void)
 	expect_fail("SESSION_COOKIE_NAME", "a=b", "SESSION_COOKIE_NAME");
 	expect_fail("SESSION_COOKIE_NAME", "a;b", "SESSION_COOKIE_NAME");
 	expect_fail("SESSION_COOKIE_NAME", "__Host-sid", "SESSION_COOKIE_NAME");
+	expect_fail("SESSION_COOKIE_NAME", "__host-sid", "SESSION_COOKIE_NAME");
+	expect_fail("SESSION_COOKIE_NAME", "__SECURE-sid", "SESSION_COOKIE_NAME");
 	expect_fail("SESSION_COOKIE_NAME",
 		"a_cookie_name_that_is_much_longer_than_sixty_three_characters_in_total", "SESSION_COOKIE_NAME");
 }
