@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include "buf.h"
 #include "cfg.h"
 #include "httpc.h"
@@ -30,6 +31,22 @@ enum sgid_err {
 };
 const char *sgid_strerror(enum sgid_err err);
 
+/* The JWKS of a process, shared by its request threads behind one lock:
+ * verifications read it under the lock; one fetch runs at a time (the
+ * others wait for its result), and the unknown-kid refetch throttle holds
+ * for the whole process. */
+struct sgid_jwks_cache {
+	pthread_mutex_t lock;
+	pthread_cond_t fetch_done;
+	bool fetching;                /* a thread is fetching, lock released */
+	struct jwks jwks;
+	bool loaded;
+	bool refetched;               /* an unknown-kid refetch happened */
+	int64_t last_refetch_ms;      /* monotonic; throttles those refetches */
+};
+int sgid_jwks_cache_init(struct sgid_jwks_cache *jc);
+void sgid_jwks_cache_free(struct sgid_jwks_cache *jc);
+
 struct sgid_client {
 	const struct config *cfg;     /* not owned */
 	struct httpc *http;           /* not owned */
@@ -37,10 +54,11 @@ struct sgid_client {
 	char token_url[640];
 	char userinfo_url[640];
 	char jwks_url[640];
-	struct jwks jwks;             /* cached for the worker's life */
-	bool jwks_loaded;
-	bool jwks_refetched;          /* an unknown-kid refetch happened */
-	int64_t jwks_last_refetch_ms; /* monotonic; throttles those refetches */
+	struct buf authorize_prefix;  /* authorize_url?client_id=..&scope=..
+	                                 &response_type=code&redirect_uri=..:
+	                                 the same for every login, built once */
+	struct sgid_jwks_cache own_jwks;  /* used unless a shared one is given */
+	struct sgid_jwks_cache *jwks;     /* own_jwks or the process's */
 	char errstr[256];             /* detail of the last failure; no secrets */
 };
 
@@ -60,6 +78,8 @@ struct sgid_userinfo {
 };
 
 int sgid_client_init(struct sgid_client *c, const struct config *cfg, struct httpc *http);
+/* The request threads of a process share one JWKS cache (not owned). */
+void sgid_client_share_jwks(struct sgid_client *c, struct sgid_jwks_cache *shared);
 void sgid_client_free(struct sgid_client *c);
 
 /* PKCE helpers (RFC 7636, S256). verifier: 43 chars from 32 random bytes. */

@@ -38,11 +38,21 @@ static void set_err(struct sgid_client *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+static int add_param(struct buf *b, char sep, const char *name, const char *value)
+{
+	if (buf_append_char(b, sep) != 0 || buf_append_strs(b, name, "=", NULL) != 0)
+		return -1;
+	return url_encode(b, value, strlen(value));
+}
+
 int sgid_client_init(struct sgid_client *c, const struct config *cfg, struct httpc *http)
 {
 	memset(c, 0, sizeof(*c));
 	c->cfg = cfg;
 	c->http = http;
+	if (sgid_jwks_cache_init(&c->own_jwks) != 0)
+		return -1;
+	c->jwks = &c->own_jwks;
 	/* Endpoints are built from the issuer, as both SDKs do; discovery is
 	 * never read (MockPass's has doubled slashes). */
 	int n1 = snprintf(c->authorize_url, sizeof(c->authorize_url), "%s/oauth/authorize", cfg->issuer);
@@ -53,13 +63,50 @@ int sgid_client_init(struct sgid_client *c, const struct config *cfg, struct htt
 	    (size_t)n2 >= sizeof(c->token_url) || (size_t)n3 >= sizeof(c->userinfo_url) ||
 	    (size_t)n4 >= sizeof(c->jwks_url))
 		return -1;
+	if (buf_append_str(&c->authorize_prefix, c->authorize_url) ||
+	    add_param(&c->authorize_prefix, '?', "client_id", cfg->client_id) ||
+	    add_param(&c->authorize_prefix, '&', "scope", cfg->scopes) ||
+	    add_param(&c->authorize_prefix, '&', "response_type", "code") ||
+	    add_param(&c->authorize_prefix, '&', "redirect_uri", cfg->redirect_uri)) {
+		buf_free(&c->authorize_prefix);
+		return -1;
+	}
 	return 0;
 }
 
 void sgid_client_free(struct sgid_client *c)
 {
-	if (c)
-		jwks_clear(&c->jwks);
+	if (c) {
+		sgid_jwks_cache_free(&c->own_jwks);
+		buf_free(&c->authorize_prefix);
+		c->jwks = NULL;
+	}
+}
+
+void sgid_client_share_jwks(struct sgid_client *c, struct sgid_jwks_cache *shared)
+{
+	c->jwks = shared ? shared : &c->own_jwks;
+}
+
+int sgid_jwks_cache_init(struct sgid_jwks_cache *jc)
+{
+	memset(jc, 0, sizeof(*jc));
+	if (pthread_mutex_init(&jc->lock, NULL) != 0)
+		return -1;
+	if (pthread_cond_init(&jc->fetch_done, NULL) != 0) {
+		pthread_mutex_destroy(&jc->lock);
+		return -1;
+	}
+	return 0;
+}
+
+void sgid_jwks_cache_free(struct sgid_jwks_cache *jc)
+{
+	if (!jc)
+		return;
+	jwks_clear(&jc->jwks);
+	pthread_cond_destroy(&jc->fetch_done);
+	pthread_mutex_destroy(&jc->lock);
 }
 
 void sgid_tokens_clear(struct sgid_tokens *t)
@@ -106,22 +153,10 @@ int sgid_pkce_challenge(const char *verifier, size_t len, struct buf *out)
 	return b64url_encode(digest, sizeof(digest), out);
 }
 
-static int add_param(struct buf *b, char sep, const char *name, const char *value)
-{
-	if (buf_append_char(b, sep) != 0 || buf_append_strs(b, name, "=", NULL) != 0)
-		return -1;
-	return url_encode(b, value, strlen(value));
-}
-
 int sgid_authorize_url(const struct sgid_client *c, const char *state, const char *nonce,
 	const char *code_challenge, struct buf *out)
 {
-	const struct config *cfg = c->cfg;
-	if (buf_append_str(out, c->authorize_url) ||
-	    add_param(out, '?', "client_id", cfg->client_id) ||
-	    add_param(out, '&', "scope", cfg->scopes) ||
-	    add_param(out, '&', "response_type", "code") ||
-	    add_param(out, '&', "redirect_uri", cfg->redirect_uri) ||
+	if (buf_append(out, c->authorize_prefix.data, c->authorize_prefix.len) ||
 	    add_param(out, '&', "nonce", nonce) ||
 	    add_param(out, '&', "state", state) ||
 	    add_param(out, '&', "code_challenge", code_challenge) ||
@@ -171,7 +206,9 @@ static void note_http_failure(struct sgid_client *c, const char *what, enum http
 	set_err(c, "%s: HTTP %ld%s%s", what, r->status, oauth_error[0] ? " error=" : "", oauth_error);
 }
 
-static enum sgid_err fetch_jwks(struct sgid_client *c)
+/* Fetches and parses the JWKS, with the cache's lock NOT held (an HTTP
+ * call): into fresh. */
+static enum sgid_err fetch_jwks(struct sgid_client *c, struct jwks *fresh)
 {
 	struct httpc_response r = {0};
 	enum sgid_err rc = SGID_ERR_JWKS;
@@ -180,20 +217,36 @@ static enum sgid_err fetch_jwks(struct sgid_client *c)
 		note_http_failure(c, "jwks", e, &r);
 		goto fail;
 	}
-	struct jwks fresh = {0};
-	enum jose_err je = jwks_parse(r.body.data, r.body.len, &fresh);
-	if (je != JOSE_OK || fresh.n == 0) {
+	enum jose_err je = jwks_parse(r.body.data, r.body.len, fresh);
+	if (je != JOSE_OK || fresh->n == 0) {
 		set_err(c, "jwks: %s", je != JOSE_OK ? jose_strerror(je) : "no usable RS256 key");
-		jwks_clear(&fresh);
+		jwks_clear(fresh);
 		goto fail;
 	}
-	jwks_clear(&c->jwks);
-	c->jwks = fresh;
-	c->jwks_loaded = true;
-	log_info("jwks: loaded %zu key(s)", fresh.n);
+	log_info("jwks: loaded %zu key(s)", fresh->n);
 	rc = SGID_OK;
 fail:
 	httpc_response_free(&r);
+	return rc;
+}
+
+/* With jc->lock held: fetches the JWKS (the lock released meanwhile, the
+ * other threads that need it waiting for this one fetch) and installs it.
+ * Returns with the lock held. */
+static enum sgid_err refresh_jwks_locked(struct sgid_client *c, struct sgid_jwks_cache *jc)
+{
+	struct jwks fresh = {0};
+	jc->fetching = true;
+	pthread_mutex_unlock(&jc->lock);
+	enum sgid_err rc = fetch_jwks(c, &fresh);
+	pthread_mutex_lock(&jc->lock);
+	if (rc == SGID_OK) {
+		jwks_clear(&jc->jwks);
+		jc->jwks = fresh;
+		jc->loaded = true;
+	}
+	jc->fetching = false;
+	pthread_cond_broadcast(&jc->fetch_done);
 	return rc;
 }
 
@@ -203,33 +256,47 @@ static enum sgid_err verify_id_token(struct sgid_client *c, const char *jwt, siz
 	const char *nonce, struct idtoken_claims *claims)
 {
 	const struct config *cfg = c->cfg;
-	if (!c->jwks_loaded && fetch_jwks(c) != SGID_OK)
-		return SGID_ERR_JWKS;
+	struct sgid_jwks_cache *jc = c->jwks;
 	struct idtoken_expect expect = {
 		.issuer = cfg->issuer, .client_id = cfg->client_id, .nonce = nonce,
 		.now = now_unix(), .skew = cfg->clock_skew,
 	};
-	enum idt_err e = idtoken_verify(jwt, len, &c->jwks, &expect, claims);
+	enum sgid_err rc = SGID_OK;
+	enum idt_err e;
+
+	pthread_mutex_lock(&jc->lock);
+	while (jc->fetching)
+		pthread_cond_wait(&jc->fetch_done, &jc->lock);
+	if (!jc->loaded && refresh_jwks_locked(c, jc) != SGID_OK) {
+		rc = SGID_ERR_JWKS;
+		goto done;
+	}
+	e = idtoken_verify(jwt, len, &jc->jwks, &expect, claims);
 	if (e == IDT_ERR_NO_KEY) {
 		/* Only refetches count towards the throttle, not the first load:
 		 * a key rotated soon after a worker started is still picked up. */
 		int64_t now = now_monotonic_ms();
-		if (!c->jwks_refetched || now - c->jwks_last_refetch_ms >= (int64_t)cfg->jwks_refetch_interval * 1000) {
-			c->jwks_refetched = true;
-			c->jwks_last_refetch_ms = now;
-			if (fetch_jwks(c) != SGID_OK)
-				return SGID_ERR_JWKS;
-			e = idtoken_verify(jwt, len, &c->jwks, &expect, claims);
+		if (!jc->refetched || now - jc->last_refetch_ms >= (int64_t)cfg->jwks_refetch_interval * 1000) {
+			jc->refetched = true;
+			jc->last_refetch_ms = now;
+			if (refresh_jwks_locked(c, jc) != SGID_OK) {
+				rc = SGID_ERR_JWKS;
+				goto done;
+			}
+			e = idtoken_verify(jwt, len, &jc->jwks, &expect, claims);
 		} else {
 			set_err(c, "id_token: %s (JWKS refetch throttled)", idtoken_strerror(e));
-			return SGID_ERR_ID_TOKEN;
+			rc = SGID_ERR_ID_TOKEN;
+			goto done;
 		}
 	}
 	if (e != IDT_OK) {
 		set_err(c, "id_token: %s", idtoken_strerror(e));
-		return SGID_ERR_ID_TOKEN;
+		rc = SGID_ERR_ID_TOKEN;
 	}
-	return SGID_OK;
+done:
+	pthread_mutex_unlock(&jc->lock);
+	return rc;
 }
 
 enum sgid_err sgid_exchange_code(struct sgid_client *c, const char *code, size_t code_len,
