@@ -1,6 +1,8 @@
-/* httpc: the only libcurl user. One handle per worker, reused so TLS
- * connections to sgID stay alive; connect and total timeouts; a cap on the
- * response size; TLS verification always on; only 200 is success. */
+/* httpc: the only libcurl user. One handle per request thread, reused so
+ * its TLS connection to sgID stays alive; the threads of a process share
+ * DNS and TLS sessions (a new connection resumes instead of a full
+ * handshake) through one httpc_share; connect and total timeouts; a cap on
+ * the response size; TLS verification always on; only 200 is success. */
 #ifndef SGID_HTTPC_H
 #define SGID_HTTPC_H
 
@@ -30,7 +32,15 @@ struct httpc_opts {
 	const char *proxy;       /* NULL or "": none, whatever the environment's
 	                            https_proxy, ALL_PROXY, ... say */
 	const char *user_agent;
+	struct httpc_share *share; /* NULL: nothing shared; not owned */
 };
+
+/* DNS and TLS-session caches for the threads of a process, behind a lock
+ * per kind of data. Connections are not shared: libcurl does not support
+ * sharing them between concurrent threads, so each thread keeps its own. */
+struct httpc_share;
+struct httpc_share *httpc_share_new(void);
+void httpc_share_free(struct httpc_share *s); /* NULL ok; after every handle */
 
 /* Zero it (or httpc_response_init) before first use; each request empties
  * it first. On HTTPC_OK and HTTPC_ERR_STATUS, status and body are filled

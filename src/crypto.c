@@ -49,13 +49,32 @@ static const char *md_name(enum crypto_md md)
 	return NULL;
 }
 
+static const char *const aes_names[3][3] = {
+	[0] = { "AES-128-GCM", "AES-192-GCM", "AES-256-GCM" },
+	[1] = { "AES-128-CBC", "AES-192-CBC", "AES-256-CBC" },
+	[2] = { "AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP" },
+};
+static EVP_MD *fetched_md[CRYPTO_SHA512 + 1];
+static EVP_CIPHER *fetched_aes[3][3];
+static pthread_once_t algorithms_once = PTHREAD_ONCE_INIT;
+
+/* All of them at once, the first time any is needed: request threads then
+ * only read the tables. */
+static void fetch_algorithms(void)
+{
+	for (int md = 0; md <= CRYPTO_SHA512; md++)
+		fetched_md[md] = EVP_MD_fetch(NULL, md_name((enum crypto_md)md), NULL);
+	for (int m = 0; m < 3; m++)
+		for (int k = 0; k < 3; k++)
+			fetched_aes[m][k] = EVP_CIPHER_fetch(NULL, aes_names[m][k], NULL);
+}
+
 static const EVP_MD *md_evp(enum crypto_md md)
 {
-	static EVP_MD *fetched[CRYPTO_SHA512 + 1];
-	const char *name = md_name(md);
-	if (name && !fetched[md])
-		fetched[md] = EVP_MD_fetch(NULL, name, NULL);
-	return name ? fetched[md] : NULL;
+	if ((unsigned)md > CRYPTO_SHA512)
+		return NULL;
+	pthread_once(&algorithms_once, fetch_algorithms);
+	return fetched_md[md];
 }
 
 enum aes_mode { AES_GCM, AES_CBC, AES_WRAP };
@@ -63,42 +82,44 @@ enum aes_mode { AES_GCM, AES_CBC, AES_WRAP };
 /* AES in a mode, for a 128-, 192- or 256-bit key; NULL for other lengths. */
 static const EVP_CIPHER *aes(enum aes_mode mode, size_t key_len)
 {
-	static const char *const names[3][3] = {
-		[AES_GCM] = { "AES-128-GCM", "AES-192-GCM", "AES-256-GCM" },
-		[AES_CBC] = { "AES-128-CBC", "AES-192-CBC", "AES-256-CBC" },
-		[AES_WRAP] = { "AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP" },
-	};
-	static EVP_CIPHER *fetched[3][3];
 	size_t k = key_len == 16 ? 0 : key_len == 24 ? 1 : key_len == 32 ? 2 : 3;
 	if (k == 3)
 		return NULL;
-	if (!fetched[mode][k])
-		fetched[mode][k] = EVP_CIPHER_fetch(NULL, names[mode][k], NULL);
-	return fetched[mode][k];
+	pthread_once(&algorithms_once, fetch_algorithms);
+	return fetched_aes[mode][k];
 }
 
 /* ---- randomness, comparison, hashes ---- */
 
 /* Small random values (ids, state, nonce, verifier, IVs: five of them per
- * /api/auth-url) are served from a per-process pool refilled by one
- * RAND_bytes call, which costs a DRBG round and OpenSSL's fork check (a
- * getpid) however few bytes it returns. Bytes are wiped as they are handed
- * out, and a forked child starts with an empty pool (pthread_atfork), so a
- * parent and its children never hand out the same bytes. Workers are
- * single-threaded; nothing else calls this off the main thread. */
+ * /api/auth-url) are served from a pool refilled by one RAND_bytes call,
+ * which costs a DRBG round and OpenSSL's fork check (a getpid) however few
+ * bytes it returns. Each thread has its own pool, so no lock is taken.
+ * Bytes are wiped as they are handed out, and a forked child starts with an
+ * empty pool (pthread_atfork; in the child only the forking thread, whose
+ * pool the handler empties, exists), so a parent and its children never
+ * hand out the same bytes. */
 #define RANDOM_POOL_LEN 512
 #define RANDOM_POOL_MAX_DRAW 64
 
-static struct {
+static _Thread_local struct {
 	uint8_t bytes[RANDOM_POOL_LEN];
 	size_t used;                    /* bytes[used..] are unread */
-	bool fork_safe;                 /* child handler registered */
-} random_pool = { .used = RANDOM_POOL_LEN };
+	bool primed;                    /* false in a new thread: its zeroed bytes
+	                                   are not random, refill first */
+} random_pool;
+static pthread_once_t random_atfork_once = PTHREAD_ONCE_INIT;
+static bool random_fork_safe;           /* the child handler is registered */
 
 static void random_pool_forget(void)
 {
 	secure_zero(random_pool.bytes, sizeof(random_pool.bytes));
 	random_pool.used = RANDOM_POOL_LEN;
+}
+
+static void random_register_atfork(void)
+{
+	random_fork_safe = pthread_atfork(NULL, NULL, random_pool_forget) == 0;
 }
 
 static int random_direct(uint8_t *p, size_t len)
@@ -117,10 +138,13 @@ static int random_direct(uint8_t *p, size_t len)
 
 int crypto_random(void *out, size_t len)
 {
-	if (!random_pool.fork_safe)
-		random_pool.fork_safe = pthread_atfork(NULL, NULL, random_pool_forget) == 0;
-	if (!random_pool.fork_safe || len > RANDOM_POOL_MAX_DRAW)
+	pthread_once(&random_atfork_once, random_register_atfork);
+	if (!random_fork_safe || len > RANDOM_POOL_MAX_DRAW)
 		return random_direct(out, len);
+	if (!random_pool.primed) {
+		random_pool.used = RANDOM_POOL_LEN;
+		random_pool.primed = true;
+	}
 	if (RANDOM_POOL_LEN - random_pool.used < len) {
 		if (random_direct(random_pool.bytes, RANDOM_POOL_LEN) != 0)
 			return -1;

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -358,6 +359,58 @@ enum httpc_err httpc_post_form(struct httpc *h, const char *url, const char *bod
 	return perform(h, url, NULL, body ? body : "", body ? len : 0, resp);
 }
 
+struct httpc_share {
+	CURLSH *sh;
+	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+
+static void share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *ud)
+{
+	(void)handle;
+	(void)access;
+	struct httpc_share *s = ud;
+	if ((unsigned)data < CURL_LOCK_DATA_LAST)
+		pthread_mutex_lock(&s->locks[data]);
+}
+
+static void share_unlock(CURL *handle, curl_lock_data data, void *ud)
+{
+	(void)handle;
+	struct httpc_share *s = ud;
+	if ((unsigned)data < CURL_LOCK_DATA_LAST)
+		pthread_mutex_unlock(&s->locks[data]);
+}
+
+struct httpc_share *httpc_share_new(void)
+{
+	struct httpc_share *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&s->locks[i], NULL);
+	s->sh = curl_share_init();
+	if (!s->sh || curl_share_setopt(s->sh, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+	    curl_share_setopt(s->sh, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+	    curl_share_setopt(s->sh, CURLSHOPT_USERDATA, s) != CURLSHE_OK ||
+	    curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+	    curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+		httpc_share_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void httpc_share_free(struct httpc_share *s)
+{
+	if (!s)
+		return;
+	if (s->sh)
+		curl_share_cleanup(s->sh);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&s->locks[i]);
+	free(s);
+}
+
 int httpc_global_init(void)
 {
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
@@ -382,6 +435,8 @@ struct httpc *httpc_new(const struct httpc_opts *opts)
 	if (!h->user_agent)
 		goto fail;
 	if (!(h->curl = curl_easy_init()))
+		goto fail;
+	if (opts->share && curl_easy_setopt(h->curl, CURLOPT_SHARE, opts->share->sh) != CURLE_OK)
 		goto fail;
 	/* Once: the handle is never reset, so these stay for every request.
 	 * Refuse to start with a libcurl that lacks an option we rely on. */

@@ -22,7 +22,7 @@
 #define REQ_ID_MAX   64
 
 static enum log_level cur_level = LOG_LVL_INFO;
-static char req_id[REQ_ID_MAX + 1];
+static _Thread_local char req_id[REQ_ID_MAX + 1]; /* per request thread */
 
 static const char *const level_names[] = {
 	[LOG_LVL_ERROR] = "error",

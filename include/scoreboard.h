@@ -1,0 +1,53 @@
+/* scoreboard: one slot per request thread of a pool, in memory shared by
+ * the supervisor and its workers (created before they fork; under
+ * spawn-fcgi, a private one per process). Each slot says what its thread
+ * does; the bulkhead counts the slots inside an sgID call, so at most
+ * max_sgid of the pool's threads wait on sgID at once and the others stay
+ * free for health, auth-url, cached userinfo and logout. A slot's state is
+ * written only by its thread, and reset by the supervisor after that
+ * worker died. */
+#ifndef SGID_SCOREBOARD_H
+#define SGID_SCOREBOARD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum slot_state { SLOT_IDLE, SLOT_BUSY, SLOT_SGID, SLOT_STATE__MAX };
+
+struct scoreboard_slot {
+	_Atomic int state;         /* enum slot_state */
+	_Atomic int pid;           /* the worker that owns it, 0 when free */
+};
+
+struct scoreboard {
+	size_t n_slots;
+	int max_sgid;              /* the bulkhead: slots in SLOT_SGID at once */
+	int wait_ms;               /* how long a request waits for room */
+	_Atomic int sgid_high;     /* the most slots ever in SLOT_SGID at once */
+	_Atomic unsigned long rejected; /* requests turned away by the bulkhead */
+	struct scoreboard_slot slots[];
+};
+
+/* Shared anonymous memory, inherited across fork. NULL on failure. */
+struct scoreboard *scoreboard_create(size_t n_slots, int max_sgid, int wait_ms);
+void scoreboard_free(struct scoreboard *sb); /* NULL ok */
+
+/* A thread's slot: (sb, index). A NULL sb admits everything (tests). */
+struct sb_slot_ref {
+	struct scoreboard *sb;
+	size_t index;
+};
+
+void scoreboard_set(struct sb_slot_ref ref, enum slot_state st);
+/* Enters SLOT_SGID if the bulkhead has room, waiting up to sb->wait_ms for
+ * it; false (slot left BUSY) when there was none. */
+bool scoreboard_enter_sgid(struct sb_slot_ref ref);
+void scoreboard_leave_sgid(struct sb_slot_ref ref); /* back to BUSY */
+/* Slots in SLOT_SGID now. */
+int scoreboard_sgid_count(const struct scoreboard *sb);
+/* The supervisor, after reaping pid: its slots are idle and free again. */
+void scoreboard_release_pid(struct scoreboard *sb, pid_t pid);
+
+#endif
