@@ -11,11 +11,19 @@
 #include "httpc.h"
 #include "resp.h"
 #include "route.h"
+#include "scoreboard.h"
 #include "session.h"
 #include "sgid.h"
 #include "store.h"
 
-/* Everything a worker creates once and reuses for every request. */
+/* What the request threads of a process share (NULL members: none). */
+struct app_shared {
+	struct httpc_share *http;         /* DNS and TLS sessions */
+	struct sgid_jwks_cache *jwks;     /* the JWKS, behind its lock */
+};
+
+/* Everything a request thread creates once and reuses for every request:
+ * its own Redis connection, curl handle, session keys and sgID client. */
 struct app {
 	const struct config *cfg;
 	struct store *store;
@@ -23,6 +31,8 @@ struct app {
 	struct httpc *http;
 	struct sgid_client sgid;
 	struct cookie_opts cookie;
+	struct sb_slot_ref slot;          /* the bulkhead's view of this thread;
+	                                     sb NULL: no bulkhead */
 };
 
 /* A request as the server hands it over: pointers into FastCGI params. */
@@ -41,7 +51,8 @@ struct handled {
 	const char *route;
 };
 
-int app_init(struct app *a, const struct config *cfg);
+/* shared may be NULL (one thread, nothing shared). */
+int app_init(struct app *a, const struct config *cfg, const struct app_shared *shared);
 void app_free(struct app *a);
 
 void api_handle(struct app *a, const struct request *req, struct response *res,

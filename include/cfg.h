@@ -59,6 +59,11 @@ struct config {
 	int session_idle_ttl;        /* SESSION_IDLE_SECONDS, = session_ttl */
 	int clock_skew;              /* SGID_CLOCK_SKEW_SECONDS, 60 */
 	int jwks_refetch_interval;   /* SGID_JWKS_MIN_REFETCH_SECONDS, 60 */
+	int max_inflight;            /* SGID_MAX_INFLIGHT: request threads inside
+	                                sgID calls at once, per pool; 0 = 3/4 of
+	                                workers x threads */
+	int inflight_wait_ms;        /* SGID_INFLIGHT_WAIT_MS, 250: how long a
+	                                request waits for room before its answer */
 	uint8_t session_secret[32];  /* SESSION_SECRET (>= 32 chars) hashed, or
 	                                derived from the client secret */
 

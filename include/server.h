@@ -13,12 +13,22 @@
  * response, releases the worker after this long. */
 #define SERVER_IO_TIMEOUT_S 10
 
-struct server_opts {
+#define SERVER_DEFAULT_THREADS 64
+#define SERVER_MAX_THREADS 1024
+/* Stack of a request thread: the request path needs tens of KB (the
+ * decrypted-userinfo table, OpenSSL, libcurl); only touched pages count. */
+#define SERVER_THREAD_STACK (512 * 1024)
+
+struct worker_opts {
 	int listen_fd;              /* 0 for the FastCGI convention */
-	unsigned long max_requests; /* exit after this many (0 = no limit) */
+	unsigned long max_requests; /* exit after this many, over all threads (0 = no limit) */
+	unsigned threads;           /* request threads (0: SERVER_DEFAULT_THREADS) */
+	struct scoreboard *scoreboard; /* the supervisor's, or NULL: one of our own */
+	size_t slot_base;           /* our threads' slots: [slot_base, +threads) */
 };
 
-/* Set by SIGTERM/SIGINT/SIGQUIT: finish the request in hand, then return. */
+/* Set when a stop signal (SIGTERM/SIGINT/SIGQUIT) came: every thread
+ * finishes the request in hand, then the worker returns. */
 extern volatile sig_atomic_t server_stop_requested;
 /* Installs the handlers above (no SA_RESTART, so accept() wakes up). */
 void server_install_signals(void);
@@ -33,16 +43,19 @@ void server_ignore_sigpipe(void);
  * when it is absent. log_set_request_id sanitises it. */
 void server_set_request_id(char **envp);
 
-/* Serves until stopped or max_requests; 0 on a clean stop, -1 on error. */
-int server_run(struct app *a, const struct server_opts *opts);
+/* Serves on opts->threads request threads, each with its own app, until
+ * stopped or max_requests; 0 on a clean stop, -1 on error. */
+int server_run(const struct config *cfg, const struct worker_opts *opts,
+	const struct app_shared *shared);
 
 /* True when fd 0 is a socket (we were started as a FastCGI responder). */
 int server_fd0_is_socket(void);
 
-/* A worker's life: ignores SIGPIPE, sets up the app (Redis, curl, sgID
- * client) from cfg and serves requests on listen_fd until stopped or
- * max_requests; returns the process exit code. For the supervisor's
- * workers and main's fd-0 mode. */
-int worker_main(const struct config *cfg, int listen_fd, unsigned long max_requests);
+/* A worker's life: ignores SIGPIPE, sets up what its threads share (the
+ * JWKS cache, libcurl's DNS and TLS-session caches, a scoreboard when the
+ * supervisor gave none) and serves until stopped or max_requests; returns
+ * the process exit code. For the supervisor's workers and main's fd-0
+ * mode. */
+int worker_main(const struct config *cfg, const struct worker_opts *opts);
 
 #endif

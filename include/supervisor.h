@@ -15,6 +15,7 @@
 struct supervisor_opts {
 	const char *listen;          /* "unix:/path" or "host:port" */
 	unsigned workers;
+	unsigned threads;            /* request threads per worker */
 	unsigned long max_requests;  /* per worker, 0 = never recycle */
 	int stop_timeout_s;          /* SIGTERM deadline for in-flight requests */
 	const char *env_file;        /* re-read on SIGHUP */

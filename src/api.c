@@ -13,7 +13,7 @@
 #define STATE_MAX 64
 #define CODE_MAX 2048
 
-int app_init(struct app *a, const struct config *cfg)
+int app_init(struct app *a, const struct config *cfg, const struct app_shared *shared)
 {
 	memset(a, 0, sizeof(*a));
 	a->cfg = cfg;
@@ -28,6 +28,7 @@ int app_init(struct app *a, const struct config *cfg)
 		.ca_file = cfg->ca_file,
 		.proxy = cfg->https_proxy,
 		.user_agent = "sgid-fcgi/" SGID_VERSION,
+		.share = shared ? shared->http : NULL,
 	};
 	a->store = store_redis_new(&cfg->redis);
 	a->http = httpc_new(&ho);
@@ -36,6 +37,8 @@ int app_init(struct app *a, const struct config *cfg)
 		app_free(a);
 		return -1;
 	}
+	if (shared && shared->jwks)
+		sgid_client_share_jwks(&a->sgid, shared->jwks);
 	return 0;
 }
 
@@ -258,8 +261,14 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 		redirect_fail(a, res, "state mismatch", true);
 		goto done;
 	}
+	/* Bulkhead: a slow sgID holds at most SGID_MAX_INFLIGHT threads. */
+	if (!scoreboard_enter_sgid(a->slot)) {
+		redirect_fail(a, res, "over capacity: too many sgID calls in flight", true);
+		goto done;
+	}
 	enum sgid_err ge = sgid_exchange_code(&a->sgid, vals[F_CODE]->val, vals[F_CODE]->val_len,
 	                                      login.code_verifier, login.nonce, &tokens);
+	scoreboard_leave_sgid(a->slot);
 	if (ge != SGID_OK) {
 		snprintf(why, sizeof(why), "%s: %s", sgid_strerror(ge), a->sgid.errstr);
 		redirect_fail(a, res, why, true);
@@ -342,7 +351,14 @@ static int fetch_profile(struct app *a, const struct cookie_value *cookie, struc
 	struct sgid_userinfo info;
 	info.n = 0;
 	int rc = -1;
+	if (!scoreboard_enter_sgid(a->slot)) {
+		log_warn("userinfo: over capacity: too many sgID calls in flight");
+		resp_text(res, 503, "Service Unavailable");
+		resp_header(res, "Retry-After", "1");
+		goto done;
+	}
 	enum sgid_err ge = sgid_fetch_userinfo(&a->sgid, s->access_token.data, s->sub, &info);
+	scoreboard_leave_sgid(a->slot);
 	if (ge != SGID_OK) {
 		log_error("userinfo: %s: %s", sgid_strerror(ge), a->sgid.errstr);
 		resp_text(res, 502, "Bad Gateway");

@@ -416,6 +416,8 @@ static int load_numbers(struct config *cfg, const struct envsrc *e, struct cfg_e
 		{"SGID_JWKS_MIN_REFETCH_SECONDS", 60, 1, 86400, &cfg->jwks_refetch_interval},
 		{"REDIS_CONNECT_TIMEOUT_MS", 500, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &cfg->redis.connect_timeout_ms},
 		{"REDIS_TIMEOUT_MS", 1000, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &cfg->redis.command_timeout_ms},
+		{"SGID_MAX_INFLIGHT", 0, 0, 1000000, &cfg->max_inflight},
+		{"SGID_INFLIGHT_WAIT_MS", 250, 0, 10000, &cfg->inflight_wait_ms},
 	};
 	long v;
 

@@ -1,5 +1,5 @@
 /* sgid-fcgi: process start. Options, configuration, logging, then the
- * FastCGI accept loop on fd 0. */
+ * FastCGI workers (threads) on fd 0 or the supervisor's socket. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,23 +15,29 @@ enum { EXIT_CONFIG = 2, EXIT_USAGE = 64 };
 
 static void usage(FILE *f)
 {
-	fputs("usage: sgid-fcgi [--env-file PATH] [--max-requests N]\n"
-	      "       sgid-fcgi --listen unix:PATH|HOST:PORT [--workers N] [--stop-timeout S] ...\n"
+	fputs("usage: sgid-fcgi [--env-file PATH] [--threads T] [--max-requests N]\n"
+	      "       sgid-fcgi --listen unix:PATH|HOST:PORT [--workers N] [--threads T] ...\n"
 	      "       sgid-fcgi --check-config | --version | --help\n"
 	      "\n"
 	      "The sgID (Singpass) login backend as a FastCGI responder. Without --listen\n"
 	      "it serves the socket on fd 0, as spawn-fcgi, lighttpd (bin-path) and\n"
 	      "systemd socket activation expect. With --listen it opens the socket and\n"
 	      "supervises a pool of workers: respawn with backoff, recycling, SIGHUP\n"
-	      "reload (workers replaced one by one), graceful SIGTERM.\n"
+	      "reload (a new pool beside the old, then the old retired), graceful SIGTERM.\n"
+	      "Each worker serves T requests at once on T threads; at most SGID_MAX_INFLIGHT\n"
+	      "of the pool's threads (default 3/4) wait on sgID at once, so a slow sgID\n"
+	      "never takes the threads that health, auth-url and cached userinfo need.\n"
 	      "Configuration comes from the environment and an optional .env file\n"
 	      "(the environment wins); see README.md for the variables.\n"
 	      "\n"
 	      "  --env-file PATH     read PATH instead of ./.env (a missing file is an error)\n"
 	      "  --check-config      validate the configuration, print the result, exit\n"
 	      "  --listen SPEC       unix:/run/sgid-fcgi/sgid-fcgi.sock or 127.0.0.1:9000\n"
-	      "  --workers N         pool size with --listen (default 4)\n"
-	      "  --max-requests N    recycle a worker after N requests (default 0: never)\n"
+	      "  --workers N         pool size with --listen (default 4; one per core is enough)\n"
+	      "  --threads T         request threads per worker (default 64, at most 1024);\n"
+	      "                      Redis connections per host = workers x threads\n"
+	      "  --max-requests N    recycle a worker after N requests, over all its threads\n"
+	      "                      (default 0: never)\n"
 	      "  --stop-timeout S    seconds in-flight requests get on SIGTERM (default 30)\n"
 	      "  --version           print the version\n"
 	      "  --help              this text\n", f);
@@ -58,6 +64,7 @@ int main(int argc, char **argv)
 		{ "max-requests", required_argument, NULL, 'm' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "stop-timeout", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -67,6 +74,7 @@ int main(int argc, char **argv)
 	const char *listen_spec = NULL;
 	int check_only = 0, opt;
 	unsigned long max_requests = 0, workers = 4, stop_timeout = 30;
+	unsigned long threads = SERVER_DEFAULT_THREADS;
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -78,6 +86,10 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			if (parse_count(optarg, "--workers", 1, SUPERVISOR_MAX_WORKERS / 2, &workers) != 0)
+				return EXIT_USAGE;
+			break;
+		case 'T':
+			if (parse_count(optarg, "--threads", 1, SERVER_MAX_THREADS, &threads) != 0)
 				return EXIT_USAGE;
 			break;
 		case 't':
@@ -115,7 +127,8 @@ int main(int argc, char **argv)
 	int rc;
 	if (listen_spec) {
 		struct supervisor_opts so = {
-			.listen = listen_spec, .workers = (unsigned)workers, .max_requests = max_requests,
+			.listen = listen_spec, .workers = (unsigned)workers, .threads = (unsigned)threads,
+			.max_requests = max_requests,
 			.stop_timeout_s = (int)stop_timeout, .env_file = env_file ? env_file : ".env",
 		};
 		rc = supervisor_run(&so, &cfg);
@@ -124,7 +137,9 @@ int main(int argc, char **argv)
 		                "spawn-fcgi, lighttpd or systemd socket activation (see --help)\n");
 		rc = EXIT_USAGE;
 	} else {
-		rc = worker_main(&cfg, 0, max_requests);
+		struct worker_opts wo = { .listen_fd = 0, .max_requests = max_requests,
+		                          .threads = (unsigned)threads };
+		rc = worker_main(&cfg, &wo);
 	}
 	cfg_free(&cfg);
 	return rc;

@@ -3,6 +3,9 @@
 #include "server.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <fcgiapp.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -147,13 +151,13 @@ static void handle_one(struct app *a, FCGX_Request *r)
 /* We accept connections ourselves: so each gets read/write timeouts before
  * libfcgi reads the request from it (FCGX_Accept_r takes a connection
  * already in ipcFd; keepConnection stops its opening Finish from closing
- * it), and so stop signals are delivered only while we wait here
- * (epoll_pwait with them unblocked): a signal can never interrupt a request
- * half read. Each worker waits in its own epoll set with EPOLLEXCLUSIVE, so
- * a new connection wakes one idle worker, not all of them; the listening
- * socket is non-blocking, so a worker that loses the race for a connection
- * (or libfcgi retrying an accept of its own after a broken request) gets
- * EAGAIN instead of blocking. */
+ * it). Every request thread waits in its own epoll set with EPOLLEXCLUSIVE,
+ * so a new connection wakes one idle thread, not all of them; the
+ * listening socket is non-blocking, so a thread that loses the race for a
+ * connection gets EAGAIN instead of blocking. The same sets hold the
+ * worker's stop eventfd (level-triggered, never read): once it is
+ * written, every idle thread wakes and leaves, and a busy one leaves when
+ * its request is done. Stop signals go to the worker's main thread only. */
 struct acceptor {
 	int listen_fd;
 	int epoll_fd;
@@ -165,29 +169,38 @@ static bool transient_accept_error(int e)
 	       e == ECONNRESET || e == ETIMEDOUT || e == EPIPE || e == EMFILE || e == ENFILE;
 }
 
-static int acceptor_open(struct acceptor *acc, int listen_fd)
+static int acceptor_open(struct acceptor *acc, int listen_fd, int stop_fd)
 {
 	acc->listen_fd = listen_fd;
-	int fl = fcntl(listen_fd, F_GETFL);
-	if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -1;
 	acc->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (acc->epoll_fd < 0)
 		return -1;
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	struct epoll_event stop = { .events = EPOLLIN, .data.fd = stop_fd };
+	if (epoll_ctl(acc->epoll_fd, EPOLL_CTL_ADD, stop_fd, &stop) != 0)
+		return -1;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd };
 	if (epoll_ctl(acc->epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev) == 0)
 		return 0;
-	ev.events = EPOLLIN; /* kernels before 4.5: every idle worker wakes */
+	ev.events = EPOLLIN; /* kernels before 4.5: every idle thread wakes */
 	return epoll_ctl(acc->epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
 }
 
 /* Returns 1 with a connection in r, 0 to look at the stop flag again, -1 on
  * a fatal error. */
-static int wait_and_accept(struct acceptor *acc, FCGX_Request *r, const sigset_t *waitmask)
+static int wait_and_accept(struct acceptor *acc, FCGX_Request *r)
 {
-	struct epoll_event ev;
-	if (epoll_pwait(acc->epoll_fd, &ev, 1, -1, waitmask) < 0)
+	struct epoll_event ev[2];
+	int n = epoll_wait(acc->epoll_fd, ev, 2, -1);
+	if (n < 0)
 		return errno == EINTR ? 0 : -1;
+	bool readable = false;
+	for (int i = 0; i < n; i++) {
+		if (ev[i].data.fd != acc->listen_fd)
+			return 0; /* the stop eventfd */
+		readable = true;
+	}
+	if (!readable)
+		return 0;
 	int fd = accept4(acc->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
@@ -206,70 +219,188 @@ static int wait_and_accept(struct acceptor *acc, FCGX_Request *r, const sigset_t
 	return 1;
 }
 
-int server_run(struct app *a, const struct server_opts *opts)
-{
-	FCGX_Request r;
-	unsigned long served = 0;
-	sigset_t stops, waitmask;
+/* The process: read-only after start but for the atomics and the stop
+ * eventfd, which any thread may write. */
+struct worker_shared {
+	const struct worker_opts *opts;
+	int stop_fd;                       /* eventfd */
+	atomic_bool stop;
+	atomic_ulong served;
+	atomic_int failed;                 /* a thread hit a fatal error */
+};
 
-	if (FCGX_Init() != 0) {
-		log_error("FCGX_Init failed");
-		return -1;
-	}
-	if (FCGX_InitRequest(&r, opts->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_error("FCGX_InitRequest failed");
-		return -1;
-	}
+/* One request thread: everything it touches per request is here. */
+struct request_thread {
+	pthread_t tid;
+	bool started;
+	struct worker_shared *w;
+	struct app app;
+	bool app_ready;
+	FCGX_Request req;
 	struct acceptor acc;
-	if (acceptor_open(&acc, opts->listen_fd) != 0) {
-		log_error("listening socket: %s", strerror(errno));
-		return -1;
-	}
-	sigemptyset(&stops);
-	sigaddset(&stops, SIGTERM);
-	sigaddset(&stops, SIGINT);
-	sigaddset(&stops, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &stops, &waitmask);
-	sigdelset(&waitmask, SIGTERM);
-	sigdelset(&waitmask, SIGINT);
-	sigdelset(&waitmask, SIGQUIT);
+};
 
-	int rc = 0;
-	while (!server_stop_requested) {
-		if (r.ipcFd < 0) {
-			int got = wait_and_accept(&acc, &r, &waitmask);
+static void request_stop(struct worker_shared *w)
+{
+	atomic_store(&w->stop, true);
+	uint64_t one = 1;
+	if (write(w->stop_fd, &one, sizeof(one)) < 0) {
+		/* the counter is non-zero already: the threads are waking */
+	}
+}
+
+static void *request_thread_main(void *arg)
+{
+	struct request_thread *t = arg;
+	struct worker_shared *w = t->w;
+	const struct worker_opts *o = w->opts;
+
+	scoreboard_set(t->app.slot, SLOT_IDLE);
+	while (!atomic_load(&w->stop)) {
+		if (t->req.ipcFd < 0) {
+			int got = wait_and_accept(&t->acc, &t->req);
 			if (got < 0) {
 				log_error("accept failed: %s", strerror(errno));
-				rc = -1;
+				atomic_store(&w->failed, 1);
+				request_stop(w);
 				break;
 			}
 			if (got == 0)
 				continue;
 		}
-		int arc = FCGX_Accept_r(&r);
+		int arc = FCGX_Accept_r(&t->req);
 		if (arc < 0) {
 			/* a peer that broke off or stalled (timeout): next one */
 			if (arc == -9999 || transient_accept_error(-arc))
 				continue;
 			log_error("FastCGI accept failed: %s", strerror(-arc));
-			rc = -1;
+			atomic_store(&w->failed, 1);
+			request_stop(w);
 			break;
 		}
-		handle_one(a, &r);
-		FCGX_Finish_r(&r);
-		if (opts->max_requests && ++served >= opts->max_requests) {
-			log_info("served %lu requests: exiting for recycling", served);
-			break;
+		scoreboard_set(t->app.slot, SLOT_BUSY);
+		handle_one(&t->app, &t->req);
+		FCGX_Finish_r(&t->req);
+		scoreboard_set(t->app.slot, SLOT_IDLE);
+		unsigned long n = atomic_fetch_add(&w->served, 1) + 1;
+		if (o->max_requests && n == o->max_requests) {
+			log_info("served %lu requests: exiting for recycling", n);
+			request_stop(w);
 		}
 	}
-	FCGX_Free(&r, 1);
-	close(acc.epoll_fd);
+	return NULL;
+}
+
+static void threads_stop(struct worker_shared *w, struct request_thread *t, unsigned n)
+{
+	request_stop(w);
+	for (unsigned i = 0; i < n; i++) {
+		if (t[i].started)
+			pthread_join(t[i].tid, NULL);
+		if (t[i].acc.epoll_fd >= 0)
+			close(t[i].acc.epoll_fd);
+		if (t[i].req.ipcFd >= 0 || t[i].started)
+			FCGX_Free(&t[i].req, 1);
+		if (t[i].app_ready)
+			app_free(&t[i].app);
+	}
+}
+
+/* Waits for a stop signal (SIGTERM, SIGINT, SIGQUIT) or a thread's stop. */
+static void wait_for_stop(struct worker_shared *w, const sigset_t *stops)
+{
+	struct timespec tick = { 0, 200 * 1000 * 1000 };
+	while (!atomic_load(&w->stop) && !server_stop_requested) {
+		int sig = sigtimedwait(stops, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+			server_stop_requested = 1;
+			return;
+		}
+	}
+}
+
+int server_run(const struct config *cfg, const struct worker_opts *opts,
+	const struct app_shared *shared)
+{
+	struct worker_shared w = { .opts = opts, .stop_fd = -1 };
+	unsigned n = opts->threads ? opts->threads : 1;
+	int rc = -1;
+	sigset_t stops;
+
+	atomic_init(&w.stop, false);
+	atomic_init(&w.served, 0);
+	atomic_init(&w.failed, 0);
+	struct request_thread *t = calloc(n, sizeof(*t));
+	if (!t) {
+		log_error("out of memory for %u request threads", n);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++)
+		t[i].acc.epoll_fd = -1;
+	/* the threads inherit this mask: stop signals reach the main thread only */
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &stops, NULL);
+
+	int fl = fcntl(opts->listen_fd, F_GETFL);
+	w.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fl < 0 || fcntl(opts->listen_fd, F_SETFL, fl | O_NONBLOCK) < 0 || w.stop_fd < 0) {
+		log_error("listening socket: %s", strerror(errno));
+		goto done;
+	}
+	if (FCGX_Init() != 0) {
+		log_error("FCGX_Init failed");
+		goto done;
+	}
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SERVER_THREAD_STACK);
+	unsigned ready = 0;
+	for (; ready < n; ready++) {
+		struct request_thread *rt = &t[ready];
+		rt->w = &w;
+		if (app_init(&rt->app, cfg, shared) != 0) {
+			log_error("request thread %u: initialisation failed (out of memory)", ready);
+			break;
+		}
+		rt->app_ready = true;
+		rt->app.slot = (struct sb_slot_ref){ opts->scoreboard, opts->slot_base + ready };
+		if (opts->scoreboard && rt->app.slot.index < opts->scoreboard->n_slots)
+			atomic_store(&opts->scoreboard->slots[rt->app.slot.index].pid, (int)getpid());
+		if (FCGX_InitRequest(&rt->req, opts->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0 ||
+		    acceptor_open(&rt->acc, opts->listen_fd, w.stop_fd) != 0) {
+			log_error("request thread %u: %s", ready, strerror(errno));
+			break;
+		}
+		int e = pthread_create(&rt->tid, &attr, request_thread_main, rt);
+		if (e != 0) {
+			log_error("request thread %u: %s", ready, strerror(e));
+			break;
+		}
+		rt->started = true;
+	}
+	pthread_attr_destroy(&attr);
+	if (ready == n) {
+		log_info("worker ready: %u request threads, issuer %s", n, cfg->issuer);
+		wait_for_stop(&w, &stops);
+		rc = atomic_load(&w.failed) ? -1 : 0;
+	}
+	threads_stop(&w, t, n);
+done:
+	if (w.stop_fd >= 0)
+		close(w.stop_fd);
+	free(t);
 	return rc;
 }
 
-int worker_main(const struct config *cfg, int listen_fd, unsigned long max_requests)
+int worker_main(const struct config *cfg, const struct worker_opts *opts)
 {
-	struct app app;
+	struct worker_opts o = *opts;
+	struct sgid_jwks_cache jwks;
+	struct scoreboard *own_sb = NULL;
+	int rc = 1;
 
 	/* before any connection (Redis, sgID, the web server) exists */
 	server_ignore_sigpipe();
@@ -278,15 +409,32 @@ int worker_main(const struct config *cfg, int listen_fd, unsigned long max_reque
 		log_error("libcurl initialisation failed");
 		return 1;
 	}
-	if (app_init(&app, cfg) != 0) {
+	if (o.threads == 0)
+		o.threads = SERVER_DEFAULT_THREADS;
+	/* alone (spawn-fcgi, lighttpd, systemd): a bulkhead of our own */
+	if (!o.scoreboard) {
+		int max = cfg->max_inflight > 0 ? cfg->max_inflight : (int)(o.threads * 3 / 4);
+		own_sb = scoreboard_create(o.threads, max > 0 ? max : 1, cfg->inflight_wait_ms);
+		if (!own_sb) {
+			log_error("scoreboard: out of memory");
+			return 1;
+		}
+		o.scoreboard = own_sb;
+		o.slot_base = 0;
+	}
+	struct httpc_share *share = httpc_share_new();
+	if (!share || sgid_jwks_cache_init(&jwks) != 0) {
 		log_error("worker initialisation failed (out of memory)");
+		httpc_share_free(share);
+		scoreboard_free(own_sb);
 		return 1;
 	}
 	server_install_signals();
-	log_info("worker ready: issuer %s", cfg->issuer);
-	struct server_opts so = { .listen_fd = listen_fd, .max_requests = max_requests };
-	int rc = server_run(&app, &so);
+	struct app_shared shared = { .http = share, .jwks = &jwks };
+	rc = server_run(cfg, &o, &shared) == 0 ? 0 : 1;
 	log_info("worker stopping");
-	app_free(&app);
-	return rc == 0 ? 0 : 1;
+	sgid_jwks_cache_free(&jwks);
+	httpc_share_free(share);
+	scoreboard_free(own_sb);
+	return rc;
 }

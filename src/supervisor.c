@@ -16,6 +16,7 @@
 
 #include "httpc.h"
 #include "log.h"
+#include "scoreboard.h"
 #include "server.h"
 #include "util.h"
 
@@ -107,6 +108,7 @@ int listen_socket_open(const char *spec, char *err, size_t err_len)
 
 struct worker {
 	pid_t pid;              /* 0: free slot */
+	int sb_range;           /* its threads' scoreboard slots: range * threads */
 	unsigned generation;    /* config generation it was started with */
 	int64_t started_ms;
 	int retiring;           /* told to stop (reload or shutdown) */
@@ -121,7 +123,25 @@ struct pool {
 	unsigned fast_exits;     /* consecutive early deaths */
 	int64_t next_spawn_ms;   /* backoff: no spawns before this */
 	int stopping;
+	unsigned threads;        /* request threads per worker */
+	struct scoreboard *sb;   /* shared with the workers: the bulkhead */
+	unsigned sb_ranges;      /* how many workers' slot ranges it holds */
 };
+
+/* A scoreboard range no live worker uses (a reload runs two pools side by
+ * side, and workers retiring from an earlier one may still finish
+ * requests): -1 when all are taken; that worker then has no bulkhead. */
+static int free_range(const struct pool *p)
+{
+	for (unsigned r = 0; r < p->sb_ranges; r++) {
+		bool used = false;
+		for (unsigned i = 0; i < SUPERVISOR_MAX_WORKERS && !used; i++)
+			used = p->w[i].pid > 0 && p->w[i].sb_range == (int)r;
+		if (!used)
+			return (int)r;
+	}
+	return -1;
+}
 
 static sigset_t pool_signals;
 
@@ -129,6 +149,7 @@ static sigset_t pool_signals;
 static pid_t spawn_worker(struct pool *p, struct worker *slot, const struct config *cfg,
 	unsigned generation)
 {
+	int range = free_range(p);
 	pid_t pid = p->opts->fork_fn ? p->opts->fork_fn() : fork();
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
@@ -142,8 +163,17 @@ static pid_t spawn_worker(struct pool *p, struct worker *slot, const struct conf
 		sigprocmask(SIG_UNBLOCK, &pool_signals, NULL);
 		signal(SIGHUP, SIG_IGN);
 		signal(SIGCHLD, SIG_DFL);
-		_exit(worker_main(cfg, p->listen_fd, p->opts->max_requests));
+		struct worker_opts wo = {
+			.listen_fd = p->listen_fd, .max_requests = p->opts->max_requests,
+			.threads = p->threads,
+			.scoreboard = range >= 0 ? p->sb : NULL,
+			.slot_base = range >= 0 ? (size_t)range * p->threads : 0,
+		};
+		if (range < 0)
+			log_warn("supervisor: no free scoreboard range: this worker counts its own sgID calls");
+		_exit(worker_main(cfg, &wo));
 	}
+	slot->sb_range = range;
 	slot->pid = pid;
 	slot->generation = generation;
 	slot->started_ms = now_monotonic_ms();
@@ -184,6 +214,8 @@ static void reap(struct pool *p)
 		struct worker *w = find_worker(p, pid);
 		if (!w)
 			continue;
+		/* a worker killed mid-request leaves its slots as they were */
+		scoreboard_release_pid(p->sb, pid);
 		int64_t lived = now_monotonic_ms() - w->started_ms;
 		int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 		if (WIFSIGNALED(status))
@@ -325,6 +357,20 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
 		free(p);
 		return 1;
 	}
+	/* three pools' worth of ranges: the pool, a reload's new one, and
+	 * workers still retiring from an earlier reload */
+	unsigned threads = opts->threads ? opts->threads : SERVER_DEFAULT_THREADS;
+	p->threads = threads;
+	p->sb_ranges = 3 * opts->workers;
+	int max = cfg->max_inflight > 0 ? cfg->max_inflight : (int)(opts->workers * threads * 3 / 4);
+	p->sb = scoreboard_create((size_t)p->sb_ranges * threads, max > 0 ? max : 1,
+	                          cfg->inflight_wait_ms);
+	if (!p->sb) {
+		log_error("supervisor: scoreboard: out of memory");
+		close(p->listen_fd);
+		free(p);
+		return 1;
+	}
 	/* Signals are taken synchronously with sigtimedwait: no handler races. */
 	sigemptyset(&pool_signals);
 	sigaddset(&pool_signals, SIGCHLD);
@@ -335,7 +381,8 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
 	sigprocmask(SIG_BLOCK, &pool_signals, NULL);
 	server_ignore_sigpipe();
 
-	log_info("supervisor: listening on %s with %u workers", opts->listen, opts->workers);
+	log_info("supervisor: listening on %s with %u workers x %u threads, at most %d in sgID calls",
+	         opts->listen, opts->workers, threads, p->sb->max_sgid);
 	fill_pool(p);
 	while (!p->stopping) {
 		struct timespec tick = { 0, 200 * 1000 * 1000 };
@@ -367,6 +414,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
 	if (has_prefix(opts->listen, "unix:"))
 		unlink(opts->listen + 5);
 	log_info("supervisor: stopped");
+	scoreboard_free(p->sb);
 	free(p);
 	return 0;
 }

@@ -1204,7 +1204,7 @@ static int setup(void)
 		return -1;
 	}
 	log_set_level(LOG_LVL_DEBUG);
-	if (httpc_global_init() != 0 || app_init(&app, &cfg) != 0)
+	if (httpc_global_init() != 0 || app_init(&app, &cfg, NULL) != 0)
 		return -1;
 	app_ready = true;
 	/* the in-memory store in place of Redis */
