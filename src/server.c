@@ -237,6 +237,7 @@ struct request_thread {
 	struct app app;
 	bool app_ready;
 	FCGX_Request req;
+	bool req_ready;
 	struct acceptor acc;
 };
 
@@ -299,7 +300,7 @@ static void threads_stop(struct worker_shared *w, struct request_thread *t, unsi
 			pthread_join(t[i].tid, NULL);
 		if (t[i].acc.epoll_fd >= 0)
 			close(t[i].acc.epoll_fd);
-		if (t[i].req.ipcFd >= 0 || t[i].started)
+		if (t[i].req_ready)
 			FCGX_Free(&t[i].req, 1);
 		if (t[i].app_ready)
 			app_free(&t[i].app);
@@ -369,8 +370,12 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 		rt->app.slot = (struct sb_slot_ref){ opts->scoreboard, opts->slot_base + ready };
 		if (opts->scoreboard && rt->app.slot.index < opts->scoreboard->n_slots)
 			atomic_store(&opts->scoreboard->slots[rt->app.slot.index].pid, (int)getpid());
-		if (FCGX_InitRequest(&rt->req, opts->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0 ||
-		    acceptor_open(&rt->acc, opts->listen_fd, w.stop_fd) != 0) {
+		if (FCGX_InitRequest(&rt->req, opts->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+			log_error("request thread %u: FCGX_InitRequest failed", ready);
+			break;
+		}
+		rt->req_ready = true;
+		if (acceptor_open(&rt->acc, opts->listen_fd, w.stop_fd) != 0) {
 			log_error("request thread %u: %s", ready, strerror(errno));
 			break;
 		}
