@@ -156,8 +156,6 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 	json_reply(res, 200, &body);
 	resp_set_cookie(res, &a->cookie, attempt.data, a->cfg->login_ttl);
 done:
-	if (attempt.data)
-		secure_zero(attempt.data, attempt.len);
 	session_clear(&s);
 	kv_list_free(&q);
 	buf_free(&challenge);

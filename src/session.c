@@ -369,9 +369,7 @@ enum session_err session_seal_login(struct session_mgr *m, struct session *s, st
 		goto fail;
 	rc = SESSION_OK;
 fail:
-	if (plain.data)
-		secure_zero(plain.data, plain.len);
-	buf_free(&plain);
+	buf_free(&plain); /* wipes */
 	buf_free(&sealed);
 	return rc;
 }
@@ -397,10 +395,8 @@ enum session_err session_open_login(struct session_mgr *m, const char *val, size
 		rc = SESSION_NOT_FOUND;
 	}
 done:
-	if (plain.data)
-		secure_zero(plain.data, plain.len);
 	buf_free(&sealed);
-	buf_free(&plain);
+	buf_free(&plain); /* wipes */
 	return rc;
 }
 

@@ -23,6 +23,14 @@ const OK = ['ok'];
 // A malformed callback request may be refused before any redirect (400).
 const ERR_OR_400 = ['redirect→/error', 'redirect→400'];
 
+// A login started (auth-url) and the user through sgID's authorize step:
+// { location } of the callback, or { outcome } when a step failed.
+async function atSgid(ctx, jar) {
+  const b = await ctx.begin(jar);
+  if (b.outcome) return b;
+  return ctx.authorize(b.url);
+}
+
 const idt = (o) => ({ id_token: o });
 const tok = (o) => ({ token: o });
 const ui = (o) => ({ userinfo: o });
@@ -273,9 +281,7 @@ const cases = [
       if (first.outcome !== 'ok') return { outcome: `first login: ${first.outcome}` };
       const oldCode = new URL(first.redirectUrl).searchParams.get('code');
       const jar = ctx.newJar();
-      const b = await ctx.begin(jar);
-      if (b.outcome) return b;
-      const a = await ctx.authorize(b.url);
+      const a = await atSgid(ctx, jar);
       if (a.outcome) return a;
       const url = query((p) => { p.set('code', oldCode); })(a.location);
       return { outcome: await ctx.finish(jar, await ctx.callback(jar, url)) };
@@ -302,9 +308,7 @@ const cases = [
     expect: ['one login, one /error'],
     async run(ctx) {
       const jar = ctx.newJar();
-      const b = await ctx.begin(jar);
-      if (b.outcome) return b;
-      const a = await ctx.authorize(b.url);
+      const a = await atSgid(ctx, jar);
       if (a.outcome) return a;
       const jars = [new jar.constructor(jar), new jar.constructor(jar)];
       const cbs = await Promise.all(jars.map((j) => ctx.callback(j, a.location)));
@@ -319,9 +323,7 @@ const cases = [
     expect: ERR,
     async run(ctx) {
       const jar = ctx.newJar();
-      const b = await ctx.begin(jar);
-      if (b.outcome) return b;
-      const a = await ctx.authorize(b.url);
+      const a = await atSgid(ctx, jar);
       if (a.outcome) return a;
       const v = jar.c.get('exampleAppSession');
       if (!v || v.length <= 43) return { outcome: `attempt cookie of length ${v ? v.length : 0}` };
@@ -336,9 +338,7 @@ const cases = [
     expect: ['ok'],
     async run(ctx) {
       const jar = ctx.newJar();
-      const b = await ctx.begin(jar);
-      if (b.outcome) return b;
-      const a = await ctx.authorize(b.url);
+      const a = await atSgid(ctx, jar);
       if (a.outcome) return a;
       const junk = ['flag', `big=${'x'.repeat(3000)}`, ...Array.from({ length: 40 }, (_, k) => `c${k}=${k}`)];
       const cookie = `${junk.join('; ')}; exampleAppSession=${jar.c.get('exampleAppSession')}`;
@@ -350,9 +350,7 @@ const cases = [
     expect: ERR,
     async run(ctx) {
       const jar = ctx.newJar();
-      const b = await ctx.begin(jar);
-      if (b.outcome) return b;
-      const a = await ctx.authorize(b.url);
+      const a = await atSgid(ctx, jar);
       if (a.outcome) return a;
       await ctx.sleep(ctx.cfg.loginTtlMs + 1500);
       return { outcome: await ctx.finish(jar, await ctx.callback(jar, a.location)) };

@@ -253,16 +253,23 @@ static void test_tampered_and_foreign_records(void)
 	session_clear(&s);
 }
 
+/* A logged-in session for sub, stored (id) and loaded again (out). */
+static void logged_in(struct session *s, const char *sub, char id[SESSION_ID_LEN + 1],
+	struct session *out)
+{
+	session_init(s, SESSION_USER);
+	strcpy(s->sub, sub);
+	buf_append_str(&s->access_token, "t");
+	CHECK_INT(session_create(&mgr, s, id), SESSION_OK);
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), out), SESSION_OK);
+}
+
 static void test_absolute_expiry(void)
 {
 	setup();
 	struct session s, out;
 	char id[SESSION_ID_LEN + 1];
-	session_init(&s, SESSION_USER);
-	strcpy(s.sub, "u=old");
-	buf_append_str(&s.access_token, "t");
-	CHECK_INT(session_create(&mgr, &s, id), SESSION_OK);
-	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	logged_in(&s, "u=old", id, &out);
 	/* pretend the absolute lifetime ran out: rewriting is refused ... */
 	out.expires_at = now_unix() - 1;
 	CHECK_INT(session_update_user(&mgr, id, strlen(id), &out), SESSION_NOT_FOUND);
@@ -275,11 +282,7 @@ static void test_profile_write_after_logout(void)
 	setup();
 	struct session s, out;
 	char id[SESSION_ID_LEN + 1];
-	session_init(&s, SESSION_USER);
-	strcpy(s.sub, "u=race");
-	buf_append_str(&s.access_token, "t");
-	CHECK_INT(session_create(&mgr, &s, id), SESSION_OK);
-	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	logged_in(&s, "u=race", id, &out);
 	/* logout lands while the first userinfo waits for sgID */
 	CHECK_INT(session_destroy(&mgr, id, strlen(id)), SESSION_OK);
 	buf_append_str(&out.profile, "{\"myinfo.name\":\"X\"}");
@@ -299,11 +302,7 @@ static void test_large_profile_cached(void)
 	setup();
 	struct session s, out;
 	char id[SESSION_ID_LEN + 1];
-	session_init(&s, SESSION_USER);
-	strcpy(s.sub, "u=big");
-	buf_append_str(&s.access_token, "t");
-	CHECK_INT(session_create(&mgr, &s, id), SESSION_OK);
-	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	logged_in(&s, "u=big", id, &out);
 	size_t plain = 1024 * 1024 / 4 * 3;
 	struct buf big = BUF_INIT;
 	CHECK_INT(buf_append_str(&out.profile, "{\"myinfo.x\":\""), 0);
