@@ -25,6 +25,17 @@
 // connection: "sgid-fcgi" (ours), "openid-client" (the official SDK),
 // anything else ("other": nginx proxying the browser's authorize step).
 //
+// sgID far away: POST /delay?ms=N on STATS_PORT (default 0) makes every
+// token and userinfo answer wait N ms on a timer (no CPU spent) before it is
+// computed and sent, in every process; it also starts a new in-flight record.
+// While the delay is set, each process notes when each token/userinfo call
+// arrived and when its answer finished (or the client went away), and
+//   GET /inflight?at=T1,T2,...  (epoch ms) -> {"delay_ms":N,"calls":N,
+//        "max":N,"max_at":T,"at":[n1,n2,...]}
+// merges the processes' records: the most calls open at the same moment over
+// all processes (the high-water mark since the last /delay) and the calls
+// open at each given moment.
+//
 // Env: PORT (required), STATS_PORT (required), CLIENT_ID, CLIENT_SECRET,
 // CLIENT_PUBLIC_KEY (SPKI PEM file), ISSUER (default
 // http://localhost:PORT/v2), PROCS (default 1), PERSONA_NAME.
@@ -95,7 +106,46 @@ if (cluster.isPrimary) {
     console.error(`fake-sgid: worker ${w.process.pid} exited (${sig || code})`);
     process.exit(1);
   });
+  // /delay and /inflight: a request to every worker, answered when all have.
+  let askSeq = 0;
+  const pending = new Map();
+  const askAll = (msg, done) => {
+    const id = ++askSeq;
+    const ws = Object.values(cluster.workers);
+    pending.set(id, { left: ws.length, replies: [], done });
+    for (const w of ws) w.send({ ...msg, ask: id });
+  };
+  const onReply = (m) => {
+    const p = pending.get(m.reply);
+    if (!p) return;
+    p.replies.push(m);
+    if (--p.left === 0) { pending.delete(m.reply); p.done(p.replies); }
+  };
+  for (const w of Object.values(cluster.workers)) w.on('message', (m) => { if (m && m.reply) onReply(m); });
+  let delayMs = 0;
   http.createServer((req, res) => {
+    const u = new URL(req.url, 'http://x');
+    const json = (o) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify(o)); };
+    if (req.method === 'POST' && u.pathname === '/delay') {
+      delayMs = Math.max(0, Math.min(60000, Number(u.searchParams.get('ms')) || 0));
+      return askAll({ delay: delayMs }, () => json({ delay_ms: delayMs }));
+    }
+    if (u.pathname === '/inflight') {
+      const at = (u.searchParams.get('at') || '').split(',').filter((x) => x !== '').map(Number);
+      return askAll({ record: true }, (replies) => {
+        // sweep over every process's starts and ends: +1 at a start, -1 at an end
+        const ev = [];
+        for (const r of replies) {
+          for (const t of r.starts) ev.push([t, 1]);
+          for (const t of r.ends) ev.push([t, -1]);
+        }
+        ev.sort((a, b) => a[0] - b[0] || a[1] - b[1]); // an end before a start at the same ms
+        let cur = 0, max = 0, maxAt = 0;
+        for (const [t, d] of ev) { cur += d; if (cur > max) { max = cur; maxAt = t; } }
+        const openAt = at.map((t) => ev.reduce((n, e) => n + (e[0] <= t ? e[1] : 0), 0));
+        json({ delay_ms: delayMs, calls: replies.reduce((n, r) => n + r.starts.length, 0), max, max_at: maxAt, at: openAt });
+      });
+    }
     // workers flush every 100 ms: let a caller see everything up to now
     setTimeout(() => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -122,6 +172,37 @@ const KEY_JWE_HEADER = b64u(JSON.stringify({ alg: 'RSA-OAEP', enc: 'A128CBC-HS25
 const DATA_JWE_HEADER = b64u(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid: 'bench-block-key' }));
 const KEY_AAD = Buffer.from(KEY_JWE_HEADER, 'ascii');
 const DATA_AAD = Buffer.from(DATA_JWE_HEADER, 'ascii');
+
+// sgID far away (POST /delay on the stats port): token and userinfo answers
+// wait DELAY_MS on a timer; while it is set, every such call's arrival and
+// end (epoch ms) is recorded for /inflight.
+let DELAY_MS = 0;
+let starts = [];
+let ends = [];
+process.on('message', (m) => {
+  if (!m || !m.ask) return;
+  if (m.delay !== undefined) {
+    DELAY_MS = m.delay;
+    starts = [];
+    ends = [];
+    process.send({ reply: m.ask });
+  } else if (m.record) {
+    process.send({ reply: m.ask, starts, ends });
+  }
+});
+const epochMs = () => performance.timeOrigin + performance.now();
+// delayed(res, fn): fn after DELAY_MS; the call counts as open until its
+// answer is finished or the connection closed.
+function delayed(res, fn) {
+  if (DELAY_MS <= 0) return fn();
+  starts.push(epochMs());
+  let ended = false;
+  const end = () => { if (!ended) { ended = true; ends.push(epochMs()); } };
+  res.on('finish', end);
+  res.on('close', end);
+  setTimeout(() => { if (!res.destroyed) fn(); }, DELAY_MS);
+  return undefined;
+}
 
 // Counters, flushed to the primary.
 let delta = { connections: 0, by_client: {}, requests: {}, requests_by_client: {} };
@@ -248,7 +329,7 @@ const server = http.createServer((req, res) => {
   const route = (name, fn) => { bump(delta.requests, name); bump(delta.requests_by_client, clientOf(req)); fn(); };
   if (req.method === 'GET' && path === '/v2/oauth/authorize') return route('authorize', () => authorize(res, query));
   if (req.method === 'GET' && path === '/v2/.well-known/jwks.json') return route('jwks', () => send(res, 200, JWKS));
-  if (req.method === 'GET' && path === '/v2/oauth/userinfo') return route('userinfo', () => userinfo(req, res));
+  if (req.method === 'GET' && path === '/v2/oauth/userinfo') return route('userinfo', () => delayed(res, () => userinfo(req, res)));
   if (req.method === 'POST' && path === '/v2/oauth/token') {
     const chunks = [];
     let size = 0;
@@ -257,7 +338,7 @@ const server = http.createServer((req, res) => {
       if (size > 65536) req.destroy();
       else chunks.push(c);
     });
-    req.on('end', () => route('token', () => token(res, new URLSearchParams(Buffer.concat(chunks).toString('utf8')))));
+    req.on('end', () => route('token', () => delayed(res, () => token(res, new URLSearchParams(Buffer.concat(chunks).toString('utf8'))))));
     return undefined;
   }
   bump(delta.requests, 'not_found');
