@@ -84,7 +84,18 @@ sanitized-stack:
 	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all
 	tests/sanitized-stack.sh
 
-CHECK_SUITES := unit unit-asan fuzz-replay integration hostile sanitized-stack valgrind browser faults
+# The unit tests and the app built with ThreadSanitizer (clang), then the
+# hostile suite and 200 concurrent mixed requests against the threaded
+# workers; any TSan report fails (tests/tsan-stack.sh).
+TSAN_CC    ?= clang
+TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+.PHONY: tsan
+tsan:
+	$(MAKE) BUILD=build/tsan CC=$(TSAN_CC) CFLAGS="$(TSAN_FLAGS)" LDFLAGS="-fsanitize=thread" \
+		all $(TEST_SRCS:tests/unit/%.c=build/tsan/tests/%)
+	tests/tsan-stack.sh
+
+CHECK_SUITES := unit unit-asan fuzz-replay integration hostile sanitized-stack tsan valgrind browser faults
 check: deps
 	$(MAKE) all
 	FAULTS_QUICK=1 MAKE="$(MAKE)" tests/run-check.sh $(CHECK_SUITES)
