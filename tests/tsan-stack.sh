@@ -24,7 +24,7 @@
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
-out=$root/build/tsan
+out=${TSAN_OUT:-$root/build/tsan} # TSAN_OUT: another TSan build dir
 bin=$out/sgid-fcgi
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1 exitcode=66}
 # Reports are to fail the run, not to be silenced: no suppressions file
