@@ -6,7 +6,7 @@
 --                      in BENCH_POOL (already fetched once: served from the session)
 --   BENCH_MODE=fresh   GET /api/userinfo, each session of BENCH_POOL used once
 --                      (its first userinfo: a fetch from sgID and a decryption);
---                      the pool is split between the BENCH_THREADS threads
+--                      the pool is split between the BENCH_WRK_THREADS threads
 --   BENCH_MODE=login   complete logins: auth-url -> authorize (stand-in) ->
 --                      redirect -> first userinfo; counts logins and their latency
 --   BENCH_MODE=mint    logins without the userinfo step; the sessions they leave
@@ -26,7 +26,7 @@
 --         [fresh=.. exhausted=.. fresh_per_s=.. window_s=..]
 
 local mode = os.getenv("BENCH_MODE") or "plain"
-local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
+local nthreads = tonumber(os.getenv("BENCH_WRK_THREADS") or "1")
 local icecream_path = "/api/auth-url?icecream=Vanilla"
 
 local ffi = require("ffi")

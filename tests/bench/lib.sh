@@ -11,9 +11,11 @@ ROOT=$(cd "$BENCH_DIR/../.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 
-BENCH_PORT=${BENCH_PORT:-18080}        # nginx, ours (peer = +1, stand-in = +10/+11, peer processes = +21/+22)
+BENCH_PORT=${BENCH_PORT:-18080}        # nginx, ours (peer = +1, one peer process = +2, alt pool = +3, stand-in = +10/+11, peer processes = +21/+22)
 PORT_OURS=$BENCH_PORT
 PORT_PEER=$((BENCH_PORT + 1))
+PORT_PEER1=$((BENCH_PORT + 2))
+PORT_ALT=$((BENCH_PORT + 3))
 PORT_SGID=$((BENCH_PORT + 10))
 PORT_SGID_STATS=$((BENCH_PORT + 11))
 PORT_PEER_A=$((BENCH_PORT + 21))
@@ -27,6 +29,7 @@ PUB_PEM=$ROOT/tests/fixtures/client-test-pub.pem
 RT=
 STARTED=()          # "name:pid", in start order
 POOL_PID=
+ALT_PID=
 PEER_PIDS=()
 SGID_PID=
 NGINX_PID=
@@ -53,7 +56,7 @@ port_free() {
 
 bench_init() {
   local p
-  for p in "$PORT_OURS" "$PORT_PEER" "$PORT_SGID" "$PORT_SGID_STATS" "$PORT_PEER_A" "$PORT_PEER_B"; do
+  for p in "$PORT_OURS" "$PORT_PEER" "$PORT_PEER1" "$PORT_ALT" "$PORT_SGID" "$PORT_SGID_STATS" "$PORT_PEER_A" "$PORT_PEER_B"; do
     port_free "$p" || die "port $p is in use (set BENCH_PORT to move the whole set)"
   done
   RT=$(mktemp -d "${TMPDIR:-/tmp}/sgid-bench.XXXXXX")
@@ -136,20 +139,25 @@ start_fake_sgid() {
 sgid_stats() { curl -sS --max-time 5 "http://127.0.0.1:$PORT_SGID_STATS/stats"; }
 
 # Environment of the sgid-fcgi pool: only ours, nothing from the caller.
+# ours_env [PORT]: the nginx port its redirect URI names (default PORT_OURS).
+# BENCH_MAX_INFLIGHT, when set, is passed on as SGID_MAX_INFLIGHT.
 ours_env() {
   OURS_ENV=(env -i PATH="$PATH" HOME="${HOME:-/}"
     SGID_CLIENT_ID="$CLIENT_ID" SGID_CLIENT_SECRET="$CLIENT_SECRET" SGID_PRIVATE_KEY_FILE="$KEY_PEM"
     SGID_HOSTNAME="http://127.0.0.1:$PORT_SGID"
-    SGID_REDIRECT_URI="http://127.0.0.1:$PORT_OURS/api/redirect"
+    SGID_REDIRECT_URI="http://127.0.0.1:${1:-$PORT_OURS}/api/redirect"
     SGID_FRONTEND_HOST="http://localhost:5173"
     REDIS_URL="unix://$RT/redis.sock" LOG_LEVEL="${BENCH_LOG_LEVEL:-warn}")
+  [[ -n ${BENCH_MAX_INFLIGHT:-} ]] && OURS_ENV+=(SGID_MAX_INFLIGHT="$BENCH_MAX_INFLIGHT")
+  return 0
 }
 
-# start_pool WORKERS: sgid-fcgi --listen (supervisor mode), cwd without a .env
+# start_pool WORKERS [THREADS]: sgid-fcgi --listen (supervisor mode), cwd
+# without a .env; THREADS request threads per worker (default: sgid-fcgi's)
 start_pool() {
   ours_env
-  (cd "$RT/work" && exec "${OURS_ENV[@]}" "$BUILD/sgid-fcgi" --listen "unix:$RT/ours.sock" --workers "$1") \
-    >"$RT/ours.log" 2>&1 &
+  (cd "$RT/work" && exec "${OURS_ENV[@]}" "$BUILD/sgid-fcgi" --listen "unix:$RT/ours.sock" --workers "$1" \
+    ${2:+--threads "$2"}) >"$RT/ours.log" 2>&1 &
   POOL_PID=$!
   started sgid-fcgi "$POOL_PID"
   wait_for 20 "the sgid-fcgi pool" test -S "$RT/ours.sock"
@@ -157,6 +165,21 @@ start_pool() {
 }
 pool_has() { [[ $(pool_workers | wc -w) -ge $1 ]]; }
 pool_workers() { pgrep -P "$POOL_PID" 2>/dev/null | tr '\n' ' '; }
+
+# start_alt_pool WORKERS THREADS: a second sgid-fcgi pool (BENCH_ALT), on
+# alt.sock behind nginx's PORT_ALT, same Redis and stand-in: the comparison
+# of two pool shapes in one run
+start_alt_pool() {
+  ours_env "$PORT_ALT"
+  (cd "$RT/work" && exec "${OURS_ENV[@]}" "$BUILD/sgid-fcgi" --listen "unix:$RT/alt.sock" --workers "$1" \
+    --threads "$2") >"$RT/alt.log" 2>&1 &
+  ALT_PID=$!
+  started sgid-fcgi-alt "$ALT_PID"
+  wait_for 20 "the alt sgid-fcgi pool" test -S "$RT/alt.sock"
+  wait_for 20 "$1 alt sgid-fcgi workers" alt_has "$1"
+}
+alt_has() { [[ $(alt_workers | wc -w) -ge $1 ]]; }
+alt_workers() { [[ -n $ALT_PID ]] && pgrep -P "$ALT_PID" 2>/dev/null | tr '\n' ' '; return 0; }
 
 # start_trivial WORKERS
 start_trivial() {
@@ -210,7 +233,8 @@ start_nginx() {
   local user_line=""
   [[ $(id -u) -eq 0 ]] && user_line="user root;"   # the app sockets are 0660 root
   sed -e "s|@RT@|$RT|g" -e "s|@USER_LINE@|$user_line|" -e "s|@NGINX_WORKERS@|${BENCH_NGINX_WORKERS:-2}|" \
-    -e "s|@PORT_OURS@|$PORT_OURS|g" -e "s|@PORT_PEER@|$PORT_PEER|g" -e "s|@PORT_SGID@|$PORT_SGID|g" \
+    -e "s|@PORT_OURS@|$PORT_OURS|g" -e "s|@PORT_PEER@|$PORT_PEER|g" -e "s|@PORT_PEER1@|$PORT_PEER1|g" \
+    -e "s|@PORT_ALT@|$PORT_ALT|g" -e "s|@PORT_SGID@|$PORT_SGID|g" \
     -e "s|@PORT_PEER_A@|$PORT_PEER_A|g" -e "s|@PORT_PEER_B@|$PORT_PEER_B|g" \
     "$BENCH_DIR/nginx.conf.in" >"$RT/nginx/nginx.conf"
   nginx -t -q -p "$RT/nginx" -c "$RT/nginx/nginx.conf" 2>"$RT/nginx-t.log" || { cat "$RT/nginx-t.log" >&2; die "nginx -t failed"; }
@@ -237,6 +261,15 @@ cpu_ticks() {
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# pss_kb PID...: the sum of their proportional set sizes (smaps_rollup), KB
+pss_kb() {
+  local pid t=0 v
+  for pid in "$@"; do
+    v=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null) || v=0
+    t=$((t + ${v:-0}))
+  done
+  echo "$t"
+}
 
 nginx_pids() { echo "$NGINX_PID $(pgrep -P "$NGINX_PID" 2>/dev/null | tr '\n' ' ')"; }
 sgid_pids() { echo "$SGID_PID $(pgrep -P "$SGID_PID" 2>/dev/null | tr '\n' ' ')"; }
