@@ -5,6 +5,13 @@
 // deviation as a violation; and every response can be scripted per test
 // through the control API under /__control/. See README.md beside this file.
 //
+// Concurrency: GET /__control/inflight gives {token, userinfo, sgid, since},
+// each {now, max}: the token/userinfo requests in flight now and the most at
+// the same moment since `since` (sgid: the two summed), counted from a
+// request's arrival to its response's close (delay_ms included; a client that
+// hangs up ends its request). POST /__control/inflight/reset sets every max
+// to its now (so does /__control/reset); /__control/log carries it too.
+//
 // Env: PORT (5157), CLIENT_ID, CLIENT_SECRET (required), CLIENT_PUBLIC_KEY
 // (path to the client's SPKI PEM; falls back to the test vectors), ISSUER
 // (default http://localhost:PORT/v2), REDIRECT_URIS (optional, comma list of
@@ -113,6 +120,23 @@ const codes = new Map();
 const tokens = new Map();
 const log = freshLog();
 const issued = { codes: [], access_tokens: [], code_verifiers: [], id_token_signatures: [], block_keys: [] };
+
+// Concurrency: token and userinfo requests in flight right now (from the
+// request's arrival to its response's close, delays included) and the most
+// at the same moment since start or the last reset ("sgid" = the two summed).
+const inflight = {
+  token: { now: 0, max: 0 }, userinfo: { now: 0, max: 0 }, sgid: { now: 0, max: 0 }, since: Date.now(),
+};
+function inflightEnter(kind) {
+  for (const c of [inflight[kind], inflight.sgid]) { c.now++; if (c.now > c.max) c.max = c.now; }
+}
+function inflightLeave(kind) {
+  for (const c of [inflight[kind], inflight.sgid]) c.now--;
+}
+function inflightReset() {
+  for (const k of ['token', 'userinfo', 'sgid']) inflight[k].max = inflight[k].now;
+  inflight.since = Date.now();
+}
 
 function freshLog() {
   return {
@@ -615,13 +639,16 @@ async function control(req, res, url, ctx) {
   const route = `${req.method} ${url.pathname}`;
   ctx.note = route;
   if (route === 'GET /__control/log') {
-    send(res, 200, { ...log, issued, current_kid: keys.current.kid, scenario });
+    send(res, 200, { ...log, inflight, issued, current_kid: keys.current.kid, scenario });
     return;
   }
+  if (route === 'GET /__control/inflight') { send(res, 200, inflight); return; }
+  if (route === 'POST /__control/inflight/reset') { inflightReset(); send(res, 200, inflight); return; }
   if (route === 'GET /__control/scenario') { send(res, 200, scenario); return; }
   if (route === 'POST /__control/reset') {
     scenario = {};
     Object.assign(log, freshLog());
+    inflightReset();
     send(res, 200, { ok: true });
     return;
   }
@@ -661,7 +688,10 @@ const server = http.createServer((req, res) => {
   const t0 = Date.now();
   const ctx = { note: '' };
   const path0 = req.url.split('?')[0];     // never log query strings: they carry codes
+  const kind = path0 === '/v2/oauth/token' ? 'token' : path0 === '/v2/oauth/userinfo' ? 'userinfo' : null;
+  if (kind) inflightEnter(kind);
   res.on('close', () => {
+    if (kind) inflightLeave(kind);
     const ms = Date.now() - t0;
     const status = res.headersSent ? res.statusCode : 0;
     if (!path0.startsWith('/__control/') && log.requests.length < MAX_LOG) {
