@@ -246,17 +246,76 @@ f_pool_start() {
   [[ -z $STACK_WEB_USER ]] || chgrp "$STACK_WEB_USER" "$STACK_RT/$name.sock"
 }
 
-# The system call a worker is blocked in (x86-64: 43 accept, 288 accept4,
-# 281 epoll_pwait (an idle worker waiting for a connection), 7 poll, 271 ppoll).
-f_syscall() { cut -d' ' -f1 "/proc/$1/syscall" 2>/dev/null || echo gone; }
+# The system call a process or thread is blocked in (x86-64: 43 accept, 288
+# accept4, 232 epoll_wait / 281 epoll_pwait (a request thread waiting for a
+# connection), 7 poll / 271 ppoll (libcurl waiting for sgID), 128
+# rt_sigtimedwait (a worker's or the supervisor's main thread)).
+# f_syscall PID [TID]: of the process's main thread, or of thread TID.
+f_syscall() {
+  local f=/proc/$1/syscall sc
+  [[ -z ${2:-} ]] || f=/proc/$1/task/$2/syscall
+  { read -r sc _ <"$f"; } 2>/dev/null || sc=gone
+  echo "${sc:-gone}"
+}
 
-# Workers of pool NAME not waiting for a connection (busy with a request).
+# Request threads of worker PID: every thread but the main one, which only
+# waits for stop signals (rt_sigtimedwait) while the threads serve requests.
+f_worker_threads() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    t=${t##*/}
+    [[ $t == "*" || $t == "$1" ]] || echo "$t"
+  done
+  return 0
+}
+
+# f_thread_syscalls PID: the system call of each request thread of worker
+# PID, one a line (builtins only: cheap enough to sample 64 threads x N
+# workers several times a second under load).
+f_thread_syscalls() {
+  local d sc
+  for d in /proc/"$1"/task/*; do
+    [[ ${d##*/} != "$1" && ${d##*/} != "*" ]] || continue
+    { read -r sc _ <"$d/syscall"; } 2>/dev/null || sc=gone
+    echo "${sc:-gone}"
+  done
+  return 0
+}
+
+# How many request threads of worker PID are in one of the given system
+# calls (f_worker_in PID 7 271: waiting in poll, i.e. on sgID).
+f_worker_in() {
+  local pid=$1 sc n=0
+  shift
+  while read -r sc; do
+    [[ " $* " != *" $sc "* ]] || n=$((n + 1))
+  done < <(f_thread_syscalls "$pid")
+  echo "$n"
+}
+
+# Requests in progress on pool NAME: one line per busy request thread (a
+# thread not waiting for a connection), the line being its worker's pid. So
+# `f_pool_busy pool | wc -l` counts requests in flight, and `| sort -u` the
+# workers serving any (with one thread per worker, as before threads, the
+# two are the same).
 f_pool_busy() {
   local p sc
   for p in $(f_pool_workers "$1"); do
-    sc=$(f_syscall "$p")
-    [[ $sc == 43 || $sc == 288 || $sc == 281 || $sc == gone ]] || echo "$p"
+    while read -r sc; do
+      [[ $sc == 43 || $sc == 288 || $sc == 232 || $sc == 281 || $sc == gone ]] || echo "$p"
+    done < <(f_thread_syscalls "$p")
   done
+}
+
+# Summed PSS of pool NAME (the supervisor and its workers), in KiB, from
+# /proc/PID/smaps_rollup.
+f_pool_pss_kb() {
+  local p sum=0 kb
+  for p in ${STACK_PID[$1]:-} $(f_pool_workers "$1"); do
+    kb=$(awk '$1 == "Pss:" { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || true)
+    sum=$((sum + ${kb:-0}))
+  done
+  echo "$sum"
 }
 
 # How many lines of pool NAME's log match a regex.

@@ -12,7 +12,8 @@
 //       each logged-in session then fetches /api/userinfo and the data is
 //       checked. --out gets "session-cookie<TAB>icecream<TAB>sub" per
 //       logged-in session (sub empty when userinfo was not answered 200).
-//       Prints and writes a JSON summary: outcomes, timings.
+//       Prints and writes a JSON summary: outcomes, timings (ms: all of
+//       them; ms_by_outcome: every duration per outcome, sorted).
 //   node load.mjs logins --api URL --count N --out FILE [...]   prepare + finish
 //   node load.mjs run --base URL [--base URL2] --mix health=1,auth-url=1,...
 //                     [--sessions FILE] --concurrency C --seconds S --max N
@@ -21,11 +22,18 @@
 //       --sessions; checks sub and iceCream), login (the whole flow through
 //       the provider, then userinfo twice, logout, userinfo 401), noise
 //       (requests that must get 400/401/404/405/204/302-to-error).
+//       --pace MS: each lane starts an operation at most every MS ms (probes
+//       spread over a window instead of back to back).
 //       --records gets one JSON line per request: s, e (epoch ms), ep, b
 //       (index of the --base it went to), st (0 = no HTTP answer), err, ok
 //       (the answer expected), wrong (a 200 with somebody else's data).
 //   node load.mjs sessions --base URL --sessions FILE
 //       How many sessions of FILE still get their own profile from URL.
+//   node load.mjs userinfos --base URL --sessions FILE [--json F]
+//       /api/userinfo for every session of FILE at once (a burst of first
+//       calls, say): by_status, ms per status, Retry-After values and
+//       content types per status, problems (a 200 with wrong data, an error
+//       answered with JSON).
 //   node load.mjs stats --records F [--from MS] [--to MS] [--event MS] [--b I]
 //       Summary of a records file, limited to requests that started in the
 //       window (and went to base I); with --event, the failure window
@@ -198,15 +206,20 @@ async function finishAll(o, prepared) {
     }
     return out;
   }));
-  const summary = { count: results.length, outcomes: {}, userinfo: {}, problems: [], ms: stats(results.map((r) => r.ms)) };
+  const summary = {
+    count: results.length, outcomes: {}, userinfo: {}, problems: [], ms: stats(results.map((r) => r.ms)),
+    ms_by_outcome: {},
+  };
   for (const r of results) {
     summary.outcomes[r.outcome] = (summary.outcomes[r.outcome] || 0) + 1;
+    (summary.ms_by_outcome[r.outcome] ||= []).push(r.ms);
     if (r.userinfo !== undefined) summary.userinfo[r.userinfo] = (summary.userinfo[r.userinfo] || 0) + 1;
     // A 200 that fails the checks, or an error answer the SPA would take
     // for a logged-in user (JSON): the two things that must never happen.
     if (r.userinfo_problem && (r.userinfo === 200 || /JSON/.test(r.userinfo_problem))) summary.problems.push(r.userinfo_problem);
   }
   summary.problems = [...new Set(summary.problems)];
+  for (const v of Object.values(summary.ms_by_outcome)) v.sort((a, b) => a - b);
   const ui = results.filter((r) => r.userinfo !== undefined).map((r) => r.userinfo_ms);
   if (ui.length) summary.userinfo_ms = stats(ui);
   if (o.out) {
@@ -328,6 +341,7 @@ async function runLoad(o) {
   const seconds = num(o.seconds, 10, 0.1, MAX_SECONDS);
   const max = num(o.max, 100000, 1, 10_000_000);
   const conc = num(o.concurrency, 4, 1, 256);
+  const pace = num(o.pace, 0, 0, 60000);
   const frontend = o.frontend || 'http://localhost:25173';
   const sessions = o.sessions ? readSessions(o.sessions) : [];
   const mix = [];
@@ -432,7 +446,12 @@ async function runLoad(o) {
 
   const lanes = Array.from({ length: conc }, async (_, lane) => {
     let n = 0;
-    while (more()) await oneOp(lane, n++);
+    while (more()) {
+      const t0 = Date.now();
+      await oneOp(lane, n++);
+      const left = pace - (Date.now() - t0);
+      if (left > 0 && Date.now() + left < deadline) await new Promise((r) => setTimeout(r, left));
+    }
   });
   await Promise.all(lanes);
   if (recFd !== null) fs.closeSync(recFd);
@@ -477,6 +496,34 @@ async function main() {
     });
     const bad = res.filter(Boolean);
     out = { good: list.length - bad.length, total: list.length, problems: [...new Set(bad)].slice(0, 5) };
+  } else if (cmd === 'userinfos') {
+    if (!o.sessions || !o.base.length) die('userinfos needs --base and --sessions');
+    const base = o.base[0].replace(/\/$/, '');
+    loopback(base);
+    const list = readSessions(o.sessions);
+    if (list.length > 10000) die('userinfos: at most 10000 sessions');
+    const res = await Promise.all(list.map(async (s) => {
+      const r = await request('GET', `${base}/api/userinfo`, { cookie: `${COOKIE}=${s.cookie}` });
+      return { r, why: checkUserinfo(r, s.sub ? s : { icecream: s.icecream }) };
+    }));
+    out = { count: list.length, by_status: {}, ms: {}, retry_after: {}, content_type: {}, problems: [] };
+    const ms = {};
+    for (const { r, why } of res) {
+      const k = r.st ? String(r.st) : `0:${r.err}`;
+      out.by_status[k] = (out.by_status[k] || 0) + 1;
+      (ms[k] ||= []).push(r.e - r.s);
+      const h = r.headers || {};
+      const ra = h['retry-after'] === undefined ? 'none' : String(h['retry-after']);
+      out.retry_after[k] ||= {};
+      out.retry_after[k][ra] = (out.retry_after[k][ra] || 0) + 1;
+      const ct = String(h['content-type'] || 'none').split(';')[0];
+      out.content_type[k] ||= {};
+      out.content_type[k][ct] = (out.content_type[k][ct] || 0) + 1;
+      if (r.st === 200 && why) out.problems.push(why);
+      if (r.st && r.st !== 200 && json(r.body) !== null) out.problems.push(`userinfo ${r.st} with a JSON body`);
+    }
+    for (const [k, v] of Object.entries(ms)) out.ms[k] = stats(v);
+    out.problems = [...new Set(out.problems)].slice(0, 5);
   } else if (cmd === 'stats') {
     if (!o.records) die('stats needs --records');
     const from = num(o.from, 0, 0, Number.MAX_SAFE_INTEGER);
@@ -489,7 +536,7 @@ async function main() {
     }
     out = agg.result(o.event === undefined ? undefined : Number(o.event));
   } else {
-    die('usage: load.mjs prepare|finish|logins|run|sessions|stats ...');
+    die('usage: load.mjs prepare|finish|logins|run|sessions|userinfos|stats ...');
   }
   const text = JSON.stringify(out);
   if (o.json) fs.writeFileSync(o.json, `${text}\n`);
