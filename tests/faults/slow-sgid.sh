@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # (a) Slow sgID: the hostile IdP answers token and userinfo after 5 s. While
 # logins hang in those calls, /api/auth-url and /api/health must keep answering
-# fast: measured (p50/p99 of 200 requests) with no stall, with N-1 of the N
-# workers stuck, and with all N stuck (where they can only queue).
+# fast: measured (p50/p99 of 200 requests) with no stall, with N-1 logins
+# stuck, and with N x 8 stuck (the request threads: before them a worker held
+# one request and N stuck logins made the rest queue). tests/faults/concurrency.sh takes the same to 200 in flight.
 set -euo pipefail
 # shellcheck source=tests/faults/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -39,17 +40,17 @@ f_load prepare --api "$API" --count "$k" --concurrency "$k" --prefix slow --out 
 f_load finish --in "$T/slow1.tsv" --api "$API" --userinfo --frontend "$FRONTEND" --expect-name "HOSTILE TEST PERSONA" \
   --json "$T/slow1.json" >/dev/null &
 fin=$!
-f_wait 5 "$k workers busy in the token call" busy_is "$k" || true
+f_wait 5 "$k requests busy in the token call" busy_is "$k" || true
 stuck_before=$(f_pool_busy pool | wc -l)
 t0=$(f_now_ms)
 measure stuck1
 t1=$(f_now_ms)
 stuck_after=$(f_pool_busy pool | wc -l)
-note "$k of $N workers stuck (busy before/after: $stuck_before/$stuck_after), measured in $((t1 - t0)) ms: $(lat stuck1)"
-check "$k of $N stuck: health+auth-url 200/200 answered 200" all_200 stuck1
-check "$k of $N stuck: p99 $(jqv "$T/stuck1.json" .lat.p99) ms < $FAST_P99_MS ms" \
+note "$k logins stuck on $N workers (busy request threads before/after: $stuck_before/$stuck_after), measured in $((t1 - t0)) ms: $(lat stuck1)"
+check "$k stuck: health+auth-url 200/200 answered 200" all_200 stuck1
+check "$k stuck: p99 $(jqv "$T/stuck1.json" .lat.p99) ms < $FAST_P99_MS ms" \
   test "$(jqv "$T/stuck1.json" .lat.p99)" -lt "$FAST_P99_MS"
-check "$k of $N stuck: the measurement ran while the logins hung (${stuck_after} busy at its end)" \
+check "$k stuck: the measurement ran while the logins hung (${stuck_after} busy at its end)" \
   test "$stuck_after" -ge "$k"
 wait "$fin" || true
 note "stalled logins: $(jq -c '{outcomes, userinfo, ms, userinfo_ms, problems}' "$T/slow1.json")"
@@ -60,18 +61,47 @@ slow_ok() {
 }
 check "the $k stalled logins complete: logged-in after ≥ ${STALL_MS} ms, userinfo 200 with the right data" slow_ok
 
-# ---- all N workers stuck -----------------------------------------------------
-f_load prepare --api "$API" --count "$N" --concurrency "$N" --prefix slow2 --out "$T/slow2.tsv" >/dev/null
-f_load finish --in "$T/slow2.tsv" --api "$API" --frontend "$FRONTEND" --json "$T/slow2.json" >/dev/null &
+# ---- many more logins stuck than workers ------------------------------------
+# Before threads a worker held one request, so N stuck logins left nothing to
+# serve health and auth-url and they queued. Now each worker serves up to
+# --threads requests (64) and at most 3/4 of the pool's threads wait on sgID
+# (the bulkhead): with N x STUCK_PER logins stuck, health and auth-url must
+# stay as fast as with none. Where they land is the kernel's choice (each
+# request thread waits with EPOLLEXCLUSIVE; a burst often fills one worker
+# first): the spread is printed, and some worker must hold several.
+STUCK_PER=${FAULTS_STUCK_PER_WORKER:-8}
+M=$((N * STUCK_PER))
+f_load prepare --api "$API" --count "$M" --concurrency "$M" --prefix slow2 --out "$T/slow2.tsv" >/dev/null
+f_load finish --in "$T/slow2.tsv" --api "$API" --userinfo --frontend "$FRONTEND" --expect-name "HOSTILE TEST PERSONA" \
+  --timeout 30000 --json "$T/slow2.json" >/dev/null &
 fin=$!
-f_wait 5 "$N workers busy" busy_is "$N" || true
+f_wait 5 "$M requests busy" busy_is "$M" || true
+stuck_before=$(f_pool_busy pool | wc -l)
+per_worker=""
+most=0
+for p in $(f_pool_workers pool); do
+  c=$(f_worker_in "$p" 7 271)
+  per_worker+="$p:$c "
+  ((c <= most)) || most=$c
+done
 t0=$(f_now_ms)
 measure stuck2
 t1=$(f_now_ms)
+stuck_after=$(f_pool_busy pool | wc -l)
+note "$M logins stuck (busy request threads before/after: $stuck_before/$stuck_after; waiting on sgID per worker: $per_worker), measured in $((t1 - t0)) ms: $(lat stuck2)"
+check "$M stuck ($N x $STUCK_PER): health+auth-url 200/200 answered 200" all_200 stuck2
+check "$M stuck: p99 $(jqv "$T/stuck2.json" .lat.p99) ms < $FAST_P99_MS ms" \
+  test "$(jqv "$T/stuck2.json" .lat.p99)" -lt "$FAST_P99_MS"
+check "$M stuck: nothing queues behind them (max $(jqv "$T/stuck2.json" .lat.max) ms < 1000 ms)" \
+  test "$(jqv "$T/stuck2.json" .lat.max)" -lt 1000
+check "$M stuck: the measurement ran while they hung ($stuck_after busy at its end), a worker holding $most of them" \
+  test "$stuck_after" -ge "$M" -a "$most" -ge 2
 wait "$fin" || true
-note "all $N workers stuck, measured in $((t1 - t0)) ms: $(lat stuck2)"
-check "all $N stuck: every request still answered 200 (queued, not failed)" all_200 stuck2
-check "all $N stuck: requests wait for a free worker (max $(jqv "$T/stuck2.json" .lat.max) ms ≥ 1000 ms): the guarantee holds only while fewer than $N are stuck" \
-  test "$(jqv "$T/stuck2.json" .lat.max)" -ge 1000
-check "all $N stuck: the $N logins still complete" test "$(jqv "$T/slow2.json" '.outcomes["logged-in"] // 0')" -eq "$N"
+note "stalled logins: $(jq -c '{outcomes, userinfo, ms, userinfo_ms, problems}' "$T/slow2.json")"
+slow2_ok() {
+  local j=$T/slow2.json
+  [[ $(jqv "$j" '.outcomes["logged-in"]') == "$M" && $(jqv "$j" '.userinfo["200"]') == "$M" &&
+    $(jqv "$j" '.problems | length') == 0 ]] && (($(jqv "$j" .ms.p50) >= STALL_MS))
+}
+check "the $M stalled logins complete: logged-in after ≥ ${STALL_MS} ms, userinfo 200 with the right data" slow2_ok
 check "no worker crashed" test "$(f_log_count pool 'killed by signal|exited with status [1-9]')" -eq 0
