@@ -16,6 +16,8 @@
 #   soak           (i) mixed traffic with worker RSS sampled
 #   anon-flood     (j) 100 000 anonymous auth-url calls write nothing to Redis;
 #                      auth-url with Redis down
+#   concurrency    (k) request threads: 200 logins held in sgID at once, fast
+#                      probes meanwhile, PSS; the bulkhead; hung sgID; kill -9
 #
 # FAULTS_QUICK=1: shorter loads and fewer cases, soak of 20 s (for make check).
 # Otherwise the soak runs SOAK_SECONDS (default 60 here; `make soak` runs
@@ -26,7 +28,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker redis-restart redis-full-ro sgid-faults signals scaleout sentinel anon-flood soak)
+all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals scaleout sentinel anon-flood soak)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}
