@@ -40,7 +40,7 @@ static pid_t serve_once(int *port)
 	}
 	alarm(10);
 	int c = accept(fd, NULL, NULL);
-	char req[4096], resp[4600];
+	char req[4096] = "", resp[4600];
 	size_t n = 0;
 	while (n < sizeof(req) - 1 && !strstr(req, "\r\n\r\n")) {
 		ssize_t r = read(c, req + n, sizeof(req) - 1 - n);
