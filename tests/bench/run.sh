@@ -3,17 +3,22 @@
 # Express example, side by side, in one run (issue 6). See README.md here.
 #
 # Starts its own stack (lib.sh): redis-server on a unix socket, the sgID
-# stand-in (fake-sgid, Node), the sgid-fcgi pool (--listen unix: --workers N),
+# stand-in (fake-sgid, Node), the sgid-fcgi pool (--listen unix: --workers N
+# --threads T; with BENCH_ALT a second pool of another shape),
 # trivial_fcgi twice (the second with one Redis SET per request,
-# on the same Redis) with the same N, the peer (2 Node processes) and nginx in front
+# on the same Redis), the peer (2 Node processes) and nginx in front
 # of all of them, on 127.0.0.1 ports BENCH_PORT.. and unix sockets in a temp
 # dir. Then loads each row with wrk for BENCH_DURATION seconds, BENCH_REPS
 # times (rows interleaved, so slow phases of a shared machine hit every row),
 # and prints one table: median requests/s, median p50 and p99 latency, ratios,
-# CPU per request of each process group, RSS, and the RSA ceiling.
+# CPU per request of each process group, RSS, and the RSA ceiling. The
+# login rows with sgID far away (-250ms, -2s) also give the stand-in's
+# in-flight high-water mark and the pool's PSS per in-flight call.
 #
 # Environment (defaults): BENCH_DURATION=10 BENCH_FRESH_DURATION=5 BENCH_REPS=3 BENCH_CONNS=64
-# BENCH_THREADS=2 BENCH_WORKERS=16 BENCH_PORT=18080 BENCH_SGID_PROCS=2
+# BENCH_WRK_THREADS=2 BENCH_WORKERS=$(nproc) BENCH_THREADS=64 BENCH_TRIVIAL_WORKERS=16
+# BENCH_DELAY_CONNS=256 BENCH_MAX_INFLIGHT (SGID_MAX_INFLIGHT; default sgid-fcgi's)
+# BENCH_ALT=WxT (e.g. 16x1: a second pool, rows alt-*) BENCH_PORT=18080 BENCH_SGID_PROCS=2
 # BENCH_NGINX_WORKERS=2 BENCH_ROWS (space-separated subset of the row names)
 # BENCH_KEEP=1 (keep the temp dir). Needs: wrk nginx redis-server node npm
 # curl jq; build/sgid-fcgi and build/bench/* (make bench builds them).
@@ -25,12 +30,30 @@ set -euo pipefail
 D=${BENCH_DURATION:-10}
 REPS=${BENCH_REPS:-3}
 CONNS=${BENCH_CONNS:-64}
-THREADS=${BENCH_THREADS:-2}
-WORKERS=${BENCH_WORKERS:-16}
-SGID_PROCS=${BENCH_SGID_PROCS:-2}
+WRK_THREADS=${BENCH_WRK_THREADS:-2}
 CORES=$(nproc)
+# The pool as README.md recommends it: one worker per core, 64 threads each.
+WORKERS=${BENCH_WORKERS:-$CORES}
+POOL_THREADS=${BENCH_THREADS:-64}
+# trivial_fcgi's workers are single-threaded libfcgi loops, one connection at
+# a time: they keep the 16 processes that were their best on this machine.
+TRIVIAL_WORKERS=${BENCH_TRIVIAL_WORKERS:-16}
+# sgid-fcgi's bulkhead: at most this many of its threads inside sgID calls
+MAX_INFLIGHT=${BENCH_MAX_INFLIGHT:-$((WORKERS * POOL_THREADS * 3 / 4))}
+((MAX_INFLIGHT > 0)) || MAX_INFLIGHT=1
+DELAY_CONNS=${BENCH_DELAY_CONNS:-256}
+SGID_PROCS=${BENCH_SGID_PROCS:-2}
 CACHED_POOL=256
-ALL_ROWS="ceiling transport transport-redis ours-auth-url ours-userinfo-session ours-userinfo-fresh ours-login peer-auth-url peer-userinfo-session peer-userinfo-fresh peer-login"
+ALT=${BENCH_ALT:-}
+ALT_WORKERS= ALT_THREADS=
+if [[ -n $ALT ]]; then
+  [[ $ALT =~ ^([0-9]+)x([0-9]+)$ ]] || die "BENCH_ALT must be WORKERSxTHREADS, e.g. 16x1"
+  ALT_WORKERS=${BASH_REMATCH[1]} ALT_THREADS=${BASH_REMATCH[2]}
+fi
+ALL_ROWS="ceiling transport transport-redis ours-auth-url ours-userinfo-session ours-userinfo-fresh ours-login"
+[[ -n $ALT ]] && ALL_ROWS+=" alt-auth-url alt-userinfo-session alt-userinfo-fresh alt-login"
+ALL_ROWS+=" peer-auth-url peer-userinfo-session peer-userinfo-fresh peer-login"
+ALL_ROWS+=" ours-login-250ms peer1-login-250ms ours-login-2s peer1-login-2s"
 ROWS=${BENCH_ROWS:-$ALL_ROWS}
 OUT_DIR=$BUILD/bench
 
@@ -44,13 +67,14 @@ mkdir -p "$OUT_DIR"
 RES=$RT/results.tsv
 : >"$RES"
 
-say "bench: starting the stack in $RT (workers=$WORKERS, stand-in processes=$SGID_PROCS, cores=$CORES)"
+say "bench: starting the stack in $RT (workers=$WORKERS x threads=$POOL_THREADS${ALT:+, alt pool $ALT}, stand-in processes=$SGID_PROCS, cores=$CORES)"
 peer_install
 start_redis
 start_fake_sgid "$SGID_PROCS"
-start_trivial "$WORKERS"
-start_trivial_redis "$WORKERS"
-start_pool "$WORKERS"
+start_trivial "$TRIVIAL_WORKERS"
+start_trivial_redis "$TRIVIAL_WORKERS"
+start_pool "$WORKERS" "$POOL_THREADS"
+[[ -n $ALT ]] && start_alt_pool "$ALT_WORKERS" "$ALT_THREADS"
 start_peers
 start_nginx
 curl -sf "http://127.0.0.1:$PORT_OURS/api/health" >/dev/null || die "sgid-fcgi /api/health failed through nginx"
@@ -84,7 +108,12 @@ RSA_VERIFY_ALL=$(rsa_all rs256_verify)
 # ---- helpers ---------------------------------------------------------------
 
 url_of() { # ENGINE -> base URL
-  if [[ $1 == peer ]]; then echo "http://127.0.0.1:$PORT_PEER"; else echo "http://127.0.0.1:$PORT_OURS"; fi
+  case $1 in
+    peer) echo "http://127.0.0.1:$PORT_PEER" ;;
+    peer1) echo "http://127.0.0.1:$PORT_PEER1" ;;
+    alt) echo "http://127.0.0.1:$PORT_ALT" ;;
+    *) echo "http://127.0.0.1:$PORT_OURS" ;;
+  esac
 }
 
 # wrk_run OUTFILE SECONDS MODE URL [VAR=VALUE...]: one bounded wrk run; its
@@ -92,9 +121,9 @@ url_of() { # ENGINE -> base URL
 wrk_run() {
   local out=$1 secs=$2 mode=$3 url=$4
   shift 4
-  env BENCH_MODE="$mode" BENCH_THREADS="$THREADS" "$@" \
+  env BENCH_MODE="$mode" BENCH_WRK_THREADS="$WRK_THREADS" "$@" \
     /usr/bin/time -f '%U %S' -o "$out.time" \
-    timeout $((secs + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s \
+    timeout $((secs + 30)) wrk -t"$WRK_THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s \
     -s "$BENCH_DIR/bench.lua" "$url" >"$out.wrk" 2>"$out.err" || true
   grep '^BENCH ' "$out.wrk" >"$out" || { cat "$out.wrk" "$out.err" >&2; die "wrk produced no result for $url"; }
 }
@@ -102,8 +131,8 @@ field() { sed -n "s/.* $2=\\([^ ]*\\).*/\\1/p" "$1"; }
 
 # (pid lists are split into words on purpose)
 # shellcheck disable=SC2046
-group_ticks() { # prints "ours nginx sgid redis peer trivial" ticks (trivial = both trivial responders)
-  echo "$(cpu_ticks "$POOL_PID" $(pool_workers)) $(cpu_ticks $(nginx_pids)) $(cpu_ticks $(sgid_pids))" \
+group_ticks() { # prints "ours nginx sgid redis peer trivial" ticks (ours = both pools, trivial = both trivial responders)
+  echo "$(cpu_ticks "$POOL_PID" $(pool_workers) $ALT_PID $(alt_workers)) $(cpu_ticks $(nginx_pids)) $(cpu_ticks $(sgid_pids))" \
     "$(cpu_ticks "$REDIS_PID") $(cpu_ticks "${PEER_PIDS[@]}") $(cpu_ticks "$TRIVIAL_PID" $(pgrep -P "$TRIVIAL_PID" | tr '\n' ' ') "$TRIVIAL_REDIS_PID" $(pgrep -P "$TRIVIAL_REDIS_PID" | tr '\n' ' '))"
 }
 
@@ -122,12 +151,30 @@ RSS_TRACK=""
 # whole login: they run BENCH_FRESH_DURATION (default D/2) seconds, and each
 # is preceded by a mint sized from the previous rep's rates.
 DF=${BENCH_FRESH_DURATION:-$(((D + 1) / 2))}
-declare -A MINT_SECS=([ours]=$((DF * 3 / 2 + 1)) [peer]=$((DF * 3 / 2 + 1)))
+declare -A MINT_SECS=([ours]=$((DF * 3 / 2 + 1)) [alt]=$((DF * 3 / 2 + 1)) [peer]=$((DF * 3 / 2 + 1)))
+
+# sgID far away: the stand-in's token and userinfo answers wait on a timer.
+sgid_delay() { curl -sS --max-time 5 -X POST "http://127.0.0.1:$PORT_SGID_STATS/delay?ms=$1" >/dev/null; }
+# pss_sampler FILE SECONDS PID...: "epoch_ms pss_kb" every 0.5 s
+pss_sampler() {
+  local f=$1 secs=$2 end t
+  shift 2
+  end=$((SECONDS + secs))
+  while ((SECONDS < end)); do
+    sleep 0.5
+    t=${EPOCHREALTIME/[.,]/}
+    echo "${t:0:13} $(pss_kb "$@")" >>"$f"
+  done
+}
 
 # run_row NAME REP
 run_row() {
-  local name=$1 rep=$2 engine mode path="" pool="" out=$RT/row.out t0 t1 ops wrk_cpu
+  local name=$1 rep=$2 engine mode path="" pool="" out=$RT/row.out t0 t1 ops wrk_cpu delay=0 conns=$CONNS
   engine=${name%%-*}
+  case $name in
+    *-login-*ms) delay=${name##*-login-} delay=${delay%ms} ;;
+    *-login-*s) delay=${name##*-login-} delay=$((${delay%s} * 1000)) ;;
+  esac
   case $name in
     ceiling) mode=plain path=/ceiling engine=nginx ;;
     transport) mode=plain path=/trivial/health engine=nginx ;;
@@ -135,22 +182,57 @@ run_row() {
     *-auth-url) mode=plain path="/api/auth-url?icecream=Vanilla" ;;
     *-userinfo-session) mode=cached pool=$RT/cached-$engine.txt ;;
     *-userinfo-fresh) mode=fresh pool=$RT/fresh-$engine.txt ;;
-    *-login) mode=login path="/api/auth-url?icecream=Vanilla" ;;
+    *-login | *-login-*) mode=login path="/api/auth-url?icecream=Vanilla" ;;
+    *) die "unknown row $name" ;;
   esac
   if [[ $mode == fresh ]]; then
     mint "$engine" "${MINT_SECS[$engine]}" "$pool" "$CONNS"
   fi
-  local base=http://127.0.0.1:$PORT_OURS
-  [[ $engine == peer ]] && base=http://127.0.0.1:$PORT_PEER
+  local base
+  base=$(url_of "$engine")
+  [[ $engine == nginx ]] && base=http://127.0.0.1:$PORT_OURS
   [[ $mode == cached || $mode == fresh ]] && path=/api/userinfo
-  sleep 1
-  t0=$(group_ticks)
   local secs=$D
   [[ $mode == fresh ]] && secs=$DF
+  local sampler="" pss_file=$RT/pss.txt
+  if ((delay > 0)); then
+    # sgID far away: more browsers, and runs long enough for a dozen logins
+    # each way (a login waits for two delayed calls)
+    conns=$DELAY_CONNS
+    ((secs < delay * 12 / 1000)) && secs=$((delay * 12 / 1000))
+    sgid_delay "$delay"
+  fi
+  sleep 1
+  if ((delay > 0)); then
+    : >"$pss_file"
+    # shellcheck disable=SC2046
+    if [[ $engine == peer1 ]]; then pss_sampler "$pss_file" "$secs" "${PEER_PIDS[0]}" &
+    else pss_sampler "$pss_file" "$secs" "$POOL_PID" $(pool_workers) & fi
+    sampler=$!
+  fi
+  t0=$(group_ticks)
+  local saved=$CONNS
+  CONNS=$conns
   wrk_run "$out" "$secs" "$mode" "$base$path" BENCH_POOL="$pool"
+  CONNS=$saved
   t1=$(group_ticks)
+  local extra=""
+  if ((delay > 0)); then
+    wait "$sampler" 2>/dev/null || true
+    local at inf
+    at=$(cut -d' ' -f1 "$pss_file" | paste -sd, -)
+    inf=$(curl -sS --max-time 10 "http://127.0.0.1:$PORT_SGID_STATS/inflight?at=$at") || die "the stand-in's /inflight failed"
+    # the sample with the most calls open: PSS there, per open call
+    extra=$(jq -r --rawfile pss "$pss_file" '
+      ($pss | split("\n") | map(select(. != "") | split(" ") | .[1] | tonumber)) as $p
+      | (.at | to_entries | max_by(.value)) as $pk
+      | "hw=\(.max) calls=\(.calls) peak_open=\($pk.value // 0) peak_pss_kb=\($p[$pk.key // 0] // 0)"' <<<"$inf")
+    # back to an sgID next door; let the calls still waiting finish
+    sgid_delay 0
+    sleep $((delay / 1000 + 1))
+  fi
   ops=$(field "$out" requests)
-  [[ $mode == login ]] && ops=$(field "$out" logins)
+  [[ $mode == login ]] && ops=$(($(field "$out" logins) > 0 ? $(field "$out" logins) : 1))
   [[ $mode == fresh ]] && ops=$(($(field "$out" fresh) > 0 ? $(field "$out" fresh) : 1))
   wrk_cpu=$(awk '{ printf "%d", ($1 + $2) * 100 }' "$out.time")
   # CPU ms per operation (request, or login) of each group
@@ -174,9 +256,10 @@ run_row() {
     MINT_SECS[$engine]=$(awk -v r="$rate" -v m="$MINT_RATE" -v d="$DF" 'BEGIN {
       s = (m > 0) ? 1.25 * d * r / m : 2 * d; if (s < 3) s = 3; if (s > 4 * d) s = 4 * d; printf "%d", s + 0.999 }')
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rep" "$rate" "$p50" "$p99" "$(field "$out" requests)" \
-    "$bad" "$cpu" "$note" >>"$RES"
-  say "$(printf 'bench: rep %s %-22s %9s/s  p50 %7s ms  p99 %8s ms  errors %s %s' "$rep" "$name" "$rate" "$p50" "$p99" "$bad" "$note")"
+  # column 10: the duration of the run and, with sgID far away, the in-flight record
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rep" "$rate" "$p50" "$p99" "$(field "$out" requests)" \
+    "$bad" "$cpu" "$note" "secs=$secs $extra" >>"$RES"
+  say "$(printf 'bench: rep %s %-22s %9s/s  p50 %7s ms  p99 %8s ms  errors %s %s %s' "$rep" "$name" "$rate" "$p50" "$p99" "$bad" "$note" "$extra")"
   if [[ $engine == ours ]]; then
     OURS_REQS=$((OURS_REQS + $(field "$out" requests)))
     local w maxrss=0 r
@@ -189,7 +272,7 @@ run_row() {
 }
 
 # ---- sessions for the "from the session" rows ------------------------------
-for engine in ours peer; do
+for engine in ours alt peer; do
   case " $ROWS " in *" $engine-userinfo-session "*) ;; *) continue ;; esac
   say "bench: $engine: $CACHED_POOL logged-in sessions for the cached userinfo row"
   mint "$engine" 3 "$RT/minted-$engine.txt" 16
@@ -233,7 +316,7 @@ if ((MEM_REQS > 0)); then
   kill -TERM "$POOL_PID" 2>/dev/null || true
   wait "$POOL_PID" 2>/dev/null || true
   stopped "$POOL_PID"
-  start_pool 1
+  start_pool 1 "$POOL_THREADS"
   mem_worker=$(pool_workers | tr -d ' ')
   base=http://127.0.0.1:$PORT_OURS
   served=0 phase=0
@@ -261,7 +344,8 @@ fi
 
 # ---- the report ------------------------------------------------------------
 report() {
-  awk -F'\t' -v rows="$ROWS" -v workers="$WORKERS" -v cores="$CORES" -v conns="$CONNS" -v d="$D" -v reps="$REPS" \
+  awk -F'\t' -v rows="$ROWS" -v workers="$WORKERS" -v threads="$POOL_THREADS" -v maxin="$MAX_INFLIGHT" \
+    -v alt="$ALT" -v dconns="$DELAY_CONNS" -v twork="$TRIVIAL_WORKERS" -v cores="$CORES" -v conns="$CONNS" -v d="$D" -v reps="$REPS" \
     -v dec="$RSA_DEC" -v dec256="$RSA_DEC256" -v sign="$RSA_SIGN" -v verify="$RSA_VERIFY" \
     -v dec_all="$RSA_DEC_ALL" -v sign_all="$RSA_SIGN_ALL" -v verify_all="$RSA_VERIFY_ALL" \
     -v rss_ours="$RSS_OURS" -v rss_peer="$RSS_PEER" -v rss_sup="$RSS_SGID_SUP" -v track="$RSS_TRACK" \
@@ -273,7 +357,15 @@ report() {
     return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
   function ratio(a, b) { return (b > 0 && a > 0) ? sprintf("%.2f", a / b) : "-" }
+  # the peer row an ours row is held against: the sgID-far-away rows against ONE peer process
+  function peer_of(r,   p) { p = r; if (r ~ /^ours-login-/) sub(/^ours-/, "peer1-", p); else sub(/^ours-/, "peer-", p); return p }
+  function kv(s, k,   a, i, n) { n = split(s, a, " "); for (i = 1; i <= n; i++) if (index(a[i], k "=") == 1) return substr(a[i], length(k) + 2); return "" }
   {
+    if ($10 != "") {
+      rsecs[$1] = kv($10, "secs")
+      if (kv($10, "hw") != "") { hw[$1] = hw[$1] " " kv($10, "hw"); pko[$1] = pko[$1] " " kv($10, "peak_open"); pkp[$1] = pkp[$1] " " kv($10, "peak_pss_kb")
+        if (kv($10, "peak_open") > 0) ppi[$1] = ppi[$1] " " kv($10, "peak_pss_kb") / kv($10, "peak_open") }
+    }
     rate[$1] = rate[$1] " " $3; p50[$1] = p50[$1] " " $4; p99[$1] = p99[$1] " " $5
     bad[$1] += $7; split($8, c, " ")
     for (i = 1; i <= 7; i++) cpu[$1, i] = cpu[$1, i] " " c[i]
@@ -282,12 +374,13 @@ report() {
   END {
     n = split(rows, R, " ")
     for (i = 1; i <= n; i++) { r = R[i]; mr[r] = med(rate[r]); m50[r] = med(p50[r]); m99[r] = med(p99[r]) }
-    printf "\nsgid-fcgi benchmark: %d reps x %d s per row, %d connections, %d sgid-fcgi workers, %d cores\n", reps, d, conns, workers, cores
-    printf "(medians over the reps; logins: per complete login, 4 HTTP requests; p50/p99 in ms)\n\n"
+    printf "\nsgid-fcgi benchmark: %d reps x %d s per row, %d connections, sgid-fcgi %d workers x %d threads (SGID_MAX_INFLIGHT %d), %d cores\n", reps, d, conns, workers, threads, maxin, cores
+    printf "(medians over the reps; logins: per complete login, 4 HTTP requests; p50/p99 in ms;\n"
+    printf " trivial_fcgi: %d single-threaded processes; -250ms/-2s rows: sgID that far away, %d connections, against ONE peer process%s)\n\n", twork, dconns, (alt != "" ? "; alt-*: a second pool, " alt : "")
     printf "%-24s %10s %9s %9s %10s %10s %10s %8s\n", "row", "ops/s", "p50", "p99", "x transp.", "x 1 RT", "x peer", "errors"
     for (i = 1; i <= n; i++) {
       r = R[i]; unit = (r ~ /login/) ? "logins" : "req"
-      peer = r; sub(/^ours-/, "peer-", peer)
+      peer = peer_of(r)
       xp = (r ~ /^ours-/ && (peer in mr)) ? ratio(mr[r], mr[peer]) : "-"
       xt = ((r ~ /^ours-/ || r == "transport-redis") && ("transport" in mr)) ? ratio(mr[r], mr["transport"]) : "-"
       x1 = (r ~ /^ours-/ && ("transport-redis" in mr)) ? ratio(mr[r], mr["transport-redis"]) : "-"
@@ -301,7 +394,7 @@ report() {
         printf "  %-22s %.0f%% of that bound, %.0f%% of transport\n", r, 100 * mr[r] / mr["transport-redis"], 100 * mr[r] / mr["transport"] }
     }
     printf "\np99 ours vs peer (target: below):"
-    for (i = 1; i <= n; i++) { r = R[i]; if (r !~ /^ours-/) continue; peer = r; sub(/^ours-/, "peer-", peer)
+    for (i = 1; i <= n; i++) { r = R[i]; if (r !~ /^ours-/) continue; peer = peer_of(r)
       if (peer in m99) printf "  %s %.1f/%.1f %s", substr(r, 6), m99[r], m99[peer], (m99[r] < m99[peer] ? "ok" : "MISS") }
     printf "\n\nCPU ms per operation, by process group (medians; ours = pool workers, sgid = stand-in, trivial = both trivial responders):\n"
     printf "%-24s %8s %8s %8s %8s %8s %8s %8s\n", "row", "ours", "nginx", "sgid", "redis", "peer", "trivial", "wrk"
@@ -314,8 +407,8 @@ report() {
     for (i = 1; i <= n; i++) { r = R[i]; tot[r] = 0; for (k = 1; k <= 7; k++) tot[r] += mc[r, k] }
     printf "\nwhat the shared cores hide (from the CPU table):\n"
     for (i = 1; i <= n; i++) {
-      r = R[i]; if (r !~ /^ours-/) continue
-      peer = r; sub(/^ours-/, "peer-", peer)
+      r = R[i]; if (r !~ /^ours-/ || r ~ /-login-[0-9]/) continue
+      peer = peer_of(r)
       if ((peer in mr) && mc[r, 1] > 0) printf "  %-22s sgid-fcgi CPU per op %.3f ms, peer %.3f ms: %.1fx less\n", r, mc[r, 1], mc[peer, 5], mc[peer, 5] / mc[r, 1]
     }
     if (("transport" in mr) && tot["transport"] > 0) for (i = 1; i <= n; i++) {
@@ -327,6 +420,54 @@ report() {
       ol = mr["ours-login"] * tot["ours-login"] / (tot["ours-login"] - mc["ours-login", 3])
       pl = mr["peer-login"] * tot["peer-login"] / (tot["peer-login"] - mc["peer-login", 3])
       printf "  logins with the stand-in'"'"'s CPU given back (a remote sgID): ours %.0f/s, peer %.0f/s, %.2fx\n", ol, pl, ol / pl
+    }
+    # ---- two pool shapes in one run (BENCH_ALT)
+    na = 0
+    for (i = 1; i <= n; i++) { r = R[i]; if (r !~ /^alt-/) continue; o = r; sub(/^alt-/, "ours-", o); if (o in mr) na++ }
+    if (na > 0) {
+      printf "\npool shapes in this run: ours %dx%d against alt %s (issue 11: ops/s no more than 5%% lower, worker CPU per op within 10%%):\n", workers, threads, alt
+      printf "  %-22s %10s %10s %7s %9s %9s %7s %9s %9s\n", "row", "ours/s", "alt/s", "ratio", "ours p99", "alt p99", "", "ours CPU", "alt CPU"
+      for (i = 1; i <= n; i++) {
+        r = R[i]; if (r !~ /^alt-/) continue; o = r; sub(/^alt-/, "ours-", o); if (!(o in mr)) continue
+        qr = (mr[r] > 0) ? mr[o] / mr[r] : 0; cr = (mc[r, 1] > 0) ? mc[o, 1] / mc[r, 1] : 0
+        printf "  %-22s %10.1f %10.1f %7.3f %9.2f %9.2f %7s %9.3f %9.3f  cpu %+.0f%%  %s\n", substr(o, 6), mr[o], mr[r], qr, m99[o], m99[r], (qr >= 0.95 ? "ok" : "REGRESS"), mc[o, 1], mc[r, 1], 100 * (cr - 1), (cr <= 1.10 ? "ok" : "OVER")
+      }
+    }
+    # ---- sgID far away
+    nd = 0
+    for (i = 1; i <= n; i++) if (R[i] ~ /-login-[0-9]/) nd++
+    if (nd > 0) {
+      printf "\nlogins with sgID far away (the stand-in waits on a timer before each token and userinfo answer;\n"
+      printf "%d browsers; ours against ONE peer process; in-flight = token+userinfo calls open at the stand-in at once):\n", dconns
+      printf "  %-18s %9s %9s %9s %7s %6s %6s %6s %9s %9s %9s  %s\n", "row", "logins/s", "p50 ms", "p99 ms", "x peer", "failed", "in-fl", "slots", "CPU cores", "all cores", "PSS/call", "bound by"
+      for (i = 1; i <= n; i++) {
+        r = R[i]; if (r !~ /-login-[0-9]/) continue
+        grp = (r ~ /^peer1-/) ? 5 : 1
+        busy = mc[r, grp] * mr[r] / 1000; all = tot[r] * mr[r] / 1000
+        h = med(hw[r]); lim = (r ~ /^ours-/) ? maxin : 0
+        fl = 0; m = split(note[r], a1, "; "); for (j = 1; j <= m; j++) { sub(/^failed=/, "", a1[j]); fl += a1[j] }
+        # what holds the rate: the cores, the bulkhead slots, or the browsers (a closed loop: each always has one login going)
+        why = "browsers (" dconns " at once)"
+        if (all >= 0.9 * cores) why = "CPU (machine)"
+        else if (grp == 5 && busy >= 0.9) why = "CPU (its one core)"
+        else if (lim > 0 && h >= 0.95 * lim) why = "slots (SGID_MAX_INFLIGHT " lim ")"
+        else if (h < 0.8 * dconns) why = "neither CPU nor slots: " (h < lim ? "below the slots" : "?")
+        pp = (ppi[r] != "") ? sprintf("%.0f KB", med(ppi[r])) : "-"
+        xp = (r ~ /^ours-/ && (peer_of(r) in mr)) ? ratio(mr[r], mr[peer_of(r)]) : "-"
+        printf "  %-18s %9.1f %9.1f %9.1f %7s %6d %6d %6s %9.2f %9.2f %9s  %s\n", r, mr[r], m50[r], m99[r], xp, fl, h, (lim > 0 ? lim : "-"), busy, all, pp, why
+      }
+      printf "  (in-fl: the high-water mark, median over the reps; CPU cores: ours = the pool, peer = its process; all cores: every process of the stack;\n"
+      printf "   PSS/call: PSS of the pool (supervisor + workers; the peer process for peer1) at the sample with the most calls open, divided by them)\n"
+      for (i = 1; i <= n; i++) {
+        r = R[i]; if (r !~ /^ours-login-[0-9]/) continue; p = peer_of(r); if (!(p in mr)) continue
+        tgt = (r ~ /-250ms$/) ? 2 : 1
+        printf "  target %s: ours >= %dx the peer: %.2fx %s\n", substr(r, 12), tgt, (mr[p] > 0 ? mr[r] / mr[p] : 0), ((mr[p] > 0 && mr[r] >= tgt * mr[p]) ? "met" : "MISSED")
+      }
+      for (i = 1; i <= n; i++) {
+        r = R[i]; if (pkp[r] == "") continue
+        printf "  %-18s peak samples (open calls:PSS KB):", r; m = split(pko[r], a1, " "); split(pkp[r], a2, " ")
+        for (j = 1; j <= m; j++) printf " %d:%d", a1[j], a2[j]; printf "\n"
+      }
     }
     printf "\nRSA-2048 on one core (ops per CPU-second, EVP as src/crypto.c): OAEP-SHA1 decrypt %d, OAEP-256 decrypt %d, RS256 verify %d, RS256 sign %d\n", dec, dec256, verify, sign
     printf "RSA-2048 on all %d cores at once (ops per second, summed): OAEP-SHA1 decrypt %d, RS256 verify %d, RS256 sign %d\n", cores, dec_all, verify_all, sign_all
