@@ -16,7 +16,7 @@
 # in-flight high-water mark and the pool's PSS per in-flight call.
 #
 # Environment (defaults): BENCH_DURATION=10 BENCH_FRESH_DURATION=5 BENCH_REPS=3 BENCH_CONNS=64
-# BENCH_WRK_THREADS=2 BENCH_WORKERS=$(nproc) BENCH_THREADS=64 BENCH_TRIVIAL_WORKERS=16
+# BENCH_WRK_THREADS=2 BENCH_WORKERS=16 BENCH_THREADS=1 BENCH_TRIVIAL_WORKERS=16
 # BENCH_DELAY_CONNS=256 BENCH_MAX_INFLIGHT (SGID_MAX_INFLIGHT; default sgid-fcgi's)
 # BENCH_ALT=WxT (e.g. 16x1: a second pool, rows alt-*) BENCH_PORT=18080 BENCH_SGID_PROCS=2
 # BENCH_NGINX_WORKERS=2 BENCH_ROWS (space-separated subset of the row names)
@@ -32,9 +32,12 @@ REPS=${BENCH_REPS:-3}
 CONNS=${BENCH_CONNS:-64}
 WRK_THREADS=${BENCH_WRK_THREADS:-2}
 CORES=$(nproc)
-# The pool as README.md recommends it: one worker per core, 64 threads each.
-WORKERS=${BENCH_WORKERS:-$CORES}
-POOL_THREADS=${BENCH_THREADS:-64}
+# The pool: 16 single-threaded workers until one worker per core x 64
+# threads (README.md's recommendation) measures no worse on the existing rows:
+# in the run of issue 11 (BENCH_WORKERS=2 BENCH_THREADS=64 BENCH_ALT=16x1) it
+# was 34% lower on uncached userinfo, 14% on logins, +12..21% worker CPU/op.
+WORKERS=${BENCH_WORKERS:-16}
+POOL_THREADS=${BENCH_THREADS:-1}
 # trivial_fcgi's workers are single-threaded libfcgi loops, one connection at
 # a time: they keep the 16 processes that were their best on this machine.
 TRIVIAL_WORKERS=${BENCH_TRIVIAL_WORKERS:-16}
