@@ -23,7 +23,9 @@
 //       the provider, then userinfo twice, logout, userinfo 401), noise
 //       (requests that must get 400/401/404/405/204/302-to-error).
 //       --pace MS: each lane starts an operation at most every MS ms (probes
-//       spread over a window instead of back to back).
+//       spread over a window instead of back to back). --start-file F: wait
+//       for F to exist before the first request (node started ahead, the
+//       probes sent the moment a test touches F; bounded by --seconds).
 //       --records gets one JSON line per request: s, e (epoch ms), ep, b
 //       (index of the --base it went to), st (0 = no HTTP answer), err, ok
 //       (the answer expected), wrong (a 200 with somebody else's data).
@@ -444,6 +446,9 @@ async function runLoad(o) {
     R('login.after-logout', r, r.st === 401, r.st === 200 ? { wrong: true, why: 'session alive after logout' } : {});
   }
 
+  if (o['start-file']) {
+    while (!fs.existsSync(o['start-file']) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  }
   const lanes = Array.from({ length: conc }, async (_, lane) => {
     let n = 0;
     while (more()) {
