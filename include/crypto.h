@@ -41,6 +41,10 @@ crypto_pkey *crypto_private_key_load(const char *pem, size_t len, char *err, siz
 /* Public RSA key from big-endian modulus and exponent (a JWK's n and e). */
 crypto_pkey *crypto_rsa_public_from_ne(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len);
 void crypto_pkey_free(crypto_pkey *k); /* NULL ok */
+/* A copy of its own for a request thread: an RSA key shared by threads
+ * makes every private operation take the key's lock and a shared blinding
+ * value; each copy blinds for its own thread. NULL on failure or k NULL. */
+crypto_pkey *crypto_pkey_dup(const crypto_pkey *k);
 int crypto_pkey_bits(const crypto_pkey *k);
 
 /* RSASSA-PKCS1-v1_5 with SHA-256. 0 when the signature verifies. */

@@ -18,6 +18,7 @@
 /* Stack of a request thread: the request path needs tens of KB (the
  * decrypted-userinfo table, OpenSSL, libcurl); only touched pages count. */
 #define SERVER_THREAD_STACK (512 * 1024)
+#define SERVER_MALLOC_ARENAS 4
 
 struct worker_opts {
 	int listen_fd;              /* 0 for the FastCGI convention */

@@ -59,6 +59,7 @@ struct sgid_client {
 	                                 the same for every login, built once */
 	struct sgid_jwks_cache own_jwks;  /* used unless a shared one is given */
 	struct sgid_jwks_cache *jwks;     /* own_jwks or the process's */
+	crypto_pkey *private_key;         /* this client's copy of cfg's */
 	char errstr[256];             /* detail of the last failure; no secrets */
 };
 

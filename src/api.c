@@ -217,6 +217,7 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	const char *bad = NULL;
 	char id[SESSION_ID_LEN + 1] = "";
 	char why[320];
+	bool in_sgid = false;
 
 	session_init(&login, SESSION_LOGIN);
 	session_init(&user, SESSION_USER);
@@ -236,8 +237,28 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 		                                      : "no session cookie", false);
 		goto done;
 	}
-	/* The attempt is spent whatever happens next: single use, decided by
-	 * the store before anything reaches sgID. */
+	/* Nothing is spent before the state matches: a forged callback (login
+	 * CSRF, a stray link) leaves the user's attempt alone. */
+	size_t want = strlen(login.state);
+	if (!vals[F_STATE] || vals[F_STATE]->val_len != want ||
+	    !crypto_ct_equal(vals[F_STATE]->val, login.state, want)) {
+		redirect_fail(a, res, vals[F_STATE] ? "state mismatch" : "state missing", false);
+		goto done;
+	}
+	if (!vals[F_ERROR] && !vals[F_CODE]) {
+		redirect_fail(a, res, "code missing", false);
+		goto done;
+	}
+	/* Bulkhead before the attempt is spent: a callback turned away keeps
+	 * it, so loading the page again retries. */
+	if (!vals[F_ERROR]) {
+		if (!scoreboard_enter_sgid(a->slot)) {
+			redirect_fail(a, res, "over capacity: too many sgID calls in flight", false);
+			goto done;
+		}
+		in_sgid = true;
+	}
+	/* Single use, decided by the store before anything reaches sgID. */
 	enum session_err se = session_consume_login(&a->sessions, &login);
 	if (se != SESSION_OK) {
 		snprintf(why, sizeof(why), "login attempt: %s%s%s", session_strerror(se),
@@ -250,23 +271,10 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 		redirect_fail(a, res, why, true);
 		goto done;
 	}
-	if (!vals[F_CODE] || !vals[F_STATE]) {
-		redirect_fail(a, res, "code or state missing", true);
-		goto done;
-	}
-	size_t want = strlen(login.state);
-	if (vals[F_STATE]->val_len != want || !crypto_ct_equal(vals[F_STATE]->val, login.state, want)) {
-		redirect_fail(a, res, "state mismatch", true);
-		goto done;
-	}
-	/* Bulkhead: a slow sgID holds at most SGID_MAX_INFLIGHT threads. */
-	if (!scoreboard_enter_sgid(a->slot)) {
-		redirect_fail(a, res, "over capacity: too many sgID calls in flight", true);
-		goto done;
-	}
 	enum sgid_err ge = sgid_exchange_code(&a->sgid, vals[F_CODE]->val, vals[F_CODE]->val_len,
 	                                      login.code_verifier, login.nonce, &tokens);
 	scoreboard_leave_sgid(a->slot);
+	in_sgid = false;
 	if (ge != SGID_OK) {
 		snprintf(why, sizeof(why), "%s: %s", sgid_strerror(ge), a->sgid.errstr);
 		redirect_fail(a, res, why, true);
@@ -291,6 +299,8 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	redirect_to_frontend(a, res, "/logged-in");
 	resp_set_cookie(res, &a->cookie, id, a->cfg->session_ttl);
 done:
+	if (in_sgid)
+		scoreboard_leave_sgid(a->slot);
 	secure_zero(id, sizeof(id));
 	sgid_tokens_clear(&tokens);
 	session_clear(&login);

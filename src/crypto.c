@@ -502,6 +502,21 @@ fail:
 	return k;
 }
 
+crypto_pkey *crypto_pkey_dup(const crypto_pkey *k)
+{
+	if (!k || !k->pkey)
+		return NULL;
+	crypto_pkey *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	if (!(d->pkey = EVP_PKEY_dup(k->pkey))) {
+		ERR_clear_error();
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
 void crypto_pkey_free(crypto_pkey *k)
 {
 	if (!k)

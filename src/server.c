@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <fcgiapp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,6 +417,10 @@ int worker_main(const struct config *cfg, const struct worker_opts *opts)
 	}
 	if (o.threads == 0)
 		o.threads = SERVER_DEFAULT_THREADS;
+	/* glibc gives threads up to 8 malloc arenas per core, each with heaps
+	 * of its own: with 64 threads that is most of a worker's memory. A few
+	 * arenas serve a few cores as well. */
+	mallopt(M_ARENA_MAX, SERVER_MALLOC_ARENAS);
 	/* alone (spawn-fcgi, lighttpd, systemd): a bulkhead of our own */
 	if (!o.scoreboard) {
 		int max = cfg->max_inflight > 0 ? cfg->max_inflight : (int)(o.threads * 3 / 4);

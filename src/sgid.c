@@ -53,6 +53,8 @@ int sgid_client_init(struct sgid_client *c, const struct config *cfg, struct htt
 	if (sgid_jwks_cache_init(&c->own_jwks) != 0)
 		return -1;
 	c->jwks = &c->own_jwks;
+	if (cfg->private_key && !(c->private_key = crypto_pkey_dup(cfg->private_key)))
+		return -1;
 	/* Endpoints are built from the issuer, as both SDKs do; discovery is
 	 * never read (MockPass's has doubled slashes). */
 	int n1 = snprintf(c->authorize_url, sizeof(c->authorize_url), "%s/oauth/authorize", cfg->issuer);
@@ -79,6 +81,8 @@ void sgid_client_free(struct sgid_client *c)
 	if (c) {
 		sgid_jwks_cache_free(&c->own_jwks);
 		buf_free(&c->authorize_prefix);
+		crypto_pkey_free(c->private_key);
+		c->private_key = NULL;
 		c->jwks = NULL;
 	}
 }
@@ -447,7 +451,7 @@ enum sgid_err sgid_fetch_userinfo(struct sgid_client *c, const char *access_toke
 		goto fail;
 	}
 	rc = SGID_ERR_DECRYPT;
-	struct jwe_key rsa = { .rsa = c->cfg->private_key };
+	struct jwe_key rsa = { .rsa = c->private_key };
 	enum jose_err je = jwe_decrypt(key_jwe, key_len, &rsa, &block_jwk);
 	if (je == JOSE_OK)
 		je = jwk_oct_parse(block_jwk.data, block_jwk.len, &block_key);

@@ -630,6 +630,58 @@ static void test_replay(void)
 	CHECK_INT(res.status, 200);
 }
 
+/* A forged callback (wrong state, or none) spends nothing: the user's own
+ * callback still logs in. A callback the bulkhead turns away keeps its
+ * attempt too: loading it again, with room, logs in. */
+static void test_attempt_kept_when_not_ours_or_full(void)
+{
+	reset_store();
+	struct attempt a;
+	char q[512];
+	CHECK_INT(begin_login("icecream=Kept", NULL, &a), 0);
+	int tok = fs_tokens();
+	snprintf(q, sizeof(q), "code=%s&state=%sx", a.code, a.state);
+	call("GET", "/api/redirect", q, cookie_of(a.cookie));
+	CHECK(is_redirect_to("/error"));
+	CHECK(!clears_cookie());
+	call("GET", "/api/redirect", "error=access_denied", cookie_of(a.cookie));
+	CHECK(is_redirect_to("/error"));
+	CHECK(!clears_cookie());
+	CHECK_INT(fs_tokens(), tok);
+	CHECK_INT(mem_count(&mem), 0); /* nothing spent */
+	/* a full bulkhead: one slot, held by another thread */
+	struct scoreboard *sb = scoreboard_create(2, 1, 20);
+	CHECK(sb != NULL);
+	struct sb_slot_ref other = { sb, 1 };
+	CHECK(scoreboard_enter_sgid(other));
+	app.slot = (struct sb_slot_ref){ sb, 0 };
+	callback(&a);
+	CHECK(is_redirect_to("/error"));
+	CHECK(!clears_cookie());
+	CHECK_INT(fs_tokens(), tok);
+	CHECK_INT(mem_count(&mem), 0);
+	/* room again: the same callback logs in, and the slot is given back */
+	scoreboard_leave_sgid(other);
+	callback(&a);
+	CHECK(is_redirect_to("/logged-in"));
+	CHECK_INT(fs_tokens(), tok + 1);
+	CHECK_INT(scoreboard_sgid_count(sb), 0);
+	CHECK_INT((long)atomic_load(&sb->rejected), 1);
+	/* a first userinfo over capacity: 503 text with Retry-After */
+	char sess[4096];
+	snprintf(sess, sizeof(sess), "%s", set_cookie_value());
+	CHECK(scoreboard_enter_sgid(other));
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 503);
+	CHECK(content_type_is("text/plain"));
+	CHECK_STR(header("Retry-After"), "1");
+	scoreboard_leave_sgid(other);
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+	app.slot = (struct sb_slot_ref){ NULL, 0 };
+	scoreboard_free(sb);
+}
+
 static void test_expired_attempt(void)
 {
 	reset_store();
@@ -1242,6 +1294,7 @@ int main(int argc, char **argv)
 		RUN(test_full_login);
 		RUN(test_redirect_failures);
 		RUN(test_replay);
+		RUN(test_attempt_kept_when_not_ours_or_full);
 		RUN(test_expired_attempt);
 		RUN(test_userinfo);
 		RUN(test_logout);
