@@ -60,7 +60,7 @@ struct config {
 	int clock_skew;              /* SGID_CLOCK_SKEW_SECONDS, 60 */
 	int jwks_refetch_interval;   /* SGID_JWKS_MIN_REFETCH_SECONDS, 60 */
 	int max_inflight;            /* SGID_MAX_INFLIGHT: request threads inside
-	                                sgID calls at once, per pool; 0 = 3/4 of
+	                                sgID calls at once, per pool; 0 = 4/5 of
 	                                workers x threads */
 	int inflight_wait_ms;        /* SGID_INFLIGHT_WAIT_MS, 250: how long a
 	                                request waits for room before its answer */

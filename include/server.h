@@ -19,6 +19,10 @@
  * decrypted-userinfo table, OpenSSL, libcurl); only touched pages count. */
 #define SERVER_THREAD_STACK (512 * 1024)
 #define SERVER_MALLOC_ARENAS 4
+/* The bulkhead's default: 4/5 of the request threads may be inside sgID
+ * calls, the other fifth stays for health, auth-url, cached userinfo and
+ * logout (4 workers x 64 threads: 204 logins waiting on sgID at once). */
+#define SERVER_DEFAULT_SGID_SHARE(threads) ((int)((threads) * 4 / 5))
 
 struct worker_opts {
 	int listen_fd;              /* 0 for the FastCGI convention */

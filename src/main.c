@@ -25,7 +25,7 @@ static void usage(FILE *f)
 	      "supervises a pool of workers: respawn with backoff, recycling, SIGHUP\n"
 	      "reload (a new pool beside the old, then the old retired), graceful SIGTERM.\n"
 	      "Each worker serves T requests at once on T threads; at most SGID_MAX_INFLIGHT\n"
-	      "of the pool's threads (default 3/4) wait on sgID at once, so a slow sgID\n"
+	      "of the pool's threads (default 4/5) wait on sgID at once, so a slow sgID\n"
 	      "never takes the threads that health, auth-url and cached userinfo need.\n"
 	      "Configuration comes from the environment and an optional .env file\n"
 	      "(the environment wins); see README.md for the variables.\n"

@@ -423,7 +423,7 @@ int worker_main(const struct config *cfg, const struct worker_opts *opts)
 	mallopt(M_ARENA_MAX, SERVER_MALLOC_ARENAS);
 	/* alone (spawn-fcgi, lighttpd, systemd): a bulkhead of our own */
 	if (!o.scoreboard) {
-		int max = cfg->max_inflight > 0 ? cfg->max_inflight : (int)(o.threads * 3 / 4);
+		int max = cfg->max_inflight > 0 ? cfg->max_inflight : SERVER_DEFAULT_SGID_SHARE(o.threads);
 		own_sb = scoreboard_create(o.threads, max > 0 ? max : 1, cfg->inflight_wait_ms);
 		if (!own_sb) {
 			log_error("scoreboard: out of memory");

@@ -362,7 +362,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
 	unsigned threads = opts->threads ? opts->threads : SERVER_DEFAULT_THREADS;
 	p->threads = threads;
 	p->sb_ranges = 3 * opts->workers;
-	int max = cfg->max_inflight > 0 ? cfg->max_inflight : (int)(opts->workers * threads * 3 / 4);
+	int max = cfg->max_inflight > 0 ? cfg->max_inflight : SERVER_DEFAULT_SGID_SHARE(opts->workers * threads);
 	p->sb = scoreboard_create((size_t)p->sb_ranges * threads, max > 0 ? max : 1,
 	                          cfg->inflight_wait_ms);
 	if (!p->sb) {

@@ -42,7 +42,7 @@ POOL_THREADS=${BENCH_THREADS:-1}
 # a time: they keep the 16 processes that were their best on this machine.
 TRIVIAL_WORKERS=${BENCH_TRIVIAL_WORKERS:-16}
 # sgid-fcgi's bulkhead: at most this many of its threads inside sgID calls
-MAX_INFLIGHT=${BENCH_MAX_INFLIGHT:-$((WORKERS * POOL_THREADS * 3 / 4))}
+MAX_INFLIGHT=${BENCH_MAX_INFLIGHT:-$((WORKERS * POOL_THREADS * 4 / 5))}
 ((MAX_INFLIGHT > 0)) || MAX_INFLIGHT=1
 DELAY_CONNS=${BENCH_DELAY_CONNS:-256}
 SGID_PROCS=${BENCH_SGID_PROCS:-2}

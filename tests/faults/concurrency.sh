@@ -7,9 +7,9 @@
 #   1. token endpoint held 5 s, 200 logins at once: >= 150 token calls in
 #      flight at the IdP; health, auth-url and a cached userinfo answer 200
 #      within 300 ms meanwhile (30 probes each); the logins end on /logged-in
-#      and the new sessions work. The default bulkhead is 3/4 of workers x
-#      threads = 192: the 8 logins past it end on /error within the bulkhead's
-#      wait (SGID_INFLIGHT_WAIT_MS, 250) plus 1 s, "over capacity" in the log.
+#      and the new sessions work. The default bulkhead is 4/5 of workers x
+#      threads = 204: all 200 fit (logins past it would end on /error within
+#      the bulkhead's wait, SGID_INFLIGHT_WAIT_MS 250, plus 1 s).
 #   5. memory at that moment: summed PSS of the supervisor and workers < 96 MiB.
 #   4. kill -9 of a worker with 100 logins in flight over all workers: only
 #      that worker's fail (nginx 502 or /error), the worker is replaced, the
@@ -24,9 +24,9 @@
 #      on a slow userinfo endpoint: 20 answered 200, 40 get 503 text with
 #      Retry-After: 1, quickly; later they all get their profile.
 #
-# nginx.conf.example's `worker_connections 256` (one nginx worker) cannot
-# carry 200 client connections plus 200 FastCGI ones: it is raised here, as
-# the rate limits are (lib.sh), and the test says so.
+# Each request in flight holds two nginx connections; the test sets
+# worker_connections explicitly (FAULTS_CONC_NGINX_CONNS, 4096 as the
+# example ships) so a smaller example would not hide here.
 set -euo pipefail
 # shellcheck source=tests/faults/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -34,7 +34,7 @@ f_begin concurrency
 
 N=4
 THREADS=64                       # sgid-fcgi's default, not passed
-CAP=$((N * THREADS * 3 / 4))     # the default SGID_MAX_INFLIGHT
+CAP=$((N * THREADS * 4 / 5))     # the default SGID_MAX_INFLIGHT
 WAIT_MS=250                      # the default SGID_INFLIGHT_WAIT_MS
 COUNT=${FAULTS_CONC_LOGINS:-200}
 WANT_INFLIGHT=150
@@ -59,7 +59,7 @@ nginx_wide() {
   stack_wait_until 15 "API through nginx" "${STACK_PID[nginx]}" \
     curl -fsS --max-time 2 -o /dev/null "$API/api/health"
 }
-setup "nginx restarted with worker_connections $NGINX_CONNS (the example's 256 cannot carry $COUNT requests in flight)" nginx_wide
+setup "nginx restarted with worker_connections $NGINX_CONNS" nginx_wide
 note "nginx: worker_connections raised from nginx.conf.example's $(grep -oE 'worker_connections [0-9]+' "$ROOT/nginx.conf.example") to $NGINX_CONNS"
 
 # ---- helpers --------------------------------------------------------------------
@@ -138,7 +138,7 @@ app_ms() {
 within() {
   local n lo hi
   read -r n lo hi <<<"$4"
-  ((n == $1 && lo >= $2 && hi <= $3))
+  ((n == $1)) && { ((n == 0)) || ((lo >= $2 && hi <= $3)); }
 }
 CLIENT_SLACK_MS=3000   # what a client may see on top, on a loaded machine
 probe_lat() { jq -r '"p50 \(.lat.p50) ms, p99 \(.lat.p99) ms, max \(.lat.max) ms"' "$T/$1.json"; }
@@ -185,7 +185,7 @@ note "case 1: $COUNT logins at once, token held $HOLD_MS ms: $WANT_INFLIGHT in f
 note "case 1: outcomes $(jq -c .outcomes "$T/c1.json"); logged-in ms $(out_ms c1 logged-in); error ms $(out_ms c1 error)"
 check "1: token calls in flight at the IdP at the same moment: high-water $hw1 >= $WANT_INFLIGHT" \
   test "$hw1" -ge "$WANT_INFLIGHT"
-check "1: the default bulkhead holds: high-water $hw1 <= $CAP (3/4 of $N x $THREADS)" test "$hw1" -le "$CAP"
+check "1: the default bulkhead holds: high-water $hw1 <= $CAP (4/5 of $N x $THREADS)" test "$hw1" -le "$CAP"
 check "1: the probes ran while the logins were held ($now1b token calls still in flight at their end)" \
   test "$now1b" -ge "$WANT_INFLIGHT"
 check_probes c1 "1 ($now1 held)"
