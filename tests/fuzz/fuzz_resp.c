@@ -121,7 +121,8 @@ static void check_cookie(const char *name, const char *value, uint8_t flags)
 {
 	struct response r;
 	struct buf out = BUF_INIT;
-	struct cookie_opts c = { name, flags & 1, false, (enum samesite)((flags >> 1) % 3), NULL };
+	struct cookie_opts c = { .name = name, .secure = flags & 1,
+		.samesite = (enum samesite)((flags >> 1) % 3), .path = NULL };
 
 	resp_init(&r);
 	int rc = resp_set_cookie(&r, &c, value, (flags & 8) ? -1 : 3600);
