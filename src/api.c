@@ -399,8 +399,7 @@ static enum session_err load_session(struct app *a, const struct request *req,
 	enum session_err rc = SESSION_NOT_FOUND;
 	for (size_t i = 0; i < req->cookies->n && rc == SESSION_NOT_FOUND; i++) {
 		const struct cookie_value *c = &req->cookies->v[i];
-		if (!session_id_valid(c->val, c->len))
-			continue;
+		/* an attempt or junk is "not found" without a store call */
 		rc = session_load_user(&a->sessions, c->val, c->len, s);
 		*which = c;
 	}

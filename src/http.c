@@ -122,34 +122,39 @@ static enum http_err list_push(struct kv_list *l, const char *k, size_t klen,
 	return HTTP_OK;
 }
 
-/* Splits in[0..len) on sep and feeds every non-empty segment to fn, which
- * decodes it into out's storage. On error out is left empty. */
-typedef enum http_err (*pair_fn)(struct kv_list *l, const char *seg, size_t n, size_t *used);
-static enum http_err parse_pairs(const char *in, size_t len, char sep, pair_fn fn,
-	struct kv_list *out)
+/* The one splitter of query strings and Cookie headers: feeds every
+ * non-empty segment of in[0..len) between seps to fn, stopping at its first
+ * error. */
+typedef enum http_err (*segment_fn)(void *ctx, const char *seg, size_t n);
+static enum http_err for_each_segment(const char *in, size_t len, char sep, segment_fn fn,
+	void *ctx)
 {
-	size_t used = 0, start = 0;
+	size_t start = 0;
 	enum http_err e;
 
-	if ((e = list_alloc(out, len)) != HTTP_OK)
-		return e;
 	for (size_t i = 0; i <= len; i++) {
 		if (i < len && in[i] != sep)
 			continue;
-		if (i > start && (e = fn(out, in + start, i - start, &used)) != HTTP_OK) {
-			kv_list_free(out);
+		if (i > start && (e = fn(ctx, in + start, i - start)) != HTTP_OK)
 			return e;
-		}
 		start = i + 1;
 	}
 	return HTTP_OK;
 }
 
-static enum http_err query_pair(struct kv_list *l, const char *seg, size_t n, size_t *used)
+/* A query being decoded into its list's storage. */
+struct query_parse {
+	struct kv_list *l;
+	size_t used;
+};
+
+static enum http_err query_pair(void *ctx, const char *seg, size_t n)
 {
+	struct query_parse *qp = ctx;
+	struct kv_list *l = qp->l;
 	const char *eq = memchr(seg, '=', n);
 	size_t kraw = eq ? (size_t)(eq - seg) : n;
-	char *k = l->storage + *used;
+	char *k = l->storage + qp->used;
 	size_t klen, vlen;
 	enum http_err e;
 
@@ -166,7 +171,7 @@ static enum http_err query_pair(struct kv_list *l, const char *seg, size_t n, si
 		v[0] = '\0';
 		vlen = 0;
 	}
-	*used += klen + vlen + 2;
+	qp->used += klen + vlen + 2;
 	if (kv_get(l, k))
 		return HTTP_ERR_DUPLICATE;
 	return list_push(l, k, klen, v, vlen);
@@ -179,7 +184,11 @@ enum http_err http_parse_query(const char *qs, size_t len, struct kv_list *out)
 		return HTTP_ERR_TOO_LONG;
 	if (len == 0)
 		return HTTP_OK;
-	return parse_pairs(qs, len, '&', query_pair, out);
+	enum http_err e = list_alloc(out, len);
+	struct query_parse qp = { out, 0 };
+	if (e == HTTP_OK && (e = for_each_segment(qs, len, '&', query_pair, &qp)) != HTTP_OK)
+		kv_list_free(out); /* on error out is left empty */
+	return e;
 }
 
 static bool is_ows(char c)
@@ -195,10 +204,21 @@ static bool has_control(const char *p, size_t n)
 	return false;
 }
 
-/* One "name=value" segment: ours is added, anything else counted. */
-static void cookie_segment(const char *seg, size_t n, const char *name, size_t name_len,
-	struct own_cookies *out)
+/* A Cookie header being read for one name. */
+struct cookie_scan {
+	const char *name;
+	size_t name_len;
+	struct own_cookies *out;
+};
+
+/* One "name=value" segment: ours is added, anything else counted; never
+ * an error (what is not ours cannot fail the request). */
+static enum http_err cookie_segment(void *ctx, const char *seg, size_t n)
 {
+	const struct cookie_scan *cs = ctx;
+	const char *name = cs->name;
+	size_t name_len = cs->name_len;
+	struct own_cookies *out = cs->out;
 	while (n > 0 && is_ows(seg[0])) {
 		seg++;
 		n--;
@@ -206,11 +226,11 @@ static void cookie_segment(const char *seg, size_t n, const char *name, size_t n
 	while (n > 0 && is_ows(seg[n - 1]))
 		n--;
 	if (n == 0)
-		return; /* "a=b; ; c=d" */
+		return HTTP_OK; /* "a=b; ; c=d" */
 	const char *eq = memchr(seg, '=', n);
 	if (!eq) { /* RFC 6265bis: a nameless cookie, never ours */
 		out->skipped++;
-		return;
+		return HTTP_OK;
 	}
 	size_t klen = (size_t)(eq - seg), vlen = n - klen - 1;
 	const char *vs = eq + 1;
@@ -221,7 +241,7 @@ static void cookie_segment(const char *seg, size_t n, const char *name, size_t n
 			out->skipped++;
 		else
 			out->foreign++;
-		return;
+		return HTTP_OK;
 	}
 	while (vlen > 0 && is_ows(vs[0])) {
 		vs++;
@@ -233,11 +253,12 @@ static void cookie_segment(const char *seg, size_t n, const char *name, size_t n
 	}
 	if (vlen > HTTP_MAX_VALUE_LEN || has_control(vs, vlen) || out->n >= HTTP_MAX_OWN_COOKIES) {
 		out->skipped++;
-		return;
+		return HTTP_OK;
 	}
 	out->v[out->n].val = vs;
 	out->v[out->n].len = vlen;
 	out->n++;
+	return HTTP_OK;
 }
 
 enum http_err http_find_cookies(const char *hdr, size_t len, const char *name,
@@ -246,14 +267,8 @@ enum http_err http_find_cookies(const char *hdr, size_t len, const char *name,
 	memset(out, 0, sizeof(*out));
 	if (len > HTTP_MAX_COOKIE_LEN)
 		return HTTP_ERR_TOO_LONG;
-	size_t name_len = strlen(name), start = 0;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && hdr[i] != ';')
-			continue;
-		cookie_segment(hdr + start, i - start, name, name_len, out);
-		start = i + 1;
-	}
-	return HTTP_OK;
+	struct cookie_scan cs = { name, strlen(name), out };
+	return for_each_segment(hdr, len, ';', cookie_segment, &cs);
 }
 
 const struct kv *kv_get(const struct kv_list *l, const char *key)
