@@ -178,7 +178,8 @@ stack_start_mockpass() {
     SHOW_LOGIN_PAGE="$1" \
     SERVICE_PROVIDER_PUB_KEY="$STACK_ROOT/tests/fixtures/client-test-pub.pem" \
     node "$STACK_ROOT/tests/mockpass/server.js"
-  stack_wait_until 20 "MockPass (log: $STACK_RT/mockpass.log)" "${STACK_PID[mockpass]}" stack_mockpass_up
+  stack_wait_until 60 "MockPass (log: $STACK_RT/mockpass.log)" "${STACK_PID[mockpass]}" stack_mockpass_up ||
+    { stack_not_ready_report mockpass.log; return 1; }
 }
 
 # ---- sgid-fcgi workers ----------------------------------------------------
@@ -374,8 +375,19 @@ stack_start_hostile_idp() {
     PORT="$port" CLIENT_ID="$2" CLIENT_SECRET="$3" \
     CLIENT_PUBLIC_KEY="$STACK_ROOT/tests/fixtures/client-test-pub.pem" \
     REDIRECT_URIS="$4" node "$idp/server.js"
-  stack_wait_until 20 "hostile-idp (log: $STACK_RT/idp.log)" "${STACK_PID[idp]}" \
-    curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$port/v2/.well-known/openid-configuration"
+  # It makes six RSA keys before it listens: seconds on a loaded machine.
+  stack_wait_until 60 "hostile-idp (log: $STACK_RT/idp.log)" "${STACK_PID[idp]}" \
+    curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$port/v2/.well-known/openid-configuration" ||
+    { stack_not_ready_report idp.log; return 1; }
+}
+
+# stack_not_ready_report LOG: what a service that did not come up left in
+# its log, and what else was using the CPU meanwhile (as TAP comments).
+stack_not_ready_report() {
+  echo "# ---- $1 ----"
+  tail -n 20 "$STACK_RT/$1" 2>/dev/null | sed 's/^/# /'
+  echo "# ---- busiest processes ----"
+  ps -eo pid,pcpu,etimes,args --sort=-pcpu 2>/dev/null | head -n 12 | cut -c1-160 | sed 's/^/# /'
 }
 
 # stack_dump_logs LINES FILE...: the last LINES lines of each non-empty log
