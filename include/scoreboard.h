@@ -34,15 +34,26 @@ struct scoreboard {
 struct scoreboard *scoreboard_create(size_t n_slots, int max_sgid, int wait_ms);
 void scoreboard_free(struct scoreboard *sb); /* NULL ok */
 
+/* What a worker process does when one of its threads starts or stops
+ * waiting on sgID (server.c: another thread takes its place in accepting
+ * requests). Called outside any scoreboard state; NULL: nothing. */
+struct sb_wait_hook {
+	void (*begins)(void *ctx);
+	void (*ends)(void *ctx);
+	void *ctx;
+};
+
 /* A thread's slot: (sb, index). A NULL sb admits everything (tests). */
 struct sb_slot_ref {
 	struct scoreboard *sb;
 	size_t index;
+	const struct sb_wait_hook *hook;
 };
 
 void scoreboard_set(struct sb_slot_ref ref, enum slot_state st);
 /* Enters SLOT_SGID if the bulkhead has room, waiting up to sb->wait_ms for
- * it; false (slot left BUSY) when there was none. */
+ * it; false (slot left BUSY) when there was none. The hook hears of every
+ * admitted call, its end from scoreboard_leave_sgid. */
 bool scoreboard_enter_sgid(struct sb_slot_ref ref);
 void scoreboard_leave_sgid(struct sb_slot_ref ref); /* back to BUSY */
 /* Slots in SLOT_SGID now. */

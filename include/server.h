@@ -14,6 +14,9 @@
 #define SERVER_IO_TIMEOUT_S 10
 
 #define SERVER_DEFAULT_THREADS 64
+/* Request threads of a worker that take new requests at once; the others
+ * stand by for the ones waiting on sgID (server.c, struct free_threads). */
+#define SERVER_FREE_THREADS 8
 #define SERVER_MAX_THREADS 1024
 /* Stack of a request thread: the request path needs tens of KB (the
  * decrypted-userinfo table, OpenSSL, libcurl); only touched pages count. */

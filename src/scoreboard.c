@@ -68,15 +68,25 @@ static bool try_enter(struct scoreboard *sb, size_t index)
 	return false;
 }
 
+static void hook_begins(struct sb_slot_ref ref)
+{
+	if (ref.hook && ref.hook->begins)
+		ref.hook->begins(ref.hook->ctx);
+}
+
 bool scoreboard_enter_sgid(struct sb_slot_ref ref)
 {
 	struct scoreboard *sb = ref.sb;
-	if (!sb || ref.index >= sb->n_slots)
+	if (!sb || ref.index >= sb->n_slots) {
+		hook_begins(ref);
 		return true;
+	}
 	struct timespec step = { 0, 5 * 1000 * 1000 };
 	for (int waited = 0;; waited += 5) {
-		if (try_enter(sb, ref.index))
+		if (try_enter(sb, ref.index)) {
+			hook_begins(ref);
 			return true;
+		}
 		if (waited >= sb->wait_ms)
 			break;
 		nanosleep(&step, NULL);
@@ -88,6 +98,8 @@ bool scoreboard_enter_sgid(struct sb_slot_ref ref)
 void scoreboard_leave_sgid(struct sb_slot_ref ref)
 {
 	scoreboard_set(ref, SLOT_BUSY);
+	if (ref.hook && ref.hook->ends)
+		ref.hook->ends(ref.hook->ctx);
 }
 
 void scoreboard_release_pid(struct scoreboard *sb, pid_t pid)

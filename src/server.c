@@ -152,13 +152,19 @@ static void handle_one(struct app *a, FCGX_Request *r)
 /* We accept connections ourselves: so each gets read/write timeouts before
  * libfcgi reads the request from it (FCGX_Accept_r takes a connection
  * already in ipcFd; keepConnection stops its opening Finish from closing
- * it). Every request thread waits in its own epoll set with EPOLLEXCLUSIVE,
- * so a new connection wakes one idle thread, not all of them; the
- * listening socket is non-blocking, so a thread that loses the race for a
- * connection gets EAGAIN instead of blocking. The same sets hold the
- * worker's stop eventfd (level-triggered, never read): once it is
- * written, every idle thread wakes and leaves, and a busy one leaves when
- * its request is done. Stop signals go to the worker's main thread only. */
+ * it). The request threads of a process wait in ONE epoll set, where
+ * epoll_wait queues its waiters last in, first out: a connection wakes the
+ * thread that went idle last, whose stack, heap and Redis connection are
+ * still in the cache (a set per thread woke them in turn, coldest first).
+ * The listening socket is in the set with EPOLLEXCLUSIVE, so a connection
+ * wakes one process of a pool, not all; level-triggered, so a connection
+ * that one thread was told of and did not take is still announced to the
+ * next (edge-triggered lost the connections of a stopping worker). It is
+ * non-blocking: a thread that loses the race for a connection gets EAGAIN.
+ * The set also holds the worker's stop eventfd (level-triggered, never
+ * read): once it is written, every idle thread wakes in turn and leaves,
+ * a busy one when its request is done. Stop signals go to the worker's
+ * main thread only. */
 struct acceptor {
 	int listen_fd;
 	int epoll_fd;
@@ -182,26 +188,25 @@ static int acceptor_open(struct acceptor *acc, int listen_fd, int stop_fd)
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd };
 	if (epoll_ctl(acc->epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev) == 0)
 		return 0;
-	ev.events = EPOLLIN; /* kernels before 4.5: every idle thread wakes */
+	ev.events = EPOLLIN; /* kernels before 4.5: every idle worker wakes */
 	return epoll_ctl(acc->epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
 }
 
 /* Returns 1 with a connection in r, 0 to look at the stop flag again, -1 on
- * a fatal error. */
-static int wait_and_accept(struct acceptor *acc, FCGX_Request *r)
+ * a fatal error. A connection announced with the stop is still taken: it
+ * was accepted by the kernel on our listening socket, and a stopping
+ * worker serves what it took. */
+static int wait_and_accept(const struct acceptor *acc, FCGX_Request *r)
 {
 	struct epoll_event ev[2];
 	int n = epoll_wait(acc->epoll_fd, ev, 2, -1);
 	if (n < 0)
 		return errno == EINTR ? 0 : -1;
 	bool readable = false;
-	for (int i = 0; i < n; i++) {
-		if (ev[i].data.fd != acc->listen_fd)
-			return 0; /* the stop eventfd */
-		readable = true;
-	}
+	for (int i = 0; i < n; i++)
+		readable = readable || ev[i].data.fd == acc->listen_fd;
 	if (!readable)
-		return 0;
+		return 0; /* the stop eventfd */
 	int fd = accept4(acc->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
@@ -220,11 +225,32 @@ static int wait_and_accept(struct acceptor *acc, FCGX_Request *r)
 	return 1;
 }
 
-/* The process: read-only after start but for the atomics and the stop
- * eventfd, which any thread may write. */
+/* Threads free to take new requests. Quick requests (auth-url, a cached
+ * userinfo, health) only use the CPU, and more of them at once than a few
+ * per core cost more each (cache, scheduler: 2 x 160 threads spent 28%
+ * more CPU per auth-url than 2 x 8), so at most `free_max` threads of a
+ * process accept; the others stand by. A thread that starts waiting on sgID
+ * (the bulkhead admitted it) wakes one on standby to take its place, and
+ * one too many after such a wait stands by again once its request is done:
+ * a slow sgID holds threads, never the quick requests. */
+struct free_threads {
+	pthread_mutex_t lock;              /* guards the plain fields */
+	pthread_cond_t wake;               /* a thread on standby is needed */
+	unsigned free_max;
+	atomic_uint active;                /* threads not on standby */
+	atomic_uint in_sgid;               /* of those, waiting on sgID */
+	unsigned standby;                  /* threads waiting on wake */
+	unsigned called;                   /* of those, called and not yet up */
+};
+
+/* The process: read-only after start but for the atomics, the stop eventfd,
+ * which any thread may write, and the free threads behind their lock. */
 struct worker_shared {
 	const struct worker_opts *opts;
 	int stop_fd;                       /* eventfd */
+	struct acceptor acc;               /* one epoll set for all threads */
+	struct free_threads free;
+	struct sb_wait_hook on_sgid;       /* calls the two below */
 	atomic_bool stop;
 	atomic_ulong served;
 	atomic_int failed;                 /* a thread hit a fatal error */
@@ -239,9 +265,10 @@ struct request_thread {
 	bool app_ready;
 	FCGX_Request req;
 	bool req_ready;
-	struct acceptor acc;
 };
 
+/* Wakes every idle thread: those in epoll_wait by the eventfd, those on
+ * standby by their condition variable. */
 static void request_stop(struct worker_shared *w)
 {
 	atomic_store(&w->stop, true);
@@ -249,6 +276,54 @@ static void request_stop(struct worker_shared *w)
 	if (write(w->stop_fd, &one, sizeof(one)) < 0) {
 		/* the counter is non-zero already: the threads are waking */
 	}
+	pthread_mutex_lock(&w->free.lock);
+	pthread_cond_broadcast(&w->free.wake);
+	pthread_mutex_unlock(&w->free.lock);
+}
+
+/* The bulkhead admitted a call to sgID: a thread on standby takes this
+ * one's place among the free threads. */
+static void sgid_wait_begins(void *ctx)
+{
+	struct free_threads *f = ctx;
+	pthread_mutex_lock(&f->lock);
+	unsigned in_sgid = atomic_fetch_add(&f->in_sgid, 1) + 1;
+	if (f->standby > f->called && atomic_load(&f->active) - in_sgid < f->free_max) {
+		f->called++;
+		atomic_fetch_add(&f->active, 1);
+		pthread_cond_signal(&f->wake);
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void sgid_wait_ends(void *ctx)
+{
+	struct free_threads *f = ctx;
+	atomic_fetch_sub(&f->in_sgid, 1);
+}
+
+/* Before taking a new request: a thread one too many stands by until it is
+ * called (true) or the worker stops (false). Two atomic loads otherwise. */
+static bool stand_by_if_spare(struct worker_shared *w)
+{
+	struct free_threads *f = &w->free;
+	if (atomic_load(&f->active) - atomic_load(&f->in_sgid) <= f->free_max)
+		return true;
+	bool go = true;
+	pthread_mutex_lock(&f->lock);
+	if (atomic_load(&f->active) - atomic_load(&f->in_sgid) > f->free_max) {
+		atomic_fetch_sub(&f->active, 1);
+		f->standby++;
+		while (f->called == 0 && !atomic_load(&w->stop))
+			pthread_cond_wait(&f->wake, &f->lock);
+		f->standby--;
+		if (f->called > 0)
+			f->called--;
+		else
+			go = false; /* stopping */
+	}
+	pthread_mutex_unlock(&f->lock);
+	return go;
 }
 
 static void *request_thread_main(void *arg)
@@ -260,7 +335,9 @@ static void *request_thread_main(void *arg)
 	scoreboard_set(t->app.slot, SLOT_IDLE);
 	while (!atomic_load(&w->stop)) {
 		if (t->req.ipcFd < 0) {
-			int got = wait_and_accept(&t->acc, &t->req);
+			if (!stand_by_if_spare(w))
+				break;
+			int got = wait_and_accept(&w->acc, &t->req);
 			if (got < 0) {
 				log_error("accept failed: %s", strerror(errno));
 				atomic_store(&w->failed, 1);
@@ -299,8 +376,6 @@ static void threads_stop(struct worker_shared *w, struct request_thread *t, unsi
 	for (unsigned i = 0; i < n; i++) {
 		if (t[i].started)
 			pthread_join(t[i].tid, NULL);
-		if (t[i].acc.epoll_fd >= 0)
-			close(t[i].acc.epoll_fd);
 		if (t[i].req_ready)
 			FCGX_Free(&t[i].req, 1);
 		if (t[i].app_ready)
@@ -324,7 +399,7 @@ static void wait_for_stop(struct worker_shared *w, const sigset_t *stops)
 int server_run(const struct config *cfg, const struct worker_opts *opts,
 	const struct app_shared *shared)
 {
-	struct worker_shared w = { .opts = opts, .stop_fd = -1 };
+	struct worker_shared w = { .opts = opts, .stop_fd = -1, .acc = { -1, -1 } };
 	unsigned n = opts->threads ? opts->threads : 1;
 	int rc = -1;
 	sigset_t stops;
@@ -337,8 +412,12 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 		log_error("out of memory for %u request threads", n);
 		return -1;
 	}
-	for (unsigned i = 0; i < n; i++)
-		t[i].acc.epoll_fd = -1;
+	pthread_mutex_init(&w.free.lock, NULL);
+	pthread_cond_init(&w.free.wake, NULL);
+	w.free.free_max = n < SERVER_FREE_THREADS ? n : SERVER_FREE_THREADS;
+	atomic_init(&w.free.active, n);
+	atomic_init(&w.free.in_sgid, 0);
+	w.on_sgid = (struct sb_wait_hook){ sgid_wait_begins, sgid_wait_ends, &w.free };
 	/* the threads inherit this mask: stop signals reach the main thread only */
 	sigemptyset(&stops);
 	sigaddset(&stops, SIGTERM);
@@ -348,7 +427,8 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 
 	int fl = fcntl(opts->listen_fd, F_GETFL);
 	w.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fl < 0 || fcntl(opts->listen_fd, F_SETFL, fl | O_NONBLOCK) < 0 || w.stop_fd < 0) {
+	if (fl < 0 || fcntl(opts->listen_fd, F_SETFL, fl | O_NONBLOCK) < 0 || w.stop_fd < 0 ||
+	    acceptor_open(&w.acc, opts->listen_fd, w.stop_fd) != 0) {
 		log_error("listening socket: %s", strerror(errno));
 		goto done;
 	}
@@ -368,7 +448,7 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 			break;
 		}
 		rt->app_ready = true;
-		rt->app.slot = (struct sb_slot_ref){ opts->scoreboard, opts->slot_base + ready };
+		rt->app.slot = (struct sb_slot_ref){ opts->scoreboard, opts->slot_base + ready, &w.on_sgid };
 		if (opts->scoreboard && rt->app.slot.index < opts->scoreboard->n_slots)
 			atomic_store(&opts->scoreboard->slots[rt->app.slot.index].pid, (int)getpid());
 		if (FCGX_InitRequest(&rt->req, opts->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
@@ -376,10 +456,6 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 			break;
 		}
 		rt->req_ready = true;
-		if (acceptor_open(&rt->acc, opts->listen_fd, w.stop_fd) != 0) {
-			log_error("request thread %u: %s", ready, strerror(errno));
-			break;
-		}
 		int e = pthread_create(&rt->tid, &attr, request_thread_main, rt);
 		if (e != 0) {
 			log_error("request thread %u: %s", ready, strerror(e));
@@ -395,8 +471,12 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 	}
 	threads_stop(&w, t, n);
 done:
+	if (w.acc.epoll_fd >= 0)
+		close(w.acc.epoll_fd);
 	if (w.stop_fd >= 0)
 		close(w.stop_fd);
+	pthread_cond_destroy(&w.free.wake);
+	pthread_mutex_destroy(&w.free.lock);
 	free(t);
 	return rc;
 }

@@ -294,7 +294,9 @@ f_worker_in() {
 }
 
 # Requests in progress on pool NAME: one line per busy request thread (a
-# thread not waiting for a connection), the line being its worker's pid. So
+# thread not waiting for a connection, in epoll_wait/accept, nor standing by
+# for one, in futex: src/server.c's free threads), the line being its
+# worker's pid. So
 # `f_pool_busy pool | wc -l` counts requests in flight, and `| sort -u` the
 # workers serving any (with one thread per worker, as before threads, the
 # two are the same).
@@ -302,7 +304,7 @@ f_pool_busy() {
   local p sc
   for p in $(f_pool_workers "$1"); do
     while read -r sc; do
-      [[ $sc == 43 || $sc == 288 || $sc == 232 || $sc == 281 || $sc == gone ]] || echo "$p"
+      [[ $sc == 43 || $sc == 288 || $sc == 232 || $sc == 281 || $sc == 202 || $sc == gone ]] || echo "$p"
     done < <(f_thread_syscalls "$p")
   done
 }

@@ -652,9 +652,9 @@ static void test_attempt_kept_when_not_ours_or_full(void)
 	/* a full bulkhead: one slot, held by another thread */
 	struct scoreboard *sb = scoreboard_create(2, 1, 20);
 	CHECK(sb != NULL);
-	struct sb_slot_ref other = { sb, 1 };
+	struct sb_slot_ref other = { .sb = sb, .index = 1 };
 	CHECK(scoreboard_enter_sgid(other));
-	app.slot = (struct sb_slot_ref){ sb, 0 };
+	app.slot = (struct sb_slot_ref){ .sb = sb, .index = 0 };
 	callback(&a);
 	CHECK(is_redirect_to("/error"));
 	CHECK(!clears_cookie());
@@ -678,7 +678,7 @@ static void test_attempt_kept_when_not_ours_or_full(void)
 	scoreboard_leave_sgid(other);
 	call("GET", "/api/userinfo", NULL, cookie_of(sess));
 	CHECK_INT(res.status, 200);
-	app.slot = (struct sb_slot_ref){ NULL, 0 };
+	app.slot = (struct sb_slot_ref){ .sb = NULL, .index = 0 };
 	scoreboard_free(sb);
 }
 
