@@ -155,13 +155,27 @@ app_saw() { [[ $(app_last | jq -r "$1" 2>/dev/null) == "$2" ]]; }
 # The app got nothing since N (it logs before answering: no wait needed).
 app_untouched() { (($(app_count) == $1)); }
 
-SUB=""   # the persona's sub, from /api/userinfo after the first login
+SUB=""   # the default persona's sub, from /api/userinfo at its first login
 
-# login TAG: from a navigation to $PROT without a session, through MockPass,
+# persona_assert_url NRIC: from MockPass's persona page in $T/b, the URL its
+# button for NRIC goes to (the callback with a code for that persona).
+persona_assert_url() {
+  node -e 'const html = require("fs").readFileSync(process.argv[1], "utf8");
+    const unesc = (s) => s.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot);/gi, (m, e) =>
+      e[0] === "#" ? String.fromCodePoint(e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : +e.slice(1))
+        : { amp: "&", lt: "<", gt: ">", quot: "\"" }[e.toLowerCase()]);
+    for (const m of html.matchAll(/<option value="([^"]*)" data-asserturl="([^"]*)"/g))
+      if (m[1].split(" ")[0] === process.argv[2]) { process.stdout.write(unesc(m[2])); process.exit(0) }
+    process.exit(1)' "$T/b" "$1"
+}
+
+# login TAG [NRIC]: from a navigation to $PROT without a session, through
+# MockPass (as NRIC, picked on its persona page; else its default persona),
 # back to $PROT, logged in. Forged identity headers ride along on the first
 # request and must not reach the app. Sets the session in $JAR.
 login() {
-  local tag=$1 n loc authz cb
+  local tag=$1 nric=${2:-} pname=$NAME psub n loc authz cb
+  [[ -z $nric ]] || pname=$(stack_persona_name "$nric") || pname="?"
   n=$(app_count)
   nav "$GW$PROT" "${FORGED[@]}" -H "X-Sgid-Login: //$FORGERY.example/"
   check "$tag: navigation without a session (forged identity and X-Sgid-Login headers sent): 302 to /api/login?rd=$PROT" \
@@ -172,25 +186,29 @@ login() {
   authz=$(hdr location)
   check "$tag: /api/login: 302 to MockPass's authorize endpoint with a sealed attempt cookie" \
     eval 'is 302 && [[ $authz == "http://localhost:$MOCKPASS_PORT/v2/oauth/authorize?"* && -n $(set_cookie) ]]'
-  nav "$authz"
-  cb=$(hdr location)
-  check "$tag: MockPass: 302 to $GW/api/redirect" eval 'is 302 && [[ $cb == "$GW/api/redirect?"* ]]'
+  if [[ -n $nric ]]; then
+    nav "$authz" -H 'X-Show-Login-Page: true'
+    cb=$(persona_assert_url "$nric" || true)
+  else
+    nav "$authz"
+    cb=$(hdr location)
+  fi
+  check "$tag: MockPass${nric:+ (persona $nric picked)}: on to $GW/api/redirect" eval '[[ $cb == "$GW/api/redirect?"* ]]'
   nav "$cb"
   check "$tag: callback: 302 back to exactly $GW$PROT, a session cookie set" \
     eval 'is 302 && [[ $(hdr location) == "$GW$PROT" && -n $(set_cookie) ]] && ! cleared'
   n=$(app_count)
   nav "$GW$PROT"
-  check "$tag: $PROT: 200 from the app, which greets $NAME" \
-    eval 'is 200 && grep -qF "Hello, $NAME" "$T/b" && ! app_untouched "$n"'
+  check "$tag: $PROT: 200 from the app, which greets $pname" \
+    eval 'is 200 && grep -qF "Hello, $pname" "$T/b" && ! app_untouched "$n"'
   check "$tag: the app saw the path and query unchanged" app_saw .uri "$PROT"
-  if [[ -z $SUB ]]; then
-    xhr GET "$GW/api/userinfo"
-    SUB=$(jq -r '.sub // empty' "$T/b" 2>/dev/null || true)
-    check "$tag: /api/userinfo on the gateway session: 200, sub u=<uuid>, the persona's name" \
-      eval 'is 200 && [[ $SUB =~ ^u=[0-9a-f-]{36}$ ]] && json_is ".data[\"myinfo.name\"]" "$NAME"'
-  fi
+  xhr GET "$GW/api/userinfo"
+  psub=$(jq -r '.sub // empty' "$T/b" 2>/dev/null || true)
+  check "$tag: /api/userinfo on the gateway session: 200, sub u=<uuid>, the persona's name" \
+    eval 'is 200 && [[ $psub =~ ^u=[0-9a-f-]{36}$ ]] && json_is ".data[\"myinfo.name\"]" "$pname"'
+  [[ -n $nric || -n $SUB ]] || SUB=$psub
   check "$tag: the app saw the persona's sub and name" \
-    eval 'app_saw .identity.sub.value "$SUB" && app_saw .identity.name.value "$NAME"'
+    eval 'app_saw .identity.sub.value "$psub" && app_saw .identity.name.value "$pname"'
 }
 json_is() { [[ $(jq -r "$1" "$T/b" 2>/dev/null) == "$2" ]]; }
 
@@ -262,12 +280,23 @@ cases() {
   check "... the app not reached" app_untouched "$n"
   login "login after FLUSHDB"
 
+  # ---- a name that needs encoding --------------------------------------------------
+  # MockPass's persona S6005053H is named "MY,INFO%BB": '%' is sent as %25
+  # (the field's value percent-encoded), ',' as is.
+  rm -f "$JAR"
+  login "persona S6005053H" S6005053H
+  check "persona S6005053H: the name reached the app as MY,INFO%25BB (percent-encoded)" \
+    app_saw .identity.name.raw 'MY,INFO%25BB'
+  nav "$GW/api/logout?rd=/bye"
+
   # ---- a failed login ------------------------------------------------------------
   rm -f "$JAR"
   nav "$GW/api/login?rd=%2Fprotected%2Fx"
   nav "$GW/api/redirect?code=not-a-code&state=not-the-state"
-  check "a callback that fails: 302 to SGID_GATEWAY_ERROR_URL, no session" \
-    eval 'is 302 && [[ $(hdr location) == "$ERROR_URL"* ]] && [[ -z $(session_sid) ]]'
+  check "a gateway login's callback that fails (state mismatch): 302 to SGID_GATEWAY_ERROR_URL" \
+    eval 'is 302 && [[ $(hdr location) == "$ERROR_URL" ]]'
+  nav "$GW$PROT"
+  check "... and no session: the protected page 302 to the login" is_login_redirect "$PROT"
 }
 
 # app_identity_only_real TAG: a logged-in request with forged identity
@@ -277,14 +306,18 @@ app_identity_only_real() {
   n=$(app_count)
   nav "$GW$PROT" "${FORGED[@]}"
   check "$1, forged identity headers sent: 200 from the app" eval 'is 200 && ! app_untouched "$n"'
-  check "$1: the app got only the real sub and name, nothing of the forgeries" \
-    eval 'app_saw .identity.sub.value "$SUB" && app_saw .identity.name.value "$NAME" && ! app_last | grep -q "$FORGERY"'
+  check "$1: the app's identity is the real sub and name" \
+    eval 'app_saw .identity.sub.value "$SUB" && app_saw .identity.name.value "$NAME"'
   if [[ $APP_LOG == "$UPSTREAM_LOG" ]]; then
+    check "$1: no X-Sgid-* header the app got holds a forgery" \
+      app_saw "[.headers[][] | select(contains(\"$FORGERY\"))] | length" 0
     check "$1: one copy of X-Sgid-Sub and of X-Sgid-Myinfo-Name, each real" \
       eval 'app_saw "[.headers[\"x-sgid-sub\"], .headers[\"x-sgid-myinfo-name\"]] | map(length) | join(\",\")" "1,1"'
   else
-    check "$1: SGID_SUB and SGID_MYINFO_NAME real (the forgeries are only HTTP_* variables)" \
-      eval 'app_saw .env.SGID_SUB "$SUB" && app_saw ".env.HTTP_VARIABLE_SGID_SUB | startswith(\"$FORGERY\")" true'
+    check "$1: no SGID_* variable holds a forgery" \
+      app_saw "[.env | to_entries[] | select((.key | startswith(\"SGID_\")) and (.value | contains(\"$FORGERY\")))] | length" 0
+    check "$1: the forged headers reached the app only as HTTP_* variables" \
+      app_saw ".env.HTTP_VARIABLE_SGID_SUB | startswith(\"$FORGERY\")" true
   fi
 }
 
@@ -395,10 +428,9 @@ open_redirects() {
   done
   TAP_TAG="[nginx] "
   check "$n hostile values sent to each endpoint (at least 40)" test "$n" -ge 40
-  n=$(app_count)
   nav "$GW$PROT"
   check "the session survived the $n refused logins and logouts: 200, the app saw the persona" \
-    eval 'is 200 && ! app_untouched "$n" && app_saw .identity.sub.value "$SUB"'
+    eval 'is 200 && app_saw .identity.sub.value "$SUB" && app_saw .uri "$PROT"'
   xhr GET "$GW/api/userinfo"
   check "... and /api/userinfo still 200 with the same sub" eval 'is 200 && json_is .sub "$SUB"'
 
@@ -413,6 +445,19 @@ open_redirects() {
     check "accepted: /api/login rd=$label: 302 to MockPass with the attempt cookie" \
       eval 'is 302 && [[ $(hdr location) == "http://localhost:$MOCKPASS_PORT/v2/oauth/authorize?"* && -n $(set_cookie) ]]'
   done
+
+  # An absolute rd on the allowed https origin, all the way: the callback
+  # ends there, and a logout may go there too.
+  local back="$ALLOWED_HTTPS/welcome?from=sgid"
+  rm -f "$JAR"
+  nav "$GW/api/login?rd=$(jq -rn --arg v "$back" '$v | @uri')" --interface 127.0.2.99
+  nav "$(hdr location)"
+  nav "$(hdr location)"
+  check "a login with rd=$back: the callback 302 to exactly that URL" \
+    eval 'is 302 && [[ $(hdr location) == "$back" ]] && [[ -n $(set_cookie) ]]'
+  nav "$GW/api/logout?rd=$(jq -rn --arg v "$ALLOWED_HTTPS/bye" '$v | @uri')"
+  check "/api/logout?rd=$ALLOWED_HTTPS/bye: 302 there, the cookie cleared" \
+    eval 'is 302 && [[ $(hdr location) == "$ALLOWED_HTTPS/bye" ]] && cleared'
 
   # The shipped per-client limit on /api/login (10/s, burst 20): 52 at once
   # from one address; what the zone lets through in the time they took:
