@@ -231,6 +231,11 @@ cases() {
   check "Accept: text/html without Sec-Fetch-* (an older browser): 302 to the login" is_login_redirect "$PROT"
   http HEAD "$GW$PROT" -I "${NAV_HDRS[@]}"
   check "HEAD navigation without a session: 302 to the login" is_login_redirect "$PROT"
+  http POST "$GW/protected/form" "${NAV_HDRS[@]}" --data-binary 'a=1'
+  check "a form POST navigation without a session: 401, no Location (only GET and HEAD go to the login)" \
+    eval 'is 401 && no_location'
+  http GET "$GW$PROT" -H 'Accept: text/html;q=0.9, application/json'
+  check "Accept: text/html;q=0.9, application/json (JSON preferred): 401, no Location" eval 'is 401 && no_location'
   check "none of these reached the app" app_untouched "$n"
 
   login "login"
@@ -392,6 +397,8 @@ HOSTILE=(
   'http: backslashes with userinfo|http:%5C%5Clocalhost:5001@evil.example'
   'ftp on the allowed host|ftp://app.example.test/'
   'no leading slash|evil.example/'
+  'rd twice, the second hostile|/protected/x&rd=//evil.example/'
+  'rd twice, the first hostile|//evil.example/&rd=/protected/x'
   'dot, two slashes|.//evil.example'
   'space, scheme-relative|%20//evil.example'
   "over-long path (${#long_path} bytes)|$long_path"
