@@ -25,7 +25,8 @@
 #     Redis (the old cookie sent again is refused);
 #   - every session deleted in Redis (FLUSHDB): login again; a session past
 #     SESSION_TTL_SECONDS (3 s, a pool restarted for it): login again;
-#   - [nginx] the open-redirect suite: 55+ hostile rd values sent to
+#   - Redis down: a 5xx, never the app;
+#   - [nginx] the open-redirect suite: 61 hostile rd values sent to
 #     /api/login and /api/logout: 400, no Set-Cookie, no Location, and the
 #     logged-in session survives the refused logouts; accepted values beside
 #     them (so the suite can tell a refusal from a broken endpoint); the
@@ -302,6 +303,16 @@ cases() {
     eval 'is 302 && [[ $(hdr location) == "$ERROR_URL" ]]'
   nav "$GW$PROT"
   check "... and no session: the protected page 302 to the login" is_login_redirect "$PROT"
+
+  # ---- Redis down: closed, not open -----------------------------------------------
+  login "before Redis stops"
+  stack_stop redis
+  n=$(app_count)
+  nav "$GW$PROT"
+  check "Redis down, a session cookie sent: a 5xx, not the app (the gateway fails closed)" \
+    eval '[[ $CODE == 5?? ]] && app_untouched "$n"'
+  setup "restart redis-server" stack_start_redis
+  setup "the API is healthy again" stack_wait_until 15 "health with Redis back" - stack_api_up
 }
 
 # app_identity_only_real TAG: a logged-in request with forged identity
