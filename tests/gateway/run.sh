@@ -30,7 +30,10 @@
 #     /api/login and /api/logout: 400, no Set-Cookie, no Location, and the
 #     logged-in session survives the refused logouts; accepted values beside
 #     them (so the suite can tell a refusal from a broken endpoint); the
-#     per-client rate limit on /api/login.
+#     per-client rate limit on /api/login;
+#   - [nginx] tests/gateway/browser.js: headless Chromium logs in at MockPass's
+#     persona page, reloads, fetches, logs out (screenshots in
+#     tests/artifacts/gateway/; GATEWAY_BROWSER=0 leaves it out).
 #
 # Uses ports 5001, 5156 and 5180 (5001 and 5156 like `make run`: one at a
 # time; `make gateway` runs it in a private network namespace). Output: TAP
@@ -492,6 +495,34 @@ login_limited() {
   ((ok >= 21 && ok <= $1)) && only "$T/burst-login" 302 429
 }
 open_redirects
+
+# ---- [nginx] a real browser ------------------------------------------------------
+# tests/gateway/browser.js: headless Chromium (playwright-core from
+# tests/browser) through the same nginx; its steps become this suite's.
+# GATEWAY_BROWSER=0 leaves it out.
+browser_visit() {
+  local out=$STACK_RT/browser.out line rc=0
+  local nric=S9912370B   # not MockPass's default persona: the pick is carried through
+  setup "chromium is installed (make deps)" test -x "${CHROMIUM:-/usr/bin/chromium}"
+  setup "playwright-core is installed in tests/browser (make deps)" \
+    test -f "$root/tests/browser/node_modules/playwright-core/package.json"
+  mkdir -p "$STACK_RT/tmp"
+  env TMPDIR="$STACK_RT/tmp" GATEWAY_URL="$GW" MOCKPASS_URL="http://localhost:$MOCKPASS_PORT" \
+    PROTECTED_PATH="$PROT" PERSONA_NRIC="$nric" PERSONA_NAME="$(stack_persona_name "$nric")" \
+    timeout --kill-after=5 150 node "$root/tests/gateway/browser.js" >"$out" 2>&1 || rc=$?
+  TAP_TAG="[nginx] browser: "
+  while IFS= read -r line; do
+    case $line in
+      "ok - "*" # SKIP "*) echo "$line" ;;   # reported, not counted
+      "ok - "*) ok "${line#ok - }" ;;
+      "not ok - "*) not_ok "${line#not ok - }" ;;
+      "#"*) echo "$line" ;;
+    esac
+  done <"$out"
+  grep -q '^gateway-browser: ' "$out" || not_ok "browser.js ended without its summary (exit $rc)"
+  TAP_TAG="[nginx] "
+}
+[[ ${GATEWAY_BROWSER:-1} == 0 ]] || browser_visit
 stack_stop nginx
 
 # ---- [lighttpd] -----------------------------------------------------------------
