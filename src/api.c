@@ -197,7 +197,7 @@ static int bind_rd(struct app *a, const struct request *req, const char *route,
 	struct kv_list *q, const char **rd, struct response *res)
 {
 	const struct kv *vals[ARRAY_LEN(rd_fields)];
-	const char *bad = NULL, *why = "too long";
+	const char *bad = NULL, *why = "longer than 1024 bytes, or given twice";
 	*rd = NULL;
 	enum http_err he = http_parse_query(req->query, strlen(req->query), q);
 	if (he != HTTP_OK) {
