@@ -25,7 +25,7 @@ TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all clean unit unit-asan check deps integration hostile browser sanitized-stack faults soak valgrind run install
+.PHONY: all clean unit unit-asan check deps integration gateway hostile browser sanitized-stack faults soak valgrind run install
 all: $(BUILD)/sgid-fcgi
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) Makefile
@@ -64,6 +64,12 @@ integration: all
 hostile: all
 	$(NETNS) tests/hostile/run.sh
 
+# Gateway mode (issue 12): deploy/gateway/'s nginx and lighttpd examples in
+# front of an app, the login by navigation, forged identity headers, open
+# redirects (tests/gateway/README.md).
+gateway: all
+	$(NETNS) tests/gateway/run.sh
+
 browser: all
 	$(NETNS) tests/browser/stack-run.sh
 
@@ -95,7 +101,7 @@ tsan:
 		all $(TEST_SRCS:tests/unit/%.c=build/tsan/tests/%)
 	tests/tsan-stack.sh
 
-CHECK_SUITES := unit unit-asan fuzz-replay integration hostile sanitized-stack tsan valgrind browser faults
+CHECK_SUITES := unit unit-asan fuzz-replay integration gateway hostile sanitized-stack tsan valgrind browser faults
 check: deps
 	$(MAKE) all
 	FAULTS_QUICK=1 MAKE="$(MAKE)" tests/run-check.sh $(CHECK_SUITES)
@@ -111,6 +117,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi
 	install -m 0644 README.md deploy/OPERATIONS.md deploy/sgid-fcgi.env.example \
 		nginx.conf.example lighttpd.conf.example deploy/systemd/* $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi/gateway
+	install -m 0644 deploy/gateway/nginx.conf.example deploy/gateway/lighttpd.conf.example \
+		$(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi/gateway/
 
 clean:
 	rm -rf build

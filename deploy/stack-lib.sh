@@ -31,6 +31,13 @@ STACK_REDIS_GROUP=""
 # Extra sed arguments for the nginx.conf stack_start_nginx writes from
 # nginx.conf.example (tests/hostile/run.sh raises the rate limits with them).
 STACK_NGINX_SED=()
+# The example files stack_start_nginx and stack_start_lighttpd start from,
+# extra sed arguments for the latter, and the URL both wait for (any answer
+# will do). tests/gateway/run.sh points them at deploy/gateway/.
+STACK_NGINX_EXAMPLE=$STACK_ROOT/nginx.conf.example
+STACK_LIGHTTPD_EXAMPLE=$STACK_ROOT/lighttpd.conf.example
+STACK_LIGHTTPD_SED=()
+STACK_WEB_PROBE_URL=http://localhost:$SPA_PORT/
 
 # Never fails: cleanup must go on when stderr is a closed pipe (`| tee` + Ctrl-C).
 stack_say() { printf '%s\n' "$*" >&2 2>/dev/null || true; }
@@ -275,7 +282,7 @@ stack_start_nginx() {
   spa=$(stack_web_path "$STACK_ROOT/deploy/demo-spa")
   sed -e "s#/run/sgid-fcgi/sgid-fcgi.sock#$STACK_RT/app.sock#g" \
     -e "s#/usr/share/sgid-fcgi/demo-spa#$spa#g" "${STACK_NGINX_SED[@]}" \
-    "$STACK_ROOT/nginx.conf.example" >"$conf"
+    "$STACK_NGINX_EXAMPLE" >"$conf"
   if ! nginx -t -q -p "$STACK_RT/nginx/" -c "$conf" >>"$STACK_RT/nginx.log" 2>&1; then
     stack_say "error: nginx -t failed:"
     cat "$STACK_RT/nginx.log" >&2
@@ -283,7 +290,7 @@ stack_start_nginx() {
   fi
   stack_bg nginx "$STACK_RT/nginx.log" nginx -p "$STACK_RT/nginx/" -c "$conf"
   stack_wait_until 10 "nginx (log: $STACK_RT/nginx/logs/error.log)" "${STACK_PID[nginx]}" \
-    curl -s --max-time 2 -o /dev/null "http://localhost:$SPA_PORT/"
+    curl -s --max-time 2 -o /dev/null "$STACK_WEB_PROBE_URL"
 }
 
 # ---- lighttpd -------------------------------------------------------------
@@ -326,8 +333,8 @@ stack_start_lighttpd() {
       -e "s#\"LOG_LEVEL\" => \"info\"#\"LOG_LEVEL\" => \"${LOG_LEVEL:-info}\"#")
   fi
   sed -e "s#/run/sgid-fcgi/sgid-fcgi.sock#$sock#g" \
-    -e "s#/usr/share/sgid-fcgi/demo-spa#$spa#g" "${subst[@]}" \
-    "$STACK_ROOT/lighttpd.conf.example" >"$conf"
+    -e "s#/usr/share/sgid-fcgi/demo-spa#$spa#g" "${subst[@]}" "${STACK_LIGHTTPD_SED[@]}" \
+    "$STACK_LIGHTTPD_EXAMPLE" >"$conf"
   if [[ $mode == spawn ]]; then
     STACK_LIGHTTPD_PROCS=$(sed -n 's/^[[:space:]]*"max-procs"[[:space:]]*=>[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$conf")
     if [[ -z $STACK_LIGHTTPD_PROCS ]] || ! grep -q '^[[:space:]]*"bin-path"' "$conf"; then
@@ -342,7 +349,7 @@ stack_start_lighttpd() {
   fi
   stack_bg lighttpd "$STACK_RT/lighttpd.log" lighttpd -D -f "$conf"
   stack_wait_until 10 "lighttpd (log: $STACK_RT/lighttpd.log)" "${STACK_PID[lighttpd]}" \
-    curl -s --max-time 2 -o /dev/null "http://localhost:$SPA_PORT/"
+    curl -s --max-time 2 -o /dev/null "$STACK_WEB_PROBE_URL"
 }
 
 # How many workers lighttpd started are alive (spawn mode).
@@ -400,6 +407,50 @@ stack_dump_logs() {
     echo "# ---- $f (last $n lines) ----"
     tail -n "$n" "$STACK_RT/$f" | sed 's/^/# /'
   done
+}
+
+# stack_tap_preflight "TOOL..." PORT...: what a TAP suite (tests/tap.sh)
+# checks before it starts anything: the tools are installed, the binary is
+# built, the ports are free (each a setup step: a failure ends the run).
+stack_tap_preflight() {
+  local tool
+  for tool in $1; do
+    setup "$tool is installed (make deps)" command -v "$tool" >/dev/null
+  done
+  shift
+  setup "${STACK_APP_BIN:-build/sgid-fcgi} exists (make)" test -x "${STACK_APP_BIN:-$STACK_ROOT/build/sgid-fcgi}"
+  setup "ports $* are free" stack_ports_free "$@"
+}
+
+# stack_persona_name NRIC: the name MockPass serves for the persona NRIC.
+stack_persona_name() {
+  local personas=$STACK_ROOT/tests/mockpass/node_modules/@opengovsg/mockpass/static/myinfo/v3.json
+  [[ -f $personas ]] || { stack_say "error: MockPass is not installed: run deploy/deps.sh (make deps)"; return 1; }
+  jq -er --arg n "$1" '.personas[$n].name.value' "$personas"
+}
+
+# stack_tap_finish SUITE RC LINES LOG...: the end of a TAP suite
+# (tests/tap.sh) that ran a stack, for its EXIT trap with the exit status
+# RC: stop the stack; an abort with nothing failed counts as a failure; on a
+# failure the last LINES lines of each LOG (relative to STACK_RT) and the
+# runtime dir kept, else the dir removed; the closing "SUITE: N passed, N
+# failed"; exit 1 on a failure, else RC.
+stack_tap_finish() {
+  local suite=$1 rc=$2 lines=$3
+  shift 3
+  trap - EXIT INT TERM
+  trap '' PIPE
+  [[ -n $STACK_RT ]] && stack_cleanup
+  ((rc == 0 || TAP_FAIL > 0)) || not_ok "test script aborted (exit $rc)"
+  if ((TAP_FAIL > 0)); then
+    [[ -n $STACK_RT ]] && stack_dump_logs "$lines" "$@"
+    [[ -n $STACK_RT ]] && echo "# runtime dir kept: $STACK_RT"
+  elif [[ -n $STACK_RT ]]; then
+    rm -rf "$STACK_RT"
+  fi
+  echo "$suite: $TAP_PASS passed, $TAP_FAIL failed"
+  ((TAP_FAIL == 0)) || exit 1
+  exit "$rc"
 }
 
 # Stop everything that is still running, front to back.

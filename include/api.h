@@ -1,5 +1,6 @@
-/* api: the HTTP handlers (auth-url, redirect, userinfo, logout, health),
- * CORS and the common response headers. Orchestration only: parsing is in
+/* api: the HTTP handlers (auth-url, redirect, userinfo, logout, health;
+ * login and auth of gateway mode, and the FastCGI authorizer role), CORS
+ * and the common response headers. Orchestration only: parsing is in
  * http, protocol in sgid, storage in session. */
 #ifndef SGID_API_H
 #define SGID_API_H
@@ -35,14 +36,26 @@ struct app {
 	                                     sb NULL: no bulkhead */
 };
 
+/* The FastCGI role (FastCGI 1.0 section 6): a filter is served as a
+ * responder. */
+enum request_role { REQUEST_RESPONDER, REQUEST_AUTHORIZER };
+
 /* A request as the server hands it over: pointers into FastCGI params. */
 struct request {
+	enum request_role role;    /* AUTHORIZER: the gateway check, whatever
+	                              the path (lighttpd sends the protected
+	                              request's own) */
 	const char *method;
 	const char *path;          /* SCRIPT_NAME + PATH_INFO */
 	const char *query;         /* QUERY_STRING, "" when absent */
 	const char *cookie;        /* HTTP_COOKIE or NULL */
 	const char *origin;        /* HTTP_ORIGIN or NULL */
 	const char *ac_request_method; /* HTTP_ACCESS_CONTROL_REQUEST_METHOD */
+	const char *accept;        /* HTTP_ACCEPT or NULL */
+	const char *sec_fetch_mode; /* HTTP_SEC_FETCH_MODE or NULL */
+	const char *request_uri;   /* REQUEST_URI: the authorizer's protected request */
+	const char *original_uri;  /* SGID_ORIGINAL_URI: nginx's $request_uri, to /api/auth */
+	const char *original_method; /* SGID_ORIGINAL_METHOD: nginx's $request_method */
 	const struct own_cookies *cookies; /* ours only; filled by api_handle */
 };
 

@@ -12,6 +12,10 @@
 #include "resp.h"
 
 #define CFG_MAX_SENTINELS 8
+#define CFG_ORIGIN_LEN 512           /* scheme://host[:port] and its NUL */
+#define CFG_MAX_RETURN_ORIGINS 16
+#define CFG_MAX_GATEWAY_HEADERS 32
+#define CFG_FIELD_NAME_LEN 128       /* a profile field name and its NUL */
 
 struct redis_endpoint {
 	char host[256];
@@ -39,7 +43,9 @@ struct config {
 	char hostname[512];          /* SGID_HOSTNAME as origin, no trailing '/' */
 	char issuer[560];            /* hostname + "/v2" */
 	char redirect_uri[1024];
-	char frontend_origin[512];   /* SGID_FRONTEND_HOST, no trailing '/' */
+	char frontend_origin[CFG_ORIGIN_LEN]; /* SGID_FRONTEND_HOST, no trailing '/' */
+	char redirect_origin[CFG_ORIGIN_LEN]; /* of SGID_REDIRECT_URI: where a
+	                                 relative return URL (rd) resolves */
 	char scopes[1024];
 	bool frontend_https;
 
@@ -66,6 +72,16 @@ struct config {
 	                                request waits for room before its answer */
 	uint8_t session_secret[32];  /* SESSION_SECRET (>= 32 chars) hashed, or
 	                                derived from the client secret */
+
+	/* gateway mode */
+	char return_origins[CFG_MAX_RETURN_ORIGINS][CFG_ORIGIN_LEN];
+	size_t n_return_origins;     /* SGID_ALLOWED_RETURN_ORIGINS, lower-case,
+	                                default port dropped; default: the
+	                                frontend origin */
+	char gateway_error_url[1024]; /* SGID_GATEWAY_ERROR_URL, "" = the
+	                                frontend's /error */
+	char gateway_headers[CFG_MAX_GATEWAY_HEADERS][CFG_FIELD_NAME_LEN];
+	size_t n_gateway_headers;    /* SGID_GATEWAY_HEADERS; 0 = every field */
 
 	struct redis_config redis;
 	enum log_level log_level;    /* LOG_LEVEL, info */

@@ -97,6 +97,9 @@ enum field_result http_bind_fields(const struct kv_list *l,
 enum http_err http_percent_decode(const char *in, size_t len, bool plus_is_space,
 	char *out, size_t *out_len);
 
+/* Appends s with every byte keep() refuses as %XX (upper-case hex). 0, or
+ * -1 with out untouched. */
+int http_percent_encode(struct buf *out, const char *s, size_t len, bool (*keep)(unsigned char));
 /* Appends s percent-encoded: everything except RFC 3986 unreserved
  * (A-Za-z0-9-._~) becomes %XX (upper-case hex). 0 or -1. */
 int url_encode(struct buf *out, const char *s, size_t len);

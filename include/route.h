@@ -8,6 +8,8 @@ enum route_id {
 	ROUTE_USERINFO,
 	ROUTE_LOGOUT,
 	ROUTE_HEALTH,
+	ROUTE_LOGIN,               /* gateway mode: a login that ends on rd */
+	ROUTE_AUTH,                /* gateway mode: nginx's auth_request target */
 	ROUTE__MAX
 };
 

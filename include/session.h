@@ -14,12 +14,15 @@
 #include "buf.h"
 #include "crypto.h"
 #include "cfg.h"
+#include "returnurl.h"
 #include "store.h"
 
 #define SESSION_ID_LEN 43          /* base64url of 32 random bytes */
 /* A sealed login attempt as a cookie value: base64url of version, IV,
- * the attempt (~300 bytes) and the tag; anything longer is not one. */
-#define SESSION_ATTEMPT_MAX 1024
+ * the attempt (~250 bytes, plus a gateway login's return URL of up to
+ * RETURNURL_MAX) and the tag; anything longer is not one. The Cookie
+ * reader's limit per value (HTTP_MAX_VALUE_LEN), checked in session.c. */
+#define SESSION_ATTEMPT_MAX 2048
 
 enum session_kind {
 	SESSION_LOGIN,                 /* between auth-url and redirect: in the cookie */
@@ -43,6 +46,8 @@ struct session {
 	char nonce[64];                /* login: the nonce sent to sgID */
 	char code_verifier[130];       /* login: PKCE verifier */
 	char icecream[40];             /* both: the SPA's choice */
+	bool gateway;                  /* login: started at /api/login */
+	char rd[RETURNURL_MAX + 1];    /* login, gateway: the validated return URL */
 	char sub[260];                 /* user: ID-token sub */
 	struct buf access_token;       /* user */
 	struct buf profile;            /* user: decrypted data as a JSON object,
@@ -82,8 +87,9 @@ enum session_err session_update_user(struct session_mgr *m, const char *id, size
 /* Deletes the logged-in session a cookie value names (none: SESSION_OK). */
 enum session_err session_destroy(struct session_mgr *m, const char *id, size_t len);
 
-/* Seals a login attempt (state, nonce, verifier, icecream; the times are
- * set here) into a cookie value. No store call. */
+/* Seals a login attempt (state, nonce, verifier, icecream, the gateway
+ * flag and rd; the times are set here) into a cookie value of at most
+ * SESSION_ATTEMPT_MAX bytes. No store call. */
 enum session_err session_seal_login(struct session_mgr *m, struct session *s, struct buf *cookie);
 /* Opens a sealed attempt: SESSION_NOT_FOUND when it is not one of ours,
  * was altered, or has expired (from its sealed time). No store call. */

@@ -4,9 +4,11 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "gateway.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "returnurl.h"
 #include "util.h"
 
 #define ICECREAM_MAX 32
@@ -102,6 +104,38 @@ static void store_down(struct response *res)
 	                "The session store is unreachable; try again shortly.");
 }
 
+/* A new login attempt in s (the caller set icecream, gateway and rd):
+ * state, nonce and PKCE, the authorize URL and the sealed cookie. */
+static int start_attempt(struct app *a, struct session *s, struct buf *url, struct buf *attempt)
+{
+	struct buf challenge = BUF_INIT;
+	int rc = -1;
+	if (sgid_random_token(32, s->state, sizeof(s->state)) == 0 &&
+	    sgid_random_token(32, s->nonce, sizeof(s->nonce)) == 0 &&
+	    sgid_pkce_verifier(s->code_verifier) == 0 &&
+	    sgid_pkce_challenge(s->code_verifier, strlen(s->code_verifier), &challenge) == 0 &&
+	    sgid_authorize_url(&a->sgid, s->state, s->nonce, challenge.data, url) == 0 &&
+	    session_seal_login(&a->sessions, s, attempt) == SESSION_OK)
+		rc = 0;
+	buf_free(&challenge);
+	return rc;
+}
+
+/* The new attempt replaces the cookie: a session it named would live on
+ * unreachable by any logout, so it ends here. A store that cannot say it
+ * did is a 503: the user retries rather than leaving it behind. */
+static bool end_replaced_sessions(struct app *a, const struct request *req, const char *route,
+	struct response *res)
+{
+	enum session_err se = end_named_sessions(a, req);
+	if (se == SESSION_OK)
+		return true;
+	log_error("%s: ending the replaced session: %s: %s", route, session_strerror(se),
+	          a->store->errstr);
+	store_down(res);
+	return false;
+}
+
 /* --- GET /api/auth-url ------------------------------------------------- */
 
 static const struct field_spec auth_url_fields[] = {
@@ -112,7 +146,7 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 {
 	struct kv_list q = {0};
 	struct session s;
-	struct buf challenge = BUF_INIT, url = BUF_INIT, body = BUF_INIT, attempt = BUF_INIT;
+	struct buf url = BUF_INIT, body = BUF_INIT, attempt = BUF_INIT;
 	const struct kv *vals[ARRAY_LEN(auth_url_fields)];
 	const char *bad = NULL;
 
@@ -132,39 +166,129 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 	/* As the official examples do, a missing choice reads "None". */
 	const char *icecream = vals[0] ? vals[0]->val : "None";
 	memcpy(s.icecream, icecream, strlen(icecream) + 1);
-	if (sgid_random_token(32, s.state, sizeof(s.state)) != 0 ||
-	    sgid_random_token(32, s.nonce, sizeof(s.nonce)) != 0 ||
-	    sgid_pkce_verifier(s.code_verifier) != 0 ||
-	    sgid_pkce_challenge(s.code_verifier, strlen(s.code_verifier), &challenge) != 0 ||
-	    sgid_authorize_url(&a->sgid, s.state, s.nonce, challenge.data, &url) != 0 ||
-	    session_seal_login(&a->sessions, &s, &attempt) != SESSION_OK ||
+	if (start_attempt(a, &s, &url, &attempt) != 0 ||
 	    buf_append_str(&body, "{\"url\":") || json_append_string(&body, url.data, url.len) ||
 	    buf_append_char(&body, '}')) {
 		resp_json_error(res, 500, "internal_error", "could not build the login URL");
 		goto done;
 	}
-	/* The new attempt replaces the cookie: a session it named would live on
-	 * unreachable by any logout, so it ends here. A store that cannot say
-	 * it did is a 503: the user retries rather than leaving it behind. */
-	enum session_err se = end_named_sessions(a, req);
-	if (se != SESSION_OK) {
-		log_error("auth-url: ending the replaced session: %s: %s", session_strerror(se),
-		          a->store->errstr);
-		store_down(res);
+	if (!end_replaced_sessions(a, req, "auth-url", res))
 		goto done;
-	}
 	json_reply(res, 200, &body);
 	resp_set_cookie(res, &a->cookie, attempt.data, a->cfg->login_ttl);
 done:
 	session_clear(&s);
 	kv_list_free(&q);
-	buf_free(&challenge);
 	buf_free(&url);
 	buf_free(&body);
 	buf_free(&attempt);
 }
 
+/* --- the return URL of gateway mode ------------------------------------ */
+
+static const struct field_spec rd_fields[] = {
+	{ "rd", false, RETURNURL_MAX, NULL },
+};
+
+/* The rd of the query, checked before anything else happens: *rd is NULL
+ * when there is none. -1 with a 400 in res when the query or rd is
+ * refused (the query may hide an rd, so it is refused too). */
+static int bind_rd(struct app *a, const struct request *req, const char *route,
+	struct kv_list *q, const char **rd, struct response *res)
+{
+	const struct kv *vals[ARRAY_LEN(rd_fields)];
+	const char *bad = NULL, *why = "longer than 1024 bytes, or given twice";
+	*rd = NULL;
+	enum http_err he = http_parse_query(req->query, strlen(req->query), q);
+	if (he != HTTP_OK) {
+		log_warn("%s: query refused: %s", route, http_strerror(he));
+		resp_json_error(res, 400, "bad_request", http_strerror(he));
+		return -1;
+	}
+	if (http_bind_fields(q, rd_fields, ARRAY_LEN(rd_fields), vals, &bad) != FIELD_OK ||
+	    (vals[0] && !returnurl_valid(vals[0]->val, vals[0]->val_len, a->cfg, &why))) {
+		log_warn("%s: rd refused: %s", route, why);
+		resp_json_error(res, 400, "invalid_parameter",
+		                "rd must be a path on this site or a URL of an allowed origin");
+		return -1;
+	}
+	*rd = vals[0] ? vals[0]->val : NULL;
+	return 0;
+}
+
+/* --- GET /api/login ---------------------------------------------------- */
+
+/* auth-url for a gateway: the same attempt, marked as a gateway's and
+ * carrying rd, answered with a redirect to sgID instead of JSON. */
+static void handle_login(struct app *a, const struct request *req, struct response *res)
+{
+	struct kv_list q = {0};
+	struct session s;
+	struct buf url = BUF_INIT, attempt = BUF_INIT;
+	const char *rd;
+
+	session_init(&s, SESSION_LOGIN);
+	if (bind_rd(a, req, "login", &q, &rd, res) != 0)
+		goto done;
+	if (!rd)
+		rd = "/";
+	memcpy(s.icecream, "None", sizeof("None"));
+	s.gateway = true;
+	memcpy(s.rd, rd, strlen(rd) + 1); /* at most RETURNURL_MAX: bound above */
+	if (start_attempt(a, &s, &url, &attempt) != 0) {
+		resp_json_error(res, 500, "internal_error", "could not build the login URL");
+		goto done;
+	}
+	if (!end_replaced_sessions(a, req, "login", res))
+		goto done;
+	resp_redirect(res, url.data);
+	resp_set_cookie(res, &a->cookie, attempt.data, a->cfg->login_ttl);
+done:
+	session_clear(&s);
+	kv_list_free(&q);
+	buf_free(&url);
+	buf_free(&attempt);
+}
+
 /* --- GET /api/redirect ------------------------------------------------- */
+
+/* Profile JSON object from decrypted fields. A field named iceCream from
+ * sgID would collide with ours and is left out. */
+static int build_profile(const struct sgid_userinfo *u, struct buf *out)
+{
+	if (buf_append_char(out, '{'))
+		return -1;
+	int first = 1;
+	for (size_t i = 0; i < u->n; i++) {
+		const struct sgid_field *f = &u->fields[i];
+		if (strcmp(f->name, "iceCream") == 0)
+			continue;
+		if ((!first && buf_append_char(out, ',')) ||
+		    json_append_string(out, f->name, strlen(f->name)) || buf_append_char(out, ':') ||
+		    json_append_string(out, buf_cstr(&f->value), f->value.len))
+			return -1;
+		first = 0;
+	}
+	return buf_append_char(out, '}');
+}
+
+/* One userinfo call for s (its access token and sub), the decrypted
+ * fields kept in s->profile. The caller holds a place in the bulkhead.
+ * SGID_ERR_INTERNAL: out of memory. Its own function so the large
+ * decrypted-fields table is only on this path. */
+static enum sgid_err fetch_into(struct app *a, struct session *s, const char *what)
+{
+	struct sgid_userinfo info;
+	info.n = 0;
+	enum sgid_err ge = sgid_fetch_userinfo(&a->sgid, s->access_token.data, s->sub, &info);
+	if (ge != SGID_OK)
+		log_error("%s: %s: %s", what, sgid_strerror(ge), a->sgid.errstr);
+	else if (build_profile(&info, &s->profile) != 0)
+		ge = SGID_ERR_INTERNAL;
+	sgid_userinfo_clear(&info);
+	return ge;
+}
+
 
 static const struct field_spec redirect_fields[] = {
 	{ "code", false, CODE_MAX, valid_token_chars },
@@ -187,11 +311,17 @@ static void redirect_to_frontend(struct app *a, struct response *res, const char
 }
 
 /* The cookie is cleared only when it named the login attempt that just
- * failed: a logged-in user who replays an old callback URL stays logged in. */
-static void redirect_fail(struct app *a, struct response *res, const char *why, bool clear)
+ * failed: a logged-in user who replays an old callback URL stays logged in.
+ * A gateway's attempt fails to SGID_GATEWAY_ERROR_URL when it is set (one
+ * that did not open is nobody's: the frontend's page, as always). */
+static void redirect_fail(struct app *a, struct response *res, const char *why, bool clear,
+	const struct session *login)
 {
 	log_warn("redirect: login failed: %s", why);
-	redirect_to_frontend(a, res, "/error");
+	if (login->gateway && a->cfg->gateway_error_url[0])
+		resp_redirect(res, a->cfg->gateway_error_url);
+	else
+		redirect_to_frontend(a, res, "/error");
 	if (clear)
 		resp_clear_cookie(res, &a->cookie);
 }
@@ -215,6 +345,7 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	struct sgid_tokens tokens = {0};
 	const struct kv *vals[ARRAY_LEN(redirect_fields)];
 	const char *bad = NULL;
+	struct buf loc = BUF_INIT;
 	char id[SESSION_ID_LEN + 1] = "";
 	char why[320];
 	bool in_sgid = false;
@@ -224,17 +355,17 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	enum http_err he = http_parse_query(req->query, strlen(req->query), &q);
 	if (he != HTTP_OK) {
 		snprintf(why, sizeof(why), "query refused: %s", http_strerror(he));
-		redirect_fail(a, res, why, false);
+		redirect_fail(a, res, why, false, &login);
 		goto done;
 	}
 	if (http_bind_fields(&q, redirect_fields, ARRAY_LEN(redirect_fields), vals, &bad) != FIELD_OK) {
 		snprintf(why, sizeof(why), "invalid parameter %s", bad);
-		redirect_fail(a, res, why, false);
+		redirect_fail(a, res, why, false, &login);
 		goto done;
 	}
 	if (open_attempt(a, req, &login) != SESSION_OK) {
 		redirect_fail(a, res, req->cookies->n ? "login attempt: not ours, altered or expired"
-		                                      : "no session cookie", false);
+		                                      : "no session cookie", false, &login);
 		goto done;
 	}
 	/* Nothing is spent before the state matches: a forged callback (login
@@ -242,18 +373,18 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	size_t want = strlen(login.state);
 	if (!vals[F_STATE] || vals[F_STATE]->val_len != want ||
 	    !crypto_ct_equal(vals[F_STATE]->val, login.state, want)) {
-		redirect_fail(a, res, vals[F_STATE] ? "state mismatch" : "state missing", false);
+		redirect_fail(a, res, vals[F_STATE] ? "state mismatch" : "state missing", false, &login);
 		goto done;
 	}
 	if (!vals[F_ERROR] && !vals[F_CODE]) {
-		redirect_fail(a, res, "code missing", false);
+		redirect_fail(a, res, "code missing", false, &login);
 		goto done;
 	}
 	/* Bulkhead before the attempt is spent: a callback turned away keeps
 	 * it, so loading the page again retries. */
 	if (!vals[F_ERROR]) {
 		if (!scoreboard_enter_sgid(a->slot)) {
-			redirect_fail(a, res, "over capacity: too many sgID calls in flight", false);
+			redirect_fail(a, res, "over capacity: too many sgID calls in flight", false, &login);
 			goto done;
 		}
 		in_sgid = true;
@@ -263,44 +394,67 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	if (se != SESSION_OK) {
 		snprintf(why, sizeof(why), "login attempt: %s%s%s", session_strerror(se),
 		         se == SESSION_ERR_STORE ? ": " : "", se == SESSION_ERR_STORE ? a->store->errstr : "");
-		redirect_fail(a, res, why, true);
+		redirect_fail(a, res, why, true, &login);
 		goto done;
 	}
 	if (vals[F_ERROR]) {
 		snprintf(why, sizeof(why), "sgID returned error=%s", vals[F_ERROR]->val);
-		redirect_fail(a, res, why, true);
+		redirect_fail(a, res, why, true, &login);
 		goto done;
 	}
 	enum sgid_err ge = sgid_exchange_code(&a->sgid, vals[F_CODE]->val, vals[F_CODE]->val_len,
 	                                      login.code_verifier, login.nonce, &tokens);
-	scoreboard_leave_sgid(a->slot);
-	in_sgid = false;
+	if (!login.gateway) { /* a gateway's stays for its userinfo call */
+		scoreboard_leave_sgid(a->slot);
+		in_sgid = false;
+	}
 	if (ge != SGID_OK) {
 		snprintf(why, sizeof(why), "%s: %s", sgid_strerror(ge), a->sgid.errstr);
-		redirect_fail(a, res, why, true);
+		redirect_fail(a, res, why, true, &login);
 		goto done;
 	}
 	/* A new id for the logged-in session: no fixation of the login cookie. */
 	memcpy(user.sub, tokens.sub, sizeof(tokens.sub));
 	memcpy(user.icecream, login.icecream, sizeof(user.icecream));
 	if (buf_append(&user.access_token, tokens.access_token.data, tokens.access_token.len) != 0) {
-		redirect_fail(a, res, "out of memory", true);
+		redirect_fail(a, res, "out of memory", true, &login);
 		goto done;
+	}
+	/* A gateway has no SPA to ask for the profile later: it is fetched now,
+	 * and without it there is no session. rd is checked again: the allowed
+	 * origins may have changed since the login started. */
+	if (login.gateway) {
+		ge = fetch_into(a, &user, "redirect: userinfo");
+		scoreboard_leave_sgid(a->slot);
+		in_sgid = false;
+		if (ge != SGID_OK) {
+			redirect_fail(a, res, "userinfo failed", true, &login);
+			goto done;
+		}
+		if (!returnurl_valid(login.rd, strlen(login.rd), a->cfg, NULL) ||
+		    returnurl_resolve(login.rd, a->cfg, &loc) != 0) {
+			redirect_fail(a, res, "return URL no longer allowed", true, &login);
+			goto done;
+		}
 	}
 	se = session_create(&a->sessions, &user, id);
 	if (se != SESSION_OK) {
 		snprintf(why, sizeof(why), "storing the session: %s", session_strerror(se));
-		redirect_fail(a, res, why, true);
+		redirect_fail(a, res, why, true, &login);
 		goto done;
 	}
 	char fp[9];
 	log_fingerprint(id, SESSION_ID_LEN, fp);
-	log_info("redirect: login ok, session %s", fp);
-	redirect_to_frontend(a, res, "/logged-in");
+	log_info("redirect: login ok, session %s%s", fp, login.gateway ? " (gateway)" : "");
+	if (login.gateway)
+		resp_redirect(res, loc.data);
+	else
+		redirect_to_frontend(a, res, "/logged-in");
 	resp_set_cookie(res, &a->cookie, id, a->cfg->session_ttl);
 done:
 	if (in_sgid)
 		scoreboard_leave_sgid(a->slot);
+	buf_free(&loc);
 	secure_zero(id, sizeof(id));
 	sgid_tokens_clear(&tokens);
 	session_clear(&login);
@@ -314,26 +468,6 @@ static void unauthorized(struct response *res)
 {
 	/* Not JSON on purpose: the SPA treats any JSON as a logged-in user. */
 	resp_text(res, 401, "Unauthorized");
-}
-
-/* Profile JSON object from decrypted fields. A field named iceCream from
- * sgID would collide with ours and is left out. */
-static int build_profile(const struct sgid_userinfo *u, struct buf *out)
-{
-	if (buf_append_char(out, '{'))
-		return -1;
-	int first = 1;
-	for (size_t i = 0; i < u->n; i++) {
-		const struct sgid_field *f = &u->fields[i];
-		if (strcmp(f->name, "iceCream") == 0)
-			continue;
-		if ((!first && buf_append_char(out, ',')) ||
-		    json_append_string(out, f->name, strlen(f->name)) || buf_append_char(out, ':') ||
-		    json_append_string(out, buf_cstr(&f->value), f->value.len))
-			return -1;
-		first = 0;
-	}
-	return buf_append_char(out, '}');
 }
 
 static int build_userinfo_body(const struct session *s, struct buf *out)
@@ -351,44 +485,35 @@ static int build_userinfo_body(const struct session *s, struct buf *out)
 }
 
 /* First call of a session: fetch from sgID once and keep the profile in the
- * session (the access token may expire long before the session does). Its
- * own function so the large decrypted-fields table is only on this path. */
+ * session (the access token may expire long before the session does). */
 static int fetch_profile(struct app *a, const struct cookie_value *cookie, struct session *s,
 	struct response *res)
 {
-	struct sgid_userinfo info;
-	info.n = 0;
-	int rc = -1;
 	if (!scoreboard_enter_sgid(a->slot)) {
 		log_warn("userinfo: over capacity: too many sgID calls in flight");
 		resp_text(res, 503, "Service Unavailable");
 		resp_header(res, "Retry-After", "1");
-		goto done;
+		return -1;
 	}
-	enum sgid_err ge = sgid_fetch_userinfo(&a->sgid, s->access_token.data, s->sub, &info);
+	enum sgid_err ge = fetch_into(a, s, "userinfo");
 	scoreboard_leave_sgid(a->slot);
 	if (ge != SGID_OK) {
-		log_error("userinfo: %s: %s", sgid_strerror(ge), a->sgid.errstr);
-		resp_text(res, 502, "Bad Gateway");
-		goto done;
-	}
-	if (build_profile(&info, &s->profile) != 0) {
-		resp_text(res, 500, "Internal Server Error");
-		goto done;
+		if (ge == SGID_ERR_INTERNAL)
+			resp_text(res, 500, "Internal Server Error");
+		else
+			resp_text(res, 502, "Bad Gateway");
+		return -1;
 	}
 	enum session_err se = session_update_user(&a->sessions, cookie->val, cookie->len, s);
 	if (se == SESSION_NOT_FOUND) {
 		/* logged out while sgID answered: the logout stands */
 		log_info("userinfo: the session ended during the sgID call");
 		unauthorized(res);
-		goto done;
+		return -1;
 	}
 	if (se != SESSION_OK)
 		log_warn("userinfo: profile not cached: %s", session_strerror(se));
-	rc = 0;
-done:
-	sgid_userinfo_clear(&info);
-	return rc;
+	return 0;
 }
 
 /* The logged-in session among our cookies: the first id that loads (a
@@ -435,19 +560,101 @@ done:
 	buf_free(&body);
 }
 
+/* --- GET /api/auth and the FastCGI authorizer --------------------------- */
+
+/* Where a refused navigation logs in: /api/login?rd=<uri>, when uri is a
+ * return URL /api/login would take. -1 when it is not a navigation or
+ * the URI is refused. */
+static int login_location(struct app *a, const struct request *req, const char *method,
+	const char *uri, struct buf *out)
+{
+	if (!uri || !gateway_is_navigation(method, req->accept, req->sec_fetch_mode) ||
+	    !returnurl_valid(uri, strlen(uri), a->cfg, NULL))
+		return -1;
+	return buf_append_str(out, "/api/login?rd=") || url_encode(out, uri, strlen(uri)) ? -1 : 0;
+}
+
+/* The check of nginx's auth_request and of lighttpd's authorizer: one
+ * GETEX (which extends the idle timeout), never a call to sgID, empty
+ * bodies. A session without a profile yet (an SPA login that never asked
+ * for it) gives the sub alone. method and uri: the protected request's. */
+static void gateway_check(struct app *a, const struct request *req, struct response *res,
+	enum gateway_style st, const char *method, const char *uri)
+{
+	const char *route = st == GATEWAY_VARIABLES ? "authorizer" : "auth";
+	struct session s;
+	const struct cookie_value *cookie = NULL;
+	struct buf login = BUF_INIT;
+	size_t skipped = 0;
+
+	session_init(&s, SESSION_USER);
+	enum session_err se = load_session(a, req, &s, &cookie);
+	if (se == SESSION_ERR_STORE) {
+		log_error("%s: %s: %s", route, session_strerror(se), a->store->errstr);
+		resp_text(res, 503, "Service Unavailable");
+	} else if (se == SESSION_OK) {
+		res->status = 200;
+		if (gateway_add_identity(res, st, a->cfg, s.sub, &s.profile, &skipped) != 0) {
+			resp_reset(res);
+			resp_text(res, 500, "Internal Server Error");
+		} else if (skipped) {
+			log_warn("%s: %zu profile fields not passed on (name, length or a repeat)", route,
+			         skipped);
+		}
+	} else {
+		/* the authorizer's answer goes to the browser as it is; nginx's
+		 * error_page turns X-Sgid-Login into the redirect */
+		res->status = 401;
+		if (login_location(a, req, method, uri, &login) == 0) {
+			if (st == GATEWAY_VARIABLES)
+				resp_redirect(res, login.data);
+			else
+				resp_header(res, "X-Sgid-Login", login.data);
+		}
+	}
+	session_clear(&s);
+	buf_free(&login);
+}
+
+static void handle_auth(struct app *a, const struct request *req, struct response *res)
+{
+	gateway_check(a, req, res, GATEWAY_HEADERS, req->original_method, req->original_uri);
+}
+
+static void handle_authorizer(struct app *a, const struct request *req, struct response *res)
+{
+	gateway_check(a, req, res, GATEWAY_VARIABLES, req->method, req->request_uri);
+}
+
 /* --- GET|POST /api/logout ---------------------------------------------- */
 
 static void handle_logout(struct app *a, const struct request *req, struct response *res)
 {
+	struct kv_list q = {0};
+	struct buf loc = BUF_INIT;
+	const char *rd;
+
+	/* a refused rd changes nothing: the session stays, no cookie is sent */
+	if (bind_rd(a, req, "logout", &q, &rd, res) != 0)
+		goto done;
+	if (rd && returnurl_resolve(rd, a->cfg, &loc) != 0) {
+		resp_text(res, 500, "Internal Server Error");
+		goto done;
+	}
 	/* every session the request names, and the cookie always */
 	enum session_err se = end_named_sessions(a, req);
 	if (se != SESSION_OK) {
 		log_error("logout: %s: %s", session_strerror(se), a->store->errstr);
 		store_down(res);
+	} else if (rd) {
+		resp_redirect(res, loc.data);
 	} else {
 		resp_text(res, 200, "OK");
 	}
 	resp_clear_cookie(res, &a->cookie);
+done:
+	kv_list_free(&q);
+	buf_free(&loc);
 }
 
 /* --- GET /api/health --------------------------------------------------- */
@@ -474,6 +681,8 @@ static const handler_fn handlers[] = {
 	[ROUTE_USERINFO] = handle_userinfo,
 	[ROUTE_LOGOUT] = handle_logout,
 	[ROUTE_HEALTH] = handle_health,
+	[ROUTE_LOGIN] = handle_login,
+	[ROUTE_AUTH] = handle_auth,
 };
 _Static_assert(ARRAY_LEN(handlers) == ROUTE__MAX, "one handler per route");
 
@@ -482,12 +691,13 @@ static bool origin_allowed(const struct app *a, const struct request *req)
 	return req->origin && strcmp(req->origin, a->cfg->frontend_origin) == 0;
 }
 
-static void add_common_headers(struct app *a, const struct request *req, struct response *res)
+static void add_common_headers(struct app *a, const struct request *req, struct response *res,
+	bool cors)
 {
 	resp_header(res, "Cache-Control", "no-store");
 	resp_header(res, "X-Content-Type-Options", "nosniff");
 	resp_header(res, "Vary", "Origin");
-	if (origin_allowed(a, req)) {
+	if (cors && origin_allowed(a, req)) {
 		resp_header(res, "Access-Control-Allow-Origin", a->cfg->frontend_origin);
 		resp_header(res, "Access-Control-Allow-Credentials", "true");
 	}
@@ -509,16 +719,23 @@ void api_handle(struct app *a, const struct request *req, struct response *res,
 {
 	enum route_id id = ROUTE__MAX;
 	enum http_method m = method_parse(req->method);
-	enum route_match match = route_lookup(req->path, m, &id);
+	/* An authorizer is asked about the protected request: its path and
+	 * method are that request's, not one of our routes. */
+	bool authorizer = req->role == REQUEST_AUTHORIZER;
+	enum route_match match = authorizer ? ROUTE_MATCH : route_lookup(req->path, m, &id);
+	/* nginx's auth_request subrequest carries the protected request's
+	 * method ($request_method is the main request's): an OPTIONS there is
+	 * no CORS preflight, and a 204 would read as "allowed". */
+	bool is_preflight = !authorizer && m == METHOD_OPTIONS && id != ROUTE_AUTH;
 	struct own_cookies jar;
 	struct request r = *req;
 
-	info->route = match == ROUTE_NOT_FOUND ? "-" : route_get(id)->name;
+	info->route = authorizer ? "authorizer" : match == ROUTE_NOT_FOUND ? "-" : route_get(id)->name;
 	memset(&jar, 0, sizeof(jar));
 	r.cookies = &jar;
 	/* The Cookie header is shared with every app on the domain: what is not
 	 * ours is skipped, never a reason to fail (or to lock a user out). */
-	if (match == ROUTE_MATCH && m != METHOD_OPTIONS && req->cookie &&
+	if (match == ROUTE_MATCH && !is_preflight && req->cookie &&
 	    http_find_cookies(req->cookie, strlen(req->cookie), a->cfg->cookie_name, &jar) != HTTP_OK)
 		log_warn("%s: Cookie header over %d bytes: read as none", info->route, HTTP_MAX_COOKIE_LEN);
 	if (jar.skipped)
@@ -534,11 +751,14 @@ void api_handle(struct app *a, const struct request *req, struct response *res,
 		resp_header(res, "Allow", route_allow_header(id));
 		break;
 	case ROUTE_MATCH:
-		if (m == METHOD_OPTIONS)
+		if (authorizer)
+			handle_authorizer(a, req, res);
+		else if (is_preflight)
 			preflight(a, req, id, res);
 		else
 			handlers[id](a, req, res);
 		break;
 	}
-	add_common_headers(a, req, res);
+	/* the authorizer's answer is the protected app's business: no CORS */
+	add_common_headers(a, req, res, !authorizer);
 }

@@ -346,6 +346,8 @@ static int load_urls(struct config *cfg, const struct envsrc *e, struct cfg_erro
 		return fail(err, "SGID_REDIRECT_URI", "must not contain a fragment (RFC 6749 3.1.2)");
 	if (copy_value(cfg->redirect_uri, sizeof(cfg->redirect_uri), v, "SGID_REDIRECT_URI", err) != 0)
 		return -1;
+	if (url_origin(&u, cfg->redirect_origin, sizeof(cfg->redirect_origin)) != 0)
+		return fail(err, "SGID_REDIRECT_URI", "too long");
 
 	v = getv(e, "SGID_FRONTEND_HOST");
 	if (!v)
@@ -534,34 +536,56 @@ static int load_session_secret(struct config *cfg, const struct envsrc *e, struc
 	return 0;
 }
 
-/* "host:port,host:port"; the port defaults to 26379. */
-static int load_sentinels(struct redis_config *rc, const struct envsrc *e, struct cfg_error *err)
+/* A comma-separated list: fn gets each entry trimmed of spaces (an empty
+ * one too: fn refuses it) and its index; the first non-zero return stops
+ * the walk and is returned. */
+static int for_each_entry(const char *v, int (*fn)(const char *s, size_t n, size_t i, void *ctx),
+	void *ctx)
 {
-	static const char var[] = "REDIS_SENTINELS";
-	const char *v = getv(e, var), *p;
-
-	rc->n_sentinels = 0;
-	if (!v)
-		return 0;
-	for (p = v;;) {
-		size_t n = strcspn(p, ","), s = 0;
-		while (s < n && p[s] == ' ')
+	for (size_t i = 0;; i++) {
+		size_t n = strcspn(v, ","), s = 0;
+		while (s < n && v[s] == ' ')
 			s++;
-		while (n > s && p[n - 1] == ' ')
+		while (n > s && v[n - 1] == ' ')
 			n--;
-		if (rc->n_sentinels >= CFG_MAX_SENTINELS)
-			return fail(err, var, "at most %d sentinels", CFG_MAX_SENTINELS);
-		struct redis_endpoint *ep = &rc->sentinels[rc->n_sentinels];
-		ep->port = SENTINEL_PORT;
-		if (url_parse_hostport(p + s, n - s, ep->host, sizeof(ep->host), false, &ep->port) != 0)
-			return fail(err, var, "entry %zu is not host:port", rc->n_sentinels + 1);
-		rc->n_sentinels++;
-		p += strcspn(p, ",");
-		if (!*p)
-			break;
-		p++;
+		int rc = fn(v + s, n - s, i, ctx);
+		if (rc != 0)
+			return rc;
+		v += strcspn(v, ",");
+		if (!*v)
+			return 0;
+		v++;
 	}
+}
+
+struct list_ctx {
+	struct config *cfg;
+	struct cfg_error *err;
+	const char *var;
+};
+
+/* "host:port"; the port defaults to 26379. */
+static int add_sentinel(const char *s, size_t n, size_t i, void *ctx)
+{
+	struct list_ctx *c = ctx;
+	struct redis_config *rc = &c->cfg->redis;
+	if (i >= CFG_MAX_SENTINELS)
+		return fail(c->err, c->var, "at most %d sentinels", CFG_MAX_SENTINELS);
+	struct redis_endpoint *ep = &rc->sentinels[i];
+	ep->port = SENTINEL_PORT;
+	if (url_parse_hostport(s, n, ep->host, sizeof(ep->host), false, &ep->port) != 0)
+		return fail(c->err, c->var, "entry %zu is not host:port", i + 1);
+	rc->n_sentinels = i + 1;
 	return 0;
+}
+
+static int load_sentinels(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	struct list_ctx c = { cfg, err, "REDIS_SENTINELS" };
+	const char *v = getv(e, c.var);
+
+	cfg->redis.n_sentinels = 0;
+	return v ? for_each_entry(v, add_sentinel, &c) : 0;
 }
 
 static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
@@ -573,7 +597,7 @@ static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_err
 		v = "redis://127.0.0.1:6379/0";
 	if (url_parse_redis(v, &cfg->redis, msg, sizeof(msg)) != 0)
 		return fail(err, "REDIS_URL", "%s", msg);
-	if (load_sentinels(&cfg->redis, e, err) != 0)
+	if (load_sentinels(cfg, e, err) != 0)
 		return -1;
 	v = getv(e, "REDIS_SENTINEL_MASTER");
 	if (!v)
@@ -582,6 +606,83 @@ static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_err
 		return fail(err, "REDIS_SENTINEL_MASTER", "must be a name without spaces or controls");
 	return copy_value(cfg->redis.sentinel_master, sizeof(cfg->redis.sentinel_master), v,
 		"REDIS_SENTINEL_MASTER", err);
+}
+
+/* ---- gateway mode ---- */
+
+/* An exact origin, scheme://host[:port] and nothing after: the return URLs
+ * (rd) allowed off our own origin. http:// only for loopback hosts, as the
+ * rd check itself says. */
+static int add_return_origin(const char *s, size_t n, size_t i, void *ctx)
+{
+	struct list_ctx *c = ctx;
+	char entry[URL_MAX + 1];
+	struct http_url u;
+	const char *why;
+
+	if (i >= CFG_MAX_RETURN_ORIGINS)
+		return fail(c->err, c->var, "at most %d origins", CFG_MAX_RETURN_ORIGINS);
+	if (n == 0 || n > URL_MAX)
+		return fail(c->err, c->var, "entry %zu is empty or too long", i + 1);
+	memcpy(entry, s, n);
+	entry[n] = '\0';
+	if (url_parse_http(entry, &u, &why) != 0)
+		return fail(c->err, c->var, "entry %zu %s", i + 1, why);
+	if (u.rest[0])
+		return fail(c->err, c->var, "entry %zu must be an origin: no path, query or fragment", i + 1);
+	if (!u.https && !url_is_loopback(u.host))
+		return fail(c->err, c->var, "entry %zu must use https:// (http:// only for loopback hosts)", i + 1);
+	if (url_origin(&u, c->cfg->return_origins[i], CFG_ORIGIN_LEN) != 0)
+		return fail(c->err, c->var, "entry %zu is too long", i + 1);
+	c->cfg->n_return_origins = i + 1;
+	return 0;
+}
+
+/* A profile field name as sgID spells them (myinfo.nric_number): it
+ * becomes part of a header name, so letters, digits, '.', '_', '-'. */
+static int add_gateway_header(const char *s, size_t n, size_t i, void *ctx)
+{
+	struct list_ctx *c = ctx;
+	if (i >= CFG_MAX_GATEWAY_HEADERS)
+		return fail(c->err, c->var, "at most %d fields", CFG_MAX_GATEWAY_HEADERS);
+	if (n == 0 || n >= CFG_FIELD_NAME_LEN)
+		return fail(c->err, c->var, "entry %zu is empty or too long", i + 1);
+	for (size_t k = 0; k < n; k++) {
+		char ch = s[k];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		      ch == '.' || ch == '_' || ch == '-'))
+			return fail(c->err, c->var, "entry %zu: field names are letters, digits, '.', '_' or '-'", i + 1);
+	}
+	memcpy(c->cfg->gateway_headers[i], s, n);
+	c->cfg->gateway_headers[i][n] = '\0';
+	c->cfg->n_gateway_headers = i + 1;
+	return 0;
+}
+
+static int load_gateway(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	struct list_ctx c = { cfg, err, "SGID_ALLOWED_RETURN_ORIGINS" };
+	const char *v = getv(e, c.var), *why;
+	struct http_url u;
+
+	if (v) {
+		if (for_each_entry(v, add_return_origin, &c) != 0)
+			return -1;
+	} else {
+		memcpy(cfg->return_origins[0], cfg->frontend_origin, sizeof(cfg->frontend_origin));
+		cfg->n_return_origins = 1;
+	}
+	c.var = "SGID_GATEWAY_HEADERS";
+	if ((v = getv(e, c.var)) && for_each_entry(v, add_gateway_header, &c) != 0)
+		return -1;
+	if ((v = getv(e, "SGID_GATEWAY_ERROR_URL"))) {
+		if (url_parse_http(v, &u, &why) != 0)
+			return fail(err, "SGID_GATEWAY_ERROR_URL", "%s", why);
+		if (copy_value(cfg->gateway_error_url, sizeof(cfg->gateway_error_url), v,
+		               "SGID_GATEWAY_ERROR_URL", err) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 static int load_log_level(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
@@ -623,8 +724,9 @@ fail:
 int cfg_load(struct config *cfg, const char *dotenv_path, struct cfg_error *err)
 {
 	static int (*const steps[])(struct config *, const struct envsrc *, struct cfg_error *) = {
-		load_client, load_hostname, load_urls, load_scopes, load_numbers, load_ca_file, load_proxy,
-		load_cookie, load_session_secret, load_redis, load_log_level, load_private_key,
+		load_client, load_hostname, load_urls, load_gateway, load_scopes, load_numbers,
+		load_ca_file, load_proxy, load_cookie, load_session_secret, load_redis, load_log_level,
+		load_private_key,
 	};
 	struct envsrc env = {0};
 

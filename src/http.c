@@ -344,19 +344,19 @@ static bool is_unreserved(unsigned char c)
 	       c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-int url_encode(struct buf *out, const char *s, size_t len)
+int http_percent_encode(struct buf *out, const char *s, size_t len, bool (*keep)(unsigned char))
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t need = 0;
 
 	for (size_t i = 0; i < len; i++)
-		need += is_unreserved((unsigned char)s[i]) ? 1 : 3;
+		need += keep((unsigned char)s[i]) ? 1 : 3;
 	/* reserve up front so a failure leaves out untouched */
 	if (buf_reserve(out, need) != 0)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (is_unreserved(c)) {
+		if (keep(c)) {
 			out->data[out->len++] = (char)c;
 		} else {
 			out->data[out->len++] = '%';
@@ -367,4 +367,9 @@ int url_encode(struct buf *out, const char *s, size_t len)
 	if (out->data)
 		out->data[out->len] = '\0';
 	return 0;
+}
+
+int url_encode(struct buf *out, const char *s, size_t len)
+{
+	return http_percent_encode(out, s, len, is_unreserved);
 }

@@ -12,6 +12,8 @@ static const struct route routes[] = {
 	[ROUTE_USERINFO] = {"/api/userinfo", "userinfo", METHOD_GET},
 	[ROUTE_LOGOUT] = {"/api/logout", "logout", METHOD_GET | METHOD_POST},
 	[ROUTE_HEALTH] = {"/api/health", "health", METHOD_GET},
+	[ROUTE_LOGIN] = {"/api/login", "login", METHOD_GET},
+	[ROUTE_AUTH] = {"/api/auth", "auth", METHOD_GET},
 };
 _Static_assert(ARRAY_LEN(routes) == ROUTE__MAX, "routes[] out of step with enum route_id");
 
@@ -22,6 +24,8 @@ static const char *const allow_headers[] = {
 	[ROUTE_USERINFO] = "GET, HEAD, OPTIONS",
 	[ROUTE_LOGOUT] = "GET, HEAD, POST, OPTIONS",
 	[ROUTE_HEALTH] = "GET, HEAD, OPTIONS",
+	[ROUTE_LOGIN] = "GET, HEAD, OPTIONS",
+	[ROUTE_AUTH] = "GET, HEAD, OPTIONS",
 };
 _Static_assert(ARRAY_LEN(allow_headers) == ROUTE__MAX, "allow_headers[] out of step with enum route_id");
 

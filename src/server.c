@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <fastcgi.h>
 #include <fcgiapp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,15 +119,24 @@ static void handle_one(struct app *a, FCGX_Request *r)
 	if (!method)
 		method = "GET";
 
+	/* The role from the FCGI_BEGIN_REQUEST record (libfcgi also puts it
+	 * first in envp as FCGI_ROLE); an authorizer gets no body (FastCGI 1.0
+	 * section 6.3), so none is read. */
+	bool authorizer = r->role == FCGI_AUTHORIZER;
 	if (n < 0 || (size_t)n >= sizeof(path)) {
 		resp_json_error(&res, 414, "uri_too_long", "request path too long");
-	} else if (drain_body(r) != 0) {
+	} else if (!authorizer && drain_body(r) != 0) {
 		resp_json_error(&res, 413, "payload_too_large", "request body too large");
 	} else {
 		struct request req = {
+			.role = authorizer ? REQUEST_AUTHORIZER : REQUEST_RESPONDER,
 			.method = method, .path = path, .query = query ? query : "",
 			.cookie = param(r, "HTTP_COOKIE"), .origin = param(r, "HTTP_ORIGIN"),
 			.ac_request_method = param(r, "HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+			.accept = param(r, "HTTP_ACCEPT"), .sec_fetch_mode = param(r, "HTTP_SEC_FETCH_MODE"),
+			.request_uri = param(r, "REQUEST_URI"),
+			.original_uri = param(r, "SGID_ORIGINAL_URI"),
+			.original_method = param(r, "SGID_ORIGINAL_METHOD"),
 		};
 		api_handle(a, &req, &res, &info);
 	}

@@ -5,17 +5,24 @@
 
 #include "b64.h"
 #include "crypto.h"
+#include "http.h"
 #include "json.h"
 #include "util.h"
 
 #define RECORD_VERSION 1
+/* 2: the gateway flag and return URL (attempts of version 1, sealed before
+ * an upgrade, are not opened: the user starts the login again). */
+#define ATTEMPT_VERSION 2
 #define KEY_PREFIX_USER  "sgid:s:"
 #define KEY_PREFIX_USED  "sgid:u:"   /* spent login attempts */
 #define REDIS_KEY_MAX 64
 /* Binds a sealed attempt to its purpose: no other ciphertext under the
  * attempt key, and none of another version, opens as one. */
-#define ATTEMPT_AAD "sgid-fcgi login attempt v1"
+#define ATTEMPT_AAD "sgid-fcgi login attempt v2"
 #define ATTEMPT_FUTURE_SKEW 60       /* seconds a sealed time may lie ahead */
+
+_Static_assert(SESSION_ATTEMPT_MAX <= HTTP_MAX_VALUE_LEN,
+	"a sealed attempt must pass the Cookie reader's limit per value");
 
 static const char *const session_errstr[] = {
 	[SESSION_OK] = "ok",
@@ -127,9 +134,14 @@ static int append_field(struct buf *b, const char *name, const char *val, size_t
 	return json_append_string(b, val, len);
 }
 
+static int format_version(enum session_kind kind)
+{
+	return kind == SESSION_LOGIN ? ATTEMPT_VERSION : RECORD_VERSION;
+}
+
 static int serialize(const struct session *s, struct buf *out)
 {
-	if (buf_append_str(out, "{\"v\":") || buf_append_int(out, RECORD_VERSION) ||
+	if (buf_append_str(out, "{\"v\":") || buf_append_int(out, format_version(s->kind)) ||
 	    buf_append_str(out, ",\"k\":") || buf_append_int(out, (int)s->kind) ||
 	    buf_append_str(out, ",\"c\":") || buf_append_int(out, s->created_at) ||
 	    buf_append_str(out, ",\"e\":") || buf_append_int(out, s->expires_at))
@@ -139,7 +151,8 @@ static int serialize(const struct session *s, struct buf *out)
 	if (s->kind == SESSION_LOGIN) {
 		if (append_field(out, "st", s->state, strlen(s->state)) ||
 		    append_field(out, "n", s->nonce, strlen(s->nonce)) ||
-		    append_field(out, "cv", s->code_verifier, strlen(s->code_verifier)))
+		    append_field(out, "cv", s->code_verifier, strlen(s->code_verifier)) ||
+		    (s->gateway && buf_append_str(out, ",\"gw\":1")))
 			return -1;
 	} else {
 		if (append_field(out, "sub", s->sub, strlen(s->sub)) ||
@@ -176,7 +189,7 @@ static int deserialize(const char *text, size_t len, enum session_kind want, str
 	json_value *rec = json_parse(text, len, len);
 	int64_t v = 0, k = 0;
 	int rc = -1;
-	if (!rec || json_get_int64(rec, "v", &v) != 0 || v != RECORD_VERSION ||
+	if (!rec || json_get_int64(rec, "v", &v) != 0 || v != format_version(want) ||
 	    json_get_int64(rec, "k", &k) != 0 || k != (int64_t)want)
 		goto fail;
 	session_init(s, want);
@@ -188,6 +201,10 @@ static int deserialize(const char *text, size_t len, enum session_kind want, str
 		    copy_str(rec, "n", s->nonce, sizeof(s->nonce), 1) ||
 		    copy_str(rec, "cv", s->code_verifier, sizeof(s->code_verifier), 1))
 			goto fail;
+		int64_t gw = 0;
+		if (json_has(rec, "gw") && (json_get_int64(rec, "gw", &gw) != 0 || gw != 1))
+			goto fail;
+		s->gateway = gw == 1;
 	} else {
 		size_t at_len = 0;
 		const char *at = json_get_str(rec, "at", &at_len);
@@ -208,7 +225,8 @@ fail:
 /* Sealed: version byte || 12-byte IV || ciphertext || 16-byte tag, with
  * AES-256-GCM. Records use the Redis key as AAD, so they cannot be moved
  * between keys; attempts use ATTEMPT_AAD under a key of their own. */
-static int seal(const uint8_t key[32], const char *aad, const struct buf *plain, struct buf *out)
+static int seal(const uint8_t key[32], int version, const char *aad, const struct buf *plain,
+	struct buf *out)
 {
 	uint8_t iv[12], tag[16];
 	struct buf ct = BUF_INIT;
@@ -218,7 +236,7 @@ static int seal(const uint8_t key[32], const char *aad, const struct buf *plain,
 	if (crypto_aes_gcm_encrypt(key, 32, iv, sizeof(iv), (const uint8_t *)aad, strlen(aad),
 	                           (const uint8_t *)plain->data, plain->len, &ct, tag) != 0)
 		goto fail;
-	if (buf_append_char(out, RECORD_VERSION) || buf_append(out, iv, sizeof(iv)) ||
+	if (buf_append_char(out, (char)version) || buf_append(out, iv, sizeof(iv)) ||
 	    buf_append(out, ct.data, ct.len) || buf_append(out, tag, sizeof(tag)))
 		goto fail;
 	rc = 0;
@@ -227,10 +245,10 @@ fail:
 	return rc;
 }
 
-static int unseal(const uint8_t key[32], const char *aad, const uint8_t *p, size_t len,
-	size_t max, struct buf *plain)
+static int unseal(const uint8_t key[32], int version, const char *aad, const uint8_t *p,
+	size_t len, size_t max, struct buf *plain)
 {
-	if (len < 1 + 12 + 16 || len > max || p[0] != RECORD_VERSION)
+	if (len < 1 + 12 + 16 || len > max || p[0] != version)
 		return -1;
 	size_t ct_len = len - 1 - 12 - 16;
 	return crypto_aes_gcm_decrypt(key, 32, p + 1, 12, (const uint8_t *)aad, strlen(aad),
@@ -258,7 +276,7 @@ static enum session_err write_record(struct session_mgr *m, const char *rkey,
 		goto fail;
 	}
 	if (serialize(s, &plain) != 0 || plain.len > m->max_record - 64 ||
-	    seal(m->enc_key, rkey, &plain, &sealed) != 0)
+	    seal(m->enc_key, RECORD_VERSION, rkey, &plain, &sealed) != 0)
 		goto fail;
 	rc = store_result(store_set(m->store, rkey, strlen(rkey), sealed.data, sealed.len, ttl, cond));
 fail:
@@ -296,10 +314,10 @@ fail:
 
 /* Parses an opened record or attempt; anything wrong or expired is "no
  * session". */
-static enum session_err parse_opened(const struct buf *plain, enum session_kind kind,
+static enum session_err parse_opened(const char *text, size_t len, enum session_kind kind,
 	struct session *out)
 {
-	if (deserialize(plain->data, plain->len, kind, out) != 0)
+	if (deserialize(text, len, kind, out) != 0)
 		return SESSION_NOT_FOUND;
 	if (now_unix() >= out->expires_at) {
 		session_clear(out);
@@ -324,8 +342,9 @@ enum session_err session_load_user(struct session_mgr *m, const char *id, size_t
 		return SESSION_ERR_INTERNAL;
 	rc = store_result(store_get(m->store, rkey, strlen(rkey), m->idle_ttl, &sealed));
 	if (rc == SESSION_OK)
-		rc = unseal(m->enc_key, rkey, (const uint8_t *)sealed.data, sealed.len, m->max_record, &plain) == 0
-			? parse_opened(&plain, SESSION_USER, out) : SESSION_NOT_FOUND;
+		rc = unseal(m->enc_key, RECORD_VERSION, rkey, (const uint8_t *)sealed.data, sealed.len,
+		            m->max_record, &plain) == 0
+			? parse_opened(plain.data, plain.len, SESSION_USER, out) : SESSION_NOT_FOUND;
 	buf_free(&sealed);
 	buf_free(&plain);
 	return rc;
@@ -364,7 +383,13 @@ enum session_err session_seal_login(struct session_mgr *m, struct session *s, st
 		goto fail;
 	s->created_at = now_unix();
 	s->expires_at = s->created_at + m->login_ttl;
-	if (serialize(s, &plain) != 0 || seal(m->attempt_key, ATTEMPT_AAD, &plain, &sealed) != 0 ||
+	/* A gateway login's return URL follows the JSON, after a newline and
+	 * unescaped: JSON would write '&', '<' and '>' as six bytes each, and
+	 * a 1024-byte rd must fit the 2048-byte cookie. */
+	size_t rd_len = strlen(s->rd);
+	if (s->gateway != (rd_len > 0) || serialize(s, &plain) != 0 ||
+	    (s->gateway && (buf_append_char(&plain, '\n') || buf_append(&plain, s->rd, rd_len))) ||
+	    seal(m->attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, &plain, &sealed) != 0 ||
 	    b64url_encode((const uint8_t *)sealed.data, sealed.len, cookie) != 0 || cookie->len > SESSION_ATTEMPT_MAX)
 		goto fail;
 	rc = SESSION_OK;
@@ -372,6 +397,19 @@ fail:
 	buf_free(&plain); /* wipes */
 	buf_free(&sealed);
 	return rc;
+}
+
+/* A gateway attempt carries its return URL after the newline, and only it
+ * does; tail_len counts the newline. */
+static int attach_rd(struct session *s, const char *nl, size_t tail_len)
+{
+	if (!s->gateway)
+		return nl ? -1 : 0;
+	if (!nl || tail_len < 2 || tail_len - 1 > RETURNURL_MAX || memchr(nl + 1, '\0', tail_len - 1))
+		return -1;
+	memcpy(s->rd, nl + 1, tail_len - 1);
+	s->rd[tail_len - 1] = '\0';
+	return 0;
 }
 
 enum session_err session_open_login(struct session_mgr *m, const char *val, size_t len,
@@ -383,10 +421,18 @@ enum session_err session_open_login(struct session_mgr *m, const char *val, size
 	if (len <= SESSION_ID_LEN || len > SESSION_ATTEMPT_MAX)
 		return SESSION_NOT_FOUND;
 	if (b64url_decode(val, len, &sealed) != 0 ||
-	    unseal(m->attempt_key, ATTEMPT_AAD, (const uint8_t *)sealed.data, sealed.len,
-	           SESSION_ATTEMPT_MAX, &plain) != 0)
+	    unseal(m->attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, (const uint8_t *)sealed.data,
+	           sealed.len, SESSION_ATTEMPT_MAX, &plain) != 0)
 		goto done;
-	rc = parse_opened(&plain, SESSION_LOGIN, out);
+	/* the return URL follows the JSON after a newline (the JSON has none) */
+	const char *nl = memchr(plain.data, '\n', plain.len);
+	size_t json_len = nl ? (size_t)(nl - plain.data) : plain.len;
+	rc = parse_opened(plain.data, json_len, SESSION_LOGIN, out);
+	if (rc == SESSION_OK && attach_rd(out, nl, plain.len - json_len) != 0) {
+		session_clear(out);
+		session_init(out, SESSION_LOGIN);
+		rc = SESSION_NOT_FOUND;
+	}
 	/* sealed by us but dated ahead: a clock gone wrong, not a usable attempt */
 	if (rc == SESSION_OK && (out->created_at > now_unix() + ATTEMPT_FUTURE_SKEW ||
 	                         out->expires_at - out->created_at > m->login_ttl)) {

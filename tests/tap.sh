@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/tap.sh: the TAP lines of the shell suites, sourced by them.
 # `ok - NAME` / `not ok - NAME`, counted in TAP_PASS and TAP_FAIL; TAP_TAG is
 # put before every name ("[nginx] "); a suite that defines tap_detail gets
@@ -19,3 +20,13 @@ check() {
   if "$@"; then ok "$name"; else not_ok "$name" "$(tap_detail)"; fi
 }
 tap_detail() { :; }
+# setup WHAT CMD...: a step the suite cannot go on without (starting a
+# server...): when CMD fails, one "not ok - setup: WHAT" and exit 1, since
+# nothing after it can pass (the suite's EXIT trap prints the summary).
+setup() {
+  local what=$1
+  shift
+  "$@" && return 0
+  not_ok "setup: $what"
+  exit 1
+}

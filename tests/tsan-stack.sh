@@ -71,13 +71,6 @@ if [[ ${1:-} == --load ]]; then
 	trap finish EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	setup() {
-		local what=$1
-		shift
-		"$@" && return 0
-		not_ok "setup: $what"
-		exit 1
-	}
 	rm -f "$out/load-app.log" "$out/load.json" "$out/load-records.jsonl" "$out/load-inflight.json"
 	setup "ports $API_PORT $SPA_PORT $IDP_PORT free" stack_ports_free "$API_PORT" "$SPA_PORT" "$IDP_PORT"
 	stack_init sgid-tsan

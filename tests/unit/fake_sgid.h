@@ -68,6 +68,8 @@ struct fs_state {
 	enum fs_userinfo_mode userinfo_mode;
 	int big_fields;
 	int big_field_len;
+	char extra_name[64];     /* "": none; else one more field (OK mode) */
+	char extra_value[128];
 	/* what the fake saw */
 	int token_accepted;      /* token requests that passed every check */
 	int token_refused;       /* ... that did not */
@@ -410,6 +412,9 @@ static inline int fs_userinfo(int fd, const struct fh_request *rq)
 		    fs_field(&data, block, "myinfo.nationality", "SINGAPORE CITIZEN", 17, 0) != 0 ||
 		    /* sgID's own iceCream would collide with the SPA's choice */
 		    fs_field(&data, block, "iceCream", "Durian", 6, 0) != 0)
+			goto done;
+		if (fs->extra_name[0] && fs_field(&data, block, fs->extra_name, fs->extra_value,
+		                                  strlen(fs->extra_value), 0) != 0)
 			goto done;
 	}
 	buf_append_char(&data, '}');

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "hostile_rd.h"
 #include "fake_sgid.h"
 #include "mem_store.h"
 #include "http.h"
@@ -161,21 +162,22 @@ static bool has_prefix_s(const char *s, const char *prefix)
 
 static int last_status;
 
+static const char *last_route;
+
 /* One request through api_handle; checks what every response must have. */
-static void call_full(const char *method, const char *path, const char *query, const char *cookie,
-	const char *origin, const char *acrm)
+static void call_req(const struct request *in)
 {
-	struct request req = {
-		.method = method, .path = path, .query = query ? query : "", .cookie = cookie,
-		.origin = origin, .ac_request_method = acrm,
-	};
+	struct request req = *in;
 	struct handled info = { NULL };
+	if (!req.query)
+		req.query = "";
 	resp_free(&res);
 	resp_init(&res);
 	dup2(log_fd, STDERR_FILENO);
 	api_handle(&app, &req, &res, &info);
 	dup2(saved_stderr, STDERR_FILENO);
 	last_status = res.status;
+	last_route = info.route;
 
 	CHECK(!res.failed);
 	CHECK(info.route != NULL);
@@ -206,6 +208,16 @@ static void call_full(const char *method, const char *path, const char *query, c
 			}
 		}
 	}
+}
+
+static void call_full(const char *method, const char *path, const char *query, const char *cookie,
+	const char *origin, const char *acrm)
+{
+	struct request req = {
+		.method = method, .path = path, .query = query, .cookie = cookie,
+		.origin = origin, .ac_request_method = acrm,
+	};
+	call_req(&req);
 }
 
 static void call(const char *method, const char *path, const char *query, const char *cookie)
@@ -272,19 +284,12 @@ struct attempt {
 
 static int code_counter;
 
-/* GET /api/auth-url?<query> and primes the fake with the URL's nonce and
- * challenge and a fresh code. 0 when it answered 200 with a usable URL. */
-static int begin_login(const char *query, const char *cookie, struct attempt *a)
+/* Primes the fake with the nonce and challenge of an authorize URL and a
+ * fresh code, and a with those and the cookie just set. */
+static int prime_attempt(const char *url, struct attempt *a)
 {
-	memset(a, 0, sizeof(*a));
-	call("GET", "/api/auth-url", query, cookie);
-	if (res.status != 200)
-		return -1;
 	int rc = -1;
 	struct kv_list q = {0};
-	json_value *j = body_json();
-	size_t ulen = 0;
-	const char *url = json_get_str(j, "url", &ulen);
 	char prefix[700];
 	snprintf(prefix, sizeof(prefix), "%s/oauth/authorize?", cfg.issuer);
 	if (!url || !has_prefix_s(url, prefix))
@@ -311,8 +316,34 @@ static int begin_login(const char *query, const char *cookie, struct attempt *a)
 	rc = a->cookie[0] ? 0 : -1;
 done:
 	kv_list_free(&q);
+	return rc;
+}
+
+/* GET /api/auth-url?<query>, the fake primed from its URL. 0 when it
+ * answered 200 with a usable URL. */
+static int begin_login(const char *query, const char *cookie, struct attempt *a)
+{
+	memset(a, 0, sizeof(*a));
+	call("GET", "/api/auth-url", query, cookie);
+	if (res.status != 200)
+		return -1;
+	json_value *j = body_json();
+	int rc = prime_attempt(json_get_str(j, "url", NULL), a);
 	json_free(j);
 	return rc;
+}
+
+/* GET /api/login?<query>: a 302 to sgID with no body, the fake primed from
+ * its Location. */
+static int begin_gateway(const char *query, const char *cookie, struct attempt *a)
+{
+	memset(a, 0, sizeof(*a));
+	call("GET", "/api/login", query, cookie);
+	if (res.status != 302 || res.body.len != 0 || !header("Location"))
+		return -1;
+	char url[4096];
+	snprintf(url, sizeof(url), "%s", header("Location"));
+	return prime_attempt(url, a);
 }
 
 /* GET /api/redirect?code=&state= with the attempt's cookie. */
@@ -339,19 +370,26 @@ static bool is_redirect_to(const char *page)
 	CHECK(set_cookie_value()[0] == '\0' || clears_cookie()); \
 } while (0)
 
-/* A whole login; out receives the session cookie value. */
-static int login(const char *query, char out[4096])
+/* A whole login, the SPA's (auth-url, on to /logged-in) or a gateway's
+ * (/api/login, on to its rd); out receives the session cookie value, the
+ * response is the callback's. */
+static int login_as(bool gateway, const char *query, char out[4096])
 {
 	struct attempt a;
 	out[0] = '\0';
-	if (begin_login(query, NULL, &a) != 0)
+	if ((gateway ? begin_gateway : begin_login)(query, NULL, &a) != 0)
 		return -1;
 	callback(&a);
-	if (!is_redirect_to("/logged-in"))
+	if (gateway ? res.status != 302 : !is_redirect_to("/logged-in"))
 		return -1;
 	snprintf(out, 4096, "%s", set_cookie_value());
 	never_logged(out);
 	return out[0] ? 0 : -1;
+}
+
+static int login(const char *query, char out[4096])
+{
+	return login_as(false, query, out);
 }
 
 /* ---- tests: auth-url ------------------------------------------------------ */
@@ -972,6 +1010,38 @@ static void test_jwks_throttle(void)
 
 /* ---- the new cookie and login-attempt behaviour -------------------------------- */
 
+/* A logged-in user starting a login, the SPA's or a gateway's: the old
+ * session goes (no orphan); when the store cannot end it, 503 and no new
+ * attempt, so no session is left behind unreachable. */
+static void check_login_replaces_session(bool gateway)
+{
+	const char *path = gateway ? "/api/login" : "/api/auth-url";
+	const char *query = gateway ? "rd=%2F" : "icecream=Vanilla";
+	struct attempt a;
+	char sess[4096];
+	reset_store();
+	CHECK_INT(login("icecream=Vanilla", sess), 0);
+	int n = mem_count(&mem);
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+	CHECK_INT((gateway ? begin_gateway : begin_login)(query, cookie_of(sess), &a), 0);
+	CHECK(strcmp(a.cookie, sess) != 0);
+	CHECK(strlen(a.cookie) > 80);
+	CHECK_INT(mem_count(&mem), n - 1);
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_UNAUTHORIZED();
+	CHECK_INT(login("icecream=Vanilla", sess), 0);
+	mem.fail = 1;
+	call("GET", path, query, cookie_of(sess));
+	mem.fail = 0;
+	CHECK_INT(res.status, 503);
+	CHECK(content_type_is("application/json"));
+	CHECK_INT(header_count("Set-Cookie"), 0);
+	CHECK_INT(header_count("Location"), 0);
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+}
+
 /* (a) auth-url seals the attempt into the cookie: no store call. */
 static void test_auth_url_no_store(void)
 {
@@ -996,30 +1066,7 @@ static void test_auth_url_no_store(void)
 	callback(&b);
 	CHECK(is_redirect_to("/logged-in"));
 
-	/* a logged-in user starting a login: the old session goes (no orphan) */
-	reset_store();
-	char sess[4096];
-	CHECK_INT(login("icecream=Vanilla", sess), 0);
-	int n = mem_count(&mem);
-	call("GET", "/api/userinfo", NULL, cookie_of(sess));
-	CHECK_INT(res.status, 200);
-	CHECK_INT(begin_login("icecream=Vanilla", cookie_of(sess), &a), 0);
-	CHECK(strcmp(a.cookie, sess) != 0);
-	CHECK(strlen(a.cookie) > 80);
-	CHECK_INT(mem_count(&mem), n - 1);
-	call("GET", "/api/userinfo", NULL, cookie_of(sess));
-	CHECK_UNAUTHORIZED();
-	/* ... and when the store cannot end it: 503 and no new attempt, so
-	 * no session is left behind unreachable */
-	CHECK_INT(login("icecream=Vanilla", sess), 0);
-	mem.fail = 1;
-	call("GET", "/api/auth-url", "icecream=Vanilla", cookie_of(sess));
-	mem.fail = 0;
-	CHECK_INT(res.status, 503);
-	CHECK(content_type_is("application/json"));
-	CHECK_INT(header_count("Set-Cookie"), 0);
-	call("GET", "/api/userinfo", NULL, cookie_of(sess));
-	CHECK_INT(res.status, 200);
+	check_login_replaces_session(false);
 }
 
 /* (b) single use at the callback, with the store down there */
@@ -1170,6 +1217,564 @@ static void test_large_profile(void)
 	fs->userinfo_mode = FS_USERINFO_OK;
 }
 
+/* ---- gateway mode ----------------------------------------------------------- */
+
+#define REDIRECT_ORIGIN "http://localhost:5001"
+#define ERROR_URL "https://portal.example/login-failed"
+#define BROWSER_ACCEPT "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+/* The profile values the fake hands out, and a field with a '%' */
+#define NAME_VALUE "TAN AH KOW \"AK\" \xe9\x99\x88"
+#define NAME_HEADER "TAN AH KOW \"AK\" %E9%99%88"
+#define NOTE_VALUE "100% sure"
+
+/* /api/auth as nginx's auth_request asks it: the protected request's URI
+ * and method as parameters, its Accept and Sec-Fetch-Mode as headers. */
+static void call_auth(const char *cookie, const char *orig_method, const char *orig_uri,
+	const char *accept, const char *mode)
+{
+	struct request req = {
+		.method = "GET", .path = "/api/auth", .cookie = cookie, .accept = accept,
+		.sec_fetch_mode = mode, .original_uri = orig_uri, .original_method = orig_method,
+	};
+	call_req(&req);
+}
+
+/* The same check as a FastCGI authorizer: path, method and URI are the
+ * protected request's own. */
+static void call_authorizer(const char *method, const char *path, const char *uri,
+	const char *cookie, const char *accept, const char *mode)
+{
+	struct request req = {
+		.role = REQUEST_AUTHORIZER, .method = method, .path = path, .request_uri = uri,
+		.cookie = cookie, .accept = accept, .sec_fetch_mode = mode, .origin = FRONTEND,
+	};
+	call_req(&req);
+}
+
+/* An answer of the gateway check: a status, no body, no cookie. */
+#define CHECK_GATE(want) do { \
+	CHECK_INT(res.status, want); \
+	CHECK_INT(res.body.len, 0); \
+	CHECK_INT(header_count("Set-Cookie"), 0); \
+} while (0)
+
+static int gateway_login(const char *query, char out[4096])
+{
+	return login_as(true, query, out);
+}
+
+static void test_gateway_login_start(void)
+{
+	reset_store();
+	int req0 = fh_requests();
+	struct attempt a;
+	CHECK_INT(begin_gateway("rd=%2Fapp%2Fpage%3Fx%3D1", NULL, &a), 0);
+	CHECK_INT(res.status, 302);
+	CHECK_INT(res.body.len, 0);
+	CHECK_STR(last_route, "login");
+	char prefix[700];
+	snprintf(prefix, sizeof(prefix), "%s/oauth/authorize?", cfg.issuer);
+	CHECK(has_prefix_s(header("Location"), prefix));
+	CHECK_INT(header_count("Set-Cookie"), 1);
+	const char *sc = header("Set-Cookie");
+	CHECK(sc && strstr(sc, "; HttpOnly") && strstr(sc, "; Max-Age=300") && strstr(sc, "; Path=/"));
+	CHECK(strlen(a.cookie) > 80);                  /* a sealed attempt */
+	CHECK(strstr(a.cookie, "app") == NULL);
+	CHECK_INT(mem.calls, 0);                       /* no store command */
+	CHECK_INT(fh_requests(), req0);                /* nor sgID */
+	/* no rd: "/"; HEAD works as GET */
+	CHECK_INT(begin_gateway("", NULL, &a), 0);
+	CHECK_INT(begin_gateway(NULL, NULL, &a), 0);
+	call("HEAD", "/api/login", "rd=%2F", NULL);
+	CHECK_INT(res.status, 302);
+	CHECK_INT(mem.calls, 0);
+	/* POST is not a login */
+	call("POST", "/api/login", "rd=%2F", NULL);
+	CHECK_INT(res.status, 405);
+	CHECK_STR(header("Allow"), "GET, HEAD, OPTIONS");
+	/* a logged-in user starting one: as with auth-url */
+	check_login_replaces_session(true);
+}
+
+/* Every refused rd: 400 JSON, nothing stored, no cookie, no Location; the
+ * same values as the protected request's URI never make a login link. */
+static void test_gateway_hostile_rd(void)
+{
+	reset_store();
+	char sess[4096];
+	CHECK_INT(login("icecream=Vanilla", sess), 0);
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+	const char *const *bad = hostile_rd();
+	CHECK(hostile_rd_n >= 40);
+	int req0 = fh_requests();
+	for (size_t i = 0; i < hostile_rd_n; i++) {
+		struct buf q = BUF_INIT;
+		buf_append_str(&q, "rd=");
+		url_encode(&q, bad[i], strlen(bad[i]));
+		static const char *const paths[] = { "/api/login", "/api/logout" };
+		for (size_t k = 0; k < ARRAY_LEN(paths); k++) {
+			int n = mem_count(&mem);
+			unsigned calls = mem.calls;
+			call(k ? "POST" : "GET", paths[k], buf_cstr(&q), cookie_of(sess));
+			CHECK_INT(res.status, 400);
+			CHECK(content_type_is("application/json"));
+			CHECK_INT(header_count("Set-Cookie"), 0);
+			CHECK_INT(header_count("Location"), 0);
+			CHECK_INT(mem.calls, calls);
+			CHECK_INT(mem_count(&mem), n);
+		}
+		/* unencoded in the query (decoded once more there, so another
+		 * value, sometimes an honest one): never a Location but sgID's */
+		struct buf raw = BUF_INIT;
+		buf_append_strs(&raw, "rd=", bad[i], NULL);
+		call("GET", "/api/login", raw.data, NULL);
+		CHECK(res.status == 400 || (res.status == 302 && has_prefix_s(header("Location"), cfg.issuer)));
+		buf_free(&raw);
+		/* as the URI of a refused navigation */
+		call_auth(NULL, "GET", bad[i], BROWSER_ACCEPT, "navigate");
+		CHECK_GATE(401);
+		CHECK_INT(header_count("X-Sgid-Login"), 0);
+		call_authorizer("GET", "/p", bad[i], NULL, BROWSER_ACCEPT, "navigate");
+		CHECK_GATE(401);
+		CHECK_INT(header_count("Location"), 0);
+		buf_free(&q);
+	}
+	/* nothing reached sgID, and the session lived through all of it */
+	CHECK_INT(fh_requests(), req0);
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+	/* two rd, or an unreadable query, are refused the same way */
+	static const char *const queries[] = { "rd=%2Fa&rd=%2Fb", "rd=%zz", "x=%00", "rd" };
+	for (size_t i = 0; i < ARRAY_LEN(queries); i++) {
+		call("GET", "/api/logout", queries[i], cookie_of(sess));
+		CHECK_INT(res.status, 400);
+		CHECK_INT(header_count("Set-Cookie"), 0);
+		call("GET", "/api/login", queries[i], NULL);
+		CHECK_INT(res.status, 400);
+		CHECK_INT(header_count("Set-Cookie"), 0);
+	}
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+}
+
+static void test_gateway_full_login(void)
+{
+	reset_store();
+	snprintf(fs->extra_name, sizeof(fs->extra_name), "myinfo.note");
+	snprintf(fs->extra_value, sizeof(fs->extra_value), "%s", NOTE_VALUE);
+	never_logged(SUB);
+	never_logged(NAME_VALUE);
+	never_logged(NAME_HEADER);
+	never_logged(NOTE_VALUE);
+	never_logged("SINGAPORE CITIZEN");
+	int tok0 = fs_tokens(), ui0 = fs_userinfos();
+	struct attempt a;
+	CHECK_INT(begin_gateway("rd=%2Fapp%2Fpage%3Fx%3D1%26y%3D%253C", NULL, &a), 0);
+	callback(&a);
+	/* the callback fetched the profile (one userinfo call) and went to rd,
+	 * relative to the redirect URI's origin */
+	CHECK_INT(res.status, 302);
+	CHECK_STR(header("Location"), REDIRECT_ORIGIN "/app/page?x=1&y=%3C");
+	CHECK_INT(res.body.len, 0);
+	CHECK_INT(fs_tokens(), tok0 + 1);
+	CHECK_INT(fs_userinfos(), ui0 + 1);
+	char sess[4096];
+	snprintf(sess, sizeof(sess), "%s", set_cookie_value());
+	CHECK_INT(strlen(sess), SESSION_ID_LEN);
+	const char *sc = header("Set-Cookie");
+	CHECK(sc && strstr(sc, "; HttpOnly") && strstr(sc, "; Max-Age=3600"));
+	CHECK(!mem_contains(&mem, "TAN AH KOW")); /* encrypted at rest */
+
+	/* /api/auth: one GETEX (the idle time renewed), no sgID call */
+	int req0 = fh_requests();
+	unsigned calls0 = mem.calls, gets0 = mem.gets;
+	call_auth(cookie_of(sess), "GET", "/app/page", BROWSER_ACCEPT, "navigate");
+	CHECK_GATE(200);
+	CHECK_STR(last_route, "auth");
+	CHECK_INT(mem.calls, calls0 + 1);
+	CHECK_INT(mem.gets, gets0 + 1);
+	CHECK_INT(mem.last_get_ttl, cfg.session_idle_ttl);
+	CHECK_INT(fh_requests(), req0);
+	CHECK_STR(header("X-Sgid-Sub"), SUB);
+	CHECK_STR(header("X-Sgid-Myinfo-Name"), NAME_HEADER);
+	CHECK_STR(header("X-Sgid-Myinfo-Nationality"), "SINGAPORE CITIZEN");
+	CHECK_STR(header("X-Sgid-Myinfo-Note"), "100%25 sure");
+	CHECK_INT(header_count("X-Sgid-Icecream"), 0); /* the demo's choice is no profile field */
+	CHECK_INT(header_count("X-Sgid-Login"), 0);
+	CHECK(content_type_is("") || header("Content-Type") == NULL);
+	/* HEAD, any headers, again: the same, still no sgID call */
+	struct request head = { .method = "HEAD", .path = "/api/auth", .cookie = cookie_of(sess) };
+	call_req(&head);
+	CHECK_GATE(200);
+	CHECK_STR(header("X-Sgid-Sub"), SUB);
+	/* the subrequest of an OPTIONS request: the check, not a preflight */
+	call_full("OPTIONS", "/api/auth", NULL, cookie_of(sess), FRONTEND, "GET");
+	CHECK_GATE(200);
+	CHECK_STR(header("X-Sgid-Sub"), SUB);
+	CHECK_INT(header_count("Access-Control-Allow-Methods"), 0);
+	call_full("OPTIONS", "/api/auth", NULL, NULL, FRONTEND, "GET");
+	CHECK_GATE(401);
+	/* the SPA's userinfo reads the same cached profile */
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+	json_value *j = body_json();
+	CHECK_STR(json_get_str(json_get(j, "data"), "myinfo.note", NULL), NOTE_VALUE);
+	CHECK_STR(json_get_str(json_get(j, "data"), "iceCream", NULL), "None");
+	json_free(j);
+	CHECK_INT(fh_requests(), req0);
+	CHECK_INT(fs_userinfos(), ui0 + 1);
+
+	/* the authorizer gives the same identity as Variable-* */
+	call_authorizer("GET", "/protected/page", "/protected/page?x=1", cookie_of(sess),
+	                BROWSER_ACCEPT, NULL);
+	CHECK_GATE(200);
+	CHECK_STR(header("Variable-SGID_SUB"), SUB);
+	CHECK_STR(header("Variable-SGID_MYINFO_NAME"), NAME_HEADER);
+	CHECK_STR(header("Variable-SGID_MYINFO_NOTE"), "100%25 sure");
+	CHECK_INT(header_count("X-Sgid-Sub"), 0);
+	CHECK_INT(fh_requests(), req0);
+
+	/* the filter: only the listed fields (and the sub) */
+	snprintf(cfg.gateway_headers[0], sizeof(cfg.gateway_headers[0]), "myinfo.name");
+	cfg.n_gateway_headers = 1;
+	call_auth(cookie_of(sess), "GET", "/", NULL, NULL);
+	CHECK_GATE(200);
+	CHECK_STR(header("X-Sgid-Sub"), SUB);
+	CHECK_STR(header("X-Sgid-Myinfo-Name"), NAME_HEADER);
+	CHECK_INT(header_count("X-Sgid-Myinfo-Nationality"), 0);
+	CHECK_INT(header_count("X-Sgid-Myinfo-Note"), 0);
+	call_authorizer("GET", "/p", "/p", cookie_of(sess), NULL, NULL);
+	CHECK_STR(header("Variable-SGID_MYINFO_NAME"), NAME_HEADER);
+	CHECK_INT(header_count("Variable-SGID_MYINFO_NATIONALITY"), 0);
+	cfg.n_gateway_headers = 0;
+
+	/* logged out: 401 */
+	call("GET", "/api/logout", NULL, cookie_of(sess));
+	call_auth(cookie_of(sess), "GET", "/app", NULL, NULL);
+	CHECK_GATE(401);
+	fs->extra_name[0] = '\0';
+}
+
+/* 401 for anything but a live session; the login link only for a browser
+ * navigation to an acceptable URI, and it round-trips to that URI. */
+static void test_gateway_auth_refused(void)
+{
+	reset_store();
+	int req0 = fh_requests();
+	struct attempt a;
+	CHECK_INT(begin_login("icecream=Vanilla", NULL, &a), 0); /* an attempt is no session */
+	char gone[4096];
+	CHECK_INT(login("icecream=Vanilla", gone), 0);
+	call("GET", "/api/logout", NULL, cookie_of(gone));
+	char expired[4096];
+	CHECK_INT(login("icecream=Vanilla", expired), 0);
+	reset_store(); /* every record gone, as they expire */
+	req0 = fh_requests();
+	const char *cookies[] = { NULL, "theme=dark", COOKIE "=junk", COOKIE "=",
+		COOKIE "=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, NULL, NULL };
+	char c1[4200], c2[4200], c3[4200];
+	snprintf(c1, sizeof(c1), COOKIE "=%s", a.cookie);
+	snprintf(c2, sizeof(c2), COOKIE "=%s", gone);
+	snprintf(c3, sizeof(c3), COOKIE "=%s", expired);
+	cookies[5] = c1;
+	cookies[6] = c2;
+	cookies[7] = c3;
+	for (size_t i = 0; i < ARRAY_LEN(cookies); i++) {
+		call_auth(cookies[i], "GET", "/app", "application/json", "cors");
+		CHECK_GATE(401);
+		CHECK_INT(header_count("X-Sgid-Login"), 0);
+		CHECK_INT(header_count("Location"), 0);
+		call_auth(cookies[i], "GET", "/app?a=1&b=%2F", BROWSER_ACCEPT, NULL);
+		CHECK_GATE(401);
+		CHECK_STR(header("X-Sgid-Login"), "/api/login?rd=%2Fapp%3Fa%3D1%26b%3D%252F");
+		CHECK_INT(header_count("Location"), 0);
+	}
+	/* which requests are navigations */
+	static const struct { const char *method, *uri, *accept, *mode; bool nav; } cases[] = {
+		{ "GET", "/app", BROWSER_ACCEPT, NULL, true },
+		{ "HEAD", "/app", BROWSER_ACCEPT, NULL, true },
+		{ "GET", "/app", "*/*", "navigate", true },
+		{ "GET", "/app", NULL, "navigate", true },
+		{ "GET", "/app", "text/html", NULL, true },
+		{ "POST", "/app", BROWSER_ACCEPT, "navigate", false },
+		{ "PUT", "/app", BROWSER_ACCEPT, NULL, false },
+		{ "GET", "/app", "*/*", NULL, false },
+		{ "GET", "/app", "*/*", "cors", false },
+		{ "GET", "/app", "application/json", "no-cors", false },
+		{ "GET", "/app", "text/html;q=0.5, application/json", NULL, false },
+		{ "GET", "/app", NULL, NULL, false },
+		{ NULL, "/app", BROWSER_ACCEPT, "navigate", false },   /* no original method */
+		{ "GET", NULL, BROWSER_ACCEPT, "navigate", false },    /* no original URI */
+		{ "GET", "//evil.example", BROWSER_ACCEPT, "navigate", false },
+		{ "GET", "https://evil.example/", BROWSER_ACCEPT, "navigate", false },
+		{ "GET", "https://allowed.example/x", BROWSER_ACCEPT, "navigate", true },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		call_auth(NULL, cases[i].method, cases[i].uri, cases[i].accept, cases[i].mode);
+		CHECK_GATE(401);
+		CHECK_INT(header_count("X-Sgid-Login"), cases[i].nav ? 1 : 0);
+		call_authorizer(cases[i].method ? cases[i].method : "GET", "/p",
+		                cases[i].method ? cases[i].uri : NULL, NULL, cases[i].accept, cases[i].mode);
+		CHECK_GATE(cases[i].nav ? 302 : 401);
+		CHECK_INT(header_count("Location"), cases[i].nav ? 1 : 0);
+	}
+	CHECK_INT(fh_requests(), req0);
+
+	/* the link, followed, logs in and lands on the original URI */
+	call_auth(NULL, "GET", "/app/x?a=1&b=%2F", BROWSER_ACCEPT, "navigate");
+	char link[2048];
+	snprintf(link, sizeof(link), "%s", header("X-Sgid-Login") ? header("X-Sgid-Login") : "");
+	CHECK(has_prefix_s(link, "/api/login?"));
+	struct attempt g;
+	CHECK_INT(begin_gateway(link + strlen("/api/login?"), NULL, &g), 0);
+	callback(&g);
+	CHECK_INT(res.status, 302);
+	CHECK_STR(header("Location"), REDIRECT_ORIGIN "/app/x?a=1&b=%2F");
+	/* the store down: 503, never a 200 */
+	char sess[4096];
+	snprintf(sess, sizeof(sess), "%s", set_cookie_value());
+	mem.fail = 1;
+	call_auth(cookie_of(sess), "GET", "/app", BROWSER_ACCEPT, NULL);
+	CHECK_INT(res.status, 503);
+	call_authorizer("GET", "/p", "/p", cookie_of(sess), BROWSER_ACCEPT, NULL);
+	CHECK_INT(res.status, 503);
+	mem.fail = 0;
+	call_auth(cookie_of(sess), "GET", "/app", NULL, NULL);
+	CHECK_GATE(200);
+}
+
+/* An SPA login never asked userinfo: the sub alone, and still no sgID
+ * call from the check; after the SPA's userinfo, the fields too. */
+static void test_gateway_spa_session(void)
+{
+	reset_store();
+	char sess[4096];
+	CHECK_INT(login("icecream=Vanilla", sess), 0);
+	CHECK(is_redirect_to("/logged-in"));      /* the SPA's contract, unchanged */
+	int req0 = fh_requests();
+	call_auth(cookie_of(sess), "GET", "/", NULL, NULL);
+	CHECK_GATE(200);
+	CHECK_STR(header("X-Sgid-Sub"), SUB);
+	CHECK_INT(header_count("X-Sgid-Myinfo-Name"), 0);
+	call_authorizer("GET", "/p", "/p", cookie_of(sess), NULL, NULL);
+	CHECK_GATE(200);
+	CHECK_STR(header("Variable-SGID_SUB"), SUB);
+	CHECK_INT(header_count("Variable-SGID_MYINFO_NAME"), 0);
+	CHECK_INT(fh_requests(), req0);
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+	call_auth(cookie_of(sess), "GET", "/", NULL, NULL);
+	CHECK_STR(header("X-Sgid-Myinfo-Name"), NAME_HEADER);
+}
+
+/* The authorizer role: the same check whatever the path and method of the
+ * protected request; no CORS, no cookie. */
+static void test_authorizer(void)
+{
+	reset_store();
+	char sess[4096];
+	CHECK_INT(gateway_login("rd=%2F", sess), 0);
+	int n = mem_count(&mem);
+	static const char *const paths[] = { "/api/logout", "/api/login", "/api/auth-url",
+		"/api/redirect", "/anything/else", "", NULL };
+	static const char *const methods[] = { "GET", "POST", "OPTIONS", "DELETE" };
+	for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+		for (size_t k = 0; k < ARRAY_LEN(methods); k++) {
+			call_authorizer(methods[k], paths[i], "/x", cookie_of(sess), NULL, NULL);
+			CHECK_GATE(200);
+			CHECK_STR(last_route, "authorizer");
+			CHECK_STR(header("Variable-SGID_SUB"), SUB);
+			CHECK_STR(header("Variable-SGID_MYINFO_NAME"), NAME_HEADER);
+			CHECK_INT(header_count("Access-Control-Allow-Origin"), 0);
+			CHECK_INT(header_count("Access-Control-Allow-Methods"), 0);
+			call_authorizer(methods[k], paths[i], "/x?y=1", NULL, BROWSER_ACCEPT, "navigate");
+			CHECK_GATE(k == 0 ? 302 : 401);
+			if (k == 0)
+				CHECK_STR(header("Location"), "/api/login?rd=%2Fx%3Fy%3D1");
+			CHECK_INT(header_count("Access-Control-Allow-Origin"), 0);
+		}
+	}
+	/* the logout path did not log anybody out */
+	CHECK_INT(mem_count(&mem), n);
+	/* a fetch is a 401 */
+	call_authorizer("GET", "/x", "/x", NULL, "application/json", "cors");
+	CHECK_GATE(401);
+	CHECK_INT(header_count("Location"), 0);
+}
+
+static void test_gateway_logout(void)
+{
+	reset_store();
+	char sess[4096];
+	CHECK_INT(gateway_login("rd=%2F", sess), 0);
+	int n = mem_count(&mem);
+	call("GET", "/api/logout", "rd=%2Fbye%3Fx%3D1", cookie_of(sess));
+	CHECK_INT(res.status, 302);
+	CHECK_STR(header("Location"), REDIRECT_ORIGIN "/bye?x=1");
+	CHECK_INT(res.body.len, 0);
+	CHECK(clears_cookie());
+	CHECK_INT(mem_count(&mem), n - 1);
+	call_auth(cookie_of(sess), "GET", "/", NULL, NULL);
+	CHECK_GATE(401);
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_UNAUTHORIZED();
+	/* POST, an absolute URL of an allowed origin (the frontend by default) */
+	CHECK_INT(gateway_login("rd=%2F", sess), 0);
+	call("POST", "/api/logout", "rd=http%3A%2F%2Flocalhost%3A5173%2Fbye", cookie_of(sess));
+	CHECK_INT(res.status, 302);
+	CHECK_STR(header("Location"), FRONTEND "/bye");
+	CHECK(clears_cookie());
+	call_auth(cookie_of(sess), "GET", "/", NULL, NULL);
+	CHECK_GATE(401);
+	/* a refused rd: 400, and nothing changes */
+	CHECK_INT(gateway_login("rd=%2F", sess), 0);
+	n = mem_count(&mem);
+	call("GET", "/api/logout", "rd=%2F%2Fevil.example", cookie_of(sess));
+	CHECK_INT(res.status, 400);
+	CHECK_INT(header_count("Set-Cookie"), 0);
+	CHECK_INT(header_count("Location"), 0);
+	CHECK_INT(mem_count(&mem), n);
+	call_auth(cookie_of(sess), "GET", "/", NULL, NULL);
+	CHECK_GATE(200);
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+	/* without rd: as always */
+	call("GET", "/api/logout", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+	CHECK_STR(body(), "OK");
+	CHECK(clears_cookie());
+	/* the store down: 503, the cookie cleared, no redirect */
+	CHECK_INT(gateway_login("rd=%2F", sess), 0);
+	mem.fail = 1;
+	call("GET", "/api/logout", "rd=%2Fbye", cookie_of(sess));
+	mem.fail = 0;
+	CHECK_INT(res.status, 503);
+	CHECK(clears_cookie());
+	CHECK_INT(header_count("Location"), 0);
+}
+
+/* A gateway login that fails ends on SGID_GATEWAY_ERROR_URL when set, with
+ * no session; an SPA's or an unknown one on the frontend's /error. */
+static void test_gateway_failures(void)
+{
+	reset_store();
+	struct attempt a;
+	/* the token refused: the frontend's /error without the setting */
+	CHECK_INT(begin_gateway("rd=%2Fapp", NULL, &a), 0);
+	fs->token_mode = FS_TOKEN_BAD_SIG;
+	callback(&a);
+	fs->token_mode = FS_TOKEN_OK;
+	CHECK_ERROR_REDIRECT();
+	CHECK(clears_cookie());
+	snprintf(cfg.gateway_error_url, sizeof(cfg.gateway_error_url), "%s", ERROR_URL);
+	CHECK_INT(begin_gateway("rd=%2Fapp", NULL, &a), 0);
+	fs->token_mode = FS_TOKEN_BAD_NONCE;
+	callback(&a);
+	fs->token_mode = FS_TOKEN_OK;
+	CHECK_INT(res.status, 302);
+	CHECK_STR(header("Location"), ERROR_URL);
+	CHECK(clears_cookie());
+	CHECK_INT(mem_count(&mem), 2);         /* the two spent markers, no session */
+	/* a forged state: the error page, the attempt kept */
+	CHECK_INT(begin_gateway("rd=%2Fapp", NULL, &a), 0);
+	char q[512];
+	snprintf(q, sizeof(q), "code=%s&state=%sx", a.code, a.state);
+	call("GET", "/api/redirect", q, cookie_of(a.cookie));
+	CHECK_STR(header("Location"), ERROR_URL);
+	CHECK(!clears_cookie());
+	/* userinfo failing during the callback: no session, the error page */
+	static const enum fs_userinfo_mode bad[] = {
+		FS_USERINFO_HTTP_500, FS_USERINFO_SUB_MISMATCH, FS_USERINFO_BAD_JWE,
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		reset_store();
+		int ui = fs_userinfos();
+		CHECK_INT(begin_gateway("rd=%2Fapp", NULL, &a), 0);
+		fs->userinfo_mode = bad[i];
+		callback(&a);
+		fs->userinfo_mode = FS_USERINFO_OK;
+		CHECK_INT(res.status, 302);
+		CHECK_STR(header("Location"), ERROR_URL);
+		CHECK(clears_cookie());
+		CHECK(set_cookie_value()[0] == '\0');
+		CHECK_INT(fs_userinfos(), ui + 1);
+		CHECK_INT(mem_count(&mem), 1);     /* the spent marker only */
+		callback(&a);                      /* and no second try */
+		CHECK_STR(header("Location"), ERROR_URL);
+		CHECK_INT(fs_userinfos(), ui + 1);
+	}
+	/* the bulkhead: one place for both sgID calls, given back either way */
+	struct scoreboard *sb = scoreboard_create(2, 1, 20);
+	CHECK(sb != NULL);
+	app.slot = (struct sb_slot_ref){ sb, 0 };
+	char sess[4096];
+	CHECK_INT(gateway_login("rd=%2Fapp", sess), 0);
+	CHECK_STR(header("Location"), REDIRECT_ORIGIN "/app");
+	CHECK_INT(scoreboard_sgid_count(sb), 0);
+	CHECK_INT(begin_gateway("rd=%2Fapp", NULL, &a), 0);
+	fs->userinfo_mode = FS_USERINFO_HTTP_500;
+	callback(&a);
+	fs->userinfo_mode = FS_USERINFO_OK;
+	CHECK_STR(header("Location"), ERROR_URL);
+	CHECK_INT(scoreboard_sgid_count(sb), 0);
+	app.slot = (struct sb_slot_ref){ NULL, 0 };
+	scoreboard_free(sb);
+	/* an SPA attempt, and one that is nobody's, still fail to /error */
+	CHECK_INT(begin_login("icecream=Vanilla", NULL, &a), 0);
+	fs->token_mode = FS_TOKEN_BAD_SIG;
+	callback(&a);
+	fs->token_mode = FS_TOKEN_OK;
+	CHECK_ERROR_REDIRECT();
+	call("GET", "/api/redirect", "code=c&state=s", NULL);
+	CHECK_ERROR_REDIRECT();
+	/* an rd whose origin is no longer allowed at the callback */
+	CHECK_INT(begin_gateway("rd=http%3A%2F%2Flocalhost%3A5173%2Fx", NULL, &a), 0);
+	size_t n_origins = cfg.n_return_origins;
+	cfg.n_return_origins = 0;
+	int before = mem_count(&mem);
+	callback(&a);
+	cfg.n_return_origins = n_origins;
+	CHECK_STR(header("Location"), ERROR_URL);
+	CHECK(set_cookie_value()[0] == '\0');
+	CHECK_INT(mem_count(&mem), before + 1); /* the marker, no session */
+	cfg.gateway_error_url[0] = '\0';
+}
+
+/* rd at its longest: the attempt cookie stays within the Cookie reader's
+ * limit and the login ends on it; one byte more is refused. */
+static void test_gateway_long_rd(void)
+{
+	reset_store();
+	static char rd[RETURNURL_MAX + 2];
+	struct buf q = BUF_INIT;
+	rd[0] = '/';
+	for (size_t i = 1; i < RETURNURL_MAX; i++)
+		rd[i] = "a&<>\"'"[i % 6];
+	rd[RETURNURL_MAX] = '\0';
+	buf_append_str(&q, "rd=");
+	url_encode(&q, rd, strlen(rd));
+	struct attempt a;
+	CHECK_INT(begin_gateway(q.data, NULL, &a), 0);
+	CHECK(strlen(a.cookie) <= HTTP_MAX_VALUE_LEN);
+	callback(&a);
+	CHECK_INT(res.status, 302);
+	struct buf want = BUF_INIT;
+	buf_append_strs(&want, REDIRECT_ORIGIN, rd, NULL);
+	CHECK_STR(header("Location"), want.data);
+	buf_free(&want);
+	rd[RETURNURL_MAX] = 'a';
+	rd[RETURNURL_MAX + 1] = '\0';
+	buf_reset(&q);
+	buf_append_str(&q, "rd=");
+	url_encode(&q, rd, strlen(rd));
+	call("GET", "/api/login", q.data, NULL);
+	CHECK_INT(res.status, 400);
+	CHECK_INT(header_count("Set-Cookie"), 0);
+	buf_free(&q);
+}
+
 /* ---- the log -------------------------------------------------------------------- */
 
 static void test_log_has_no_secrets(void)
@@ -1224,7 +1829,8 @@ static int setup(void)
 		"REDIS_SENTINELS", "SGID_SCOPES", "SGID_REDIRECT_URI", "SESSION_COOKIE_NAME",
 		"COOKIE_SAMESITE", "COOKIE_SECURE", "SGID_CA_FILE", "SESSION_TTL_SECONDS",
 		"SESSION_IDLE_SECONDS", "LOGIN_TTL_SECONDS", "SGID_JWKS_MIN_REFETCH_SECONDS",
-		"SGID_CLOCK_SKEW_SECONDS", "SGID_HTTP_MAX_BODY" };
+		"SGID_CLOCK_SKEW_SECONDS", "SGID_HTTP_MAX_BODY", "SGID_GATEWAY_ERROR_URL",
+		"SGID_GATEWAY_HEADERS" };
 	for (size_t i = 0; i < ARRAY_LEN(unset); i++)
 		unsetenv(unset[i]);
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sgid-api-XXXXXX");
@@ -1250,6 +1856,8 @@ static int setup(void)
 	setenv("SGID_HTTP_TIMEOUT_MS", "10000", 1);
 	setenv("SGID_HTTP_CONNECT_TIMEOUT_MS", "5000", 1);
 	setenv("LOG_LEVEL", "debug", 1);
+	/* the origins of tests/unit/hostile_rd.h that are allowed, and ours */
+	setenv("SGID_ALLOWED_RETURN_ORIGINS", FRONTEND ",https://allowed.example,https://app.example:8443", 1);
 	struct cfg_error err;
 	if (cfg_load(&cfg, NULL, &err) != 0) {
 		fprintf(stderr, "config: %s: %s\n", err.var, err.msg);
@@ -1309,6 +1917,17 @@ int main(int argc, char **argv)
 		RUN(test_cookie_header_robustness);
 		RUN(test_logout_during_userinfo);
 		RUN(test_large_profile);
+	}
+	if (strcmp(only, "stable") != 0 && strcmp(only, "new") != 0) {
+		RUN(test_gateway_login_start);
+		RUN(test_gateway_hostile_rd);
+		RUN(test_gateway_full_login);
+		RUN(test_gateway_auth_refused);
+		RUN(test_gateway_spa_session);
+		RUN(test_authorizer);
+		RUN(test_gateway_logout);
+		RUN(test_gateway_failures);
+		RUN(test_gateway_long_rd);
 	}
 	RUN(test_log_has_no_secrets);
 	return harness_report("test_api");

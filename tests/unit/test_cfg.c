@@ -22,6 +22,7 @@ static const char *const all_vars[] = {
 	"SGID_JWKS_MIN_REFETCH_SECONDS", "SESSION_SECRET", "REDIS_URL", "REDIS_CONNECT_TIMEOUT_MS",
 	"REDIS_TIMEOUT_MS", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "LOG_LEVEL",
 	"SGID_CLIENT_SECRET_FILE", "SESSION_SECRET_FILE", "SGID_HTTPS_PROXY",
+	"SGID_ALLOWED_RETURN_ORIGINS", "SGID_GATEWAY_ERROR_URL", "SGID_GATEWAY_HEADERS",
 };
 
 #define SECRET "clientSecretValue-DO-NOT-LOG-0123456789"
@@ -313,6 +314,12 @@ static void test_defaults(void)
 	CHECK_INT(c.redis.n_sentinels, 0);
 	CHECK_STR(c.redis.sentinel_master, "mymaster");
 	CHECK_INT(c.log_level, LOG_LVL_INFO);
+	/* gateway mode: rd may leave our origin for the frontend's only */
+	CHECK_STR(c.redirect_origin, "http://localhost:5001");
+	CHECK_INT(c.n_return_origins, 1);
+	CHECK_STR(c.return_origins[0], "http://localhost:5173");
+	CHECK_STR(c.gateway_error_url, "");
+	CHECK_INT(c.n_gateway_headers, 0);
 
 	/* the derived secret is deterministic (every worker must agree) */
 	uint8_t first[32];
@@ -441,6 +448,79 @@ static void test_urls(void)
 	expect_fail("SGID_REDIRECT_URI", "javascript:alert(1)", "SGID_REDIRECT_URI");
 	expect_fail("SGID_FRONTEND_HOST", "localhost:5173", "SGID_FRONTEND_HOST");
 	expect_fail("SGID_FRONTEND_HOST", "https://a.example\r\nX: y", "SGID_FRONTEND_HOST");
+}
+
+static void test_gateway(void)
+{
+	struct config c;
+
+	/* the default follows the frontend */
+	expect_ok("SGID_FRONTEND_HOST", "https://App.Example.sg:443/spa/", &c);
+	CHECK_INT(c.n_return_origins, 1);
+	CHECK_STR(c.return_origins[0], "https://app.example.sg");
+	cfg_free(&c);
+	expect_ok("SGID_REDIRECT_URI", "https://API.example.sg:8443/api/redirect?x=1", &c);
+	CHECK_STR(c.redirect_origin, "https://api.example.sg:8443");
+	cfg_free(&c);
+
+	/* origins: normalised (lower case, default port dropped), trimmed */
+	expect_ok("SGID_ALLOWED_RETURN_ORIGINS",
+	          " https://A.example , https://b.example:443,https://c.example:8443 ,http://localhost:3000,"
+	          "http://127.0.0.1,http://[::1]:9000", &c);
+	static const char *const want[] = { "https://a.example", "https://b.example",
+		"https://c.example:8443", "http://localhost:3000", "http://127.0.0.1", "http://[::1]:9000" };
+	CHECK_INT(c.n_return_origins, ARRAY_LEN(want));
+	for (size_t i = 0; i < ARRAY_LEN(want); i++)
+		CHECK_STR(c.return_origins[i], want[i]);
+	cfg_free(&c);
+	static const char *const bad_origins[] = {
+		"https://a.example/", "https://a.example/path", "https://a.example?x", "https://a.example#f",
+		"http://a.example", "a.example", "//a.example", "https://user@a.example",
+		"https://a.example,", ",https://a.example", "https://a.example,,https://b.example",
+		"javascript:alert(1)", "https://a.example:99999", "https://a example",
+		"https://a.example\\@b", "ftp://a.example", "*", "https://*.example",
+		"https://a.example,https://b.example,https://c.example,https://d.example,https://e.example,"
+		"https://f.example,https://g.example,https://h.example,https://i.example,https://j.example,"
+		"https://k.example,https://l.example,https://m.example,https://n.example,https://o.example,"
+		"https://p.example,https://q.example",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad_origins); i++)
+		expect_fail("SGID_ALLOWED_RETURN_ORIGINS", bad_origins[i], "SGID_ALLOWED_RETURN_ORIGINS");
+
+	/* the error page of a failed gateway login */
+	expect_ok("SGID_GATEWAY_ERROR_URL", "https://portal.example.sg/login-failed?x=1", &c);
+	CHECK_STR(c.gateway_error_url, "https://portal.example.sg/login-failed?x=1");
+	cfg_free(&c);
+	expect_ok("SGID_GATEWAY_ERROR_URL", "http://intranet.example/error", &c);
+	cfg_free(&c);
+	static const char *const bad_urls[] = {
+		"/error", "portal.example/error", "javascript:alert(1)", "https://u:p@portal.example/",
+		"https://portal.example/a b", "https://portal.example/\r\nX: y", "ftp://portal.example/",
+		"//portal.example/error",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad_urls); i++)
+		expect_fail("SGID_GATEWAY_ERROR_URL", bad_urls[i], "SGID_GATEWAY_ERROR_URL");
+
+	/* the fields that become headers */
+	expect_ok("SGID_GATEWAY_HEADERS", "myinfo.name, myinfo.nric_number,a-b_C.9", &c);
+	CHECK_INT(c.n_gateway_headers, 3);
+	CHECK_STR(c.gateway_headers[0], "myinfo.name");
+	CHECK_STR(c.gateway_headers[1], "myinfo.nric_number");
+	CHECK_STR(c.gateway_headers[2], "a-b_C.9");
+	cfg_free(&c);
+	static const char *const bad_fields[] = {
+		"myinfo name", "myinfo.name,", ",x", "a,,b", "x:y", "na\xc3\xafve", "a/b", "X-Sgid-Sub: x",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad_fields); i++)
+		expect_fail("SGID_GATEWAY_HEADERS", bad_fields[i], "SGID_GATEWAY_HEADERS");
+	char many[40 * 4] = "";
+	for (int i = 0; i < CFG_MAX_GATEWAY_HEADERS + 1; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sf%d", i ? "," : "", i);
+	expect_fail("SGID_GATEWAY_HEADERS", many, "SGID_GATEWAY_HEADERS");
+	char long_name[CFG_FIELD_NAME_LEN + 1];
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	expect_fail("SGID_GATEWAY_HEADERS", long_name, "SGID_GATEWAY_HEADERS");
 }
 
 static void test_scopes(void)
@@ -1024,6 +1104,7 @@ int main(int argc, char **argv)
 	RUN(test_required);
 	RUN(test_hostname);
 	RUN(test_urls);
+	RUN(test_gateway);
 	RUN(test_scopes);
 	RUN(test_numbers);
 	RUN(test_cookie_settings);

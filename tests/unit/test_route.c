@@ -33,6 +33,18 @@ static void test_paths(void)
 	CHECK_STR(route_get(ROUTE_USERINFO)->path, "/api/userinfo");
 	CHECK_STR(route_get(ROUTE_LOGOUT)->path, "/api/logout");
 	CHECK_STR(route_get(ROUTE_HEALTH)->path, "/api/health");
+	CHECK_STR(route_get(ROUTE_LOGIN)->path, "/api/login");
+	CHECK_STR(route_get(ROUTE_AUTH)->path, "/api/auth");
+	CHECK_STR(route_get(ROUTE_LOGIN)->name, "login");
+	CHECK_STR(route_get(ROUTE_AUTH)->name, "auth");
+	/* gateway mode: GET and HEAD only (OPTIONS as everywhere) */
+	CHECK_STR(route_allow_header(ROUTE_LOGIN), "GET, HEAD, OPTIONS");
+	CHECK_STR(route_allow_header(ROUTE_AUTH), "GET, HEAD, OPTIONS");
+	CHECK_INT(route_lookup("/api/auth", METHOD_HEAD, NULL), ROUTE_MATCH);
+	CHECK_INT(route_lookup("/api/auth", METHOD_POST, NULL), ROUTE_BAD_METHOD);
+	CHECK_INT(route_lookup("/api/login", METHOD_POST, NULL), ROUTE_BAD_METHOD);
+	CHECK_INT(route_lookup("/api/auth/", METHOD_GET, NULL), ROUTE_NOT_FOUND);
+	CHECK_INT(route_lookup("/api/login/x", METHOD_GET, NULL), ROUTE_NOT_FOUND);
 	CHECK_STR(route_get(ROUTE_AUTH_URL)->name, "auth-url");
 	CHECK_STR(route_get(ROUTE_HEALTH)->name, "health");
 }

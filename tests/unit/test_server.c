@@ -1,10 +1,21 @@
 /* server: the request id comes from the web server's REQUEST_ID FastCGI
- * parameter only, never from a header the client sent. */
+ * parameter only, never from a header the client sent; a worker on a unix
+ * socket takes the FastCGI role from the FCGI_BEGIN_REQUEST record (an
+ * authorizer gets the gateway check whatever its path, and no body is
+ * waited for) and hands nginx's SGID_ORIGINAL_* parameters and the Accept
+ * and Sec-Fetch-Mode headers to /api/auth. No Redis is reached: the
+ * requests carry no session cookie. */
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "fcgi_client.h"
 #include "harness.h"
 #include "log.h"
 #include "server.h"
+#include "supervisor.h"
 
 static bool is_hex16(const char *s)
 {
@@ -45,10 +56,93 @@ static void test_request_id_sanitised(void)
 	log_set_request_id(NULL);
 }
 
+static char dir[] = "/tmp/sgid-test-srv-XXXXXX";
+static char sock[128];
+
+static pid_t start_worker(void)
+{
+	char err[160];
+	char spec[160];
+	snprintf(spec, sizeof(spec), "unix:%s", sock);
+	int fd = listen_socket_open(spec, err, sizeof(err));
+	if (fd < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid != 0) {
+		close(fd);
+		return pid;
+	}
+	if (!freopen("/dev/null", "w", stderr))
+		_exit(3);
+	struct config cfg;
+	struct cfg_error cerr;
+	if (cfg_load(&cfg, NULL, &cerr) != 0)
+		_exit(2);
+	struct worker_opts o = { .listen_fd = fd, .threads = 2 };
+	int rc = worker_main(&cfg, &o);
+	cfg_free(&cfg);
+	_exit(rc);
+}
+
+/* The socket listens before the fork: a worker still starting queues it. */
+static bool ask(int role, const char *const *params, char *out, size_t cap)
+{
+	return fcgi_request_role(sock, role, params, out, cap, 3000) == 0;
+}
+
+static void test_roles(void)
+{
+	char out[8192];
+	pid_t w = start_worker();
+	CHECK(w > 0);
+	if (w <= 0)
+		return;
+	/* an authorizer asked about a navigation: to the login, whatever the
+	 * path; CONTENT_LENGTH without a stdin stream is not waited for */
+	const char *nav[] = { "REQUEST_METHOD=GET", "SCRIPT_NAME=/app/x", "REQUEST_URI=/app/x?y=1",
+		"QUERY_STRING=y=1", "CONTENT_LENGTH=5", "HTTP_ACCEPT=text/html,*/*;q=0.8",
+		"HTTP_ORIGIN=http://localhost:5173", NULL };
+	CHECK(ask(FCGI_ROLE_AUTHORIZER, nav, out, sizeof(out)));
+	CHECK(strstr(out, "Status: 302") == out);
+	CHECK(strstr(out, "\r\nLocation: /api/login?rd=%2Fapp%2Fx%3Fy%3D1\r\n") != NULL);
+	CHECK(strstr(out, "Access-Control") == NULL);
+	CHECK(strstr(out, "Set-Cookie") == NULL);
+	/* ... a fetch: 401; the path of one of our routes changes nothing */
+	const char *fetch[] = { "REQUEST_METHOD=GET", "SCRIPT_NAME=/api/logout", "REQUEST_URI=/api/logout",
+		"HTTP_ACCEPT=*/*", "HTTP_SEC_FETCH_MODE=cors", NULL };
+	CHECK(ask(FCGI_ROLE_AUTHORIZER, fetch, out, sizeof(out)));
+	CHECK(strstr(out, "Status: 401") == out);
+	CHECK(strstr(out, "Location:") == NULL);
+	CHECK(strstr(out, "Set-Cookie") == NULL);
+	/* a responder at /api/auth: nginx's parameters reach the check */
+	const char *auth[] = { "REQUEST_METHOD=GET", "SCRIPT_NAME=/api/auth", "SGID_ORIGINAL_URI=/app?a=1",
+		"SGID_ORIGINAL_METHOD=GET", "HTTP_SEC_FETCH_MODE=navigate", "HTTP_ACCEPT=*/*", NULL };
+	CHECK(ask(FCGI_ROLE_RESPONDER, auth, out, sizeof(out)));
+	CHECK(strstr(out, "Status: 401") == out);
+	CHECK(strstr(out, "\r\nX-Sgid-Login: /api/login?rd=%2Fapp%3Fa%3D1\r\n") != NULL);
+	/* the role is the record's: a parameter naming another is no role */
+	const char *spoof[] = { "REQUEST_METHOD=GET", "SCRIPT_NAME=/app/x", "REQUEST_URI=/app/x",
+		"FCGI_ROLE=AUTHORIZER", "HTTP_ACCEPT=text/html", NULL };
+	CHECK(ask(FCGI_ROLE_RESPONDER, spoof, out, sizeof(out)));
+	CHECK(strstr(out, "Status: 404") == out);
+	kill(w, SIGTERM);
+	int status = -1;
+	CHECK(waitpid(w, &status, 0) == w);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
 	RUN(test_request_id_from_server);
 	RUN(test_client_header_ignored);
 	RUN(test_request_id_sanitised);
+	if (!mkdtemp(dir)) {
+		CHECK(0);
+		return harness_report("test_server");
+	}
+	snprintf(sock, sizeof(sock), "%s/s.sock", dir);
+	fcgi_test_worker_env();
+	RUN(test_roles);
+	harness_remove_dir(dir);
 	return harness_report("test_server");
 }

@@ -11,6 +11,8 @@
 #include "mem_store.h"
 #include "b64.h"
 #include "resp.h"
+#include "http.h"
+#include "crypto.h"
 #include <unistd.h>
 
 static struct mem_store mem;
@@ -180,6 +182,126 @@ static void test_login_attempt_refused(void)
 	buf_free(&c);
 	buf_free(&other);
 	buf_free(&rec);
+}
+
+/* A gateway attempt carries its flag and return URL; the longest rd with
+ * the longest other fields still seals to a cookie value the Cookie reader
+ * takes (HTTP_MAX_VALUE_LEN); attempts of the old format, or with a flag
+ * and tail that disagree, do not open. */
+static int seal_raw(int version, const char *aad, const char *plain, struct buf *cookie)
+{
+	uint8_t iv[12] = { 1, 2, 3 }, tag[16];
+	struct buf ct = BUF_INIT, sealed = BUF_INIT;
+	int rc = -1;
+	if (crypto_aes_gcm_encrypt(mgr.attempt_key, 32, iv, sizeof(iv), (const uint8_t *)aad, strlen(aad),
+	                           (const uint8_t *)plain, strlen(plain), &ct, tag) == 0 &&
+	    buf_append_char(&sealed, (char)version) == 0 && buf_append(&sealed, iv, sizeof(iv)) == 0 &&
+	    buf_append(&sealed, ct.data, ct.len) == 0 && buf_append(&sealed, tag, sizeof(tag)) == 0 &&
+	    b64url_encode((const uint8_t *)sealed.data, sealed.len, cookie) == 0)
+		rc = 0;
+	buf_free(&ct);
+	buf_free(&sealed);
+	return rc;
+}
+
+static void test_gateway_attempt(void)
+{
+	setup();
+	struct session s, out;
+	struct buf c = BUF_INIT;
+	sample_attempt(&s);
+	s.gateway = true;
+	strcpy(s.rd, "/app?x=1&y=<b>\"q\"");
+	CHECK_INT(session_seal_login(&mgr, &s, &c), SESSION_OK);
+	CHECK(!strstr(c.data, "app"));
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_OK);
+	CHECK(out.gateway);
+	CHECK_STR(out.rd, "/app?x=1&y=<b>\"q\"");
+	CHECK_STR(out.state, "state-value-123");
+	session_clear(&out);
+	/* an SPA attempt has neither */
+	sample_attempt(&s);
+	buf_reset(&c);
+	CHECK_INT(session_seal_login(&mgr, &s, &c), SESSION_OK);
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_OK);
+	CHECK(!out.gateway);
+	CHECK_STR(out.rd, "");
+	session_clear(&out);
+
+	/* the largest attempt: every field at its longest, rd of 1024 bytes
+	 * that JSON would have written six-fold */
+	session_init(&s, SESSION_LOGIN);
+	memset(s.state, 'S', 43);
+	memset(s.nonce, 'N', 43);
+	memset(s.code_verifier, 'V', 43);
+	memset(s.icecream, 'I', 32);
+	s.gateway = true;
+	s.rd[0] = '/';
+	memset(s.rd + 1, '&', RETURNURL_MAX - 1);
+	buf_reset(&c);
+	CHECK_INT(session_seal_login(&mgr, &s, &c), SESSION_OK);
+	CHECK(c.len <= SESSION_ATTEMPT_MAX && c.len <= HTTP_MAX_VALUE_LEN);
+	fprintf(stderr, "session: the largest gateway attempt seals to %zu of %d bytes\n", c.len,
+	        HTTP_MAX_VALUE_LEN);
+	CHECK(resp_is_cookie_value(c.data, c.len));
+	struct buf hdr = BUF_INIT;
+	struct own_cookies jar;
+	buf_append_strs(&hdr, "other=1; exampleAppSession=", c.data, "; x=y", NULL);
+	CHECK_INT(http_find_cookies(hdr.data, hdr.len, "exampleAppSession", &jar), HTTP_OK);
+	CHECK_INT(jar.n, 1);
+	CHECK_INT(jar.skipped, 0);
+	CHECK_INT(session_open_login(&mgr, jar.v[0].val, jar.v[0].len, &out), SESSION_OK);
+	CHECK_INT(strlen(out.rd), RETURNURL_MAX);
+	CHECK(memcmp(out.rd, s.rd, RETURNURL_MAX) == 0);
+	session_clear(&out);
+	buf_free(&hdr);
+
+	/* the flag and the URL go together */
+	sample_attempt(&s);
+	s.gateway = true;
+	buf_reset(&c);
+	CHECK_INT(session_seal_login(&mgr, &s, &c), SESSION_ERR_INTERNAL);
+	sample_attempt(&s);
+	strcpy(s.rd, "/x");
+	CHECK_INT(session_seal_login(&mgr, &s, &c), SESSION_ERR_INTERNAL);
+
+	/* hand-sealed: the old format (version 1) and disagreeing tails */
+	char json[512];
+	long long now = (long long)now_unix();
+	snprintf(json, sizeof(json), "{\"v\":1,\"k\":0,\"c\":%lld,\"e\":%lld,\"ic\":\"V\",\"st\":\"s\","
+	         "\"n\":\"n\",\"cv\":\"v\"}", now, now + 300);
+	buf_free(&c);
+	CHECK_INT(seal_raw(1, "sgid-fcgi login attempt v1", json, &c), 0);
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	static const struct { int v; const char *tail; } forms[] = {
+		{ 2, "}" }, { 2, ",\"gw\":1}\n/x" },
+		/* wrong: no rd, an rd without the flag, an empty rd, a bad flag,
+		 * the old version inside */
+		{ 2, ",\"gw\":1}" }, { 2, "}\n/x" }, { 2, ",\"gw\":1}\n" }, { 2, ",\"gw\":2}\n/x" },
+		{ 1, "}" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(forms); i++) {
+		snprintf(json, sizeof(json), "{\"v\":%d,\"k\":0,\"c\":%lld,\"e\":%lld,\"ic\":\"V\","
+		         "\"st\":\"s\",\"n\":\"n\",\"cv\":\"v\"%s", forms[i].v, now, now + 300, forms[i].tail);
+		buf_free(&c);
+		CHECK_INT(seal_raw(2, "sgid-fcgi login attempt v2", json, &c), 0);
+		CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), i < 2 ? SESSION_OK : SESSION_NOT_FOUND);
+		if (i == 1)
+			CHECK_STR(out.rd, "/x");
+		session_clear(&out);
+		/* and under the old AAD or version byte, none opens */
+		buf_free(&c);
+		CHECK_INT(seal_raw(2, "sgid-fcgi login attempt v1", json, &c), 0);
+		CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_NOT_FOUND);
+		session_clear(&out);
+		buf_free(&c);
+		CHECK_INT(seal_raw(1, "sgid-fcgi login attempt v2", json, &c), 0);
+		CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_NOT_FOUND);
+		session_clear(&out);
+	}
+	session_clear(&s);
+	buf_free(&c);
 }
 
 static void test_user_session_profile(void)
@@ -358,6 +480,7 @@ int main(void)
 {
 	RUN(test_login_attempt_in_cookie);
 	RUN(test_login_attempt_refused);
+	RUN(test_gateway_attempt);
 	RUN(test_profile_write_after_logout);
 	RUN(test_large_profile_cached);
 	RUN(test_user_session_profile);

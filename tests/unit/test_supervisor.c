@@ -173,10 +173,7 @@ int main(void)
 	}
 	snprintf(sock, sizeof(sock), "%s/s.sock", dir);
 	snprintf(logpath, sizeof(logpath), "%s/log", dir);
-	setenv("SGID_CLIENT_ID", "TESTCLIENT", 1);
-	setenv("SGID_CLIENT_SECRET", "supervisor-test-secret", 1);
-	setenv("SGID_PRIVATE_KEY_FILE", "tests/vectors/client-test-key-pkcs1.pem", 1);
-	setenv("REDIS_URL", "unix:///nonexistent/redis.sock", 1); /* never reached */
+	fcgi_test_worker_env();
 	RUN(test_reload_rolls_back_then_completes);
 	char *log = read_log();
 	if (harness_failed && log)

@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// The app behind deploy/gateway/nginx.conf.example in tests/gateway/run.sh
+// (and the browser test): a stand-in for "your app", which knows nothing
+// about sgID and trusts the identity headers the gateway sets.
+//
+// Every request: an HTML page (or JSON when the client's Accept names
+// application/json before text/html) showing what it received:
+//   identity  the three headers the example sets (X-Sgid-Sub,
+//             X-Sgid-Myinfo-Name, X-Sgid-Myinfo-Nric-Number), raw and
+//             percent-decoded, null when absent
+//   headers   every X-Sgid-* header as received, each name with all its
+//             copies (from the raw header list: a forged second copy shows)
+// and one JSON line per request in GATEWAY_APP_LOG (if set), so a test can
+// tell whether a request reached the app at all.
+//
+// Environment: GATEWAY_APP_PORT (5180), GATEWAY_APP_LOG (unset: no log).
+// Listens on 127.0.0.1 only. GET /__health answers "ok" (for start-up).
+'use strict';
+
+const fs = require('fs');
+const http = require('http');
+
+const PORT = Number(process.env.GATEWAY_APP_PORT || 5180);
+const LOG = process.env.GATEWAY_APP_LOG || '';
+
+const FIELDS = {
+  sub: 'x-sgid-sub',
+  name: 'x-sgid-myinfo-name',
+  nric_number: 'x-sgid-myinfo-nric-number',
+};
+
+// X-Sgid-* headers in arrival order: lower-case name -> [values].
+function sgidHeaders(req) {
+  const out = {};
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i].toLowerCase();
+    if (name.startsWith('x-sgid-')) (out[name] = out[name] || []).push(req.rawHeaders[i + 1]);
+  }
+  return out;
+}
+
+// Values are ASCII with bytes outside 0x20-0x7E and '%' percent-encoded.
+function decode(v) {
+  try {
+    return decodeURIComponent(v);
+  } catch (e) {
+    return null;
+  }
+}
+
+function identity(headers) {
+  const id = {};
+  for (const [key, name] of Object.entries(FIELDS)) {
+    const v = headers[name];
+    id[key] = v ? { raw: v.join(', '), value: v.length === 1 ? decode(v[0]) : null } : null;
+  }
+  return id;
+}
+
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function wantsJson(req) {
+  const accept = String(req.headers.accept || '');
+  const j = accept.indexOf('application/json');
+  const h = accept.indexOf('text/html');
+  return j >= 0 && (h < 0 || j < h);
+}
+
+function page(info) {
+  const who = info.identity.name && info.identity.name.value;
+  const greeting = who ? `Hello, ${esc(who)}` : 'Hello, anonymous visitor';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Gateway test app</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;margin:2rem;max-width:48rem}
+pre{background:#f4f4f4;padding:1rem;overflow:auto}</style></head>
+<body>
+<h1 id="greeting">${greeting}</h1>
+<p>Path: <code id="uri">${esc(info.uri)}</code></p>
+<p>sgID subject: <code id="sub">${esc((info.identity.sub && info.identity.sub.value) || '-')}</code></p>
+<p><a id="logout" href="/api/logout?rd=/public/bye">Log out</a></p>
+<h2>Identity headers received</h2>
+<pre id="identity">${esc(JSON.stringify(info, null, 2))}</pre>
+</body></html>
+`;
+}
+
+const server = http.createServer((req, res) => {
+  if (req.url === '/__health') {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end('ok\n');
+    return;
+  }
+  const headers = sgidHeaders(req);
+  const info = { app: 'nginx-upstream', method: req.method, uri: req.url, identity: identity(headers), headers };
+  if (LOG) {
+    try {
+      fs.appendFileSync(LOG, JSON.stringify(info) + '\n');
+    } catch (e) {
+      console.error(`app: cannot log: ${e.message}`);
+    }
+  }
+  const json = wantsJson(req);
+  const body = json ? JSON.stringify(info) + '\n' : page(info);
+  res.writeHead(200, {
+    'Content-Type': json ? 'application/json' : 'text/html; charset=utf-8',
+    'Cache-Control': 'no-store',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+});
+
+server.listen(PORT, '127.0.0.1', () => console.log(`gateway test app on 127.0.0.1:${PORT}`));
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));

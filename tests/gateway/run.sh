@@ -1,0 +1,569 @@
+#!/usr/bin/env bash
+# Gateway-mode suite (`make gateway`, issue 12): sgid-fcgi as the login
+# gateway in front of an app that knows nothing about sgID, with the shipped
+# examples and the real servers:
+#
+#   redis-server  private, unix socket only
+#   MockPass      127.0.0.1:5156, logs the persona in without a page
+#   sgid-fcgi     the supervised pool (sgid-fcgi --listen, 2 workers x 8 threads)
+#   [nginx]       deploy/gateway/nginx.conf.example on :5001, in front of
+#                 tests/gateway/app.js on 127.0.0.1:5180 (auth_request)
+#   [lighttpd]    deploy/gateway/lighttpd.conf.example on :5001, in front of
+#                 tests/gateway/app.cgi (FastCGI authorizer + mod_cgi)
+#
+# For each front end, driven with curl as a browser (navigations send
+# Accept: text/html and Sec-Fetch-Mode: navigate, fetches Accept:
+# application/json and Sec-Fetch-Mode: cors):
+#   - a navigation to /protected/page?x=1&y=2 without a session: 302 to
+#     /api/login?rd=... -> MockPass -> /api/redirect -> 302 back to exactly
+#     that URL, where the app sees the persona's sub and name; forged identity
+#     headers sent along never reach the app;
+#   - a fetch without a session: 401, no Location, the app not reached;
+#   - a logged-in client sending its own X-Sgid-* (nginx) or Variable-SGID_* /
+#     Sgid-Sub (lighttpd) headers: the app gets only the real identity;
+#   - /api/logout?rd=/bye: 302 /bye, the cookie cleared, the session gone in
+#     Redis (the old cookie sent again is refused);
+#   - every session deleted in Redis (FLUSHDB): login again; a session past
+#     SESSION_TTL_SECONDS (3 s, a pool restarted for it): login again;
+#   - Redis down: a 5xx, never the app;
+#   - [nginx] the open-redirect suite: 61 hostile rd values sent to
+#     /api/login and /api/logout: 400, no Set-Cookie, no Location, and the
+#     logged-in session survives the refused logouts; accepted values beside
+#     them (so the suite can tell a refusal from a broken endpoint); the
+#     per-client rate limit on /api/login;
+#   - [nginx] tests/gateway/browser.js: headless Chromium logs in at MockPass's
+#     persona page, reloads, fetches, logs out (screenshots in
+#     tests/artifacts/gateway/; GATEWAY_BROWSER=0 leaves it out).
+#
+# Uses ports 5001, 5156 and 5180 (5001 and 5156 like `make run`: one at a
+# time; `make gateway` runs it in a private network namespace). Output: TAP
+# lines "ok - [FRONT] NAME", last "gateway: N passed, N failed"; exit 1 on any
+# failure (logs printed, runtime dir kept). Every wait is bounded; past
+# GATEWAY_BUDGET seconds (170) the remaining requests fail at once.
+#
+# Checks pass their conditions as single-quoted strings for eval, on purpose.
+# shellcheck disable=SC2016
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=deploy/stack-lib.sh
+. "$root/deploy/stack-lib.sh"
+# shellcheck source=tests/tap.sh
+. "$root/tests/tap.sh"
+
+GW=http://localhost:$API_PORT     # the gateway: API and app on one origin
+APP_PORT=5180                     # tests/gateway/app.js (behind nginx)
+COOKIE=exampleAppSession
+NRIC=S9812379B                    # a MockPass persona with MyInfo data
+PROT='/protected/page?x=1&y=2'    # the protected URL the browser asks for
+ALLOWED_HTTPS=https://app.example.test   # in SGID_ALLOWED_RETURN_ORIGINS
+ERROR_URL=$GW/public/login-failed        # SGID_GATEWAY_ERROR_URL
+TTL_SHORT=3                       # SESSION_TTL_SECONDS of the expiry case
+BUDGET=${GATEWAY_BUDGET:-170}
+DEADLINE=$((SECONDS + BUDGET))
+
+finish() {
+  stack_tap_finish gateway "$?" 80 app.log nginx.log nginx/logs/error.log nginx/logs/access.log \
+    lighttpd.log upstream.log mockpass.log redis.log
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+stack_tap_preflight "curl jq node python3 redis-server redis-cli nginx lighttpd setpriv" \
+  "$API_PORT" "$MOCKPASS_PORT" "$APP_PORT"
+NAME=$(stack_persona_name "$NRIC") || setup "MockPass is installed (make deps)" false
+
+stack_init sgid-gateway
+T=$STACK_RT/t
+mkdir -p "$T"
+# shellcheck source=tests/http-lib.sh
+. "$root/tests/http-lib.sh"
+# The failing request without its query (the callback's carries the code).
+tap_detail() { local LAST=${LAST%%\?*}; last_response; }
+
+# ---- configuration ------------------------------------------------------------
+
+unset "${!SGID_@}" REDIS_URL SESSION_COOKIE_NAME COOKIE_SAMESITE COOKIE_SECURE \
+  LOGIN_TTL_SECONDS SESSION_TTL_SECONDS SESSION_IDLE_SECONDS SESSION_SECRET
+export REDIS_URL="unix://$STACK_RT/redis.sock"
+export SGID_PRIVATE_KEY_FILE=$root/tests/fixtures/client-test-key.pem
+export LOG_LEVEL=debug
+# The gateway's own origin (http: loopback) and a foreign https one.
+export SGID_ALLOWED_RETURN_ORIGINS="$GW,$ALLOWED_HTTPS"
+export SGID_GATEWAY_ERROR_URL=$ERROR_URL
+# One more field than the default, so a third header/variable is in play.
+export SGID_SCOPES="openid myinfo.name myinfo.nric_number"
+STACK_APP_ARGS=(--env-file "$root/tests/fixtures/mockpass.env" --threads 8)
+
+STACK_NGINX_EXAMPLE=$root/deploy/gateway/nginx.conf.example
+STACK_NGINX_SED=(-e "s#127.0.0.1:8080#127.0.0.1:$APP_PORT#g")
+STACK_LIGHTTPD_EXAMPLE=$root/deploy/gateway/lighttpd.conf.example
+STACK_WEB_PROBE_URL=$GW/api/health
+# The CGI app in a directory of its own that lighttpd's user can run it from,
+# and its request log beside it (app.cgi writes one only if it exists).
+CGI_DIR=$STACK_RT/cgi-app
+mkdir -p "$CGI_DIR"
+install -m 0755 "$root/tests/gateway/app.cgi" "$CGI_DIR/app.cgi"
+: >"$CGI_DIR/requests.log"
+[[ -z $STACK_WEB_USER ]] || chown -R "$STACK_WEB_USER:" "$CGI_DIR"
+STACK_LIGHTTPD_SED=(-e "s#/usr/lib/sgid-gateway-app#$CGI_DIR#g")
+UPSTREAM_LOG=$STACK_RT/upstream-requests.log
+: >"$UPSTREAM_LOG"
+
+app_up() { curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$APP_PORT/__health"; }
+
+setup "start redis-server" stack_start_redis
+setup "start MockPass" stack_start_mockpass false "$NRIC"
+setup "start the pool (sgid-fcgi --listen, 2 workers x 8 threads)" stack_start_pool 2 "$STACK_RT"
+stack_bg upstream "$STACK_RT/upstream.log" env GATEWAY_APP_PORT="$APP_PORT" \
+  GATEWAY_APP_LOG="$UPSTREAM_LOG" node "$root/tests/gateway/app.js"
+setup "start the protected app (tests/gateway/app.js)" \
+  stack_wait_until 15 "app.js (log: $STACK_RT/upstream.log)" "${STACK_PID[upstream]}" app_up
+
+# ---- requests -------------------------------------------------------------------
+
+JAR=$T/jar
+NAV_HDRS=(-H 'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
+  -H 'Sec-Fetch-Mode: navigate' -H 'Sec-Fetch-Dest: document')
+XHR_HDRS=(-H 'Accept: application/json' -H 'Sec-Fetch-Mode: cors' -H 'Sec-Fetch-Dest: empty')
+# nav URL [curl args]: a browser's top-level navigation with the jar.
+nav() { http GET "$1" -b "$JAR" -c "$JAR" "${NAV_HDRS[@]}" "${@:2}"; }
+# xhr METHOD URL [curl args]: a script's fetch with the jar.
+xhr() { http "$1" "$2" -b "$JAR" -c "$JAR" "${XHR_HDRS[@]}" "${@:3}"; }
+
+# abs LOCATION: an absolute URL (a relative Location is on the gateway's origin).
+abs() { if [[ $1 == /* ]]; then printf '%s%s' "$GW" "$1"; else printf '%s' "$1"; fi; }
+# pathq URL: its path and query (what a browser asks the origin for).
+pathq() {
+  node -e 'try { const u = new URL(process.argv[1], "http://x.invalid");
+    process.stdout.write(u.pathname + u.search) } catch (e) { process.exit(1) }' "$1"
+}
+# is_login_redirect TARGET: the last response is a 302 to /api/login whose
+# rd is TARGET, on the gateway's origin.
+is_login_redirect() {
+  local loc
+  loc=$(abs "$(hdr location)")
+  is 302 && [[ $loc == "$GW/api/login?"* && $(qparam "$loc" rd) == "$1" ]]
+}
+no_location() { [[ -z $(hdr location) ]]; }
+no_set_cookie() { [[ -z $(hdr_all set-cookie) ]]; }
+session_sid() { awk -v c="$COOKIE" '$6 == c { v = $7 } END { printf "%s", v }' "$JAR" 2>/dev/null; }
+
+# What the app received: its request log (one JSON line per request).
+APP_LOG=$UPSTREAM_LOG
+app_count() { wc -l <"$APP_LOG"; }
+app_last() { tail -n1 "$APP_LOG"; }
+# app_saw JQ VALUE: the app's last request has JQ == VALUE.
+app_saw() { [[ $(app_last | jq -r "$1" 2>/dev/null) == "$2" ]]; }
+# The app got nothing since N (it logs before answering: no wait needed).
+app_untouched() { (($(app_count) == $1)); }
+
+SUB=""   # the default persona's sub, from /api/userinfo at its first login
+
+# persona_assert_url NRIC: from MockPass's persona page in $T/b, the URL its
+# button for NRIC goes to (the callback with a code for that persona).
+persona_assert_url() {
+  node -e 'const html = require("fs").readFileSync(process.argv[1], "utf8");
+    const unesc = (s) => s.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot);/gi, (m, e) =>
+      e[0] === "#" ? String.fromCodePoint(e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : +e.slice(1))
+        : { amp: "&", lt: "<", gt: ">", quot: "\"" }[e.toLowerCase()]);
+    for (const m of html.matchAll(/<option value="([^"]*)" data-asserturl="([^"]*)"/g))
+      if (m[1].split(" ")[0] === process.argv[2]) { process.stdout.write(unesc(m[2])); process.exit(0) }
+    process.exit(1)' "$T/b" "$1"
+}
+
+# login TAG [NRIC]: from a navigation to $PROT without a session, through
+# MockPass (as NRIC, picked on its persona page; else its default persona),
+# back to $PROT, logged in. Forged identity headers ride along on the first
+# request and must not reach the app. Sets the session in $JAR.
+login() {
+  local tag=$1 nric=${2:-} pname=$NAME psub n loc authz cb
+  [[ -z $nric ]] || pname=$(stack_persona_name "$nric") || pname="?"
+  n=$(app_count)
+  nav "$GW$PROT" "${FORGED[@]}" -H "X-Sgid-Login: //$FORGERY.example/"
+  check "$tag: navigation without a session (forged identity and X-Sgid-Login headers sent): 302 to /api/login?rd=$PROT" \
+    is_login_redirect "$PROT"
+  check "$tag: ... and the app was not reached" app_untouched "$n"
+  loc=$(abs "$(hdr location)")
+  nav "$loc"
+  authz=$(hdr location)
+  check "$tag: /api/login: 302 to MockPass's authorize endpoint with a sealed attempt cookie" \
+    eval 'is 302 && [[ $authz == "http://localhost:$MOCKPASS_PORT/v2/oauth/authorize?"* && -n $(set_cookie) ]]'
+  if [[ -n $nric ]]; then
+    nav "$authz" -H 'X-Show-Login-Page: true'
+    cb=$(persona_assert_url "$nric" || true)
+  else
+    nav "$authz"
+    cb=$(hdr location)
+  fi
+  check "$tag: MockPass${nric:+ (persona $nric picked)}: on to $GW/api/redirect" eval '[[ $cb == "$GW/api/redirect?"* ]]'
+  nav "$cb"
+  check "$tag: callback: 302 back to exactly $GW$PROT, a session cookie set" \
+    eval 'is 302 && [[ $(hdr location) == "$GW$PROT" && -n $(set_cookie) ]] && ! cleared'
+  n=$(app_count)
+  nav "$GW$PROT"
+  check "$tag: $PROT: 200 from the app, which greets $pname" \
+    eval 'is 200 && grep -qF "Hello, $pname" "$T/b" && ! app_untouched "$n"'
+  check "$tag: the app saw the path and query unchanged" app_saw .uri "$PROT"
+  xhr GET "$GW/api/userinfo"
+  psub=$(jq -r '.sub // empty' "$T/b" 2>/dev/null || true)
+  check "$tag: /api/userinfo on the gateway session: 200, sub u=<uuid>, the persona's name" \
+    eval 'is 200 && [[ $psub =~ ^u=[0-9a-f-]{36}$ ]] && json_is ".data[\"myinfo.name\"]" "$pname"'
+  [[ -n $nric || -n $SUB ]] || SUB=$psub
+  check "$tag: the app saw the persona's sub and name" \
+    eval 'app_saw .identity.sub.value "$psub" && app_saw .identity.name.value "$pname"'
+}
+json_is() { [[ $(jq -r "$1" "$T/b" 2>/dev/null) == "$2" ]]; }
+
+# ---- the cases, for one front end ---------------------------------------------
+
+# cases FRONT: everything but the expiry (which needs its own pool).
+cases() {
+  local front=$1 n old_sid loc
+  rm -f "$JAR"
+
+  n=$(app_count)
+  xhr GET "$GW/protected/data.json"
+  check "fetch without a session: 401, no Location" eval 'is 401 && no_location'
+  xhr POST "$GW/protected/form" --data-binary 'a=1&b=2'
+  check "POST with a body without a session: 401 at once (the auth check takes no body)" \
+    eval 'is 401 && no_location'
+  http GET "$GW/protected/data.json"
+  check "curl's own Accept: */* (not a navigation): 401, no Location" eval 'is 401 && no_location'
+  http GET "$GW$PROT" -H 'Accept: text/html'
+  check "Accept: text/html without Sec-Fetch-* (an older browser): 302 to the login" is_login_redirect "$PROT"
+  http HEAD "$GW$PROT" -I "${NAV_HDRS[@]}"
+  check "HEAD navigation without a session: 302 to the login" is_login_redirect "$PROT"
+  http POST "$GW/protected/form" "${NAV_HDRS[@]}" --data-binary 'a=1'
+  check "a form POST navigation without a session: 401, no Location (only GET and HEAD go to the login)" \
+    eval 'is 401 && no_location'
+  http GET "$GW$PROT" -H 'Accept: text/html;q=0.9, application/json'
+  check "Accept: text/html;q=0.9, application/json (JSON preferred): 401, no Location" eval 'is 401 && no_location'
+  check "none of these reached the app" app_untouched "$n"
+
+  login "login"
+  app_identity_only_real "logged in"
+
+  # The session works for scripts too.
+  xhr GET "$GW/protected/data.json"
+  check "fetch with the session: 200 JSON, the real sub" \
+    eval 'is 200 && json_is .identity.sub.value "$SUB" && json_is .identity.name.value "$NAME"'
+  xhr POST "$GW/protected/form" --data-binary 'a=1&b=2'
+  check "POST with a body with the session: 200 from the app" eval 'is 200 && json_is .method POST'
+  if [[ $front == nginx ]]; then
+    n=$(app_count)
+    nav "$GW/public/hello" "${FORGED[@]}"
+    check "/public/ (no login needed) with forged identity headers: 200, the app got none of them" \
+      eval 'is 200 && ! app_untouched "$n" && app_saw ".headers | length" 0'
+  else
+    n=$(app_count)
+    nav "$GW/public/hello" "${FORGED[@]}"
+    check "/public/ (no authorizer) with forged headers: 200, no SGID_* variable set" \
+      eval 'is 200 && ! app_untouched "$n" && app_saw "[.env | keys[] | select(startswith(\"SGID_\"))] | length" 0'
+  fi
+
+  # ---- logout -----------------------------------------------------------------
+  old_sid=$(session_sid)
+  nav "$GW/api/logout?rd=/bye"
+  loc=$(hdr location)
+  check "/api/logout?rd=/bye: 302 to /bye on the gateway, the cookie cleared" \
+    eval 'is 302 && [[ $loc == /bye || $loc == "$GW/bye" ]] && cleared'
+  n=$(app_count)
+  nav "$GW$PROT"
+  check "after logout: navigation 302 to the login again" is_login_redirect "$PROT"
+  xhr GET "$GW/protected/data.json"
+  check "after logout: fetch 401" eval 'is 401 && no_location'
+  http GET "$GW/protected/data.json" "${XHR_HDRS[@]}" -H "Cookie: $COOKIE=$old_sid"
+  check "after logout: the old session cookie sent again: 401 (deleted in Redis)" eval '[[ -n $old_sid ]] && is 401'
+  check "after logout: the app was not reached" app_untouched "$n"
+
+  # ---- the session deleted in Redis ---------------------------------------------
+  login "login again"
+  setup "redis-cli FLUSHDB" eval '[[ $(redis-cli -s "$STACK_RT/redis.sock" FLUSHDB) == OK ]]'
+  n=$(app_count)
+  nav "$GW$PROT"
+  check "every session deleted in Redis (FLUSHDB): navigation 302 to the login" is_login_redirect "$PROT"
+  xhr GET "$GW/protected/data.json"
+  check "... and a fetch 401" eval 'is 401 && no_location'
+  check "... the app not reached" app_untouched "$n"
+  login "login after FLUSHDB"
+
+  # ---- a name that needs encoding --------------------------------------------------
+  # MockPass's persona S6005053H is named "MY,INFO%BB": '%' is sent as %25
+  # (the field's value percent-encoded), ',' as is.
+  rm -f "$JAR"
+  login "persona S6005053H" S6005053H
+  check "persona S6005053H: the name reached the app as MY,INFO%25BB (percent-encoded)" \
+    app_saw .identity.name.raw 'MY,INFO%25BB'
+  nav "$GW/api/logout?rd=/bye"
+
+  # ---- a failed login ------------------------------------------------------------
+  rm -f "$JAR"
+  nav "$GW/api/login?rd=%2Fprotected%2Fx"
+  nav "$GW/api/redirect?code=not-a-code&state=not-the-state"
+  check "a gateway login's callback that fails (state mismatch): 302 to SGID_GATEWAY_ERROR_URL" \
+    eval 'is 302 && [[ $(hdr location) == "$ERROR_URL" ]]'
+  nav "$GW$PROT"
+  check "... and no session: the protected page 302 to the login" is_login_redirect "$PROT"
+
+  # ---- Redis down: closed, not open -----------------------------------------------
+  login "before Redis stops"
+  stack_stop redis
+  n=$(app_count)
+  nav "$GW$PROT"
+  check "Redis down, a session cookie sent: a 5xx, not the app (the gateway fails closed)" \
+    eval '[[ $CODE == 5?? ]] && app_untouched "$n"'
+  setup "restart redis-server" stack_start_redis
+  setup "the API is healthy again" stack_wait_until 15 "health with Redis back" - stack_api_up
+}
+
+# app_identity_only_real TAG: a logged-in request with forged identity
+# headers; the app got exactly one copy of each identity field, the real one.
+app_identity_only_real() {
+  local n
+  n=$(app_count)
+  nav "$GW$PROT" "${FORGED[@]}"
+  check "$1, forged identity headers sent: 200 from the app" eval 'is 200 && ! app_untouched "$n"'
+  check "$1: the app's identity is the real sub and name" \
+    eval 'app_saw .identity.sub.value "$SUB" && app_saw .identity.name.value "$NAME"'
+  if [[ $APP_LOG == "$UPSTREAM_LOG" ]]; then
+    check "$1: no X-Sgid-* header the app got holds a forgery" \
+      app_saw "[.headers[][] | select(contains(\"$FORGERY\"))] | length" 0
+    check "$1: one copy of X-Sgid-Sub and of X-Sgid-Myinfo-Name, each real" \
+      eval 'app_saw "[.headers[\"x-sgid-sub\"], .headers[\"x-sgid-myinfo-name\"]] | map(length) | join(\",\")" "1,1"'
+  else
+    check "$1: no SGID_* variable holds a forgery" \
+      app_saw "[.env | to_entries[] | select((.key | startswith(\"SGID_\")) and (.value | contains(\"$FORGERY\")))] | length" 0
+    check "$1: the forged headers reached the app only as HTTP_* variables" \
+      app_saw ".env.HTTP_VARIABLE_SGID_SUB | startswith(\"$FORGERY\")" true
+  fi
+}
+
+# ---- [nginx] ----------------------------------------------------------------------
+
+FORGERY=forged-by-the-client
+FORGED=(-H "X-Sgid-Sub: $FORGERY-1" -H "x-sgid-sub: $FORGERY-2" -H "X-SGID-MYINFO-NAME: $FORGERY-3"
+  -H "X-Sgid-Myinfo-Nric-Number: $FORGERY-4")
+TAP_TAG="[nginx] "
+setup "start nginx (deploy/gateway/nginx.conf.example)" stack_start_nginx
+setup "the API answers through nginx" stack_wait_until 15 "sgid-fcgi behind nginx" - stack_api_up
+cases nginx
+
+# ---- [nginx] open redirects ------------------------------------------------------
+# Each value is rd as it stands in the query string (so %25 is a literal %
+# in rd: "also after percent-decoding"). label|value.
+long_path=/$(printf 'a%.0s' {1..1100})
+long_abs=$ALLOWED_HTTPS/$(printf 'a%.0s' {1..1010})
+HOSTILE=(
+  'scheme-relative|//evil.example/'
+  'scheme-relative, encoded in the query|%2F%2Fevil.example%2F'
+  'three slashes|///evil.example/'
+  'four slashes|////evil.example'
+  'slash backslash|/%5Cevil.example'
+  'backslash slash|%5C/evil.example'
+  'two backslashes|%5C%5Cevil.example'
+  'slash, two backslashes|/%5C%5Cevil.example'
+  'slash backslash slash|/%5C/evil.example'
+  'encoded slash in rd (%2F)|/%252Fevil.example'
+  'encoded backslash in rd (%5C)|/%255Cevil.example'
+  'double-encoded scheme-relative|%252F%252Fevil.example'
+  'double-encoded slash, then slash|%252F/evil.example'
+  'encoded slashes after the first (%2F%2F)|/%252F%252Fevil.example'
+  'tab between slashes|/%09/evil.example'
+  'tab, encoded in rd|/%2509/evil.example'
+  'CR LF header injection|/%0D%0ALocation:%20http://evil.example/'
+  'CR LF, encoded in rd|/%250D%250ASet-Cookie:%20evil=1'
+  'LF|/%0A/evil.example'
+  'leading CR LF|%0D%0A//evil.example'
+  'NUL|/%00/evil.example'
+  'NUL, encoded in rd|/%2500//evil.example'
+  'DEL|/%7F/evil.example'
+  'javascript:|javascript:alert%281%29'
+  'JaVaScRiPt:|JaVaScRiPt:alert%281%29'
+  'space, javascript:|%20javascript:alert%281%29'
+  'java<tab>script:|java%09script:alert%281%29'
+  'javascript with an encoded colon in rd|javascript%253Aalert%281%29'
+  'data:|data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg%3D%3D'
+  'vbscript:|vbscript:msgbox%281%29'
+  'http to a foreign host|http://evil.example/'
+  'https to a foreign host|https://evil.example/'
+  'userinfo: evil@allowed origin|http://evil.example@localhost:5001/'
+  'userinfo: allowed@evil|http://localhost:5001@evil.example/'
+  'userinfo: allowed https@evil|https://app.example.test@evil.example/'
+  'userinfo with a port: allowed:443@evil|https://app.example.test:443@evil.example/'
+  'encoded @ in the host|https://app.example.test%2540evil.example/'
+  'other port of the allowed origin|http://localhost:5002/'
+  'allowed host, default port|http://localhost/'
+  'other port of the allowed https origin|https://app.example.test:8443/'
+  'https on the allowed http origin|https://localhost:5001/'
+  'http to the allowed https host (not loopback)|http://app.example.test/'
+  'look-alike: allowed host as a subdomain|https://app.example.test.evil.example/'
+  'look-alike: prefixed|https://evilapp.example.test/'
+  'look-alike: hyphen for a dot|https://app-example.test/'
+  'look-alike: Cyrillic a (IDN)|https://%D0%B0pp.example.test/'
+  'loopback look-alike host over http|http://127.0.0.1.evil.example/'
+  'http to a foreign host on the allowed port|http://evil.example:5001/'
+  'IPv6 userinfo|http://[::1]:5001@evil.example/'
+  'https: without slashes|https:evil.example'
+  'https:/ one slash|https:/evil.example'
+  'https: backslashes|https:%5C%5Cevil.example'
+  'http: backslashes with userinfo|http:%5C%5Clocalhost:5001@evil.example'
+  'ftp on the allowed host|ftp://app.example.test/'
+  'no leading slash|evil.example/'
+  'rd twice, the second hostile|/protected/x&rd=//evil.example/'
+  'rd twice, the first hostile|//evil.example/&rd=/protected/x'
+  'dot, two slashes|.//evil.example'
+  'space, scheme-relative|%20//evil.example'
+  "over-long path (${#long_path} bytes)|$long_path"
+  "over-long allowed https URL (${#long_abs} bytes)|$long_abs"
+)
+# Accepted beside them: a refusal must not be all the endpoint can do.
+at_limit=/$(printf 'b%.0s' {1..1023})
+ACCEPTED=(
+  "a path|/protected/x?a=1%26b=2"
+  "no rd (/)|"
+  "the gateway's own origin, absolute|$GW/protected/x"
+  "the allowed https origin|$ALLOWED_HTTPS/welcome?from=sgid"
+  "a path of exactly 1024 bytes|$at_limit"
+)
+
+# no_hostile_location: no Location at all (a 400 has none to follow).
+open_redirects() {
+  local i entry label value src n=0
+  rm -f "$JAR"
+  login "open-redirect suite: log in"
+  TAP_TAG="[nginx] open redirect: "
+  for i in "${!HOSTILE[@]}"; do
+    entry=${HOSTILE[$i]}
+    label=${entry%%|*} value=${entry#*|}
+    # A source address per request: the shipped limit on /api/login (10/s,
+    # burst 20) is per client, and this is not a test of it.
+    src=127.0.1.$((i + 1))
+    # -b only: whatever the answer, the jar keeps the session.
+    http GET "$GW/api/login?rd=$value" --interface "$src" -b "$JAR" "${NAV_HDRS[@]}"
+    check "/api/login $label: 400, no Set-Cookie, no Location" eval 'is 400 && no_set_cookie && no_location'
+    http GET "$GW/api/logout?rd=$value" -b "$JAR" "${NAV_HDRS[@]}"
+    check "/api/logout $label: 400, no Set-Cookie, no Location" eval 'is 400 && no_set_cookie && no_location'
+    n=$((n + 1))
+  done
+  TAP_TAG="[nginx] "
+  check "$n hostile values sent to each endpoint (at least 40)" test "$n" -ge 40
+  nav "$GW$PROT"
+  check "the session survived the $n refused logins and logouts: 200, the app saw the persona" \
+    eval 'is 200 && app_saw .identity.sub.value "$SUB" && app_saw .uri "$PROT"'
+  xhr GET "$GW/api/userinfo"
+  check "... and /api/userinfo still 200 with the same sub" eval 'is 200 && json_is .sub "$SUB"'
+
+  for i in "${!ACCEPTED[@]}"; do
+    entry=${ACCEPTED[$i]}
+    label=${entry%%|*} value=${entry#*|}
+    if [[ -n $value ]]; then
+      http GET "$GW/api/login?rd=$value" --interface "127.0.2.$((i + 1))" "${NAV_HDRS[@]}"
+    else
+      http GET "$GW/api/login" --interface "127.0.2.$((i + 1))" "${NAV_HDRS[@]}"
+    fi
+    check "accepted: /api/login rd=$label: 302 to MockPass with the attempt cookie" \
+      eval 'is 302 && [[ $(hdr location) == "http://localhost:$MOCKPASS_PORT/v2/oauth/authorize?"* && -n $(set_cookie) ]]'
+  done
+
+  # An absolute rd on the allowed https origin, all the way: the callback
+  # ends there, and a logout may go there too.
+  local back="$ALLOWED_HTTPS/welcome?from=sgid"
+  rm -f "$JAR"
+  nav "$GW/api/login?rd=$(jq -rn --arg v "$back" '$v | @uri')" --interface 127.0.2.99
+  nav "$(hdr location)"
+  nav "$(hdr location)"
+  check "a login with rd=$back: the callback 302 to exactly that URL" \
+    eval 'is 302 && [[ $(hdr location) == "$back" ]] && [[ -n $(set_cookie) ]]'
+  nav "$GW/api/logout?rd=$(jq -rn --arg v "$ALLOWED_HTTPS/bye" '$v | @uri')"
+  check "/api/logout?rd=$ALLOWED_HTTPS/bye: 302 there, the cookie cleared" \
+    eval 'is 302 && [[ $(hdr location) == "$ALLOWED_HTTPS/bye" ]] && cleared'
+
+  # The shipped per-client limit on /api/login (10/s, burst 20): 52 at once
+  # from one address; what the zone lets through in the time they took:
+  # burst+1 at once, then 10/s (+1: rounding).
+  local ms
+  ms=$(burst "$T/burst-login" 127.0.3.1 52 "$GW/api/login?rd=/protected/x")
+  check "rate limit: 52 logins at once from one client ($ms ms): 21 to $((22 + ms / 100)) get 302, the rest 429" \
+    login_limited $((22 + ms / 100))
+}
+login_limited() {
+  local ok
+  ok=$(count "$T/burst-login" 302)
+  echo "# /api/login burst: $ok x 302, $(count "$T/burst-login" 429) x 429"
+  ((ok >= 21 && ok <= $1)) && only "$T/burst-login" 302 429
+}
+open_redirects
+
+# ---- [nginx] a real browser ------------------------------------------------------
+# tests/gateway/browser.js: headless Chromium (playwright-core from
+# tests/browser) through the same nginx; its steps become this suite's.
+# GATEWAY_BROWSER=0 leaves it out.
+browser_visit() {
+  local out=$STACK_RT/browser.out line rc=0
+  local nric=S9912370B   # not MockPass's default persona: the pick is carried through
+  setup "chromium is installed (make deps)" test -x "${CHROMIUM:-/usr/bin/chromium}"
+  setup "playwright-core is installed in tests/browser (make deps)" \
+    test -f "$root/tests/browser/node_modules/playwright-core/package.json"
+  mkdir -p "$STACK_RT/tmp"
+  env TMPDIR="$STACK_RT/tmp" GATEWAY_URL="$GW" MOCKPASS_URL="http://localhost:$MOCKPASS_PORT" \
+    PROTECTED_PATH="$PROT" PERSONA_NRIC="$nric" PERSONA_NAME="$(stack_persona_name "$nric")" \
+    timeout --kill-after=5 150 node "$root/tests/gateway/browser.js" >"$out" 2>&1 || rc=$?
+  TAP_TAG="[nginx] browser: "
+  while IFS= read -r line; do
+    case $line in
+      "ok - "*" # SKIP "*) echo "$line" ;;   # reported, not counted
+      "ok - "*) ok "${line#ok - }" ;;
+      "not ok - "*) not_ok "${line#not ok - }" ;;
+      "#"*) echo "$line" ;;
+    esac
+  done <"$out"
+  grep -q '^gateway-browser: ' "$out" || not_ok "browser.js ended without its summary (exit $rc)"
+  TAP_TAG="[nginx] "
+}
+[[ ${GATEWAY_BROWSER:-1} == 0 ]] || browser_visit
+stack_stop nginx
+
+# ---- [lighttpd] -----------------------------------------------------------------
+
+FORGED=(-H "Variable-SGID_SUB: $FORGERY-1" -H "Variable-SGID-MYINFO-NAME: $FORGERY-2"
+  -H "Sgid-Sub: $FORGERY-3" -H "X-Sgid-Sub: $FORGERY-4" -H "SGID_SUB: $FORGERY-5")
+APP_LOG=$CGI_DIR/requests.log
+TAP_TAG="[lighttpd] "
+setup "start lighttpd (deploy/gateway/lighttpd.conf.example)" stack_start_lighttpd pool
+setup "the API answers through lighttpd" stack_wait_until 15 "sgid-fcgi behind lighttpd" - stack_api_up
+http GET "$GW/app.cgi"
+check "the app's file is not served: /app.cgi 403" is 403
+http GET "$GW/public/app.cgi"
+check "/public/app.cgi runs the app, never sends its source" eval 'is 200 && ! grep -q "^#!" "$T/b"'
+cases lighttpd
+
+# ---- expiry: a pool with SESSION_TTL_SECONDS=3 ---------------------------------
+
+# expiry: log in, still in right after, out 2 s past the lifetime.
+expiry() {
+  rm -f "$JAR"
+  login "expiry"
+  nav "$GW$PROT"
+  check "expiry: right after the login: 200" is 200
+  sleep $((TTL_SHORT + 2))
+  nav "$GW$PROT"
+  check "expiry: ${TTL_SHORT}+ s later (SESSION_TTL_SECONDS=$TTL_SHORT): navigation 302 to the login" \
+    is_login_redirect "$PROT"
+  xhr GET "$GW/protected/data.json"
+  check "expiry: ... and a fetch 401" eval 'is 401 && no_location'
+}
+TAP_TAG=""
+stack_stop pool
+export SESSION_TTL_SECONDS=$TTL_SHORT
+setup "restart the pool with SESSION_TTL_SECONDS=$TTL_SHORT" stack_start_pool 2 "$STACK_RT"
+setup "the API answers" stack_wait_until 15 "the pool behind lighttpd" - stack_api_up
+TAP_TAG="[lighttpd] "
+expiry
+stack_stop lighttpd
+TAP_TAG="[nginx] "
+APP_LOG=$UPSTREAM_LOG
+setup "start nginx again" stack_start_nginx
+setup "the API answers through nginx" stack_wait_until 15 "sgid-fcgi behind nginx" - stack_api_up
+expiry
