@@ -289,7 +289,6 @@ static enum sgid_err fetch_into(struct app *a, struct session *s, const char *wh
 	return ge;
 }
 
-
 static const struct field_spec redirect_fields[] = {
 	{ "code", false, CODE_MAX, valid_token_chars },
 	{ "state", false, STATE_MAX, valid_token_chars },

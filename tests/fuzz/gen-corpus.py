@@ -466,6 +466,44 @@ def resp_seeds():
     r("one-field", "X-Only-Name")
 
 
+def returnurl_seeds():
+    """rd candidates (also read as Accept headers and profile values): the
+    hostile list of tests/unit/hostile_rd.h in spirit, and honest ones."""
+    r = lambda n, s: seed("returnurl", n, s)
+    r("path", "/app/page?x=1&y=2#frag")
+    r("root", "/")
+    r("pct-slash", "/a%2Fb")
+    r("pct-utf8", "/search?q=%E9%99%88")
+    r("pct-percent", "/100%25")
+    r("abs", "https://allowed.example/x?y=1")
+    r("abs-port", "https://app.example:8443/p")
+    r("abs-default-port", "HTTPS://Allowed.Example:443/x")
+    r("loopback", "http://localhost:3000/cb")
+    r("loopback-v6", "http://[::1]:9000/")
+    r("scheme-relative", "//evil.example")
+    r("backslash", "/\\evil.example")
+    r("encoded-slashes", "/%2F%2Fevil.example")
+    r("encoded-backslash", "/%5Cevil.example")
+    r("double-encoded", "/%252F%252Fevil.example")
+    r("userinfo", "https://allowed.example@evil.example")
+    r("lookalike-host", "https://allowed.example.evil.example/")
+    r("other-port", "https://allowed.example:444/")
+    r("http-not-loopback", "http://allowed.example/")
+    r("javascript", "JaVaScRiPt:alert(1)")
+    r("crlf", "/ok%0d%0aSet-Cookie:x=1")
+    r("nul", "/ok%00")
+    r("dot-segments", "/..//evil.example")
+    r("encoded-dots", "/%2e%2e//evil.example")
+    r("fullwidth-solidus", "/\uff0f\uff0fevil.example")
+    r("too-long", "/" + "a" * 1024)
+    r("longest", "/" + "a" * 1023)
+    r("accept-browser", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+    r("accept-fetch", "application/json, text/plain, */*")
+    r("accept-q", "text/html;q=0.5, */*;q=0.6")
+    r("value-utf8", "TAN AH KOW \"AK\" \u9648 100%")
+    r("value-controls", "a\r\nb\t\x7f\x00c")
+
+
 def dict_entries(words):
     out = []
     for w in words:
@@ -505,6 +543,10 @@ def write_dicts():
                    "redis://", "unix://", "rediss://", "@", ":", "/", "?db=", "[::1]", "%40", ":6379"],
         "resp": ["\x00", "\r\n", "\n", "\r", "\t", "Status", "Content-Length", "Set-Cookie",
                  "Location", ";", ":", "\x7f", "<", "&"],
+        "returnurl": ["/", "//", "\\", "%2F", "%2f", "%5C", "%25", "%2e", "%00", "%0d%0a", "..", "@",
+                      "https://", "http://", "allowed.example", "app.example:8443", "localhost:3000",
+                      "[::1]:9000", "127.0.0.1:8080", ":443", "?", "#", "text/html", ";q=0.9", "*/*",
+                      ","],
     }
     d = os.path.join(HERE, "dict")
     os.makedirs(d, exist_ok=True)
@@ -539,6 +581,7 @@ def main():
     dotenv_seeds()
     b64_seeds()
     resp_seeds()
+    returnurl_seeds()
     write_corpus()
     write_dicts()
     return 0
