@@ -1708,7 +1708,7 @@ static void test_gateway_failures(void)
 	/* the bulkhead: one place for both sgID calls, given back either way */
 	struct scoreboard *sb = scoreboard_create(2, 1, 20);
 	CHECK(sb != NULL);
-	app.slot = (struct sb_slot_ref){ sb, 0 };
+	app.slot = (struct sb_slot_ref){ .sb = sb, .index = 0 };
 	char sess[4096];
 	CHECK_INT(gateway_login("rd=%2Fapp", sess), 0);
 	CHECK_STR(header("Location"), REDIRECT_ORIGIN "/app");
@@ -1719,7 +1719,7 @@ static void test_gateway_failures(void)
 	fs->userinfo_mode = FS_USERINFO_OK;
 	CHECK_STR(header("Location"), ERROR_URL);
 	CHECK_INT(scoreboard_sgid_count(sb), 0);
-	app.slot = (struct sb_slot_ref){ NULL, 0 };
+	app.slot = (struct sb_slot_ref){ .sb = NULL, .index = 0 };
 	scoreboard_free(sb);
 	/* an SPA attempt, and one that is nobody's, still fail to /error */
 	CHECK_INT(begin_login("icecream=Vanilla", NULL, &a), 0);
