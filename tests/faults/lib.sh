@@ -272,11 +272,15 @@ f_worker_threads() {
 # f_thread_syscalls PID: the system call of each request thread of worker
 # PID, one a line (builtins only: cheap enough to sample 64 threads x N
 # workers several times a second under load).
+# A poll with a 2000 ms timeout (0x7d0) is libfcgi's lingering close after
+# a response (the request is done): "linger", never mistaken for a thread
+# waiting on sgID.
 f_thread_syscalls() {
-  local d sc
+  local d sc a3
   for d in /proc/"$1"/task/*; do
     [[ ${d##*/} != "$1" && ${d##*/} != "*" ]] || continue
-    { read -r sc _ <"$d/syscall"; } 2>/dev/null || sc=gone
+    { read -r sc _ _ a3 _ <"$d/syscall"; } 2>/dev/null || sc=gone
+    [[ $sc == 7 && $a3 == 0x7d0 ]] && sc=linger
     echo "${sc:-gone}"
   done
   return 0
@@ -304,7 +308,7 @@ f_pool_busy() {
   local p sc
   for p in $(f_pool_workers "$1"); do
     while read -r sc; do
-      [[ $sc == 43 || $sc == 288 || $sc == 232 || $sc == 281 || $sc == 202 || $sc == gone ]] || echo "$p"
+      [[ $sc == 43 || $sc == 288 || $sc == 232 || $sc == 281 || $sc == 202 || $sc == linger || $sc == gone ]] || echo "$p"
     done < <(f_thread_syscalls "$p")
   done
 }

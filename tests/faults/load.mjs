@@ -91,7 +91,17 @@ function agentFor(url) {
 let timeoutMs = 15000;
 
 // One request; never rejects. {st, body, headers, err, s, e}
-function request(method, urlStr, { cookie, origin } = {}) {
+// A GET whose kept-alive socket the server closed as the request went out
+// (ECONNRESET on a reused socket, before any answer: the server's idle
+// timeout racing the client) is sent once more on a new socket, as
+// browsers do; nothing else is retried.
+function request(method, urlStr, opts = {}) {
+  const s = Date.now();
+  return attempt(method, urlStr, opts).then((r) =>
+    (r.retry ? attempt(method, urlStr, opts) : r)).then((r) => ({ ...r, s }));
+}
+
+function attempt(method, urlStr, { cookie, origin } = {}) {
   const url = loopback(urlStr);
   const s = Date.now();
   return new Promise((resolve) => {
@@ -112,7 +122,8 @@ function request(method, urlStr, { cookie, origin } = {}) {
       res.on('aborted', () => finish({ st: 0, err: 'aborted' }));
     });
     req.setTimeout(timeoutMs, () => { req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })); });
-    req.on('error', (e) => finish({ st: 0, err: e.code || e.message }));
+    req.on('error', (e) => finish(e.code === 'ECONNRESET' && req.reusedSocket && method === 'GET'
+      ? { st: 0, err: e.code, retry: true } : { st: 0, err: e.code || e.message }));
     req.end();
   });
 }
