@@ -2,8 +2,9 @@
 -- chosen by the environment:
 --
 --   BENCH_MODE=plain   GET the URL given to wrk
---   BENCH_MODE=cached  GET /api/userinfo round-robin over the sessions listed
---                      in BENCH_POOL (already fetched once: served from the session)
+--   BENCH_MODE=cached  GET the URL's path (/api/userinfo, or the gateway's
+--                      /gw/check) round-robin over the sessions listed in
+--                      BENCH_POOL (already fetched once: served from the session)
 --   BENCH_MODE=fresh   GET /api/userinfo, each session of BENCH_POOL used once
 --                      (its first userinfo: a fetch from sgID and a decryption);
 --                      the pool is split between the BENCH_WRK_THREADS threads
@@ -72,11 +73,11 @@ local function read_pool(file)
   return out
 end
 
-local function userinfo_req(entry, tag)
+local function userinfo_req(entry, tag, path)
   local h = { Cookie = entry.cookie }
   if entry.route and entry.route ~= "" then h["X-Bench-Route"] = entry.route end
   if tag then h["X-Bench-Tag"] = tag end
-  return wrk.format("GET", "/api/userinfo", h)
+  return wrk.format("GET", path or "/api/userinfo", h)
 end
 
 -- ---- main thread: thread bookkeeping --------------------------------------
@@ -133,7 +134,7 @@ end
 function request()
   if mode == "cached" then
     pos = pos % #pool + 1
-    return userinfo_req(pool[pos])
+    return userinfo_req(pool[pos], nil, wrk.path)
   elseif mode == "fresh" then
     if pos == 0 then t_first = now_ms() end
     pos = pos + 1
