@@ -16,7 +16,10 @@
 # (127.0.0.2.., all on loopback) gets 429 on /api/auth-url and /api/redirect
 # past the configured burst and nothing of it reaches the app, other clients
 # and the other endpoints are not limited; from lighttpd a 429 says
-# Retry-After, and the client is served again after waiting that long.
+# Retry-After, and the client is served again after waiting that long. And
+# [lighttpd-ratelimit.lua]: the script's logic under lua5.4 on a clock of its
+# own (tests/integration/ratelimit.lua): the memory bound at 65 536
+# addresses, idle ones dropped, a clock stepped back.
 #
 # Uses ports 5001, 5173 and 5156 like `make run`: the two cannot run at once.
 # Prints "ok - [FRONT] NAME" / "not ok - [FRONT] NAME" per check and ends with
@@ -52,7 +55,7 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-stack_tap_preflight "curl jq node redis-server redis-cli nginx spawn-fcgi lighttpd setpriv" \
+stack_tap_preflight "curl jq node redis-server redis-cli nginx spawn-fcgi lighttpd setpriv lua5.4" \
   "$API_PORT" "$SPA_PORT" "$MOCKPASS_PORT"
 # The persona's name as MockPass will serve it.
 NAME=$(stack_persona_name "$NRIC") || setup "MockPass is installed (make deps)" false
@@ -467,6 +470,22 @@ rate_limits_lighttpd() {
   check_unlimited 127.0.0.4 30 200 "$API/api/logout"
 }
 
+# ratelimit_lua: tests/integration/ratelimit.lua on the shipped script, its
+# lines counted as this suite's.
+ratelimit_lua() {
+  local out=$T/ratelimit-lua.out line rc=0
+  lua5.4 "$root/tests/integration/ratelimit.lua" "$root/deploy/lighttpd-ratelimit.lua" >"$out" 2>&1 || rc=$?
+  while IFS= read -r line; do
+    case $line in
+      "ok - "*) ok "${line#ok - }" ;;
+      "not ok - "*) not_ok "${line#not ok - }" ;;
+      "#"*) echo "$line" ;;
+      *) echo "# $line" ;;
+    esac
+  done <"$out"
+  grep -q '^# lighttpd-ratelimit.lua: ' "$out" || not_ok "ratelimit.lua ended without its summary (exit $rc)"
+}
+
 # ---- nginx, spawn-fcgi workers ----------------------------------------------
 
 TAP_TAG="[nginx] "
@@ -536,3 +555,5 @@ check "logout: 200, cookie cleared" eval 'is 200 && cleared'
 # The same per-client limits as nginx, from lighttpd-ratelimit.lua (mod_magnet).
 TAP_TAG="[lighttpd+pool] rate limit: "
 rate_limits_lighttpd
+TAP_TAG="[lighttpd-ratelimit.lua] "
+ratelimit_lua
