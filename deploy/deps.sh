@@ -9,15 +9,17 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# Build: headers + pkg-config. Run/test: FastCGI spawner, web servers, Redis,
-# cgi-fcgi, curl, jq (JSON checks in tests), python3 (the CGI app behind
-# lighttpd in tests/gateway). Tooling: clang + its sanitizer
+# Build: headers + pkg-config. Run/test: FastCGI spawner, web servers
+# (lighttpd with mod_magnet for deploy/lighttpd-ratelimit.lua; lua5.4 tests
+# that script's logic on its own), Redis, cgi-fcgi, curl, jq (JSON checks in
+# tests), python3 (the CGI app behind lighttpd in tests/gateway). Tooling:
+# clang + its sanitizer
 # runtime, valgrind, chromium (screenshots of the demo SPA), wrk (load tests),
 # iproute2 (tests run in a private network namespace), openssl (TLS test
 # server and certificates in test_httpc).
 pkgs=(
   libfcgi-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libhiredis-dev pkg-config
-  spawn-fcgi nginx lighttpd redis-server redis-sentinel libfcgi-bin curl jq python3
+  spawn-fcgi nginx lighttpd lighttpd-modules-lua lua5.4 redis-server redis-sentinel libfcgi-bin curl jq python3
   clang libclang-rt-14-dev valgrind chromium wrk iproute2 openssl
 )
 # Node may come from elsewhere (e.g. NodeSource, which bundles npm and

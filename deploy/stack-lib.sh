@@ -32,8 +32,9 @@ STACK_REDIS_GROUP=""
 # nginx.conf.example (tests/hostile/run.sh raises the rate limits with them).
 STACK_NGINX_SED=()
 # The example files stack_start_nginx and stack_start_lighttpd start from,
-# extra sed arguments for the latter, and the URL both wait for (any answer
-# will do). tests/gateway/run.sh points them at deploy/gateway/.
+# extra sed arguments for the latter (after the placeholders' own: the
+# FastCGI socket, the SPA and the rate-limit script), and the URL both wait
+# for (any answer will do). tests/gateway/run.sh points them at deploy/gateway/.
 STACK_NGINX_EXAMPLE=$STACK_ROOT/nginx.conf.example
 STACK_LIGHTTPD_EXAMPLE=$STACK_ROOT/lighttpd.conf.example
 STACK_LIGHTTPD_SED=()
@@ -310,8 +311,10 @@ STACK_LIGHTTPD_PROCS=0   # spawn mode: how many workers lighttpd starts (max-pro
 stack_start_lighttpd() {
   local mode=$1 env_file=${2:-} conf=$STACK_RT/lighttpd.conf
   local spa sock=$STACK_RT/app.sock bin=${STACK_APP_BIN:-$STACK_ROOT/build/sgid-fcgi}
-  local subst=()
+  local subst=() ratelimit
   spa=$(stack_web_path "$STACK_ROOT/deploy/demo-spa")
+  # The example's rate-limit script (mod_magnet), read by the web user.
+  ratelimit=$(stack_web_path "$STACK_ROOT/deploy/lighttpd-ratelimit.lua")
   if [[ $mode == spawn ]]; then
     if [[ ! -x $bin ]]; then
       stack_say "error: $bin is missing: run make"
@@ -333,7 +336,9 @@ stack_start_lighttpd() {
       -e "s#\"LOG_LEVEL\" => \"info\"#\"LOG_LEVEL\" => \"${LOG_LEVEL:-info}\"#")
   fi
   sed -e "s#/run/sgid-fcgi/sgid-fcgi.sock#$sock#g" \
-    -e "s#/usr/share/sgid-fcgi/demo-spa#$spa#g" "${subst[@]}" "${STACK_LIGHTTPD_SED[@]}" \
+    -e "s#/usr/share/sgid-fcgi/demo-spa#$spa#g" \
+    -e "s#/usr/share/sgid-fcgi/lighttpd-ratelimit.lua#$ratelimit#g" \
+    "${subst[@]}" "${STACK_LIGHTTPD_SED[@]}" \
     "$STACK_LIGHTTPD_EXAMPLE" >"$conf"
   if [[ $mode == spawn ]]; then
     STACK_LIGHTTPD_PROCS=$(sed -n 's/^[[:space:]]*"max-procs"[[:space:]]*=>[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$conf")

@@ -31,6 +31,8 @@
 #     logged-in session survives the refused logouts; accepted values beside
 #     them (so the suite can tell a refusal from a broken endpoint); the
 #     per-client rate limit on /api/login;
+#   - [lighttpd] the same per-client rate limit on /api/login, from
+#     deploy/lighttpd-ratelimit.lua (mod_magnet);
 #   - [nginx] tests/gateway/browser.js: headless Chromium logs in at MockPass's
 #     persona page, reloads, fetches, logs out (screenshots in
 #     tests/artifacts/gateway/; GATEWAY_BROWSER=0 leaves it out).
@@ -538,6 +540,11 @@ check "the app's file is not served: /app.cgi 403" is 403
 http GET "$GW/public/app.cgi"
 check "/public/app.cgi runs the app, never sends its source" eval 'is 200 && ! grep -q "^#!" "$T/b"'
 cases lighttpd
+# The example's per-client limit on /api/login (lighttpd-ratelimit.lua, as
+# nginx's: 10/s, burst 20), from an address of its own.
+ms=$(burst "$T/burst-login" 127.0.3.2 52 "$GW/api/login?rd=/protected/x")
+check "rate limit: 52 logins at once from one client ($ms ms): 21 to $((22 + ms / 100)) get 302, the rest 429" \
+  login_limited $((22 + ms / 100))
 
 # ---- expiry: a pool with SESSION_TTL_SECONDS=3 ---------------------------------
 

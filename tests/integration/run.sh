@@ -10,11 +10,16 @@
 #   [lighttpd+pool]  lighttpd.conf.example as shipped, in front of the
 #                    supervised pool (sgid-fcgi --listen): a short smoke test
 #
-# and the per-client rate limits of nginx.conf.example ([nginx] "rate limit"):
-# a burst from one client address (127.0.0.2.., all on loopback) gets 429 on
-# /api/auth-url and /api/redirect past the configured burst, other clients and
-# the other endpoints are not limited; lighttpd has no such limit (its
-# example says so) and the [lighttpd+pool] part records that.
+# and the per-client rate limits of both examples ([nginx] "rate limit":
+# limit_req; [lighttpd+pool] "rate limit": mod_magnet running
+# deploy/lighttpd-ratelimit.lua): a burst from one client address
+# (127.0.0.2.., all on loopback) gets 429 on /api/auth-url and /api/redirect
+# past the configured burst and nothing of it reaches the app, other clients
+# and the other endpoints are not limited; from lighttpd a 429 says
+# Retry-After, and the client is served again after waiting that long. And
+# [lighttpd-ratelimit.lua]: the script's logic under lua5.4 on a clock of its
+# own (tests/integration/ratelimit.lua): the memory bound at 65 536
+# addresses, idle ones dropped, a clock stepped back.
 #
 # Uses ports 5001, 5173 and 5156 like `make run`: the two cannot run at once.
 # Prints "ok - [FRONT] NAME" / "not ok - [FRONT] NAME" per check and ends with
@@ -50,7 +55,7 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-stack_tap_preflight "curl jq node redis-server redis-cli nginx spawn-fcgi lighttpd setpriv" \
+stack_tap_preflight "curl jq node redis-server redis-cli nginx spawn-fcgi lighttpd setpriv lua5.4" \
   "$API_PORT" "$SPA_PORT" "$MOCKPASS_PORT"
 # The persona's name as MockPass will serve it.
 NAME=$(stack_persona_name "$NRIC") || setup "MockPass is installed (make deps)" false
@@ -320,6 +325,13 @@ app_saw() { grep -c -- " route=$1 status=" "$STACK_RT/app.log" || true; }
 # app logs a request after answering it).
 app_saw_is() { (($(app_saw "$1") == $2)); }
 
+# limit_of_lua SCRIPT ENDPOINT: "RATE BURST" of ["/api/ENDPOINT"] in the
+# LIMITS table of deploy/lighttpd-ratelimit.lua (one line each); nothing when
+# it is not there.
+limit_of_lua() {
+  sed -n "s|^[[:space:]]*\[\"/api/$2\"\][[:space:]]*=[[:space:]]*{[[:space:]]*rate[[:space:]]*=[[:space:]]*\([0-9]\{1,\}\),[[:space:]]*burst[[:space:]]*=[[:space:]]*\([0-9]\{1,\}\)[[:space:]]*},.*|\1 \2|p" "$1"
+}
+
 # limit_of CONF ENDPOINT: "RATE BURST" of the limit_req in `location =
 # /api/ENDPOINT` of CONF (RATE in r/s, from its zone's limit_req_zone);
 # nothing when the location, its limit_req or the zone is missing.
@@ -342,16 +354,27 @@ limit_of() {
   [[ -n $rate ]] && echo "$rate $burst"
 }
 
-# check_limited ENDPOINT OKCODE SRC URL: a burst from SRC over the limit of
-# ENDPOINT: the first burst+1 answered as usual (OKCODE), then 429 from nginx,
-# never more than the rate allows, only those reach the app; another client
-# address is not affected.
+# check_limited FRONT ENDPOINT OKCODE SRC URL: a burst from SRC over the
+# limit of ENDPOINT: the first burst+1 answered as usual (OKCODE), then 429
+# from FRONT (nginx or lighttpd), never more than the rate allows, only those
+# reach the app; another client address is not affected.
 check_limited() {
-  local ep=$1 okcode=$2 src=$3 url=$4 conf=$STACK_RT/nginx/nginx.conf
-  local rate burst n ms ok max before f=$T/burst-$1
-  read -r rate burst < <(limit_of "$conf" "$ep"; echo)
-  check "$ep: nginx.conf.example limits it (limit_req_zone on \$binary_remote_addr, r/s; limit_req burst nodelay in location = /api/$ep)" \
-    test -n "$rate"
+  local front=$1 ep=$2 okcode=$3 src=$4 url=$5 conf script
+  local rate burst n ms ok max before f=$T/burst-$2
+  if [[ $front == nginx ]]; then
+    conf=$STACK_RT/nginx/nginx.conf
+    read -r rate burst < <(limit_of "$conf" "$ep"; echo)
+    check "$ep: nginx.conf.example limits it (limit_req_zone on \$binary_remote_addr, r/s; limit_req burst nodelay in location = /api/$ep)" \
+      test -n "$rate"
+  else
+    # The script the generated lighttpd.conf runs for /api/ (the example's,
+    # its path substituted).
+    script=$(sed -n 's/^[[:space:]]*magnet\.attract-raw-url-to[[:space:]]*=[[:space:]]*([[:space:]]*"\([^"]*lighttpd-ratelimit\.lua\)".*/\1/p' \
+      "$STACK_RT/lighttpd.conf" | head -n1)
+    read -r rate burst < <([[ -z $script ]] || limit_of_lua "$script" "$ep"; echo)
+    check "$ep: lighttpd.conf.example runs lighttpd-ratelimit.lua (magnet.attract-raw-url-to), whose LIMITS has /api/$ep" \
+      test -n "$rate"
+  fi
   [[ -n $rate ]] || return 0
   n=$((2 * (burst + 1) + 10))
   before=$(app_saw "$ep")
@@ -359,7 +382,7 @@ check_limited() {
   ok=$(count "$f" "$okcode")
   # What the zone lets through in ms: burst+1 at once, then rate/s (+1: rounding).
   max=$((burst + 1 + rate * ms / 1000 + 1))
-  echo "# $ep: $n requests at once from $src, ${ms} ms (rate=${rate}r/s burst=$burst): $ok x $okcode, $(count "$f" 429) x 429"
+  echo "# $front $ep: $n requests at once from $src, ${ms} ms (rate=${rate}r/s burst=$burst): $ok x $okcode, $(count "$f" 429) x 429"
   check "$ep: $n at once from one client: $((burst + 1)) to $max get $okcode, the rest 429, nothing else" \
     eval '((ok >= burst + 1 && ok <= max && $(count "$f" 429) >= 1)) && only "$f" "$okcode" 429'
   check "$ep: a 429 carries no CORS headers (the SPA sees a network error), the $okcode ones do" no_cors_on_429 "$f"
@@ -390,9 +413,9 @@ rate_limits_nginx() {
   check "auth-url: the app logs nginx's \$request_id (REQUEST_ID reaches the limited location)" \
     eval '[[ -n $rid ]] && grep -q "req=$rid " "$STACK_RT/app.log"'
 
-  check_limited auth-url 200 127.0.0.2 "$API/api/auth-url?icecream=Vanilla"
+  check_limited nginx auth-url 200 127.0.0.2 "$API/api/auth-url?icecream=Vanilla"
   # No cookie: the app refuses at once (302 /error), nothing is sent to sgID.
-  check_limited redirect 302 127.0.0.3 "$API/api/redirect?code=junk-rate-limited&state=junk"
+  check_limited nginx redirect 302 127.0.0.3 "$API/api/redirect?code=junk-rate-limited&state=junk"
   # nginx's own "limiting requests" lines quote the request line, query
   # included: the example keeps them out of error.log.
   check "rejected requests' query strings (the code) are not in nginx's logs" \
@@ -400,6 +423,67 @@ rate_limits_nginx() {
   check_unlimited 127.0.0.4 60 200 "$API/api/health"
   check_unlimited 127.0.0.4 60 401 "$API/api/userinfo"
   check_unlimited 127.0.0.4 30 200 "$API/api/logout"
+}
+
+# r429_ok FILE: lines "CODE|RETRY-AFTER|CONTENT-TYPE|BODY-FILE" of a burst
+# at auth-url: every 429 says Retry-After in whole seconds (1 or more) with a
+# short text/plain body, every other line is a 200 without Retry-After, and
+# there is at least one 429.
+r429_ok() {
+  local code ra ctype file n=0
+  while IFS='|' read -r code ra ctype file; do
+    if [[ $code == 429 ]]; then
+      [[ $ra =~ ^[1-9][0-9]*$ && $ctype == text/plain* ]] || return 1
+      grep -q '^429 Too Many Requests' "$file" || return 1
+      (($(wc -c <"$file") < 200)) || return 1
+      n=$((n + 1))
+    else
+      [[ $code == 200 && -z $ra ]] || return 1
+    fi
+  done <"$1"
+  ((n > 0))
+}
+
+rate_limits_lighttpd() {
+  local f=$T/burst-r429 n=30 i args=() ra
+  check_limited lighttpd auth-url 200 127.0.0.2 "$API/api/auth-url?icecream=Vanilla"
+  check_limited lighttpd redirect 302 127.0.0.3 "$API/api/redirect?code=junk-rate-limited&state=junk"
+  check "rejected requests' query strings (the code) are not in lighttpd's log" \
+    eval '! grep -q "junk-rate-limited" "$STACK_RT/lighttpd.log"'
+  # What the client gets: each answer's body in a file of its own.
+  for ((i = 0; i < n; i++)); do args+=(-o "$T/r429-$i" "$API/api/auth-url?icecream=Mango"); done
+  curl -s --max-time 30 --parallel --parallel-immediate --parallel-max "$n" --interface 127.0.0.5 \
+    -H "Origin: $ORIGIN" -w '%{http_code}|%header{retry-after}|%header{content-type}|%{filename_effective}\n' \
+    "${args[@]}" >"$f" 2>"$T/curl.err" || true
+  check "auth-url: $n at once from one client: each 429 has Retry-After (whole seconds) and a short text body, no 200 has Retry-After" \
+    r429_ok "$f"
+  # Served again once it waits as long as Retry-After said.
+  ra=$(awk -F'|' '$1 == 429 && $2 + 0 > m { m = $2 + 0 } END { print m + 0 }' "$f")
+  ((ra >= 1 && ra <= 5)) || ra=1
+  sleep "$ra"
+  http GET "$API/api/auth-url?icecream=Mango" --interface 127.0.0.5 -H "Origin: $ORIGIN"
+  check "auth-url: after waiting Retry-After ($ra s) the client is served again (200)" eval 'is 200 && cors_ok'
+  http GET "$API/api/redirect?code=junk-rate-limited&state=junk" --interface 127.0.0.3
+  check "redirect: a second after its burst the client is served again (302)" is 302
+  check_unlimited 127.0.0.4 60 200 "$API/api/health"
+  check_unlimited 127.0.0.4 60 401 "$API/api/userinfo"
+  check_unlimited 127.0.0.4 30 200 "$API/api/logout"
+}
+
+# ratelimit_lua: tests/integration/ratelimit.lua on the shipped script, its
+# lines counted as this suite's.
+ratelimit_lua() {
+  local out=$T/ratelimit-lua.out line rc=0
+  lua5.4 "$root/tests/integration/ratelimit.lua" "$root/deploy/lighttpd-ratelimit.lua" >"$out" 2>&1 || rc=$?
+  while IFS= read -r line; do
+    case $line in
+      "ok - "*) ok "${line#ok - }" ;;
+      "not ok - "*) not_ok "${line#not ok - }" ;;
+      "#"*) echo "$line" ;;
+      *) echo "# $line" ;;
+    esac
+  done <"$out"
+  grep -q '^# lighttpd-ratelimit.lua: ' "$out" || not_ok "ratelimit.lua ended without its summary (exit $rc)"
 }
 
 # ---- nginx, spawn-fcgi workers ----------------------------------------------
@@ -468,8 +552,8 @@ fetch GET "$API/api/userinfo"
 check "userinfo before login: 401" is 401
 fetch POST "$API/api/logout"
 check "logout: 200, cookie cleared" eval 'is 200 && cleared'
-# lighttpd 1.4.69 has no per-client request-rate limit (lighttpd.conf.example,
-# deploy/OPERATIONS.md): the burst that nginx cuts at 21 all gets through.
-burst "$T/burst-lighttpd" 127.0.0.2 52 "$API/api/auth-url?icecream=Vanilla" -H "Origin: $ORIGIN" >/dev/null
-check "no rate limit in lighttpd: 52 auth-url at once from one client all 200 (limit in front of it)" \
-  only "$T/burst-lighttpd" 200
+# The same per-client limits as nginx, from lighttpd-ratelimit.lua (mod_magnet).
+TAP_TAG="[lighttpd+pool] rate limit: "
+rate_limits_lighttpd
+TAP_TAG="[lighttpd-ratelimit.lua] "
+ratelimit_lua
