@@ -18,7 +18,9 @@
 #     /api/login?rd=... -> MockPass -> /api/redirect -> 302 back to exactly
 #     that URL, where the app sees the persona's sub and name; forged identity
 #     headers sent along never reach the app;
-#   - a fetch without a session: 401, no Location, the app not reached;
+#   - a fetch without a session: 401, no Location, the app not reached; the
+#     same for Accept: text/html with Sec-Fetch-Mode: cors (Sec-Fetch-Mode
+#     decides when sent);
 #   - a logged-in client sending its own X-Sgid-* (nginx) or Variable-SGID_* /
 #     Sgid-Sub (lighttpd) headers: the app gets only the real identity;
 #   - /api/logout?rd=/bye: 302 /bye, the cookie cleared, the session gone in
@@ -233,6 +235,9 @@ cases() {
   check "curl's own Accept: */* (not a navigation): 401, no Location" eval 'is 401 && no_location'
   http GET "$GW$PROT" -H 'Accept: text/html'
   check "Accept: text/html without Sec-Fetch-* (an older browser): 302 to the login" is_login_redirect "$PROT"
+  http GET "$GW$PROT" -H 'Accept: text/html' -H 'Sec-Fetch-Mode: cors' -H 'Sec-Fetch-Dest: empty'
+  check "Accept: text/html with Sec-Fetch-Mode: cors (a script asking for HTML): 401, no Location" \
+    eval 'is 401 && no_location'
   http HEAD "$GW$PROT" -I "${NAV_HDRS[@]}"
   check "HEAD navigation without a session: 302 to the login" is_login_redirect "$PROT"
   http POST "$GW/protected/form" "${NAV_HDRS[@]}" --data-binary 'a=1'

@@ -1491,34 +1491,51 @@ static void test_gateway_auth_refused(void)
 		CHECK_STR(header("X-Sgid-Login"), "/api/login?rd=%2Fapp%3Fa%3D1%26b%3D%252F");
 		CHECK_INT(header_count("Location"), 0);
 	}
-	/* which requests are navigations */
-	static const struct { const char *method, *uri, *accept, *mode; bool nav; } cases[] = {
-		{ "GET", "/app", BROWSER_ACCEPT, NULL, true },
-		{ "HEAD", "/app", BROWSER_ACCEPT, NULL, true },
-		{ "GET", "/app", "*/*", "navigate", true },
-		{ "GET", "/app", NULL, "navigate", true },
-		{ "GET", "/app", "text/html", NULL, true },
-		{ "POST", "/app", BROWSER_ACCEPT, "navigate", false },
-		{ "PUT", "/app", BROWSER_ACCEPT, NULL, false },
-		{ "GET", "/app", "*/*", NULL, false },
-		{ "GET", "/app", "*/*", "cors", false },
-		{ "GET", "/app", "application/json", "no-cors", false },
-		{ "GET", "/app", "text/html;q=0.5, application/json", NULL, false },
-		{ "GET", "/app", NULL, NULL, false },
-		{ NULL, "/app", BROWSER_ACCEPT, "navigate", false },   /* no original method */
-		{ "GET", NULL, BROWSER_ACCEPT, "navigate", false },    /* no original URI */
-		{ "GET", "//evil.example", BROWSER_ACCEPT, "navigate", false },
-		{ "GET", "https://evil.example/", BROWSER_ACCEPT, "navigate", false },
-		{ "GET", "https://allowed.example/x", BROWSER_ACCEPT, "navigate", true },
+	/* which requests are navigations, and where their login returns
+	 * (login: NULL for none) */
+#define TO_APP "/api/login?rd=%2Fapp"
+	static const struct { const char *method, *uri, *accept, *mode, *login; } cases[] = {
+		{ "GET", "/app", BROWSER_ACCEPT, NULL, TO_APP },
+		{ "HEAD", "/app", BROWSER_ACCEPT, NULL, TO_APP },
+		{ "GET", "/app", "*/*", "navigate", TO_APP },
+		{ "GET", "/app", NULL, "navigate", TO_APP },
+		{ "GET", "/app", "application/json", "navigate", TO_APP },
+		{ "GET", "/app", "text/html", NULL, TO_APP },
+		{ "POST", "/app", BROWSER_ACCEPT, "navigate", NULL },
+		{ "PUT", "/app", BROWSER_ACCEPT, NULL, NULL },
+		{ "GET", "/app", "*/*", NULL, NULL },
+		{ "GET", "/app", "*/*", "cors", NULL },
+		{ "GET", "/app", "application/json", "no-cors", NULL },
+		/* Sec-Fetch-Mode decides alone: a script asking for HTML */
+		{ "GET", "/app", "text/html", "cors", NULL },
+		{ "GET", "/app", BROWSER_ACCEPT, "cors", NULL },
+		{ "HEAD", "/app", BROWSER_ACCEPT, "no-cors", NULL },
+		{ "GET", "/app", BROWSER_ACCEPT, "same-origin", NULL },
+		{ "GET", "/app", BROWSER_ACCEPT, "websocket", NULL },
+		{ "GET", "/app", BROWSER_ACCEPT, "", NULL },
+		{ "GET", "/app", "text/html;q=0.5, application/json", NULL, NULL },
+		{ "GET", "/app", NULL, NULL, NULL },
+		{ NULL, "/app", BROWSER_ACCEPT, "navigate", NULL },   /* no original method */
+		{ "GET", NULL, BROWSER_ACCEPT, "navigate", NULL },    /* no original URI */
+		{ "GET", "//evil.example", BROWSER_ACCEPT, "navigate", NULL },
+		{ "GET", "https://evil.example/", BROWSER_ACCEPT, "navigate", NULL },
+		{ "GET", "https://allowed.example/x", BROWSER_ACCEPT, "navigate",
+		  "/api/login?rd=https%3A%2F%2Fallowed.example%2Fx" },
 	};
+#undef TO_APP
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const char *want = cases[i].login;
 		call_auth(NULL, cases[i].method, cases[i].uri, cases[i].accept, cases[i].mode);
 		CHECK_GATE(401);
-		CHECK_INT(header_count("X-Sgid-Login"), cases[i].nav ? 1 : 0);
+		CHECK_INT(header_count("X-Sgid-Login"), want ? 1 : 0);
+		if (want)
+			CHECK_STR(header("X-Sgid-Login"), want);
 		call_authorizer(cases[i].method ? cases[i].method : "GET", "/p",
 		                cases[i].method ? cases[i].uri : NULL, NULL, cases[i].accept, cases[i].mode);
-		CHECK_GATE(cases[i].nav ? 302 : 401);
-		CHECK_INT(header_count("Location"), cases[i].nav ? 1 : 0);
+		CHECK_GATE(want ? 302 : 401);
+		CHECK_INT(header_count("Location"), want ? 1 : 0);
+		if (want)
+			CHECK_STR(header("Location"), want);
 	}
 	CHECK_INT(fh_requests(), req0);
 
