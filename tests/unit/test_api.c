@@ -1252,6 +1252,9 @@ static void call_authorizer(const char *method, const char *path, const char *ur
 	call_req(&req);
 }
 
+/* The login link of a navigation whose URI is no return URL */
+#define LOGIN_TO_ROOT "/api/login?rd=%2F"
+
 /* An answer of the gateway check: a status, no body, no cookie. */
 #define CHECK_GATE(want) do { \
 	CHECK_INT(res.status, want); \
@@ -1332,13 +1335,13 @@ static void test_gateway_hostile_rd(void)
 		call("GET", "/api/login", raw.data, NULL);
 		CHECK(res.status == 400 || (res.status == 302 && has_prefix_s(header("Location"), cfg.issuer)));
 		buf_free(&raw);
-		/* as the URI of a refused navigation */
+		/* as the URI of a refused navigation: the login returns to / */
 		call_auth(NULL, "GET", bad[i], BROWSER_ACCEPT, "navigate");
 		CHECK_GATE(401);
-		CHECK_INT(header_count("X-Sgid-Login"), 0);
+		CHECK_STR(header("X-Sgid-Login"), LOGIN_TO_ROOT);
 		call_authorizer("GET", "/p", bad[i], NULL, BROWSER_ACCEPT, "navigate");
-		CHECK_GATE(401);
-		CHECK_INT(header_count("Location"), 0);
+		CHECK_GATE(302);
+		CHECK_STR(header("Location"), LOGIN_TO_ROOT);
 		buf_free(&q);
 	}
 	/* nothing reached sgID, and the session lived through all of it */
@@ -1517,8 +1520,10 @@ static void test_gateway_auth_refused(void)
 		{ "GET", "/app", NULL, NULL, NULL },
 		{ NULL, "/app", BROWSER_ACCEPT, "navigate", NULL },   /* no original method */
 		{ "GET", NULL, BROWSER_ACCEPT, "navigate", NULL },    /* no original URI */
-		{ "GET", "//evil.example", BROWSER_ACCEPT, "navigate", NULL },
-		{ "GET", "https://evil.example/", BROWSER_ACCEPT, "navigate", NULL },
+		/* a URI that is no return URL: the login returns to / */
+		{ "GET", "//evil.example", BROWSER_ACCEPT, "navigate", LOGIN_TO_ROOT },
+		{ "GET", "https://evil.example/", BROWSER_ACCEPT, NULL, LOGIN_TO_ROOT },
+		{ "GET", "//evil.example", "text/html", "cors", NULL },
 		{ "GET", "https://allowed.example/x", BROWSER_ACCEPT, "navigate",
 		  "/api/login?rd=https%3A%2F%2Fallowed.example%2Fx" },
 	};
@@ -1792,6 +1797,56 @@ static void test_gateway_long_rd(void)
 	buf_free(&q);
 }
 
+/* A navigation to a URI that is no return URL (too long, "//", a
+ * backslash) still gets the login, which returns to /; the log says why
+ * without the URI. */
+static void test_gateway_fallback_rd(void)
+{
+	reset_store();
+	static char longest[RETURNURL_MAX + 1], too_long[1200];
+	snprintf(longest, sizeof(longest), "/protected/%0*d", RETURNURL_MAX - 11, 0);
+	snprintf(too_long, sizeof(too_long), "/protected/fallback-%01100d", 0);
+	CHECK_INT(strlen(longest), RETURNURL_MAX);
+	CHECK(strlen(too_long) > RETURNURL_MAX);
+	never_logged("fallback-000");
+	static const char *const refused[] = { too_long, "//evil.example/x", "/a\\b", "/%5Cevil",
+		"/app/../x", "/a b", "https://evil.example/" };
+	for (size_t i = 0; i < ARRAY_LEN(refused); i++) {
+		call_auth(NULL, "GET", refused[i], BROWSER_ACCEPT, "navigate");
+		CHECK_GATE(401);
+		CHECK_STR(header("X-Sgid-Login"), LOGIN_TO_ROOT);
+		call_auth(NULL, "HEAD", refused[i], "text/html", NULL);
+		CHECK_STR(header("X-Sgid-Login"), LOGIN_TO_ROOT);
+		call_authorizer("GET", "/protected/x", refused[i], NULL, BROWSER_ACCEPT, "navigate");
+		CHECK_GATE(302);
+		CHECK_STR(header("Location"), LOGIN_TO_ROOT);
+		/* still no login for what is no navigation */
+		call_auth(NULL, "GET", refused[i], "text/html", "cors");
+		CHECK_INT(header_count("X-Sgid-Login"), 0);
+		call_authorizer("POST", "/protected/x", refused[i], NULL, BROWSER_ACCEPT, "navigate");
+		CHECK_GATE(401);
+		CHECK_INT(header_count("Location"), 0);
+	}
+	/* exactly 1024 bytes is a return URL: kept */
+	struct buf want = BUF_INIT;
+	buf_append_str(&want, "/api/login?rd=");
+	url_encode(&want, longest, strlen(longest));
+	call_auth(NULL, "GET", longest, BROWSER_ACCEPT, "navigate");
+	CHECK_STR(header("X-Sgid-Login"), want.data);
+	call_authorizer("GET", "/protected/x", longest, NULL, BROWSER_ACCEPT, "navigate");
+	CHECK_STR(header("Location"), want.data);
+	buf_free(&want);
+	/* the link, followed, logs in and lands on the root */
+	char sess[4096];
+	call_authorizer("GET", "/protected/x", too_long, NULL, BROWSER_ACCEPT, "navigate");
+	const char *link = header("Location");
+	CHECK(link && has_prefix_s(link, "/api/login?"));
+	CHECK_INT(gateway_login(link ? link + strlen("/api/login?") : "", sess), 0);
+	CHECK_STR(header("Location"), REDIRECT_ORIGIN "/");
+	call_authorizer("GET", "/protected/x", too_long, cookie_of(sess), BROWSER_ACCEPT, "navigate");
+	CHECK_GATE(200);
+}
+
 /* ---- the log -------------------------------------------------------------------- */
 
 static void test_log_has_no_secrets(void)
@@ -1945,6 +2000,7 @@ int main(int argc, char **argv)
 		RUN(test_gateway_logout);
 		RUN(test_gateway_failures);
 		RUN(test_gateway_long_rd);
+		RUN(test_gateway_fallback_rd);
 	}
 	RUN(test_log_has_no_secrets);
 	return harness_report("test_api");
