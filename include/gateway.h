@@ -21,8 +21,11 @@ enum gateway_style { GATEWAY_HEADERS, GATEWAY_VARIABLES };
  * by default), which would lock the user out of every protected page. */
 #define GATEWAY_VALUE_MAX 2048
 
-/* A browser navigation: method GET or HEAD, and Sec-Fetch-Mode: navigate
- * or an Accept header that prefers text/html. NULLs are absent headers. */
+/* A browser navigation: method GET or HEAD, and then Sec-Fetch-Mode alone
+ * decides when it is there (navigate; cors, no-cors, same-origin,
+ * websocket, any other value and an empty one are not); without it (older
+ * clients, curl) an Accept header that prefers text/html. NULLs are absent
+ * headers. */
 bool gateway_is_navigation(const char *method, const char *accept, const char *sec_fetch_mode);
 /* text/html listed with q > 0, and no other listed range (wildcards
  * included) with a higher q. A malformed q counts as 0 on text/html and as

@@ -561,15 +561,20 @@ done:
 
 /* --- GET /api/auth and the FastCGI authorizer --------------------------- */
 
-/* Where a refused navigation logs in: /api/login?rd=<uri>, when uri is a
- * return URL /api/login would take. -1 when it is not a navigation or
- * the URI is refused. */
-static int login_location(struct app *a, const struct request *req, const char *method,
-	const char *uri, struct buf *out)
+/* Where a refused navigation logs in: /api/login?rd=<uri>, or rd=/ when
+ * uri is no return URL /api/login would take (over 1024 bytes, "//", a
+ * backslash...): the person still logs in, and lands on the site's root.
+ * -1 when it is not a navigation or there is no URI. */
+static int login_location(struct app *a, const struct request *req, const char *route,
+	const char *method, const char *uri, struct buf *out)
 {
-	if (!uri || !gateway_is_navigation(method, req->accept, req->sec_fetch_mode) ||
-	    !returnurl_valid(uri, strlen(uri), a->cfg, NULL))
+	const char *why = NULL;
+	if (!uri || !gateway_is_navigation(method, req->accept, req->sec_fetch_mode))
 		return -1;
+	if (!returnurl_valid(uri, strlen(uri), a->cfg, &why)) {
+		log_info("%s: the original URI is no return URL (%s): the login returns to /", route, why);
+		uri = "/";
+	}
 	return buf_append_str(out, "/api/login?rd=") || url_encode(out, uri, strlen(uri)) ? -1 : 0;
 }
 
@@ -604,7 +609,7 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 		/* the authorizer's answer goes to the browser as it is; nginx's
 		 * error_page turns X-Sgid-Login into the redirect */
 		res->status = 401;
-		if (login_location(a, req, method, uri, &login) == 0) {
+		if (login_location(a, req, route, method, uri, &login) == 0) {
 			if (st == GATEWAY_VARIABLES)
 				resp_redirect(res, login.data);
 			else

@@ -96,8 +96,11 @@ bool gateway_is_navigation(const char *method, const char *accept, const char *s
 {
 	if (!method || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0))
 		return false;
-	return (sec_fetch_mode && strcmp(sec_fetch_mode, "navigate") == 0) ||
-	       gateway_accept_prefers_html(accept);
+	/* A browser that sends Sec-Fetch-Mode says what the request is: a
+	 * script's fetch may ask for text/html too, and it wants the 401. */
+	if (sec_fetch_mode)
+		return strcmp(sec_fetch_mode, "navigate") == 0;
+	return gateway_accept_prefers_html(accept);
 }
 
 /* ---- identity headers ---------------------------------------------------- */

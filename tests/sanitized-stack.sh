@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the hostile-provider suite (the most adversarial traffic we have)
-# against sgid-fcgi built with ASan + UBSan (build/asan/sgid-fcgi), then
+# Runs the hostile-provider suite (the most adversarial traffic we have; its
+# SPA and gateway passes) against sgid-fcgi built with ASan + UBSan (build/asan/sgid-fcgi), then
 # searches the workers' log for sanitizer reports, including the leak check
 # LeakSanitizer runs when each worker exits. Last line:
 # "sanitized-stack: N passed, N failed".

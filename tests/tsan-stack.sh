@@ -5,7 +5,8 @@
 #
 #   1. every unit-test binary of build/tsan/tests/ under TSan
 #   2. the hostile suite (tests/hostile/run.sh: 2 spawn-fcgi workers x the
-#      default 64 threads) against build/tsan/sgid-fcgi
+#      default 64 threads; every case as an SPA's and as a gateway's login)
+#      against build/tsan/sgid-fcgi
 #   3. a load stack of our own (`tsan-stack.sh --load`, in the private
 #      network namespace): redis, the hostile IdP with token and userinfo
 #      delayed, the supervised pool `--workers 2 --threads 32 --max-requests`

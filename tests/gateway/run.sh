@@ -18,7 +18,10 @@
 #     /api/login?rd=... -> MockPass -> /api/redirect -> 302 back to exactly
 #     that URL, where the app sees the persona's sub and name; forged identity
 #     headers sent along never reach the app;
-#   - a fetch without a session: 401, no Location, the app not reached;
+#   - a fetch without a session: 401, no Location, the app not reached; the
+#     same for Accept: text/html with Sec-Fetch-Mode: cors (Sec-Fetch-Mode
+#     decides when sent); a navigation to a URI too long for a return URL:
+#     302 to /api/login?rd=%2F;
 #   - a logged-in client sending its own X-Sgid-* (nginx) or Variable-SGID_* /
 #     Sgid-Sub (lighttpd) headers: the app gets only the real identity;
 #   - /api/logout?rd=/bye: 302 /bye, the cookie cleared, the session gone in
@@ -58,6 +61,7 @@ APP_PORT=5180                     # tests/gateway/app.js (behind nginx)
 COOKIE=exampleAppSession
 NRIC=S9812379B                    # a MockPass persona with MyInfo data
 PROT='/protected/page?x=1&y=2'    # the protected URL the browser asks for
+LONG_PROT=/protected/$(printf 'x%.0s' {1..1100})   # too long for a return URL
 ALLOWED_HTTPS=https://app.example.test   # in SGID_ALLOWED_RETURN_ORIGINS
 ERROR_URL=$GW/public/login-failed        # SGID_GATEWAY_ERROR_URL
 TTL_SHORT=3                       # SESSION_TTL_SECONDS of the expiry case
@@ -235,6 +239,12 @@ cases() {
   check "curl's own Accept: */* (not a navigation): 401, no Location" eval 'is 401 && no_location'
   http GET "$GW$PROT" -H 'Accept: text/html'
   check "Accept: text/html without Sec-Fetch-* (an older browser): 302 to the login" is_login_redirect "$PROT"
+  http GET "$GW$PROT" -H 'Accept: text/html' -H 'Sec-Fetch-Mode: cors' -H 'Sec-Fetch-Dest: empty'
+  check "Accept: text/html with Sec-Fetch-Mode: cors (a script asking for HTML): 401, no Location" \
+    eval 'is 401 && no_location'
+  nav "$GW$LONG_PROT"
+  check "navigation to /protected/ + 1100 x (no return URL: too long): 302 to exactly /api/login?rd=%2F" \
+    eval 'is_login_redirect / && [[ $(abs "$(hdr location)") == "$GW/api/login?rd=%2F" ]]'
   http HEAD "$GW$PROT" -I "${NAV_HDRS[@]}"
   check "HEAD navigation without a session: 302 to the login" is_login_redirect "$PROT"
   http POST "$GW/protected/form" "${NAV_HDRS[@]}" --data-binary 'a=1'

@@ -7,6 +7,12 @@
 //               'redirect→/error'  /api/redirect sent the browser to {frontend}/error
 //               'redirect→400'     /api/redirect refused the request itself
 //               'userinfo→502'     logged in, but /api/userinfo answered 502
+//             (the runner also plays each case as a gateway's login,
+//             /api/login?rd=/protected/x, whose callback fetches userinfo
+//             itself: there 'userinfo→502' reads 'redirect→/error', and 'ok'
+//             means the callback went to exactly the rd, /api/auth 200 with
+//             the same sub and name, no second userinfo call)
+//   expectGateway  the gateway pass's outcomes, when not those (unused so far)
 //   allow     provider violations this case provokes on purpose (default none)
 //   fresh     true: the runner rotates the signing key and waits out the JWKS
 //             refetch throttle first, so the app must fetch this case's JWKS
@@ -14,8 +20,10 @@
 //   data      expected /api/userinfo data for an 'ok' case (default persona)
 //   run       custom flow: async (ctx) => ({ outcome, fail?, note? })
 // After every case the runner checks: no logged-in session unless 'ok'
-// (/api/userinfo never 200), no unexpected provider violation, every worker
-// alive, and that the next plain login still succeeds.
+// (/api/userinfo never 200; in the gateway pass /api/auth 401 too, and the
+// callback's Location the error page, never the rd), no unexpected provider
+// violation, every worker alive, and that the next plain login (of the same
+// pass: a gateway's lands on the rd) still succeeds.
 
 const ERR = ['redirect→/error'];
 const UI502 = ['userinfo→502'];

@@ -12,10 +12,14 @@
 #                  tests the limits themselves)
 #
 # then tests/hostile/runner.js plays every case of tests/hostile/cases.js as a
-# browser would, and at the end the app's log is searched for every secret
-# the run used. Last line: "hostile: N passed, N failed".
+# browser would, twice: as the SPA logs in (/api/auth-url) and as a gateway's
+# login (/api/login?rd=/protected/x; a refused case must end on the error
+# page, never the rd, with /api/auth 401, and the next gateway login land on
+# the rd). At the end the app's log is searched for every secret the run
+# used. Last line: "hostile: N passed, N failed".
 #
-# Environment: HOSTILE_WORKERS (2), HOSTILE_ONLY (regex on case names),
+# Environment: HOSTILE_WORKERS (2), HOSTILE_ONLY (regex on case names; the
+# gateway pass's are "gateway: <name>"), HOSTILE_MODES ("spa gateway"),
 # HOSTILE_JWKS_REFETCH_S (2: SGID_JWKS_MIN_REFETCH_SECONDS, short so rotation
 # cases need not wait a minute), HOSTILE_LOGIN_TTL_S (4: LOGIN_TTL_SECONDS, short
 # so the expired-attempt case is quick). Logs are copied to

@@ -4,6 +4,13 @@
 // which passes the settings below in the environment. No dependencies: Node's
 // fetch only.
 //
+// Every case runs twice (HOSTILE_MODES, default "spa gateway"): as the SPA
+// logs in (/api/auth-url, the callback to {frontend}/logged-in, userinfo
+// later) and as a gateway's login (/api/login?rd=/protected/x: the callback
+// fetches userinfo itself and sends the browser to the rd). The gateway pass
+// names its cases "gateway: <name>"; where userinfo fails, its login fails at
+// the callback ('redirect→/error', not 'userinfo→502': see cases.js).
+//
 // Prints one line per case and a summary; run.sh prints the closing line.
 // HOSTILE_SECRETS_FILE receives every secret the run saw (one per line) for
 // the log check in run.sh; HOSTILE_RESULTS_FILE receives the results as JSON.
@@ -27,6 +34,16 @@ const ONLY = env.HOSTILE_ONLY ? new RegExp(env.HOSTILE_ONLY) : null;
 const APP_LOG = env.HOSTILE_APP_LOG || '';
 const REQUEST_TIMEOUT_MS = 15_000;
 const PERSONA = 'HOSTILE TEST PERSONA';
+const MODES = (env.HOSTILE_MODES || 'spa gateway').split(/[\s,]+/).filter(Boolean);
+// The gateway's return URL, and where the callback resolves it (the origin of
+// SGID_REDIRECT_URI, the app's own here).
+const RD = '/protected/x';
+const RD_URL = `${APP}${RD}`;
+
+// Which login the flows below play: the SPA's, or a gateway's (set per pass).
+let gateway = false;
+const PREFIX = { spa: '', gateway: 'gateway: ' };
+const passName = (c) => `${PREFIX[gateway ? 'gateway' : 'spa']}${c.name}`;
 
 const seenCookies = new Set();
 
@@ -61,7 +78,7 @@ async function get(url, { jar, cookie } = {}) {
   const res = await fetch(url, { redirect: 'manual', headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   const text = await res.text();
   if (jar) jar.take(res);
-  return { status: res.status, text, location: res.headers.get('location'), type: res.headers.get('content-type') || '' };
+  return { status: res.status, text, location: res.headers.get('location'), type: res.headers.get('content-type') || '', headers: res.headers };
 }
 
 async function control(path, body) {
@@ -100,6 +117,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // The login, step by step (the SPA and the browser's part)
 
 async function begin(jar, icecream = 'Vanilla') {
+  if (gateway) {
+    const r = await get(`${APP}/api/login?rd=${encodeURIComponent(RD)}`, { jar });
+    if (r.status !== 302 || !r.location) return { outcome: `login→${r.status}` };
+    if (!r.location.startsWith(`${ISSUER}/`)) return { outcome: `login→302 not to sgID: ${r.location.slice(0, 60)}` };
+    return { url: r.location };
+  }
   const r = await get(`${APP}/api/auth-url?icecream=${icecream}`, { jar });
   if (r.status !== 200) return { outcome: `auth-url→${r.status}` };
   let url;
@@ -118,8 +141,10 @@ async function callback(jar, url, opts = {}) {
   // noCookie / cookie replace what the jar would send; Set-Cookie still lands in the jar.
   const r = await get(url, { jar, cookie: opts.noCookie ? '' : opts.cookie });
   if ((r.status === 302 || r.status === 303) && r.location) {
-    if (r.location === `${FRONTEND}/logged-in`) return 'logged-in';
+    if (r.location === (gateway ? RD_URL : `${FRONTEND}/logged-in`)) return 'logged-in';
     if (r.location === `${FRONTEND}/error` || r.location.startsWith(`${FRONTEND}/error?`)) return 'redirect→/error';
+    // never the rd (or a look-alike of it) but for a login
+    if (r.location.includes(RD)) return `REDIRECTED TO THE rd: ${r.status} ${r.location.slice(0, 60)}`;
     return `redirect→${r.status} ${r.location.slice(0, 60)}`;
   }
   return `redirect→${r.status}`;
@@ -127,19 +152,50 @@ async function callback(jar, url, opts = {}) {
 
 const warnings = [];
 
-// After the callback: what /api/userinfo says decides the outcome.
+// A profile value as /api/auth's X-Sgid-* headers carry it: every byte
+// outside 0x20-0x7E, and '%', as %XX.
+function headerValue(s) {
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+// A gateway's session as nginx's auth_request sees it: /api/auth with the
+// jar. null when it agrees with /api/userinfo's sub and the expected data.
+async function authCheck(jar, sub, want) {
+  const a = await get(`${APP}/api/auth`, { jar });
+  if (a.status !== 200) return `auth→${a.status}`;
+  if (a.headers.get('x-sgid-sub') !== sub) return 'auth→200 with another X-Sgid-Sub';
+  const name = a.headers.get('x-sgid-myinfo-name');
+  const wantName = want['myinfo.name'] === undefined ? null : headerValue(want['myinfo.name']);
+  if (name !== wantName) return `auth→200 X-Sgid-Myinfo-Name=${JSON.stringify(name)}`;
+  return null;
+}
+
+// After the callback: what /api/userinfo (and for a gateway's login
+// /api/auth) says decides the outcome.
 async function finish(jar, cb, wantData) {
+  // a gateway's login fetched the profile at its callback: no second call
+  const before = gateway && cb === 'logged-in' ? (await control('/__control/log')).counters.userinfo : 0;
   const u = await get(`${APP}/api/userinfo`, { jar });
   if (cb === 'logged-in') {
     if (u.status === 200) {
       let j;
       try { j = JSON.parse(u.text); } catch { return 'userinfo→200 not JSON'; }
       // Exactly the expected fields: nothing the app could not decrypt sneaks in.
-      const want = { ...(wantData || { 'myinfo.name': PERSONA }), iceCream: 'Vanilla' };
+      const want = { ...(wantData || { 'myinfo.name': PERSONA }), iceCream: gateway ? 'None' : 'Vanilla' };
       if (typeof j.sub !== 'string' || !j.sub.startsWith('u=hostile-')) return `userinfo→200 bad sub ${JSON.stringify(j.sub)}`;
       if (!j.data || typeof j.data !== 'object') return 'userinfo→200 without data';
       for (const k of new Set([...Object.keys(want), ...Object.keys(j.data)])) {
         if (j.data[k] !== want[k]) return `userinfo→200 data.${k}=${JSON.stringify(j.data[k])}`;
+      }
+      if (gateway) {
+        const calls = (await control('/__control/log')).counters.userinfo - before;
+        if (calls !== 0) return `userinfo→200 after ${calls} more sgID userinfo call(s)`;
+        const bad = await authCheck(jar, j.sub, want);
+        if (bad) return bad;
       }
       return 'ok';
     }
@@ -150,6 +206,11 @@ async function finish(jar, cb, wantData) {
   if (u.status === 200) return `LOGGED IN after ${cb}`;
   if (u.status !== 401 && u.status !== 502) return `${cb}, then userinfo→${u.status}`;
   if (isJson(u.text)) return `${cb}, then userinfo ${u.status} with a JSON body`;
+  if (gateway) {
+    // and nginx's auth_request lets nobody through with this jar
+    const a = await get(`${APP}/api/auth`, { jar });
+    if (a.status !== 401) return `${cb}, then auth→${a.status}`;
+  }
   return cb;
 }
 
@@ -204,8 +265,16 @@ function appLogSince() {
   return text.split('\n').filter((l) => /level=(warn|error|crit|fatal)/.test(l) || /Sanitizer|runtime error/.test(l));
 }
 
+// What a case expects of a gateway's login: its expectGateway, else its
+// expect with a failed userinfo moved to the callback (which fetches it).
+function gatewayExpect(c) {
+  return c.expectGateway || [...new Set(c.expect.map((o) => (o === 'userinfo→502' ? 'redirect→/error' : o)))];
+}
+
 async function runCase(c) {
   const problems = [];
+  const expect = gateway ? gatewayExpect(c) : c.expect;
+  const name = passName(c);
   let res;
   appLogSince();
   await control('/__control/reset', {});
@@ -220,7 +289,7 @@ async function runCase(c) {
   } catch (e) {
     res = { outcome: `exception: ${e.cause ? e.cause.code || e.cause.message : e.message}` };
   }
-  if (!c.expect.includes(res.outcome)) problems.push(`got ${res.outcome}`);
+  if (!expect.includes(res.outcome)) problems.push(`got ${res.outcome}`);
   if (res.fail) problems.push(res.fail);
   const appLog = appLogSince();
   const log = await ctx.log();
@@ -242,7 +311,7 @@ async function runCase(c) {
   if (dead.length) problems.push(`worker(s) gone: ${dead.join(' ')}`);
   const appLogNext = appLogSince();
   if (next !== 'ok') appLog.push('-- next login:', ...appLogNext);
-  return { name: c.name, expect: c.expect, outcome: res.outcome, note: res.note || '', problems, appLog };
+  return { name, expect, outcome: res.outcome, note: res.note || '', problems, appLog };
 }
 
 async function main() {
@@ -251,15 +320,20 @@ async function main() {
     if (names.has(c.name)) throw new Error(`duplicate case name: ${c.name}`);
     names.add(c.name);
   }
-  const selected = cases.filter((c) => !ONLY || ONLY.test(c.name));
+  const runs = [];
+  for (const mode of MODES) {
+    if (!(mode in PREFIX)) throw new Error(`HOSTILE_MODES: unknown mode ${mode}`);
+    for (const c of cases) if (!ONLY || ONLY.test(c.name) || ONLY.test(PREFIX[mode] + c.name)) runs.push([mode, c]);
+  }
   const results = [];
   let passed = 0;
   let failed = 0;
-  for (const c of selected) {
+  for (const [mode, c] of runs) {
     const w0 = warnings.length;
+    gateway = mode === 'gateway';
     let r;
     try { r = await runCase(c); } catch (e) {
-      r = { name: c.name, expect: c.expect, outcome: 'harness error', note: '', problems: [e.message] };
+      r = { name: passName(c), expect: c.expect, outcome: 'harness error', note: '', problems: [e.message] };
     }
     const ok = r.problems.length === 0;
     if (ok) passed++; else failed++;

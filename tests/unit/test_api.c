@@ -1252,6 +1252,9 @@ static void call_authorizer(const char *method, const char *path, const char *ur
 	call_req(&req);
 }
 
+/* The login link of a navigation whose URI is no return URL */
+#define LOGIN_TO_ROOT "/api/login?rd=%2F"
+
 /* An answer of the gateway check: a status, no body, no cookie. */
 #define CHECK_GATE(want) do { \
 	CHECK_INT(res.status, want); \
@@ -1332,13 +1335,13 @@ static void test_gateway_hostile_rd(void)
 		call("GET", "/api/login", raw.data, NULL);
 		CHECK(res.status == 400 || (res.status == 302 && has_prefix_s(header("Location"), cfg.issuer)));
 		buf_free(&raw);
-		/* as the URI of a refused navigation */
+		/* as the URI of a refused navigation: the login returns to / */
 		call_auth(NULL, "GET", bad[i], BROWSER_ACCEPT, "navigate");
 		CHECK_GATE(401);
-		CHECK_INT(header_count("X-Sgid-Login"), 0);
+		CHECK_STR(header("X-Sgid-Login"), LOGIN_TO_ROOT);
 		call_authorizer("GET", "/p", bad[i], NULL, BROWSER_ACCEPT, "navigate");
-		CHECK_GATE(401);
-		CHECK_INT(header_count("Location"), 0);
+		CHECK_GATE(302);
+		CHECK_STR(header("Location"), LOGIN_TO_ROOT);
 		buf_free(&q);
 	}
 	/* nothing reached sgID, and the session lived through all of it */
@@ -1491,34 +1494,53 @@ static void test_gateway_auth_refused(void)
 		CHECK_STR(header("X-Sgid-Login"), "/api/login?rd=%2Fapp%3Fa%3D1%26b%3D%252F");
 		CHECK_INT(header_count("Location"), 0);
 	}
-	/* which requests are navigations */
-	static const struct { const char *method, *uri, *accept, *mode; bool nav; } cases[] = {
-		{ "GET", "/app", BROWSER_ACCEPT, NULL, true },
-		{ "HEAD", "/app", BROWSER_ACCEPT, NULL, true },
-		{ "GET", "/app", "*/*", "navigate", true },
-		{ "GET", "/app", NULL, "navigate", true },
-		{ "GET", "/app", "text/html", NULL, true },
-		{ "POST", "/app", BROWSER_ACCEPT, "navigate", false },
-		{ "PUT", "/app", BROWSER_ACCEPT, NULL, false },
-		{ "GET", "/app", "*/*", NULL, false },
-		{ "GET", "/app", "*/*", "cors", false },
-		{ "GET", "/app", "application/json", "no-cors", false },
-		{ "GET", "/app", "text/html;q=0.5, application/json", NULL, false },
-		{ "GET", "/app", NULL, NULL, false },
-		{ NULL, "/app", BROWSER_ACCEPT, "navigate", false },   /* no original method */
-		{ "GET", NULL, BROWSER_ACCEPT, "navigate", false },    /* no original URI */
-		{ "GET", "//evil.example", BROWSER_ACCEPT, "navigate", false },
-		{ "GET", "https://evil.example/", BROWSER_ACCEPT, "navigate", false },
-		{ "GET", "https://allowed.example/x", BROWSER_ACCEPT, "navigate", true },
+	/* which requests are navigations, and where their login returns
+	 * (login: NULL for none) */
+#define TO_APP "/api/login?rd=%2Fapp"
+	static const struct { const char *method, *uri, *accept, *mode, *login; } cases[] = {
+		{ "GET", "/app", BROWSER_ACCEPT, NULL, TO_APP },
+		{ "HEAD", "/app", BROWSER_ACCEPT, NULL, TO_APP },
+		{ "GET", "/app", "*/*", "navigate", TO_APP },
+		{ "GET", "/app", NULL, "navigate", TO_APP },
+		{ "GET", "/app", "application/json", "navigate", TO_APP },
+		{ "GET", "/app", "text/html", NULL, TO_APP },
+		{ "POST", "/app", BROWSER_ACCEPT, "navigate", NULL },
+		{ "PUT", "/app", BROWSER_ACCEPT, NULL, NULL },
+		{ "GET", "/app", "*/*", NULL, NULL },
+		{ "GET", "/app", "*/*", "cors", NULL },
+		{ "GET", "/app", "application/json", "no-cors", NULL },
+		/* Sec-Fetch-Mode decides alone: a script asking for HTML */
+		{ "GET", "/app", "text/html", "cors", NULL },
+		{ "GET", "/app", BROWSER_ACCEPT, "cors", NULL },
+		{ "HEAD", "/app", BROWSER_ACCEPT, "no-cors", NULL },
+		{ "GET", "/app", BROWSER_ACCEPT, "same-origin", NULL },
+		{ "GET", "/app", BROWSER_ACCEPT, "websocket", NULL },
+		{ "GET", "/app", BROWSER_ACCEPT, "", NULL },
+		{ "GET", "/app", "text/html;q=0.5, application/json", NULL, NULL },
+		{ "GET", "/app", NULL, NULL, NULL },
+		{ NULL, "/app", BROWSER_ACCEPT, "navigate", NULL },   /* no original method */
+		{ "GET", NULL, BROWSER_ACCEPT, "navigate", NULL },    /* no original URI */
+		/* a URI that is no return URL: the login returns to / */
+		{ "GET", "//evil.example", BROWSER_ACCEPT, "navigate", LOGIN_TO_ROOT },
+		{ "GET", "https://evil.example/", BROWSER_ACCEPT, NULL, LOGIN_TO_ROOT },
+		{ "GET", "//evil.example", "text/html", "cors", NULL },
+		{ "GET", "https://allowed.example/x", BROWSER_ACCEPT, "navigate",
+		  "/api/login?rd=https%3A%2F%2Fallowed.example%2Fx" },
 	};
+#undef TO_APP
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const char *want = cases[i].login;
 		call_auth(NULL, cases[i].method, cases[i].uri, cases[i].accept, cases[i].mode);
 		CHECK_GATE(401);
-		CHECK_INT(header_count("X-Sgid-Login"), cases[i].nav ? 1 : 0);
+		CHECK_INT(header_count("X-Sgid-Login"), want ? 1 : 0);
+		if (want)
+			CHECK_STR(header("X-Sgid-Login"), want);
 		call_authorizer(cases[i].method ? cases[i].method : "GET", "/p",
 		                cases[i].method ? cases[i].uri : NULL, NULL, cases[i].accept, cases[i].mode);
-		CHECK_GATE(cases[i].nav ? 302 : 401);
-		CHECK_INT(header_count("Location"), cases[i].nav ? 1 : 0);
+		CHECK_GATE(want ? 302 : 401);
+		CHECK_INT(header_count("Location"), want ? 1 : 0);
+		if (want)
+			CHECK_STR(header("Location"), want);
 	}
 	CHECK_INT(fh_requests(), req0);
 
@@ -1775,6 +1797,56 @@ static void test_gateway_long_rd(void)
 	buf_free(&q);
 }
 
+/* A navigation to a URI that is no return URL (too long, "//", a
+ * backslash) still gets the login, which returns to /; the log says why
+ * without the URI. */
+static void test_gateway_fallback_rd(void)
+{
+	reset_store();
+	static char longest[RETURNURL_MAX + 1], too_long[1200];
+	snprintf(longest, sizeof(longest), "/protected/%0*d", RETURNURL_MAX - 11, 0);
+	snprintf(too_long, sizeof(too_long), "/protected/fallback-%01100d", 0);
+	CHECK_INT(strlen(longest), RETURNURL_MAX);
+	CHECK(strlen(too_long) > RETURNURL_MAX);
+	never_logged("fallback-000");
+	static const char *const refused[] = { too_long, "//evil.example/x", "/a\\b", "/%5Cevil",
+		"/app/../x", "/a b", "https://evil.example/" };
+	for (size_t i = 0; i < ARRAY_LEN(refused); i++) {
+		call_auth(NULL, "GET", refused[i], BROWSER_ACCEPT, "navigate");
+		CHECK_GATE(401);
+		CHECK_STR(header("X-Sgid-Login"), LOGIN_TO_ROOT);
+		call_auth(NULL, "HEAD", refused[i], "text/html", NULL);
+		CHECK_STR(header("X-Sgid-Login"), LOGIN_TO_ROOT);
+		call_authorizer("GET", "/protected/x", refused[i], NULL, BROWSER_ACCEPT, "navigate");
+		CHECK_GATE(302);
+		CHECK_STR(header("Location"), LOGIN_TO_ROOT);
+		/* still no login for what is no navigation */
+		call_auth(NULL, "GET", refused[i], "text/html", "cors");
+		CHECK_INT(header_count("X-Sgid-Login"), 0);
+		call_authorizer("POST", "/protected/x", refused[i], NULL, BROWSER_ACCEPT, "navigate");
+		CHECK_GATE(401);
+		CHECK_INT(header_count("Location"), 0);
+	}
+	/* exactly 1024 bytes is a return URL: kept */
+	struct buf want = BUF_INIT;
+	buf_append_str(&want, "/api/login?rd=");
+	url_encode(&want, longest, strlen(longest));
+	call_auth(NULL, "GET", longest, BROWSER_ACCEPT, "navigate");
+	CHECK_STR(header("X-Sgid-Login"), want.data);
+	call_authorizer("GET", "/protected/x", longest, NULL, BROWSER_ACCEPT, "navigate");
+	CHECK_STR(header("Location"), want.data);
+	buf_free(&want);
+	/* the link, followed, logs in and lands on the root */
+	char sess[4096];
+	call_authorizer("GET", "/protected/x", too_long, NULL, BROWSER_ACCEPT, "navigate");
+	const char *link = header("Location");
+	CHECK(link && has_prefix_s(link, "/api/login?"));
+	CHECK_INT(gateway_login(link ? link + strlen("/api/login?") : "", sess), 0);
+	CHECK_STR(header("Location"), REDIRECT_ORIGIN "/");
+	call_authorizer("GET", "/protected/x", too_long, cookie_of(sess), BROWSER_ACCEPT, "navigate");
+	CHECK_GATE(200);
+}
+
 /* ---- the log -------------------------------------------------------------------- */
 
 static void test_log_has_no_secrets(void)
@@ -1928,6 +2000,7 @@ int main(int argc, char **argv)
 		RUN(test_gateway_logout);
 		RUN(test_gateway_failures);
 		RUN(test_gateway_long_rd);
+		RUN(test_gateway_fallback_rd);
 	}
 	RUN(test_log_has_no_secrets);
 	return harness_report("test_api");

@@ -43,6 +43,8 @@ static void test_accept(void)
 	CHECK(!gateway_accept_prefers_html(NULL));
 }
 
+#define BROWSER_ACCEPT "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
 static void test_navigation(void)
 {
 	CHECK(gateway_is_navigation("GET", "text/html", NULL));
@@ -54,6 +56,20 @@ static void test_navigation(void)
 	CHECK(!gateway_is_navigation("GET", "*/*", "no-cors"));
 	CHECK(!gateway_is_navigation("GET", "*/*", "Navigate"));
 	CHECK(!gateway_is_navigation("GET", NULL, NULL));
+	/* Sec-Fetch-Mode, when sent, decides alone: a script's fetch may ask
+	 * for text/html, and a navigation may send any Accept */
+	static const char *const not_navigate[] = { "cors", "no-cors", "same-origin", "websocket",
+		"", "Navigate", "navigate ", "navigation", "NAVIGATE" };
+	for (size_t i = 0; i < ARRAY_LEN(not_navigate); i++) {
+		CHECK(!gateway_is_navigation("GET", "text/html", not_navigate[i]));
+		CHECK(!gateway_is_navigation("GET", BROWSER_ACCEPT, not_navigate[i]));
+		CHECK(!gateway_is_navigation("HEAD", "text/html", not_navigate[i]));
+	}
+	CHECK(gateway_is_navigation("GET", "application/json", "navigate"));
+	CHECK(gateway_is_navigation("HEAD", "", "navigate"));
+	/* without it (older clients, curl), Accept decides */
+	CHECK(gateway_is_navigation("GET", BROWSER_ACCEPT, NULL));
+	CHECK(!gateway_is_navigation("GET", "application/json", NULL));
 	CHECK(!gateway_is_navigation("POST", "text/html", "navigate"));
 	CHECK(!gateway_is_navigation("OPTIONS", "text/html", "navigate"));
 	CHECK(!gateway_is_navigation("get", "text/html", "navigate"));
