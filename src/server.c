@@ -239,18 +239,20 @@ static int wait_and_accept(const struct acceptor *acc, FCGX_Request *r)
  * userinfo, health) only use the CPU, and more of them at once than a few
  * per core cost more each (cache, scheduler: 2 x 160 threads spent 28%
  * more CPU per auth-url than 2 x 8), so at most `free_max` threads of a
- * process accept; the others stand by. A thread that starts waiting on sgID
- * (the bulkhead admitted it) wakes one on standby to take its place, and
- * one too many after such a wait stands by again once its request is done:
+ * process accept; the others stand by, each on a condition variable of its
+ * own, in a stack. A thread that starts waiting on sgID (the bulkhead
+ * admitted it) calls the one that stood by last (its stack, heap and
+ * connections are the warmest; a shared condition variable woke the
+ * coldest, and every thread's memory in turn) to take its place, and one
+ * too many after such a wait stands by again once its request is done:
  * a slow sgID holds threads, never the quick requests. */
+struct request_thread;
 struct free_threads {
 	pthread_mutex_t lock;              /* guards the plain fields */
-	pthread_cond_t wake;               /* a thread on standby is needed */
 	unsigned free_max;
 	atomic_uint active;                /* threads not on standby */
 	atomic_uint in_sgid;               /* of those, waiting on sgID */
-	unsigned standby;                  /* threads waiting on wake */
-	unsigned called;                   /* of those, called and not yet up */
+	struct request_thread *standby;    /* the last to stand by first */
 };
 
 /* The process: read-only after start but for the atomics, the stop eventfd,
@@ -275,6 +277,11 @@ struct request_thread {
 	bool app_ready;
 	FCGX_Request req;
 	bool req_ready;
+	/* standing by, behind w->free.lock: */
+	pthread_cond_t wake;
+	bool wake_ready;
+	bool called;
+	struct request_thread *below;
 };
 
 /* Wakes every idle thread: those in epoll_wait by the eventfd, those on
@@ -287,21 +294,24 @@ static void request_stop(struct worker_shared *w)
 		/* the counter is non-zero already: the threads are waking */
 	}
 	pthread_mutex_lock(&w->free.lock);
-	pthread_cond_broadcast(&w->free.wake);
+	for (struct request_thread *t = w->free.standby; t; t = t->below)
+		pthread_cond_signal(&t->wake);
 	pthread_mutex_unlock(&w->free.lock);
 }
 
-/* The bulkhead admitted a call to sgID: a thread on standby takes this
- * one's place among the free threads. */
+/* The bulkhead admitted a call to sgID: the thread that stood by last
+ * takes this one's place among the free threads. */
 static void sgid_wait_begins(void *ctx)
 {
 	struct free_threads *f = ctx;
 	pthread_mutex_lock(&f->lock);
 	unsigned in_sgid = atomic_fetch_add(&f->in_sgid, 1) + 1;
-	if (f->standby > f->called && atomic_load(&f->active) - in_sgid < f->free_max) {
-		f->called++;
+	struct request_thread *next = f->standby;
+	if (next && atomic_load(&f->active) - in_sgid < f->free_max) {
+		f->standby = next->below;
+		next->called = true;
 		atomic_fetch_add(&f->active, 1);
-		pthread_cond_signal(&f->wake);
+		pthread_cond_signal(&next->wake);
 	}
 	pthread_mutex_unlock(&f->lock);
 }
@@ -314,7 +324,7 @@ static void sgid_wait_ends(void *ctx)
 
 /* Before taking a new request: a thread one too many stands by until it is
  * called (true) or the worker stops (false). Two atomic loads otherwise. */
-static bool stand_by_if_spare(struct worker_shared *w)
+static bool stand_by_if_spare(struct worker_shared *w, struct request_thread *t)
 {
 	struct free_threads *f = &w->free;
 	if (atomic_load(&f->active) - atomic_load(&f->in_sgid) <= f->free_max)
@@ -323,14 +333,12 @@ static bool stand_by_if_spare(struct worker_shared *w)
 	pthread_mutex_lock(&f->lock);
 	if (atomic_load(&f->active) - atomic_load(&f->in_sgid) > f->free_max) {
 		atomic_fetch_sub(&f->active, 1);
-		f->standby++;
-		while (f->called == 0 && !atomic_load(&w->stop))
-			pthread_cond_wait(&f->wake, &f->lock);
-		f->standby--;
-		if (f->called > 0)
-			f->called--;
-		else
-			go = false; /* stopping */
+		t->called = false;
+		t->below = f->standby;
+		f->standby = t;
+		while (!t->called && !atomic_load(&w->stop))
+			pthread_cond_wait(&t->wake, &f->lock);
+		go = t->called; /* else stopping: left on the stack, nobody calls */
 	}
 	pthread_mutex_unlock(&f->lock);
 	return go;
@@ -345,7 +353,7 @@ static void *request_thread_main(void *arg)
 	scoreboard_set(t->app.slot, SLOT_IDLE);
 	while (!atomic_load(&w->stop)) {
 		if (t->req.ipcFd < 0) {
-			if (!stand_by_if_spare(w))
+			if (!stand_by_if_spare(w, t))
 				break;
 			int got = wait_and_accept(&w->acc, &t->req);
 			if (got < 0) {
@@ -383,11 +391,15 @@ static void *request_thread_main(void *arg)
 static void threads_stop(struct worker_shared *w, struct request_thread *t, unsigned n)
 {
 	request_stop(w);
-	for (unsigned i = 0; i < n; i++) {
+	/* all joined first: a running thread may still call any standby one */
+	for (unsigned i = 0; i < n; i++)
 		if (t[i].started)
 			pthread_join(t[i].tid, NULL);
+	for (unsigned i = 0; i < n; i++) {
 		if (t[i].req_ready)
 			FCGX_Free(&t[i].req, 1);
+		if (t[i].wake_ready)
+			pthread_cond_destroy(&t[i].wake);
 		if (t[i].app_ready)
 			app_free(&t[i].app);
 	}
@@ -423,7 +435,6 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 		return -1;
 	}
 	pthread_mutex_init(&w.free.lock, NULL);
-	pthread_cond_init(&w.free.wake, NULL);
 	w.free.free_max = n < SERVER_FREE_THREADS ? n : SERVER_FREE_THREADS;
 	atomic_init(&w.free.active, n);
 	atomic_init(&w.free.in_sgid, 0);
@@ -466,6 +477,11 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 			break;
 		}
 		rt->req_ready = true;
+		if (pthread_cond_init(&rt->wake, NULL) != 0) {
+			log_error("request thread %u: pthread_cond_init failed", ready);
+			break;
+		}
+		rt->wake_ready = true;
 		int e = pthread_create(&rt->tid, &attr, request_thread_main, rt);
 		if (e != 0) {
 			log_error("request thread %u: %s", ready, strerror(e));
@@ -485,7 +501,6 @@ done:
 		close(w.acc.epoll_fd);
 	if (w.stop_fd >= 0)
 		close(w.stop_fd);
-	pthread_cond_destroy(&w.free.wake);
 	pthread_mutex_destroy(&w.free.lock);
 	free(t);
 	return rc;
