@@ -61,6 +61,8 @@ struct sgid_client {
 	struct sgid_jwks_cache *jwks;     /* own_jwks or the process's */
 	crypto_pkey *private_key;         /* this client's copy of cfg's */
 	char errstr[256];             /* detail of the last failure; no secrets */
+	enum idt_err idt_err;         /* why the last ID token was rejected
+	                                 (SGID_ERR_ID_TOKEN), else IDT_OK */
 };
 
 struct sgid_tokens {

@@ -8,6 +8,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "outcome.h"
 #include "returnurl.h"
 #include "util.h"
 
@@ -309,14 +310,27 @@ static void redirect_to_frontend(struct app *a, struct response *res, const char
 	buf_free(&loc);
 }
 
+/* Every callback ends here exactly once, with one of the bounded causes of
+ * outcome.h (sub: the user's, on success only). The place where metrics
+ * and the audit log hear of logins. */
+static void login_ended(struct app *a, const struct request *req, enum login_outcome outcome,
+	const char *sub)
+{
+	(void)a;
+	(void)req;
+	(void)sub;
+	log_debug("redirect: outcome %s", login_outcome_name(outcome));
+}
+
 /* The cookie is cleared only when it named the login attempt that just
  * failed: a logged-in user who replays an old callback URL stays logged in.
  * A gateway's attempt fails to SGID_GATEWAY_ERROR_URL when it is set (one
  * that did not open is nobody's: the frontend's page, as always). */
-static void redirect_fail(struct app *a, struct response *res, const char *why, bool clear,
-	const struct session *login)
+static void redirect_fail(struct app *a, const struct request *req, struct response *res,
+	enum login_outcome outcome, const char *why, bool clear, const struct session *login)
 {
 	log_warn("redirect: login failed: %s", why);
+	login_ended(a, req, outcome, NULL);
 	if (login->gateway && a->cfg->gateway_error_url[0])
 		resp_redirect(res, a->cfg->gateway_error_url);
 	else
@@ -354,17 +368,18 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	enum http_err he = http_parse_query(req->query, strlen(req->query), &q);
 	if (he != HTTP_OK) {
 		snprintf(why, sizeof(why), "query refused: %s", http_strerror(he));
-		redirect_fail(a, res, why, false, &login);
+		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, why, false, &login);
 		goto done;
 	}
 	if (http_bind_fields(&q, redirect_fields, ARRAY_LEN(redirect_fields), vals, &bad) != FIELD_OK) {
 		snprintf(why, sizeof(why), "invalid parameter %s", bad);
-		redirect_fail(a, res, why, false, &login);
+		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, why, false, &login);
 		goto done;
 	}
 	if (open_attempt(a, req, &login) != SESSION_OK) {
-		redirect_fail(a, res, req->cookies->n ? "login attempt: not ours, altered or expired"
-		                                      : "no session cookie", false, &login);
+		redirect_fail(a, req, res, LOGIN_ATTEMPT_EXPIRED,
+		              req->cookies->n ? "login attempt: not ours, altered or expired"
+		                              : "no session cookie", false, &login);
 		goto done;
 	}
 	/* Nothing is spent before the state matches: a forged callback (login
@@ -372,18 +387,20 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	size_t want = strlen(login.state);
 	if (!vals[F_STATE] || vals[F_STATE]->val_len != want ||
 	    !crypto_ct_equal(vals[F_STATE]->val, login.state, want)) {
-		redirect_fail(a, res, vals[F_STATE] ? "state mismatch" : "state missing", false, &login);
+		redirect_fail(a, req, res, vals[F_STATE] ? LOGIN_STATE_MISMATCH : LOGIN_BAD_REQUEST,
+		              vals[F_STATE] ? "state mismatch" : "state missing", false, &login);
 		goto done;
 	}
 	if (!vals[F_ERROR] && !vals[F_CODE]) {
-		redirect_fail(a, res, "code missing", false, &login);
+		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, "code missing", false, &login);
 		goto done;
 	}
 	/* Bulkhead before the attempt is spent: a callback turned away keeps
 	 * it, so loading the page again retries. */
 	if (!vals[F_ERROR]) {
 		if (!scoreboard_enter_sgid(a->slot)) {
-			redirect_fail(a, res, "over capacity: too many sgID calls in flight", false, &login);
+			redirect_fail(a, req, res, LOGIN_OVER_CAPACITY,
+			              "over capacity: too many sgID calls in flight", false, &login);
 			goto done;
 		}
 		in_sgid = true;
@@ -393,12 +410,16 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	if (se != SESSION_OK) {
 		snprintf(why, sizeof(why), "login attempt: %s%s%s", session_strerror(se),
 		         se == SESSION_ERR_STORE ? ": " : "", se == SESSION_ERR_STORE ? a->store->errstr : "");
-		redirect_fail(a, res, why, true, &login);
+		redirect_fail(a, req, res,
+		              se == SESSION_ALREADY_USED ? LOGIN_ATTEMPT_REPLAYED
+		              : se == SESSION_NOT_FOUND ? LOGIN_ATTEMPT_EXPIRED
+		              : se == SESSION_ERR_STORE ? LOGIN_STORE_ERROR : LOGIN_INTERNAL,
+		              why, true, &login);
 		goto done;
 	}
 	if (vals[F_ERROR]) {
 		snprintf(why, sizeof(why), "sgID returned error=%s", vals[F_ERROR]->val);
-		redirect_fail(a, res, why, true, &login);
+		redirect_fail(a, req, res, LOGIN_SGID_DENIED, why, true, &login);
 		goto done;
 	}
 	enum sgid_err ge = sgid_exchange_code(&a->sgid, vals[F_CODE]->val, vals[F_CODE]->val_len,
@@ -409,14 +430,14 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	}
 	if (ge != SGID_OK) {
 		snprintf(why, sizeof(why), "%s: %s", sgid_strerror(ge), a->sgid.errstr);
-		redirect_fail(a, res, why, true, &login);
+		redirect_fail(a, req, res, login_outcome_of_sgid(ge, a->sgid.idt_err), why, true, &login);
 		goto done;
 	}
 	/* A new id for the logged-in session: no fixation of the login cookie. */
 	memcpy(user.sub, tokens.sub, sizeof(tokens.sub));
 	memcpy(user.icecream, login.icecream, sizeof(user.icecream));
 	if (buf_append(&user.access_token, tokens.access_token.data, tokens.access_token.len) != 0) {
-		redirect_fail(a, res, "out of memory", true, &login);
+		redirect_fail(a, req, res, LOGIN_INTERNAL, "out of memory", true, &login);
 		goto done;
 	}
 	/* A gateway has no SPA to ask for the profile later: it is fetched now,
@@ -427,24 +448,29 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 		scoreboard_leave_sgid(a->slot);
 		in_sgid = false;
 		if (ge != SGID_OK) {
-			redirect_fail(a, res, "userinfo failed", true, &login);
+			redirect_fail(a, req, res,
+			              ge == SGID_ERR_INTERNAL ? LOGIN_INTERNAL : LOGIN_USERINFO_ERROR,
+			              "userinfo failed", true, &login);
 			goto done;
 		}
 		if (!returnurl_valid(login.rd, strlen(login.rd), a->cfg, NULL) ||
 		    returnurl_resolve(login.rd, a->cfg, &loc) != 0) {
-			redirect_fail(a, res, "return URL no longer allowed", true, &login);
+			redirect_fail(a, req, res, LOGIN_RETURN_URL_REFUSED, "return URL no longer allowed",
+			              true, &login);
 			goto done;
 		}
 	}
 	se = session_create(&a->sessions, &user, id);
 	if (se != SESSION_OK) {
 		snprintf(why, sizeof(why), "storing the session: %s", session_strerror(se));
-		redirect_fail(a, res, why, true, &login);
+		redirect_fail(a, req, res, se == SESSION_ERR_STORE ? LOGIN_STORE_ERROR : LOGIN_INTERNAL,
+		              why, true, &login);
 		goto done;
 	}
 	char fp[9];
 	log_fingerprint(id, SESSION_ID_LEN, fp);
 	log_info("redirect: login ok, session %s%s", fp, login.gateway ? " (gateway)" : "");
+	login_ended(a, req, LOGIN_OK, user.sub);
 	if (login.gateway)
 		resp_redirect(res, loc.data);
 	else

@@ -268,6 +268,7 @@ static enum sgid_err verify_id_token(struct sgid_client *c, const char *jwt, siz
 	enum sgid_err rc = SGID_OK;
 	enum idt_err e;
 
+	c->idt_err = IDT_OK;
 	pthread_mutex_lock(&jc->lock);
 	while (jc->fetching)
 		pthread_cond_wait(&jc->fetch_done, &jc->lock);
@@ -290,12 +291,14 @@ static enum sgid_err verify_id_token(struct sgid_client *c, const char *jwt, siz
 			e = idtoken_verify(jwt, len, &jc->jwks, &expect, claims);
 		} else {
 			set_err(c, "id_token: %s (JWKS refetch throttled)", idtoken_strerror(e));
+			c->idt_err = e;
 			rc = SGID_ERR_ID_TOKEN;
 			goto done;
 		}
 	}
 	if (e != IDT_OK) {
 		set_err(c, "id_token: %s", idtoken_strerror(e));
+		c->idt_err = e;
 		rc = SGID_ERR_ID_TOKEN;
 	}
 done:
