@@ -473,16 +473,9 @@ rate_limits_lighttpd() {
 # ratelimit_lua: tests/integration/ratelimit.lua on the shipped script, its
 # lines counted as this suite's.
 ratelimit_lua() {
-  local out=$T/ratelimit-lua.out line rc=0
+  local out=$T/ratelimit-lua.out rc=0
   lua5.4 "$root/tests/integration/ratelimit.lua" "$root/deploy/lighttpd-ratelimit.lua" >"$out" 2>&1 || rc=$?
-  while IFS= read -r line; do
-    case $line in
-      "ok - "*) ok "${line#ok - }" ;;
-      "not ok - "*) not_ok "${line#not ok - }" ;;
-      "#"*) echo "$line" ;;
-      *) echo "# $line" ;;
-    esac
-  done <"$out"
+  tap_relay "$out"
   grep -q '^# lighttpd-ratelimit.lua: ' "$out" || not_ok "ratelimit.lua ended without its summary (exit $rc)"
 }
 
