@@ -78,6 +78,9 @@ struct config {
 	                                JSON (the SDK's parseData) */
 	uint8_t session_secret[32];  /* SESSION_SECRET (>= 32 chars) hashed, or
 	                                derived from the client secret */
+	uint8_t session_secret_previous[32]; /* SESSION_SECRET_PREVIOUS hashed: the
+	                                secret before a rotation, still read */
+	bool has_session_secret_previous;
 
 	/* gateway mode */
 	char return_origins[CFG_MAX_RETURN_ORIGINS][CFG_ORIGIN_LEN];

@@ -510,29 +510,51 @@ static int load_cookie(struct config *cfg, const struct envsrc *e, struct cfg_er
 	return 0;
 }
 
-static int load_session_secret(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+/* SESSION_SECRET or SESSION_SECRET_PREVIOUS (or their _FILE): >= 32
+ * characters, hashed into a key. 1 when set, 0 when unset, -1 on error. */
+static int load_secret_key(const struct envsrc *e, const char *name, const char *file_name,
+	uint8_t key[32], struct cfg_error *err)
 {
 	struct buf v = BUF_INIT;
 	const char *var;
 	int rc = -1;
 
-	if (get_secret(e, "SESSION_SECRET", "SESSION_SECRET_FILE", SECRET_FILE_MAX, &v, &var, err) != 0)
+	if (get_secret(e, name, file_name, SECRET_FILE_MAX, &v, &var, err) != 0)
 		return -1;
-	if (v.data) {
-		if (v.len < SESSION_SECRET_MIN)
-			fail(err, var, "must be at least %d characters", SESSION_SECRET_MIN);
-		else if (crypto_sha256(v.data, v.len, cfg->session_secret) != 0)
-			fail(err, var, "cannot hash it into a key (SHA-256 unavailable)");
-		else
-			rc = 0;
-		buf_free(&v); /* wipes */
-		return rc;
-	}
+	if (!v.data)
+		return 0;
+	if (v.len < SESSION_SECRET_MIN)
+		fail(err, var, "must be at least %d characters", SESSION_SECRET_MIN);
+	else if (crypto_sha256(v.data, v.len, key) != 0)
+		fail(err, var, "cannot hash it into a key (SHA-256 unavailable)");
+	else
+		rc = 1;
+	buf_free(&v); /* wipes */
+	return rc;
+}
+
+static int load_session_secret(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	int set = load_secret_key(e, "SESSION_SECRET", "SESSION_SECRET_FILE", cfg->session_secret, err);
+	if (set < 0)
+		return -1;
 	/* deterministic, so every worker on every host derives the same key */
-	if (crypto_hkdf_sha256(cfg->client_secret, strlen(cfg->client_secret), "", 0,
-	    session_secret_info, sizeof(session_secret_info) - 1,
-	    cfg->session_secret, sizeof(cfg->session_secret)) != 0)
-		return fail(err, "SESSION_SECRET", "cannot derive a key from SGID_CLIENT_SECRET");
+	if (!set) {
+		if (crypto_hkdf_sha256(cfg->client_secret, strlen(cfg->client_secret), "", 0,
+		    session_secret_info, sizeof(session_secret_info) - 1,
+		    cfg->session_secret, sizeof(cfg->session_secret)) != 0)
+			return fail(err, "SESSION_SECRET", "cannot derive a key from SGID_CLIENT_SECRET");
+		log_warn("SESSION_SECRET unset: the session key is derived from SGID_CLIENT_SECRET, "
+		         "so rotating the client secret logs everyone out");
+	}
+	/* the secret before the last rotation: its sessions and attempts still open */
+	set = load_secret_key(e, "SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE",
+	                      cfg->session_secret_previous, err);
+	if (set < 0)
+		return -1;
+	cfg->has_session_secret_previous = set == 1;
+	if (set && memcmp(cfg->session_secret, cfg->session_secret_previous, 32) == 0)
+		log_warn("SESSION_SECRET_PREVIOUS equals the current session secret: it does nothing");
 	return 0;
 }
 

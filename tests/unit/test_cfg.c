@@ -24,6 +24,7 @@ static const char *const all_vars[] = {
 	"SGID_CLIENT_SECRET_FILE", "SESSION_SECRET_FILE", "SGID_HTTPS_PROXY",
 	"SGID_ALLOWED_RETURN_ORIGINS", "SGID_GATEWAY_ERROR_URL", "SGID_GATEWAY_HEADERS",
 	"SGID_PRIVATE_KEY_PREVIOUS", "SGID_PRIVATE_KEY_PREVIOUS_FILE", "SGID_PARSE_DATA",
+	"SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE",
 };
 
 #define SECRET "clientSecretValue-DO-NOT-LOG-0123456789"
@@ -657,6 +658,26 @@ static void test_session_secret(void)
 	expect_fail("SESSION_SECRET", "0123456789abcdef0123456789abcde", "SESSION_SECRET");
 }
 
+static void test_session_secret_previous(void)
+{
+	struct config c;
+	uint8_t want[32];
+	const char *prev = "the secret before the rotation!!";
+
+	expect_ok("SESSION_SECRET", "0123456789abcdef0123456789abcdef", &c);
+	CHECK(!c.has_session_secret_previous);
+	cfg_free(&c);
+	/* with the derived default as the current secret too */
+	expect_ok("SESSION_SECRET_PREVIOUS", prev, &c);
+	CHECK(c.has_session_secret_previous);
+	CHECK(crypto_sha256(prev, strlen(prev), want) == 0);
+	CHECK(memcmp(c.session_secret_previous, want, 32) == 0);
+	CHECK(memcmp(c.session_secret, want, 32) != 0);
+	cfg_free(&c);
+	expect_fail("SESSION_SECRET_PREVIOUS", "too-short-previous", "SESSION_SECRET_PREVIOUS");
+	expect_fail("SESSION_SECRET_PREVIOUS_FILE", "/nonexistent/previous", "SESSION_SECRET_PREVIOUS_FILE");
+}
+
 /* In a child without OpenSSL algorithms: no key is made from zeros, the
  * load fails naming the variable. */
 static void no_crypto_session_secret(void)
@@ -1182,6 +1203,7 @@ int main(int argc, char **argv)
 	RUN(test_numbers);
 	RUN(test_cookie_settings);
 	RUN(test_session_secret);
+	RUN(test_session_secret_previous);
 	RUN(test_session_secret_unavailable);
 	RUN(test_log_level);
 	RUN(test_https_proxy);
