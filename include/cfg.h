@@ -40,6 +40,9 @@ struct config {
 	char client_id[256];
 	char client_secret[512];
 	crypto_pkey *private_key;    /* owned; loaded and checked at start-up */
+	crypto_pkey *private_key_previous; /* SGID_PRIVATE_KEY_PREVIOUS[_FILE]:
+	                                 owned, NULL when unset; userinfo still
+	                                 encrypted to it opens during a rotation */
 	char hostname[512];          /* SGID_HOSTNAME as origin, no trailing '/' */
 	char issuer[560];            /* hostname + "/v2" */
 	char redirect_uri[1024];
@@ -70,8 +73,14 @@ struct config {
 	                                workers x threads */
 	int inflight_wait_ms;        /* SGID_INFLIGHT_WAIT_MS, 250: how long a
 	                                request waits for room before its answer */
+	bool parse_data;             /* SGID_PARSE_DATA, off: stringified JSON
+	                                arrays/objects in userinfo data become
+	                                JSON (the SDK's parseData) */
 	uint8_t session_secret[32];  /* SESSION_SECRET (>= 32 chars) hashed, or
 	                                derived from the client secret */
+	uint8_t session_secret_previous[32]; /* SESSION_SECRET_PREVIOUS hashed: the
+	                                secret before a rotation, still read */
+	bool has_session_secret_previous;
 
 	/* gateway mode */
 	char return_origins[CFG_MAX_RETURN_ORIGINS][CFG_ORIGIN_LEN];

@@ -9,6 +9,7 @@
 #ifndef SGID_SESSION_H
 #define SGID_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "buf.h"
@@ -56,11 +57,22 @@ struct session {
 	int64_t expires_at;            /* absolute expiry, unix seconds */
 };
 
-struct session_mgr {
-	struct store *store;           /* not owned */
+/* The keys one session secret yields. */
+struct session_keys {
 	uint8_t enc_key[32];           /* records in the store */
 	uint8_t attempt_key[32];       /* login attempts in cookies */
 	crypto_hmac_key *id_mac;       /* names records and markers in Redis */
+};
+
+/* cur seals and names everything new. prev (SESSION_SECRET_PREVIOUS) is
+ * only read: a session found under its name moves to the current name on
+ * that load, an attempt sealed with it still opens, a marker under its
+ * name still counts as spent. */
+struct session_mgr {
+	struct store *store;           /* not owned */
+	struct session_keys cur;
+	struct session_keys prev;      /* when has_prev */
+	bool has_prev;
 	size_t max_record;             /* the largest record: any profile that
 	                                  SGID_HTTP_MAX_BODY admits fits */
 	int login_ttl;
@@ -77,14 +89,18 @@ void session_clear(struct session *s);   /* frees and wipes */
 /* Stores a logged-in session under a fresh random id (written to id). */
 enum session_err session_create(struct session_mgr *m, struct session *s,
 	char id[SESSION_ID_LEN + 1]);
-/* Loads a logged-in session and extends its idle expiry (one round trip). */
+/* Loads a logged-in session and extends its idle expiry (one round trip).
+ * A miss under the current name tries the previous secret's name; a record
+ * found there is re-sealed under the current name at once (SET NX, then
+ * GETDEL of the old name: a logout that ran meanwhile wins). */
 enum session_err session_load_user(struct session_mgr *m, const char *id, size_t len,
 	struct session *out);
 /* Rewrites a logged-in session keeping its absolute expiry, only if it still
  * exists: SESSION_NOT_FOUND when it was deleted (logout) meanwhile. */
 enum session_err session_update_user(struct session_mgr *m, const char *id, size_t len,
 	const struct session *s);
-/* Deletes the logged-in session a cookie value names (none: SESSION_OK). */
+/* Deletes the logged-in session a cookie value names (none: SESSION_OK),
+ * under the previous secret's name first, then the current one. */
 enum session_err session_destroy(struct session_mgr *m, const char *id, size_t len);
 
 /* Seals a login attempt (state, nonce, verifier, icecream, the gateway

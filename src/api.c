@@ -254,8 +254,10 @@ done:
 /* --- GET /api/redirect ------------------------------------------------- */
 
 /* Profile JSON object from decrypted fields. A field named iceCream from
- * sgID would collide with ours and is left out. */
-static int build_profile(const struct sgid_userinfo *u, struct buf *out)
+ * sgID would collide with ours and is left out. With SGID_PARSE_DATA a
+ * value holding stringified JSON is written as that JSON (never longer
+ * than the string it replaces, so the session record limits hold). */
+static int build_profile(const struct config *cfg, const struct sgid_userinfo *u, struct buf *out)
 {
 	if (buf_append_char(out, '{'))
 		return -1;
@@ -266,7 +268,9 @@ static int build_profile(const struct sgid_userinfo *u, struct buf *out)
 			continue;
 		if ((!first && buf_append_char(out, ',')) ||
 		    json_append_string(out, f->name, strlen(f->name)) || buf_append_char(out, ':') ||
-		    json_append_string(out, buf_cstr(&f->value), f->value.len))
+		    (cfg->parse_data
+		     ? json_append_embedded(out, buf_cstr(&f->value), f->value.len, cfg->http_max_body)
+		     : json_append_string(out, buf_cstr(&f->value), f->value.len)))
 			return -1;
 		first = 0;
 	}
@@ -284,7 +288,7 @@ static enum sgid_err fetch_into(struct app *a, struct session *s, const char *wh
 	enum sgid_err ge = sgid_fetch_userinfo(&a->sgid, s->access_token.data, s->sub, &info);
 	if (ge != SGID_OK)
 		log_error("%s: %s: %s", what, sgid_strerror(ge), a->sgid.errstr);
-	else if (build_profile(&info, &s->profile) != 0)
+	else if (build_profile(a->cfg, &info, &s->profile) != 0)
 		ge = SGID_ERR_INTERNAL;
 	sgid_userinfo_clear(&info);
 	return ge;

@@ -510,29 +510,51 @@ static int load_cookie(struct config *cfg, const struct envsrc *e, struct cfg_er
 	return 0;
 }
 
-static int load_session_secret(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+/* SESSION_SECRET or SESSION_SECRET_PREVIOUS (or their _FILE): >= 32
+ * characters, hashed into a key. 1 when set, 0 when unset, -1 on error. */
+static int load_secret_key(const struct envsrc *e, const char *name, const char *file_name,
+	uint8_t key[32], struct cfg_error *err)
 {
 	struct buf v = BUF_INIT;
 	const char *var;
 	int rc = -1;
 
-	if (get_secret(e, "SESSION_SECRET", "SESSION_SECRET_FILE", SECRET_FILE_MAX, &v, &var, err) != 0)
+	if (get_secret(e, name, file_name, SECRET_FILE_MAX, &v, &var, err) != 0)
 		return -1;
-	if (v.data) {
-		if (v.len < SESSION_SECRET_MIN)
-			fail(err, var, "must be at least %d characters", SESSION_SECRET_MIN);
-		else if (crypto_sha256(v.data, v.len, cfg->session_secret) != 0)
-			fail(err, var, "cannot hash it into a key (SHA-256 unavailable)");
-		else
-			rc = 0;
-		buf_free(&v); /* wipes */
-		return rc;
-	}
+	if (!v.data)
+		return 0;
+	if (v.len < SESSION_SECRET_MIN)
+		fail(err, var, "must be at least %d characters", SESSION_SECRET_MIN);
+	else if (crypto_sha256(v.data, v.len, key) != 0)
+		fail(err, var, "cannot hash it into a key (SHA-256 unavailable)");
+	else
+		rc = 1;
+	buf_free(&v); /* wipes */
+	return rc;
+}
+
+static int load_session_secret(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	int set = load_secret_key(e, "SESSION_SECRET", "SESSION_SECRET_FILE", cfg->session_secret, err);
+	if (set < 0)
+		return -1;
 	/* deterministic, so every worker on every host derives the same key */
-	if (crypto_hkdf_sha256(cfg->client_secret, strlen(cfg->client_secret), "", 0,
-	    session_secret_info, sizeof(session_secret_info) - 1,
-	    cfg->session_secret, sizeof(cfg->session_secret)) != 0)
-		return fail(err, "SESSION_SECRET", "cannot derive a key from SGID_CLIENT_SECRET");
+	if (!set) {
+		if (crypto_hkdf_sha256(cfg->client_secret, strlen(cfg->client_secret), "", 0,
+		    session_secret_info, sizeof(session_secret_info) - 1,
+		    cfg->session_secret, sizeof(cfg->session_secret)) != 0)
+			return fail(err, "SESSION_SECRET", "cannot derive a key from SGID_CLIENT_SECRET");
+		log_warn("SESSION_SECRET unset: the session key is derived from SGID_CLIENT_SECRET, "
+		         "so rotating the client secret logs everyone out");
+	}
+	/* the secret before the last rotation: its sessions and attempts still open */
+	set = load_secret_key(e, "SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE",
+	                      cfg->session_secret_previous, err);
+	if (set < 0)
+		return -1;
+	cfg->has_session_secret_previous = set == 1;
+	if (set && memcmp(cfg->session_secret, cfg->session_secret_previous, 32) == 0)
+		log_warn("SESSION_SECRET_PREVIOUS equals the current session secret: it does nothing");
 	return 0;
 }
 
@@ -685,6 +707,18 @@ static int load_gateway(struct config *cfg, const struct envsrc *e, struct cfg_e
 	return 0;
 }
 
+/* The SDK's parseData, opt-in: the examples hand the SPA strings. */
+static int load_parse_data(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	const char *v = getv(e, "SGID_PARSE_DATA");
+	int on = 0;
+
+	if (v && (on = parse_bool(v)) < 0)
+		return fail(err, "SGID_PARSE_DATA", "must be on, off, true, false, 1 or 0");
+	cfg->parse_data = on == 1;
+	return 0;
+}
+
 static int load_log_level(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
 {
 	const char *v = getv(e, "LOG_LEVEL");
@@ -696,29 +730,43 @@ static int load_log_level(struct config *cfg, const struct envsrc *e, struct cfg
 	return 0;
 }
 
-/* Loaded at start-up so a bad key stops the service before any login. */
-static int load_private_key(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+/* One RSA private key from VAR or VAR_FILE into *out (NULL when neither
+ * is set); loaded at start-up so a bad key stops the service before any
+ * login. */
+static int load_key(const struct envsrc *e, const char *name, const char *file_name,
+	crypto_pkey **out, struct cfg_error *err)
 {
 	struct buf pem = BUF_INIT;
 	const char *var;
 	char why[160] = "";
-	int rc = -1;
 
-	if (get_secret(e, "SGID_PRIVATE_KEY", "SGID_PRIVATE_KEY_FILE", KEY_FILE_MAX, &pem, &var, err) != 0)
+	*out = NULL;
+	if (get_secret(e, name, file_name, KEY_FILE_MAX, &pem, &var, err) != 0)
 		return -1;
-	if (!pem.data) {
-		fail(err, "SGID_PRIVATE_KEY", "is required (or SGID_PRIVATE_KEY_FILE)");
-		goto fail;
-	}
-	cfg->private_key = crypto_private_key_load(pem.data, pem.len, why, sizeof(why));
-	if (!cfg->private_key) {
-		fail(err, var, "not a usable RSA private key: %s", why[0] ? why : "unknown reason");
-		goto fail;
-	}
-	rc = 0;
-fail:
+	if (!pem.data)
+		return 0;
+	*out = crypto_private_key_load(pem.data, pem.len, why, sizeof(why));
 	buf_free(&pem); /* wipes the PEM */
-	return rc;
+	if (!*out)
+		return fail(err, var, "not a usable RSA private key: %s", why[0] ? why : "unknown reason");
+	return 0;
+}
+
+/* The current key, required, and the previous one of a key rotation,
+ * optional: userinfo that sgID still encrypts to the old key opens. */
+static int load_private_key(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	if (load_key(e, "SGID_PRIVATE_KEY", "SGID_PRIVATE_KEY_FILE", &cfg->private_key, err) != 0)
+		return -1;
+	if (!cfg->private_key)
+		return fail(err, "SGID_PRIVATE_KEY", "is required (or SGID_PRIVATE_KEY_FILE)");
+	if (load_key(e, "SGID_PRIVATE_KEY_PREVIOUS", "SGID_PRIVATE_KEY_PREVIOUS_FILE",
+	             &cfg->private_key_previous, err) != 0)
+		return -1;
+	if (crypto_pkey_same_public(cfg->private_key, cfg->private_key_previous))
+		log_warn("SGID_PRIVATE_KEY_PREVIOUS is the same key as SGID_PRIVATE_KEY: "
+		         "a rotation needs the new key as SGID_PRIVATE_KEY and the old one as previous");
+	return 0;
 }
 
 int cfg_load(struct config *cfg, const char *dotenv_path, struct cfg_error *err)
@@ -726,7 +774,7 @@ int cfg_load(struct config *cfg, const char *dotenv_path, struct cfg_error *err)
 	static int (*const steps[])(struct config *, const struct envsrc *, struct cfg_error *) = {
 		load_client, load_hostname, load_urls, load_gateway, load_scopes, load_numbers,
 		load_ca_file, load_proxy, load_cookie, load_session_secret, load_redis, load_log_level,
-		load_private_key,
+		load_parse_data, load_private_key,
 	};
 	struct envsrc env = {0};
 
@@ -751,5 +799,6 @@ void cfg_free(struct config *cfg)
 	if (!cfg)
 		return;
 	crypto_pkey_free(cfg->private_key);
+	crypto_pkey_free(cfg->private_key_previous);
 	secure_zero(cfg, sizeof(*cfg));
 }

@@ -119,8 +119,9 @@ int main(int argc, char **argv)
 	}
 	log_set_level(cfg.log_level);
 	if (check_only) {
-		printf("configuration OK: issuer %s, client %s, frontend %s\n",
-		       cfg.issuer, cfg.client_id, cfg.frontend_origin);
+		printf("configuration OK: issuer %s, client %s, frontend %s%s\n",
+		       cfg.issuer, cfg.client_id, cfg.frontend_origin,
+		       cfg.private_key_previous ? ", previous client key loaded" : "");
 		cfg_free(&cfg);
 		return 0;
 	}

@@ -38,11 +38,33 @@ const char *session_strerror(enum session_err err)
 	return (unsigned)err < SESSION_ERR__MAX ? session_errstr[err] : "unknown";
 }
 
-int session_mgr_init(struct session_mgr *m, struct store *store, const struct config *cfg)
+static int derive_keys(const uint8_t secret[32], struct session_keys *k)
 {
 	static const char salt[] = "sgid-fcgi session keys";
 	uint8_t id_key[32];
 	int rc = -1;
+	if (crypto_hkdf_sha256(secret, 32, salt, sizeof(salt) - 1,
+	                       "record encryption", 17, k->enc_key, sizeof(k->enc_key)) == 0 &&
+	    crypto_hkdf_sha256(secret, 32, salt, sizeof(salt) - 1,
+	                       "login attempt cookie", 20, k->attempt_key, sizeof(k->attempt_key)) == 0 &&
+	    crypto_hkdf_sha256(secret, 32, salt, sizeof(salt) - 1,
+	                       "record key", 10, id_key, sizeof(id_key)) == 0 &&
+	    (k->id_mac = crypto_hmac_key_new(CRYPTO_SHA256, id_key, sizeof(id_key))) != NULL)
+		rc = 0;
+	secure_zero(id_key, sizeof(id_key));
+	return rc;
+}
+
+static void wipe_keys(struct session_keys *k)
+{
+	secure_zero(k->enc_key, sizeof(k->enc_key));
+	secure_zero(k->attempt_key, sizeof(k->attempt_key));
+	crypto_hmac_key_free(k->id_mac);
+	k->id_mac = NULL;
+}
+
+int session_mgr_init(struct session_mgr *m, struct store *store, const struct config *cfg)
+{
 	memset(m, 0, sizeof(*m));
 	m->store = store;
 	m->login_ttl = cfg->login_ttl;
@@ -51,26 +73,20 @@ int session_mgr_init(struct session_mgr *m, struct store *store, const struct co
 	/* Decrypted userinfo is at most 3/4 of the response; JSON escaping in
 	 * the profile and again in the record grows a byte to 7 at worst. */
 	m->max_record = cfg->http_max_body / 4 * 3 * 7 + 64 * 1024;
-	if (crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
-	                       "record encryption", 17, m->enc_key, sizeof(m->enc_key)) == 0 &&
-	    crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
-	                       "login attempt cookie", 20, m->attempt_key, sizeof(m->attempt_key)) == 0 &&
-	    crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
-	                       "record key", 10, id_key, sizeof(id_key)) == 0 &&
-	    (m->id_mac = crypto_hmac_key_new(CRYPTO_SHA256, id_key, sizeof(id_key))) != NULL)
-		rc = 0;
-	secure_zero(id_key, sizeof(id_key));
-	if (rc != 0)
+	m->has_prev = cfg->has_session_secret_previous;
+	if (derive_keys(cfg->session_secret, &m->cur) != 0 ||
+	    (m->has_prev && derive_keys(cfg->session_secret_previous, &m->prev) != 0)) {
 		session_mgr_wipe(m);
-	return rc;
+		return -1;
+	}
+	return 0;
 }
 
 void session_mgr_wipe(struct session_mgr *m)
 {
-	secure_zero(m->enc_key, sizeof(m->enc_key));
-	secure_zero(m->attempt_key, sizeof(m->attempt_key));
-	crypto_hmac_key_free(m->id_mac);
-	m->id_mac = NULL;
+	wipe_keys(&m->cur);
+	wipe_keys(&m->prev);
+	m->has_prev = false;
 }
 
 void session_init(struct session *s, enum session_kind kind)
@@ -103,7 +119,7 @@ int session_id_valid(const char *id, size_t len)
 
 /* Redis key = prefix + base64url(HMAC-SHA256(id key, prefix || id)); id is
  * a cookie value or an attempt's state, both 43 characters. */
-static int redis_key(const struct session_mgr *m, const char *prefix, const char *id, size_t len,
+static int redis_key(const struct session_keys *k, const char *prefix, const char *id, size_t len,
 	char out[REDIS_KEY_MAX])
 {
 	uint8_t mac[64];
@@ -114,7 +130,7 @@ static int redis_key(const struct session_mgr *m, const char *prefix, const char
 		return -1;
 	memcpy(input, prefix, plen);
 	memcpy(input + plen, id, len);
-	if (crypto_hmac_keyed(m->id_mac, input, plen + len, mac, &mac_len) != 0)
+	if (crypto_hmac_keyed(k->id_mac, input, plen + len, mac, &mac_len) != 0)
 		return -1;
 	struct buf enc = BUF_INIT;
 	int rc = -1;
@@ -266,6 +282,8 @@ static enum session_err store_result(enum store_err e)
 }
 
 /* Writes s under rkey with the given TTL. */
+/* Writes s under rkey with the given TTL, sealed with the current key;
+ * SESSION_ALREADY_USED when an NX write finds the key taken. */
 static enum session_err write_record(struct session_mgr *m, const char *rkey,
 	const struct session *s, int ttl, enum store_set_cond cond)
 {
@@ -276,9 +294,10 @@ static enum session_err write_record(struct session_mgr *m, const char *rkey,
 		goto fail;
 	}
 	if (serialize(s, &plain) != 0 || plain.len > m->max_record - 64 ||
-	    seal(m->enc_key, RECORD_VERSION, rkey, &plain, &sealed) != 0)
+	    seal(m->cur.enc_key, RECORD_VERSION, rkey, &plain, &sealed) != 0)
 		goto fail;
-	rc = store_result(store_set(m->store, rkey, strlen(rkey), sealed.data, sealed.len, ttl, cond));
+	enum store_err e = store_set(m->store, rkey, strlen(rkey), sealed.data, sealed.len, ttl, cond);
+	rc = e == STORE_EXISTS ? SESSION_ALREADY_USED : store_result(e);
 fail:
 	buf_free(&plain);
 	buf_free(&sealed);
@@ -298,7 +317,7 @@ enum session_err session_create(struct session_mgr *m, struct session *s,
 	    b64url_encode(raw, sizeof(raw), &enc) != 0 || enc.len != SESSION_ID_LEN)
 		goto fail;
 	memcpy(id, enc.data, SESSION_ID_LEN + 1);
-	if (redis_key(m, KEY_PREFIX_USER, id, SESSION_ID_LEN, rkey) != 0)
+	if (redis_key(&m->cur, KEY_PREFIX_USER, id, SESSION_ID_LEN, rkey) != 0)
 		goto fail;
 	s->created_at = now_unix();
 	s->expires_at = s->created_at + ttl;
@@ -326,6 +345,56 @@ static enum session_err parse_opened(const char *text, size_t len, enum session_
 	return SESSION_OK;
 }
 
+/* Reads and opens the record under the name keys k give id; GETEX
+ * extends its idle expiry. */
+static enum session_err load_record(struct session_mgr *m, const struct session_keys *k,
+	const char *id, size_t len, char rkey[REDIS_KEY_MAX], struct session *out)
+{
+	struct buf sealed = BUF_INIT, plain = BUF_INIT;
+	if (redis_key(k, KEY_PREFIX_USER, id, len, rkey) != 0)
+		return SESSION_ERR_INTERNAL;
+	enum session_err rc = store_result(store_get(m->store, rkey, strlen(rkey), m->idle_ttl, &sealed));
+	if (rc == SESSION_OK)
+		rc = unseal(k->enc_key, RECORD_VERSION, rkey, (const uint8_t *)sealed.data, sealed.len,
+		            m->max_record, &plain) == 0
+			? parse_opened(plain.data, plain.len, SESSION_USER, out) : SESSION_NOT_FOUND;
+	buf_free(&sealed);
+	buf_free(&plain);
+	return rc;
+}
+
+/* Idle lifetime left to a record, capped by its absolute expiry. */
+static int record_ttl(const struct session_mgr *m, const struct session *s)
+{
+	int64_t left = s->expires_at - now_unix();
+	return left < m->idle_ttl ? (int)left : m->idle_ttl;
+}
+
+/* A record found under the previous secret's name (old_key) moves to the
+ * current one. SET NX: a concurrent load that moved it first wins and its
+ * copy stays. Then GETDEL of the old name: finding it gone means a logout
+ * (which deletes the old name before the current one) ran meanwhile, so
+ * the copy just written goes too. A store failure leaves the record where
+ * it was, still readable. */
+static enum session_err move_to_current(struct session_mgr *m, const char *id, size_t len,
+	const char *old_key, const struct session *s)
+{
+	char rkey[REDIS_KEY_MAX];
+	struct buf gone = BUF_INIT;
+	if (redis_key(&m->cur, KEY_PREFIX_USER, id, len, rkey) != 0)
+		return SESSION_ERR_INTERNAL;
+	enum session_err rc = write_record(m, rkey, s, record_ttl(m, s), STORE_SET_NX);
+	if (rc == SESSION_ALREADY_USED)
+		return SESSION_OK;
+	if (rc != SESSION_OK)
+		return rc;
+	rc = store_result(store_getdel(m->store, old_key, strlen(old_key), &gone));
+	buf_free(&gone);
+	if (rc == SESSION_NOT_FOUND)
+		store_del(m->store, rkey, strlen(rkey));
+	return rc;
+}
+
 /* Logged-in sessions are read with GETEX, extending the idle expiry in the
  * same round trip; one past its absolute expiry is refused here and expires
  * by itself. */
@@ -333,21 +402,22 @@ enum session_err session_load_user(struct session_mgr *m, const char *id, size_t
 	struct session *out)
 {
 	char rkey[REDIS_KEY_MAX];
-	struct buf sealed = BUF_INIT, plain = BUF_INIT;
-	enum session_err rc;
 	session_init(out, SESSION_USER);
 	if (!session_id_valid(id, len))
 		return SESSION_NOT_FOUND;
-	if (redis_key(m, KEY_PREFIX_USER, id, len, rkey) != 0)
-		return SESSION_ERR_INTERNAL;
-	rc = store_result(store_get(m->store, rkey, strlen(rkey), m->idle_ttl, &sealed));
-	if (rc == SESSION_OK)
-		rc = unseal(m->enc_key, RECORD_VERSION, rkey, (const uint8_t *)sealed.data, sealed.len,
-		            m->max_record, &plain) == 0
-			? parse_opened(plain.data, plain.len, SESSION_USER, out) : SESSION_NOT_FOUND;
-	buf_free(&sealed);
-	buf_free(&plain);
-	return rc;
+	enum session_err rc = load_record(m, &m->cur, id, len, rkey, out);
+	if (rc != SESSION_NOT_FOUND || !m->has_prev)
+		return rc;
+	rc = load_record(m, &m->prev, id, len, rkey, out);
+	if (rc != SESSION_OK)
+		return rc;
+	enum session_err moved = move_to_current(m, id, len, rkey, out);
+	if (moved == SESSION_NOT_FOUND) {
+		session_clear(out);
+		session_init(out, SESSION_USER);
+		return SESSION_NOT_FOUND;
+	}
+	return SESSION_OK;
 }
 
 enum session_err session_update_user(struct session_mgr *m, const char *id, size_t len,
@@ -356,23 +426,29 @@ enum session_err session_update_user(struct session_mgr *m, const char *id, size
 	char rkey[REDIS_KEY_MAX];
 	if (!session_id_valid(id, len) || s->kind != SESSION_USER)
 		return SESSION_NOT_FOUND;
-	if (redis_key(m, KEY_PREFIX_USER, id, len, rkey) != 0)
+	if (redis_key(&m->cur, KEY_PREFIX_USER, id, len, rkey) != 0)
 		return SESSION_ERR_INTERNAL;
-	int64_t left = s->expires_at - now_unix();
-	int ttl = left < m->idle_ttl ? (int)left : m->idle_ttl;
 	/* XX: a logout that ran meanwhile must stay a logout */
-	return write_record(m, rkey, s, ttl, STORE_SET_XX);
+	return write_record(m, rkey, s, record_ttl(m, s), STORE_SET_XX);
+}
+
+static enum session_err delete_record(struct session_mgr *m, const struct session_keys *k,
+	const char *id, size_t len)
+{
+	char rkey[REDIS_KEY_MAX];
+	if (redis_key(k, KEY_PREFIX_USER, id, len, rkey) != 0)
+		return SESSION_ERR_INTERNAL;
+	enum session_err e = store_result(store_del(m->store, rkey, strlen(rkey)));
+	return e == SESSION_NOT_FOUND ? SESSION_OK : e;
 }
 
 enum session_err session_destroy(struct session_mgr *m, const char *id, size_t len)
 {
-	char rkey[REDIS_KEY_MAX];
 	if (!session_id_valid(id, len))
 		return SESSION_OK;
-	if (redis_key(m, KEY_PREFIX_USER, id, len, rkey) != 0)
-		return SESSION_ERR_INTERNAL;
-	enum session_err e = store_result(store_del(m->store, rkey, strlen(rkey)));
-	return e == SESSION_NOT_FOUND ? SESSION_OK : e;
+	/* the old name first: see move_to_current */
+	enum session_err e = m->has_prev ? delete_record(m, &m->prev, id, len) : SESSION_OK;
+	return e == SESSION_OK ? delete_record(m, &m->cur, id, len) : e;
 }
 
 enum session_err session_seal_login(struct session_mgr *m, struct session *s, struct buf *cookie)
@@ -389,7 +465,7 @@ enum session_err session_seal_login(struct session_mgr *m, struct session *s, st
 	size_t rd_len = strlen(s->rd);
 	if (s->gateway != (rd_len > 0) || serialize(s, &plain) != 0 ||
 	    (s->gateway && (buf_append_char(&plain, '\n') || buf_append(&plain, s->rd, rd_len))) ||
-	    seal(m->attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, &plain, &sealed) != 0 ||
+	    seal(m->cur.attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, &plain, &sealed) != 0 ||
 	    b64url_encode((const uint8_t *)sealed.data, sealed.len, cookie) != 0 || cookie->len > SESSION_ATTEMPT_MAX)
 		goto fail;
 	rc = SESSION_OK;
@@ -420,9 +496,13 @@ enum session_err session_open_login(struct session_mgr *m, const char *val, size
 	session_init(out, SESSION_LOGIN);
 	if (len <= SESSION_ID_LEN || len > SESSION_ATTEMPT_MAX)
 		return SESSION_NOT_FOUND;
+	/* an attempt started before a rotation finishes after it */
 	if (b64url_decode(val, len, &sealed) != 0 ||
-	    unseal(m->attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, (const uint8_t *)sealed.data,
-	           sealed.len, SESSION_ATTEMPT_MAX, &plain) != 0)
+	    (unseal(m->cur.attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, (const uint8_t *)sealed.data,
+	            sealed.len, SESSION_ATTEMPT_MAX, &plain) != 0 &&
+	     (!m->has_prev ||
+	      unseal(m->prev.attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, (const uint8_t *)sealed.data,
+	             sealed.len, SESSION_ATTEMPT_MAX, &plain) != 0)))
 		goto done;
 	/* the return URL follows the JSON after a newline (the JSON has none) */
 	const char *nl = memchr(plain.data, '\n', plain.len);
@@ -446,15 +526,32 @@ done:
 	return rc;
 }
 
+/* Spent under the previous secret's name (by a worker not yet given the
+ * new secret, or before the rotation): still spent. */
+static enum session_err spent_before_rotation(struct session_mgr *m, const struct session *login)
+{
+	char rkey[REDIS_KEY_MAX];
+	struct buf val = BUF_INIT;
+	if (!m->has_prev)
+		return SESSION_OK;
+	if (redis_key(&m->prev, KEY_PREFIX_USED, login->state, strlen(login->state), rkey) != 0)
+		return SESSION_ERR_INTERNAL;
+	enum session_err e = store_result(store_get(m->store, rkey, strlen(rkey), 0, &val));
+	buf_free(&val);
+	return e == SESSION_OK ? SESSION_ALREADY_USED : e == SESSION_NOT_FOUND ? SESSION_OK : e;
+}
+
 enum session_err session_consume_login(struct session_mgr *m, const struct session *login)
 {
 	char rkey[REDIS_KEY_MAX];
 	int64_t left = login->expires_at - now_unix();
 	if (login->kind != SESSION_LOGIN || left <= 0)
 		return SESSION_NOT_FOUND;
-	if (redis_key(m, KEY_PREFIX_USED, login->state, strlen(login->state), rkey) != 0)
+	if (redis_key(&m->cur, KEY_PREFIX_USED, login->state, strlen(login->state), rkey) != 0)
 		return SESSION_ERR_INTERNAL;
 	enum store_err e = store_set(m->store, rkey, strlen(rkey), "1", 1,
 	                             left > INT_MAX ? INT_MAX : (int)left, STORE_SET_NX);
-	return e == STORE_EXISTS ? SESSION_ALREADY_USED : store_result(e);
+	if (e == STORE_EXISTS)
+		return SESSION_ALREADY_USED;
+	return e == STORE_OK ? spent_before_rotation(m, login) : store_result(e);
 }

@@ -18,6 +18,10 @@
 #                      auth-url with Redis down
 #   concurrency    (k) request threads: 200 logins held in sgID at once, fast
 #                      probes meanwhile, PSS; the bulkhead; hung sgID; kill -9
+#   rotation       (l) session secret, client key and client secret rotated
+#                      with one SIGHUP under load: 0 failed, no one logged out
+#   parse-data     (m) SGID_PARSE_DATA=1: stringified JSON from the IdP as JSON,
+#                      hostile values kept strings
 #
 # FAULTS_QUICK=1: shorter loads and fewer cases, soak of 20 s (for make check).
 # Otherwise the soak runs SOAK_SECONDS (default 60 here; `make soak` runs
@@ -28,7 +32,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals scaleout sentinel anon-flood soak)
+all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel anon-flood soak)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}

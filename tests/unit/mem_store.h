@@ -14,6 +14,7 @@ struct mem_store {
 	struct mem_entry e[MEM_SLOTS];
 	int fail;              /* non-zero: every call fails as a dead Redis would */
 	int last_get_ttl;
+	int drop_before_getdel; /* a concurrent DEL lands just before each GETDEL */
 	unsigned calls;        /* every call, ping included */
 	unsigned sets, gets, getdels, dels;
 };
@@ -91,6 +92,8 @@ static enum store_err mem_getdel(struct store *s, const char *k, size_t kl, stru
 	struct mem_store *m = s->impl;
 	m->calls++;
 	m->getdels++;
+	if (m->drop_before_getdel && mem_find(s, k, kl))
+		mem_drop(mem_find(s, k, kl));
 	enum store_err rc = mem_lookup(s, k, kl, 0, out);
 	struct mem_entry *e = mem_find(s, k, kl);
 	if (rc == STORE_OK && e)

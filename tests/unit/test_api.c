@@ -1460,6 +1460,59 @@ static void test_gateway_full_login(void)
 	fs->extra_name[0] = '\0';
 }
 
+/* SGID_PARSE_DATA: a stringified JSON value reaches the SPA as JSON (its
+ * numbers' text kept, < escaped), from sgID and from the cached profile
+ * alike; the gateway passes it as compact JSON text; off, or hostile, it
+ * stays the string sgID sent. */
+#define RECORDS_VALUE "[{\"name\": \"LIM <b>\", \"n\": 1e999}]"
+#define RECORDS_JSON "[{\"name\":\"LIM \\u003cb\\u003e\",\"n\":1e999}]"
+#define RECORDS_HEADER "[{\"name\":\"LIM <b>\",\"n\":1e999}]"
+
+static void parse_data_userinfo(const char *value, bool parse, const char *want_member)
+{
+	char sess[4096];
+	snprintf(fs->extra_name, sizeof(fs->extra_name), "myinfo.children_birth_records");
+	snprintf(fs->extra_value, sizeof(fs->extra_value), "%s", value);
+	cfg.parse_data = parse;
+	CHECK_INT(login("icecream=Vanilla", sess), 0);
+	for (int pass = 0; pass < 2; pass++) { /* from sgID, then from the session */
+		int ui = fs_userinfos();
+		call("GET", "/api/userinfo", NULL, cookie_of(sess));
+		CHECK_INT(res.status, 200);
+		CHECK(buf_has(&res.body, want_member));
+		CHECK_INT(fs_userinfos(), ui + (pass == 0));
+		json_value *j = body_json();
+		CHECK(j != NULL);
+		const json_value *d = json_get(j, "data");
+		CHECK_STR(json_get_str(d, "myinfo.name", NULL), NAME_VALUE);
+		CHECK_INT(json_kind_of(json_get(d, "myinfo.children_birth_records")),
+		          strchr(want_member + strlen("\"myinfo.children_birth_records\":"), '"') ==
+		          want_member + strlen("\"myinfo.children_birth_records\":") ? JSON_STRING : JSON_ARRAY);
+		json_free(j);
+	}
+	cfg.parse_data = false;
+	fs->extra_name[0] = '\0';
+	call_auth(cookie_of(sess), "GET", "/", NULL, NULL);
+	CHECK_GATE(200);
+}
+
+static void test_parse_data(void)
+{
+	reset_store();
+	parse_data_userinfo(RECORDS_VALUE, true, "\"myinfo.children_birth_records\":" RECORDS_JSON);
+	/* the gateway: compact JSON text, percent-encoding as for any value */
+	CHECK_STR(header("X-Sgid-Myinfo-Children-Birth-Records"), RECORDS_HEADER);
+	CHECK_STR(header("X-Sgid-Myinfo-Name"), NAME_HEADER);
+	/* off (the default): the string as sgID sent it */
+	parse_data_userinfo(RECORDS_VALUE, false,
+		"\"myinfo.children_birth_records\":\"[{\\\"name\\\": \\\"LIM \\u003cb\\u003e\\\", \\\"n\\\": 1e999}]\"");
+	CHECK_STR(header("X-Sgid-Myinfo-Children-Birth-Records"), "[{\"name\": \"LIM <b>\", \"n\": 1e999}]");
+	/* hostile: a repeated key, an integer past 64 bits, trailing garbage */
+	parse_data_userinfo("{\"a\":1,\"a\":2}", true, "\"myinfo.children_birth_records\":\"{\\\"a\\\":1,\\\"a\\\":2}\"");
+	parse_data_userinfo("[18446744073709551617]", true, "\"myinfo.children_birth_records\":\"[18446744073709551617]\"");
+	parse_data_userinfo("[1] x]", true, "\"myinfo.children_birth_records\":\"[1] x]\"");
+}
+
 /* 401 for anything but a live session; the login link only for a browser
  * navigation to an acceptable URI, and it round-trips to that URI. */
 static void test_gateway_auth_refused(void)
@@ -1994,6 +2047,7 @@ int main(int argc, char **argv)
 		RUN(test_gateway_login_start);
 		RUN(test_gateway_hostile_rd);
 		RUN(test_gateway_full_login);
+	RUN(test_parse_data);
 		RUN(test_gateway_auth_refused);
 		RUN(test_gateway_spa_session);
 		RUN(test_authorizer);

@@ -23,6 +23,8 @@ static const char *const all_vars[] = {
 	"REDIS_TIMEOUT_MS", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "LOG_LEVEL",
 	"SGID_CLIENT_SECRET_FILE", "SESSION_SECRET_FILE", "SGID_HTTPS_PROXY",
 	"SGID_ALLOWED_RETURN_ORIGINS", "SGID_GATEWAY_ERROR_URL", "SGID_GATEWAY_HEADERS",
+	"SGID_PRIVATE_KEY_PREVIOUS", "SGID_PRIVATE_KEY_PREVIOUS_FILE", "SGID_PARSE_DATA",
+	"SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE",
 };
 
 #define SECRET "clientSecretValue-DO-NOT-LOG-0123456789"
@@ -656,6 +658,26 @@ static void test_session_secret(void)
 	expect_fail("SESSION_SECRET", "0123456789abcdef0123456789abcde", "SESSION_SECRET");
 }
 
+static void test_session_secret_previous(void)
+{
+	struct config c;
+	uint8_t want[32];
+	const char *prev = "the secret before the rotation!!";
+
+	expect_ok("SESSION_SECRET", "0123456789abcdef0123456789abcdef", &c);
+	CHECK(!c.has_session_secret_previous);
+	cfg_free(&c);
+	/* with the derived default as the current secret too */
+	expect_ok("SESSION_SECRET_PREVIOUS", prev, &c);
+	CHECK(c.has_session_secret_previous);
+	CHECK(crypto_sha256(prev, strlen(prev), want) == 0);
+	CHECK(memcmp(c.session_secret_previous, want, 32) == 0);
+	CHECK(memcmp(c.session_secret, want, 32) != 0);
+	cfg_free(&c);
+	expect_fail("SESSION_SECRET_PREVIOUS", "too-short-previous", "SESSION_SECRET_PREVIOUS");
+	expect_fail("SESSION_SECRET_PREVIOUS_FILE", "/nonexistent/previous", "SESSION_SECRET_PREVIOUS_FILE");
+}
+
 /* In a child without OpenSSL algorithms: no key is made from zeros, the
  * load fails naming the variable. */
 static void no_crypto_session_secret(void)
@@ -996,6 +1018,78 @@ static void test_key_inline_and_file(void)
 	expect_fail("SGID_PRIVATE_KEY", "Your private key", "SGID_PRIVATE_KEY");
 }
 
+/* The previous key of a rotation: optional, loaded and checked exactly as
+ * the current one (inline or file, not both, garbage refused naming it). */
+static void test_previous_key(void)
+{
+	struct config c;
+	struct cfg_error e;
+	size_t len = 0;
+	char *second = harness_read_file("tests/fixtures/client-test-key-2.pem", &len);
+
+	CHECK(second != NULL);
+	if (!second)
+		return;
+	expect_ok("SGID_CLIENT_ID", "TESTCLIENT", &c);
+	CHECK(c.private_key != NULL);
+	CHECK(c.private_key_previous == NULL); /* unset: none */
+	cfg_free(&c);
+
+	/* the rotation: the new key current, the old one previous */
+	base_env();
+	setenv("SGID_PRIVATE_KEY", second, 1);
+	setenv("SGID_PRIVATE_KEY_PREVIOUS", pem_escaped, 1);
+	CHECK_INT(load(&c, &e), 0);
+	CHECK(c.private_key_previous != NULL);
+	CHECK(!crypto_pkey_same_public(c.private_key, c.private_key_previous));
+	cfg_free(&c);
+	CHECK(c.private_key_previous == NULL); /* cfg_free wipes */
+
+	/* from a file, and both forms refused */
+	char *path = write_temp(pem);
+	CHECK(path != NULL);
+	if (path) {
+		base_env();
+		setenv("SGID_PRIVATE_KEY", second, 1);
+		setenv("SGID_PRIVATE_KEY_PREVIOUS_FILE", path, 1);
+		CHECK_INT(load(&c, &e), 0);
+		CHECK(c.private_key_previous != NULL);
+		cfg_free(&c);
+		setenv("SGID_PRIVATE_KEY_PREVIOUS", pem, 1);
+		CHECK_INT(load(&c, &e), -1);
+		CHECK_STR(e.var, "SGID_PRIVATE_KEY_PREVIOUS");
+		CHECK(strstr(e.msg, "SGID_PRIVATE_KEY_PREVIOUS_FILE") != NULL);
+		unlink(path);
+		clear_env();
+	}
+	expect_fail("SGID_PRIVATE_KEY_PREVIOUS_FILE", "/nonexistent/key.pem", "SGID_PRIVATE_KEY_PREVIOUS_FILE");
+	expect_fail("SGID_PRIVATE_KEY_PREVIOUS", "Your previous private key", "SGID_PRIVATE_KEY_PREVIOUS");
+	expect_fail("SGID_PRIVATE_KEY_PREVIOUS",
+		"-----BEGIN PRIVATE KEY-----\\nnotakey\\n-----END PRIVATE KEY-----", "SGID_PRIVATE_KEY_PREVIOUS");
+
+	/* the same key twice loads (with a warning): the service still works */
+	expect_ok("SGID_PRIVATE_KEY_PREVIOUS", pem_escaped, &c);
+	CHECK(crypto_pkey_same_public(c.private_key, c.private_key_previous));
+	cfg_free(&c);
+	free(second);
+}
+
+static void test_parse_data(void)
+{
+	struct config c;
+
+	expect_ok("SGID_CLIENT_ID", "TESTCLIENT", &c);
+	CHECK(!c.parse_data); /* default off: values stay strings */
+	cfg_free(&c);
+	expect_ok("SGID_PARSE_DATA", "1", &c);
+	CHECK(c.parse_data);
+	cfg_free(&c);
+	expect_ok("SGID_PARSE_DATA", "off", &c);
+	CHECK(!c.parse_data);
+	cfg_free(&c);
+	expect_fail("SGID_PARSE_DATA", "json", "SGID_PARSE_DATA");
+}
+
 /* ---- .env through cfg_load ---- */
 
 static void test_dotenv_file(void)
@@ -1109,6 +1203,7 @@ int main(int argc, char **argv)
 	RUN(test_numbers);
 	RUN(test_cookie_settings);
 	RUN(test_session_secret);
+	RUN(test_session_secret_previous);
 	RUN(test_session_secret_unavailable);
 	RUN(test_log_level);
 	RUN(test_https_proxy);
@@ -1116,6 +1211,8 @@ int main(int argc, char **argv)
 	RUN(test_ca_file);
 	RUN(test_redis_env);
 	RUN(test_key_inline_and_file);
+	RUN(test_previous_key);
+	RUN(test_parse_data);
 	RUN(test_dotenv_file);
 	clear_env();
 	free(pem);

@@ -19,18 +19,32 @@ static struct mem_store mem;
 static struct store store = { &mem_store_ops, &mem, "" };
 static struct session_mgr mgr;
 
-static void setup(void)
+#define SECRET_A "0123456789abcdef0123456789abcdef"
+#define SECRET_B "the secret after the rotation!!!"
+
+/* The manager under secret cur, and prev as SESSION_SECRET_PREVIOUS
+ * (NULL: none); the store keeps its contents. */
+static void use_secrets(const char *cur, const char *prev)
 {
-	session_mgr_wipe(&mgr); /* the previous test's; a zeroed manager is fine */
-	mem_destroy(&store);
+	session_mgr_wipe(&mgr); /* the previous one; a zeroed manager is fine */
 	struct config cfg;
 	memset(&cfg, 0, sizeof(cfg));
-	memcpy(cfg.session_secret, "0123456789abcdef0123456789abcdef", 32);
+	memcpy(cfg.session_secret, cur, 32);
+	if (prev) {
+		memcpy(cfg.session_secret_previous, prev, 32);
+		cfg.has_session_secret_previous = true;
+	}
 	cfg.login_ttl = 300;
 	cfg.session_ttl = 3600;
 	cfg.session_idle_ttl = 900;
 	cfg.http_max_body = 1024 * 1024;
 	CHECK_INT(session_mgr_init(&mgr, &store, &cfg), 0);
+}
+
+static void setup(void)
+{
+	mem_destroy(&store);
+	use_secrets(SECRET_A, NULL);
 }
 
 static int count_entries(void)
@@ -193,7 +207,7 @@ static int seal_raw(int version, const char *aad, const char *plain, struct buf 
 	uint8_t iv[12] = { 1, 2, 3 }, tag[16];
 	struct buf ct = BUF_INIT, sealed = BUF_INIT;
 	int rc = -1;
-	if (crypto_aes_gcm_encrypt(mgr.attempt_key, 32, iv, sizeof(iv), (const uint8_t *)aad, strlen(aad),
+	if (crypto_aes_gcm_encrypt(mgr.cur.attempt_key, 32, iv, sizeof(iv), (const uint8_t *)aad, strlen(aad),
 	                           (const uint8_t *)plain, strlen(plain), &ct, tag) == 0 &&
 	    buf_append_char(&sealed, (char)version) == 0 && buf_append(&sealed, iv, sizeof(iv)) == 0 &&
 	    buf_append(&sealed, ct.data, ct.len) == 0 && buf_append(&sealed, tag, sizeof(tag)) == 0 &&
@@ -476,6 +490,99 @@ static void test_ids_are_unique(void)
 	session_clear(&s);
 }
 
+/* SESSION_SECRET_PREVIOUS: a session of the old secret loads, moves to
+ * the new name at once (one record, never two), and logout ends it; an
+ * attempt sealed before the rotation opens after it; a marker spent under
+ * the old name still counts. Without the previous secret none of it. */
+static void test_secret_rotation(void)
+{
+	setup();
+	struct session s, out, att;
+	struct buf c = BUF_INIT, rec = BUF_INIT;
+	char id[SESSION_ID_LEN + 1], id2[SESSION_ID_LEN + 1];
+	session_init(&s, SESSION_USER);
+	strcpy(s.sub, "u=rot");
+	buf_append_str(&s.access_token, "tok");
+	CHECK_INT(session_create(&mgr, &s, id), SESSION_OK);
+	CHECK_INT(session_create(&mgr, &s, id2), SESSION_OK);
+	sample_attempt(&att);
+	CHECK_INT(session_seal_login(&mgr, &att, &c), SESSION_OK);
+	char old_key[80];
+	snprintf(old_key, sizeof(old_key), "%s", mem.e[0].key);
+
+	use_secrets(SECRET_B, NULL); /* rotated without the previous: all gone */
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+
+	use_secrets(SECRET_B, SECRET_A);
+	CHECK_INT(count_entries(), 2);
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	CHECK_STR(out.sub, "u=rot");
+	session_clear(&out);
+	/* moved: the old name is gone, one record under the new one */
+	CHECK_INT(count_entries(), 2);
+	CHECK(store_get(&store, old_key, strlen(old_key), 0, &rec) == STORE_NOT_FOUND);
+	unsigned gets = mem.gets;
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	CHECK_INT(mem.gets, gets + 1); /* found under the current name at once */
+	session_clear(&out);
+	/* the moved record is sealed with the new secret alone */
+	use_secrets(SECRET_B, NULL);
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	session_clear(&out);
+	use_secrets(SECRET_B, SECRET_A);
+	/* logout of a session still under the old name */
+	CHECK_INT(session_destroy(&mgr, id2, strlen(id2)), SESSION_OK);
+	CHECK_INT(count_entries(), 1);
+	CHECK_INT(session_load_user(&mgr, id2, strlen(id2), &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+
+	/* the attempt opens; spent under the old secret, it stays spent */
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_OK);
+	CHECK_STR(out.state, "state-value-123");
+	use_secrets(SECRET_A, NULL);
+	CHECK_INT(session_consume_login(&mgr, &out), SESSION_OK);
+	use_secrets(SECRET_B, SECRET_A);
+	CHECK_INT(session_consume_login(&mgr, &out), SESSION_ALREADY_USED);
+	CHECK_INT(session_consume_login(&mgr, &out), SESSION_ALREADY_USED);
+	session_clear(&out);
+	/* new attempts are sealed with the new secret */
+	buf_reset(&c);
+	CHECK_INT(session_seal_login(&mgr, &att, &c), SESSION_OK);
+	use_secrets(SECRET_B, NULL);
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_OK);
+	session_clear(&out);
+	use_secrets(SECRET_A, NULL);
+	session_clear(&s);
+	session_clear(&att);
+	buf_free(&c);
+	buf_free(&rec);
+}
+
+/* A logout that deletes the old name while a load moves the record: the
+ * copy under the new name goes too, so the logout stays a logout. */
+static void test_rotation_move_loses_to_logout(void)
+{
+	setup();
+	struct session s, out;
+	char id[SESSION_ID_LEN + 1];
+	session_init(&s, SESSION_USER);
+	strcpy(s.sub, "u=race");
+	CHECK_INT(session_create(&mgr, &s, id), SESSION_OK);
+	use_secrets(SECRET_B, SECRET_A);
+	/* the logout's DEL of the old name lands between the load's GETEX and
+	 * its move: simulated by a store that drops the entry on GETDEL first */
+	mem.drop_before_getdel = 1;
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	CHECK_INT(count_entries(), 0);
+	mem.drop_before_getdel = 0;
+	use_secrets(SECRET_A, NULL);
+	session_clear(&s);
+}
+
 int main(void)
 {
 	RUN(test_login_attempt_in_cookie);
@@ -488,6 +595,8 @@ int main(void)
 	RUN(test_absolute_expiry);
 	RUN(test_store_down);
 	RUN(test_ids_are_unique);
+	RUN(test_secret_rotation);
+	RUN(test_rotation_move_loses_to_logout);
 	mem_destroy(&store);
 	session_mgr_wipe(&mgr);
 	return harness_report("session");
