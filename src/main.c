@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "cfg.h"
 #include "log.h"
 #include "server.h"
@@ -118,6 +119,15 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	log_set_level(cfg.log_level);
+	/* an AUDIT_LOG that cannot be opened stops us here, not in a worker
+	 * crash loop (the workers open it again, each for itself) */
+	char why[600];
+	if (audit_open(cfg.audit_log, NULL, why, sizeof(why)) != 0) {
+		fprintf(stderr, "sgid-fcgi: configuration error: AUDIT_LOG: %s\n", why);
+		cfg_free(&cfg);
+		return EXIT_CONFIG;
+	}
+	audit_close();
 	if (check_only) {
 		printf("configuration OK: issuer %s, client %s, frontend %s\n",
 		       cfg.issuer, cfg.client_id, cfg.frontend_origin);
