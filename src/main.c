@@ -28,6 +28,8 @@ static void usage(FILE *f)
 	      "Each worker serves T requests at once on T threads; at most SGID_MAX_INFLIGHT\n"
 	      "of the pool's threads (default 4/5) wait on sgID at once, so a slow sgID\n"
 	      "never takes the threads that health, auth-url and cached userinfo need.\n"
+	      "Without --listen, SIGHUP reopens AUDIT_LOG (logrotate); with it, SIGHUP\n"
+	      "reloads and the new workers open it afresh.\n"
 	      "Configuration comes from the environment and an optional .env file\n"
 	      "(the environment wins); see README.md for the variables.\n"
 	      "\n"
