@@ -244,6 +244,8 @@ void audit_write(const struct audit_record *r, const struct audit_peer *p)
 	struct buf line = BUF_INIT;
 	int saved = errno;
 
+	if (!audit_enabled())
+		return; /* off: not even the line is built */
 	if (audit_format(r, p, &line) != 0) {
 		count_drop("line could not be built");
 		goto out;
@@ -257,7 +259,7 @@ void audit_write(const struct audit_record *r, const struct audit_peer *p)
 		while (w < 0 && errno == EINTR);
 		e = errno;
 	} else {
-		w = (ssize_t)line.len; /* off */
+		w = (ssize_t)line.len; /* turned off meanwhile */
 	}
 	pthread_rwlock_unlock(&sink.lock);
 	if (w != (ssize_t)line.len)
