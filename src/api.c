@@ -757,8 +757,6 @@ static void handle_health(struct app *a, const struct request *req, struct respo
 	}
 	const char *reason = health_reason(st);
 	struct buf b = BUF_INIT;
-	log_error("health: not ready: %s%s%s", reason, a->store->errstr[0] ? ": " : "",
-	          a->store->errstr);
 	if (buf_printf(&b, "{\"status\":\"unavailable\",\"reason\":\"%s\"}", reason) != 0)
 		resp_json_error(res, 503, "session_store_unavailable", "the session store is not ready");
 	else

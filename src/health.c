@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "log.h"
 #include "util.h"
 
 static const char *const reasons[] = {
@@ -48,7 +49,11 @@ enum store_write_state health_check(struct store *s)
 	}
 	/* another thread may have probed between our look and the lock */
 	if (!fresh(atomic_load(&cached_at_ms))) {
-		atomic_store(&cached_state, (int)store_probe_write(s));
+		enum store_write_state probed = store_probe_write(s);
+		/* logged by the prober only: the detail is in its store */
+		if (probed != STORE_WRITABLE)
+			log_error("health: not ready: %s: %s", health_reason(probed), s->errstr);
+		atomic_store(&cached_state, (int)probed);
 		atomic_store(&cached_at_ms, now_monotonic_ms());
 	}
 	enum store_write_state st = (enum store_write_state)atomic_load(&cached_state);
