@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # (l) The audit log (issue 13) on the real stack: nginx, a pool of 2 workers,
-# MockPass, AUDIT_LOG to a file and nginx (127.0.0.1) as the trusted proxy.
+# MockPass, AUDIT_LOG to a file; the test's clients on 127.0.0.1 (nginx's
+# REMOTE_ADDR) stand for a load balancer in TRUSTED_PROXIES.
 # A login, userinfo, a logout, the old cookie again, two failed logins: the
 # file holds exactly the expected events, once each, each line one JSON
 # object; the client is the untrusted hop of X-Forwarded-For; no cookie,
