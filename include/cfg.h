@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "cidr.h"
 #include "crypto.h"
 #include "log.h"
 #include "resp.h"
@@ -94,6 +95,12 @@ struct config {
 
 	struct redis_config redis;
 	enum log_level log_level;    /* LOG_LEVEL, info */
+
+	/* audit log */
+	char audit_log[512];         /* AUDIT_LOG: "stderr" (default), "off" or
+	                                an absolute file path */
+	struct cidr_list trusted_proxies; /* TRUSTED_PROXIES: peers whose
+	                                X-Forwarded-For is believed; none by default */
 };
 
 struct cfg_error {

@@ -26,6 +26,17 @@ const char *store_strerror(enum store_err err);
  * was deleted meanwhile). */
 enum store_set_cond { STORE_SET_ALWAYS, STORE_SET_NX, STORE_SET_XX };
 
+/* Whether the store takes writes now, from store_probe_write. */
+enum store_write_state {
+	STORE_WRITABLE,
+	STORE_UNREACHABLE,     /* connect, auth, I/O or timeout */
+	STORE_READ_ONLY,       /* READONLY (a replica), MASTERDOWN (a stale one) */
+	STORE_NO_REPLICAS,     /* NOREPLICAS: min-replicas-to-write not met */
+	STORE_FULL,            /* OOM: maxmemory with a policy that cannot evict */
+	STORE_WRITE_REFUSED,   /* any other error reply (MISCONF: a failed save) */
+	STORE_WRITE_STATE__MAX
+};
+
 struct store;
 struct store_ops {
 	/* SET key val EX ttl [NX|XX]; ttl_s <= 0 is refused (STORE_ERR_REPLY).
@@ -42,6 +53,9 @@ struct store_ops {
 	/* STORE_OK whether or not the key existed */
 	enum store_err (*del)(struct store *s, const char *key, size_t klen);
 	enum store_err (*ping)(struct store *s);
+	/* SET of a health key with a short TTL: the write a login makes, so
+	 * the refusals a login would meet show here as they would there. */
+	enum store_write_state (*probe_write)(struct store *s);
 	void (*destroy)(struct store *s);
 };
 
@@ -70,5 +84,7 @@ static inline enum store_err store_getdel(struct store *s, const char *k, size_t
 static inline enum store_err store_del(struct store *s, const char *k, size_t kl)
 	{ return s->ops->del(s, k, kl); }
 static inline enum store_err store_ping(struct store *s) { return s->ops->ping(s); }
+static inline enum store_write_state store_probe_write(struct store *s)
+	{ return s->ops->probe_write(s); }
 
 #endif

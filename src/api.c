@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "crypto.h"
 #include "gateway.h"
+#include "health.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -103,6 +105,14 @@ static void store_down(struct response *res)
 {
 	resp_json_error(res, 503, "session_store_unavailable",
 	                "The session store is unreachable; try again shortly.");
+}
+
+static void audit(const struct request *req, enum audit_event ev, const char *outcome,
+	const char *cause, const char *sub)
+{
+	const struct audit_record r = { ev, outcome, cause, sub };
+	const struct audit_peer p = { req->remote_addr, req->x_forwarded_for, req->user_agent };
+	audit_write(&r, &p);
 }
 
 /* A new login attempt in s (the caller set icecream, gateway and rd):
@@ -321,9 +331,11 @@ static void login_ended(struct app *a, const struct request *req, enum login_out
 	const char *sub)
 {
 	(void)a;
-	(void)req;
-	(void)sub;
 	log_debug("redirect: outcome %s", login_outcome_name(outcome));
+	if (outcome == LOGIN_OK)
+		audit(req, AUDIT_LOGIN_SUCCESS, "success", NULL, sub);
+	else
+		audit(req, AUDIT_LOGIN_FAILURE, "failure", login_outcome_name(outcome), NULL);
 }
 
 /* The cookie is cleared only when it named the login attempt that just
@@ -560,6 +572,22 @@ static enum session_err load_session(struct app *a, const struct request *req,
 	return rc;
 }
 
+/* A session expiry noticed: the request named no live session (se is
+ * NOT_FOUND), yet one of its cookies has the shape of our session ids (43
+ * base64url characters, which a login attempt never has). Its record is
+ * gone: expired (idle or absolute), or ended elsewhere. No cookie, or junk:
+ * an anonymous request, not logged. */
+static void notice_expiry(const struct request *req, enum session_err se)
+{
+	if (se != SESSION_NOT_FOUND)
+		return;
+	for (size_t i = 0; i < req->cookies->n; i++)
+		if (session_id_valid(req->cookies->v[i].val, req->cookies->v[i].len)) {
+			audit(req, AUDIT_SESSION_EXPIRED, "denied", NULL, NULL);
+			return;
+		}
+}
+
 static void handle_userinfo(struct app *a, const struct request *req, struct response *res)
 {
 	struct session s;
@@ -574,6 +602,7 @@ static void handle_userinfo(struct app *a, const struct request *req, struct res
 		goto done;
 	}
 	if (se != SESSION_OK) {
+		notice_expiry(req, se);
 		unauthorized(res);
 		goto done;
 	}
@@ -638,6 +667,7 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 	} else {
 		/* the authorizer's answer goes to the browser as it is; nginx's
 		 * error_page turns X-Sgid-Login into the redirect */
+		notice_expiry(req, se);
 		res->status = 401;
 		if (login_location(a, req, route, method, uri, &login) == 0) {
 			if (st == GATEWAY_VARIABLES)
@@ -662,11 +692,27 @@ static void handle_authorizer(struct app *a, const struct request *req, struct r
 
 /* --- GET|POST /api/logout ---------------------------------------------- */
 
+/* The sub of the session a logout ends, for the audit log: one GETEX more
+ * per logout, only when the audit log is on. "" when none loads. */
+static void logout_sub(struct app *a, const struct request *req, char *sub, size_t cap)
+{
+	struct session s;
+	const struct cookie_value *cookie = NULL;
+	sub[0] = '\0';
+	if (!audit_enabled() || req->cookies->n == 0)
+		return;
+	session_init(&s, SESSION_USER);
+	if (load_session(a, req, &s, &cookie) == SESSION_OK)
+		snprintf(sub, cap, "%s", s.sub);
+	session_clear(&s);
+}
+
 static void handle_logout(struct app *a, const struct request *req, struct response *res)
 {
 	struct kv_list q = {0};
 	struct buf loc = BUF_INIT;
 	const char *rd;
+	char sub[sizeof(((struct session *)0)->sub)];
 
 	/* a refused rd changes nothing: the session stays, no cookie is sent */
 	if (bind_rd(a, req, "logout", &q, &rd, res) != 0)
@@ -675,8 +721,13 @@ static void handle_logout(struct app *a, const struct request *req, struct respo
 		resp_text(res, 500, "Internal Server Error");
 		goto done;
 	}
-	/* every session the request names, and the cookie always */
+	/* every session the request names, and the cookie always; a logout
+	 * with none of our cookies ends nothing and is not audited */
+	logout_sub(a, req, sub, sizeof(sub));
 	enum session_err se = end_named_sessions(a, req);
+	if (req->cookies->n)
+		audit(req, AUDIT_LOGOUT, se == SESSION_OK ? "success" : "failure", NULL,
+		      sub[0] ? sub : NULL);
 	if (se != SESSION_OK) {
 		log_error("logout: %s: %s", session_strerror(se), a->store->errstr);
 		store_down(res);
@@ -693,17 +744,28 @@ done:
 
 /* --- GET /api/health --------------------------------------------------- */
 
+/* Readiness: the store answers and takes a write, as a login needs (the
+ * answer cached per process, health.h). ?live=1 is liveness: the process
+ * answers, nothing else is asked. */
 static void handle_health(struct app *a, const struct request *req, struct response *res)
 {
-	(void)req;
-	enum store_err e = store_ping(a->store);
-	if (e != STORE_OK) {
-		log_error("health: %s: %s", store_strerror(e), a->store->errstr);
-		resp_json_error(res, 503, "session_store_unavailable", "the session store is unreachable");
+	static const char ok[] = "{\"status\":\"ok\"}";
+	if (strcmp(req->query, "live=1") == 0) {
+		resp_json(res, 200, ok, sizeof(ok) - 1);
 		return;
 	}
-	static const char ok[] = "{\"status\":\"ok\"}";
-	resp_json(res, 200, ok, sizeof(ok) - 1);
+	enum store_write_state st = health_check(a->store);
+	if (st == STORE_WRITABLE) {
+		resp_json(res, 200, ok, sizeof(ok) - 1);
+		return;
+	}
+	const char *reason = health_reason(st);
+	struct buf b = BUF_INIT;
+	if (buf_printf(&b, "{\"status\":\"unavailable\",\"reason\":\"%s\"}", reason) != 0)
+		resp_json_error(res, 503, "session_store_unavailable", "the session store is not ready");
+	else
+		resp_json(res, 503, b.data, b.len);
+	buf_free(&b);
 }
 
 /* --- dispatch ---------------------------------------------------------- */

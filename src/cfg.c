@@ -730,6 +730,35 @@ static int load_log_level(struct config *cfg, const struct envsrc *e, struct cfg
 	return 0;
 }
 
+/* ---- audit log ---- */
+
+static int add_trusted_proxy(const char *s, size_t n, size_t i, void *ctx)
+{
+	struct list_ctx *c = ctx;
+	const char *why;
+	if (i >= CIDR_MAX_RANGES)
+		return fail(c->err, c->var, "at most %d ranges", CIDR_MAX_RANGES);
+	if (cidr_parse(s, n, &c->cfg->trusted_proxies.v[i], &why) != 0)
+		return fail(c->err, c->var, "entry %zu %s", i + 1, why);
+	c->cfg->trusted_proxies.n = i + 1;
+	return 0;
+}
+
+static int load_audit(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	struct list_ctx c = { cfg, err, "TRUSTED_PROXIES" };
+	const char *v = getv(e, "AUDIT_LOG");
+
+	if (!v)
+		v = "stderr";
+	if (strcmp(v, "stderr") != 0 && strcmp(v, "off") != 0 && v[0] != '/')
+		return fail(err, "AUDIT_LOG", "must be stderr, off or an absolute file path");
+	if (copy_value(cfg->audit_log, sizeof(cfg->audit_log), v, "AUDIT_LOG", err) != 0)
+		return -1;
+	v = getv(e, c.var);
+	return v ? for_each_entry(v, add_trusted_proxy, &c) : 0;
+}
+
 /* One RSA private key from VAR or VAR_FILE into *out (NULL when neither
  * is set); loaded at start-up so a bad key stops the service before any
  * login. */
@@ -774,7 +803,7 @@ int cfg_load(struct config *cfg, const char *dotenv_path, struct cfg_error *err)
 	static int (*const steps[])(struct config *, const struct envsrc *, struct cfg_error *) = {
 		load_client, load_hostname, load_urls, load_gateway, load_scopes, load_numbers,
 		load_ca_file, load_proxy, load_cookie, load_session_secret, load_redis, load_log_level,
-		load_parse_data, load_private_key,
+		load_parse_data, load_audit, load_private_key,
 	};
 	struct envsrc env = {0};
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "cfg.h"
 #include "log.h"
 #include "server.h"
@@ -27,6 +28,8 @@ static void usage(FILE *f)
 	      "Each worker serves T requests at once on T threads; at most SGID_MAX_INFLIGHT\n"
 	      "of the pool's threads (default 4/5) wait on sgID at once, so a slow sgID\n"
 	      "never takes the threads that health, auth-url and cached userinfo need.\n"
+	      "Without --listen, SIGHUP reopens AUDIT_LOG (logrotate); with it, SIGHUP\n"
+	      "reloads and the new workers open it afresh.\n"
 	      "Configuration comes from the environment and an optional .env file\n"
 	      "(the environment wins); see README.md for the variables.\n"
 	      "\n"
@@ -118,6 +121,15 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	log_set_level(cfg.log_level);
+	/* an AUDIT_LOG that cannot be opened stops us here, not in a worker
+	 * crash loop (the workers open it again, each for itself) */
+	char why[600];
+	if (audit_open(cfg.audit_log, NULL, why, sizeof(why)) != 0) {
+		fprintf(stderr, "sgid-fcgi: configuration error: AUDIT_LOG: %s\n", why);
+		cfg_free(&cfg);
+		return EXIT_CONFIG;
+	}
+	audit_close();
 	if (check_only) {
 		printf("configuration OK: issuer %s, client %s, frontend %s%s\n",
 		       cfg.issuer, cfg.client_id, cfg.frontend_origin,

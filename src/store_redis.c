@@ -520,6 +520,39 @@ static enum store_err rs_ping(struct store *s)
 	return e;
 }
 
+#define HEALTH_KEY "sgid:health"
+#define HEALTH_TTL "10"
+
+/* run() leaves "<what>: <first word of the error reply>" in errstr. */
+static bool refused_with(const struct store *s, const char *what, const char *word)
+{
+	size_t n = strlen(what);
+	return strncmp(s->errstr, what, n) == 0 && s->errstr[n] == ':' && s->errstr[n + 1] == ' ' &&
+	       strcmp(s->errstr + n + 2, word) == 0;
+}
+
+static enum store_write_state rs_probe_write(struct store *s)
+{
+	static const char what[] = "health SET";
+	redisReply *rep;
+	const char *argv[5] = { "SET", HEALTH_KEY, "1", "EX", HEALTH_TTL };
+	size_t lens[5] = { 3, sizeof(HEALTH_KEY) - 1, 1, 2, sizeof(HEALTH_TTL) - 1 };
+	enum store_err e = run(s, what, 5, argv, lens, &rep);
+	if (e == STORE_OK) {
+		freeReplyObject(rep);
+		return STORE_WRITABLE;
+	}
+	if (e != STORE_ERR_REPLY)
+		return STORE_UNREACHABLE;
+	if (refused_with(s, what, "READONLY") || refused_with(s, what, "MASTERDOWN"))
+		return STORE_READ_ONLY;
+	if (refused_with(s, what, "NOREPLICAS"))
+		return STORE_NO_REPLICAS;
+	if (refused_with(s, what, "OOM"))
+		return STORE_FULL;
+	return STORE_WRITE_REFUSED;
+}
+
 static void rs_destroy(struct store *s)
 {
 	struct rstore *r = impl(s);
@@ -537,6 +570,7 @@ static const struct store_ops redis_ops = {
 	.getdel = rs_getdel,
 	.del = rs_del,
 	.ping = rs_ping,
+	.probe_write = rs_probe_write,
 	.destroy = rs_destroy,
 };
 

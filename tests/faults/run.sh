@@ -22,6 +22,7 @@
 #                      with one SIGHUP under load: 0 failed, no one logged out
 #   parse-data     (m) SGID_PARSE_DATA=1: stringified JSON from the IdP as JSON,
 #                      hostile values kept strings
+#   audit          (n) the audit log: each event once, no secrets, mv + SIGHUP
 #
 # FAULTS_QUICK=1: shorter loads and fewer cases, soak of 20 s (for make check).
 # Otherwise the soak runs SOAK_SECONDS (default 60 here; `make soak` runs
@@ -32,7 +33,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel anon-flood soak)
+all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel anon-flood audit soak)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}

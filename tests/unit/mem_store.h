@@ -1,6 +1,6 @@
 /* An in-memory store behind the store.h function table, for tests of the
  * modules above it (session, api): SET with its NX/XX conditions, GET/GETEX,
- * GETDEL, DEL, PING, a switch that makes every call fail, and counters of
+ * GETDEL, DEL, PING, the write probe (refusing as told), a switch that makes every call fail, and counters of
  * the calls so a test can assert that a path made no store round trip. */
 #ifndef SGID_TEST_MEM_STORE_H
 #define SGID_TEST_MEM_STORE_H
@@ -13,6 +13,8 @@ struct mem_entry { char key[80]; struct buf val; int ttl; int used; };
 struct mem_store {
 	struct mem_entry e[MEM_SLOTS];
 	int fail;              /* non-zero: every call fails as a dead Redis would */
+	enum store_write_state refuse_writes; /* what probe_write answers when
+	                          not failing (STORE_WRITABLE: 0) */
 	int last_get_ttl;
 	int drop_before_getdel; /* a concurrent DEL lands just before each GETDEL */
 	unsigned calls;        /* every call, ping included */
@@ -121,6 +123,14 @@ static enum store_err mem_ping(struct store *s)
 	return m->fail ? STORE_ERR_CONNECT : STORE_OK;
 }
 
+static enum store_write_state mem_probe_write(struct store *s)
+{
+	struct mem_store *m = s->impl;
+	m->calls++;
+	m->sets++;
+	return m->fail ? STORE_UNREACHABLE : m->refuse_writes;
+}
+
 /* Empties the store (the struct store itself is static in the tests). */
 static void mem_destroy(struct store *s)
 {
@@ -132,7 +142,7 @@ static void mem_destroy(struct store *s)
 
 static const struct store_ops mem_store_ops = {
 	.set = mem_set, .get = mem_get, .getdel = mem_getdel, .del = mem_del,
-	.ping = mem_ping, .destroy = mem_destroy,
+	.ping = mem_ping, .probe_write = mem_probe_write, .destroy = mem_destroy,
 };
 
 static inline int mem_count(const struct mem_store *m)

@@ -25,6 +25,7 @@ static const char *const all_vars[] = {
 	"SGID_ALLOWED_RETURN_ORIGINS", "SGID_GATEWAY_ERROR_URL", "SGID_GATEWAY_HEADERS",
 	"SGID_PRIVATE_KEY_PREVIOUS", "SGID_PRIVATE_KEY_PREVIOUS_FILE", "SGID_PARSE_DATA",
 	"SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE",
+	"AUDIT_LOG", "TRUSTED_PROXIES",
 };
 
 #define SECRET "clientSecretValue-DO-NOT-LOG-0123456789"
@@ -820,6 +821,42 @@ static void test_log_level(void)
 	expect_fail("LOG_LEVEL", "verbose", "LOG_LEVEL");
 }
 
+static void test_audit(void)
+{
+	struct config c;
+	expect_ok("LOG_LEVEL", "info", &c); /* the defaults: stderr, no proxy trusted */
+	CHECK_STR(c.audit_log, "stderr");
+	CHECK_INT(c.trusted_proxies.n, 0);
+	cfg_free(&c);
+	expect_ok("AUDIT_LOG", "/var/log/sgid-fcgi/audit.log", &c);
+	CHECK_STR(c.audit_log, "/var/log/sgid-fcgi/audit.log");
+	cfg_free(&c);
+	expect_ok("AUDIT_LOG", "off", &c);
+	CHECK_STR(c.audit_log, "off");
+	cfg_free(&c);
+	expect_fail("AUDIT_LOG", "audit.log", "AUDIT_LOG");
+	expect_fail("AUDIT_LOG", "syslog", "AUDIT_LOG");
+
+	expect_ok("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1, fd00::/8", &c);
+	CHECK_INT(c.trusted_proxies.n, 4);
+	struct ip_addr a;
+	CHECK_INT(ip_parse("10.200.0.1", 10, &a), 0);
+	CHECK(cidr_list_contains(&c.trusted_proxies, &a));
+	CHECK_INT(ip_parse("fd12::1", 7, &a), 0);
+	CHECK(cidr_list_contains(&c.trusted_proxies, &a));
+	CHECK_INT(ip_parse("11.0.0.1", 8, &a), 0);
+	CHECK(!cidr_list_contains(&c.trusted_proxies, &a));
+	cfg_free(&c);
+	static const char *const bad[] = { "10.0.0.0/8,", "proxy.example", "10.0.0.1/8",
+		"10.0.0.0/40", "::/200", "10.0.0.0/8,,127.0.0.1" };
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		expect_fail("TRUSTED_PROXIES", bad[i], "TRUSTED_PROXIES");
+	char many[33 * 12] = "";
+	for (int i = 0; i < 33; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s10.0.%d.1", i ? "," : "", i);
+	expect_fail("TRUSTED_PROXIES", many, "TRUSTED_PROXIES");
+}
+
 static void test_ca_file(void)
 {
 	struct config c;
@@ -1209,6 +1246,7 @@ int main(int argc, char **argv)
 	RUN(test_https_proxy);
 	RUN(test_secret_files);
 	RUN(test_ca_file);
+	RUN(test_audit);
 	RUN(test_redis_env);
 	RUN(test_key_inline_and_file);
 	RUN(test_previous_key);

@@ -243,6 +243,7 @@ static void test_lazy_unreachable(void)
 		return;
 	CHECK_INT(store_ping(s), STORE_ERR_CONNECT);
 	CHECK(strstr(s->errstr, "connect") != NULL);
+	CHECK_INT(store_probe_write(s), STORE_UNREACHABLE);
 	struct buf out = BUF_INIT;
 	CHECK_INT(store_get(s, "k", 1, 0, &out), STORE_ERR_CONNECT);
 	buf_free(&out);
@@ -622,7 +623,16 @@ static void test_error_replies(void)
 	CHECK_STR(s->errstr, "SET: OOM");
 	CHECK(strstr(s->errstr, "secret") == NULL);
 	CHECK_INT(store_get(s, "t:keep", 6, 0, &out), STORE_OK); /* reads still work */
+	CHECK_INT(store_ping(s), STORE_OK);                       /* and PING: no use */
+	CHECK_INT(store_probe_write(s), STORE_FULL);
 	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "maxmemory", "0"), 0);
+	CHECK_INT(store_probe_write(s), STORE_WRITABLE);
+	CHECK_INT(admin_int(adm, 2, (const char *[]){ "TTL", "sgid:health" }) > 0, 1);
+
+	/* NOREPLICAS: min-replicas-to-write not met (no replica at all) */
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "min-replicas-to-write", "1"), 0);
+	CHECK_INT(store_probe_write(s), STORE_NO_REPLICAS);
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "min-replicas-to-write", "0"), 0);
 	CHECK_INT(store_set(s, "t:oom", 5, "v", 1, 60, STORE_SET_ALWAYS), STORE_OK);
 
 	/* READONLY: turn the server into a replica of nothing */
@@ -632,7 +642,13 @@ static void test_error_replies(void)
 	CHECK_INT(store_set(s, "t:ro", 4, "v", 1, 60, STORE_SET_ALWAYS), STORE_ERR_REPLY);
 	CHECK_STR(s->errstr, "SET: READONLY");
 	CHECK_INT(store_get(s, "t:keep", 6, 0, &out), STORE_OK);
+	CHECK_INT(store_probe_write(s), STORE_READ_ONLY);
+	/* a replica that refuses stale reads: MASTERDOWN, read-only too */
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "replica-serve-stale-data", "no"), 0);
+	CHECK_INT(store_probe_write(s), STORE_READ_ONLY);
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "replica-serve-stale-data", "yes"), 0);
 	CHECK_INT(ADMIN(adm, "REPLICAOF", "NO", "ONE"), 0);
+	CHECK_INT(store_probe_write(s), STORE_WRITABLE);
 	CHECK_INT(store_set(s, "t:ro", 4, "v", 1, 60, STORE_SET_ALWAYS), STORE_OK);
 
 	/* wrong type: the key holds a list */
