@@ -28,7 +28,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals scaleout sentinel anon-flood soak)
+all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals scaleout sentinel cluster anon-flood soak)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}
