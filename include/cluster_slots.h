@@ -29,6 +29,7 @@ struct slot_map {
 	size_t n_nodes;
 	uint8_t owner[CLUSTER_SLOTS];    /* index into nodes, or SLOT_UNKNOWN */
 	size_t n_covered;                /* slots with a known owner */
+	uint16_t n_served[CLUSTER_MAX_NODES]; /* slots per node */
 };
 #define SLOT_UNKNOWN 0xff
 _Static_assert(CLUSTER_MAX_NODES < SLOT_UNKNOWN, "owner index must fit");
@@ -42,6 +43,9 @@ int slot_map_node(struct slot_map *m, const char *host, size_t hlen, int port);
 int slot_map_assign(struct slot_map *m, long lo, long hi, int node);
 /* The node serving slot, or -1 when none is known. */
 int slot_map_owner(const struct slot_map *m, unsigned slot);
+/* The k-th node (counting from 0, wrapping) that serves a slot, or -1:
+ * where a command without a key goes, another one on each retry. */
+int slot_map_serving_node(const struct slot_map *m, unsigned k);
 
 /* A redirect error text: "MOVED 3999 127.0.0.1:6381" or "ASK ...". The
  * host may be empty (":6381": the node that answered) and IPv6 hosts keep

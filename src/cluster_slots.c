@@ -30,6 +30,7 @@ unsigned cluster_key_slot(const char *key, size_t len)
 void slot_map_clear_owners(struct slot_map *m)
 {
 	memset(m->owner, SLOT_UNKNOWN, sizeof(m->owner));
+	memset(m->n_served, 0, sizeof(m->n_served));
 	m->n_covered = 0;
 }
 
@@ -65,7 +66,10 @@ int slot_map_assign(struct slot_map *m, long lo, long hi, int node)
 	for (long s = lo; s <= hi; s++) {
 		if (m->owner[s] == SLOT_UNKNOWN)
 			m->n_covered++;
+		else
+			m->n_served[m->owner[s]]--;
 		m->owner[s] = (uint8_t)node;
+		m->n_served[node]++;
 	}
 	return 0;
 }
@@ -75,6 +79,20 @@ int slot_map_owner(const struct slot_map *m, unsigned slot)
 	if (slot >= CLUSTER_SLOTS || m->owner[slot] == SLOT_UNKNOWN)
 		return -1;
 	return m->owner[slot];
+}
+
+int slot_map_serving_node(const struct slot_map *m, unsigned k)
+{
+	size_t serving = 0;
+	for (size_t i = 0; i < m->n_nodes; i++)
+		serving += m->n_served[i] > 0;
+	if (serving == 0)
+		return -1;
+	k %= (unsigned)serving;
+	for (size_t i = 0; i < m->n_nodes; i++)
+		if (m->n_served[i] > 0 && k-- == 0)
+			return (int)i;
+	return -1;
 }
 
 /* Digits only, at most max. */

@@ -419,7 +419,8 @@ static enum store_err single_run(struct store *s, const char *what, int argc, co
 
 /* ---- Redis Cluster ----
  * Commands are routed by the hash slot of argv[1] (EVAL/EVALSHA: of the
- * first key, argv[3]); keyless ones (PING) go to any node. Redirects and
+ * first key, argv[3]); keyless ones (PING) go to a primary that serves
+ * slots, the next one on each retry. Redirects and
  * cluster errors are handled here, so every store op works unchanged. */
 
 #define CLUSTER_MAX_ATTEMPTS 16      /* per command, whatever the deadline */
@@ -662,10 +663,9 @@ static enum store_err cluster_run(struct store *s, const char *what, int argc, c
 			}
 		}
 		int node = target;
-		if (node < 0 && !key) /* keyless: another primary on each retry */
-			slot = (unsigned)(attempt * (CLUSTER_SLOTS / 3 + 1)) % CLUSTER_SLOTS;
-		if (node < 0)
-			node = slot_map_owner(&r->map, slot);
+		if (node < 0) /* keyless: another serving primary on each retry */
+			node = key ? slot_map_owner(&r->map, slot)
+				: slot_map_serving_node(&r->map, (unsigned)attempt);
 		target = -1;
 		if (node < 0) {
 			seterr(s, "%s: no node serves slot %u", what, slot);

@@ -68,8 +68,17 @@ static void test_slot_map(void)
 	CHECK_INT(slot_map_assign(&m, 5, 4, 0), -1);
 	CHECK_INT(slot_map_assign(&m, 0, 16384, 0), -1);
 	CHECK_INT(slot_map_assign(&m, 0, 1, 2), -1);        /* no such node */
+	CHECK_INT(slot_map_serving_node(&m, 0), 0);
+	CHECK_INT(slot_map_serving_node(&m, 1), 1);
+	CHECK_INT(slot_map_serving_node(&m, 2), 0);
+	CHECK_INT(slot_map_assign(&m, 0, 16383, 1), 0);      /* node 0 serves nothing now */
+	CHECK_INT(m.n_served[0], 0);
+	CHECK_INT(m.n_served[1], CLUSTER_SLOTS);
+	CHECK_INT(slot_map_serving_node(&m, 0), 1);
+	CHECK_INT(slot_map_serving_node(&m, 7), 1);
 	slot_map_clear_owners(&m);
 	CHECK_INT(m.n_covered, 0);
+	CHECK_INT(slot_map_serving_node(&m, 0), -1);
 	CHECK_INT(m.n_nodes, 2);
 	/* the limit: CLUSTER_MAX_NODES, then refused */
 	for (int i = 2; i < CLUSTER_MAX_NODES; i++) {
