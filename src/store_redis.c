@@ -43,9 +43,12 @@ struct rstore {
 	struct redis_config cfg;     /* own copy; holds the password, wiped on free */
 	redisContext *ctx;           /* NULL: connect on the next call */
 	size_t sentinel_next;        /* the sentinel to ask first */
-	/* Redis Cluster (REDIS_CLUSTER): the slot map and one lazily opened
-	 * connection per node, both private to this store's thread. */
-	bool cluster;
+	struct cluster_state *cl;    /* REDIS_CLUSTER only, else NULL */
+};
+
+/* Redis Cluster: the slot map and one lazily opened connection per node,
+ * both private to the store's thread. */
+struct cluster_state {
 	struct slot_map map;
 	redisContext *node_ctx[CLUSTER_MAX_NODES]; /* same index as map.nodes */
 	bool map_stale;              /* read CLUSTER SLOTS before the next command */
@@ -429,14 +432,16 @@ static enum store_err single_run(struct store *s, const char *what, int argc, co
 
 static void drop_node_conn(struct rstore *r, size_t i)
 {
-	if (r->node_ctx[i]) {
-		redisFree(r->node_ctx[i]);
-		r->node_ctx[i] = NULL;
+	if (r->cl->node_ctx[i]) {
+		redisFree(r->cl->node_ctx[i]);
+		r->cl->node_ctx[i] = NULL;
 	}
 }
 
 static void drop_node_conns(struct rstore *r)
 {
+	if (!r->cl)
+		return;
 	for (size_t i = 0; i < CLUSTER_MAX_NODES; i++)
 		drop_node_conn(r, i);
 }
@@ -446,23 +451,23 @@ static void drop_node_conns(struct rstore *r)
 static void cluster_init(struct rstore *r)
 {
 	drop_node_conns(r);
-	slot_map_reset(&r->map);
+	slot_map_reset(&r->cl->map);
 	for (size_t i = 0; i < r->cfg.n_cluster_seeds; i++) {
 		r->cfg.cluster_seeds[i].host[sizeof(r->cfg.cluster_seeds[i].host) - 1] = '\0';
 		const struct redis_endpoint *ep = &r->cfg.cluster_seeds[i];
-		(void)slot_map_node(&r->map, ep->host, strlen(ep->host), ep->port);
+		(void)slot_map_node(&r->cl->map, ep->host, strlen(ep->host), ep->port);
 	}
-	r->map_stale = true;
-	r->refresh_next = 0;
+	r->cl->map_stale = true;
+	r->cl->refresh_next = 0;
 }
 
 /* The node's connection, opened (with AUTH) when missing. */
 static redisContext *node_conn(struct store *s, int node, enum store_err *e)
 {
 	struct rstore *r = impl(s);
-	if (!r->node_ctx[node])
-		r->node_ctx[node] = open_conn(s, r->map.nodes[node].host, r->map.nodes[node].port, e);
-	return r->node_ctx[node];
+	if (!r->cl->node_ctx[node])
+		r->cl->node_ctx[node] = open_conn(s, r->cl->map.nodes[node].host, r->cl->map.nodes[node].port, e);
+	return r->cl->node_ctx[node];
 }
 
 /* An integer element of a CLUSTER SLOTS entry. */
@@ -518,9 +523,9 @@ static enum store_err refresh_map(struct store *s, int64_t deadline)
 	/* A second pass only after starting over from the seeds. */
 	for (int pass = 0; pass < 2; pass++) {
 		bool reset = false;
-		size_t n = r->map.n_nodes;
+		size_t n = r->cl->map.n_nodes;
 		for (size_t k = 0; k < n && (k == 0 || now_monotonic_ms() < deadline); k++) {
-			int node = (int)((r->refresh_next + k) % n);
+			int node = (int)((r->cl->refresh_next + k) % n);
 			char where[300];
 			redisReply *rep;
 			redisContext *c = node_conn(s, node, &e);
@@ -529,7 +534,7 @@ static enum store_err refresh_map(struct store *s, int64_t deadline)
 					return e;
 				continue;
 			}
-			describe(&r->cfg, r->map.nodes[node].host, r->map.nodes[node].port,
+			describe(&r->cfg, r->cl->map.nodes[node].host, r->cl->map.nodes[node].port,
 				where, sizeof(where));
 			e = setup_cmd(s, c, "CLUSTER SLOTS", where, 2, argv, lens, &rep);
 			if (e != STORE_OK) {
@@ -538,14 +543,14 @@ static enum store_err refresh_map(struct store *s, int64_t deadline)
 					return e;
 				continue;
 			}
-			int rc = parse_slots(&r->map, rep, node);
+			int rc = parse_slots(&r->cl->map, rep, node);
 			freeReplyObject(rep);
-			if (rc == 0 && r->map.n_covered > 0) {
-				r->refresh_next = (size_t)node;
-				r->map_stale = false;
+			if (rc == 0 && r->cl->map.n_covered > 0) {
+				r->cl->refresh_next = (size_t)node;
+				r->cl->map_stale = false;
 				return STORE_OK;
 			}
-			slot_map_clear_owners(&r->map); /* never route by half a map */
+			slot_map_clear_owners(&r->cl->map); /* never route by half a map */
 			e = STORE_ERR_REPLY;
 			if (rc == -2) {
 				/* Full of old addresses: start again from the seeds. */
@@ -559,7 +564,7 @@ static enum store_err refresh_map(struct store *s, int64_t deadline)
 		if (!reset)
 			break;
 	}
-	r->map_stale = true;
+	r->cl->map_stale = true;
 	return e;
 }
 
@@ -608,10 +613,10 @@ static int redirect_node(struct rstore *r, const redisReply *rep, int from, bool
 	if (cluster_parse_redirect(rep->str, rep->len, &rd) != 0)
 		return -1;
 	*ask = rd.ask;
-	const char *host = rd.host[0] ? rd.host : r->map.nodes[from].host;
-	int node = slot_map_node(&r->map, host, strlen(host), rd.port);
+	const char *host = rd.host[0] ? rd.host : r->cl->map.nodes[from].host;
+	int node = slot_map_node(&r->cl->map, host, strlen(host), rd.port);
 	if (node >= 0 && !rd.ask)
-		(void)slot_map_assign(&r->map, rd.slot, rd.slot, node);
+		(void)slot_map_assign(&r->cl->map, rd.slot, rd.slot, node);
 	return node;
 }
 
@@ -640,7 +645,7 @@ static enum store_err cluster_run(struct store *s, const char *what, int argc, c
 	const char *key;
 	size_t klen;
 	int target = -1, wait_ms = CLUSTER_BACKOFF_MIN_MS, redirects = 0;
-	bool asking = false, refresh = r->map_stale, stale_retried = false;
+	bool asking = false, refresh = r->cl->map_stale, stale_retried = false;
 	enum store_err last = STORE_ERR_CONNECT;
 
 	*out = NULL;
@@ -652,7 +657,7 @@ static enum store_err cluster_run(struct store *s, const char *what, int argc, c
 	for (int attempt = 0; attempt < CLUSTER_MAX_ATTEMPTS; attempt++) {
 		if (attempt > 0 && target < 0 && !backoff(&wait_ms, deadline))
 			return last;
-		if (refresh || r->map.n_covered == 0) {
+		if (refresh || r->cl->map.n_covered == 0) {
 			enum store_err e = refresh_map(s, deadline);
 			if (e == STORE_ERR_NOMEM)
 				return e;
@@ -664,8 +669,8 @@ static enum store_err cluster_run(struct store *s, const char *what, int argc, c
 		}
 		int node = target;
 		if (node < 0) /* keyless: another serving primary on each retry */
-			node = key ? slot_map_owner(&r->map, slot)
-				: slot_map_serving_node(&r->map, (unsigned)attempt);
+			node = key ? slot_map_owner(&r->cl->map, slot)
+				: slot_map_serving_node(&r->cl->map, (unsigned)attempt);
 		target = -1;
 		if (node < 0) {
 			seterr(s, "%s: no node serves slot %u", what, slot);
@@ -673,7 +678,7 @@ static enum store_err cluster_run(struct store *s, const char *what, int argc, c
 			refresh = true;
 			continue;
 		}
-		bool reused = r->node_ctx[node] != NULL;
+		bool reused = r->cl->node_ctx[node] != NULL;
 		enum store_err e;
 		redisContext *c = node_conn(s, node, &e);
 		if (!c) {
@@ -690,7 +695,7 @@ static enum store_err cluster_run(struct store *s, const char *what, int argc, c
 			int kind = c->err;
 			seterr(s, "%s: %s", what, ctx_reason(c, err_no));
 			drop_node_conn(r, (size_t)node);
-			r->map_stale = true;
+			r->cl->map_stale = true;
 			if (kind == REDIS_ERR_OOM)
 				return STORE_ERR_NOMEM;
 			/* As with one server: a connection found dead on first use
@@ -719,7 +724,7 @@ static enum store_err cluster_run(struct store *s, const char *what, int argc, c
 			target = ++redirects <= 2 ? redirect_node(r, rep, node, &ask) : -1;
 			freeReplyObject(rep);
 			if (!ask)
-				r->map_stale = true;
+				r->cl->map_stale = true;
 			if (target < 0)
 				return STORE_ERR_REPLY;
 			asking = ask;
@@ -733,7 +738,7 @@ static enum store_err cluster_run(struct store *s, const char *what, int argc, c
 		if (strcmp(word, "READONLY") == 0 || strcmp(word, "NOAUTH") == 0 ||
 		    strcmp(word, "MASTERDOWN") == 0) {
 			drop_node_conn(r, (size_t)node);
-			r->map_stale = true;
+			r->cl->map_stale = true;
 		}
 		freeReplyObject(rep);
 		return STORE_ERR_REPLY;
@@ -744,7 +749,7 @@ static enum store_err cluster_run(struct store *s, const char *what, int argc, c
 static enum store_err run(struct store *s, const char *what, int argc, const char **argv,
 	const size_t *lens, redisReply **out)
 {
-	if (impl(s)->cluster)
+	if (impl(s)->cl)
 		return cluster_run(s, what, argc, argv, lens, out);
 	return single_run(s, what, argc, argv, lens, out);
 }
@@ -867,6 +872,7 @@ static void rs_destroy(struct store *s)
 	if (r) {
 		drop_conn(r);
 		drop_node_conns(r);
+		free(r->cl);
 		secure_zero(&r->cfg, sizeof(r->cfg));
 		free(r);
 	}
@@ -906,9 +912,12 @@ struct store *store_redis_new(const struct redis_config *rc)
 		r->cfg.sentinels[i].host[sizeof(r->cfg.sentinels[i].host) - 1] = '\0';
 	if (r->cfg.n_cluster_seeds > CFG_MAX_CLUSTER_SEEDS)
 		r->cfg.n_cluster_seeds = CFG_MAX_CLUSTER_SEEDS;
-	r->cluster = r->cfg.n_cluster_seeds > 0;
-	if (r->cluster)
+	if (r->cfg.n_cluster_seeds > 0) {
+		r->cl = calloc(1, sizeof(*r->cl));
+		if (!r->cl)
+			goto fail;
 		cluster_init(r);
+	}
 	if (!r->cfg.sentinel_master[0])
 		snprintf(r->cfg.sentinel_master, sizeof(r->cfg.sentinel_master), "mymaster");
 	return s;
