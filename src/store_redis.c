@@ -579,9 +579,12 @@ static int route_key(int argc, const char **argv, const size_t *lens,
 		return 0;
 	if ((lens[0] == 4 && strncasecmp(argv[0], "EVAL", 4) == 0) ||
 	    (lens[0] == 7 && strncasecmp(argv[0], "EVALSHA", 7) == 0)) {
-		if (argc < 4 || lens[2] == 0 || lens[2] > 6 ||
-		    strspn(argv[2], "0123456789") < lens[2] || argv[2][0] == '0')
+		/* numkeys: digits, not 0 (lengths are explicit: no strspn) */
+		if (argc < 4 || lens[2] == 0 || lens[2] > 6 || argv[2][0] == '0')
 			return -1;
+		for (size_t i = 0; i < lens[2]; i++)
+			if (argv[2][i] < '0' || argv[2][i] > '9')
+				return -1;
 		*key = argv[3];
 		*klen = lens[3];
 		return 0;
@@ -730,7 +733,8 @@ static enum store_err cluster_run(struct store *s, const char *what, int argc, c
 			asking = ask;
 			continue;
 		}
-		if (strcmp(word, "CLUSTERDOWN") == 0 || strcmp(word, "TRYAGAIN") == 0) {
+		if (strcmp(word, "CLUSTERDOWN") == 0 || strcmp(word, "TRYAGAIN") == 0 ||
+		    strcmp(word, "LOADING") == 0) {
 			freeReplyObject(rep); /* not run: wait and try again */
 			refresh = true;
 			continue;
