@@ -6,6 +6,8 @@
 #   - 300 logins: their sessions are on all three primaries;
 #   - a third of the slots resharded (redis-cli --cluster reshard) under mixed
 #     load: no failed request, every session still valid;
+#   - from then on the pool logs in as an ACL user with the minimal rights
+#     of OPERATIONS.md (logins work, every session still valid);
 #   - kill -9 of a primary under load: its sessions get 503 (fast) until its
 #     replica is promoted, then 200; sessions on the other primary never
 #     fail; the killed primary's sessions, acknowledged by its replica before
@@ -129,6 +131,24 @@ check "no failed request during the reshard ($(jqv "$T/rs.json" .total) requests
   test "$(jqv "$T/rs.json" .unexpected)" -eq 0 -a "$(jqv "$T/rs.json" .total)" -gt 0
 check "no 200 with wrong data" test "$(jqv "$T/rs.json" .wrong)" -eq 0
 check_sessions "after the reshard all $LOGINS sessions are valid" "$T/sessions.tsv"
+
+# ---- the minimal ACL (OPERATIONS.md) on every node; the pool uses it from here on --------
+UPW=faults-upw-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+for i in "${!PORTS[@]}"; do
+  f_redis_cli "c$i" acl setuser sgid on ">$UPW" resetkeys '~sgid:*' resetchannels -@all \
+    +get +set +getex +getdel +del +ping '+cluster|slots' +asking >/dev/null
+done
+stack_stop pool
+f_app_env "$T/app.env" mockpass "REDIS_URL=redis://sgid:$UPW@127.0.0.1:1/0" "REDIS_CLUSTER=$seeds" \
+  REDIS_TIMEOUT_MS=1000
+setup "the pool restarted as ACL user sgid" f_pool_start pool "$T/app.env" "$N"
+f_load run --base "$API" --mix login=1 --concurrency 2 --max 6 --seconds 30 --frontend "$FRONTEND" \
+  --json "$T/acl.json" >/dev/null
+acl_ok() { (($(jqv "$T/acl.json" .unexpected) == 0 && $(jqv "$T/acl.json" .total) >= 6)); }
+check "minimal ACL: login, profile, logout work: $(jq -c '.by_ep | map_values(.by_status)' "$T/acl.json")" acl_ok
+check_sessions "minimal ACL: all $LOGINS sessions are valid" "$T/sessions.tsv"
+no_pw() { ! grep -qF -e "$UPW" "$T/pool.log"; }
+check "the password appears in no log" no_pw
 
 # ---- kill -9 of a primary under load -------------------------------------------------
 # c2 now has two thirds of the slots, c0 and c1 a sixth each. Which sessions live on c2
