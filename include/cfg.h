@@ -13,6 +13,7 @@
 #include "resp.h"
 
 #define CFG_MAX_SENTINELS 8
+#define CFG_MAX_CLUSTER_SEEDS 16
 #define CFG_ORIGIN_LEN 512           /* scheme://host[:port] and its NUL */
 #define CFG_MAX_RETURN_ORIGINS 16
 #define CFG_MAX_GATEWAY_HEADERS 32
@@ -35,6 +36,10 @@ struct redis_config {
 	struct redis_endpoint sentinels[CFG_MAX_SENTINELS]; /* REDIS_SENTINELS */
 	size_t n_sentinels;
 	char sentinel_master[128];   /* REDIS_SENTINEL_MASTER, "mymaster" */
+	/* REDIS_CLUSTER: seed nodes of a Redis Cluster; REDIS_URL then gives
+	 * only the credentials (its db must be 0). Excludes REDIS_SENTINELS. */
+	struct redis_endpoint cluster_seeds[CFG_MAX_CLUSTER_SEEDS];
+	size_t n_cluster_seeds;
 };
 
 struct config {

@@ -69,7 +69,11 @@ struct store {
  * only when out of memory. With n_sentinels > 0 the master is found through
  * the sentinels (SENTINEL get-master-addr-by-name, then ROLE must say
  * master) and found again after any failure; sentinels are asked without
- * AUTH. A process using it must ignore SIGPIPE (worker_main does): a
+ * AUTH. With n_cluster_seeds > 0 it is a Redis Cluster client: commands
+ * are routed by the hash slot of their key (EVAL/EVALSHA: the first key),
+ * MOVED/ASK followed, CLUSTERDOWN/TRYAGAIN/LOADING and dead nodes retried
+ * with back-off within the command timeout (cluster_slots.h). A process
+ * using it must ignore SIGPIPE (worker_main does): a
  * write to a vanished server is then an error, not a death. */
 struct store *store_redis_new(const struct redis_config *rc);
 void store_free(struct store *s); /* NULL ok */

@@ -586,28 +586,58 @@ struct list_ctx {
 	const char *var;
 };
 
-/* "host:port"; the port defaults to 26379. */
-static int add_sentinel(const char *s, size_t n, size_t i, void *ctx)
+/* A list of "host:port" entries into a fixed array of endpoints. */
+struct endpoint_list {
+	struct list_ctx c;
+	struct redis_endpoint *eps;
+	size_t max;
+	size_t *n;
+	int default_port;
+	const char *what;            /* "sentinels", "seed nodes" */
+};
+
+static int add_endpoint(const char *s, size_t n, size_t i, void *ctx)
 {
-	struct list_ctx *c = ctx;
-	struct redis_config *rc = &c->cfg->redis;
-	if (i >= CFG_MAX_SENTINELS)
-		return fail(c->err, c->var, "at most %d sentinels", CFG_MAX_SENTINELS);
-	struct redis_endpoint *ep = &rc->sentinels[i];
-	ep->port = SENTINEL_PORT;
+	struct endpoint_list *l = ctx;
+	if (i >= l->max)
+		return fail(l->c.err, l->c.var, "at most %zu %s", l->max, l->what);
+	struct redis_endpoint *ep = &l->eps[i];
+	ep->port = l->default_port;
 	if (url_parse_hostport(s, n, ep->host, sizeof(ep->host), false, &ep->port) != 0)
-		return fail(c->err, c->var, "entry %zu is not host:port", i + 1);
-	rc->n_sentinels = i + 1;
+		return fail(l->c.err, l->c.var, "entry %zu is not host:port", i + 1);
+	*l->n = i + 1;
 	return 0;
+}
+
+static int load_endpoints(const struct envsrc *e, struct endpoint_list *l)
+{
+	const char *v = getv(e, l->c.var);
+	*l->n = 0;
+	return v ? for_each_entry(v, add_endpoint, l) : 0;
 }
 
 static int load_sentinels(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
 {
-	struct list_ctx c = { cfg, err, "REDIS_SENTINELS" };
-	const char *v = getv(e, c.var);
+	struct endpoint_list l = { { cfg, err, "REDIS_SENTINELS" }, cfg->redis.sentinels,
+		CFG_MAX_SENTINELS, &cfg->redis.n_sentinels, SENTINEL_PORT, "sentinels" };
+	return load_endpoints(e, &l);
+}
 
-	cfg->redis.n_sentinels = 0;
-	return v ? for_each_entry(v, add_sentinel, &c) : 0;
+/* Redis Cluster: seeds only (the slot map comes from the nodes), port 6379
+ * by default; one database per cluster, so db 0. */
+static int load_cluster(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	struct endpoint_list l = { { cfg, err, "REDIS_CLUSTER" }, cfg->redis.cluster_seeds,
+		CFG_MAX_CLUSTER_SEEDS, &cfg->redis.n_cluster_seeds, 6379, "seed nodes" };
+	if (load_endpoints(e, &l) != 0)
+		return -1;
+	if (cfg->redis.n_cluster_seeds == 0)
+		return 0;
+	if (cfg->redis.n_sentinels > 0)
+		return fail(err, "REDIS_CLUSTER", "REDIS_CLUSTER and REDIS_SENTINELS are mutually exclusive: set one");
+	if (cfg->redis.db != 0)
+		return fail(err, "REDIS_CLUSTER", "a cluster has only database 0: REDIS_URL must not select db %d", cfg->redis.db);
+	return 0;
 }
 
 static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
@@ -619,7 +649,7 @@ static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_err
 		v = "redis://127.0.0.1:6379/0";
 	if (url_parse_redis(v, &cfg->redis, msg, sizeof(msg)) != 0)
 		return fail(err, "REDIS_URL", "%s", msg);
-	if (load_sentinels(cfg, e, err) != 0)
+	if (load_sentinels(cfg, e, err) != 0 || load_cluster(cfg, e, err) != 0)
 		return -1;
 	v = getv(e, "REDIS_SENTINEL_MASTER");
 	if (!v)

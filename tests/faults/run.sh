@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault tests (issue 5): every test of tests/faults/ in turn, each against its
 # own private stack on loopback (ports 25001-25002, 25156-25157, 25173-25174,
-# 26377-26391), one at a time since they share those ports.
+# 26377-26391, 26400-26405 and their cluster bus ports), one at a time since they share those ports.
 #
 #   tests/faults/run.sh [NAME...]     all tests, or only the ones named
 #
@@ -13,6 +13,8 @@
 #   signals        (f) SIGHUP and SIGTERM under load, --stop-timeout
 #   scaleout       (g) two hosts on one Redis; one dies mid-traffic
 #   sentinel       (h) Sentinel failover under load; AUTH, ACL user, db
+#   cluster        (o) Redis Cluster: spread, resharding and a primary killed
+#                      under load, a host restarted with a shard lost
 #   soak           (i) mixed traffic with worker RSS sampled
 #   anon-flood     (j) 100 000 anonymous auth-url calls write nothing to Redis;
 #                      auth-url with Redis down
@@ -33,7 +35,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel anon-flood audit soak)
+all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel cluster anon-flood audit soak)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}

@@ -20,7 +20,7 @@ static const char *const all_vars[] = {
 	"SESSION_COOKIE_NAME", "COOKIE_SAMESITE", "COOKIE_SECURE", "LOGIN_TTL_SECONDS",
 	"SESSION_TTL_SECONDS", "SESSION_IDLE_SECONDS", "SGID_CLOCK_SKEW_SECONDS",
 	"SGID_JWKS_MIN_REFETCH_SECONDS", "SESSION_SECRET", "REDIS_URL", "REDIS_CONNECT_TIMEOUT_MS",
-	"REDIS_TIMEOUT_MS", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "LOG_LEVEL",
+	"REDIS_TIMEOUT_MS", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "REDIS_CLUSTER", "LOG_LEVEL",
 	"SGID_CLIENT_SECRET_FILE", "SESSION_SECRET_FILE", "SGID_HTTPS_PROXY",
 	"SGID_ALLOWED_RETURN_ORIGINS", "SGID_GATEWAY_ERROR_URL", "SGID_GATEWAY_HEADERS",
 	"SGID_PRIVATE_KEY_PREVIOUS", "SGID_PRIVATE_KEY_PREVIOUS_FILE", "SGID_PARSE_DATA",
@@ -871,6 +871,16 @@ static void test_ca_file(void)
 	expect_fail("SGID_CA_FILE", "/nonexistent/ca.pem", "SGID_CA_FILE");
 }
 
+static void check_endpoints(const struct redis_endpoint *got, size_t n,
+	const struct redis_endpoint *want, size_t want_n)
+{
+	CHECK_INT(n, want_n);
+	for (size_t i = 0; i < n && i < want_n; i++) {
+		CHECK_STR(got[i].host, want[i].host);
+		CHECK_INT(got[i].port, want[i].port);
+	}
+}
+
 static void test_redis_env(void)
 {
 	struct config c;
@@ -883,15 +893,10 @@ static void test_redis_env(void)
 	CHECK_INT(c.redis.connect_timeout_ms, 500); /* untouched by the URL */
 	cfg_free(&c);
 	expect_ok("REDIS_SENTINELS", "10.0.0.1:26379, sentinel-b:26380 ,[fd00::1]:5000,bare", &c);
-	CHECK_INT(c.redis.n_sentinels, 4);
-	CHECK_STR(c.redis.sentinels[0].host, "10.0.0.1");
-	CHECK_INT(c.redis.sentinels[0].port, 26379);
-	CHECK_STR(c.redis.sentinels[1].host, "sentinel-b");
-	CHECK_INT(c.redis.sentinels[1].port, 26380);
-	CHECK_STR(c.redis.sentinels[2].host, "fd00::1");
-	CHECK_INT(c.redis.sentinels[2].port, 5000);
-	CHECK_STR(c.redis.sentinels[3].host, "bare");
-	CHECK_INT(c.redis.sentinels[3].port, 26379);
+	static const struct redis_endpoint want_s[] = {
+		{ "10.0.0.1", 26379 }, { "sentinel-b", 26380 }, { "fd00::1", 5000 }, { "bare", 26379 },
+	};
+	check_endpoints(c.redis.sentinels, c.redis.n_sentinels, want_s, ARRAY_LEN(want_s));
 	CHECK_STR(c.redis.sentinel_master, "mymaster");
 	cfg_free(&c);
 	expect_ok("REDIS_SENTINEL_MASTER", "sgid-primary", &c);
@@ -905,6 +910,36 @@ static void test_redis_env(void)
 	expect_fail("REDIS_SENTINELS", "a:0", "REDIS_SENTINELS");
 	expect_fail("REDIS_SENTINELS", "a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1", "REDIS_SENTINELS");
 	expect_fail("REDIS_SENTINEL_MASTER", "my master", "REDIS_SENTINEL_MASTER");
+
+	/* Redis Cluster: seeds, port 6379 by default, at most 16 */
+	expect_ok("REDIS_CLUSTER", "10.0.0.1:7000, node-b ,[fd00::2]:7001", &c);
+	static const struct redis_endpoint want_c[] = {
+		{ "10.0.0.1", 7000 }, { "node-b", 6379 }, { "fd00::2", 7001 },
+	};
+	check_endpoints(c.redis.cluster_seeds, c.redis.n_cluster_seeds, want_c, ARRAY_LEN(want_c));
+	CHECK_INT(c.redis.n_sentinels, 0);
+	cfg_free(&c);
+	expect_ok("REDIS_URL", "redis://sgid:pw@ignored:1/0", &c);
+	CHECK_INT(c.redis.n_cluster_seeds, 0);
+	cfg_free(&c);
+	expect_fail("REDIS_CLUSTER", "a:1,,b:2", "REDIS_CLUSTER");
+	expect_fail("REDIS_CLUSTER", "a:70000", "REDIS_CLUSTER");
+	expect_fail("REDIS_CLUSTER",
+		"a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1,j:1,k:1,l:1,m:1,n:1,o:1,p:1,q:1", "REDIS_CLUSTER");
+	/* exclusive with Sentinel; db 0 only */
+	struct cfg_error e;
+	base_env();
+	setenv("REDIS_CLUSTER", "a:7000", 1);
+	setenv("REDIS_SENTINELS", "s:26379", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_CLUSTER");
+	CHECK(strstr(e.msg, "mutually exclusive") != NULL);
+	unsetenv("REDIS_SENTINELS");
+	setenv("REDIS_URL", "redis://:pw@h:1/2", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_CLUSTER");
+	CHECK(strstr(e.msg, "db 2") != NULL);
+	clear_env();
 }
 
 /* ---- REDIS_URL parser ---- */
