@@ -18,6 +18,8 @@
 #                      auth-url with Redis down
 #   concurrency    (k) request threads: 200 logins held in sgID at once, fast
 #                      probes meanwhile, PSS; the bulkhead; hung sgID; kill -9
+#   revoke         (l) revoke / sessions --sub: 3 sessions of one user ended,
+#                      another user's kept; SESSION_MAX_PER_USER eviction
 #
 # FAULTS_QUICK=1: shorter loads and fewer cases, soak of 20 s (for make check).
 # Otherwise the soak runs SOAK_SECONDS (default 60 here; `make soak` runs
@@ -28,7 +30,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals scaleout sentinel anon-flood soak)
+all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals scaleout sentinel anon-flood revoke soak)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}

@@ -122,7 +122,9 @@ UPW=faults-upw-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 F_REDIS_AUTH[rp]="-a $PW"
 setup "redis with requirepass on $P_PORT" f_redis_start rp --port "$P_PORT" --requirepass "$PW"
 # Least privilege: the commands the app sends, on its own keys only.
-ACL=(on ">$UPW" resetkeys '~sgid:*' resetchannels -@all +get +set +getex +getdel +del +ping +select)
+# The session index's scripts: EVAL, and the commands they call.
+ACL=(on ">$UPW" resetkeys '~sgid:*' resetchannels -@all +get +set +getex +getdel +del +ping +select
+  +eval +exists +ttl +expire +zadd +zrem +zrange +zcard +zremrangebyscore +zremrangebyrank)
 f_redis_cli rp acl setuser faults "${ACL[@]}" >/dev/null
 # Sentinel mode also confirms the master with ROLE (an @admin command).
 for s in rm rr; do
