@@ -32,6 +32,10 @@
  * RETURNURL_MAX) and the tag; anything longer is not one. The Cookie
  * reader's limit per value (HTTP_MAX_VALUE_LEN), checked in session.c. */
 #define SESSION_ATTEMPT_MAX 2048
+/* Pending login attempts one browser keeps (two tabs, a double click):
+ * the cookie holds up to this many sealed attempts joined by '.', newest
+ * first, SESSION_ATTEMPT_MAX bytes in all (older ones dropped to fit). */
+#define SESSION_ATTEMPTS_MAX 4
 
 enum session_kind {
 	SESSION_LOGIN,                 /* between auth-url and redirect: in the cookie */
@@ -122,6 +126,19 @@ enum session_err session_seal_login(struct session_mgr *m, struct session *s, st
  * was altered, or has expired (from its sealed time). No store call. */
 enum session_err session_open_login(struct session_mgr *m, const char *val, size_t len,
 	struct session *out);
+/* The cookie value for a new attempt (sealed: one value of
+ * session_seal_login) in front of the attempts the browser already held
+ * (prev, NULL or any cookie value: only the parts that still open are
+ * kept), at most SESSION_ATTEMPTS_MAX and SESSION_ATTEMPT_MAX bytes. */
+enum session_err session_attempts_push(struct session_mgr *m, const struct buf *sealed,
+	const char *prev, size_t prev_len, struct buf *out);
+/* The attempt of val (one or several joined by '.') whose state is state
+ * (constant-time compare): SESSION_OK with out and rest (the value of the
+ * other attempts that still open, "" when none). SESSION_NOT_FOUND when
+ * none matches; *n_open says how many opened (0: no attempt of ours, else
+ * a state mismatch). No store call. */
+enum session_err session_open_attempt(struct session_mgr *m, const char *val, size_t len,
+	const char *state, size_t state_len, struct session *out, struct buf *rest, size_t *n_open);
 /* Spends an opened attempt: SET NX of a marker named by a keyed hash of its
  * state, for the attempt's remaining lifetime. SESSION_ALREADY_USED on a
  * replay; SESSION_NOT_FOUND when it has expired meanwhile. */

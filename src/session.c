@@ -659,6 +659,92 @@ done:
 	return rc;
 }
 
+/* Calls fn for each '.'-separated part of val that opens as an attempt,
+ * at most SESSION_ATTEMPTS_MAX + 1 parts looked at; fn returns non-zero
+ * to stop. */
+static void each_attempt(struct session_mgr *m, const char *val, size_t len,
+	int (*fn)(const char *part, size_t plen, struct session *opened, void *ctx), void *ctx)
+{
+	size_t at = 0;
+	for (int seen = 0; val && at < len && seen <= SESSION_ATTEMPTS_MAX; seen++) {
+		const char *dot = memchr(val + at, '.', len - at);
+		size_t plen = dot ? (size_t)(dot - (val + at)) : len - at;
+		struct session s;
+		int stop = 0;
+		if (session_open_login(m, val + at, plen, &s) == SESSION_OK)
+			stop = fn(val + at, plen, &s, ctx);
+		session_clear(&s);
+		if (stop)
+			return;
+		at += plen + 1;
+	}
+}
+
+struct push_ctx { struct buf *out; int n; };
+
+static int push_part(const char *part, size_t plen, struct session *opened, void *ctx)
+{
+	struct push_ctx *p = ctx;
+	(void)opened;
+	if (p->n >= SESSION_ATTEMPTS_MAX || p->out->len + 1 + plen > SESSION_ATTEMPT_MAX)
+		return 1;
+	if (buf_append_char(p->out, '.') || buf_append(p->out, part, plen))
+		return 1;
+	p->n++;
+	return 0;
+}
+
+enum session_err session_attempts_push(struct session_mgr *m, const struct buf *sealed,
+	const char *prev, size_t prev_len, struct buf *out)
+{
+	buf_reset(out);
+	if (!sealed->len || sealed->len > SESSION_ATTEMPT_MAX || buf_append(out, sealed->data, sealed->len))
+		return SESSION_ERR_INTERNAL;
+	struct push_ctx p = { out, 1 };
+	each_attempt(m, prev, prev_len, push_part, &p);
+	return SESSION_OK;
+}
+
+struct pick_ctx {
+	const char *state;
+	size_t state_len;
+	struct session *out;
+	struct buf *rest;
+	size_t n_open;
+	bool found;
+};
+
+static int pick_part(const char *part, size_t plen, struct session *opened, void *ctx)
+{
+	struct pick_ctx *p = ctx;
+	/* with no match the caller still learns whether the newest was a gateway's */
+	if (p->n_open++ == 0 && !p->found)
+		p->out->gateway = opened->gateway;
+	size_t want = strlen(opened->state);
+	if (!p->found && p->state_len == want && crypto_ct_equal(p->state, opened->state, want)) {
+		*p->out = *opened;       /* moved: the caller's to clear */
+		session_init(opened, SESSION_LOGIN);
+		p->found = true;
+		return 0;
+	}
+	if (p->rest->len)
+		buf_append_char(p->rest, '.');
+	buf_append(p->rest, part, plen);
+	return 0;
+}
+
+enum session_err session_open_attempt(struct session_mgr *m, const char *val, size_t len,
+	const char *state, size_t state_len, struct session *out, struct buf *rest, size_t *n_open)
+{
+	struct pick_ctx p = { state, state_len, out, rest, 0, false };
+	session_init(out, SESSION_LOGIN);
+	buf_reset(rest);
+	if (len <= SESSION_ATTEMPT_MAX)
+		each_attempt(m, val, len, pick_part, &p);
+	*n_open = p.n_open;
+	return p.found ? SESSION_OK : SESSION_NOT_FOUND;
+}
+
 /* Spent under the previous secret's name (by a worker not yet given the
  * new secret, or before the rotation): still spent. */
 static enum session_err spent_before_rotation(struct session_mgr *m, const struct session *login)

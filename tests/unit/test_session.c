@@ -755,6 +755,73 @@ static void test_revoke_across_rotation(void)
 	use_secrets(SECRET_A, NULL);
 }
 
+/* The attempts of one browser: newest first, at most 4 and 2048 bytes
+ * (gateway attempts with a long rd: fewer, the newest always), parts that
+ * do not open dropped, picked by state, the rest kept. */
+static void test_attempt_bundle(void)
+{
+	setup();
+	struct session s, out;
+	struct buf one = BUF_INIT, jar = BUF_INIT, next = BUF_INIT, rest = BUF_INIT;
+	size_t n_open = 0;
+	char states[6][64];
+	for (int i = 0; i < 6; i++) {
+		sample_attempt(&s);
+		snprintf(states[i], sizeof(states[i]), "state-%d-abcdefghijklmnopqrstuvwxyz0123456789", i);
+		strcpy(s.state, states[i]);
+		buf_reset(&one);
+		CHECK_INT(session_seal_login(&mgr, &s, &one), SESSION_OK);
+		CHECK_INT(session_attempts_push(&mgr, &one, jar.data, jar.len, &next), SESSION_OK);
+		buf_reset(&jar);
+		buf_append(&jar, next.data, next.len);
+		session_clear(&s);
+	}
+	CHECK(jar.len <= SESSION_ATTEMPT_MAX && resp_is_cookie_value(jar.data, jar.len));
+	CHECK_INT(mem.calls, 0);
+	/* 5 and 4 are kept, 0 and 1 are gone */
+	CHECK_INT(session_open_attempt(&mgr, jar.data, jar.len, states[0], strlen(states[0]), &out, &rest, &n_open),
+	          SESSION_NOT_FOUND);
+	CHECK_INT(n_open, SESSION_ATTEMPTS_MAX);
+	session_clear(&out);
+	CHECK_INT(session_open_attempt(&mgr, jar.data, jar.len, states[3], strlen(states[3]), &out, &rest, &n_open),
+	          SESSION_OK);
+	CHECK_STR(out.state, states[3]);
+	session_clear(&out);
+	/* the rest holds the three others and opens */
+	CHECK_INT(session_open_attempt(&mgr, rest.data, rest.len, states[3], strlen(states[3]), &out, &next, &n_open),
+	          SESSION_NOT_FOUND);
+	CHECK_INT(n_open, 3);
+	session_clear(&out);
+	/* junk and foreign parts in front are dropped, not fatal */
+	buf_reset(&next);
+	buf_append_str(&next, "junk.");
+	buf_append(&next, jar.data, jar.len);
+	buf_reset(&rest);
+	CHECK_INT(session_attempts_push(&mgr, &one, next.data, next.len, &rest), SESSION_OK);
+	CHECK(strncmp(rest.data, one.data, one.len) == 0 && !strstr(rest.data, "junk"));
+	/* gateway attempts with the longest rd: the newest alone fits */
+	buf_reset(&jar);
+	for (int i = 0; i < 3; i++) {
+		sample_attempt(&s);
+		s.gateway = true;
+		memset(s.rd, 'r', RETURNURL_MAX);
+		s.rd[0] = '/';
+		s.rd[RETURNURL_MAX] = '\0';
+		buf_reset(&one);
+		CHECK_INT(session_seal_login(&mgr, &s, &one), SESSION_OK);
+		CHECK_INT(session_attempts_push(&mgr, &one, jar.data, jar.len, &next), SESSION_OK);
+		CHECK(next.len <= SESSION_ATTEMPT_MAX);
+		CHECK(strncmp(next.data, one.data, one.len) == 0);
+		buf_reset(&jar);
+		buf_append(&jar, next.data, next.len);
+		session_clear(&s);
+	}
+	buf_free(&one);
+	buf_free(&jar);
+	buf_free(&next);
+	buf_free(&rest);
+}
+
 int main(void)
 {
 	RUN(test_login_attempt_in_cookie);
@@ -769,6 +836,7 @@ int main(void)
 	RUN(test_ids_are_unique);
 	RUN(test_secret_rotation);
 	RUN(test_rotation_move_loses_to_logout);
+	RUN(test_attempt_bundle);
 	RUN(test_revoke_user);
 	RUN(test_max_per_user);
 	RUN(test_revoke_across_rotation);
