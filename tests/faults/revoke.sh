@@ -4,7 +4,9 @@
 # counts them, `sgid-fcgi revoke --sub A` ends A's 3 sessions on every worker
 # (userinfo 401) and leaves B's; past SESSION_MAX_PER_USER the oldest of a
 # user's sessions ends; Redis never holds a sub in clear; exit statuses for
-# a configuration error and for Redis down.
+# a configuration error and for Redis down. Then SESSION_SECRET rotated
+# (the old one as SESSION_SECRET_PREVIOUS): B's session still works, is
+# still counted and revocable.
 set -euo pipefail
 # shellcheck source=tests/faults/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -14,7 +16,9 @@ MAX=4
 setup "ports $API_PORT $SPA_PORT $MOCKPASS_PORT free" stack_ports_free "$API_PORT" "$SPA_PORT" "$MOCKPASS_PORT"
 setup "start redis-server" f_redis_start redis
 setup "start MockPass with its persona picker" stack_start_mockpass true
-f_app_env "$STACK_RT/app.env" mockpass SESSION_MAX_PER_USER=$MAX
+OLD_SECRET=faults-old-session-secret-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+NEW_SECRET=faults-new-session-secret-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+f_app_env "$STACK_RT/app.env" mockpass SESSION_MAX_PER_USER=$MAX SESSION_SECRET="$OLD_SECRET"
 setup "start the pool (2 workers)" f_pool_start pool "$STACK_RT/app.env" 2
 setup "start nginx on $API_PORT" f_nginx_start nginx "$API_PORT" "$SPA_PORT" "$STACK_RT/pool.sock"
 T=$STACK_RT/t
@@ -76,6 +80,18 @@ check "sessions --sub A: $MAX" eval '[[ $(admin sessions --sub "$A") == $MAX ]]'
 curl -fsS --max-time 10 -o /dev/null -b "$T/e5" -H "Origin: $FRONTEND" "$API/api/logout" || true
 check "after one logout, sessions --sub A: $((MAX - 1))" eval '[[ $(admin sessions --sub "$A") == $((MAX - 1)) ]]'
 
+# Rotation: the pool restarted with a new secret, the old one as previous.
+stack_stop pool
+f_app_env "$STACK_RT/app.env" mockpass SESSION_MAX_PER_USER=$MAX SESSION_SECRET="$NEW_SECRET" \
+  SESSION_SECRET_PREVIOUS="$OLD_SECRET"
+setup "restart the pool with the rotated secret" f_pool_start pool "$STACK_RT/app.env" 2
+check "after the rotation B's session still answers 200" eval '[[ $(userinfo b1) == 200 ]]'
+check "after the rotation sessions --sub B: 1" eval '[[ $(admin sessions --sub "$B") == 1 ]]'
+setup "user B logs in under the new secret" login_as 1 b2
+check "sessions --sub B: 2 (one of each secret)" eval '[[ $(admin sessions --sub "$B") == 2 ]]'
+check "revoke --sub B ends both" eval '[[ $(admin revoke --sub "$B") == 2 ]]'
+check "B's two cookies now get 401" eval '[[ $(userinfo b1)$(userinfo b2) == 401401 ]]'
+
 # Exit statuses: usage 64, configuration 2, Redis down 1.
 rc=0; admin sessions >/dev/null || rc=$?
 check "sessions without --sub: exit 64 ($rc)" test "$rc" -eq 64
@@ -83,7 +99,7 @@ rc=0; env -i -C "$STACK_RT" PATH="$PATH" SESSION_SECRET=short "$ROOT/build/sgid-
   --env-file "$STACK_RT/app.env" >/dev/null 2>&1 || rc=$?
 check "a configuration error: exit 2 ($rc)" test "$rc" -eq 2
 f_redis_kill redis KILL
-rc=0; out=$(admin revoke --sub "$B") || rc=$?
+rc=0; out=$(admin sessions --sub "$B") || rc=$?
 check "Redis down: exit 1, nothing printed ($rc)" eval '((rc == 1)) && [[ -z $out ]]'
 check "the admin commands never print a sub or a secret on stderr" \
   eval '! grep -qF -- "${A#u=}" "$T/admin.err" && ! grep -qiF -- "$(sed -n "s/^SGID_CLIENT_SECRET=//p" "$STACK_RT/app.env")" "$T/admin.err"'
