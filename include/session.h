@@ -5,7 +5,8 @@
  * Logged-in sessions are records in the store, encrypted and authenticated
  * at rest (the Redis key as AAD) under keys that are a keyed hash of the
  * cookie value, so a dump of Redis reveals neither tokens, profile data nor
- * usable cookies. */
+ * usable cookies. Each user's sessions are listed in an index named by a
+ * keyed hash of the sub (revocation), kept in step by store scripts. */
 #ifndef SGID_SESSION_H
 #define SGID_SESSION_H
 

@@ -351,7 +351,6 @@ static enum session_err store_result(enum store_err e)
 	}
 }
 
-/* Writes s under rkey with the given TTL. */
 /* Seals s for rkey with the current key. */
 static int seal_record(const struct session_mgr *m, const char *rkey, const struct session *s,
 	struct buf *sealed)
