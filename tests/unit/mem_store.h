@@ -1,7 +1,8 @@
 /* An in-memory store behind the store.h function table, for tests of the
  * modules above it (session, api): SET with its NX/XX conditions, GET/GETEX,
- * GETDEL, DEL, PING, a switch that makes every call fail, and counters of
- * the calls so a test can assert that a path made no store round trip. */
+ * GETDEL, DEL, PING, the per-user index ops as store_redis.c's scripts do
+ * them, a switch that makes every call fail, and counters of the calls so
+ * a test can assert that a path made no store round trip. */
 #ifndef SGID_TEST_MEM_STORE_H
 #define SGID_TEST_MEM_STORE_H
 
