@@ -72,6 +72,7 @@ struct config {
 	int login_ttl;               /* LOGIN_TTL_SECONDS, 300 */
 	int session_ttl;             /* SESSION_TTL_SECONDS (absolute), 3600 */
 	int session_idle_ttl;        /* SESSION_IDLE_SECONDS, = session_ttl */
+	int session_max_per_user;    /* SESSION_MAX_PER_USER, 20: oldest evicted */
 	int clock_skew;              /* SGID_CLOCK_SKEW_SECONDS, 60 */
 	int jwks_refetch_interval;   /* SGID_JWKS_MIN_REFETCH_SECONDS, 60 */
 	int max_inflight;            /* SGID_MAX_INFLIGHT: request threads inside

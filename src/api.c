@@ -132,6 +132,24 @@ static int start_attempt(struct app *a, struct session *s, struct buf *url, stru
 	return rc;
 }
 
+/* The cookie for a new attempt: it, then the attempts the browser has
+ * pending (the first value of our name that is no session id), so a login
+ * begun in another tab can still finish. */
+static int attempts_cookie(struct app *a, const struct request *req, const struct buf *attempt,
+	struct buf *out)
+{
+	const char *prev = NULL;
+	size_t prev_len = 0;
+	for (size_t i = 0; i < req->cookies->n && !prev; i++) {
+		const struct cookie_value *c = &req->cookies->v[i];
+		if (!session_id_valid(c->val, c->len)) {
+			prev = c->val;
+			prev_len = c->len;
+		}
+	}
+	return session_attempts_push(&a->sessions, attempt, prev, prev_len, out) == SESSION_OK ? 0 : -1;
+}
+
 /* The new attempt replaces the cookie: a session it named would live on
  * unreachable by any logout, so it ends here. A store that cannot say it
  * did is a 503: the user retries rather than leaving it behind. */
@@ -157,7 +175,7 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 {
 	struct kv_list q = {0};
 	struct session s;
-	struct buf url = BUF_INIT, body = BUF_INIT, attempt = BUF_INIT;
+	struct buf url = BUF_INIT, body = BUF_INIT, attempt = BUF_INIT, cookie = BUF_INIT;
 	const struct kv *vals[ARRAY_LEN(auth_url_fields)];
 	const char *bad = NULL;
 
@@ -177,7 +195,7 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 	/* As the official examples do, a missing choice reads "None". */
 	const char *icecream = vals[0] ? vals[0]->val : "None";
 	memcpy(s.icecream, icecream, strlen(icecream) + 1);
-	if (start_attempt(a, &s, &url, &attempt) != 0 ||
+	if (start_attempt(a, &s, &url, &attempt) != 0 || attempts_cookie(a, req, &attempt, &cookie) != 0 ||
 	    buf_append_str(&body, "{\"url\":") || json_append_string(&body, url.data, url.len) ||
 	    buf_append_char(&body, '}')) {
 		resp_json_error(res, 500, "internal_error", "could not build the login URL");
@@ -186,13 +204,14 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 	if (!end_replaced_sessions(a, req, "auth-url", res))
 		goto done;
 	json_reply(res, 200, &body);
-	resp_set_cookie(res, &a->cookie, attempt.data, a->cfg->login_ttl);
+	resp_set_cookie(res, &a->cookie, cookie.data, a->cfg->login_ttl);
 done:
 	session_clear(&s);
 	kv_list_free(&q);
 	buf_free(&url);
 	buf_free(&body);
 	buf_free(&attempt);
+	buf_free(&cookie);
 }
 
 /* --- the return URL of gateway mode ------------------------------------ */
@@ -235,7 +254,7 @@ static void handle_login(struct app *a, const struct request *req, struct respon
 {
 	struct kv_list q = {0};
 	struct session s;
-	struct buf url = BUF_INIT, attempt = BUF_INIT;
+	struct buf url = BUF_INIT, attempt = BUF_INIT, cookie = BUF_INIT;
 	const char *rd;
 
 	session_init(&s, SESSION_LOGIN);
@@ -246,19 +265,20 @@ static void handle_login(struct app *a, const struct request *req, struct respon
 	memcpy(s.icecream, "None", sizeof("None"));
 	s.gateway = true;
 	memcpy(s.rd, rd, strlen(rd) + 1); /* at most RETURNURL_MAX: bound above */
-	if (start_attempt(a, &s, &url, &attempt) != 0) {
+	if (start_attempt(a, &s, &url, &attempt) != 0 || attempts_cookie(a, req, &attempt, &cookie) != 0) {
 		resp_json_error(res, 500, "internal_error", "could not build the login URL");
 		goto done;
 	}
 	if (!end_replaced_sessions(a, req, "login", res))
 		goto done;
 	resp_redirect(res, url.data);
-	resp_set_cookie(res, &a->cookie, attempt.data, a->cfg->login_ttl);
+	resp_set_cookie(res, &a->cookie, cookie.data, a->cfg->login_ttl);
 done:
 	session_clear(&s);
 	kv_list_free(&q);
 	buf_free(&url);
 	buf_free(&attempt);
+	buf_free(&cookie);
 }
 
 /* --- GET /api/redirect ------------------------------------------------- */
@@ -338,12 +358,14 @@ static void login_ended(struct app *a, const struct request *req, enum login_out
 		audit(req, AUDIT_LOGIN_FAILURE, "failure", login_outcome_name(outcome), NULL);
 }
 
-/* The cookie is cleared only when it named the login attempt that just
- * failed: a logged-in user who replays an old callback URL stays logged in.
+/* The cookie changes only when it held the login attempt that just failed
+ * (rest: the browser's other pending attempts, the new cookie value; ""
+ * clears it; NULL leaves it): a logged-in user who replays an old callback
+ * URL stays logged in.
  * A gateway's attempt fails to SGID_GATEWAY_ERROR_URL when it is set (one
  * that did not open is nobody's: the frontend's page, as always). */
 static void redirect_fail(struct app *a, const struct request *req, struct response *res,
-	enum login_outcome outcome, const char *why, bool clear, const struct session *login)
+	enum login_outcome outcome, const char *why, const struct buf *rest, const struct session *login)
 {
 	log_warn("redirect: login failed: %s", why);
 	login_ended(a, req, outcome, NULL);
@@ -351,18 +373,29 @@ static void redirect_fail(struct app *a, const struct request *req, struct respo
 		resp_redirect(res, a->cfg->gateway_error_url);
 	else
 		redirect_to_frontend(a, res, "/error");
-	if (clear)
+	if (rest && rest->len)
+		resp_set_cookie(res, &a->cookie, rest->data, a->cfg->login_ttl);
+	else if (rest)
 		resp_clear_cookie(res, &a->cookie);
 }
 
-/* The login attempt among our cookies: the first that opens (the seal is
- * checked without the store; a logged-in session's id never opens). */
-static enum session_err open_attempt(struct app *a, const struct request *req, struct session *out)
+/* The login attempt among our cookies whose state the callback carries
+ * (a logged-in session's id never opens); rest gets the cookie's other
+ * pending attempts. *n_open: attempts that opened (0: none of ours). */
+static enum session_err open_attempt(struct app *a, const struct request *req, const struct kv *state,
+	struct session *out, struct buf *rest, size_t *n_open)
 {
+	*n_open = 0;
 	for (size_t i = 0; i < req->cookies->n; i++) {
 		const struct cookie_value *c = &req->cookies->v[i];
-		if (session_open_login(&a->sessions, c->val, c->len, out) == SESSION_OK)
+		size_t n = 0;
+		enum session_err e = session_open_attempt(&a->sessions, c->val, c->len,
+			state ? state->val : "", state ? state->val_len : 0, out, rest, &n);
+		*n_open += n;
+		if (e == SESSION_OK)
 			return SESSION_OK;
+		if (n)
+			return SESSION_NOT_FOUND; /* out: the newest one's gateway flag */
 	}
 	return SESSION_NOT_FOUND;
 }
@@ -374,7 +407,8 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	struct sgid_tokens tokens = {0};
 	const struct kv *vals[ARRAY_LEN(redirect_fields)];
 	const char *bad = NULL;
-	struct buf loc = BUF_INIT;
+	struct buf loc = BUF_INIT, rest = BUF_INIT;
+	size_t n_open = 0;
 	char id[SESSION_ID_LEN + 1] = "";
 	char why[320];
 	bool in_sgid = false;
@@ -384,31 +418,29 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	enum http_err he = http_parse_query(req->query, strlen(req->query), &q);
 	if (he != HTTP_OK) {
 		snprintf(why, sizeof(why), "query refused: %s", http_strerror(he));
-		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, why, false, &login);
+		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, why, NULL, &login);
 		goto done;
 	}
 	if (http_bind_fields(&q, redirect_fields, ARRAY_LEN(redirect_fields), vals, &bad) != FIELD_OK) {
 		snprintf(why, sizeof(why), "invalid parameter %s", bad);
-		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, why, false, &login);
+		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, why, NULL, &login);
 		goto done;
 	}
-	if (open_attempt(a, req, &login) != SESSION_OK) {
-		redirect_fail(a, req, res, LOGIN_ATTEMPT_EXPIRED,
-		              req->cookies->n ? "login attempt: not ours, altered or expired"
-		                              : "no session cookie", false, &login);
-		goto done;
-	}
-	/* Nothing is spent before the state matches: a forged callback (login
-	 * CSRF, a stray link) leaves the user's attempt alone. */
-	size_t want = strlen(login.state);
-	if (!vals[F_STATE] || vals[F_STATE]->val_len != want ||
-	    !crypto_ct_equal(vals[F_STATE]->val, login.state, want)) {
-		redirect_fail(a, req, res, vals[F_STATE] ? LOGIN_STATE_MISMATCH : LOGIN_BAD_REQUEST,
-		              vals[F_STATE] ? "state mismatch" : "state missing", false, &login);
+	/* The attempt is the one whose state the callback carries. Nothing is
+	 * spent before the state matches: a forged callback (login CSRF, a
+	 * stray link) leaves the user's attempts alone. */
+	if (open_attempt(a, req, vals[F_STATE], &login, &rest, &n_open) != SESSION_OK) {
+		if (n_open == 0)
+			redirect_fail(a, req, res, LOGIN_ATTEMPT_EXPIRED,
+			              req->cookies->n ? "login attempt: not ours, altered or expired"
+			                              : "no session cookie", NULL, &login);
+		else
+			redirect_fail(a, req, res, vals[F_STATE] ? LOGIN_STATE_MISMATCH : LOGIN_BAD_REQUEST,
+			              vals[F_STATE] ? "state mismatch" : "state missing", NULL, &login);
 		goto done;
 	}
 	if (!vals[F_ERROR] && !vals[F_CODE]) {
-		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, "code missing", false, &login);
+		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, "code missing", NULL, &login);
 		goto done;
 	}
 	/* Bulkhead before the attempt is spent: a callback turned away keeps
@@ -416,7 +448,7 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	if (!vals[F_ERROR]) {
 		if (!scoreboard_enter_sgid(a->slot)) {
 			redirect_fail(a, req, res, LOGIN_OVER_CAPACITY,
-			              "over capacity: too many sgID calls in flight", false, &login);
+			              "over capacity: too many sgID calls in flight", NULL, &login);
 			goto done;
 		}
 		in_sgid = true;
@@ -430,12 +462,12 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 		              se == SESSION_ALREADY_USED ? LOGIN_ATTEMPT_REPLAYED
 		              : se == SESSION_NOT_FOUND ? LOGIN_ATTEMPT_EXPIRED
 		              : se == SESSION_ERR_STORE ? LOGIN_STORE_ERROR : LOGIN_INTERNAL,
-		              why, true, &login);
+		              why, &rest, &login);
 		goto done;
 	}
 	if (vals[F_ERROR]) {
 		snprintf(why, sizeof(why), "sgID returned error=%s", vals[F_ERROR]->val);
-		redirect_fail(a, req, res, LOGIN_SGID_DENIED, why, true, &login);
+		redirect_fail(a, req, res, LOGIN_SGID_DENIED, why, &rest, &login);
 		goto done;
 	}
 	enum sgid_err ge = sgid_exchange_code(&a->sgid, vals[F_CODE]->val, vals[F_CODE]->val_len,
@@ -446,14 +478,14 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	}
 	if (ge != SGID_OK) {
 		snprintf(why, sizeof(why), "%s: %s", sgid_strerror(ge), a->sgid.errstr);
-		redirect_fail(a, req, res, login_outcome_of_sgid(ge, a->sgid.idt_err), why, true, &login);
+		redirect_fail(a, req, res, login_outcome_of_sgid(ge, a->sgid.idt_err), why, &rest, &login);
 		goto done;
 	}
 	/* A new id for the logged-in session: no fixation of the login cookie. */
 	memcpy(user.sub, tokens.sub, sizeof(tokens.sub));
 	memcpy(user.icecream, login.icecream, sizeof(user.icecream));
 	if (buf_append(&user.access_token, tokens.access_token.data, tokens.access_token.len) != 0) {
-		redirect_fail(a, req, res, LOGIN_INTERNAL, "out of memory", true, &login);
+		redirect_fail(a, req, res, LOGIN_INTERNAL, "out of memory", &rest, &login);
 		goto done;
 	}
 	/* A gateway has no SPA to ask for the profile later: it is fetched now,
@@ -466,13 +498,13 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 		if (ge != SGID_OK) {
 			redirect_fail(a, req, res,
 			              ge == SGID_ERR_INTERNAL ? LOGIN_INTERNAL : LOGIN_USERINFO_ERROR,
-			              "userinfo failed", true, &login);
+			              "userinfo failed", &rest, &login);
 			goto done;
 		}
 		if (!returnurl_valid(login.rd, strlen(login.rd), a->cfg, NULL) ||
 		    returnurl_resolve(login.rd, a->cfg, &loc) != 0) {
 			redirect_fail(a, req, res, LOGIN_RETURN_URL_REFUSED, "return URL no longer allowed",
-			              true, &login);
+			              &rest, &login);
 			goto done;
 		}
 	}
@@ -480,7 +512,7 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	if (se != SESSION_OK) {
 		snprintf(why, sizeof(why), "storing the session: %s", session_strerror(se));
 		redirect_fail(a, req, res, se == SESSION_ERR_STORE ? LOGIN_STORE_ERROR : LOGIN_INTERNAL,
-		              why, true, &login);
+		              why, &rest, &login);
 		goto done;
 	}
 	char fp[9];
@@ -496,6 +528,7 @@ done:
 	if (in_sgid)
 		scoreboard_leave_sgid(a->slot);
 	buf_free(&loc);
+	buf_free(&rest);
 	secure_zero(id, sizeof(id));
 	sgid_tokens_clear(&tokens);
 	session_clear(&login);

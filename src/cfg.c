@@ -420,6 +420,7 @@ static int load_numbers(struct config *cfg, const struct envsrc *e, struct cfg_e
 		{"REDIS_TIMEOUT_MS", 1000, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &cfg->redis.command_timeout_ms},
 		{"SGID_MAX_INFLIGHT", 0, 0, 1000000, &cfg->max_inflight},
 		{"SGID_INFLIGHT_WAIT_MS", 250, 0, 10000, &cfg->inflight_wait_ms},
+		{"SESSION_MAX_PER_USER", 20, 1, 1000, &cfg->session_max_per_user},
 	};
 	long v;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "audit.h"
 #include "cfg.h"
 #include "log.h"
@@ -19,6 +20,7 @@ static void usage(FILE *f)
 	fputs("usage: sgid-fcgi [--env-file PATH] [--threads T] [--max-requests N]\n"
 	      "       sgid-fcgi --listen unix:PATH|HOST:PORT [--workers N] [--threads T] ...\n"
 	      "       sgid-fcgi --check-config | --version | --help\n"
+	      "       sgid-fcgi revoke|sessions --sub SUB [--env-file PATH]\n"
 	      "\n"
 	      "The sgID (Singpass) login backend as a FastCGI responder. Without --listen\n"
 	      "it serves the socket on fd 0, as spawn-fcgi, lighttpd (bin-path) and\n"
@@ -79,6 +81,9 @@ int main(int argc, char **argv)
 	unsigned long max_requests = 0, workers = 4, stop_timeout = 30;
 	unsigned long threads = SERVER_DEFAULT_THREADS;
 
+	if (argc > 1 && admin_is_command(argv[1]))
+		return admin_main(argc - 1, argv + 1);
+
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e': env_file = optarg; break;
@@ -109,18 +114,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (env_file && access(env_file, R_OK) != 0) {
-		fprintf(stderr, "sgid-fcgi: cannot read env file %s\n", env_file);
-		return EXIT_CONFIG;
-	}
-
 	struct config cfg;
-	struct cfg_error err;
-	if (cfg_load(&cfg, env_file ? env_file : ".env", &err) != 0) {
-		fprintf(stderr, "sgid-fcgi: configuration error: %s: %s\n", err.var, err.msg);
+	if (admin_load_config(env_file, &cfg) != 0)
 		return EXIT_CONFIG;
-	}
-	log_set_level(cfg.log_level);
 	/* an AUDIT_LOG that cannot be opened stops us here, not in a worker
 	 * crash loop (the workers open it again, each for itself) */
 	char why[600];

@@ -903,6 +903,166 @@ static enum store_write_state rs_probe_write(struct store *s)
 	return STORE_WRITE_REFUSED;
 }
 
+/* ---- a user's sessions: scripts over a record and its index ---- */
+
+/* KEYS: idx, record. ARGV: value, ttl, created, cutoff, max, idx ttl.
+ * Members of idx are records of the same {tag}, so the ones it deletes
+ * share the slot of KEYS. */
+static const char script_index_add[] =
+	"redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])\n"
+	"redis.call('ZADD', KEYS[1], ARGV[3], KEYS[2])\n"
+	"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])\n"
+	"local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[5])\n"
+	"local evicted = 0\n"
+	"if over > 0 then\n"
+	"  for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do\n"
+	"    evicted = evicted + redis.call('DEL', k)\n"
+	"  end\n"
+	"  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)\n"
+	"end\n"
+	"if redis.call('TTL', KEYS[1]) < tonumber(ARGV[6]) then\n"
+	"  redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
+	"end\n"
+	"return evicted\n";
+
+/* KEYS: idx, record[, its other name] */
+static const char script_index_del[] =
+	"for i = 2, #KEYS do\n"
+	"  redis.call('DEL', KEYS[i])\n"
+	"  redis.call('ZREM', KEYS[1], KEYS[i])\n"
+	"end\n"
+	"if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end\n"
+	"return 1\n";
+
+/* KEYS: idx, old record, new record. ARGV: value, ttl, created. */
+static const char script_index_move[] =
+	"if redis.call('EXISTS', KEYS[2]) == 0 then\n"
+	"  return redis.call('EXISTS', KEYS[3])\n"
+	"end\n"
+	"redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[2], 'NX')\n"
+	"redis.call('ZADD', KEYS[1], ARGV[3], KEYS[3])\n"
+	"redis.call('DEL', KEYS[2])\n"
+	"redis.call('ZREM', KEYS[1], KEYS[2])\n"
+	"return 1\n";
+
+/* KEYS: idx. ARGV: purge (1: delete all). Bounded by the index's size. */
+static const char script_index_scan[] =
+	"local n = 0\n"
+	"for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+	"  if ARGV[1] == '1' then\n"
+	"    n = n + redis.call('DEL', k)\n"
+	"  elseif redis.call('EXISTS', k) == 1 then\n"
+	"    n = n + 1\n"
+	"  else\n"
+	"    redis.call('ZREM', KEYS[1], k)\n"
+	"  end\n"
+	"end\n"
+	"if ARGV[1] == '1' or n == 0 then redis.call('DEL', KEYS[1]) end\n"
+	"return n\n";
+
+#define SCRIPT_MAX_ARGS 12
+
+/* EVAL script with keys (C strings) then args (with lengths); the
+ * integer reply in *n. Plain EVAL: the scripts are small and run only on
+ * login, logout and the admin commands, and Redis caches them compiled. */
+static enum store_err eval_int(struct store *s, const char *what, const char *script,
+	int nkeys, const char *const *keys, int nargs, const char *const *args,
+	const size_t *arg_lens, long long *n)
+{
+	const char *argv[SCRIPT_MAX_ARGS];
+	size_t lens[SCRIPT_MAX_ARGS];
+	char nk[4];
+	redisReply *rep;
+	if (3 + nkeys + nargs > SCRIPT_MAX_ARGS || nkeys < 1 || nkeys > 9) {
+		seterr(s, "%s: too many arguments", what);
+		return STORE_ERR_REPLY;
+	}
+	snprintf(nk, sizeof(nk), "%d", nkeys);
+	int argc = 0;
+	argv[argc] = "EVAL"; lens[argc++] = 4;
+	argv[argc] = script; lens[argc++] = strlen(script);
+	argv[argc] = nk; lens[argc++] = strlen(nk);
+	for (int i = 0; i < nkeys; i++) {
+		argv[argc] = keys[i];
+		lens[argc++] = strlen(keys[i]);
+	}
+	for (int i = 0; i < nargs; i++) {
+		argv[argc] = args[i];
+		lens[argc++] = arg_lens[i];
+	}
+	enum store_err e = run(s, what, argc, argv, lens, &rep);
+	if (e != STORE_OK)
+		return e;
+	if (rep->type == REDIS_REPLY_INTEGER) {
+		*n = rep->integer;
+	} else {
+		seterr(s, "%s: unexpected reply type %d", what, rep->type);
+		e = STORE_ERR_REPLY;
+	}
+	freeReplyObject(rep);
+	return e;
+}
+
+static enum store_err rs_index_add(struct store *s, const char *idx, const char *key,
+	const void *val, size_t vlen, int ttl_s, long long created, long long cutoff, int max,
+	int idx_ttl_s, int *evicted)
+{
+	char nums[5][24];
+	if (ttl_s <= 0 || idx_ttl_s <= 0 || max < 1) {
+		seterr(s, "index add: ttl and max must be positive");
+		return STORE_ERR_REPLY;
+	}
+	snprintf(nums[0], sizeof(nums[0]), "%d", ttl_s);
+	snprintf(nums[1], sizeof(nums[1]), "%lld", created);
+	snprintf(nums[2], sizeof(nums[2]), "%lld", cutoff);
+	snprintf(nums[3], sizeof(nums[3]), "%d", max);
+	snprintf(nums[4], sizeof(nums[4]), "%d", idx_ttl_s);
+	const char *keys[2] = { idx, key };
+	const char *args[6] = { val, nums[0], nums[1], nums[2], nums[3], nums[4] };
+	size_t lens[6] = { vlen, strlen(nums[0]), strlen(nums[1]), strlen(nums[2]),
+	                   strlen(nums[3]), strlen(nums[4]) };
+	long long n = 0;
+	enum store_err e = eval_int(s, "EVAL index add", script_index_add, 2, keys, 6, args, lens, &n);
+	*evicted = e == STORE_OK ? (int)n : 0;
+	return e;
+}
+
+static enum store_err rs_index_del(struct store *s, const char *idx, const char *key,
+	const char *key2)
+{
+	const char *keys[3] = { idx, key, key2 };
+	long long n;
+	return eval_int(s, "EVAL index del", script_index_del, key2 ? 3 : 2, keys, 0, NULL, NULL, &n);
+}
+
+static enum store_err rs_index_move(struct store *s, const char *idx, const char *old,
+	const char *key, const void *val, size_t vlen, int ttl_s, long long created)
+{
+	char ttl[16], cr[24];
+	if (ttl_s <= 0) {
+		seterr(s, "index move: ttl must be positive");
+		return STORE_ERR_REPLY;
+	}
+	snprintf(ttl, sizeof(ttl), "%d", ttl_s);
+	snprintf(cr, sizeof(cr), "%lld", created);
+	const char *keys[3] = { idx, old, key };
+	const char *args[3] = { val, ttl, cr };
+	size_t lens[3] = { vlen, strlen(ttl), strlen(cr) };
+	long long n = 0;
+	enum store_err e = eval_int(s, "EVAL index move", script_index_move, 3, keys, 3, args, lens, &n);
+	return e == STORE_OK && n == 0 ? STORE_NOT_FOUND : e;
+}
+
+static enum store_err rs_index_scan(struct store *s, const char *idx, int purge, long long *n)
+{
+	const char *keys[1] = { idx };
+	const char *args[1] = { purge ? "1" : "0" };
+	size_t lens[1] = { 1 };
+	*n = 0;
+	return eval_int(s, purge ? "EVAL index purge" : "EVAL index count", script_index_scan,
+	                1, keys, 1, args, lens, n);
+}
+
 static void rs_destroy(struct store *s)
 {
 	struct rstore *r = impl(s);
@@ -924,6 +1084,10 @@ static const struct store_ops redis_ops = {
 	.ping = rs_ping,
 	.probe_write = rs_probe_write,
 	.destroy = rs_destroy,
+	.index_add = rs_index_add,
+	.index_del = rs_index_del,
+	.index_move = rs_index_move,
+	.index_scan = rs_index_scan,
 };
 
 struct store *store_redis_new(const struct redis_config *rc)

@@ -136,7 +136,8 @@ check_sessions "after the reshard all $LOGINS sessions are valid" "$T/sessions.t
 UPW=faults-upw-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 for i in "${!PORTS[@]}"; do
   f_redis_cli "c$i" acl setuser sgid on ">$UPW" resetkeys '~sgid:*' resetchannels -@all \
-    +get +set +getex +getdel +del +ping '+cluster|slots' +asking >/dev/null
+    +get +set +getex +getdel +del +ping '+cluster|slots' +asking \
+    +eval +exists +ttl +expire +zadd +zrem +zrange +zcard +zremrangebyscore +zremrangebyrank >/dev/null
 done
 stack_stop pool
 f_app_env "$T/app.env" mockpass "REDIS_URL=redis://sgid:$UPW@127.0.0.1:1/0" "REDIS_CLUSTER=$seeds" \

@@ -63,6 +63,8 @@ static enum store_err hook_set(struct store *s, const char *k, size_t kl, const 
 static const struct store_ops hook_ops = {
 	.set = hook_set, .get = mem_get, .getdel = mem_getdel, .del = mem_del,
 	.ping = mem_ping, .probe_write = mem_probe_write, .destroy = mem_destroy,
+	.index_add = mem_index_add, .index_del = mem_index_del,
+	.index_move = mem_index_move, .index_scan = mem_index_scan,
 };
 static struct store mstore = { &hook_ops, &mem, "" };
 
@@ -272,7 +274,8 @@ static json_value *body_json(void)
 static char cookie_hdr_buf[20000];
 static const char *cookie_of(const char *val)
 {
-	snprintf(cookie_hdr_buf, sizeof(cookie_hdr_buf), COOKIE "=%s", val);
+	snprintf(cookie_hdr_buf, sizeof(cookie_hdr_buf), COOKIE "=%.*s",
+	         (int)(sizeof(cookie_hdr_buf) - sizeof(COOKIE) - 1), val);
 	return cookie_hdr_buf;
 }
 
@@ -396,6 +399,33 @@ static int login(const char *query, char out[4096])
 	return login_as(false, query, out);
 }
 
+/* The fake sgID primed for attempt a again (another auth-url since). */
+static void reprime(const struct attempt *a)
+{
+	memcpy(fs->nonce, a->nonce, sizeof(fs->nonce));
+	memcpy(fs->challenge, a->challenge, sizeof(fs->challenge));
+	memcpy(fs->code, a->code, sizeof(a->code));
+}
+
+/* GET /api/redirect for attempt a with the browser's cookie value jar. */
+static void callback_with(const struct attempt *a, const char *jar)
+{
+	struct attempt t = *a;
+	snprintf(t.cookie, sizeof(t.cookie), "%s", jar);
+	reprime(a);
+	callback(&t);
+}
+
+static const char *userinfo_icecream(const char *sess, char *out, size_t cap)
+{
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	json_value *j = res.status == 200 ? body_json() : NULL;
+	const char *ic = j ? json_get_str(json_get(j, "data"), "iceCream", NULL) : NULL;
+	snprintf(out, cap, "%s", ic ? ic : "");
+	json_free(j);
+	return out;
+}
+
 /* ---- tests: auth-url ------------------------------------------------------ */
 
 static void test_auth_url(void)
@@ -501,7 +531,7 @@ static void test_full_login(void)
 	CHECK_INT(fs_userinfos(), ui0);
 	char sess[4096];
 	snprintf(sess, sizeof(sess), "%s", set_cookie_value());
-	CHECK_INT(strlen(sess), 43);               /* a new session id ... */
+	CHECK_INT(strlen(sess), SESSION_ID_LEN);   /* a new session id ... */
 	CHECK(strcmp(sess, a.cookie) != 0);        /* ... not the attempt's cookie */
 	const char *sc = header("Set-Cookie");
 	CHECK(sc && strstr(sc, "; HttpOnly") && strstr(sc, "; Max-Age=3600"));
@@ -1223,6 +1253,65 @@ static void test_jwks_throttle(void)
 /* A logged-in user starting a login, the SPA's or a gateway's: the old
  * session goes (no orphan); when the store cannot end it, 503 and no new
  * attempt, so no session is left behind unreachable. */
+/* Several tabs (issue 14): auth-url twice in one browser keeps both
+ * attempts in its cookie, and the first opened finishes with its own
+ * choice; its login replaces the cookie, so the other tab then fails
+ * without touching the session. A spent attempt leaves the cookie, the
+ * others stay; a state mismatch changes nothing; past 4 the oldest goes;
+ * starting attempts costs the store nothing. */
+static void test_several_attempts(void)
+{
+	struct attempt t[5];
+	char jar[4096], sess[4096], ic[64];
+	reset_store();
+	CHECK_INT(begin_login("icecream=Mango", NULL, &t[0]), 0);
+	CHECK_INT(begin_login("icecream=Durian", cookie_of(t[0].cookie), &t[1]), 0);
+	snprintf(jar, sizeof(jar), "%s", t[1].cookie);
+	CHECK(strchr(jar, '.') != NULL && strstr(jar, t[0].cookie) != NULL);
+	CHECK_INT(mem.calls, 0);
+	/* a forged state: nothing spent, the cookie untouched */
+	struct attempt forged = t[0];
+	snprintf(forged.state, sizeof(forged.state), "%s", "forged-state-value-0123456789abcdefghijklm");
+	callback_with(&forged, jar);
+	CHECK(is_redirect_to("/error"));
+	CHECK_INT(header_count("Set-Cookie"), 0);
+	/* the first tab finishes */
+	callback_with(&t[0], jar);
+	CHECK(is_redirect_to("/logged-in"));
+	snprintf(sess, sizeof(sess), "%s", set_cookie_value());
+	CHECK_INT(strlen(sess), SESSION_ID_LEN);
+	CHECK_STR(userinfo_icecream(sess, ic, sizeof(ic)), "Mango");
+	/* the second tab after it: the browser now holds the session */
+	callback_with(&t[1], sess);
+	CHECK(is_redirect_to("/error"));
+	CHECK_INT(header_count("Set-Cookie"), 0);
+	CHECK_STR(userinfo_icecream(sess, ic, sizeof(ic)), "Mango");
+	/* had the first tab's callback been replayed with both pending, the
+	 * spent one leaves the cookie and the second still finishes */
+	char own[4096];
+	snprintf(own, sizeof(own), "%.*s", (int)strcspn(jar, "."), jar); /* the newest, t[1]'s */
+	callback_with(&t[0], jar);
+	CHECK(is_redirect_to("/error"));
+	CHECK_STR(set_cookie_value(), own);
+	callback_with(&t[1], own);
+	CHECK(is_redirect_to("/logged-in"));
+	CHECK_STR(userinfo_icecream(set_cookie_value(), ic, sizeof(ic)), "Durian");
+	/* five in a row: the four newest kept, the oldest gone */
+	reset_store();
+	CHECK_INT(begin_login("icecream=A", NULL, &t[0]), 0);
+	for (int i = 1; i < 5; i++)
+		CHECK_INT(begin_login("icecream=B", cookie_of(t[i - 1].cookie), &t[i]), 0);
+	int dots = 0;
+	for (const char *p = t[4].cookie; *p; p++)
+		dots += *p == '.';
+	CHECK_INT(dots, SESSION_ATTEMPTS_MAX - 1);
+	CHECK(strlen(t[4].cookie) <= SESSION_ATTEMPT_MAX);
+	callback_with(&t[0], t[4].cookie);
+	CHECK(is_redirect_to("/error"));
+	callback_with(&t[1], t[4].cookie);
+	CHECK(is_redirect_to("/logged-in"));
+}
+
 static void check_login_replaces_session(bool gateway)
 {
 	const char *path = gateway ? "/api/login" : "/api/auth-url";
@@ -1287,7 +1376,7 @@ static void test_single_use_marker(void)
 	CHECK_INT(begin_login("icecream=Vanilla", NULL, &a), 0);
 	callback(&a);
 	CHECK(is_redirect_to("/logged-in"));
-	CHECK(mem.sets >= 2);             /* the marker and the session */
+	CHECK(mem.sets >= 1 && mem.index_ops >= 1); /* the marker and the session */
 	int tok = fs_tokens();
 	callback(&a);
 	CHECK_ERROR_REDIRECT();
@@ -2317,6 +2406,7 @@ int main(int argc, char **argv)
 		RUN(test_gateway_long_rd);
 		RUN(test_gateway_fallback_rd);
 	}
+	RUN(test_several_attempts);
 	RUN(test_log_has_no_secrets);
 	RUN(test_audit_has_no_secrets);
 	return harness_report("test_api");

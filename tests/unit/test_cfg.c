@@ -24,7 +24,7 @@ static const char *const all_vars[] = {
 	"SGID_CLIENT_SECRET_FILE", "SESSION_SECRET_FILE", "SGID_HTTPS_PROXY",
 	"SGID_ALLOWED_RETURN_ORIGINS", "SGID_GATEWAY_ERROR_URL", "SGID_GATEWAY_HEADERS",
 	"SGID_PRIVATE_KEY_PREVIOUS", "SGID_PRIVATE_KEY_PREVIOUS_FILE", "SGID_PARSE_DATA",
-	"SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE",
+	"SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE", "SESSION_MAX_PER_USER",
 	"AUDIT_LOG", "TRUSTED_PROXIES",
 };
 
@@ -679,6 +679,23 @@ static void test_session_secret_previous(void)
 	expect_fail("SESSION_SECRET_PREVIOUS_FILE", "/nonexistent/previous", "SESSION_SECRET_PREVIOUS_FILE");
 }
 
+static void test_session_max_per_user(void)
+{
+	struct config c;
+	base_env();
+	struct cfg_error e;
+	CHECK_INT(load(&c, &e), 0);
+	CHECK_INT(c.session_max_per_user, 20);
+	cfg_free(&c);
+	clear_env();
+	expect_ok("SESSION_MAX_PER_USER", "1", &c);
+	CHECK_INT(c.session_max_per_user, 1);
+	cfg_free(&c);
+	expect_fail("SESSION_MAX_PER_USER", "0", "SESSION_MAX_PER_USER");
+	expect_fail("SESSION_MAX_PER_USER", "1001", "SESSION_MAX_PER_USER");
+	expect_fail("SESSION_MAX_PER_USER", "many", "SESSION_MAX_PER_USER");
+}
+
 /* In a child without OpenSSL algorithms: no key is made from zeros, the
  * load fails naming the variable. */
 static void no_crypto_session_secret(void)
@@ -1276,6 +1293,7 @@ int main(int argc, char **argv)
 	RUN(test_cookie_settings);
 	RUN(test_session_secret);
 	RUN(test_session_secret_previous);
+	RUN(test_session_max_per_user);
 	RUN(test_session_secret_unavailable);
 	RUN(test_log_level);
 	RUN(test_https_proxy);
