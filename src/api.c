@@ -45,6 +45,15 @@ int app_init(struct app *a, const struct config *cfg, const struct app_shared *s
 	return 0;
 }
 
+void app_attach_slot(struct app *a, struct sb_slot_ref slot)
+{
+	a->slot = slot;
+	a->metrics = scoreboard_metrics(slot);
+	a->sgid.metrics = a->metrics;
+	if (a->store)
+		a->store->metrics = a->metrics;
+}
+
 void app_free(struct app *a)
 {
 	if (!a)
@@ -316,10 +325,10 @@ static void redirect_to_frontend(struct app *a, struct response *res, const char
 static void login_ended(struct app *a, const struct request *req, enum login_outcome outcome,
 	const char *sub)
 {
-	(void)a;
 	(void)req;
 	(void)sub;
 	log_debug("redirect: outcome %s", login_outcome_name(outcome));
+	metrics_count_login(a->metrics, (int)outcome);
 }
 
 /* The cookie is cleared only when it named the login attempt that just

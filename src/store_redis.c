@@ -41,6 +41,7 @@ struct rstore {
 	struct redis_config cfg;     /* own copy; holds the password, wiped on free */
 	redisContext *ctx;           /* NULL: connect on the next call */
 	size_t sentinel_next;        /* the sentinel to ask first */
+	bool connected_once;         /* a later connection is a reconnect */
 };
 
 static struct rstore *impl(struct store *s) { return s->impl; }
@@ -352,7 +353,12 @@ static enum store_err ensure_conn(struct store *s)
 		r->ctx = discover(s, &e);
 	else
 		r->ctx = open_conn(s, r->cfg.unix_path[0] ? NULL : r->cfg.host, r->cfg.port, &e);
-	return r->ctx ? STORE_OK : e;
+	if (!r->ctx)
+		return e;
+	if (r->connected_once)
+		metrics_count_redis_reconnect(s->metrics);
+	r->connected_once = true;
+	return STORE_OK;
 }
 
 static void drop_conn(struct rstore *r)
@@ -375,8 +381,10 @@ static enum store_err run(struct store *s, const char *what, int argc, const cha
 	for (int attempt = 0; attempt < 2; attempt++) {
 		bool reused = r->ctx != NULL;
 		enum store_err e = ensure_conn(s);
-		if (e != STORE_OK)
+		if (e != STORE_OK) {
+			metrics_count_redis_error(s->metrics, METRICS_REDIS_CONNECT);
 			return e;
+		}
 		int err_no;
 		redisReply *rep = command(r->ctx, argc, argv, lens, &err_no);
 		if (rep) {
@@ -390,6 +398,7 @@ static enum store_err run(struct store *s, const char *what, int argc, const cha
 				    strcmp(word, "MASTERDOWN") == 0)
 					drop_conn(r);
 				freeReplyObject(rep);
+				metrics_count_redis_error(s->metrics, METRICS_REDIS_REPLY);
 				return STORE_ERR_REPLY;
 			}
 			*out = rep;
@@ -402,9 +411,10 @@ static enum store_err run(struct store *s, const char *what, int argc, const cha
 			return STORE_ERR_NOMEM;
 		bool stale = reused && (kind == REDIS_ERR_EOF ||
 			(kind == REDIS_ERR_IO && (err_no == EPIPE || err_no == ECONNRESET)));
-		if (!stale)
-			return STORE_ERR_IO;
+		if (!stale || attempt == 1)
+			break;
 	}
+	metrics_count_redis_error(s->metrics, METRICS_REDIS_IO);
 	return STORE_ERR_IO;
 }
 

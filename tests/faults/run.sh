@@ -18,6 +18,9 @@
 #                      auth-url with Redis down
 #   concurrency    (k) request threads: 200 logins held in sgID at once, fast
 #                      probes meanwhile, PSS; the bulkhead; hung sgID; kill -9
+#   metrics        (l) --metrics-listen: counters against real traffic, kept
+#                      across kill -9 and reload; promtool; --status; hostile
+#                      clients on the metrics port; a real Prometheus
 #
 # FAULTS_QUICK=1: shorter loads and fewer cases, soak of 20 s (for make check).
 # Otherwise the soak runs SOAK_SECONDS (default 60 here; `make soak` runs
@@ -28,7 +31,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals scaleout sentinel anon-flood soak)
+all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals scaleout sentinel anon-flood metrics soak)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}

@@ -61,7 +61,7 @@ static const struct store_ops hook_ops = {
 	.set = hook_set, .get = mem_get, .getdel = mem_getdel, .del = mem_del,
 	.ping = mem_ping, .destroy = mem_destroy,
 };
-static struct store mstore = { &hook_ops, &mem, "" };
+static struct store mstore = { &hook_ops, &mem, "", NULL };
 
 static void reset_store(void)
 {
