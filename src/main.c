@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 	}
 	if (status_only)
 		return print_status(metrics_listen ? metrics_listen : METRICS_HTTP_DEFAULT_ADDR);
-	if (metrics_listen && !listen_spec) {
+	if (metrics_listen && !listen_spec && !check_only) {
 		fprintf(stderr, "sgid-fcgi: --metrics-listen needs --listen: the supervisor serves "
 		                "the metrics (under spawn-fcgi each process counts alone, unserved)\n");
 		return EXIT_USAGE;
