@@ -22,11 +22,10 @@ struct scoreboard *scoreboard_create(size_t n_slots, int max_sgid, int wait_ms)
 	sb->n_slots = n_slots;
 	sb->max_sgid = max_sgid > 0 ? max_sgid : 1;
 	sb->wait_ms = wait_ms > 0 ? wait_ms : 0;
-	/* the counters start at zero as mmap gives them */
-	for (size_t i = 0; i < n_slots; i++) {
-		atomic_init(&sb->slots[i].state, SLOT_IDLE);
-		atomic_init(&sb->slots[i].pid, 0);
-	}
+	/* Every slot starts as mmap gives it, all zero: idle, no owner, no
+	 * counts. Not written here, so the pages of slots no worker uses (the
+	 * ranges kept for reloads) are never touched. */
+	_Static_assert(SLOT_IDLE == 0, "a zeroed slot is idle");
 	atomic_init(&sb->sup.started_unix, (int64_t)time(NULL));
 	atomic_init(&sb->sgid_high, 0);
 	atomic_init(&sb->rejected, 0);
