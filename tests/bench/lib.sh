@@ -156,8 +156,12 @@ ours_env() {
 # without a .env; THREADS request threads per worker (default: sgid-fcgi's)
 start_pool() {
   ours_env
+  # the metrics listener, when the build has one (an older build, run for
+  # a comparison, has not)
+  local metrics=()
+  "$BUILD/sgid-fcgi" --help | grep -q -- --metrics-listen && metrics=(--metrics-listen "unix:$RT/metrics.sock")
   (cd "$RT/work" && exec "${OURS_ENV[@]}" "$BUILD/sgid-fcgi" --listen "unix:$RT/ours.sock" --workers "$1" \
-    ${2:+--threads "$2"} --metrics-listen "unix:$RT/metrics.sock") >"$RT/ours.log" 2>&1 &
+    ${2:+--threads "$2"} "${metrics[@]}") >"$RT/ours.log" 2>&1 &
   POOL_PID=$!
   started sgid-fcgi "$POOL_PID"
   wait_for 20 "the sgid-fcgi pool" test -S "$RT/ours.sock"
