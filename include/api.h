@@ -57,6 +57,10 @@ struct request {
 	const char *request_uri;   /* REQUEST_URI: the authorizer's protected request */
 	const char *original_uri;  /* SGID_ORIGINAL_URI: nginx's $request_uri, to /api/auth */
 	const char *original_method; /* SGID_ORIGINAL_METHOD: nginx's $request_method */
+	const char *remote_addr;   /* REMOTE_ADDR: the audit log's client */
+	const char *x_forwarded_for; /* HTTP_X_FORWARDED_FOR: believed only from
+	                              TRUSTED_PROXIES */
+	const char *user_agent;    /* HTTP_USER_AGENT */
 	const struct own_cookies *cookies; /* ours only; filled by api_handle */
 };
 

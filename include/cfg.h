@@ -7,11 +7,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "cidr.h"
 #include "crypto.h"
 #include "log.h"
 #include "resp.h"
 
 #define CFG_MAX_SENTINELS 8
+#define CFG_MAX_CLUSTER_SEEDS 16
 #define CFG_ORIGIN_LEN 512           /* scheme://host[:port] and its NUL */
 #define CFG_MAX_RETURN_ORIGINS 16
 #define CFG_MAX_GATEWAY_HEADERS 32
@@ -34,12 +36,19 @@ struct redis_config {
 	struct redis_endpoint sentinels[CFG_MAX_SENTINELS]; /* REDIS_SENTINELS */
 	size_t n_sentinels;
 	char sentinel_master[128];   /* REDIS_SENTINEL_MASTER, "mymaster" */
+	/* REDIS_CLUSTER: seed nodes of a Redis Cluster; REDIS_URL then gives
+	 * only the credentials (its db must be 0). Excludes REDIS_SENTINELS. */
+	struct redis_endpoint cluster_seeds[CFG_MAX_CLUSTER_SEEDS];
+	size_t n_cluster_seeds;
 };
 
 struct config {
 	char client_id[256];
 	char client_secret[512];
 	crypto_pkey *private_key;    /* owned; loaded and checked at start-up */
+	crypto_pkey *private_key_previous; /* SGID_PRIVATE_KEY_PREVIOUS[_FILE]:
+	                                 owned, NULL when unset; userinfo still
+	                                 encrypted to it opens during a rotation */
 	char hostname[512];          /* SGID_HOSTNAME as origin, no trailing '/' */
 	char issuer[560];            /* hostname + "/v2" */
 	char redirect_uri[1024];
@@ -63,6 +72,7 @@ struct config {
 	int login_ttl;               /* LOGIN_TTL_SECONDS, 300 */
 	int session_ttl;             /* SESSION_TTL_SECONDS (absolute), 3600 */
 	int session_idle_ttl;        /* SESSION_IDLE_SECONDS, = session_ttl */
+	int session_max_per_user;    /* SESSION_MAX_PER_USER, 20: oldest evicted */
 	int clock_skew;              /* SGID_CLOCK_SKEW_SECONDS, 60 */
 	int jwks_refetch_interval;   /* SGID_JWKS_MIN_REFETCH_SECONDS, 60 */
 	int max_inflight;            /* SGID_MAX_INFLIGHT: request threads inside
@@ -70,8 +80,14 @@ struct config {
 	                                workers x threads */
 	int inflight_wait_ms;        /* SGID_INFLIGHT_WAIT_MS, 250: how long a
 	                                request waits for room before its answer */
+	bool parse_data;             /* SGID_PARSE_DATA, off: stringified JSON
+	                                arrays/objects in userinfo data become
+	                                JSON (the SDK's parseData) */
 	uint8_t session_secret[32];  /* SESSION_SECRET (>= 32 chars) hashed, or
 	                                derived from the client secret */
+	uint8_t session_secret_previous[32]; /* SESSION_SECRET_PREVIOUS hashed: the
+	                                secret before a rotation, still read */
+	bool has_session_secret_previous;
 
 	/* gateway mode */
 	char return_origins[CFG_MAX_RETURN_ORIGINS][CFG_ORIGIN_LEN];
@@ -85,6 +101,12 @@ struct config {
 
 	struct redis_config redis;
 	enum log_level log_level;    /* LOG_LEVEL, info */
+
+	/* audit log */
+	char audit_log[512];         /* AUDIT_LOG: "stderr" (default), "off" or
+	                                an absolute file path */
+	struct cidr_list trusted_proxies; /* TRUSTED_PROXIES: peers whose
+	                                X-Forwarded-For is believed; none by default */
 };
 
 struct cfg_error {

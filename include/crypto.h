@@ -46,6 +46,9 @@ void crypto_pkey_free(crypto_pkey *k); /* NULL ok */
  * value; each copy blinds for its own thread. NULL on failure or k NULL. */
 crypto_pkey *crypto_pkey_dup(const crypto_pkey *k);
 int crypto_pkey_bits(const crypto_pkey *k);
+/* Whether two keys have the same public half (a private key and itself
+ * loaded twice, in PKCS#1 and PKCS#8, are the same). false for NULL. */
+bool crypto_pkey_same_public(const crypto_pkey *a, const crypto_pkey *b);
 
 /* RSASSA-PKCS1-v1_5 with SHA-256. 0 when the signature verifies. */
 int crypto_rsa_verify_sha256(const crypto_pkey *k, const void *msg, size_t len,

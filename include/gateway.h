@@ -44,7 +44,8 @@ int gateway_header_name(enum gateway_style st, const char *field, size_t len, st
 int gateway_value_encode(const char *v, size_t len, struct buf *out);
 
 /* Adds the sub and each profile field (profile: the session's JSON object
- * of strings, may be empty; only the fields cfg->gateway_headers lists,
+ * of strings, and of arrays and objects with SGID_PARSE_DATA, given as
+ * their compact JSON text; may be empty; only the fields cfg->gateway_headers lists,
  * when it lists any) as headers of res. A field whose name is unusable,
  * whose value is too long, or whose header would repeat one already given
  * (the sub's included) is left out and counted in *skipped. 0, or -1 on an

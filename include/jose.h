@@ -68,6 +68,14 @@ struct jwe_key {
 enum jose_err jwe_decrypt(const char *jwe, size_t len, const struct jwe_key *key,
 	struct buf *plaintext);
 
+/* jwe_decrypt with keys[0], then keys[1]... until one opens it: the keys
+ * of a rotation, the current first. Only JOSE_ERR_DECRYPT (a key that does
+ * not fit) moves on to the next; any other failure is the JWE's own and
+ * ends the attempt. *used (may be NULL): the index of the key that worked.
+ * On failure the result of the last key tried. */
+enum jose_err jwe_decrypt_any(const char *jwe, size_t len, const struct jwe_key *keys, size_t n,
+	struct buf *plaintext, size_t *used);
+
 /* Parses a symmetric JWK ({"kty":"oct","k":...}) and appends the raw key
  * bytes (16..64) to out. */
 enum jose_err jwk_oct_parse(const char *json, size_t len, struct buf *out);

@@ -48,4 +48,19 @@ int json_object_foreach(const json_value *obj,
  * U+FFFD. 0 or -1 (allocation). */
 int json_append_string(struct buf *out, const char *s, size_t len);
 
+/* Appends v as compact JSON text (json-c's writer: numbers as parsed,
+ * strings escaped for JSON only). 0 or -1. */
+int json_append_value(struct buf *out, const json_value *v);
+
+/* A string that may hold stringified JSON (sgID's array-valued MyInfo
+ * fields; the SDK's parseData): when s starts with '[' and ends with ']',
+ * or '{' and '}' (no trimming, as the SDK), and is strict JSON within
+ * max_len and JSON_MAX_DEPTH - 1 levels (room for the object it is put
+ * in), without a repeated key, a \u0000 or lone-surrogate escape, a raw
+ * control character in a string, or an integer past 64 bits, it is
+ * appended as that JSON, compact, numbers in their exact text, strings
+ * escaped as json_append_string does; anything else as a string literal
+ * (json_append_string). 0 or -1 (allocation). */
+int json_append_embedded(struct buf *out, const char *s, size_t len, size_t max_len);
+
 #endif

@@ -61,6 +61,12 @@ struct sgid_client {
 	struct sgid_jwks_cache own_jwks;  /* used unless a shared one is given */
 	struct sgid_jwks_cache *jwks;     /* own_jwks or the process's */
 	crypto_pkey *private_key;         /* this client's copy of cfg's */
+	crypto_pkey *private_key_previous; /* and of the previous key, or NULL */
+	uint64_t userinfo_previous_key;   /* userinfo responses whose block key
+	                                     opened only with the previous key:
+	                                     sgID not yet encrypting to the new
+	                                     one (this thread's count; for the
+	                                     metrics) */
 	char errstr[256];             /* detail of the last failure; no secrets */
 	enum idt_err idt_err;         /* why the last ID token was rejected
 	                                 (SGID_ERR_ID_TOKEN), else IDT_OK */
@@ -98,6 +104,12 @@ int sgid_authorize_url(const struct sgid_client *c, const char *state, const cha
 enum sgid_err sgid_exchange_code(struct sgid_client *c, const char *code, size_t code_len,
 	const char *code_verifier, const char *nonce, struct sgid_tokens *out);
 enum sgid_err sgid_fetch_userinfo(struct sgid_client *c, const char *access_token,
+	const char *sub, struct sgid_userinfo *out);
+
+/* The decryption half of sgid_fetch_userinfo, on a userinfo response
+ * body: sub checked, the block key opened with the current client key or
+ * else the previous one, every data field decrypted. */
+enum sgid_err sgid_decrypt_userinfo(struct sgid_client *c, const char *body, size_t len,
 	const char *sub, struct sgid_userinfo *out);
 
 void sgid_tokens_clear(struct sgid_tokens *t);

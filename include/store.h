@@ -27,6 +27,17 @@ const char *store_strerror(enum store_err err);
  * was deleted meanwhile). */
 enum store_set_cond { STORE_SET_ALWAYS, STORE_SET_NX, STORE_SET_XX };
 
+/* Whether the store takes writes now, from store_probe_write. */
+enum store_write_state {
+	STORE_WRITABLE,
+	STORE_UNREACHABLE,     /* connect, auth, I/O or timeout */
+	STORE_READ_ONLY,       /* READONLY (a replica), MASTERDOWN (a stale one) */
+	STORE_NO_REPLICAS,     /* NOREPLICAS: min-replicas-to-write not met */
+	STORE_FULL,            /* OOM: maxmemory with a policy that cannot evict */
+	STORE_WRITE_REFUSED,   /* any other error reply (MISCONF: a failed save) */
+	STORE_WRITE_STATE__MAX
+};
+
 struct store;
 struct store_ops {
 	/* SET key val EX ttl [NX|XX]; ttl_s <= 0 is refused (STORE_ERR_REPLY).
@@ -43,7 +54,35 @@ struct store_ops {
 	/* STORE_OK whether or not the key existed */
 	enum store_err (*del)(struct store *s, const char *key, size_t klen);
 	enum store_err (*ping)(struct store *s);
+	/* SET of a health key with a short TTL: the write a login makes, so
+	 * the refusals a login would meet show here as they would there. */
+	enum store_write_state (*probe_write)(struct store *s);
 	void (*destroy)(struct store *s);
+
+	/* A user's sessions: records indexed by a sorted set (idx) of their
+	 * keys scored by creation time. Each op is one atomic script; idx and
+	 * every key given or listed in it share one hash slot ({user tag}),
+	 * so the ops hold on Redis Cluster too. Keys are C strings. */
+	/* SET key val EX ttl and ZADD idx created key; drops members created
+	 * at or before cutoff; past max members the oldest are dropped and
+	 * their records deleted (*evicted counts them); idx then lives at
+	 * least idx_ttl. */
+	enum store_err (*index_add)(struct store *s, const char *idx, const char *key,
+		const void *val, size_t vlen, int ttl_s, long long created, long long cutoff,
+		int max, int idx_ttl_s, int *evicted);
+	/* DEL of each key (up to two: the current and the previous name) and
+	 * ZREM of each from idx. */
+	enum store_err (*index_del)(struct store *s, const char *idx, const char *key,
+		const char *key2);
+	/* Moves the record old to key (SET NX, val EX ttl) and its index
+	 * entry, only if old still exists: STORE_NOT_FOUND when neither old
+	 * nor key does (deleted meanwhile); STORE_OK when moved, or already
+	 * moved by another call. */
+	enum store_err (*index_move)(struct store *s, const char *idx, const char *old,
+		const char *key, const void *val, size_t vlen, int ttl_s, long long created);
+	/* Counts the live records idx lists, pruning the dead entries; with
+	 * purge, deletes every record and idx itself (*n: records deleted). */
+	enum store_err (*index_scan)(struct store *s, const char *idx, int purge, long long *n);
 };
 
 struct store {
@@ -57,7 +96,11 @@ struct store {
  * only when out of memory. With n_sentinels > 0 the master is found through
  * the sentinels (SENTINEL get-master-addr-by-name, then ROLE must say
  * master) and found again after any failure; sentinels are asked without
- * AUTH. A process using it must ignore SIGPIPE (worker_main does): a
+ * AUTH. With n_cluster_seeds > 0 it is a Redis Cluster client: commands
+ * are routed by the hash slot of their key (EVAL/EVALSHA: the first key),
+ * MOVED/ASK followed, CLUSTERDOWN/TRYAGAIN/LOADING and dead nodes retried
+ * with back-off within the command timeout (cluster_slots.h). A process
+ * using it must ignore SIGPIPE (worker_main does): a
  * write to a vanished server is then an error, not a death. */
 struct store *store_redis_new(const struct redis_config *rc);
 void store_free(struct store *s); /* NULL ok */
@@ -72,5 +115,18 @@ static inline enum store_err store_getdel(struct store *s, const char *k, size_t
 static inline enum store_err store_del(struct store *s, const char *k, size_t kl)
 	{ return s->ops->del(s, k, kl); }
 static inline enum store_err store_ping(struct store *s) { return s->ops->ping(s); }
+static inline enum store_write_state store_probe_write(struct store *s)
+	{ return s->ops->probe_write(s); }
+static inline enum store_err store_index_add(struct store *s, const char *idx, const char *key,
+	const void *v, size_t vl, int ttl, long long created, long long cutoff, int max,
+	int idx_ttl, int *evicted)
+	{ return s->ops->index_add(s, idx, key, v, vl, ttl, created, cutoff, max, idx_ttl, evicted); }
+static inline enum store_err store_index_del(struct store *s, const char *idx, const char *key,
+	const char *key2) { return s->ops->index_del(s, idx, key, key2); }
+static inline enum store_err store_index_move(struct store *s, const char *idx, const char *old,
+	const char *key, const void *v, size_t vl, int ttl, long long created)
+	{ return s->ops->index_move(s, idx, old, key, v, vl, ttl, created); }
+static inline enum store_err store_index_scan(struct store *s, const char *idx, int purge,
+	long long *n) { return s->ops->index_scan(s, idx, purge, n); }
 
 #endif

@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "crypto.h"
 #include "gateway.h"
+#include "health.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -114,6 +116,14 @@ static void store_down(struct response *res)
 	                "The session store is unreachable; try again shortly.");
 }
 
+static void audit(const struct request *req, enum audit_event ev, const char *outcome,
+	const char *cause, const char *sub)
+{
+	const struct audit_record r = { ev, outcome, cause, sub };
+	const struct audit_peer p = { req->remote_addr, req->x_forwarded_for, req->user_agent };
+	audit_write(&r, &p);
+}
+
 /* A new login attempt in s (the caller set icecream, gateway and rd):
  * state, nonce and PKCE, the authorize URL and the sealed cookie. */
 static int start_attempt(struct app *a, struct session *s, struct buf *url, struct buf *attempt)
@@ -129,6 +139,24 @@ static int start_attempt(struct app *a, struct session *s, struct buf *url, stru
 		rc = 0;
 	buf_free(&challenge);
 	return rc;
+}
+
+/* The cookie for a new attempt: it, then the attempts the browser has
+ * pending (the first value of our name that is no session id), so a login
+ * begun in another tab can still finish. */
+static int attempts_cookie(struct app *a, const struct request *req, const struct buf *attempt,
+	struct buf *out)
+{
+	const char *prev = NULL;
+	size_t prev_len = 0;
+	for (size_t i = 0; i < req->cookies->n && !prev; i++) {
+		const struct cookie_value *c = &req->cookies->v[i];
+		if (!session_id_valid(c->val, c->len)) {
+			prev = c->val;
+			prev_len = c->len;
+		}
+	}
+	return session_attempts_push(&a->sessions, attempt, prev, prev_len, out) == SESSION_OK ? 0 : -1;
 }
 
 /* The new attempt replaces the cookie: a session it named would live on
@@ -156,7 +184,7 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 {
 	struct kv_list q = {0};
 	struct session s;
-	struct buf url = BUF_INIT, body = BUF_INIT, attempt = BUF_INIT;
+	struct buf url = BUF_INIT, body = BUF_INIT, attempt = BUF_INIT, cookie = BUF_INIT;
 	const struct kv *vals[ARRAY_LEN(auth_url_fields)];
 	const char *bad = NULL;
 
@@ -176,7 +204,7 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 	/* As the official examples do, a missing choice reads "None". */
 	const char *icecream = vals[0] ? vals[0]->val : "None";
 	memcpy(s.icecream, icecream, strlen(icecream) + 1);
-	if (start_attempt(a, &s, &url, &attempt) != 0 ||
+	if (start_attempt(a, &s, &url, &attempt) != 0 || attempts_cookie(a, req, &attempt, &cookie) != 0 ||
 	    buf_append_str(&body, "{\"url\":") || json_append_string(&body, url.data, url.len) ||
 	    buf_append_char(&body, '}')) {
 		resp_json_error(res, 500, "internal_error", "could not build the login URL");
@@ -185,13 +213,14 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 	if (!end_replaced_sessions(a, req, "auth-url", res))
 		goto done;
 	json_reply(res, 200, &body);
-	resp_set_cookie(res, &a->cookie, attempt.data, a->cfg->login_ttl);
+	resp_set_cookie(res, &a->cookie, cookie.data, a->cfg->login_ttl);
 done:
 	session_clear(&s);
 	kv_list_free(&q);
 	buf_free(&url);
 	buf_free(&body);
 	buf_free(&attempt);
+	buf_free(&cookie);
 }
 
 /* --- the return URL of gateway mode ------------------------------------ */
@@ -234,7 +263,7 @@ static void handle_login(struct app *a, const struct request *req, struct respon
 {
 	struct kv_list q = {0};
 	struct session s;
-	struct buf url = BUF_INIT, attempt = BUF_INIT;
+	struct buf url = BUF_INIT, attempt = BUF_INIT, cookie = BUF_INIT;
 	const char *rd;
 
 	session_init(&s, SESSION_LOGIN);
@@ -245,26 +274,29 @@ static void handle_login(struct app *a, const struct request *req, struct respon
 	memcpy(s.icecream, "None", sizeof("None"));
 	s.gateway = true;
 	memcpy(s.rd, rd, strlen(rd) + 1); /* at most RETURNURL_MAX: bound above */
-	if (start_attempt(a, &s, &url, &attempt) != 0) {
+	if (start_attempt(a, &s, &url, &attempt) != 0 || attempts_cookie(a, req, &attempt, &cookie) != 0) {
 		resp_json_error(res, 500, "internal_error", "could not build the login URL");
 		goto done;
 	}
 	if (!end_replaced_sessions(a, req, "login", res))
 		goto done;
 	resp_redirect(res, url.data);
-	resp_set_cookie(res, &a->cookie, attempt.data, a->cfg->login_ttl);
+	resp_set_cookie(res, &a->cookie, cookie.data, a->cfg->login_ttl);
 done:
 	session_clear(&s);
 	kv_list_free(&q);
 	buf_free(&url);
 	buf_free(&attempt);
+	buf_free(&cookie);
 }
 
 /* --- GET /api/redirect ------------------------------------------------- */
 
 /* Profile JSON object from decrypted fields. A field named iceCream from
- * sgID would collide with ours and is left out. */
-static int build_profile(const struct sgid_userinfo *u, struct buf *out)
+ * sgID would collide with ours and is left out. With SGID_PARSE_DATA a
+ * value holding stringified JSON is written as that JSON (never longer
+ * than the string it replaces, so the session record limits hold). */
+static int build_profile(const struct config *cfg, const struct sgid_userinfo *u, struct buf *out)
 {
 	if (buf_append_char(out, '{'))
 		return -1;
@@ -275,7 +307,9 @@ static int build_profile(const struct sgid_userinfo *u, struct buf *out)
 			continue;
 		if ((!first && buf_append_char(out, ',')) ||
 		    json_append_string(out, f->name, strlen(f->name)) || buf_append_char(out, ':') ||
-		    json_append_string(out, buf_cstr(&f->value), f->value.len))
+		    (cfg->parse_data
+		     ? json_append_embedded(out, buf_cstr(&f->value), f->value.len, cfg->http_max_body)
+		     : json_append_string(out, buf_cstr(&f->value), f->value.len)))
 			return -1;
 		first = 0;
 	}
@@ -293,7 +327,7 @@ static enum sgid_err fetch_into(struct app *a, struct session *s, const char *wh
 	enum sgid_err ge = sgid_fetch_userinfo(&a->sgid, s->access_token.data, s->sub, &info);
 	if (ge != SGID_OK)
 		log_error("%s: %s: %s", what, sgid_strerror(ge), a->sgid.errstr);
-	else if (build_profile(&info, &s->profile) != 0)
+	else if (build_profile(a->cfg, &info, &s->profile) != 0)
 		ge = SGID_ERR_INTERNAL;
 	sgid_userinfo_clear(&info);
 	return ge;
@@ -325,18 +359,22 @@ static void redirect_to_frontend(struct app *a, struct response *res, const char
 static void login_ended(struct app *a, const struct request *req, enum login_outcome outcome,
 	const char *sub)
 {
-	(void)req;
-	(void)sub;
 	log_debug("redirect: outcome %s", login_outcome_name(outcome));
 	metrics_count_login(a->metrics, (int)outcome);
+	if (outcome == LOGIN_OK)
+		audit(req, AUDIT_LOGIN_SUCCESS, "success", NULL, sub);
+	else
+		audit(req, AUDIT_LOGIN_FAILURE, "failure", login_outcome_name(outcome), NULL);
 }
 
-/* The cookie is cleared only when it named the login attempt that just
- * failed: a logged-in user who replays an old callback URL stays logged in.
+/* The cookie changes only when it held the login attempt that just failed
+ * (rest: the browser's other pending attempts, the new cookie value; ""
+ * clears it; NULL leaves it): a logged-in user who replays an old callback
+ * URL stays logged in.
  * A gateway's attempt fails to SGID_GATEWAY_ERROR_URL when it is set (one
  * that did not open is nobody's: the frontend's page, as always). */
 static void redirect_fail(struct app *a, const struct request *req, struct response *res,
-	enum login_outcome outcome, const char *why, bool clear, const struct session *login)
+	enum login_outcome outcome, const char *why, const struct buf *rest, const struct session *login)
 {
 	log_warn("redirect: login failed: %s", why);
 	login_ended(a, req, outcome, NULL);
@@ -344,18 +382,29 @@ static void redirect_fail(struct app *a, const struct request *req, struct respo
 		resp_redirect(res, a->cfg->gateway_error_url);
 	else
 		redirect_to_frontend(a, res, "/error");
-	if (clear)
+	if (rest && rest->len)
+		resp_set_cookie(res, &a->cookie, rest->data, a->cfg->login_ttl);
+	else if (rest)
 		resp_clear_cookie(res, &a->cookie);
 }
 
-/* The login attempt among our cookies: the first that opens (the seal is
- * checked without the store; a logged-in session's id never opens). */
-static enum session_err open_attempt(struct app *a, const struct request *req, struct session *out)
+/* The login attempt among our cookies whose state the callback carries
+ * (a logged-in session's id never opens); rest gets the cookie's other
+ * pending attempts. *n_open: attempts that opened (0: none of ours). */
+static enum session_err open_attempt(struct app *a, const struct request *req, const struct kv *state,
+	struct session *out, struct buf *rest, size_t *n_open)
 {
+	*n_open = 0;
 	for (size_t i = 0; i < req->cookies->n; i++) {
 		const struct cookie_value *c = &req->cookies->v[i];
-		if (session_open_login(&a->sessions, c->val, c->len, out) == SESSION_OK)
+		size_t n = 0;
+		enum session_err e = session_open_attempt(&a->sessions, c->val, c->len,
+			state ? state->val : "", state ? state->val_len : 0, out, rest, &n);
+		*n_open += n;
+		if (e == SESSION_OK)
 			return SESSION_OK;
+		if (n)
+			return SESSION_NOT_FOUND; /* out: the newest one's gateway flag */
 	}
 	return SESSION_NOT_FOUND;
 }
@@ -367,7 +416,8 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	struct sgid_tokens tokens = {0};
 	const struct kv *vals[ARRAY_LEN(redirect_fields)];
 	const char *bad = NULL;
-	struct buf loc = BUF_INIT;
+	struct buf loc = BUF_INIT, rest = BUF_INIT;
+	size_t n_open = 0;
 	char id[SESSION_ID_LEN + 1] = "";
 	char why[320];
 	bool in_sgid = false;
@@ -377,31 +427,29 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	enum http_err he = http_parse_query(req->query, strlen(req->query), &q);
 	if (he != HTTP_OK) {
 		snprintf(why, sizeof(why), "query refused: %s", http_strerror(he));
-		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, why, false, &login);
+		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, why, NULL, &login);
 		goto done;
 	}
 	if (http_bind_fields(&q, redirect_fields, ARRAY_LEN(redirect_fields), vals, &bad) != FIELD_OK) {
 		snprintf(why, sizeof(why), "invalid parameter %s", bad);
-		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, why, false, &login);
+		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, why, NULL, &login);
 		goto done;
 	}
-	if (open_attempt(a, req, &login) != SESSION_OK) {
-		redirect_fail(a, req, res, LOGIN_ATTEMPT_EXPIRED,
-		              req->cookies->n ? "login attempt: not ours, altered or expired"
-		                              : "no session cookie", false, &login);
-		goto done;
-	}
-	/* Nothing is spent before the state matches: a forged callback (login
-	 * CSRF, a stray link) leaves the user's attempt alone. */
-	size_t want = strlen(login.state);
-	if (!vals[F_STATE] || vals[F_STATE]->val_len != want ||
-	    !crypto_ct_equal(vals[F_STATE]->val, login.state, want)) {
-		redirect_fail(a, req, res, vals[F_STATE] ? LOGIN_STATE_MISMATCH : LOGIN_BAD_REQUEST,
-		              vals[F_STATE] ? "state mismatch" : "state missing", false, &login);
+	/* The attempt is the one whose state the callback carries. Nothing is
+	 * spent before the state matches: a forged callback (login CSRF, a
+	 * stray link) leaves the user's attempts alone. */
+	if (open_attempt(a, req, vals[F_STATE], &login, &rest, &n_open) != SESSION_OK) {
+		if (n_open == 0)
+			redirect_fail(a, req, res, LOGIN_ATTEMPT_EXPIRED,
+			              req->cookies->n ? "login attempt: not ours, altered or expired"
+			                              : "no session cookie", NULL, &login);
+		else
+			redirect_fail(a, req, res, vals[F_STATE] ? LOGIN_STATE_MISMATCH : LOGIN_BAD_REQUEST,
+			              vals[F_STATE] ? "state mismatch" : "state missing", NULL, &login);
 		goto done;
 	}
 	if (!vals[F_ERROR] && !vals[F_CODE]) {
-		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, "code missing", false, &login);
+		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, "code missing", NULL, &login);
 		goto done;
 	}
 	/* Bulkhead before the attempt is spent: a callback turned away keeps
@@ -409,7 +457,7 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	if (!vals[F_ERROR]) {
 		if (!scoreboard_enter_sgid(a->slot)) {
 			redirect_fail(a, req, res, LOGIN_OVER_CAPACITY,
-			              "over capacity: too many sgID calls in flight", false, &login);
+			              "over capacity: too many sgID calls in flight", NULL, &login);
 			goto done;
 		}
 		in_sgid = true;
@@ -423,12 +471,12 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 		              se == SESSION_ALREADY_USED ? LOGIN_ATTEMPT_REPLAYED
 		              : se == SESSION_NOT_FOUND ? LOGIN_ATTEMPT_EXPIRED
 		              : se == SESSION_ERR_STORE ? LOGIN_STORE_ERROR : LOGIN_INTERNAL,
-		              why, true, &login);
+		              why, &rest, &login);
 		goto done;
 	}
 	if (vals[F_ERROR]) {
 		snprintf(why, sizeof(why), "sgID returned error=%s", vals[F_ERROR]->val);
-		redirect_fail(a, req, res, LOGIN_SGID_DENIED, why, true, &login);
+		redirect_fail(a, req, res, LOGIN_SGID_DENIED, why, &rest, &login);
 		goto done;
 	}
 	enum sgid_err ge = sgid_exchange_code(&a->sgid, vals[F_CODE]->val, vals[F_CODE]->val_len,
@@ -439,14 +487,14 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	}
 	if (ge != SGID_OK) {
 		snprintf(why, sizeof(why), "%s: %s", sgid_strerror(ge), a->sgid.errstr);
-		redirect_fail(a, req, res, login_outcome_of_sgid(ge, a->sgid.idt_err), why, true, &login);
+		redirect_fail(a, req, res, login_outcome_of_sgid(ge, a->sgid.idt_err), why, &rest, &login);
 		goto done;
 	}
 	/* A new id for the logged-in session: no fixation of the login cookie. */
 	memcpy(user.sub, tokens.sub, sizeof(tokens.sub));
 	memcpy(user.icecream, login.icecream, sizeof(user.icecream));
 	if (buf_append(&user.access_token, tokens.access_token.data, tokens.access_token.len) != 0) {
-		redirect_fail(a, req, res, LOGIN_INTERNAL, "out of memory", true, &login);
+		redirect_fail(a, req, res, LOGIN_INTERNAL, "out of memory", &rest, &login);
 		goto done;
 	}
 	/* A gateway has no SPA to ask for the profile later: it is fetched now,
@@ -459,13 +507,13 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 		if (ge != SGID_OK) {
 			redirect_fail(a, req, res,
 			              ge == SGID_ERR_INTERNAL ? LOGIN_INTERNAL : LOGIN_USERINFO_ERROR,
-			              "userinfo failed", true, &login);
+			              "userinfo failed", &rest, &login);
 			goto done;
 		}
 		if (!returnurl_valid(login.rd, strlen(login.rd), a->cfg, NULL) ||
 		    returnurl_resolve(login.rd, a->cfg, &loc) != 0) {
 			redirect_fail(a, req, res, LOGIN_RETURN_URL_REFUSED, "return URL no longer allowed",
-			              true, &login);
+			              &rest, &login);
 			goto done;
 		}
 	}
@@ -473,7 +521,7 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	if (se != SESSION_OK) {
 		snprintf(why, sizeof(why), "storing the session: %s", session_strerror(se));
 		redirect_fail(a, req, res, se == SESSION_ERR_STORE ? LOGIN_STORE_ERROR : LOGIN_INTERNAL,
-		              why, true, &login);
+		              why, &rest, &login);
 		goto done;
 	}
 	char fp[9];
@@ -489,6 +537,7 @@ done:
 	if (in_sgid)
 		scoreboard_leave_sgid(a->slot);
 	buf_free(&loc);
+	buf_free(&rest);
 	secure_zero(id, sizeof(id));
 	sgid_tokens_clear(&tokens);
 	session_clear(&login);
@@ -565,6 +614,22 @@ static enum session_err load_session(struct app *a, const struct request *req,
 	return rc;
 }
 
+/* A session expiry noticed: the request named no live session (se is
+ * NOT_FOUND), yet one of its cookies has the shape of our session ids (43
+ * base64url characters, which a login attempt never has). Its record is
+ * gone: expired (idle or absolute), or ended elsewhere. No cookie, or junk:
+ * an anonymous request, not logged. */
+static void notice_expiry(const struct request *req, enum session_err se)
+{
+	if (se != SESSION_NOT_FOUND)
+		return;
+	for (size_t i = 0; i < req->cookies->n; i++)
+		if (session_id_valid(req->cookies->v[i].val, req->cookies->v[i].len)) {
+			audit(req, AUDIT_SESSION_EXPIRED, "denied", NULL, NULL);
+			return;
+		}
+}
+
 static void handle_userinfo(struct app *a, const struct request *req, struct response *res)
 {
 	struct session s;
@@ -579,6 +644,7 @@ static void handle_userinfo(struct app *a, const struct request *req, struct res
 		goto done;
 	}
 	if (se != SESSION_OK) {
+		notice_expiry(req, se);
 		unauthorized(res);
 		goto done;
 	}
@@ -643,6 +709,7 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 	} else {
 		/* the authorizer's answer goes to the browser as it is; nginx's
 		 * error_page turns X-Sgid-Login into the redirect */
+		notice_expiry(req, se);
 		res->status = 401;
 		if (login_location(a, req, route, method, uri, &login) == 0) {
 			if (st == GATEWAY_VARIABLES)
@@ -667,11 +734,27 @@ static void handle_authorizer(struct app *a, const struct request *req, struct r
 
 /* --- GET|POST /api/logout ---------------------------------------------- */
 
+/* The sub of the session a logout ends, for the audit log: one GETEX more
+ * per logout, only when the audit log is on. "" when none loads. */
+static void logout_sub(struct app *a, const struct request *req, char *sub, size_t cap)
+{
+	struct session s;
+	const struct cookie_value *cookie = NULL;
+	sub[0] = '\0';
+	if (!audit_enabled() || req->cookies->n == 0)
+		return;
+	session_init(&s, SESSION_USER);
+	if (load_session(a, req, &s, &cookie) == SESSION_OK)
+		snprintf(sub, cap, "%s", s.sub);
+	session_clear(&s);
+}
+
 static void handle_logout(struct app *a, const struct request *req, struct response *res)
 {
 	struct kv_list q = {0};
 	struct buf loc = BUF_INIT;
 	const char *rd;
+	char sub[sizeof(((struct session *)0)->sub)];
 
 	/* a refused rd changes nothing: the session stays, no cookie is sent */
 	if (bind_rd(a, req, "logout", &q, &rd, res) != 0)
@@ -680,8 +763,13 @@ static void handle_logout(struct app *a, const struct request *req, struct respo
 		resp_text(res, 500, "Internal Server Error");
 		goto done;
 	}
-	/* every session the request names, and the cookie always */
+	/* every session the request names, and the cookie always; a logout
+	 * with none of our cookies ends nothing and is not audited */
+	logout_sub(a, req, sub, sizeof(sub));
 	enum session_err se = end_named_sessions(a, req);
+	if (req->cookies->n)
+		audit(req, AUDIT_LOGOUT, se == SESSION_OK ? "success" : "failure", NULL,
+		      sub[0] ? sub : NULL);
 	if (se != SESSION_OK) {
 		log_error("logout: %s: %s", session_strerror(se), a->store->errstr);
 		store_down(res);
@@ -698,17 +786,28 @@ done:
 
 /* --- GET /api/health --------------------------------------------------- */
 
+/* Readiness: the store answers and takes a write, as a login needs (the
+ * answer cached per process, health.h). ?live=1 is liveness: the process
+ * answers, nothing else is asked. */
 static void handle_health(struct app *a, const struct request *req, struct response *res)
 {
-	(void)req;
-	enum store_err e = store_ping(a->store);
-	if (e != STORE_OK) {
-		log_error("health: %s: %s", store_strerror(e), a->store->errstr);
-		resp_json_error(res, 503, "session_store_unavailable", "the session store is unreachable");
+	static const char ok[] = "{\"status\":\"ok\"}";
+	if (strcmp(req->query, "live=1") == 0) {
+		resp_json(res, 200, ok, sizeof(ok) - 1);
 		return;
 	}
-	static const char ok[] = "{\"status\":\"ok\"}";
-	resp_json(res, 200, ok, sizeof(ok) - 1);
+	enum store_write_state st = health_check(a->store);
+	if (st == STORE_WRITABLE) {
+		resp_json(res, 200, ok, sizeof(ok) - 1);
+		return;
+	}
+	const char *reason = health_reason(st);
+	struct buf b = BUF_INIT;
+	if (buf_printf(&b, "{\"status\":\"unavailable\",\"reason\":\"%s\"}", reason) != 0)
+		resp_json_error(res, 503, "session_store_unavailable", "the session store is not ready");
+	else
+		resp_json(res, 503, b.data, b.len);
+	buf_free(&b);
 }
 
 /* --- dispatch ---------------------------------------------------------- */

@@ -420,6 +420,7 @@ static int load_numbers(struct config *cfg, const struct envsrc *e, struct cfg_e
 		{"REDIS_TIMEOUT_MS", 1000, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &cfg->redis.command_timeout_ms},
 		{"SGID_MAX_INFLIGHT", 0, 0, 1000000, &cfg->max_inflight},
 		{"SGID_INFLIGHT_WAIT_MS", 250, 0, 10000, &cfg->inflight_wait_ms},
+		{"SESSION_MAX_PER_USER", 20, 1, 1000, &cfg->session_max_per_user},
 	};
 	long v;
 
@@ -510,29 +511,51 @@ static int load_cookie(struct config *cfg, const struct envsrc *e, struct cfg_er
 	return 0;
 }
 
-static int load_session_secret(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+/* SESSION_SECRET or SESSION_SECRET_PREVIOUS (or their _FILE): >= 32
+ * characters, hashed into a key. 1 when set, 0 when unset, -1 on error. */
+static int load_secret_key(const struct envsrc *e, const char *name, const char *file_name,
+	uint8_t key[32], struct cfg_error *err)
 {
 	struct buf v = BUF_INIT;
 	const char *var;
 	int rc = -1;
 
-	if (get_secret(e, "SESSION_SECRET", "SESSION_SECRET_FILE", SECRET_FILE_MAX, &v, &var, err) != 0)
+	if (get_secret(e, name, file_name, SECRET_FILE_MAX, &v, &var, err) != 0)
 		return -1;
-	if (v.data) {
-		if (v.len < SESSION_SECRET_MIN)
-			fail(err, var, "must be at least %d characters", SESSION_SECRET_MIN);
-		else if (crypto_sha256(v.data, v.len, cfg->session_secret) != 0)
-			fail(err, var, "cannot hash it into a key (SHA-256 unavailable)");
-		else
-			rc = 0;
-		buf_free(&v); /* wipes */
-		return rc;
-	}
+	if (!v.data)
+		return 0;
+	if (v.len < SESSION_SECRET_MIN)
+		fail(err, var, "must be at least %d characters", SESSION_SECRET_MIN);
+	else if (crypto_sha256(v.data, v.len, key) != 0)
+		fail(err, var, "cannot hash it into a key (SHA-256 unavailable)");
+	else
+		rc = 1;
+	buf_free(&v); /* wipes */
+	return rc;
+}
+
+static int load_session_secret(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	int set = load_secret_key(e, "SESSION_SECRET", "SESSION_SECRET_FILE", cfg->session_secret, err);
+	if (set < 0)
+		return -1;
 	/* deterministic, so every worker on every host derives the same key */
-	if (crypto_hkdf_sha256(cfg->client_secret, strlen(cfg->client_secret), "", 0,
-	    session_secret_info, sizeof(session_secret_info) - 1,
-	    cfg->session_secret, sizeof(cfg->session_secret)) != 0)
-		return fail(err, "SESSION_SECRET", "cannot derive a key from SGID_CLIENT_SECRET");
+	if (!set) {
+		if (crypto_hkdf_sha256(cfg->client_secret, strlen(cfg->client_secret), "", 0,
+		    session_secret_info, sizeof(session_secret_info) - 1,
+		    cfg->session_secret, sizeof(cfg->session_secret)) != 0)
+			return fail(err, "SESSION_SECRET", "cannot derive a key from SGID_CLIENT_SECRET");
+		log_warn("SESSION_SECRET unset: the session key is derived from SGID_CLIENT_SECRET, "
+		         "so rotating the client secret logs everyone out");
+	}
+	/* the secret before the last rotation: its sessions and attempts still open */
+	set = load_secret_key(e, "SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE",
+	                      cfg->session_secret_previous, err);
+	if (set < 0)
+		return -1;
+	cfg->has_session_secret_previous = set == 1;
+	if (set && memcmp(cfg->session_secret, cfg->session_secret_previous, 32) == 0)
+		log_warn("SESSION_SECRET_PREVIOUS equals the current session secret: it does nothing");
 	return 0;
 }
 
@@ -564,28 +587,58 @@ struct list_ctx {
 	const char *var;
 };
 
-/* "host:port"; the port defaults to 26379. */
-static int add_sentinel(const char *s, size_t n, size_t i, void *ctx)
+/* A list of "host:port" entries into a fixed array of endpoints. */
+struct endpoint_list {
+	struct list_ctx c;
+	struct redis_endpoint *eps;
+	size_t max;
+	size_t *n;
+	int default_port;
+	const char *what;            /* "sentinels", "seed nodes" */
+};
+
+static int add_endpoint(const char *s, size_t n, size_t i, void *ctx)
 {
-	struct list_ctx *c = ctx;
-	struct redis_config *rc = &c->cfg->redis;
-	if (i >= CFG_MAX_SENTINELS)
-		return fail(c->err, c->var, "at most %d sentinels", CFG_MAX_SENTINELS);
-	struct redis_endpoint *ep = &rc->sentinels[i];
-	ep->port = SENTINEL_PORT;
+	struct endpoint_list *l = ctx;
+	if (i >= l->max)
+		return fail(l->c.err, l->c.var, "at most %zu %s", l->max, l->what);
+	struct redis_endpoint *ep = &l->eps[i];
+	ep->port = l->default_port;
 	if (url_parse_hostport(s, n, ep->host, sizeof(ep->host), false, &ep->port) != 0)
-		return fail(c->err, c->var, "entry %zu is not host:port", i + 1);
-	rc->n_sentinels = i + 1;
+		return fail(l->c.err, l->c.var, "entry %zu is not host:port", i + 1);
+	*l->n = i + 1;
 	return 0;
+}
+
+static int load_endpoints(const struct envsrc *e, struct endpoint_list *l)
+{
+	const char *v = getv(e, l->c.var);
+	*l->n = 0;
+	return v ? for_each_entry(v, add_endpoint, l) : 0;
 }
 
 static int load_sentinels(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
 {
-	struct list_ctx c = { cfg, err, "REDIS_SENTINELS" };
-	const char *v = getv(e, c.var);
+	struct endpoint_list l = { { cfg, err, "REDIS_SENTINELS" }, cfg->redis.sentinels,
+		CFG_MAX_SENTINELS, &cfg->redis.n_sentinels, SENTINEL_PORT, "sentinels" };
+	return load_endpoints(e, &l);
+}
 
-	cfg->redis.n_sentinels = 0;
-	return v ? for_each_entry(v, add_sentinel, &c) : 0;
+/* Redis Cluster: seeds only (the slot map comes from the nodes), port 6379
+ * by default; one database per cluster, so db 0. */
+static int load_cluster(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	struct endpoint_list l = { { cfg, err, "REDIS_CLUSTER" }, cfg->redis.cluster_seeds,
+		CFG_MAX_CLUSTER_SEEDS, &cfg->redis.n_cluster_seeds, 6379, "seed nodes" };
+	if (load_endpoints(e, &l) != 0)
+		return -1;
+	if (cfg->redis.n_cluster_seeds == 0)
+		return 0;
+	if (cfg->redis.n_sentinels > 0)
+		return fail(err, "REDIS_CLUSTER", "REDIS_CLUSTER and REDIS_SENTINELS are mutually exclusive: set one");
+	if (cfg->redis.db != 0)
+		return fail(err, "REDIS_CLUSTER", "a cluster has only database 0: REDIS_URL must not select db %d", cfg->redis.db);
+	return 0;
 }
 
 static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
@@ -597,7 +650,7 @@ static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_err
 		v = "redis://127.0.0.1:6379/0";
 	if (url_parse_redis(v, &cfg->redis, msg, sizeof(msg)) != 0)
 		return fail(err, "REDIS_URL", "%s", msg);
-	if (load_sentinels(cfg, e, err) != 0)
+	if (load_sentinels(cfg, e, err) != 0 || load_cluster(cfg, e, err) != 0)
 		return -1;
 	v = getv(e, "REDIS_SENTINEL_MASTER");
 	if (!v)
@@ -685,6 +738,18 @@ static int load_gateway(struct config *cfg, const struct envsrc *e, struct cfg_e
 	return 0;
 }
 
+/* The SDK's parseData, opt-in: the examples hand the SPA strings. */
+static int load_parse_data(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	const char *v = getv(e, "SGID_PARSE_DATA");
+	int on = 0;
+
+	if (v && (on = parse_bool(v)) < 0)
+		return fail(err, "SGID_PARSE_DATA", "must be on, off, true, false, 1 or 0");
+	cfg->parse_data = on == 1;
+	return 0;
+}
+
 static int load_log_level(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
 {
 	const char *v = getv(e, "LOG_LEVEL");
@@ -696,29 +761,72 @@ static int load_log_level(struct config *cfg, const struct envsrc *e, struct cfg
 	return 0;
 }
 
-/* Loaded at start-up so a bad key stops the service before any login. */
-static int load_private_key(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+/* ---- audit log ---- */
+
+static int add_trusted_proxy(const char *s, size_t n, size_t i, void *ctx)
+{
+	struct list_ctx *c = ctx;
+	const char *why;
+	if (i >= CIDR_MAX_RANGES)
+		return fail(c->err, c->var, "at most %d ranges", CIDR_MAX_RANGES);
+	if (cidr_parse(s, n, &c->cfg->trusted_proxies.v[i], &why) != 0)
+		return fail(c->err, c->var, "entry %zu %s", i + 1, why);
+	c->cfg->trusted_proxies.n = i + 1;
+	return 0;
+}
+
+static int load_audit(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	struct list_ctx c = { cfg, err, "TRUSTED_PROXIES" };
+	const char *v = getv(e, "AUDIT_LOG");
+
+	if (!v)
+		v = "stderr";
+	if (strcmp(v, "stderr") != 0 && strcmp(v, "off") != 0 && v[0] != '/')
+		return fail(err, "AUDIT_LOG", "must be stderr, off or an absolute file path");
+	if (copy_value(cfg->audit_log, sizeof(cfg->audit_log), v, "AUDIT_LOG", err) != 0)
+		return -1;
+	v = getv(e, c.var);
+	return v ? for_each_entry(v, add_trusted_proxy, &c) : 0;
+}
+
+/* One RSA private key from VAR or VAR_FILE into *out (NULL when neither
+ * is set); loaded at start-up so a bad key stops the service before any
+ * login. */
+static int load_key(const struct envsrc *e, const char *name, const char *file_name,
+	crypto_pkey **out, struct cfg_error *err)
 {
 	struct buf pem = BUF_INIT;
 	const char *var;
 	char why[160] = "";
-	int rc = -1;
 
-	if (get_secret(e, "SGID_PRIVATE_KEY", "SGID_PRIVATE_KEY_FILE", KEY_FILE_MAX, &pem, &var, err) != 0)
+	*out = NULL;
+	if (get_secret(e, name, file_name, KEY_FILE_MAX, &pem, &var, err) != 0)
 		return -1;
-	if (!pem.data) {
-		fail(err, "SGID_PRIVATE_KEY", "is required (or SGID_PRIVATE_KEY_FILE)");
-		goto fail;
-	}
-	cfg->private_key = crypto_private_key_load(pem.data, pem.len, why, sizeof(why));
-	if (!cfg->private_key) {
-		fail(err, var, "not a usable RSA private key: %s", why[0] ? why : "unknown reason");
-		goto fail;
-	}
-	rc = 0;
-fail:
+	if (!pem.data)
+		return 0;
+	*out = crypto_private_key_load(pem.data, pem.len, why, sizeof(why));
 	buf_free(&pem); /* wipes the PEM */
-	return rc;
+	if (!*out)
+		return fail(err, var, "not a usable RSA private key: %s", why[0] ? why : "unknown reason");
+	return 0;
+}
+
+/* The current key, required, and the previous one of a key rotation,
+ * optional: userinfo that sgID still encrypts to the old key opens. */
+static int load_private_key(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	if (load_key(e, "SGID_PRIVATE_KEY", "SGID_PRIVATE_KEY_FILE", &cfg->private_key, err) != 0)
+		return -1;
+	if (!cfg->private_key)
+		return fail(err, "SGID_PRIVATE_KEY", "is required (or SGID_PRIVATE_KEY_FILE)");
+	if (load_key(e, "SGID_PRIVATE_KEY_PREVIOUS", "SGID_PRIVATE_KEY_PREVIOUS_FILE",
+	             &cfg->private_key_previous, err) != 0)
+		return -1;
+	if (crypto_pkey_same_public(cfg->private_key, cfg->private_key_previous))
+		log_warn("SGID_PRIVATE_KEY_PREVIOUS is the same key as SGID_PRIVATE_KEY: "
+		         "a rotation needs the new key as SGID_PRIVATE_KEY and the old one as previous");
+	return 0;
 }
 
 int cfg_load(struct config *cfg, const char *dotenv_path, struct cfg_error *err)
@@ -726,7 +834,7 @@ int cfg_load(struct config *cfg, const char *dotenv_path, struct cfg_error *err)
 	static int (*const steps[])(struct config *, const struct envsrc *, struct cfg_error *) = {
 		load_client, load_hostname, load_urls, load_gateway, load_scopes, load_numbers,
 		load_ca_file, load_proxy, load_cookie, load_session_secret, load_redis, load_log_level,
-		load_private_key,
+		load_parse_data, load_audit, load_private_key,
 	};
 	struct envsrc env = {0};
 
@@ -751,5 +859,6 @@ void cfg_free(struct config *cfg)
 	if (!cfg)
 		return;
 	crypto_pkey_free(cfg->private_key);
+	crypto_pkey_free(cfg->private_key_previous);
 	secure_zero(cfg, sizeof(*cfg));
 }

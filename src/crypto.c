@@ -530,6 +530,16 @@ int crypto_pkey_bits(const crypto_pkey *k)
 	return k && k->pkey ? EVP_PKEY_get_bits(k->pkey) : 0;
 }
 
+bool crypto_pkey_same_public(const crypto_pkey *a, const crypto_pkey *b)
+{
+	if (!a || !b || !a->pkey || !b->pkey)
+		return false;
+	/* EVP_PKEY_eq compares the public components only */
+	bool same = EVP_PKEY_eq(a->pkey, b->pkey) == 1;
+	ERR_clear_error();
+	return same;
+}
+
 int crypto_rsa_verify_sha256(const crypto_pkey *k, const void *msg, size_t len,
 	const uint8_t *sig, size_t sig_len)
 {

@@ -209,22 +209,34 @@ done:
 	return rc;
 }
 
+/* A string as it is; an array or object (SGID_PARSE_DATA) as its compact
+ * JSON text, so a header value is always text. */
 static int add_field(const char *key, const json_value *val, void *ud)
 {
 	struct identity *id = ud;
+	struct buf text = BUF_INIT;
 	size_t vlen = 0;
 	const char *v = json_str(val, &vlen);
+	enum json_kind k = json_kind_of(val);
+	int rc = 0;
 	if (!listed(id->cfg, key))
 		return 0;
-	if (!v) {
+	if (!v && (k == JSON_ARRAY || k == JSON_OBJECT)) {
+		if (json_append_value(&text, val) != 0) {
+			id->failed = true;
+			return 1;
+		}
+		v = text.data;
+		vlen = text.len;
+	}
+	if (!v)
 		id->skipped++;
-		return 0;
-	}
-	if (add_one(id, key, strlen(key), v, vlen) != 0) {
+	else if (add_one(id, key, strlen(key), v, vlen) != 0)
+		rc = 1;
+	buf_free(&text);
+	if (rc)
 		id->failed = true;
-		return 1;
-	}
-	return 0;
+	return rc;
 }
 
 int gateway_add_identity(struct response *res, enum gateway_style st, const struct config *cfg,

@@ -572,6 +572,24 @@ fail:
 	return rc;
 }
 
+/* Trying the next key after a failed RSA-OAEP unwrap tells the sender
+ * which key failed only by timing; the sender is sgID itself, which knows
+ * which key it used, so this is no oracle to anyone else. */
+enum jose_err jwe_decrypt_any(const char *jwe, size_t len, const struct jwe_key *keys, size_t n,
+	struct buf *plaintext, size_t *used)
+{
+	enum jose_err rc = JOSE_ERR_KEY;
+
+	for (size_t i = 0; i < n; i++) {
+		rc = jwe_decrypt(jwe, len, &keys[i], plaintext);
+		if (rc == JOSE_OK && used)
+			*used = i;
+		if (rc != JOSE_ERR_DECRYPT)
+			break;
+	}
+	return rc;
+}
+
 enum jose_err jwk_oct_parse(const char *json, size_t len, struct buf *out)
 {
 	json_value *jwk = NULL;

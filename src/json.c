@@ -2,7 +2,9 @@
  * rest of the code never includes json-c headers. */
 #include "json.h"
 
+#include <errno.h>
 #include <json-c/json.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -10,11 +12,11 @@
 static struct json_object *jo(const json_value *v) { return (struct json_object *)(uintptr_t)v; }
 static const json_value *jv(struct json_object *o) { return (const json_value *)o; }
 
-json_value *json_parse(const char *buf, size_t len, size_t max_len)
+static json_value *parse_depth(const char *buf, size_t len, size_t max_len, int depth)
 {
 	if (!buf || len == 0 || len > max_len || len > INT32_MAX || memchr(buf, '\0', len))
 		return NULL;
-	struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+	struct json_tokener *tok = json_tokener_new_ex(depth);
 	if (!tok)
 		return NULL;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -27,6 +29,11 @@ json_value *json_parse(const char *buf, size_t len, size_t max_len)
 		return NULL;
 	}
 	return (json_value *)o;
+}
+
+json_value *json_parse(const char *buf, size_t len, size_t max_len)
+{
+	return parse_depth(buf, len, max_len, JSON_MAX_DEPTH);
 }
 
 /* Zeroes every string in the tree before json-c frees it: parsed documents
@@ -242,4 +249,176 @@ int json_append_string(struct buf *out, const char *s, size_t len)
 		i += n;
 	}
 	return buf_append_char(out, '"');
+}
+
+int json_append_value(struct buf *out, const json_value *v)
+{
+	const char *s = json_object_to_json_string_ext(jo(v),
+		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	return s ? buf_append_str(out, s) : -1;
+}
+
+/* ---- stringified JSON (the SDK's parseData) ---- */
+
+/* Members of every object in the tree. */
+static size_t count_members(struct json_object *o)
+{
+	size_t n = 0;
+	switch (json_object_get_type(o)) {
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			n += count_members(json_object_array_get_idx(o, i));
+		break;
+	case json_type_object: {
+		struct json_object_iterator it = json_object_iter_begin(o);
+		struct json_object_iterator end = json_object_iter_end(o);
+		for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+			n += 1 + count_members(json_object_iter_peek_value(&it));
+		break;
+	}
+	default:
+		break;
+	}
+	return n;
+}
+
+/* An integer json-c holds exactly (it saturates past 64 bits); any number
+ * with a fraction or exponent is a double, whose text json-c keeps. */
+static bool number_fits(const char *p, size_t n)
+{
+	char tmp[32];
+	if (memchr(p, '.', n) || memchr(p, 'e', n) || memchr(p, 'E', n))
+		return true;
+	if (n >= sizeof(tmp))
+		return false;
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	errno = 0;
+	if (tmp[0] == '-')
+		(void)strtoll(tmp, NULL, 10);
+	else
+		(void)strtoull(tmp, NULL, 10);
+	return errno == 0;
+}
+
+static int hex4(const char *p)
+{
+	int v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9') v |= c - '0';
+		else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
+		else return -1;
+	}
+	return v;
+}
+
+/* Length of the escape at p (p[0] == '\\'), 0 for one we refuse: \u0000
+ * (json-c cuts a key there) and a lone surrogate (json-c would turn it into
+ * U+FFFD: the text and the tree would disagree). */
+static size_t escape_len(const char *p, size_t avail)
+{
+	if (avail < 2)
+		return 0;
+	if (p[1] != 'u')
+		return 2;
+	int cp = avail >= 6 ? hex4(p + 2) : -1;
+	if (cp <= 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+		return 0;
+	if (cp < 0xd800 || cp > 0xdbff)
+		return 6;
+	int lo = avail >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
+	return lo >= 0xdc00 && lo <= 0xdfff ? 12 : 0;
+}
+
+/* Length of true, false or null at p; 0 for anything else. */
+static size_t literal_len(const char *p, size_t avail)
+{
+	static const char *const lits[] = { "true", "false", "null" };
+	for (size_t i = 0; i < ARRAY_LEN(lits); i++) {
+		size_t n = strlen(lits[i]);
+		if (avail >= n && memcmp(p, lits[i], n) == 0)
+			return n;
+	}
+	return 0;
+}
+
+/* Writes text, which json-c has parsed, again without its whitespace and
+ * with the characters json_append_string escapes escaped (<, >, &, DEL):
+ * numbers keep their exact text. Counts the object members (one ':' each,
+ * outside strings). 0; 1 to refuse the text (a raw control character in a
+ * string, which JSON.parse refuses too, an escape above, a number json-c
+ * cannot hold, NaN or Infinity, bad UTF-8); -1 on allocation failure. */
+static int rewrite_compact(const char *s, size_t len, struct buf *out, size_t *members)
+{
+	static const char hex[] = "0123456789abcdef";
+	bool in_str = false;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+		size_t n = 1;
+		int rc = 0;
+		if (!in_str && (c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+			i++;
+			continue;
+		}
+		if (!in_str && (c == '-' || (c >= '0' && c <= '9'))) {
+			while (i + n < len && strchr("0123456789+-.eE", s[i + n]))
+				n++;
+			if (!number_fits(s + i, n))
+				return 1;
+		} else if (c == '"') {
+			in_str = !in_str;
+		} else if (in_str && c == '\\') {
+			if ((n = escape_len(s + i, len - i)) == 0)
+				return 1;
+		} else if (in_str && c < 0x20) {
+			return 1;
+		} else if (in_str && c >= 0x80) {
+			/* json-c lets overlong forms through */
+			if ((n = utf8_seq_len((const unsigned char *)s + i, len - i)) == 0)
+				return 1;
+		} else if (!in_str && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+			/* json-c takes NaN and Infinity even when strict */
+			if ((n = literal_len(s + i, len - i)) == 0)
+				return 1;
+		} else if (in_str && (c == '<' || c == '>' || c == '&' || c == 0x7f)) {
+			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
+			rc = buf_append(out, esc, sizeof(esc));
+			n = 0;
+		} else if (!in_str && c == ':') {
+			(*members)++;
+		}
+		if (rc != 0 || (n && buf_append(out, s + i, n) != 0))
+			return -1;
+		i += n ? n : 1;
+	}
+	return 0;
+}
+
+int json_append_embedded(struct buf *out, const char *s, size_t len, size_t max_len)
+{
+	bool looks = len >= 2 && ((s[0] == '[' && s[len - 1] == ']') || (s[0] == '{' && s[len - 1] == '}'));
+	json_value *v = looks ? parse_depth(s, len, max_len, JSON_MAX_DEPTH - 1) : NULL;
+	size_t mark = out->len, members = 0;
+	int rc = 1;
+
+	if (v) {
+		rc = rewrite_compact(s, len, out, &members);
+		/* fewer members in the tree than in the text: a key repeated */
+		if (rc == 0 && members != count_members(jo(v)))
+			rc = 1;
+		json_free(v);
+	}
+	if (rc == 0)
+		return 0;
+	if (out->len > mark) {
+		secure_zero(out->data + mark, out->len - mark);
+		out->len = mark;
+		out->data[mark] = '\0';
+	}
+	return rc < 0 ? -1 : json_append_string(out, s, len);
 }

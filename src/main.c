@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
+#include "audit.h"
 #include "cfg.h"
 #include "log.h"
 #include "metrics_http.h"
@@ -20,6 +22,7 @@ static void usage(FILE *f)
 	      "       sgid-fcgi --listen unix:PATH|HOST:PORT [--workers N] [--threads T] ...\n"
 	      "       sgid-fcgi --status [--metrics-listen ADDR]\n"
 	      "       sgid-fcgi --check-config | --version | --help\n"
+	      "       sgid-fcgi revoke|sessions --sub SUB [--env-file PATH]\n"
 	      "\n"
 	      "The sgID (Singpass) login backend as a FastCGI responder. Without --listen\n"
 	      "it serves the socket on fd 0, as spawn-fcgi, lighttpd (bin-path) and\n"
@@ -29,6 +32,8 @@ static void usage(FILE *f)
 	      "Each worker serves T requests at once on T threads; at most SGID_MAX_INFLIGHT\n"
 	      "of the pool's threads (default 4/5) wait on sgID at once, so a slow sgID\n"
 	      "never takes the threads that health, auth-url and cached userinfo need.\n"
+	      "Without --listen, SIGHUP reopens AUDIT_LOG (logrotate); with it, SIGHUP\n"
+	      "reloads and the new workers open it afresh.\n"
 	      "Configuration comes from the environment and an optional .env file\n"
 	      "(the environment wins); see README.md for the variables.\n"
 	      "\n"
@@ -100,6 +105,9 @@ int main(int argc, char **argv)
 	unsigned long max_requests = 0, workers = 4, stop_timeout = 30;
 	unsigned long threads = SERVER_DEFAULT_THREADS;
 
+	if (argc > 1 && admin_is_command(argv[1]))
+		return admin_main(argc - 1, argv + 1);
+
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e': env_file = optarg; break;
@@ -139,21 +147,22 @@ int main(int argc, char **argv)
 		                "the metrics (under spawn-fcgi each process counts alone, unserved)\n");
 		return EXIT_USAGE;
 	}
-	if (env_file && access(env_file, R_OK) != 0) {
-		fprintf(stderr, "sgid-fcgi: cannot read env file %s\n", env_file);
-		return EXIT_CONFIG;
-	}
-
 	struct config cfg;
-	struct cfg_error err;
-	if (cfg_load(&cfg, env_file ? env_file : ".env", &err) != 0) {
-		fprintf(stderr, "sgid-fcgi: configuration error: %s: %s\n", err.var, err.msg);
+	if (admin_load_config(env_file, &cfg) != 0)
+		return EXIT_CONFIG;
+	/* an AUDIT_LOG that cannot be opened stops us here, not in a worker
+	 * crash loop (the workers open it again, each for itself) */
+	char why[600];
+	if (audit_open(cfg.audit_log, NULL, why, sizeof(why)) != 0) {
+		fprintf(stderr, "sgid-fcgi: configuration error: AUDIT_LOG: %s\n", why);
+		cfg_free(&cfg);
 		return EXIT_CONFIG;
 	}
-	log_set_level(cfg.log_level);
+	audit_close();
 	if (check_only) {
-		printf("configuration OK: issuer %s, client %s, frontend %s\n",
-		       cfg.issuer, cfg.client_id, cfg.frontend_origin);
+		printf("configuration OK: issuer %s, client %s, frontend %s%s\n",
+		       cfg.issuer, cfg.client_id, cfg.frontend_origin,
+		       cfg.private_key_previous ? ", previous client key loaded" : "");
 		cfg_free(&cfg);
 		return 0;
 	}

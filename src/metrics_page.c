@@ -5,9 +5,11 @@
 #include <time.h>
 
 #include "outcome.h"
+#include "route.h"
 #include "util.h"
 
 _Static_assert(METRICS_LOGIN_OUTCOMES == LOGIN_OUTCOME__MAX, "a login counter per outcome");
+_Static_assert(METRICS_ROUTES == ROUTE__MAX + 2, "route labels: the routes, authorizer, none");
 
 #define PREFIX "sgid_fcgi_"
 

@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "crypto.h"
 #include "httpc.h"
 #include "log.h"
@@ -137,6 +138,9 @@ static void handle_one(struct app *a, FCGX_Request *r)
 			.request_uri = param(r, "REQUEST_URI"),
 			.original_uri = param(r, "SGID_ORIGINAL_URI"),
 			.original_method = param(r, "SGID_ORIGINAL_METHOD"),
+			.remote_addr = param(r, "REMOTE_ADDR"),
+			.x_forwarded_for = param(r, "HTTP_X_FORWARDED_FOR"),
+			.user_agent = param(r, "HTTP_USER_AGENT"),
 		};
 		api_handle(a, &req, &res, &info);
 	}
@@ -407,13 +411,19 @@ static void threads_stop(struct worker_shared *w, struct request_thread *t, unsi
 	}
 }
 
-/* Waits for a stop signal (SIGTERM, SIGINT, SIGQUIT) or a thread's stop. */
+/* Waits for a stop signal (SIGTERM, SIGINT, SIGQUIT) or a thread's stop.
+ * SIGHUP reopens the audit log (logrotate moved it): under spawn-fcgi it
+ * is sent to us; under the supervisor a reload starts new workers, which
+ * open it afresh, and a SIGHUP sent to a worker itself is taken here too
+ * (ignored but blocked, it stays pending for sigtimedwait). */
 static void wait_for_stop(struct worker_shared *w, const sigset_t *stops)
 {
 	struct timespec tick = { 0, 200 * 1000 * 1000 };
 	while (!atomic_load(&w->stop) && !server_stop_requested) {
 		int sig = sigtimedwait(stops, NULL, &tick);
-		if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+		if (sig == SIGHUP) {
+			audit_reopen();
+		} else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
 			server_stop_requested = 1;
 			return;
 		}
@@ -446,6 +456,7 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 	sigaddset(&stops, SIGTERM);
 	sigaddset(&stops, SIGINT);
 	sigaddset(&stops, SIGQUIT);
+	sigaddset(&stops, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stops, NULL);
 
 	int fl = fcntl(opts->listen_fd, F_GETFL);
@@ -547,10 +558,19 @@ int worker_main(const struct config *cfg, const struct worker_opts *opts)
 		scoreboard_free(own_sb);
 		return 1;
 	}
+	char why[600];
+	if (audit_open(cfg->audit_log, &cfg->trusted_proxies, why, sizeof(why)) != 0) {
+		log_error("AUDIT_LOG: %s", why);
+		sgid_jwks_cache_free(&jwks);
+		httpc_share_free(share);
+		scoreboard_free(own_sb);
+		return 1;
+	}
 	server_install_signals();
 	struct app_shared shared = { .http = share, .jwks = &jwks };
 	rc = server_run(cfg, &o, &shared) == 0 ? 0 : 1;
 	log_info("worker stopping");
+	audit_close();
 	sgid_jwks_cache_free(&jwks);
 	httpc_share_free(share);
 	scoreboard_free(own_sb);

@@ -1,12 +1,14 @@
 #include "session.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "b64.h"
 #include "crypto.h"
 #include "http.h"
 #include "json.h"
+#include "log.h"
 #include "util.h"
 
 #define RECORD_VERSION 1
@@ -15,7 +17,12 @@
 #define ATTEMPT_VERSION 2
 #define KEY_PREFIX_USER  "sgid:s:"
 #define KEY_PREFIX_USED  "sgid:u:"   /* spent login attempts */
-#define REDIS_KEY_MAX 64
+#define KEY_PREFIX_INDEX "sgid:i:"   /* a user's sessions, by tag */
+#define REDIS_KEY_MAX 96
+#define TAG_BYTES 15                 /* SESSION_TAG_LEN characters */
+#define ID_RANDOM_BYTES 33
+_Static_assert((TAG_BYTES + ID_RANDOM_BYTES) * 4 / 3 == SESSION_ID_LEN, "id length");
+_Static_assert(TAG_BYTES * 4 / 3 == SESSION_TAG_LEN, "tag length");
 /* Binds a sealed attempt to its purpose: no other ciphertext under the
  * attempt key, and none of another version, opens as one. */
 #define ATTEMPT_AAD "sgid-fcgi login attempt v2"
@@ -38,11 +45,33 @@ const char *session_strerror(enum session_err err)
 	return (unsigned)err < SESSION_ERR__MAX ? session_errstr[err] : "unknown";
 }
 
-int session_mgr_init(struct session_mgr *m, struct store *store, const struct config *cfg)
+static int derive_keys(const uint8_t secret[32], struct session_keys *k)
 {
 	static const char salt[] = "sgid-fcgi session keys";
 	uint8_t id_key[32];
 	int rc = -1;
+	if (crypto_hkdf_sha256(secret, 32, salt, sizeof(salt) - 1,
+	                       "record encryption", 17, k->enc_key, sizeof(k->enc_key)) == 0 &&
+	    crypto_hkdf_sha256(secret, 32, salt, sizeof(salt) - 1,
+	                       "login attempt cookie", 20, k->attempt_key, sizeof(k->attempt_key)) == 0 &&
+	    crypto_hkdf_sha256(secret, 32, salt, sizeof(salt) - 1,
+	                       "record key", 10, id_key, sizeof(id_key)) == 0 &&
+	    (k->id_mac = crypto_hmac_key_new(CRYPTO_SHA256, id_key, sizeof(id_key))) != NULL)
+		rc = 0;
+	secure_zero(id_key, sizeof(id_key));
+	return rc;
+}
+
+static void wipe_keys(struct session_keys *k)
+{
+	secure_zero(k->enc_key, sizeof(k->enc_key));
+	secure_zero(k->attempt_key, sizeof(k->attempt_key));
+	crypto_hmac_key_free(k->id_mac);
+	k->id_mac = NULL;
+}
+
+int session_mgr_init(struct session_mgr *m, struct store *store, const struct config *cfg)
+{
 	memset(m, 0, sizeof(*m));
 	m->store = store;
 	m->login_ttl = cfg->login_ttl;
@@ -51,26 +80,21 @@ int session_mgr_init(struct session_mgr *m, struct store *store, const struct co
 	/* Decrypted userinfo is at most 3/4 of the response; JSON escaping in
 	 * the profile and again in the record grows a byte to 7 at worst. */
 	m->max_record = cfg->http_max_body / 4 * 3 * 7 + 64 * 1024;
-	if (crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
-	                       "record encryption", 17, m->enc_key, sizeof(m->enc_key)) == 0 &&
-	    crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
-	                       "login attempt cookie", 20, m->attempt_key, sizeof(m->attempt_key)) == 0 &&
-	    crypto_hkdf_sha256(cfg->session_secret, sizeof(cfg->session_secret), salt, sizeof(salt) - 1,
-	                       "record key", 10, id_key, sizeof(id_key)) == 0 &&
-	    (m->id_mac = crypto_hmac_key_new(CRYPTO_SHA256, id_key, sizeof(id_key))) != NULL)
-		rc = 0;
-	secure_zero(id_key, sizeof(id_key));
-	if (rc != 0)
+	m->has_prev = cfg->has_session_secret_previous;
+	m->max_per_user = cfg->session_max_per_user > 0 ? cfg->session_max_per_user : 20;
+	if (derive_keys(cfg->session_secret, &m->cur) != 0 ||
+	    (m->has_prev && derive_keys(cfg->session_secret_previous, &m->prev) != 0)) {
 		session_mgr_wipe(m);
-	return rc;
+		return -1;
+	}
+	return 0;
 }
 
 void session_mgr_wipe(struct session_mgr *m)
 {
-	secure_zero(m->enc_key, sizeof(m->enc_key));
-	secure_zero(m->attempt_key, sizeof(m->attempt_key));
-	crypto_hmac_key_free(m->id_mac);
-	m->id_mac = NULL;
+	wipe_keys(&m->cur);
+	wipe_keys(&m->prev);
+	m->has_prev = false;
 }
 
 void session_init(struct session *s, enum session_kind kind)
@@ -90,7 +114,7 @@ void session_clear(struct session *s)
 
 int session_id_valid(const char *id, size_t len)
 {
-	if (!id || len != SESSION_ID_LEN)
+	if (!id || (len != SESSION_ID_LEN && len != SESSION_ID_LEGACY_LEN))
 		return 0;
 	for (size_t i = 0; i < len; i++) {
 		char c = id[i];
@@ -101,26 +125,88 @@ int session_id_valid(const char *id, size_t len)
 	return 1;
 }
 
-/* Redis key = prefix + base64url(HMAC-SHA256(id key, prefix || id)); id is
- * a cookie value or an attempt's state, both 43 characters. */
-static int redis_key(const struct session_mgr *m, const char *prefix, const char *id, size_t len,
-	char out[REDIS_KEY_MAX])
+/* Redis key = prefix + [{tag}] + base64url(HMAC-SHA256(id key, prefix ||
+ * id)); id is a cookie value or an attempt's state. tag_len > 0 puts the
+ * id's first tag_len characters in braces: Redis Cluster's hash tag. */
+static int redis_key(const struct session_keys *k, const char *prefix, const char *id, size_t len,
+	size_t tag_len, char out[REDIS_KEY_MAX])
 {
 	uint8_t mac[64];
 	size_t mac_len = 0;
 	char input[16 + SESSION_ID_LEN];
 	size_t plen = strlen(prefix);
-	if (plen > 16 || len > SESSION_ID_LEN)
+	if (plen > 16 || len > SESSION_ID_LEN || tag_len > len)
 		return -1;
 	memcpy(input, prefix, plen);
 	memcpy(input + plen, id, len);
-	if (crypto_hmac_keyed(m->id_mac, input, plen + len, mac, &mac_len) != 0)
+	if (crypto_hmac_keyed(k->id_mac, input, plen + len, mac, &mac_len) != 0)
 		return -1;
 	struct buf enc = BUF_INIT;
 	int rc = -1;
-	if (b64url_encode(mac, 32, &enc) == 0 && plen + enc.len < REDIS_KEY_MAX) {
+	if (b64url_encode(mac, 32, &enc) == 0 && plen + tag_len + 2 + enc.len < REDIS_KEY_MAX) {
+		size_t o = 0;
 		memcpy(out, prefix, plen);
-		memcpy(out + plen, enc.data, enc.len + 1);
+		o += plen;
+		if (tag_len) {
+			out[o++] = '{';
+			memcpy(out + o, id, tag_len);
+			o += tag_len;
+			out[o++] = '}';
+		}
+		memcpy(out + o, enc.data, enc.len + 1);
+		rc = 0;
+	}
+	buf_free(&enc);
+	return rc;
+}
+
+/* The names of a logged-in session under keys k: its record, and its
+ * user's index (idx "" for a legacy id: in no index). */
+struct record_name {
+	char key[REDIS_KEY_MAX];
+	char idx[REDIS_KEY_MAX];
+};
+
+static void index_name(const char *tag, char idx[REDIS_KEY_MAX])
+{
+	snprintf(idx, REDIS_KEY_MAX, "%s{%.*s}", KEY_PREFIX_INDEX, SESSION_TAG_LEN, tag);
+}
+
+static int record_name(const struct session_keys *k, const char *id, size_t len,
+	struct record_name *out)
+{
+	size_t tag_len = len == SESSION_ID_LEN ? SESSION_TAG_LEN : 0;
+	out->idx[0] = '\0';
+	if (tag_len)
+		index_name(id, out->idx);
+	return redis_key(k, KEY_PREFIX_USER, id, len, tag_len, out->key);
+}
+
+/* The user's tag under keys k: the start of each session id of sub. */
+static int user_tag(const struct session_keys *k, const char *sub, uint8_t tag[TAG_BYTES])
+{
+	static const char domain[] = "sgid-fcgi user tag\n";
+	struct buf in = BUF_INIT;
+	uint8_t mac[64];
+	size_t mac_len = 0;
+	int rc = -1;
+	if (buf_append(&in, domain, sizeof(domain) - 1) == 0 && buf_append_str(&in, sub) == 0 &&
+	    crypto_hmac_keyed(k->id_mac, in.data, in.len, mac, &mac_len) == 0 && mac_len >= TAG_BYTES) {
+		memcpy(tag, mac, TAG_BYTES);
+		rc = 0;
+	}
+	buf_free(&in);
+	return rc;
+}
+
+static int user_index(const struct session_keys *k, const char *sub, char idx[REDIS_KEY_MAX])
+{
+	uint8_t tag[TAG_BYTES];
+	struct buf enc = BUF_INIT;
+	int rc = -1;
+	if (user_tag(k, sub, tag) == 0 && b64url_encode(tag, sizeof(tag), &enc) == 0 &&
+	    enc.len == SESSION_TAG_LEN) {
+		index_name(enc.data, idx);
 		rc = 0;
 	}
 	buf_free(&enc);
@@ -265,22 +351,34 @@ static enum session_err store_result(enum store_err e)
 	}
 }
 
-/* Writes s under rkey with the given TTL. */
+/* Seals s for rkey with the current key. */
+static int seal_record(const struct session_mgr *m, const char *rkey, const struct session *s,
+	struct buf *sealed)
+{
+	struct buf plain = BUF_INIT;
+	int rc = -1;
+	if (serialize(s, &plain) == 0 && plain.len <= m->max_record - 64 &&
+	    seal(m->cur.enc_key, RECORD_VERSION, rkey, &plain, sealed) == 0)
+		rc = 0;
+	buf_free(&plain);
+	return rc;
+}
+
+/* Writes s under rkey with the given TTL, sealed with the current key;
+ * SESSION_ALREADY_USED when an NX write finds the key taken. */
 static enum session_err write_record(struct session_mgr *m, const char *rkey,
 	const struct session *s, int ttl, enum store_set_cond cond)
 {
-	struct buf plain = BUF_INIT, sealed = BUF_INIT;
-	enum session_err rc = SESSION_ERR_INTERNAL;
-	if (ttl <= 0) {
-		rc = SESSION_NOT_FOUND;
-		goto fail;
+	struct buf sealed = BUF_INIT;
+	enum session_err rc;
+	if (ttl <= 0)
+		return SESSION_NOT_FOUND;
+	if (seal_record(m, rkey, s, &sealed) != 0) {
+		rc = SESSION_ERR_INTERNAL;
+	} else {
+		enum store_err e = store_set(m->store, rkey, strlen(rkey), sealed.data, sealed.len, ttl, cond);
+		rc = e == STORE_EXISTS ? SESSION_ALREADY_USED : store_result(e);
 	}
-	if (serialize(s, &plain) != 0 || plain.len > m->max_record - 64 ||
-	    seal(m->enc_key, RECORD_VERSION, rkey, &plain, &sealed) != 0)
-		goto fail;
-	rc = store_result(store_set(m->store, rkey, strlen(rkey), sealed.data, sealed.len, ttl, cond));
-fail:
-	buf_free(&plain);
 	buf_free(&sealed);
 	return rc;
 }
@@ -288,27 +386,36 @@ fail:
 enum session_err session_create(struct session_mgr *m, struct session *s,
 	char id[SESSION_ID_LEN + 1])
 {
-	uint8_t raw[32];
-	struct buf enc = BUF_INIT;
-	char rkey[REDIS_KEY_MAX];
+	uint8_t raw[TAG_BYTES + ID_RANDOM_BYTES];
+	struct buf enc = BUF_INIT, sealed = BUF_INIT;
+	struct record_name name;
 	enum session_err rc = SESSION_ERR_INTERNAL;
-	int ttl = m->session_ttl;
+	int ttl = m->session_ttl, evicted = 0;
 
-	if (s->kind != SESSION_USER || crypto_random(raw, sizeof(raw)) != 0 ||
+	if (s->kind != SESSION_USER || user_tag(&m->cur, s->sub, raw) != 0 ||
+	    crypto_random(raw + TAG_BYTES, ID_RANDOM_BYTES) != 0 ||
 	    b64url_encode(raw, sizeof(raw), &enc) != 0 || enc.len != SESSION_ID_LEN)
 		goto fail;
 	memcpy(id, enc.data, SESSION_ID_LEN + 1);
-	if (redis_key(m, KEY_PREFIX_USER, id, SESSION_ID_LEN, rkey) != 0)
+	if (record_name(&m->cur, id, SESSION_ID_LEN, &name) != 0)
 		goto fail;
 	s->created_at = now_unix();
 	s->expires_at = s->created_at + ttl;
 	/* it starts with the idle lifetime, extended on use */
 	if (m->idle_ttl < ttl)
 		ttl = m->idle_ttl;
-	rc = write_record(m, rkey, s, ttl, STORE_SET_ALWAYS);
+	if (seal_record(m, name.key, s, &sealed) != 0)
+		goto fail;
+	/* the index lives as long as its youngest session can */
+	rc = store_result(store_index_add(m->store, name.idx, name.key, sealed.data, sealed.len, ttl,
+		s->created_at, s->created_at - m->session_ttl, m->max_per_user, m->session_ttl, &evicted));
+	if (rc == SESSION_OK && evicted > 0)
+		log_info("session: %d older sessions of this user ended (SESSION_MAX_PER_USER %d)",
+		         evicted, m->max_per_user);
 fail:
 	secure_zero(raw, sizeof(raw));
 	buf_free(&enc);
+	buf_free(&sealed);
 	return rc;
 }
 
@@ -326,23 +433,18 @@ static enum session_err parse_opened(const char *text, size_t len, enum session_
 	return SESSION_OK;
 }
 
-/* Logged-in sessions are read with GETEX, extending the idle expiry in the
- * same round trip; one past its absolute expiry is refused here and expires
- * by itself. */
-enum session_err session_load_user(struct session_mgr *m, const char *id, size_t len,
-	struct session *out)
+/* Reads and opens the record under the name keys k give id; GETEX
+ * extends its idle expiry. */
+static enum session_err load_record(struct session_mgr *m, const struct session_keys *k,
+	const char *id, size_t len, struct record_name *name, struct session *out)
 {
-	char rkey[REDIS_KEY_MAX];
 	struct buf sealed = BUF_INIT, plain = BUF_INIT;
-	enum session_err rc;
-	session_init(out, SESSION_USER);
-	if (!session_id_valid(id, len))
-		return SESSION_NOT_FOUND;
-	if (redis_key(m, KEY_PREFIX_USER, id, len, rkey) != 0)
+	if (record_name(k, id, len, name) != 0)
 		return SESSION_ERR_INTERNAL;
-	rc = store_result(store_get(m->store, rkey, strlen(rkey), m->idle_ttl, &sealed));
+	const char *rkey = name->key;
+	enum session_err rc = store_result(store_get(m->store, rkey, strlen(rkey), m->idle_ttl, &sealed));
 	if (rc == SESSION_OK)
-		rc = unseal(m->enc_key, RECORD_VERSION, rkey, (const uint8_t *)sealed.data, sealed.len,
+		rc = unseal(k->enc_key, RECORD_VERSION, rkey, (const uint8_t *)sealed.data, sealed.len,
 		            m->max_record, &plain) == 0
 			? parse_opened(plain.data, plain.len, SESSION_USER, out) : SESSION_NOT_FOUND;
 	buf_free(&sealed);
@@ -350,29 +452,135 @@ enum session_err session_load_user(struct session_mgr *m, const char *id, size_t
 	return rc;
 }
 
+/* Idle lifetime left to a record, capped by its absolute expiry. */
+static int record_ttl(const struct session_mgr *m, const struct session *s)
+{
+	int64_t left = s->expires_at - now_unix();
+	return left < m->idle_ttl ? (int)left : m->idle_ttl;
+}
+
+/* A record found under the previous secret's name (old) moves to the
+ * current one. A tagged id: one script moves the record and its index
+ * entry, only while the old one exists. A legacy id (the two names in
+ * different slots): SET NX, where a concurrent load that moved it first
+ * wins and its copy stays; then GETDEL of the old name: finding it gone
+ * means a logout (which deletes the old name before the current one) ran
+ * meanwhile, so the copy just written goes too. SESSION_NOT_FOUND: ended
+ * meanwhile. A store failure leaves the record where it was. */
+static enum session_err move_to_current(struct session_mgr *m, const char *id, size_t len,
+	const struct record_name *old, const struct session *s)
+{
+	struct record_name cur;
+	struct buf sealed = BUF_INIT;
+	int ttl = record_ttl(m, s);
+	if (record_name(&m->cur, id, len, &cur) != 0)
+		return SESSION_ERR_INTERNAL;
+	if (ttl <= 0)
+		return SESSION_NOT_FOUND;
+	if (old->idx[0]) {
+		enum session_err rc = seal_record(m, cur.key, s, &sealed) != 0 ? SESSION_ERR_INTERNAL
+			: store_result(store_index_move(m->store, old->idx, old->key, cur.key, sealed.data,
+			                                sealed.len, ttl, s->created_at));
+		buf_free(&sealed);
+		return rc;
+	}
+	enum session_err rc = write_record(m, cur.key, s, ttl, STORE_SET_NX);
+	if (rc == SESSION_ALREADY_USED)
+		return SESSION_OK;
+	if (rc != SESSION_OK)
+		return rc;
+	rc = store_result(store_getdel(m->store, old->key, strlen(old->key), &sealed));
+	buf_free(&sealed);
+	if (rc == SESSION_NOT_FOUND)
+		store_del(m->store, cur.key, strlen(cur.key));
+	return rc;
+}
+
+/* Logged-in sessions are read with GETEX, extending the idle expiry in the
+ * same round trip; one past its absolute expiry is refused here and expires
+ * by itself. */
+enum session_err session_load_user(struct session_mgr *m, const char *id, size_t len,
+	struct session *out)
+{
+	struct record_name name;
+	session_init(out, SESSION_USER);
+	if (!session_id_valid(id, len))
+		return SESSION_NOT_FOUND;
+	enum session_err rc = load_record(m, &m->cur, id, len, &name, out);
+	if (rc != SESSION_NOT_FOUND || !m->has_prev)
+		return rc;
+	rc = load_record(m, &m->prev, id, len, &name, out);
+	if (rc != SESSION_OK)
+		return rc;
+	if (move_to_current(m, id, len, &name, out) == SESSION_NOT_FOUND) {
+		session_clear(out);
+		session_init(out, SESSION_USER);
+		return SESSION_NOT_FOUND;
+	}
+	return SESSION_OK;
+}
+
 enum session_err session_update_user(struct session_mgr *m, const char *id, size_t len,
 	const struct session *s)
 {
-	char rkey[REDIS_KEY_MAX];
+	struct record_name name;
 	if (!session_id_valid(id, len) || s->kind != SESSION_USER)
 		return SESSION_NOT_FOUND;
-	if (redis_key(m, KEY_PREFIX_USER, id, len, rkey) != 0)
+	if (record_name(&m->cur, id, len, &name) != 0)
 		return SESSION_ERR_INTERNAL;
-	int64_t left = s->expires_at - now_unix();
-	int ttl = left < m->idle_ttl ? (int)left : m->idle_ttl;
 	/* XX: a logout that ran meanwhile must stay a logout */
-	return write_record(m, rkey, s, ttl, STORE_SET_XX);
+	return write_record(m, name.key, s, record_ttl(m, s), STORE_SET_XX);
+}
+
+static enum session_err delete_legacy(struct session_mgr *m, const struct record_name *name)
+{
+	enum session_err e = store_result(store_del(m->store, name->key, strlen(name->key)));
+	return e == SESSION_NOT_FOUND ? SESSION_OK : e;
 }
 
 enum session_err session_destroy(struct session_mgr *m, const char *id, size_t len)
 {
-	char rkey[REDIS_KEY_MAX];
+	struct record_name cur, prev;
 	if (!session_id_valid(id, len))
 		return SESSION_OK;
-	if (redis_key(m, KEY_PREFIX_USER, id, len, rkey) != 0)
+	if (record_name(&m->cur, id, len, &cur) != 0 ||
+	    (m->has_prev && record_name(&m->prev, id, len, &prev) != 0))
 		return SESSION_ERR_INTERNAL;
-	enum session_err e = store_result(store_del(m->store, rkey, strlen(rkey)));
-	return e == SESSION_NOT_FOUND ? SESSION_OK : e;
+	/* a tagged id: both names and the index entries in one script */
+	if (cur.idx[0])
+		return store_result(store_index_del(m->store, cur.idx, cur.key,
+		                                    m->has_prev ? prev.key : NULL));
+	/* the old name first: see move_to_current */
+	enum session_err e = m->has_prev ? delete_legacy(m, &prev) : SESSION_OK;
+	return e == SESSION_OK ? delete_legacy(m, &cur) : e;
+}
+
+/* The user's index under the current and the previous secret. */
+static enum session_err scan_user(struct session_mgr *m, const char *sub, int purge, long long *n)
+{
+	const struct session_keys *keys[2] = { &m->cur, m->has_prev ? &m->prev : NULL };
+	*n = 0;
+	for (size_t i = 0; i < 2 && keys[i]; i++) {
+		char idx[REDIS_KEY_MAX];
+		long long found = 0;
+		if (user_index(keys[i], sub, idx) != 0)
+			return SESSION_ERR_INTERNAL;
+		enum session_err e = store_result(store_index_scan(m->store, idx, purge, &found));
+		if (e != SESSION_OK)
+			return e;
+		*n += found;
+	}
+	return SESSION_OK;
+}
+
+enum session_err session_revoke_user(struct session_mgr *m, const char *sub, long long *n)
+{
+	return scan_user(m, sub, 1, n);
+}
+
+enum session_err session_count_user(struct session_mgr *m, const char *sub, long long *n)
+{
+	return scan_user(m, sub, 0, n);
 }
 
 enum session_err session_seal_login(struct session_mgr *m, struct session *s, struct buf *cookie)
@@ -389,7 +597,7 @@ enum session_err session_seal_login(struct session_mgr *m, struct session *s, st
 	size_t rd_len = strlen(s->rd);
 	if (s->gateway != (rd_len > 0) || serialize(s, &plain) != 0 ||
 	    (s->gateway && (buf_append_char(&plain, '\n') || buf_append(&plain, s->rd, rd_len))) ||
-	    seal(m->attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, &plain, &sealed) != 0 ||
+	    seal(m->cur.attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, &plain, &sealed) != 0 ||
 	    b64url_encode((const uint8_t *)sealed.data, sealed.len, cookie) != 0 || cookie->len > SESSION_ATTEMPT_MAX)
 		goto fail;
 	rc = SESSION_OK;
@@ -420,9 +628,13 @@ enum session_err session_open_login(struct session_mgr *m, const char *val, size
 	session_init(out, SESSION_LOGIN);
 	if (len <= SESSION_ID_LEN || len > SESSION_ATTEMPT_MAX)
 		return SESSION_NOT_FOUND;
+	/* an attempt started before a rotation finishes after it */
 	if (b64url_decode(val, len, &sealed) != 0 ||
-	    unseal(m->attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, (const uint8_t *)sealed.data,
-	           sealed.len, SESSION_ATTEMPT_MAX, &plain) != 0)
+	    (unseal(m->cur.attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, (const uint8_t *)sealed.data,
+	            sealed.len, SESSION_ATTEMPT_MAX, &plain) != 0 &&
+	     (!m->has_prev ||
+	      unseal(m->prev.attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, (const uint8_t *)sealed.data,
+	             sealed.len, SESSION_ATTEMPT_MAX, &plain) != 0)))
 		goto done;
 	/* the return URL follows the JSON after a newline (the JSON has none) */
 	const char *nl = memchr(plain.data, '\n', plain.len);
@@ -446,15 +658,118 @@ done:
 	return rc;
 }
 
+/* Calls fn for each '.'-separated part of val that opens as an attempt,
+ * at most SESSION_ATTEMPTS_MAX + 1 parts looked at; fn returns non-zero
+ * to stop. */
+static void each_attempt(struct session_mgr *m, const char *val, size_t len,
+	int (*fn)(const char *part, size_t plen, struct session *opened, void *ctx), void *ctx)
+{
+	size_t at = 0;
+	for (int seen = 0; val && at < len && seen <= SESSION_ATTEMPTS_MAX; seen++) {
+		const char *dot = memchr(val + at, '.', len - at);
+		size_t plen = dot ? (size_t)(dot - (val + at)) : len - at;
+		struct session s;
+		int stop = 0;
+		if (session_open_login(m, val + at, plen, &s) == SESSION_OK)
+			stop = fn(val + at, plen, &s, ctx);
+		session_clear(&s);
+		if (stop)
+			return;
+		at += plen + 1;
+	}
+}
+
+struct push_ctx { struct buf *out; int n; };
+
+static int push_part(const char *part, size_t plen, struct session *opened, void *ctx)
+{
+	struct push_ctx *p = ctx;
+	(void)opened;
+	if (p->n >= SESSION_ATTEMPTS_MAX || p->out->len + 1 + plen > SESSION_ATTEMPT_MAX)
+		return 1;
+	if (buf_append_char(p->out, '.') || buf_append(p->out, part, plen))
+		return 1;
+	p->n++;
+	return 0;
+}
+
+enum session_err session_attempts_push(struct session_mgr *m, const struct buf *sealed,
+	const char *prev, size_t prev_len, struct buf *out)
+{
+	buf_reset(out);
+	if (!sealed->len || sealed->len > SESSION_ATTEMPT_MAX || buf_append(out, sealed->data, sealed->len))
+		return SESSION_ERR_INTERNAL;
+	struct push_ctx p = { out, 1 };
+	each_attempt(m, prev, prev_len, push_part, &p);
+	return SESSION_OK;
+}
+
+struct pick_ctx {
+	const char *state;
+	size_t state_len;
+	struct session *out;
+	struct buf *rest;
+	size_t n_open;
+	bool found;
+};
+
+static int pick_part(const char *part, size_t plen, struct session *opened, void *ctx)
+{
+	struct pick_ctx *p = ctx;
+	/* with no match the caller still learns whether the newest was a gateway's */
+	if (p->n_open++ == 0 && !p->found)
+		p->out->gateway = opened->gateway;
+	size_t want = strlen(opened->state);
+	if (!p->found && p->state_len == want && crypto_ct_equal(p->state, opened->state, want)) {
+		*p->out = *opened;       /* moved: the caller's to clear */
+		session_init(opened, SESSION_LOGIN);
+		p->found = true;
+		return 0;
+	}
+	if (p->rest->len)
+		buf_append_char(p->rest, '.');
+	buf_append(p->rest, part, plen);
+	return 0;
+}
+
+enum session_err session_open_attempt(struct session_mgr *m, const char *val, size_t len,
+	const char *state, size_t state_len, struct session *out, struct buf *rest, size_t *n_open)
+{
+	struct pick_ctx p = { state, state_len, out, rest, 0, false };
+	session_init(out, SESSION_LOGIN);
+	buf_reset(rest);
+	if (len <= SESSION_ATTEMPT_MAX)
+		each_attempt(m, val, len, pick_part, &p);
+	*n_open = p.n_open;
+	return p.found ? SESSION_OK : SESSION_NOT_FOUND;
+}
+
+/* Spent under the previous secret's name (by a worker not yet given the
+ * new secret, or before the rotation): still spent. */
+static enum session_err spent_before_rotation(struct session_mgr *m, const struct session *login)
+{
+	char rkey[REDIS_KEY_MAX];
+	struct buf val = BUF_INIT;
+	if (!m->has_prev)
+		return SESSION_OK;
+	if (redis_key(&m->prev, KEY_PREFIX_USED, login->state, strlen(login->state), 0, rkey) != 0)
+		return SESSION_ERR_INTERNAL;
+	enum session_err e = store_result(store_get(m->store, rkey, strlen(rkey), 0, &val));
+	buf_free(&val);
+	return e == SESSION_OK ? SESSION_ALREADY_USED : e == SESSION_NOT_FOUND ? SESSION_OK : e;
+}
+
 enum session_err session_consume_login(struct session_mgr *m, const struct session *login)
 {
 	char rkey[REDIS_KEY_MAX];
 	int64_t left = login->expires_at - now_unix();
 	if (login->kind != SESSION_LOGIN || left <= 0)
 		return SESSION_NOT_FOUND;
-	if (redis_key(m, KEY_PREFIX_USED, login->state, strlen(login->state), rkey) != 0)
+	if (redis_key(&m->cur, KEY_PREFIX_USED, login->state, strlen(login->state), 0, rkey) != 0)
 		return SESSION_ERR_INTERNAL;
 	enum store_err e = store_set(m->store, rkey, strlen(rkey), "1", 1,
 	                             left > INT_MAX ? INT_MAX : (int)left, STORE_SET_NX);
-	return e == STORE_EXISTS ? SESSION_ALREADY_USED : store_result(e);
+	if (e == STORE_EXISTS)
+		return SESSION_ALREADY_USED;
+	return e == STORE_OK ? spent_before_rotation(m, login) : store_result(e);
 }

@@ -55,6 +55,9 @@ int sgid_client_init(struct sgid_client *c, const struct config *cfg, struct htt
 	c->jwks = &c->own_jwks;
 	if (cfg->private_key && !(c->private_key = crypto_pkey_dup(cfg->private_key)))
 		return -1;
+	if (cfg->private_key_previous &&
+	    !(c->private_key_previous = crypto_pkey_dup(cfg->private_key_previous)))
+		return -1;
 	/* Endpoints are built from the issuer, as both SDKs do; discovery is
 	 * never read (MockPass's has doubled slashes). */
 	int n1 = snprintf(c->authorize_url, sizeof(c->authorize_url), "%s/oauth/authorize", cfg->issuer);
@@ -82,7 +85,8 @@ void sgid_client_free(struct sgid_client *c)
 		sgid_jwks_cache_free(&c->own_jwks);
 		buf_free(&c->authorize_prefix);
 		crypto_pkey_free(c->private_key);
-		c->private_key = NULL;
+		crypto_pkey_free(c->private_key_previous);
+		c->private_key = c->private_key_previous = NULL;
 		c->jwks = NULL;
 	}
 }
@@ -427,24 +431,34 @@ static int decrypt_field(const char *name, const json_value *val, void *ud)
 	return 0;
 }
 
-enum sgid_err sgid_fetch_userinfo(struct sgid_client *c, const char *access_token,
+/* The block key, RSA-OAEP-wrapped to our key: the current one, else the
+ * previous one of a rotation (sgID may still encrypt to it). */
+static enum jose_err open_block_key(struct sgid_client *c, const char *key_jwe, size_t key_len,
+	struct buf *block_jwk)
+{
+	const struct jwe_key keys[2] = { { .rsa = c->private_key }, { .rsa = c->private_key_previous } };
+	size_t used = 0;
+	enum jose_err je = jwe_decrypt_any(key_jwe, key_len, keys, c->private_key_previous ? 2 : 1,
+		block_jwk, &used);
+
+	if (je == JOSE_OK && used == 1) {
+		c->userinfo_previous_key++;
+		log_debug("userinfo: opened with the previous client key (SGID_PRIVATE_KEY_PREVIOUS)");
+	} else if (je == JOSE_OK) {
+		log_debug("userinfo: opened with the current client key");
+	}
+	return je;
+}
+
+enum sgid_err sgid_decrypt_userinfo(struct sgid_client *c, const char *body_text, size_t len,
 	const char *sub, struct sgid_userinfo *out)
 {
-	struct httpc_response r = {0};
 	json_value *body = NULL;
 	struct buf block_jwk = BUF_INIT, block_key = BUF_INIT;
 	enum sgid_err rc = SGID_ERR_USERINFO;
 
 	memset(out, 0, sizeof(*out));
-	int64_t start_us = metrics_now_us();
-	enum httpc_err he = httpc_get(c->http, c->userinfo_url, access_token, &r);
-	count_call(c, METRICS_CALL_USERINFO, start_us, he);
-	if (he != HTTPC_OK) {
-		note_http_failure(c, "userinfo", he, &r);
-		rc = SGID_ERR_HTTP;
-		goto fail;
-	}
-	body = json_parse(r.body.data, r.body.len, c->cfg->http_max_body);
+	body = json_parse(body_text, len, c->cfg->http_max_body);
 	if (json_kind_of(body) != JSON_OBJECT) {
 		set_err(c, "userinfo: response is not a JSON object");
 		goto fail;
@@ -469,8 +483,7 @@ enum sgid_err sgid_fetch_userinfo(struct sgid_client *c, const char *access_toke
 		goto fail;
 	}
 	rc = SGID_ERR_DECRYPT;
-	struct jwe_key rsa = { .rsa = c->private_key };
-	enum jose_err je = jwe_decrypt(key_jwe, key_len, &rsa, &block_jwk);
+	enum jose_err je = open_block_key(c, key_jwe, key_len, &block_jwk);
 	if (je == JOSE_OK)
 		je = jwk_oct_parse(block_jwk.data, block_jwk.len, &block_key);
 	if (je != JOSE_OK) {
@@ -489,6 +502,25 @@ fail:
 	buf_free(&block_jwk);
 	buf_free(&block_key);
 	json_free(body);
+	return rc;
+}
+
+enum sgid_err sgid_fetch_userinfo(struct sgid_client *c, const char *access_token,
+	const char *sub, struct sgid_userinfo *out)
+{
+	struct httpc_response r = {0};
+	enum sgid_err rc;
+
+	memset(out, 0, sizeof(*out));
+	int64_t start_us = metrics_now_us();
+	enum httpc_err he = httpc_get(c->http, c->userinfo_url, access_token, &r);
+	count_call(c, METRICS_CALL_USERINFO, start_us, he);
+	if (he != HTTPC_OK) {
+		note_http_failure(c, "userinfo", he, &r);
+		rc = SGID_ERR_HTTP;
+	} else {
+		rc = sgid_decrypt_userinfo(c, r.body.data, r.body.len, sub, out);
+	}
 	httpc_response_free(&r);
 	return rc;
 }

@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
 
+#include "cluster_slots.h"
 #include "util.h"
 
 static const char *const store_errors[] = {
@@ -42,6 +44,16 @@ struct rstore {
 	redisContext *ctx;           /* NULL: connect on the next call */
 	size_t sentinel_next;        /* the sentinel to ask first */
 	bool connected_once;         /* a later connection is a reconnect */
+	struct cluster_state *cl;    /* REDIS_CLUSTER only, else NULL */
+};
+
+/* Redis Cluster: the slot map and one lazily opened connection per node,
+ * both private to the store's thread. */
+struct cluster_state {
+	struct slot_map map;
+	redisContext *node_ctx[CLUSTER_MAX_NODES]; /* same index as map.nodes */
+	bool map_stale;              /* read CLUSTER SLOTS before the next command */
+	size_t refresh_next;         /* the node to ask for the map first */
 };
 
 static struct rstore *impl(struct store *s) { return s->impl; }
@@ -373,7 +385,7 @@ static void drop_conn(struct rstore *r)
  * server restarted or closed it while idle) earns one fresh attempt; a
  * timeout does not, so a call never takes much more than one timeout.
  * *out is a non-error reply on STORE_OK. */
-static enum store_err run(struct store *s, const char *what, int argc, const char **argv,
+static enum store_err single_run(struct store *s, const char *what, int argc, const char **argv,
 	const size_t *lens, redisReply **out)
 {
 	struct rstore *r = impl(s);
@@ -381,10 +393,8 @@ static enum store_err run(struct store *s, const char *what, int argc, const cha
 	for (int attempt = 0; attempt < 2; attempt++) {
 		bool reused = r->ctx != NULL;
 		enum store_err e = ensure_conn(s);
-		if (e != STORE_OK) {
-			metrics_count_redis_error(s->metrics, METRICS_REDIS_CONNECT);
+		if (e != STORE_OK)
 			return e;
-		}
 		int err_no;
 		redisReply *rep = command(r->ctx, argc, argv, lens, &err_no);
 		if (rep) {
@@ -398,7 +408,6 @@ static enum store_err run(struct store *s, const char *what, int argc, const cha
 				    strcmp(word, "MASTERDOWN") == 0)
 					drop_conn(r);
 				freeReplyObject(rep);
-				metrics_count_redis_error(s->metrics, METRICS_REDIS_REPLY);
 				return STORE_ERR_REPLY;
 			}
 			*out = rep;
@@ -411,11 +420,355 @@ static enum store_err run(struct store *s, const char *what, int argc, const cha
 			return STORE_ERR_NOMEM;
 		bool stale = reused && (kind == REDIS_ERR_EOF ||
 			(kind == REDIS_ERR_IO && (err_no == EPIPE || err_no == ECONNRESET)));
-		if (!stale || attempt == 1)
+		if (!stale)
+			return STORE_ERR_IO;
+	}
+	return STORE_ERR_IO;
+}
+
+/* ---- Redis Cluster ----
+ * Commands are routed by the hash slot of argv[1] (EVAL/EVALSHA: of the
+ * first key, argv[3]); keyless ones (PING) go to a primary that serves
+ * slots, the next one on each retry. Redirects and
+ * cluster errors are handled here, so every store op works unchanged. */
+
+#define CLUSTER_MAX_ATTEMPTS 16      /* per command, whatever the deadline */
+#define CLUSTER_BACKOFF_MIN_MS 10
+#define CLUSTER_BACKOFF_MAX_MS 200
+
+static void drop_node_conn(struct rstore *r, size_t i)
+{
+	if (r->cl->node_ctx[i]) {
+		redisFree(r->cl->node_ctx[i]);
+		r->cl->node_ctx[i] = NULL;
+	}
+}
+
+static void drop_node_conns(struct rstore *r)
+{
+	if (!r->cl)
+		return;
+	for (size_t i = 0; i < CLUSTER_MAX_NODES; i++)
+		drop_node_conn(r, i);
+}
+
+/* Forgets every node but the seeds (a map that filled up with old
+ * addresses starts over from them). */
+static void cluster_init(struct rstore *r)
+{
+	drop_node_conns(r);
+	slot_map_reset(&r->cl->map);
+	for (size_t i = 0; i < r->cfg.n_cluster_seeds; i++) {
+		r->cfg.cluster_seeds[i].host[sizeof(r->cfg.cluster_seeds[i].host) - 1] = '\0';
+		const struct redis_endpoint *ep = &r->cfg.cluster_seeds[i];
+		(void)slot_map_node(&r->cl->map, ep->host, strlen(ep->host), ep->port);
+	}
+	r->cl->map_stale = true;
+	r->cl->refresh_next = 0;
+}
+
+/* The node's connection, opened (with AUTH) when missing. */
+static redisContext *node_conn(struct store *s, int node, enum store_err *e)
+{
+	struct rstore *r = impl(s);
+	if (!r->cl->node_ctx[node])
+		r->cl->node_ctx[node] = open_conn(s, r->cl->map.nodes[node].host, r->cl->map.nodes[node].port, e);
+	return r->cl->node_ctx[node];
+}
+
+/* An integer element of a CLUSTER SLOTS entry. */
+static bool reply_long(const redisReply *e, long *out)
+{
+	if (e->type != REDIS_REPLY_INTEGER)
+		return false;
+	*out = (long)e->integer;
+	return true;
+}
+
+/* Fills the map's owners from a CLUSTER SLOTS reply of the node `from`:
+ * [[start, end, [host, port, id...], replicas...]...]. An empty or "?"
+ * host means the node that answered. -1: malformed; -2: too many nodes. */
+static int parse_slots(struct slot_map *m, const redisReply *rep, int from)
+{
+	if (rep->type != REDIS_REPLY_ARRAY)
+		return -1;
+	slot_map_clear_owners(m);
+	for (size_t i = 0; i < rep->elements; i++) {
+		const redisReply *ent = rep->element[i], *pri, *h;
+		long lo, hi, port;
+		if (ent->type != REDIS_REPLY_ARRAY || ent->elements < 3 ||
+		    !reply_long(ent->element[0], &lo) || !reply_long(ent->element[1], &hi))
+			return -1;
+		pri = ent->element[2];
+		if (pri->type != REDIS_REPLY_ARRAY || pri->elements < 2 ||
+		    pri->element[0]->type != REDIS_REPLY_STRING || !reply_long(pri->element[1], &port))
+			return -1;
+		h = pri->element[0];
+		int node;
+		if (h->len == 0 || (h->len == 1 && h->str[0] == '?'))
+			node = slot_map_node(m, m->nodes[from].host, strlen(m->nodes[from].host), (int)port);
+		else
+			node = slot_map_node(m, h->str, h->len, (int)port);
+		if (node < 0)
+			return port >= 1 && port <= 65535 && m->n_nodes == CLUSTER_MAX_NODES ? -2 : -1;
+		if (slot_map_assign(m, lo, hi, node) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Reads the slot map from the first node that answers, starting with the
+ * one that answered last; stops at the deadline. */
+static enum store_err refresh_map(struct store *s, int64_t deadline)
+{
+	struct rstore *r = impl(s);
+	const char *argv[2] = { "CLUSTER", "SLOTS" };
+	size_t lens[2] = { 7, 5 };
+	enum store_err e = STORE_ERR_CONNECT;
+
+	/* A second pass only after starting over from the seeds. */
+	for (int pass = 0; pass < 2; pass++) {
+		bool reset = false;
+		size_t n = r->cl->map.n_nodes;
+		for (size_t k = 0; k < n && (k == 0 || now_monotonic_ms() < deadline); k++) {
+			int node = (int)((r->cl->refresh_next + k) % n);
+			char where[300];
+			redisReply *rep;
+			redisContext *c = node_conn(s, node, &e);
+			if (!c) {
+				if (e == STORE_ERR_NOMEM)
+					return e;
+				continue;
+			}
+			describe(&r->cfg, r->cl->map.nodes[node].host, r->cl->map.nodes[node].port,
+				where, sizeof(where));
+			e = setup_cmd(s, c, "CLUSTER SLOTS", where, 2, argv, lens, &rep);
+			if (e != STORE_OK) {
+				drop_node_conn(r, (size_t)node);
+				if (e == STORE_ERR_NOMEM)
+					return e;
+				continue;
+			}
+			int rc = parse_slots(&r->cl->map, rep, node);
+			freeReplyObject(rep);
+			if (rc == 0 && r->cl->map.n_covered > 0) {
+				r->cl->refresh_next = (size_t)node;
+				r->cl->map_stale = false;
+				return STORE_OK;
+			}
+			slot_map_clear_owners(&r->cl->map); /* never route by half a map */
+			e = STORE_ERR_REPLY;
+			if (rc == -2) {
+				/* Full of old addresses: start again from the seeds. */
+				cluster_init(r);
+				reset = true;
+				break;
+			}
+			seterr(s, "CLUSTER SLOTS %s: %s", where,
+				rc == 0 ? "no slot is served" : "malformed reply");
+		}
+		if (!reset)
 			break;
 	}
-	metrics_count_redis_error(s->metrics, METRICS_REDIS_IO);
-	return STORE_ERR_IO;
+	r->cl->map_stale = true;
+	return e;
+}
+
+/* The key a command is routed by, or NULL for a keyless one; -1 for a
+ * script without keys, which a cluster cannot route. */
+static int route_key(int argc, const char **argv, const size_t *lens,
+	const char **key, size_t *klen)
+{
+	*key = NULL;
+	*klen = 0;
+	if (argc < 2)
+		return 0;
+	if ((lens[0] == 4 && strncasecmp(argv[0], "EVAL", 4) == 0) ||
+	    (lens[0] == 7 && strncasecmp(argv[0], "EVALSHA", 7) == 0)) {
+		/* numkeys: digits, not 0 (lengths are explicit: no strspn) */
+		if (argc < 4 || lens[2] == 0 || lens[2] > 6 || argv[2][0] == '0')
+			return -1;
+		for (size_t i = 0; i < lens[2]; i++)
+			if (argv[2][i] < '0' || argv[2][i] > '9')
+				return -1;
+		*key = argv[3];
+		*klen = lens[3];
+		return 0;
+	}
+	*key = argv[1];
+	*klen = lens[1];
+	return 0;
+}
+
+/* Sleeps the back-off, doubled each time, never past the deadline. false
+ * when the deadline has come. */
+static bool backoff(int *ms, int64_t deadline)
+{
+	int64_t left = deadline - now_monotonic_ms();
+	if (left <= 0)
+		return false;
+	long wait = *ms < left ? *ms : (long)left;
+	struct timespec ts = { wait / 1000, (wait % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+	*ms = *ms * 2 > CLUSTER_BACKOFF_MAX_MS ? CLUSTER_BACKOFF_MAX_MS : *ms * 2;
+	return true;
+}
+
+/* MOVED/ASK: the named node's index (the empty host is the sender's). */
+static int redirect_node(struct rstore *r, const redisReply *rep, int from, bool *ask)
+{
+	struct cluster_redirect rd;
+	if (cluster_parse_redirect(rep->str, rep->len, &rd) != 0)
+		return -1;
+	*ask = rd.ask;
+	const char *host = rd.host[0] ? rd.host : r->cl->map.nodes[from].host;
+	int node = slot_map_node(&r->cl->map, host, strlen(host), rd.port);
+	if (node >= 0 && !rd.ask)
+		(void)slot_map_assign(&r->cl->map, rd.slot, rd.slot, node);
+	return node;
+}
+
+/* One command to one node (ASKING first after an ASK). NULL with *err_no
+ * on an I/O error; the connection is then dropped by the caller. */
+static redisReply *node_command(redisContext *c, bool asking, int argc, const char **argv,
+	const size_t *lens, int *err_no)
+{
+	if (asking) {
+		const char *aargv[1] = { "ASKING" };
+		size_t alens[1] = { 6 };
+		redisReply *rep = command(c, 1, aargv, alens, err_no);
+		if (!rep)
+			return NULL;
+		freeReplyObject(rep); /* an error here shows in the command's reply */
+	}
+	return command(c, argc, argv, lens, err_no);
+}
+
+static enum store_err cluster_run(struct store *s, const char *what, int argc, const char **argv,
+	const size_t *lens, redisReply **out)
+{
+	struct rstore *r = impl(s);
+	int64_t deadline = now_monotonic_ms() + (r->cfg.command_timeout_ms > 0
+		? r->cfg.command_timeout_ms : 1000);
+	const char *key;
+	size_t klen;
+	int target = -1, wait_ms = CLUSTER_BACKOFF_MIN_MS, redirects = 0;
+	bool asking = false, refresh = r->cl->map_stale, stale_retried = false;
+	enum store_err last = STORE_ERR_CONNECT;
+
+	*out = NULL;
+	if (route_key(argc, argv, lens, &key, &klen) != 0) {
+		seterr(s, "%s: a script needs a key to be routed in a cluster", what);
+		return STORE_ERR_REPLY;
+	}
+	unsigned slot = key ? cluster_key_slot(key, klen) : 0;
+	for (int attempt = 0; attempt < CLUSTER_MAX_ATTEMPTS; attempt++) {
+		if (attempt > 0 && target < 0 && !backoff(&wait_ms, deadline))
+			return last;
+		if (refresh || r->cl->map.n_covered == 0) {
+			enum store_err e = refresh_map(s, deadline);
+			if (e == STORE_ERR_NOMEM)
+				return e;
+			refresh = false;
+			if (e != STORE_OK) {
+				last = e;
+				continue;
+			}
+		}
+		int node = target;
+		if (node < 0) /* keyless: another serving primary on each retry */
+			node = key ? slot_map_owner(&r->cl->map, slot)
+				: slot_map_serving_node(&r->cl->map, (unsigned)attempt);
+		target = -1;
+		if (node < 0) {
+			seterr(s, "%s: no node serves slot %u", what, slot);
+			last = STORE_ERR_CONNECT;
+			refresh = true;
+			continue;
+		}
+		bool reused = r->cl->node_ctx[node] != NULL;
+		enum store_err e;
+		redisContext *c = node_conn(s, node, &e);
+		if (!c) {
+			if (e == STORE_ERR_NOMEM)
+				return e;
+			last = e;        /* never sent: safe to try again */
+			refresh = true;
+			continue;
+		}
+		int err_no;
+		redisReply *rep = node_command(c, asking, argc, argv, lens, &err_no);
+		asking = false;
+		if (!rep) {
+			int kind = c->err;
+			seterr(s, "%s: %s", what, ctx_reason(c, err_no));
+			drop_node_conn(r, (size_t)node);
+			r->cl->map_stale = true;
+			if (kind == REDIS_ERR_OOM)
+				return STORE_ERR_NOMEM;
+			/* As with one server: a connection found dead on first use
+			 * gets one fresh attempt; anything else may have run. */
+			bool stale = reused && !stale_retried && (kind == REDIS_ERR_EOF ||
+				(kind == REDIS_ERR_IO && (err_no == EPIPE || err_no == ECONNRESET)));
+			if (!stale)
+				return STORE_ERR_IO;
+			stale_retried = true;
+			last = STORE_ERR_IO;
+			refresh = true;
+			continue;
+		}
+		if (rep->type != REDIS_REPLY_ERROR) {
+			*out = rep;
+			return STORE_OK;
+		}
+		char word[32];
+		first_word(rep, word, sizeof(word));
+		seterr(s, "%s: %s", what, word);
+		last = STORE_ERR_REPLY;
+		if (strcmp(word, "MOVED") == 0 || strcmp(word, "ASK") == 0) {
+			/* Not run: go where the slot is now. A MOVED also means the
+			 * map is old; it is read again on the next command. */
+			bool ask = false;
+			target = ++redirects <= 2 ? redirect_node(r, rep, node, &ask) : -1;
+			freeReplyObject(rep);
+			if (!ask)
+				r->cl->map_stale = true;
+			if (target < 0)
+				return STORE_ERR_REPLY;
+			asking = ask;
+			continue;
+		}
+		if (strcmp(word, "CLUSTERDOWN") == 0 || strcmp(word, "TRYAGAIN") == 0 ||
+		    strcmp(word, "LOADING") == 0) {
+			freeReplyObject(rep); /* not run: wait and try again */
+			refresh = true;
+			continue;
+		}
+		if (strcmp(word, "READONLY") == 0 || strcmp(word, "NOAUTH") == 0 ||
+		    strcmp(word, "MASTERDOWN") == 0) {
+			drop_node_conn(r, (size_t)node);
+			r->cl->map_stale = true;
+		}
+		freeReplyObject(rep);
+		return STORE_ERR_REPLY;
+	}
+	return last;
+}
+
+/* Every command goes through here: a failure is counted once, by kind. */
+static enum store_err run(struct store *s, const char *what, int argc, const char **argv,
+	const size_t *lens, redisReply **out)
+{
+	enum store_err e = impl(s)->cl ? cluster_run(s, what, argc, argv, lens, out)
+	                               : single_run(s, what, argc, argv, lens, out);
+	if (e == STORE_ERR_CONNECT)
+		metrics_count_redis_error(s->metrics, METRICS_REDIS_CONNECT);
+	else if (e == STORE_ERR_IO)
+		metrics_count_redis_error(s->metrics, METRICS_REDIS_IO);
+	else if (e == STORE_ERR_REPLY)
+		metrics_count_redis_error(s->metrics, METRICS_REDIS_REPLY);
+	return e;
 }
 
 static enum store_err reply_value(struct store *s, const char *what, redisReply *rep,
@@ -530,11 +883,206 @@ static enum store_err rs_ping(struct store *s)
 	return e;
 }
 
+#define HEALTH_KEY "sgid:health"
+#define HEALTH_TTL "10"
+
+/* run() leaves "<what>: <first word of the error reply>" in errstr. */
+static bool refused_with(const struct store *s, const char *what, const char *word)
+{
+	size_t n = strlen(what);
+	return strncmp(s->errstr, what, n) == 0 && s->errstr[n] == ':' && s->errstr[n + 1] == ' ' &&
+	       strcmp(s->errstr + n + 2, word) == 0;
+}
+
+static enum store_write_state rs_probe_write(struct store *s)
+{
+	static const char what[] = "health SET";
+	redisReply *rep;
+	const char *argv[5] = { "SET", HEALTH_KEY, "1", "EX", HEALTH_TTL };
+	size_t lens[5] = { 3, sizeof(HEALTH_KEY) - 1, 1, 2, sizeof(HEALTH_TTL) - 1 };
+	enum store_err e = run(s, what, 5, argv, lens, &rep);
+	if (e == STORE_OK) {
+		freeReplyObject(rep);
+		return STORE_WRITABLE;
+	}
+	if (e != STORE_ERR_REPLY)
+		return STORE_UNREACHABLE;
+	if (refused_with(s, what, "READONLY") || refused_with(s, what, "MASTERDOWN"))
+		return STORE_READ_ONLY;
+	if (refused_with(s, what, "NOREPLICAS"))
+		return STORE_NO_REPLICAS;
+	if (refused_with(s, what, "OOM"))
+		return STORE_FULL;
+	return STORE_WRITE_REFUSED;
+}
+
+/* ---- a user's sessions: scripts over a record and its index ---- */
+
+/* KEYS: idx, record. ARGV: value, ttl, created, cutoff, max, idx ttl.
+ * Members of idx are records of the same {tag}, so the ones it deletes
+ * share the slot of KEYS. */
+static const char script_index_add[] =
+	"redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])\n"
+	"redis.call('ZADD', KEYS[1], ARGV[3], KEYS[2])\n"
+	"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])\n"
+	"local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[5])\n"
+	"local evicted = 0\n"
+	"if over > 0 then\n"
+	"  for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do\n"
+	"    evicted = evicted + redis.call('DEL', k)\n"
+	"  end\n"
+	"  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)\n"
+	"end\n"
+	"if redis.call('TTL', KEYS[1]) < tonumber(ARGV[6]) then\n"
+	"  redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
+	"end\n"
+	"return evicted\n";
+
+/* KEYS: idx, record[, its other name] */
+static const char script_index_del[] =
+	"for i = 2, #KEYS do\n"
+	"  redis.call('DEL', KEYS[i])\n"
+	"  redis.call('ZREM', KEYS[1], KEYS[i])\n"
+	"end\n"
+	"if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end\n"
+	"return 1\n";
+
+/* KEYS: idx, old record, new record. ARGV: value, ttl, created. */
+static const char script_index_move[] =
+	"if redis.call('EXISTS', KEYS[2]) == 0 then\n"
+	"  return redis.call('EXISTS', KEYS[3])\n"
+	"end\n"
+	"redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[2], 'NX')\n"
+	"redis.call('ZADD', KEYS[1], ARGV[3], KEYS[3])\n"
+	"redis.call('DEL', KEYS[2])\n"
+	"redis.call('ZREM', KEYS[1], KEYS[2])\n"
+	"return 1\n";
+
+/* KEYS: idx. ARGV: purge (1: delete all). Bounded by the index's size. */
+static const char script_index_scan[] =
+	"local n = 0\n"
+	"for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+	"  if ARGV[1] == '1' then\n"
+	"    n = n + redis.call('DEL', k)\n"
+	"  elseif redis.call('EXISTS', k) == 1 then\n"
+	"    n = n + 1\n"
+	"  else\n"
+	"    redis.call('ZREM', KEYS[1], k)\n"
+	"  end\n"
+	"end\n"
+	"if ARGV[1] == '1' or n == 0 then redis.call('DEL', KEYS[1]) end\n"
+	"return n\n";
+
+#define SCRIPT_MAX_ARGS 12
+
+/* EVAL script with keys (C strings) then args (with lengths); the
+ * integer reply in *n. Plain EVAL: the scripts are small and run only on
+ * login, logout and the admin commands, and Redis caches them compiled. */
+static enum store_err eval_int(struct store *s, const char *what, const char *script,
+	int nkeys, const char *const *keys, int nargs, const char *const *args,
+	const size_t *arg_lens, long long *n)
+{
+	const char *argv[SCRIPT_MAX_ARGS];
+	size_t lens[SCRIPT_MAX_ARGS];
+	char nk[4];
+	redisReply *rep;
+	if (3 + nkeys + nargs > SCRIPT_MAX_ARGS || nkeys < 1 || nkeys > 9) {
+		seterr(s, "%s: too many arguments", what);
+		return STORE_ERR_REPLY;
+	}
+	snprintf(nk, sizeof(nk), "%d", nkeys);
+	int argc = 0;
+	argv[argc] = "EVAL"; lens[argc++] = 4;
+	argv[argc] = script; lens[argc++] = strlen(script);
+	argv[argc] = nk; lens[argc++] = strlen(nk);
+	for (int i = 0; i < nkeys; i++) {
+		argv[argc] = keys[i];
+		lens[argc++] = strlen(keys[i]);
+	}
+	for (int i = 0; i < nargs; i++) {
+		argv[argc] = args[i];
+		lens[argc++] = arg_lens[i];
+	}
+	enum store_err e = run(s, what, argc, argv, lens, &rep);
+	if (e != STORE_OK)
+		return e;
+	if (rep->type == REDIS_REPLY_INTEGER) {
+		*n = rep->integer;
+	} else {
+		seterr(s, "%s: unexpected reply type %d", what, rep->type);
+		e = STORE_ERR_REPLY;
+	}
+	freeReplyObject(rep);
+	return e;
+}
+
+static enum store_err rs_index_add(struct store *s, const char *idx, const char *key,
+	const void *val, size_t vlen, int ttl_s, long long created, long long cutoff, int max,
+	int idx_ttl_s, int *evicted)
+{
+	char nums[5][24];
+	if (ttl_s <= 0 || idx_ttl_s <= 0 || max < 1) {
+		seterr(s, "index add: ttl and max must be positive");
+		return STORE_ERR_REPLY;
+	}
+	snprintf(nums[0], sizeof(nums[0]), "%d", ttl_s);
+	snprintf(nums[1], sizeof(nums[1]), "%lld", created);
+	snprintf(nums[2], sizeof(nums[2]), "%lld", cutoff);
+	snprintf(nums[3], sizeof(nums[3]), "%d", max);
+	snprintf(nums[4], sizeof(nums[4]), "%d", idx_ttl_s);
+	const char *keys[2] = { idx, key };
+	const char *args[6] = { val, nums[0], nums[1], nums[2], nums[3], nums[4] };
+	size_t lens[6] = { vlen, strlen(nums[0]), strlen(nums[1]), strlen(nums[2]),
+	                   strlen(nums[3]), strlen(nums[4]) };
+	long long n = 0;
+	enum store_err e = eval_int(s, "EVAL index add", script_index_add, 2, keys, 6, args, lens, &n);
+	*evicted = e == STORE_OK ? (int)n : 0;
+	return e;
+}
+
+static enum store_err rs_index_del(struct store *s, const char *idx, const char *key,
+	const char *key2)
+{
+	const char *keys[3] = { idx, key, key2 };
+	long long n;
+	return eval_int(s, "EVAL index del", script_index_del, key2 ? 3 : 2, keys, 0, NULL, NULL, &n);
+}
+
+static enum store_err rs_index_move(struct store *s, const char *idx, const char *old,
+	const char *key, const void *val, size_t vlen, int ttl_s, long long created)
+{
+	char ttl[16], cr[24];
+	if (ttl_s <= 0) {
+		seterr(s, "index move: ttl must be positive");
+		return STORE_ERR_REPLY;
+	}
+	snprintf(ttl, sizeof(ttl), "%d", ttl_s);
+	snprintf(cr, sizeof(cr), "%lld", created);
+	const char *keys[3] = { idx, old, key };
+	const char *args[3] = { val, ttl, cr };
+	size_t lens[3] = { vlen, strlen(ttl), strlen(cr) };
+	long long n = 0;
+	enum store_err e = eval_int(s, "EVAL index move", script_index_move, 3, keys, 3, args, lens, &n);
+	return e == STORE_OK && n == 0 ? STORE_NOT_FOUND : e;
+}
+
+static enum store_err rs_index_scan(struct store *s, const char *idx, int purge, long long *n)
+{
+	const char *keys[1] = { idx };
+	const char *args[1] = { purge ? "1" : "0" };
+	size_t lens[1] = { 1 };
+	*n = 0;
+	return eval_int(s, purge ? "EVAL index purge" : "EVAL index count", script_index_scan,
+	                1, keys, 1, args, lens, n);
+}
+
 static void rs_destroy(struct store *s)
 {
 	struct rstore *r = impl(s);
 	if (r) {
 		drop_conn(r);
+		drop_node_conns(r);
+		free(r->cl);
 		secure_zero(&r->cfg, sizeof(r->cfg));
 		free(r);
 	}
@@ -547,7 +1095,12 @@ static const struct store_ops redis_ops = {
 	.getdel = rs_getdel,
 	.del = rs_del,
 	.ping = rs_ping,
+	.probe_write = rs_probe_write,
 	.destroy = rs_destroy,
+	.index_add = rs_index_add,
+	.index_del = rs_index_del,
+	.index_move = rs_index_move,
+	.index_scan = rs_index_scan,
 };
 
 struct store *store_redis_new(const struct redis_config *rc)
@@ -572,6 +1125,14 @@ struct store *store_redis_new(const struct redis_config *rc)
 		r->cfg.n_sentinels = CFG_MAX_SENTINELS;
 	for (size_t i = 0; i < r->cfg.n_sentinels; i++)
 		r->cfg.sentinels[i].host[sizeof(r->cfg.sentinels[i].host) - 1] = '\0';
+	if (r->cfg.n_cluster_seeds > CFG_MAX_CLUSTER_SEEDS)
+		r->cfg.n_cluster_seeds = CFG_MAX_CLUSTER_SEEDS;
+	if (r->cfg.n_cluster_seeds > 0) {
+		r->cl = calloc(1, sizeof(*r->cl));
+		if (!r->cl)
+			goto fail;
+		cluster_init(r);
+	}
 	if (!r->cfg.sentinel_master[0])
 		snprintf(r->cfg.sentinel_master, sizeof(r->cfg.sentinel_master), "mymaster");
 	return s;

@@ -30,3 +30,18 @@ setup() {
   not_ok "setup: $what"
   exit 1
 }
+# tap_relay FILE: a child's TAP lines counted as this suite's: "ok"/"not ok"
+# lines become test points, "# ..." lines pass through, SKIPs are shown but
+# not counted, anything else is shown as a comment.
+tap_relay() {
+  local line
+  while IFS= read -r line; do
+    case $line in
+      "ok - "*" # SKIP "*) echo "$line" ;;
+      "ok - "*) ok "${line#ok - }" ;;
+      "not ok - "*) not_ok "${line#not ok - }" ;;
+      "#"*) echo "$line" ;;
+      *) echo "# $line" ;;
+    esac
+  done <"$1"
+}

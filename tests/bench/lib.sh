@@ -16,6 +16,7 @@ PORT_OURS=$BENCH_PORT
 PORT_PEER=$((BENCH_PORT + 1))
 PORT_PEER1=$((BENCH_PORT + 2))
 PORT_ALT=$((BENCH_PORT + 3))
+PORT_CLUSTER=$((BENCH_PORT + 30))      # BENCH_CLUSTER: 3 nodes, +30..+32 (cluster bus +10000)
 PORT_SGID=$((BENCH_PORT + 10))
 PORT_SGID_STATS=$((BENCH_PORT + 11))
 PORT_PEER_A=$((BENCH_PORT + 21))
@@ -152,6 +153,26 @@ ours_env() {
   return 0
 }
 
+# start_cluster: BENCH_CLUSTER=1: a Redis Cluster of 3 primaries (no
+# replicas) on PORT_CLUSTER..+2; sets CLUSTER_SEEDS for the alt pool.
+cluster_ok() { [[ $(redis-cli -p "$PORT_CLUSTER" cluster info | tr -d '\r' | grep cluster_state) == cluster_state:ok ]]; }
+start_cluster() {
+  local i p addrs=()
+  for i in 0 1 2; do
+    p=$((PORT_CLUSTER + i))
+    mkdir -p "$RT/cl$i"
+    redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
+      --save '' --appendonly no --dir "$RT/cl$i" --logfile "$RT/cl$i.log" &
+    started "redis-cluster-$i" $!
+    wait_for 10 "cluster node $p" redis-cli -p "$p" ping
+    addrs+=("127.0.0.1:$p")
+  done
+  redis-cli --cluster create "${addrs[@]}" --cluster-yes >"$RT/cluster-create.log" 2>&1 ||
+    die "redis-cli --cluster create failed (see $RT/cluster-create.log)"
+  wait_for 20 "cluster state ok" cluster_ok
+  CLUSTER_SEEDS=$(IFS=,; echo "${addrs[*]}")
+}
+
 # start_pool WORKERS [THREADS]: sgid-fcgi --listen (supervisor mode), cwd
 # without a .env; THREADS request threads per worker (default: sgid-fcgi's)
 start_pool() {
@@ -176,6 +197,8 @@ pool_workers() { pgrep -P "$POOL_PID" 2>/dev/null | tr '\n' ' '; }
 # one without a change, to measure the change's cost in the same run).
 start_alt_pool() {
   ours_env "$PORT_ALT"
+  # BENCH_CLUSTER: the alt pool's store is the cluster (REDIS_URL: credentials only)
+  [[ -n ${CLUSTER_SEEDS:-} ]] && OURS_ENV+=(REDIS_CLUSTER="$CLUSTER_SEEDS" REDIS_URL="redis://127.0.0.1:1/0")
   (cd "$RT/work" && exec "${OURS_ENV[@]}" "${BENCH_ALT_BIN:-$BUILD/sgid-fcgi}" --listen "unix:$RT/alt.sock" --workers "$1" \
     --threads "$2") >"$RT/alt.log" 2>&1 &
   ALT_PID=$!

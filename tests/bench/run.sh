@@ -19,6 +19,7 @@
 # BENCH_WRK_THREADS=2 BENCH_WORKERS=16 BENCH_THREADS=1 BENCH_TRIVIAL_WORKERS=16
 # BENCH_DELAY_CONNS=256 BENCH_MAX_INFLIGHT (SGID_MAX_INFLIGHT; default sgid-fcgi's)
 # BENCH_ALT=WxT (e.g. 16x1: a second pool, rows alt-*) BENCH_PORT=18080 BENCH_SGID_PROCS=2
+# BENCH_CLUSTER=1 (the alt pool: ours' shape on a 3-primary Redis Cluster)
 # BENCH_NGINX_WORKERS=2 BENCH_ROWS (space-separated subset of the row names)
 # BENCH_KEEP=1 (keep the temp dir). Needs: wrk nginx redis-server node npm
 # curl jq; build/sgid-fcgi and build/bench/* (make bench builds them).
@@ -50,6 +51,10 @@ DELAY_CONNS=${BENCH_DELAY_CONNS:-256}
 SGID_PROCS=${BENCH_SGID_PROCS:-2}
 CACHED_POOL=256
 ALT=${BENCH_ALT-16x1}
+# BENCH_CLUSTER=1: the alt pool has ours' shape and a 3-primary Redis Cluster
+# for its store (issue 15: alt-* against ours-* is cluster against one Redis).
+CLUSTER=${BENCH_CLUSTER:-0}
+[[ $CLUSTER == 1 ]] && ALT=${WORKERS}x$POOL_THREADS
 ALT_WORKERS= ALT_THREADS=
 if [[ -n $ALT ]]; then
   [[ $ALT =~ ^([0-9]+)x([0-9]+)$ ]] || die "BENCH_ALT must be WORKERSxTHREADS, e.g. 16x1"
@@ -87,6 +92,7 @@ RES=$RT/results.tsv
 say "bench: starting the stack in $RT (workers=$WORKERS x threads=$POOL_THREADS${ALT:+, alt pool $ALT}, stand-in processes=$SGID_PROCS, cores=$CORES)"
 peer_install
 start_redis
+[[ $CLUSTER == 1 ]] && start_cluster
 start_fake_sgid "$SGID_PROCS"
 start_trivial "$TRIVIAL_WORKERS"
 start_trivial_redis "$TRIVIAL_WORKERS"
@@ -384,7 +390,7 @@ fi
 # ---- the report ------------------------------------------------------------
 report() {
   awk -F'\t' -v rows="$ROWS" -v workers="$WORKERS" -v threads="$POOL_THREADS" -v maxin="$MAX_INFLIGHT" \
-    -v alt="$ALT" -v dconns="$DELAY_CONNS" -v twork="$TRIVIAL_WORKERS" -v cores="$CORES" -v conns="$CONNS" -v d="$D" -v reps="$REPS" \
+    -v alt="$ALT" -v cluster="$CLUSTER" -v dconns="$DELAY_CONNS" -v twork="$TRIVIAL_WORKERS" -v cores="$CORES" -v conns="$CONNS" -v d="$D" -v reps="$REPS" \
     -v dec="$RSA_DEC" -v dec256="$RSA_DEC256" -v sign="$RSA_SIGN" -v verify="$RSA_VERIFY" \
     -v dec_all="$RSA_DEC_ALL" -v sign_all="$RSA_SIGN_ALL" -v verify_all="$RSA_VERIFY_ALL" \
     -v rss_ours="$RSS_OURS" -v rss_peer="$RSS_PEER" -v rss_sup="$RSS_SGID_SUP" -v track="$RSS_TRACK" \
@@ -472,6 +478,13 @@ report() {
         r = R[i]; if (r !~ /^alt-/) continue; o = r; sub(/^alt-/, "ours-", o); if (!(o in mr)) continue
         qr = (mr[r] > 0) ? mr[o] / mr[r] : 0; cr = (mc[r, 1] > 0) ? mc[o, 1] / mc[r, 1] : 0
         printf "  %-22s %10.1f %10.1f %7.3f %9.2f %9.2f %7s %9.3f %9.3f  cpu %+.0f%%  %s\n", substr(o, 6), mr[o], mr[r], qr, m99[o], m99[r], (qr >= 0.95 ? "ok" : "REGRESS"), mc[o, 1], mc[r, 1], 100 * (cr - 1), (cr <= 1.10 ? "ok" : "OVER")
+      }
+      if (cluster == 1) {
+        printf "\nBENCH_CLUSTER: alt is the same pool on a 3-primary Redis Cluster (issue 15: >= 95%% of one Redis):\n"
+        for (i = 1; i <= n; i++) {
+          r = R[i]; if (r !~ /^alt-/) continue; o = r; sub(/^alt-/, "ours-", o); if (!(o in mr) || mr[o] <= 0) continue
+          printf "  %-22s cluster %10.1f/s, one Redis %10.1f/s: %.0f%% %s\n", substr(o, 6), mr[r], mr[o], 100 * mr[r] / mr[o], (mr[r] >= 0.95 * mr[o] ? "met" : "MISSED")
+        }
       }
     }
     # ---- the same pool with /metrics scraped every second (issue 13)

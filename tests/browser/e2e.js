@@ -282,6 +282,7 @@ async function main() {
 
     await happyPath(context);
     await errorPath(context);
+    await twoTabs(context);
     await narrowScreen(context);
   } finally {
     if (context) await withTimeout(context.close(), STEP_TIMEOUT_MS, 'closing chromium').catch((e) => diag(oneLine(e)));
@@ -429,6 +430,47 @@ async function errorPath(context) {
     await screenshot(page, 'error-back-home');
   });
   await page.close();
+}
+
+// Two tabs (issue 14): the login started in two tabs of one browser, each
+// with its own ice cream; the first one opened is finished after the second
+// started, and logs in with the first tab's choice.
+async function twoTabs(context) {
+  await context.clearCookies();
+  const first = await context.newPage();
+  let current = first;
+  const step = flow('two tabs', () => current);
+  const start = async (page, flavour) => {
+    await page.goto(SPA_URL + '/');
+    await page.locator('label', { hasText: flavour }).click();
+    await page.getByRole('button', { name: 'Login with Singpass' }).click();
+    await page.waitForURL((u) => String(u).startsWith(MOCKPASS_URL + '/'));
+    await page.waitForSelector('option[data-asserturl]', { state: 'attached' });
+  };
+  let second = null;
+  await step('tab 1 (Vanilla) and then tab 2 (Strawberry) reach MockPass', async () => {
+    await start(first, 'Vanilla');
+    second = await context.newPage();
+    current = second;
+    await start(second, 'Strawberry');
+    await screenshot(second, 'two-tabs-second');
+  });
+  await step('finishing tab 1, the first one opened, logs in with Vanilla', async () => {
+    current = first;
+    await first.bringToFront();
+    await pickPersona(first);
+    await first.waitForURL(samePage(SPA_URL, '/logged-in'));
+    await first.getByRole('heading', { name: "You're logged in" }).waitFor();
+    const iceCream = await first.locator('[data-field="icecream"]').innerText();
+    check(iceCream === 'Vanilla', `ice cream shown is "${iceCream}"`);
+    await screenshot(first, 'two-tabs-first-logged-in');
+  });
+  await step('"Log out" in tab 1', async () => {
+    await first.getByRole('button', { name: 'Log out' }).click();
+    await first.waitForURL(samePage(SPA_URL, '/'));
+  });
+  if (second) await second.close();
+  await first.close();
 }
 
 async function narrowScreen(context) {

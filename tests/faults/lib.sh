@@ -227,6 +227,14 @@ f_pool_workers() {
 f_pool_count() { f_pool_workers "$1" | wc -l; }
 f_pool_has() { (($(f_pool_count "$1") == $2)); }
 
+# f_pool_replaced NAME N "OLD PIDS": N workers, none of them one of OLD
+# (after a SIGHUP: the whole pool replaced).
+f_pool_replaced() {
+  local p
+  f_pool_has "$1" "$2" || return 1
+  for p in $(f_pool_workers "$1"); do [[ " $3 " != *" $p "* ]] || return 1; done
+}
+
 # f_pool_start NAME ENVFILE WORKERS [sgid-fcgi options...]: the supervisor on
 # unix:STACK_RT/NAME.sock, log STACK_RT/NAME.log, in its own process group.
 f_pool_start() {

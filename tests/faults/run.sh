@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault tests (issue 5): every test of tests/faults/ in turn, each against its
 # own private stack on loopback (ports 25001-25002, 25156-25157, 25173-25174,
-# 26377-26391), one at a time since they share those ports.
+# 26377-26391, 26400-26405 and their cluster bus ports), one at a time since they share those ports.
 #
 #   tests/faults/run.sh [NAME...]     all tests, or only the ones named
 #
@@ -13,12 +13,21 @@
 #   signals        (f) SIGHUP and SIGTERM under load, --stop-timeout
 #   scaleout       (g) two hosts on one Redis; one dies mid-traffic
 #   sentinel       (h) Sentinel failover under load; AUTH, ACL user, db
+#   cluster        (o) Redis Cluster: spread, resharding and a primary killed
+#                      under load, a host restarted with a shard lost
 #   soak           (i) mixed traffic with worker RSS sampled
 #   anon-flood     (j) 100 000 anonymous auth-url calls write nothing to Redis;
 #                      auth-url with Redis down
 #   concurrency    (k) request threads: 200 logins held in sgID at once, fast
 #                      probes meanwhile, PSS; the bulkhead; hung sgID; kill -9
-#   metrics        (l) --metrics-listen: counters against real traffic, kept
+#   rotation       (l) session secret, client key and client secret rotated
+#                      with one SIGHUP under load: 0 failed, no one logged out
+#   parse-data     (m) SGID_PARSE_DATA=1: stringified JSON from the IdP as JSON,
+#                      hostile values kept strings
+#   audit          (n) the audit log: each event once, no secrets, mv + SIGHUP
+#   revoke         (p) revoke / sessions --sub: 3 sessions of one user ended,
+#                      another user's kept; SESSION_MAX_PER_USER eviction
+#   metrics        (q) --metrics-listen: counters against real traffic, kept
 #                      across kill -9 and reload; promtool; --status; hostile
 #                      clients on the metrics port; a real Prometheus
 #
@@ -31,7 +40,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals scaleout sentinel anon-flood metrics soak)
+all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel cluster anon-flood audit revoke metrics soak)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}

@@ -8,7 +8,8 @@
 #     failover. The old master then comes back as a replica: no failure.
 #   AUTH: requirepass, an ACL user with a database number over TCP, the same
 #     over the unix socket (unix://user:pass@/path?db=N), Sentinel with an ACL
-#     user and a database, and a wrong password (503, password never logged).
+#     user and a database (also `sgid-fcgi sessions|revoke --sub` through it),
+#     and a wrong password (503, password never logged).
 set -euo pipefail
 # shellcheck source=tests/faults/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -122,7 +123,9 @@ UPW=faults-upw-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 F_REDIS_AUTH[rp]="-a $PW"
 setup "redis with requirepass on $P_PORT" f_redis_start rp --port "$P_PORT" --requirepass "$PW"
 # Least privilege: the commands the app sends, on its own keys only.
-ACL=(on ">$UPW" resetkeys '~sgid:*' resetchannels -@all +get +set +getex +getdel +del +ping +select)
+# The session index's scripts: EVAL, and the commands they call.
+ACL=(on ">$UPW" resetkeys '~sgid:*' resetchannels -@all +get +set +getex +getdel +del +ping +select
+  +eval +exists +ttl +expire +zadd +zrem +zrange +zcard +zremrangebyscore +zremrangebyrank)
 f_redis_cli rp acl setuser faults "${ACL[@]}" >/dev/null
 # Sentinel mode also confirms the master with ROLE (an @admin command).
 for s in rm rr; do
@@ -167,6 +170,16 @@ newm="rr"
 variant "Sentinel + ACL user (+role) + db 4" "redis://faults:$UPW@127.0.0.1:1/4" "REDIS_SENTINELS=$sentinels"
 check "Sentinel + ACL: the logins' markers are in db 4 of the current master ($(dbkeys "$newm" 4))" \
   test "$(dbkeys "$newm" 4)" -ge 1
+
+# Revocation through the sentinels as the ACL user (issue 14): two sessions
+# of the persona, counted and revoked by `sgid-fcgi sessions|revoke --sub`.
+f_load logins --api "$API" --count 2 --concurrency 2 --prefix rv --userinfo --out "$T/rv.tsv" >/dev/null || true
+rv_sub=$(cut -f3 "$T/rv.tsv" | head -n1)
+rv_admin() { env -i -C "$T" PATH="$PATH" "$ROOT/build/sgid-fcgi" "$@" --env-file "$T/app.env" 2>/dev/null; }
+check "Sentinel + ACL: sessions --sub counts the 2 new sessions" eval '[[ -n $rv_sub && $(rv_admin sessions --sub "$rv_sub") == 2 ]]'
+check "Sentinel + ACL: revoke --sub ends 2" eval '[[ $(rv_admin revoke --sub "$rv_sub") == 2 ]]'
+check "Sentinel + ACL: the revoked sessions get no profile ($(f_sessions_ok "$T/rv.tsv"))" \
+  test "$(f_sessions_ok "$T/rv.tsv")" == 0/2
 
 stack_stop pool
 f_app_env "$T/app.env" mockpass "REDIS_URL=redis://faults-norole:$UPW@127.0.0.1:1/4" "REDIS_SENTINELS=$sentinels"

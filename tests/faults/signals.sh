@@ -46,12 +46,7 @@ for ((h = 1; h <= HUPS; h++)); do
   old=$(f_pool_workers pool | tr '\n' ' ')
   t0=$(f_now_ms)
   kill -HUP "${STACK_PID[pool]}"
-  all_new() {
-    local p
-    f_pool_has pool "$N" || return 1
-    for p in $(f_pool_workers pool); do [[ " $old " != *" $p "* ]] || return 1; done
-  }
-  if f_wait 15 "all workers replaced after SIGHUP $h" all_new; then
+  if f_wait 15 "all workers replaced after SIGHUP $h" f_pool_replaced pool "$N" "$old"; then
     replace_ms+=($(($(f_now_ms) - t0)))
   else
     gen_ok=0

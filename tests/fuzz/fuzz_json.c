@@ -11,7 +11,11 @@
  *    the document: the output is a JSON string literal that parses back,
  *    is plain ASCII-safe for HTML (no raw <, >, &, controls), is valid
  *    UTF-8, and when the input is valid UTF-8 without NUL it decodes to
- *    exactly the input. */
+ *    exactly the input;
+ *  - json_append_embedded (SGID_PARSE_DATA) on the raw input: either exactly
+ *    json_append_string's literal, or JSON (only for input json_parse
+ *    takes, starting with [ or {) with no raw specials or controls, valid
+ *    UTF-8, that parses again inside an object, as the profile holds it. */
 #include <string.h>
 
 #include "buf.h"
@@ -58,6 +62,33 @@ static void check_string_roundtrip(const char *s, size_t len)
 	}
 	json_free(v);
 	buf_free(&out);
+}
+
+static void check_embedded(const char *s, size_t len)
+{
+	struct buf out = BUF_INIT, lit = BUF_INIT, doc = BUF_INIT;
+
+	FUZZ_ASSERT(json_append_embedded(&out, s, len, FUZZ_JSON_MAX) == 0);
+	FUZZ_ASSERT(json_append_string(&lit, s, len) == 0);
+	if (!(out.len == lit.len && memcmp(out.data, lit.data, lit.len) == 0)) {
+		FUZZ_ASSERT(len >= 2 && (s[0] == '[' || s[0] == '{'));
+		json_value *in = json_parse(s, len, FUZZ_JSON_MAX);
+		FUZZ_ASSERT(in != NULL);
+		json_free(in);
+		for (size_t i = 0; i < out.len; i++) {
+			unsigned char c = (unsigned char)out.data[i];
+			FUZZ_ASSERT(c >= 0x20 && c != 0x7f && c != '<' && c != '>' && c != '&');
+		}
+		FUZZ_ASSERT(fuzz_utf8_valid((const uint8_t *)out.data, out.len));
+		FUZZ_REQUIRE(buf_append_str(&doc, "{\"f\":") == 0 && buf_append(&doc, out.data, out.len) == 0 &&
+		             buf_append_char(&doc, '}') == 0);
+		json_value *v = json_parse(doc.data, doc.len, doc.len);
+		FUZZ_ASSERT(v != NULL);
+		json_free(v);
+	}
+	buf_free(&out);
+	buf_free(&lit);
+	buf_free(&doc);
 }
 
 struct walk {
@@ -173,7 +204,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	json_free(v);
 	json_free(NULL);
-	if (size <= FUZZ_JSON_MAX)
+	if (size <= FUZZ_JSON_MAX) {
 		check_string_roundtrip(buf, size);
+		check_embedded(buf, size);
+	}
 	return 0;
 }

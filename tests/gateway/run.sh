@@ -513,7 +513,7 @@ open_redirects
 # tests/browser) through the same nginx; its steps become this suite's.
 # GATEWAY_BROWSER=0 leaves it out.
 browser_visit() {
-  local out=$STACK_RT/browser.out line rc=0
+  local out=$STACK_RT/browser.out rc=0
   local nric=S9912370B   # not MockPass's default persona: the pick is carried through
   setup "chromium is installed (make deps)" test -x "${CHROMIUM:-/usr/bin/chromium}"
   setup "playwright-core is installed in tests/browser (make deps)" \
@@ -523,14 +523,7 @@ browser_visit() {
     PROTECTED_PATH="$PROT" PERSONA_NRIC="$nric" PERSONA_NAME="$(stack_persona_name "$nric")" \
     timeout --kill-after=5 150 node "$root/tests/gateway/browser.js" >"$out" 2>&1 || rc=$?
   TAP_TAG="[nginx] browser: "
-  while IFS= read -r line; do
-    case $line in
-      "ok - "*" # SKIP "*) echo "$line" ;;   # reported, not counted
-      "ok - "*) ok "${line#ok - }" ;;
-      "not ok - "*) not_ok "${line#not ok - }" ;;
-      "#"*) echo "$line" ;;
-    esac
-  done <"$out"
+  tap_relay "$out"
   grep -q '^gateway-browser: ' "$out" || not_ok "browser.js ended without its summary (exit $rc)"
   TAP_TAG="[nginx] "
 }

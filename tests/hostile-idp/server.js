@@ -87,6 +87,9 @@ const keys = {
   wrongClient: crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey,
 };
 keys.client = crypto.createPublicKey(keys.clientPem);
+// The client secrets token accepts: CLIENT_SECRET, or what
+// POST /__control/client set (a rotation: the old and the new one at once).
+let clientSecrets = [CLIENT_SECRET];
 
 function rotate() {
   keys.previous = keys.current;
@@ -569,7 +572,7 @@ async function token(req, res, url, ctx) {
   const f = (k) => body.get(k);
   if (f('grant_type') !== null && f('grant_type') !== 'authorization_code') errs.push(bad('grant_type', f('grant_type')));
   if (f('client_id') !== null && f('client_id') !== CLIENT_ID) errs.push(bad('client_id', 'not the configured client id'));
-  if (f('client_secret') !== null && f('client_secret') !== CLIENT_SECRET) errs.push(bad('client_secret', 'wrong client secret'));
+  if (f('client_secret') !== null && !clientSecrets.includes(f('client_secret'))) errs.push(bad('client_secret', 'wrong client secret'));
   const verifier = f('code_verifier');
   if (verifier !== null) note(issued.code_verifiers, verifier);
   const rec = f('code') !== null ? codes.get(f('code')) : undefined;
@@ -635,6 +638,30 @@ async function jwks(req, res, ctx) {
   send(res, sc.status || 200, set, type);
 }
 
+// The client as the sgID developer portal would change it during a
+// rotation: {"public_key": SPKI PEM} (userinfo is encrypted to it from the
+// next call on), {"secrets": [...]} (the client secrets token accepts).
+// An error string, or null.
+async function setClient(req) {
+  let c;
+  try { c = JSON.parse(await readBody(req) || '{}'); } catch (e) { return `bad JSON: ${e.message}`; }
+  if (!c || typeof c !== 'object' || Array.isArray(c)) return 'not a JSON object';
+  const unknown = Object.keys(c).filter((k) => !['public_key', 'secrets'].includes(k));
+  if (unknown.length) return `unknown option(s) ${unknown.join(', ')}`;
+  let pub = null;
+  if ('public_key' in c) {
+    try { pub = crypto.createPublicKey(c.public_key); } catch (e) { return `public_key: ${e.message}`; }
+    if (pub.asymmetricKeyType !== 'rsa') return 'public_key: not an RSA key';
+  }
+  if ('secrets' in c && (!Array.isArray(c.secrets) || c.secrets.length === 0 || c.secrets.length > 4 ||
+      !c.secrets.every((x) => typeof x === 'string' && x.length > 0))) {
+    return 'secrets: 1 to 4 non-empty strings';
+  }
+  if (pub) { keys.client = pub; keys.clientPem = c.public_key; }
+  if (c.secrets) clientSecrets = c.secrets.slice();
+  return null;
+}
+
 async function control(req, res, url, ctx) {
   const route = `${req.method} ${url.pathname}`;
   ctx.note = route;
@@ -653,6 +680,11 @@ async function control(req, res, url, ctx) {
     return;
   }
   if (route === 'POST /__control/rotate') { send(res, 200, { ok: true, kid: rotate() }); return; }
+  if (route === 'POST /__control/client') {
+    const err = await setClient(req);
+    send(res, err ? 400 : 200, err ? { ok: false, error: err } : { ok: true, secrets: clientSecrets.length });
+    return;
+  }
   if (route === 'POST /__control/scenario') {
     let s;
     try { s = JSON.parse(await readBody(req) || '{}'); } catch (e) {

@@ -205,6 +205,26 @@ flow() {
   check "userinfo: CORS exact origin + credentials" cors_ok
   userinfo=$(jq -S -c . "$T/b" 2>/dev/null || echo none)
 
+  # Two tabs (issue 14): two auth-url calls in one browser (a jar of its
+  # own, so the session above stays), then the first one opened finishes.
+  JAR=$T/jar-$front-tabs
+  rm -f "$JAR"
+  fetch GET "$API/api/auth-url?icecream=Mango"
+  local tab1 tab2
+  tab1=$(jq -r '.url // empty' "$T/b" 2>/dev/null || true)
+  fetch GET "$API/api/auth-url?icecream=Durian"
+  tab2=$(jq -r '.url // empty' "$T/b" 2>/dev/null || true)
+  check "two tabs: the second auth-url keeps the first attempt in the cookie" \
+    eval '[[ -n $tab1 && -n $tab2 && $(cookie_value "$(set_cookie)") == *.* ]]'
+  navigate "$tab1"
+  navigate "$(hdr location)"
+  check "two tabs: the first one opened logs in (302 to $ORIGIN/logged-in)" \
+    eval 'is 302 && hdr_is location "$ORIGIN/logged-in"'
+  fetch GET "$API/api/userinfo"
+  check "two tabs: the session has the first tab's iceCream (Mango)" json_is .data.iceCream Mango
+  fetch GET "$API/api/logout"
+  JAR=$T/jar-$front
+
   # The profile is kept in the session: sgID is not asked again.
   stack_stop mockpass
   fetch GET "$API/api/userinfo"
@@ -473,16 +493,9 @@ rate_limits_lighttpd() {
 # ratelimit_lua: tests/integration/ratelimit.lua on the shipped script, its
 # lines counted as this suite's.
 ratelimit_lua() {
-  local out=$T/ratelimit-lua.out line rc=0
+  local out=$T/ratelimit-lua.out rc=0
   lua5.4 "$root/tests/integration/ratelimit.lua" "$root/deploy/lighttpd-ratelimit.lua" >"$out" 2>&1 || rc=$?
-  while IFS= read -r line; do
-    case $line in
-      "ok - "*) ok "${line#ok - }" ;;
-      "not ok - "*) not_ok "${line#not ok - }" ;;
-      "#"*) echo "$line" ;;
-      *) echo "# $line" ;;
-    esac
-  done <"$out"
+  tap_relay "$out"
   grep -q '^# lighttpd-ratelimit.lua: ' "$out" || not_ok "ratelimit.lua ended without its summary (exit $rc)"
 }
 

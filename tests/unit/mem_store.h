@@ -1,7 +1,9 @@
 /* An in-memory store behind the store.h function table, for tests of the
  * modules above it (session, api): SET with its NX/XX conditions, GET/GETEX,
- * GETDEL, DEL, PING, a switch that makes every call fail, and counters of
- * the calls so a test can assert that a path made no store round trip. */
+ * GETDEL, DEL, PING, the write probe (refusing as told), the per-user
+ * index ops as store_redis.c's scripts do them, a switch that makes every
+ * call fail, and counters of the calls so a test can assert that a path
+ * made no store round trip. */
 #ifndef SGID_TEST_MEM_STORE_H
 #define SGID_TEST_MEM_STORE_H
 
@@ -9,13 +11,26 @@
 #include "store.h"
 
 #define MEM_SLOTS 64
-struct mem_entry { char key[80]; struct buf val; int ttl; int used; };
+#define MEM_INDEXES 8
+#define MEM_INDEX_MAX 40
+struct mem_entry { char key[128]; struct buf val; int ttl; int used; };
+/* a sorted set of record keys, scored by creation */
+struct mem_index {
+	char key[128];
+	int n, ttl;
+	struct { char key[128]; long long score; } m[MEM_INDEX_MAX];
+};
 struct mem_store {
 	struct mem_entry e[MEM_SLOTS];
+	struct mem_index ix[MEM_INDEXES];
 	int fail;              /* non-zero: every call fails as a dead Redis would */
+	enum store_write_state refuse_writes; /* what probe_write answers when
+	                          not failing (STORE_WRITABLE: 0) */
 	int last_get_ttl;
+	int drop_before_move;  /* a concurrent DEL of the old name lands just
+	                          before each GETDEL and index move */
 	unsigned calls;        /* every call, ping included */
-	unsigned sets, gets, getdels, dels;
+	unsigned sets, gets, getdels, dels, index_ops;
 };
 
 static struct mem_entry *mem_find(struct store *s, const char *k, size_t kl)
@@ -91,6 +106,8 @@ static enum store_err mem_getdel(struct store *s, const char *k, size_t kl, stru
 	struct mem_store *m = s->impl;
 	m->calls++;
 	m->getdels++;
+	if (m->drop_before_move && mem_find(s, k, kl))
+		mem_drop(mem_find(s, k, kl));
 	enum store_err rc = mem_lookup(s, k, kl, 0, out);
 	struct mem_entry *e = mem_find(s, k, kl);
 	if (rc == STORE_OK && e)
@@ -118,6 +135,14 @@ static enum store_err mem_ping(struct store *s)
 	return m->fail ? STORE_ERR_CONNECT : STORE_OK;
 }
 
+static enum store_write_state mem_probe_write(struct store *s)
+{
+	struct mem_store *m = s->impl;
+	m->calls++;
+	m->sets++;
+	return m->fail ? STORE_UNREACHABLE : m->refuse_writes;
+}
+
 /* Empties the store (the struct store itself is static in the tests). */
 static void mem_destroy(struct store *s)
 {
@@ -127,9 +152,175 @@ static void mem_destroy(struct store *s)
 	memset(m, 0, sizeof(*m));
 }
 
+/* ---- the index ops, as the scripts in store_redis.c do them ---- */
+
+static struct mem_index *mem_index_find(struct mem_store *m, const char *idx, int create)
+{
+	struct mem_index *free_ix = NULL;
+	for (int i = 0; i < MEM_INDEXES; i++) {
+		if (m->ix[i].key[0] && strcmp(m->ix[i].key, idx) == 0)
+			return &m->ix[i];
+		if (!m->ix[i].key[0] && !free_ix)
+			free_ix = &m->ix[i];
+	}
+	if (!create || !free_ix || strlen(idx) >= sizeof(free_ix->key))
+		return NULL;
+	memset(free_ix, 0, sizeof(*free_ix));
+	strcpy(free_ix->key, idx);
+	return free_ix;
+}
+
+static void mem_index_remove_at(struct mem_index *x, int i)
+{
+	memmove(&x->m[i], &x->m[i + 1], (size_t)(x->n - i - 1) * sizeof(x->m[0]));
+	x->n--;
+}
+
+static void mem_index_zrem(struct mem_index *x, const char *key)
+{
+	for (int i = 0; x && i < x->n; i++)
+		if (strcmp(x->m[i].key, key) == 0) {
+			mem_index_remove_at(x, i);
+			return;
+		}
+}
+
+/* ZADD: kept in score order, ties by key as Redis does */
+static int mem_index_zadd(struct mem_index *x, const char *key, long long score)
+{
+	mem_index_zrem(x, key);
+	if (x->n >= MEM_INDEX_MAX || strlen(key) >= sizeof(x->m[0].key))
+		return -1;
+	int at = x->n;
+	while (at > 0 && (x->m[at - 1].score > score ||
+	       (x->m[at - 1].score == score && strcmp(x->m[at - 1].key, key) > 0)))
+		at--;
+	memmove(&x->m[at + 1], &x->m[at], (size_t)(x->n - at) * sizeof(x->m[0]));
+	strcpy(x->m[at].key, key);
+	x->m[at].score = score;
+	x->n++;
+	return 0;
+}
+
+/* One script call: counted; fails as a dead Redis when asked to. */
+static int mem_index_call(struct mem_store *m)
+{
+	m->calls++;
+	m->index_ops++;
+	return m->fail ? -1 : 0;
+}
+
+static enum store_err mem_index_add(struct store *s, const char *idx, const char *key,
+	const void *v, size_t vl, int ttl, long long created, long long cutoff, int max, int idx_ttl,
+	int *evicted)
+{
+	struct mem_store *m = s->impl;
+	*evicted = 0;
+	if (mem_index_call(m) != 0)
+		return STORE_ERR_IO;
+	enum store_err e = mem_set(s, key, strlen(key), v, vl, ttl, STORE_SET_ALWAYS);
+	m->calls--, m->sets--; /* one call: the script */
+	struct mem_index *x = mem_index_find(m, idx, 1);
+	if (e != STORE_OK || !x || mem_index_zadd(x, key, created) != 0)
+		return e != STORE_OK ? e : STORE_ERR_NOMEM;
+	while (x->n > 0 && x->m[0].score <= cutoff)
+		mem_index_remove_at(x, 0);
+	while (x->n > max) {
+		struct mem_entry *old = mem_find(s, x->m[0].key, strlen(x->m[0].key));
+		if (old) {
+			mem_drop(old);
+			(*evicted)++;
+		}
+		mem_index_remove_at(x, 0);
+	}
+	if (x->ttl < idx_ttl)
+		x->ttl = idx_ttl;
+	return STORE_OK;
+}
+
+static void mem_drop_key(struct store *s, const char *key)
+{
+	struct mem_entry *e = mem_find(s, key, strlen(key));
+	if (e)
+		mem_drop(e);
+}
+
+static enum store_err mem_index_del(struct store *s, const char *idx, const char *key,
+	const char *key2)
+{
+	struct mem_store *m = s->impl;
+	if (mem_index_call(m) != 0)
+		return STORE_ERR_IO;
+	struct mem_index *x = mem_index_find(m, idx, 0);
+	const char *keys[2] = { key, key2 };
+	for (int i = 0; i < 2 && keys[i]; i++) {
+		mem_drop_key(s, keys[i]);
+		mem_index_zrem(x, keys[i]);
+	}
+	if (x && x->n == 0)
+		memset(x, 0, sizeof(*x));
+	return STORE_OK;
+}
+
+static enum store_err mem_index_move(struct store *s, const char *idx, const char *old,
+	const char *key, const void *v, size_t vl, int ttl, long long created)
+{
+	struct mem_store *m = s->impl;
+	if (mem_index_call(m) != 0)
+		return STORE_ERR_IO;
+	if (m->drop_before_move)
+		mem_drop_key(s, old);
+	if (!mem_find(s, old, strlen(old)))
+		return mem_find(s, key, strlen(key)) ? STORE_OK : STORE_NOT_FOUND;
+	if (!mem_find(s, key, strlen(key))) {
+		enum store_err e = mem_set(s, key, strlen(key), v, vl, ttl, STORE_SET_NX);
+		m->calls--, m->sets--;
+		if (e != STORE_OK)
+			return e;
+	}
+	struct mem_index *x = mem_index_find(m, idx, 1);
+	if (!x || mem_index_zadd(x, key, created) != 0)
+		return STORE_ERR_NOMEM;
+	mem_drop_key(s, old);
+	mem_index_zrem(x, old);
+	return STORE_OK;
+}
+
+static enum store_err mem_index_scan(struct store *s, const char *idx, int purge, long long *n)
+{
+	struct mem_store *m = s->impl;
+	*n = 0;
+	if (mem_index_call(m) != 0)
+		return STORE_ERR_IO;
+	struct mem_index *x = mem_index_find(m, idx, 0);
+	for (int i = 0; x && i < x->n;) {
+		struct mem_entry *e = mem_find(s, x->m[i].key, strlen(x->m[i].key));
+		if (e)
+			(*n)++;
+		if (purge && e)
+			mem_drop(e);
+		if (!purge && !e)
+			mem_index_remove_at(x, i);
+		else
+			i++;
+	}
+	if (x && (purge || *n == 0))
+		memset(x, 0, sizeof(*x));
+	return STORE_OK;
+}
+
+/* Members of idx, -1 when there is no such index. */
+static inline int mem_index_len(struct mem_store *m, const char *idx)
+{
+	struct mem_index *x = mem_index_find(m, idx, 0);
+	return x ? x->n : -1;
+}
+
 static const struct store_ops mem_store_ops = {
 	.set = mem_set, .get = mem_get, .getdel = mem_getdel, .del = mem_del,
-	.ping = mem_ping, .destroy = mem_destroy,
+	.ping = mem_ping, .probe_write = mem_probe_write, .destroy = mem_destroy,
+	.index_add = mem_index_add, .index_del = mem_index_del,
+	.index_move = mem_index_move, .index_scan = mem_index_scan,
 };
 
 static inline int mem_count(const struct mem_store *m)

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "harness.h"
+#include "health.h"
 #include "hostile_rd.h"
 #include "fake_sgid.h"
 #include "mem_store.h"
@@ -36,6 +38,7 @@ static struct mem_store mem;
 static struct response res;
 static char tmpdir[40];
 static char log_path[80];
+static char audit_path[80];
 static int log_fd = -1, saved_stderr = -1;
 
 /* ---- the store: mem_store, with a hook for the logout race ------------------ */
@@ -59,7 +62,9 @@ static enum store_err hook_set(struct store *s, const char *k, size_t kl, const 
 
 static const struct store_ops hook_ops = {
 	.set = hook_set, .get = mem_get, .getdel = mem_getdel, .del = mem_del,
-	.ping = mem_ping, .destroy = mem_destroy,
+	.ping = mem_ping, .probe_write = mem_probe_write, .destroy = mem_destroy,
+	.index_add = mem_index_add, .index_del = mem_index_del,
+	.index_move = mem_index_move, .index_scan = mem_index_scan,
 };
 static struct store mstore = { &hook_ops, &mem, "", NULL };
 
@@ -67,6 +72,7 @@ static void reset_store(void)
 {
 	mem_destroy(&mstore);
 	drop_before_next_set = 0;
+	health_forget();
 }
 
 /* ---- secrets ---------------------------------------------------------------- */
@@ -268,7 +274,8 @@ static json_value *body_json(void)
 static char cookie_hdr_buf[20000];
 static const char *cookie_of(const char *val)
 {
-	snprintf(cookie_hdr_buf, sizeof(cookie_hdr_buf), COOKIE "=%s", val);
+	snprintf(cookie_hdr_buf, sizeof(cookie_hdr_buf), COOKIE "=%.*s",
+	         (int)(sizeof(cookie_hdr_buf) - sizeof(COOKIE) - 1), val);
 	return cookie_hdr_buf;
 }
 
@@ -392,6 +399,33 @@ static int login(const char *query, char out[4096])
 	return login_as(false, query, out);
 }
 
+/* The fake sgID primed for attempt a again (another auth-url since). */
+static void reprime(const struct attempt *a)
+{
+	memcpy(fs->nonce, a->nonce, sizeof(fs->nonce));
+	memcpy(fs->challenge, a->challenge, sizeof(fs->challenge));
+	memcpy(fs->code, a->code, sizeof(a->code));
+}
+
+/* GET /api/redirect for attempt a with the browser's cookie value jar. */
+static void callback_with(const struct attempt *a, const char *jar)
+{
+	struct attempt t = *a;
+	snprintf(t.cookie, sizeof(t.cookie), "%s", jar);
+	reprime(a);
+	callback(&t);
+}
+
+static const char *userinfo_icecream(const char *sess, char *out, size_t cap)
+{
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	json_value *j = res.status == 200 ? body_json() : NULL;
+	const char *ic = j ? json_get_str(json_get(j, "data"), "iceCream", NULL) : NULL;
+	snprintf(out, cap, "%s", ic ? ic : "");
+	json_free(j);
+	return out;
+}
+
 /* ---- tests: auth-url ------------------------------------------------------ */
 
 static void test_auth_url(void)
@@ -497,7 +531,7 @@ static void test_full_login(void)
 	CHECK_INT(fs_userinfos(), ui0);
 	char sess[4096];
 	snprintf(sess, sizeof(sess), "%s", set_cookie_value());
-	CHECK_INT(strlen(sess), 43);               /* a new session id ... */
+	CHECK_INT(strlen(sess), SESSION_ID_LEN);   /* a new session id ... */
 	CHECK(strcmp(sess, a.cookie) != 0);        /* ... not the attempt's cookie */
 	const char *sc = header("Set-Cookie");
 	CHECK(sc && strstr(sc, "; HttpOnly") && strstr(sc, "; Max-Age=3600"));
@@ -835,6 +869,17 @@ static void test_logout(void)
 	CHECK(clears_cookie());
 }
 
+static void health_is_503(const char *reason)
+{
+	CHECK_INT(res.status, 503);
+	CHECK(content_type_is("application/json"));
+	json_value *j = body_json();
+	CHECK_STR(json_get_str(j, "status", NULL), "unavailable");
+	CHECK_STR(json_get_str(j, "reason", NULL), reason);
+	json_free(j);
+	CHECK(!buf_has(&res.body, "127.0.0.1"));
+}
+
 static void test_health(void)
 {
 	reset_store();
@@ -843,15 +888,210 @@ static void test_health(void)
 	CHECK(content_type_is("application/json"));
 	CHECK_STR(body(), "{\"status\":\"ok\"}");
 	CHECK_INT(mem.calls, 1);
+	CHECK_INT(mem.sets, 1); /* a write, as a login's */
+	/* within HEALTH_CACHE_MS: the process's answer, no store call */
 	mem.fail = 1;
 	call("GET", "/api/health", NULL, NULL);
+	CHECK_INT(res.status, 200);
+	CHECK_INT(mem.calls, 1);
+	/* the next probe sees it */
+	health_forget();
+	call("GET", "/api/health", NULL, NULL);
+	health_is_503("redis_unreachable");
+	CHECK_INT(mem.calls, 2);
+	/* liveness: 200 whatever the store, and no call */
+	call("GET", "/api/health", "live=1", NULL);
+	CHECK_INT(res.status, 200);
+	CHECK_STR(body(), "{\"status\":\"ok\"}");
+	CHECK_INT(mem.calls, 2);
+	mem.fail = 0;
+
+	/* the store answers but refuses writes */
+	static const struct { enum store_write_state st; const char *reason; } refusals[] = {
+		{ STORE_READ_ONLY, "redis_read_only" },
+		{ STORE_NO_REPLICAS, "redis_min_replicas" },
+		{ STORE_FULL, "redis_oom" },
+		{ STORE_WRITE_REFUSED, "redis_write_refused" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(refusals); i++) {
+		health_forget();
+		mem.refuse_writes = refusals[i].st;
+		call("GET", "/api/health", NULL, NULL);
+		health_is_503(refusals[i].reason);
+		call("HEAD", "/api/health", "live=1", NULL);
+		CHECK_INT(res.status, 200);
+	}
+	mem.refuse_writes = STORE_WRITABLE;
+	health_forget();
+	call("GET", "/api/health", NULL, NULL);
+	CHECK_INT(res.status, 200);
+}
+
+/* ---- the audit log ---------------------------------------------------------- */
+
+static size_t audit_mark(void)
+{
+	size_t len = 0;
+	char *s = harness_read_file(audit_path, &len);
+	free(s);
+	return len;
+}
+
+/* The audit lines written since mark. Caller frees. */
+static char *audit_since(size_t mark)
+{
+	size_t len = 0;
+	char *s = harness_read_file(audit_path, &len);
+	if (!s || len < mark) {
+		free(s);
+		return calloc(1, 1);
+	}
+	memmove(s, s + mark, len - mark + 1);
+	return s;
+}
+
+static size_t count_of(const char *s, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static size_t lines_of(const char *s)
+{
+	return count_of(s, "\n");
+}
+
+/* Exactly one line since mark, of event ev; it is returned parsed (free it). */
+static json_value *one_event(size_t mark, const char *ev)
+{
+	char *s = audit_since(mark);
+	json_value *j = NULL;
+	CHECK_INT(lines_of(s), 1);
+	if (lines_of(s) == 1) {
+		j = json_parse(s, strlen(s) - 1, AUDIT_LINE_MAX);
+		CHECK(j != NULL);
+		CHECK_STR(json_get_str(j, "event", NULL), ev);
+	} else {
+		fprintf(stderr, "  audit since the mark: %s\n", s);
+	}
+	free(s);
+	return j;
+}
+
+static void no_event(size_t mark)
+{
+	char *s = audit_since(mark);
+	CHECK_INT(lines_of(s), 0);
+	if (s[0])
+		fprintf(stderr, "  unexpected audit: %s", s);
+	free(s);
+}
+
+static void call_auth(const char *cookie, const char *orig_method, const char *orig_uri,
+	const char *accept, const char *mode);
+
+static void test_audit_events(void)
+{
+	reset_store();
+	struct attempt a;
+	char sess[4096];
+
+	/* a login: one login_success with the sub, the client and the agent */
+	size_t m = audit_mark();
+	CHECK_INT(begin_login("icecream=Yam", NULL, &a), 0);
+	no_event(m);
+	char q[512];
+	snprintf(q, sizeof(q), "code=%s&state=%s", a.code, a.state);
+	struct request req = {
+		.method = "GET", .path = "/api/redirect", .query = q, .cookie = cookie_of(a.cookie),
+		.remote_addr = "10.0.0.5", .x_forwarded_for = "6.6.6.6, 198.51.100.23",
+		.user_agent = "Mozilla/5.0 \"audit\"\x01",
+	};
+	call_req(&req);
+	CHECK(is_redirect_to("/logged-in"));
+	snprintf(sess, sizeof(sess), "%s", set_cookie_value());
+	json_value *j = one_event(m, "login_success");
+	CHECK_STR(json_get_str(j, "outcome", NULL), "success");
+	CHECK_STR(json_get_str(j, "sub", NULL), SUB);
+	CHECK_STR(json_get_str(j, "client", NULL), "198.51.100.23"); /* 10/8 is trusted */
+	CHECK_STR(json_get_str(j, "user_agent", NULL), "Mozilla/5.0 \"audit\"\x01");
+	CHECK(!json_has(j, "cause"));
+	json_free(j);
+
+	/* userinfo of a live session, twice: nothing */
+	m = audit_mark();
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	no_event(m);
+
+	/* a logout: one logout with the sub of the session it ended */
+	m = audit_mark();
+	call("GET", "/api/logout", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+	j = one_event(m, "logout");
+	CHECK_STR(json_get_str(j, "outcome", NULL), "success");
+	CHECK_STR(json_get_str(j, "sub", NULL), SUB);
+	CHECK_STR(json_get_str(j, "client", NULL), "-"); /* no REMOTE_ADDR here */
+	json_free(j);
+
+	/* the old cookie comes back: one session_expired per request, no sub */
+	m = audit_mark();
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	CHECK_UNAUTHORIZED();
+	j = one_event(m, "session_expired");
+	CHECK_STR(json_get_str(j, "outcome", NULL), "denied");
+	CHECK(!json_has(j, "sub"));
+	json_free(j);
+	m = audit_mark();
+	call_auth(cookie_of(sess), "GET", "/app/", "text/html", "navigate");
+	CHECK_INT(res.status, 401);
+	json_free(one_event(m, "session_expired"));
+
+	/* anonymous requests are no expiry: no cookie, junk, an attempt */
+	m = audit_mark();
+	call("GET", "/api/userinfo", NULL, NULL);
+	call("GET", "/api/userinfo", NULL, COOKIE "=junk");
+	call("GET", "/api/userinfo", NULL, "other=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	CHECK_INT(begin_login("icecream=Yam", NULL, &a), 0);
+	call("GET", "/api/userinfo", NULL, cookie_of(a.cookie));
+	call_auth(NULL, "GET", "/app/", "text/html", "navigate");
+	/* a logout naming nothing of ours, a refused rd */
+	call("POST", "/api/logout", NULL, NULL);
+	call("GET", "/api/logout", "rd=https://evil.example/", cookie_of(a.cookie));
+	CHECK_INT(res.status, 400);
+	call("GET", "/api/health", NULL, NULL);
+	no_event(m);
+
+	/* a failed login: one login_failure with its cause, no sub */
+	m = audit_mark();
+	snprintf(q, sizeof(q), "code=%s&state=wrong-state", a.code);
+	call("GET", "/api/redirect", q, cookie_of(a.cookie));
+	CHECK_ERROR_REDIRECT();
+	j = one_event(m, "login_failure");
+	CHECK_STR(json_get_str(j, "outcome", NULL), "failure");
+	CHECK_STR(json_get_str(j, "cause", NULL), "state_mismatch");
+	CHECK(!json_has(j, "sub"));
+	json_free(j);
+	m = audit_mark();
+	call("GET", "/api/redirect", "code=x&state=y", NULL);
+	j = one_event(m, "login_failure");
+	CHECK_STR(json_get_str(j, "cause", NULL), "attempt_expired");
+	json_free(j);
+
+	/* a logout while the store is down: one logout, failure */
+	CHECK_INT(login("icecream=Yam", sess), 0);
+	m = audit_mark();
+	mem.fail = 1;
+	call("GET", "/api/logout", NULL, cookie_of(sess));
 	mem.fail = 0;
 	CHECK_INT(res.status, 503);
-	CHECK(content_type_is("application/json"));
-	json_value *j = body_json();
-	CHECK_STR(json_get_str(j, "error", NULL), "session_store_unavailable");
+	j = one_event(m, "logout");
+	CHECK_STR(json_get_str(j, "outcome", NULL), "failure");
 	json_free(j);
-	CHECK(!buf_has(&res.body, "127.0.0.1"));
+	CHECK_INT(audit_dropped(), 0);
 }
 
 static void test_routing(void)
@@ -1013,6 +1253,65 @@ static void test_jwks_throttle(void)
 /* A logged-in user starting a login, the SPA's or a gateway's: the old
  * session goes (no orphan); when the store cannot end it, 503 and no new
  * attempt, so no session is left behind unreachable. */
+/* Several tabs (issue 14): auth-url twice in one browser keeps both
+ * attempts in its cookie, and the first opened finishes with its own
+ * choice; its login replaces the cookie, so the other tab then fails
+ * without touching the session. A spent attempt leaves the cookie, the
+ * others stay; a state mismatch changes nothing; past 4 the oldest goes;
+ * starting attempts costs the store nothing. */
+static void test_several_attempts(void)
+{
+	struct attempt t[5];
+	char jar[4096], sess[4096], ic[64];
+	reset_store();
+	CHECK_INT(begin_login("icecream=Mango", NULL, &t[0]), 0);
+	CHECK_INT(begin_login("icecream=Durian", cookie_of(t[0].cookie), &t[1]), 0);
+	snprintf(jar, sizeof(jar), "%s", t[1].cookie);
+	CHECK(strchr(jar, '.') != NULL && strstr(jar, t[0].cookie) != NULL);
+	CHECK_INT(mem.calls, 0);
+	/* a forged state: nothing spent, the cookie untouched */
+	struct attempt forged = t[0];
+	snprintf(forged.state, sizeof(forged.state), "%s", "forged-state-value-0123456789abcdefghijklm");
+	callback_with(&forged, jar);
+	CHECK(is_redirect_to("/error"));
+	CHECK_INT(header_count("Set-Cookie"), 0);
+	/* the first tab finishes */
+	callback_with(&t[0], jar);
+	CHECK(is_redirect_to("/logged-in"));
+	snprintf(sess, sizeof(sess), "%s", set_cookie_value());
+	CHECK_INT(strlen(sess), SESSION_ID_LEN);
+	CHECK_STR(userinfo_icecream(sess, ic, sizeof(ic)), "Mango");
+	/* the second tab after it: the browser now holds the session */
+	callback_with(&t[1], sess);
+	CHECK(is_redirect_to("/error"));
+	CHECK_INT(header_count("Set-Cookie"), 0);
+	CHECK_STR(userinfo_icecream(sess, ic, sizeof(ic)), "Mango");
+	/* had the first tab's callback been replayed with both pending, the
+	 * spent one leaves the cookie and the second still finishes */
+	char own[4096];
+	snprintf(own, sizeof(own), "%.*s", (int)strcspn(jar, "."), jar); /* the newest, t[1]'s */
+	callback_with(&t[0], jar);
+	CHECK(is_redirect_to("/error"));
+	CHECK_STR(set_cookie_value(), own);
+	callback_with(&t[1], own);
+	CHECK(is_redirect_to("/logged-in"));
+	CHECK_STR(userinfo_icecream(set_cookie_value(), ic, sizeof(ic)), "Durian");
+	/* five in a row: the four newest kept, the oldest gone */
+	reset_store();
+	CHECK_INT(begin_login("icecream=A", NULL, &t[0]), 0);
+	for (int i = 1; i < 5; i++)
+		CHECK_INT(begin_login("icecream=B", cookie_of(t[i - 1].cookie), &t[i]), 0);
+	int dots = 0;
+	for (const char *p = t[4].cookie; *p; p++)
+		dots += *p == '.';
+	CHECK_INT(dots, SESSION_ATTEMPTS_MAX - 1);
+	CHECK(strlen(t[4].cookie) <= SESSION_ATTEMPT_MAX);
+	callback_with(&t[0], t[4].cookie);
+	CHECK(is_redirect_to("/error"));
+	callback_with(&t[1], t[4].cookie);
+	CHECK(is_redirect_to("/logged-in"));
+}
+
 static void check_login_replaces_session(bool gateway)
 {
 	const char *path = gateway ? "/api/login" : "/api/auth-url";
@@ -1077,7 +1376,7 @@ static void test_single_use_marker(void)
 	CHECK_INT(begin_login("icecream=Vanilla", NULL, &a), 0);
 	callback(&a);
 	CHECK(is_redirect_to("/logged-in"));
-	CHECK(mem.sets >= 2);             /* the marker and the session */
+	CHECK(mem.sets >= 1 && mem.index_ops >= 1); /* the marker and the session */
 	int tok = fs_tokens();
 	callback(&a);
 	CHECK_ERROR_REDIRECT();
@@ -1458,6 +1757,59 @@ static void test_gateway_full_login(void)
 	call_auth(cookie_of(sess), "GET", "/app", NULL, NULL);
 	CHECK_GATE(401);
 	fs->extra_name[0] = '\0';
+}
+
+/* SGID_PARSE_DATA: a stringified JSON value reaches the SPA as JSON (its
+ * numbers' text kept, < escaped), from sgID and from the cached profile
+ * alike; the gateway passes it as compact JSON text; off, or hostile, it
+ * stays the string sgID sent. */
+#define RECORDS_VALUE "[{\"name\": \"LIM <b>\", \"n\": 1e999}]"
+#define RECORDS_JSON "[{\"name\":\"LIM \\u003cb\\u003e\",\"n\":1e999}]"
+#define RECORDS_HEADER "[{\"name\":\"LIM <b>\",\"n\":1e999}]"
+
+static void parse_data_userinfo(const char *value, bool parse, const char *want_member)
+{
+	char sess[4096];
+	snprintf(fs->extra_name, sizeof(fs->extra_name), "myinfo.children_birth_records");
+	snprintf(fs->extra_value, sizeof(fs->extra_value), "%s", value);
+	cfg.parse_data = parse;
+	CHECK_INT(login("icecream=Vanilla", sess), 0);
+	for (int pass = 0; pass < 2; pass++) { /* from sgID, then from the session */
+		int ui = fs_userinfos();
+		call("GET", "/api/userinfo", NULL, cookie_of(sess));
+		CHECK_INT(res.status, 200);
+		CHECK(buf_has(&res.body, want_member));
+		CHECK_INT(fs_userinfos(), ui + (pass == 0));
+		json_value *j = body_json();
+		CHECK(j != NULL);
+		const json_value *d = json_get(j, "data");
+		CHECK_STR(json_get_str(d, "myinfo.name", NULL), NAME_VALUE);
+		CHECK_INT(json_kind_of(json_get(d, "myinfo.children_birth_records")),
+		          strchr(want_member + strlen("\"myinfo.children_birth_records\":"), '"') ==
+		          want_member + strlen("\"myinfo.children_birth_records\":") ? JSON_STRING : JSON_ARRAY);
+		json_free(j);
+	}
+	cfg.parse_data = false;
+	fs->extra_name[0] = '\0';
+	call_auth(cookie_of(sess), "GET", "/", NULL, NULL);
+	CHECK_GATE(200);
+}
+
+static void test_parse_data(void)
+{
+	reset_store();
+	parse_data_userinfo(RECORDS_VALUE, true, "\"myinfo.children_birth_records\":" RECORDS_JSON);
+	/* the gateway: compact JSON text, percent-encoding as for any value */
+	CHECK_STR(header("X-Sgid-Myinfo-Children-Birth-Records"), RECORDS_HEADER);
+	CHECK_STR(header("X-Sgid-Myinfo-Name"), NAME_HEADER);
+	/* off (the default): the string as sgID sent it */
+	parse_data_userinfo(RECORDS_VALUE, false,
+		"\"myinfo.children_birth_records\":\"[{\\\"name\\\": \\\"LIM \\u003cb\\u003e\\\", \\\"n\\\": 1e999}]\"");
+	CHECK_STR(header("X-Sgid-Myinfo-Children-Birth-Records"), "[{\"name\": \"LIM <b>\", \"n\": 1e999}]");
+	/* hostile: a repeated key, an integer past 64 bits, trailing garbage */
+	parse_data_userinfo("{\"a\":1,\"a\":2}", true, "\"myinfo.children_birth_records\":\"{\\\"a\\\":1,\\\"a\\\":2}\"");
+	parse_data_userinfo("[18446744073709551617]", true, "\"myinfo.children_birth_records\":\"[18446744073709551617]\"");
+	parse_data_userinfo("[1] x]", true, "\"myinfo.children_birth_records\":\"[1] x]\"");
 }
 
 /* 401 for anything but a live session; the login link only for a browser
@@ -1849,23 +2201,64 @@ static void test_gateway_fallback_rd(void)
 
 /* ---- the log -------------------------------------------------------------------- */
 
+/* Checks that no secret of the run is in the file at path (allowed: one
+ * value that may be there, or NULL); returns its text (caller frees). */
+static char *without_secrets(const char *path, const char *what, const char *allowed, size_t *len)
+{
+	char *log = harness_read_file(path, len);
+	CHECK(log != NULL);
+	if (!log)
+		return NULL;
+	CHECK(*len > 0); /* the handlers did write */
+	CHECK(n_log_secrets > 20);
+	for (size_t i = 0; i < n_log_secrets; i++) {
+		if (allowed && strcmp(log_secrets[i], allowed) == 0)
+			continue;
+		bool found = fh_find(log, *len, log_secrets[i], strlen(log_secrets[i])) != NULL;
+		CHECK(!found);
+		if (found)
+			fprintf(stderr, "  secret #%zu (%zu chars) is in the %s\n", i,
+			        strlen(log_secrets[i]), what);
+	}
+	if (getenv("TEST_API_LOG"))
+		fwrite(log, 1, *len, stderr);
+	return log;
+}
+
 static void test_log_has_no_secrets(void)
 {
 	size_t len = 0;
-	char *log = harness_read_file(log_path, &len);
-	CHECK(log != NULL);
+	free(without_secrets(log_path, "log", NULL, &len));
+}
+
+/* The audit log of the whole run: every event kind there, and no secret,
+ * token, code, state, cookie value or profile value in it; the sub, sgID's
+ * opaque subject, is the one identity it names. */
+static void test_audit_has_no_secrets(void)
+{
+	size_t len = 0;
+	never_logged(ACCESS_TOKEN);
+	char *log = without_secrets(audit_path, "audit log", SUB, &len);
 	if (!log)
 		return;
-	CHECK(len > 0); /* the handlers did log */
-	CHECK(n_log_secrets > 20);
-	for (size_t i = 0; i < n_log_secrets; i++) {
-		bool found = fh_find(log, len, log_secrets[i], strlen(log_secrets[i])) != NULL;
-		CHECK(!found);
-		if (found)
-			fprintf(stderr, "  secret #%zu (%zu chars) is in the log\n", i, strlen(log_secrets[i]));
+	static const char *const kinds[] = { "\"login_success\"", "\"login_failure\"",
+		"\"logout\"", "\"session_expired\"" };
+	for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+		CHECK(strstr(log, kinds[i]) != NULL);
+	static const char *const profile[] = { "TAN AH KOW", "SINGAPORE CITIZEN", "Durian",
+		"myinfo" };
+	for (size_t i = 0; i < ARRAY_LEN(profile); i++)
+		CHECK(!fh_find(log, len, profile[i], strlen(profile[i])));
+	/* every line one JSON object */
+	size_t lines = 0, objects = 0;
+	for (char *line = log, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+		json_value *j = json_parse(line, (size_t)(nl - line), AUDIT_LINE_MAX);
+		lines++;
+		objects += json_kind_of(j) == JSON_OBJECT;
+		json_free(j);
 	}
-	if (getenv("TEST_API_LOG"))
-		fwrite(log, 1, len, stderr);
+	CHECK(lines > 10);
+	CHECK_INT(objects, lines);
 	free(log);
 }
 
@@ -1880,6 +2273,7 @@ static void cleanup(void)
 	}
 	cfg_free(&cfg);
 	resp_free(&res);
+	audit_close();
 	fs_free();
 	for (size_t i = 0; i < n_resp_secrets; i++)
 		free(resp_secrets[i]);
@@ -1936,6 +2330,14 @@ static int setup(void)
 		return -1;
 	}
 	log_set_level(LOG_LVL_DEBUG);
+	/* the audit log to a file of its own; 10/8 as the trusted proxies */
+	char why[256];
+	struct cidr_list proxies = { .n = 1 };
+	const char *cwhy;
+	snprintf(audit_path, sizeof(audit_path), "%s/audit.log", tmpdir);
+	if (cidr_parse("10.0.0.0/8", 10, &proxies.v[0], &cwhy) != 0 ||
+	    audit_open(audit_path, &proxies, why, sizeof(why)) != 0)
+		return -1;
 	if (httpc_global_init() != 0 || app_init(&app, &cfg, NULL) != 0)
 		return -1;
 	app_ready = true;
@@ -1979,6 +2381,7 @@ int main(int argc, char **argv)
 		RUN(test_userinfo);
 		RUN(test_logout);
 		RUN(test_health);
+		RUN(test_audit_events);
 		RUN(test_routing);
 		RUN(test_cors);
 		RUN(test_jwks_throttle);
@@ -1994,6 +2397,7 @@ int main(int argc, char **argv)
 		RUN(test_gateway_login_start);
 		RUN(test_gateway_hostile_rd);
 		RUN(test_gateway_full_login);
+	RUN(test_parse_data);
 		RUN(test_gateway_auth_refused);
 		RUN(test_gateway_spa_session);
 		RUN(test_authorizer);
@@ -2002,6 +2406,8 @@ int main(int argc, char **argv)
 		RUN(test_gateway_long_rd);
 		RUN(test_gateway_fallback_rd);
 	}
+	RUN(test_several_attempts);
 	RUN(test_log_has_no_secrets);
+	RUN(test_audit_has_no_secrets);
 	return harness_report("test_api");
 }

@@ -20,9 +20,12 @@ static const char *const all_vars[] = {
 	"SESSION_COOKIE_NAME", "COOKIE_SAMESITE", "COOKIE_SECURE", "LOGIN_TTL_SECONDS",
 	"SESSION_TTL_SECONDS", "SESSION_IDLE_SECONDS", "SGID_CLOCK_SKEW_SECONDS",
 	"SGID_JWKS_MIN_REFETCH_SECONDS", "SESSION_SECRET", "REDIS_URL", "REDIS_CONNECT_TIMEOUT_MS",
-	"REDIS_TIMEOUT_MS", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "LOG_LEVEL",
+	"REDIS_TIMEOUT_MS", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "REDIS_CLUSTER", "LOG_LEVEL",
 	"SGID_CLIENT_SECRET_FILE", "SESSION_SECRET_FILE", "SGID_HTTPS_PROXY",
 	"SGID_ALLOWED_RETURN_ORIGINS", "SGID_GATEWAY_ERROR_URL", "SGID_GATEWAY_HEADERS",
+	"SGID_PRIVATE_KEY_PREVIOUS", "SGID_PRIVATE_KEY_PREVIOUS_FILE", "SGID_PARSE_DATA",
+	"SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE", "SESSION_MAX_PER_USER",
+	"AUDIT_LOG", "TRUSTED_PROXIES",
 };
 
 #define SECRET "clientSecretValue-DO-NOT-LOG-0123456789"
@@ -656,6 +659,43 @@ static void test_session_secret(void)
 	expect_fail("SESSION_SECRET", "0123456789abcdef0123456789abcde", "SESSION_SECRET");
 }
 
+static void test_session_secret_previous(void)
+{
+	struct config c;
+	uint8_t want[32];
+	const char *prev = "the secret before the rotation!!";
+
+	expect_ok("SESSION_SECRET", "0123456789abcdef0123456789abcdef", &c);
+	CHECK(!c.has_session_secret_previous);
+	cfg_free(&c);
+	/* with the derived default as the current secret too */
+	expect_ok("SESSION_SECRET_PREVIOUS", prev, &c);
+	CHECK(c.has_session_secret_previous);
+	CHECK(crypto_sha256(prev, strlen(prev), want) == 0);
+	CHECK(memcmp(c.session_secret_previous, want, 32) == 0);
+	CHECK(memcmp(c.session_secret, want, 32) != 0);
+	cfg_free(&c);
+	expect_fail("SESSION_SECRET_PREVIOUS", "too-short-previous", "SESSION_SECRET_PREVIOUS");
+	expect_fail("SESSION_SECRET_PREVIOUS_FILE", "/nonexistent/previous", "SESSION_SECRET_PREVIOUS_FILE");
+}
+
+static void test_session_max_per_user(void)
+{
+	struct config c;
+	base_env();
+	struct cfg_error e;
+	CHECK_INT(load(&c, &e), 0);
+	CHECK_INT(c.session_max_per_user, 20);
+	cfg_free(&c);
+	clear_env();
+	expect_ok("SESSION_MAX_PER_USER", "1", &c);
+	CHECK_INT(c.session_max_per_user, 1);
+	cfg_free(&c);
+	expect_fail("SESSION_MAX_PER_USER", "0", "SESSION_MAX_PER_USER");
+	expect_fail("SESSION_MAX_PER_USER", "1001", "SESSION_MAX_PER_USER");
+	expect_fail("SESSION_MAX_PER_USER", "many", "SESSION_MAX_PER_USER");
+}
+
 /* In a child without OpenSSL algorithms: no key is made from zeros, the
  * load fails naming the variable. */
 static void no_crypto_session_secret(void)
@@ -798,6 +838,42 @@ static void test_log_level(void)
 	expect_fail("LOG_LEVEL", "verbose", "LOG_LEVEL");
 }
 
+static void test_audit(void)
+{
+	struct config c;
+	expect_ok("LOG_LEVEL", "info", &c); /* the defaults: stderr, no proxy trusted */
+	CHECK_STR(c.audit_log, "stderr");
+	CHECK_INT(c.trusted_proxies.n, 0);
+	cfg_free(&c);
+	expect_ok("AUDIT_LOG", "/var/log/sgid-fcgi/audit.log", &c);
+	CHECK_STR(c.audit_log, "/var/log/sgid-fcgi/audit.log");
+	cfg_free(&c);
+	expect_ok("AUDIT_LOG", "off", &c);
+	CHECK_STR(c.audit_log, "off");
+	cfg_free(&c);
+	expect_fail("AUDIT_LOG", "audit.log", "AUDIT_LOG");
+	expect_fail("AUDIT_LOG", "syslog", "AUDIT_LOG");
+
+	expect_ok("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1, fd00::/8", &c);
+	CHECK_INT(c.trusted_proxies.n, 4);
+	struct ip_addr a;
+	CHECK_INT(ip_parse("10.200.0.1", 10, &a), 0);
+	CHECK(cidr_list_contains(&c.trusted_proxies, &a));
+	CHECK_INT(ip_parse("fd12::1", 7, &a), 0);
+	CHECK(cidr_list_contains(&c.trusted_proxies, &a));
+	CHECK_INT(ip_parse("11.0.0.1", 8, &a), 0);
+	CHECK(!cidr_list_contains(&c.trusted_proxies, &a));
+	cfg_free(&c);
+	static const char *const bad[] = { "10.0.0.0/8,", "proxy.example", "10.0.0.1/8",
+		"10.0.0.0/40", "::/200", "10.0.0.0/8,,127.0.0.1" };
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		expect_fail("TRUSTED_PROXIES", bad[i], "TRUSTED_PROXIES");
+	char many[33 * 12] = "";
+	for (int i = 0; i < 33; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s10.0.%d.1", i ? "," : "", i);
+	expect_fail("TRUSTED_PROXIES", many, "TRUSTED_PROXIES");
+}
+
 static void test_ca_file(void)
 {
 	struct config c;
@@ -812,6 +888,16 @@ static void test_ca_file(void)
 	expect_fail("SGID_CA_FILE", "/nonexistent/ca.pem", "SGID_CA_FILE");
 }
 
+static void check_endpoints(const struct redis_endpoint *got, size_t n,
+	const struct redis_endpoint *want, size_t want_n)
+{
+	CHECK_INT(n, want_n);
+	for (size_t i = 0; i < n && i < want_n; i++) {
+		CHECK_STR(got[i].host, want[i].host);
+		CHECK_INT(got[i].port, want[i].port);
+	}
+}
+
 static void test_redis_env(void)
 {
 	struct config c;
@@ -824,15 +910,10 @@ static void test_redis_env(void)
 	CHECK_INT(c.redis.connect_timeout_ms, 500); /* untouched by the URL */
 	cfg_free(&c);
 	expect_ok("REDIS_SENTINELS", "10.0.0.1:26379, sentinel-b:26380 ,[fd00::1]:5000,bare", &c);
-	CHECK_INT(c.redis.n_sentinels, 4);
-	CHECK_STR(c.redis.sentinels[0].host, "10.0.0.1");
-	CHECK_INT(c.redis.sentinels[0].port, 26379);
-	CHECK_STR(c.redis.sentinels[1].host, "sentinel-b");
-	CHECK_INT(c.redis.sentinels[1].port, 26380);
-	CHECK_STR(c.redis.sentinels[2].host, "fd00::1");
-	CHECK_INT(c.redis.sentinels[2].port, 5000);
-	CHECK_STR(c.redis.sentinels[3].host, "bare");
-	CHECK_INT(c.redis.sentinels[3].port, 26379);
+	static const struct redis_endpoint want_s[] = {
+		{ "10.0.0.1", 26379 }, { "sentinel-b", 26380 }, { "fd00::1", 5000 }, { "bare", 26379 },
+	};
+	check_endpoints(c.redis.sentinels, c.redis.n_sentinels, want_s, ARRAY_LEN(want_s));
 	CHECK_STR(c.redis.sentinel_master, "mymaster");
 	cfg_free(&c);
 	expect_ok("REDIS_SENTINEL_MASTER", "sgid-primary", &c);
@@ -846,6 +927,36 @@ static void test_redis_env(void)
 	expect_fail("REDIS_SENTINELS", "a:0", "REDIS_SENTINELS");
 	expect_fail("REDIS_SENTINELS", "a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1", "REDIS_SENTINELS");
 	expect_fail("REDIS_SENTINEL_MASTER", "my master", "REDIS_SENTINEL_MASTER");
+
+	/* Redis Cluster: seeds, port 6379 by default, at most 16 */
+	expect_ok("REDIS_CLUSTER", "10.0.0.1:7000, node-b ,[fd00::2]:7001", &c);
+	static const struct redis_endpoint want_c[] = {
+		{ "10.0.0.1", 7000 }, { "node-b", 6379 }, { "fd00::2", 7001 },
+	};
+	check_endpoints(c.redis.cluster_seeds, c.redis.n_cluster_seeds, want_c, ARRAY_LEN(want_c));
+	CHECK_INT(c.redis.n_sentinels, 0);
+	cfg_free(&c);
+	expect_ok("REDIS_URL", "redis://sgid:pw@ignored:1/0", &c);
+	CHECK_INT(c.redis.n_cluster_seeds, 0);
+	cfg_free(&c);
+	expect_fail("REDIS_CLUSTER", "a:1,,b:2", "REDIS_CLUSTER");
+	expect_fail("REDIS_CLUSTER", "a:70000", "REDIS_CLUSTER");
+	expect_fail("REDIS_CLUSTER",
+		"a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1,j:1,k:1,l:1,m:1,n:1,o:1,p:1,q:1", "REDIS_CLUSTER");
+	/* exclusive with Sentinel; db 0 only */
+	struct cfg_error e;
+	base_env();
+	setenv("REDIS_CLUSTER", "a:7000", 1);
+	setenv("REDIS_SENTINELS", "s:26379", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_CLUSTER");
+	CHECK(strstr(e.msg, "mutually exclusive") != NULL);
+	unsetenv("REDIS_SENTINELS");
+	setenv("REDIS_URL", "redis://:pw@h:1/2", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_CLUSTER");
+	CHECK(strstr(e.msg, "db 2") != NULL);
+	clear_env();
 }
 
 /* ---- REDIS_URL parser ---- */
@@ -996,6 +1107,78 @@ static void test_key_inline_and_file(void)
 	expect_fail("SGID_PRIVATE_KEY", "Your private key", "SGID_PRIVATE_KEY");
 }
 
+/* The previous key of a rotation: optional, loaded and checked exactly as
+ * the current one (inline or file, not both, garbage refused naming it). */
+static void test_previous_key(void)
+{
+	struct config c;
+	struct cfg_error e;
+	size_t len = 0;
+	char *second = harness_read_file("tests/fixtures/client-test-key-2.pem", &len);
+
+	CHECK(second != NULL);
+	if (!second)
+		return;
+	expect_ok("SGID_CLIENT_ID", "TESTCLIENT", &c);
+	CHECK(c.private_key != NULL);
+	CHECK(c.private_key_previous == NULL); /* unset: none */
+	cfg_free(&c);
+
+	/* the rotation: the new key current, the old one previous */
+	base_env();
+	setenv("SGID_PRIVATE_KEY", second, 1);
+	setenv("SGID_PRIVATE_KEY_PREVIOUS", pem_escaped, 1);
+	CHECK_INT(load(&c, &e), 0);
+	CHECK(c.private_key_previous != NULL);
+	CHECK(!crypto_pkey_same_public(c.private_key, c.private_key_previous));
+	cfg_free(&c);
+	CHECK(c.private_key_previous == NULL); /* cfg_free wipes */
+
+	/* from a file, and both forms refused */
+	char *path = write_temp(pem);
+	CHECK(path != NULL);
+	if (path) {
+		base_env();
+		setenv("SGID_PRIVATE_KEY", second, 1);
+		setenv("SGID_PRIVATE_KEY_PREVIOUS_FILE", path, 1);
+		CHECK_INT(load(&c, &e), 0);
+		CHECK(c.private_key_previous != NULL);
+		cfg_free(&c);
+		setenv("SGID_PRIVATE_KEY_PREVIOUS", pem, 1);
+		CHECK_INT(load(&c, &e), -1);
+		CHECK_STR(e.var, "SGID_PRIVATE_KEY_PREVIOUS");
+		CHECK(strstr(e.msg, "SGID_PRIVATE_KEY_PREVIOUS_FILE") != NULL);
+		unlink(path);
+		clear_env();
+	}
+	expect_fail("SGID_PRIVATE_KEY_PREVIOUS_FILE", "/nonexistent/key.pem", "SGID_PRIVATE_KEY_PREVIOUS_FILE");
+	expect_fail("SGID_PRIVATE_KEY_PREVIOUS", "Your previous private key", "SGID_PRIVATE_KEY_PREVIOUS");
+	expect_fail("SGID_PRIVATE_KEY_PREVIOUS",
+		"-----BEGIN PRIVATE KEY-----\\nnotakey\\n-----END PRIVATE KEY-----", "SGID_PRIVATE_KEY_PREVIOUS");
+
+	/* the same key twice loads (with a warning): the service still works */
+	expect_ok("SGID_PRIVATE_KEY_PREVIOUS", pem_escaped, &c);
+	CHECK(crypto_pkey_same_public(c.private_key, c.private_key_previous));
+	cfg_free(&c);
+	free(second);
+}
+
+static void test_parse_data(void)
+{
+	struct config c;
+
+	expect_ok("SGID_CLIENT_ID", "TESTCLIENT", &c);
+	CHECK(!c.parse_data); /* default off: values stay strings */
+	cfg_free(&c);
+	expect_ok("SGID_PARSE_DATA", "1", &c);
+	CHECK(c.parse_data);
+	cfg_free(&c);
+	expect_ok("SGID_PARSE_DATA", "off", &c);
+	CHECK(!c.parse_data);
+	cfg_free(&c);
+	expect_fail("SGID_PARSE_DATA", "json", "SGID_PARSE_DATA");
+}
+
 /* ---- .env through cfg_load ---- */
 
 static void test_dotenv_file(void)
@@ -1109,13 +1292,18 @@ int main(int argc, char **argv)
 	RUN(test_numbers);
 	RUN(test_cookie_settings);
 	RUN(test_session_secret);
+	RUN(test_session_secret_previous);
+	RUN(test_session_max_per_user);
 	RUN(test_session_secret_unavailable);
 	RUN(test_log_level);
 	RUN(test_https_proxy);
 	RUN(test_secret_files);
 	RUN(test_ca_file);
+	RUN(test_audit);
 	RUN(test_redis_env);
 	RUN(test_key_inline_and_file);
+	RUN(test_previous_key);
+	RUN(test_parse_data);
 	RUN(test_dotenv_file);
 	clear_env();
 	free(pem);

@@ -227,10 +227,17 @@ static void test_identity(void)
 	CHECK_INT(identity(GATEWAY_HEADERS, "s", big, &skipped), 0);
 	CHECK(hdr("X-Sgid-A") != NULL);
 
-	/* non-string members are skipped; an unreadable profile is an error */
-	CHECK_INT(identity(GATEWAY_HEADERS, "s", "{\"n\":1,\"o\":{},\"s\":\"v\"}", &skipped), 0);
+	/* arrays and objects (SGID_PARSE_DATA) as compact JSON text, encoded
+	 * as any value; other non-strings are skipped; an unreadable profile
+	 * is an error */
+	CHECK_INT(identity(GATEWAY_HEADERS, "s", "{\"n\":1,\"o\":{},\"s\":\"v\",\"t\":true}", &skipped), 0);
 	CHECK_STR(hdr("X-Sgid-S"), "v");
+	CHECK_STR(hdr("X-Sgid-O"), "{}");
 	CHECK_INT(skipped, 2);
+	CHECK_INT(identity(GATEWAY_HEADERS, "s",
+		"{\"a\":[{\"k\":\"100% \\u00e9\\r\\n\"},1e999,18446744073709551615]}", &skipped), 0);
+	CHECK_STR(hdr("X-Sgid-A"), "[{\"k\":\"100%25 %C3%A9\\r\\n\"},1e999,18446744073709551615]");
+	CHECK_INT(skipped, 0);
 	CHECK_INT(identity(GATEWAY_HEADERS, "s", "not json", &skipped), -1);
 	CHECK_INT(identity(GATEWAY_HEADERS, "s", "[\"x\"]", &skipped), -1);
 	resp_free(&res);

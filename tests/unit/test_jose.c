@@ -817,6 +817,56 @@ static void test_jwk_oct(void)
 	buf_free(&k);
 }
 
+/* The keys of a rotation: the vectors' key JWE is sealed to the vectors'
+ * client key; a second test key tried first fails and the next one opens
+ * it. Only a key that does not fit moves on: a malformed JWE does not. */
+static void test_decrypt_any(void)
+{
+	const char *key_jwe = str_at(vec, "userinfo_response", "key");
+	crypto_pkey *other = load_pem_file("tests/fixtures/client-test-key-2.pem");
+	struct buf pt = BUF_INIT, want = BUF_INIT;
+	size_t used = 99;
+
+	CHECK(key_jwe != NULL && other != NULL);
+	if (!key_jwe || !other) {
+		crypto_pkey_free(other);
+		return;
+	}
+	struct jwe_key cur = { .rsa = client_key };
+	CHECK_INT(jwe_decrypt(key_jwe, strlen(key_jwe), &cur, &want), JOSE_OK);
+
+	struct jwe_key rotated[2] = { { .rsa = other }, { .rsa = client_key } };
+	CHECK_INT(jwe_decrypt_any(key_jwe, strlen(key_jwe), rotated, 2, &pt, &used), JOSE_OK);
+	CHECK_INT(used, 1);
+	CHECK(pt.len == want.len && pt.len > 0 && memcmp(pt.data, want.data, pt.len) == 0);
+	buf_reset(&pt);
+
+	struct jwe_key current_first[2] = { { .rsa = client_key }, { .rsa = other } };
+	CHECK_INT(jwe_decrypt_any(key_jwe, strlen(key_jwe), current_first, 2, &pt, &used), JOSE_OK);
+	CHECK_INT(used, 0);
+	buf_reset(&pt);
+
+	/* only the wrong key: fails, nothing written */
+	CHECK_INT(jwe_decrypt_any(key_jwe, strlen(key_jwe), rotated, 1, &pt, NULL), JOSE_ERR_DECRYPT);
+	CHECK_INT(pt.len, 0);
+	CHECK_INT(jwe_decrypt_any(key_jwe, strlen(key_jwe), rotated, 0, &pt, NULL), JOSE_ERR_KEY);
+	/* a malformed JWE is the JWE's fault: the same answer, no second try */
+	CHECK_INT(jwe_decrypt_any("a.b.c", 5, rotated, 2, &pt, NULL), JOSE_ERR_MALFORMED);
+	/* a tampered tag: the key opens, the content does not; a decrypt error
+	 * after the last key */
+	char *bad = strdup(key_jwe);
+	if (bad) {
+		char *tag = strrchr(bad, '.');
+		tag[1] = tag[1] == 'A' ? 'B' : 'A';
+		CHECK_INT(jwe_decrypt_any(bad, strlen(bad), rotated, 2, &pt, NULL), JOSE_ERR_DECRYPT);
+		CHECK_INT(pt.len, 0);
+		free(bad);
+	}
+	buf_free(&pt);
+	buf_free(&want);
+	crypto_pkey_free(other);
+}
+
 static void test_strerror(void)
 {
 	for (int i = 0; i < JOSE_ERR__MAX; i++)
@@ -858,6 +908,7 @@ int main(void)
 	RUN(test_jwe_tampering);
 	RUN(test_jwe_header_refusals);
 	RUN(test_jwk_oct);
+	RUN(test_decrypt_any);
 	RUN(test_strerror);
 	crypto_pkey_free(client_key);
 	json_free(vec);

@@ -3,9 +3,12 @@
  * socket takes the FastCGI role from the FCGI_BEGIN_REQUEST record (an
  * authorizer gets the gateway check whatever its path, and no body is
  * waited for) and hands nginx's SGID_ORIGINAL_* parameters and the Accept
- * and Sec-Fetch-Mode headers to /api/auth. No Redis is reached: the
- * requests carry no session cookie. */
+ * and Sec-Fetch-Mode headers to /api/auth; REMOTE_ADDR, X-Forwarded-For
+ * and User-Agent reach the audit log, and a SIGHUP (fd-0 mode: nobody
+ * else reopens it) reopens AUDIT_LOG without stopping the worker. No Redis
+ * is reached: the requests carry no session cookie. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -131,6 +134,56 @@ static void test_roles(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+static int lines_in(const char *path)
+{
+	char *s = harness_read_file(path, NULL);
+	if (!s)
+		return -1;
+	int n = 0;
+	for (char *p = s; *p; p++)
+		n += *p == '\n';
+	free(s);
+	return n;
+}
+
+static void test_sighup_reopens_audit(void)
+{
+	char path[160], moved[170], out[8192];
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	snprintf(moved, sizeof(moved), "%s.1", path);
+	setenv("AUDIT_LOG", path, 1);
+	setenv("TRUSTED_PROXIES", "192.0.2.0/24", 1);
+	pid_t w = start_worker();
+	unsetenv("AUDIT_LOG");
+	unsetenv("TRUSTED_PROXIES");
+	CHECK(w > 0);
+	if (w <= 0)
+		return;
+	/* a callback without an attempt: a login failure, no Redis */
+	const char *cb[] = { "REQUEST_METHOD=GET", "SCRIPT_NAME=/api/redirect", "QUERY_STRING=code=c&state=s",
+		"REMOTE_ADDR=192.0.2.9", "HTTP_X_FORWARDED_FOR=6.6.6.6, 198.51.100.4",
+		"HTTP_USER_AGENT=test-agent/1", NULL };
+	CHECK(ask(FCGI_ROLE_RESPONDER, cb, out, sizeof(out)));
+	CHECK(strstr(out, "Status: 302") == out);
+	char *line = harness_read_file(path, NULL);
+	CHECK(line && strstr(line, "\"event\":\"login_failure\"") &&
+	      strstr(line, "\"cause\":\"attempt_expired\"") &&
+	      strstr(line, "\"client\":\"198.51.100.4\"") && strstr(line, "\"user_agent\":\"test-agent/1\""));
+	free(line);
+	CHECK_INT(rename(path, moved), 0);
+	CHECK_INT(kill(w, SIGHUP), 0);
+	for (int i = 0; i < 60 && access(path, F_OK) != 0; i++)
+		usleep(50 * 1000);
+	CHECK_INT(access(path, F_OK), 0);
+	CHECK(ask(FCGI_ROLE_RESPONDER, cb, out, sizeof(out))); /* the worker lives on */
+	CHECK_INT(lines_in(path), 1);
+	CHECK_INT(lines_in(moved), 1);
+	kill(w, SIGTERM);
+	int status = -1;
+	CHECK(waitpid(w, &status, 0) == w);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
 	RUN(test_request_id_from_server);
@@ -143,6 +196,7 @@ int main(void)
 	snprintf(sock, sizeof(sock), "%s/s.sock", dir);
 	fcgi_test_worker_env();
 	RUN(test_roles);
+	RUN(test_sighup_reopens_audit);
 	harness_remove_dir(dir);
 	return harness_report("test_server");
 }

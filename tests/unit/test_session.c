@@ -19,18 +19,32 @@ static struct mem_store mem;
 static struct store store = { &mem_store_ops, &mem, "", NULL };
 static struct session_mgr mgr;
 
-static void setup(void)
+#define SECRET_A "0123456789abcdef0123456789abcdef"
+#define SECRET_B "the secret after the rotation!!!"
+
+/* The manager under secret cur, and prev as SESSION_SECRET_PREVIOUS
+ * (NULL: none); the store keeps its contents. */
+static void use_secrets(const char *cur, const char *prev)
 {
-	session_mgr_wipe(&mgr); /* the previous test's; a zeroed manager is fine */
-	mem_destroy(&store);
+	session_mgr_wipe(&mgr); /* the previous one; a zeroed manager is fine */
 	struct config cfg;
 	memset(&cfg, 0, sizeof(cfg));
-	memcpy(cfg.session_secret, "0123456789abcdef0123456789abcdef", 32);
+	memcpy(cfg.session_secret, cur, 32);
+	if (prev) {
+		memcpy(cfg.session_secret_previous, prev, 32);
+		cfg.has_session_secret_previous = true;
+	}
 	cfg.login_ttl = 300;
 	cfg.session_ttl = 3600;
 	cfg.session_idle_ttl = 900;
 	cfg.http_max_body = 1024 * 1024;
 	CHECK_INT(session_mgr_init(&mgr, &store, &cfg), 0);
+}
+
+static void setup(void)
+{
+	mem_destroy(&store);
+	use_secrets(SECRET_A, NULL);
 }
 
 static int count_entries(void)
@@ -193,7 +207,7 @@ static int seal_raw(int version, const char *aad, const char *plain, struct buf 
 	uint8_t iv[12] = { 1, 2, 3 }, tag[16];
 	struct buf ct = BUF_INIT, sealed = BUF_INIT;
 	int rc = -1;
-	if (crypto_aes_gcm_encrypt(mgr.attempt_key, 32, iv, sizeof(iv), (const uint8_t *)aad, strlen(aad),
+	if (crypto_aes_gcm_encrypt(mgr.cur.attempt_key, 32, iv, sizeof(iv), (const uint8_t *)aad, strlen(aad),
 	                           (const uint8_t *)plain, strlen(plain), &ct, tag) == 0 &&
 	    buf_append_char(&sealed, (char)version) == 0 && buf_append(&sealed, iv, sizeof(iv)) == 0 &&
 	    buf_append(&sealed, ct.data, ct.len) == 0 && buf_append(&sealed, tag, sizeof(tag)) == 0 &&
@@ -476,6 +490,338 @@ static void test_ids_are_unique(void)
 	session_clear(&s);
 }
 
+/* SESSION_SECRET_PREVIOUS: a session of the old secret loads, moves to
+ * the new name at once (one record, never two), and logout ends it; an
+ * attempt sealed before the rotation opens after it; a marker spent under
+ * the old name still counts. Without the previous secret none of it. */
+static void test_secret_rotation(void)
+{
+	setup();
+	struct session s, out, att;
+	struct buf c = BUF_INIT, rec = BUF_INIT;
+	char id[SESSION_ID_LEN + 1], id2[SESSION_ID_LEN + 1];
+	session_init(&s, SESSION_USER);
+	strcpy(s.sub, "u=rot");
+	buf_append_str(&s.access_token, "tok");
+	CHECK_INT(session_create(&mgr, &s, id), SESSION_OK);
+	CHECK_INT(session_create(&mgr, &s, id2), SESSION_OK);
+	sample_attempt(&att);
+	CHECK_INT(session_seal_login(&mgr, &att, &c), SESSION_OK);
+	char old_key[128];
+	snprintf(old_key, sizeof(old_key), "%s", mem.e[0].key);
+
+	use_secrets(SECRET_B, NULL); /* rotated without the previous: all gone */
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+
+	use_secrets(SECRET_B, SECRET_A);
+	CHECK_INT(count_entries(), 2);
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	CHECK_STR(out.sub, "u=rot");
+	session_clear(&out);
+	/* moved: the old name is gone, one record under the new one */
+	CHECK_INT(count_entries(), 2);
+	CHECK(store_get(&store, old_key, strlen(old_key), 0, &rec) == STORE_NOT_FOUND);
+	unsigned gets = mem.gets;
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	CHECK_INT(mem.gets, gets + 1); /* found under the current name at once */
+	session_clear(&out);
+	/* the moved record is sealed with the new secret alone */
+	use_secrets(SECRET_B, NULL);
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
+	session_clear(&out);
+	use_secrets(SECRET_B, SECRET_A);
+	/* logout of a session still under the old name */
+	CHECK_INT(session_destroy(&mgr, id2, strlen(id2)), SESSION_OK);
+	CHECK_INT(count_entries(), 1);
+	CHECK_INT(session_load_user(&mgr, id2, strlen(id2), &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+
+	/* the attempt opens; spent under the old secret, it stays spent */
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_OK);
+	CHECK_STR(out.state, "state-value-123");
+	use_secrets(SECRET_A, NULL);
+	CHECK_INT(session_consume_login(&mgr, &out), SESSION_OK);
+	use_secrets(SECRET_B, SECRET_A);
+	CHECK_INT(session_consume_login(&mgr, &out), SESSION_ALREADY_USED);
+	CHECK_INT(session_consume_login(&mgr, &out), SESSION_ALREADY_USED);
+	session_clear(&out);
+	/* new attempts are sealed with the new secret */
+	buf_reset(&c);
+	CHECK_INT(session_seal_login(&mgr, &att, &c), SESSION_OK);
+	use_secrets(SECRET_B, NULL);
+	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_OK);
+	session_clear(&out);
+	use_secrets(SECRET_A, NULL);
+	session_clear(&s);
+	session_clear(&att);
+	buf_free(&c);
+	buf_free(&rec);
+}
+
+/* A record of the legacy form (43-character id, no tag, no index), as the
+ * release before the index wrote it, sealed with the manager's current
+ * keys; its id goes to id. */
+static void put_legacy_record(const char *sub, char id[SESSION_ID_LEGACY_LEN + 1])
+{
+	uint8_t raw[32], mac[64], iv[12] = {0}, tag[16];
+	size_t mac_len = 0;
+	struct buf enc = BUF_INIT, key = BUF_INIT, ct = BUF_INIT, plain = BUF_INIT, sealed = BUF_INIT;
+	char input[64];
+	memset(raw, 0x5a, sizeof(raw));
+	raw[0] = (uint8_t)sub[0];
+	CHECK(b64url_encode(raw, sizeof(raw), &enc) == 0 && enc.len == SESSION_ID_LEGACY_LEN);
+	memcpy(id, enc.data, SESSION_ID_LEGACY_LEN + 1);
+	snprintf(input, sizeof(input), "sgid:s:%s", id);
+	CHECK(crypto_hmac_keyed(mgr.cur.id_mac, input, strlen(input), mac, &mac_len) == 0);
+	buf_append_str(&key, "sgid:s:");
+	CHECK(b64url_encode(mac, 32, &ct) == 0);
+	buf_append(&key, ct.data, ct.len);
+	buf_reset(&ct);
+	long long now = (long long)now_unix();
+	char json[256];
+	snprintf(json, sizeof(json), "{\"v\":1,\"k\":1,\"c\":%lld,\"e\":%lld,\"ic\":\"\",\"sub\":\"%s\",\"at\":\"t\"}",
+	         now, now + 3600, sub);
+	buf_append_str(&plain, json);
+	CHECK(crypto_aes_gcm_encrypt(mgr.cur.enc_key, 32, iv, sizeof(iv), (const uint8_t *)key.data,
+	      key.len, (const uint8_t *)plain.data, plain.len, &ct, tag) == 0);
+	buf_append_char(&sealed, 1);
+	buf_append(&sealed, iv, sizeof(iv));
+	buf_append(&sealed, ct.data, ct.len);
+	buf_append(&sealed, tag, sizeof(tag));
+	CHECK_INT(store_set(&store, key.data, key.len, sealed.data, sealed.len, 900, STORE_SET_ALWAYS), STORE_OK);
+	buf_free(&enc);
+	buf_free(&key);
+	buf_free(&ct);
+	buf_free(&plain);
+	buf_free(&sealed);
+}
+
+/* A logout that deletes the old name while a load moves the record: the
+ * copy under the new name goes too, so the logout stays a logout. The
+ * logout's DEL lands between the load's GETEX and its move: simulated by a
+ * store that drops the old entry first. For a tagged id (the move script)
+ * and a legacy one (SET NX, then GETDEL). */
+static void test_rotation_move_loses_to_logout(void)
+{
+	setup();
+	struct session s, out;
+	char id[SESSION_ID_LEN + 1], legacy[SESSION_ID_LEGACY_LEN + 1];
+	session_init(&s, SESSION_USER);
+	strcpy(s.sub, "u=race");
+	CHECK_INT(session_create(&mgr, &s, id), SESSION_OK);
+	put_legacy_record("u=legacy", legacy);
+	/* a legacy record loads as it is */
+	CHECK_INT(session_load_user(&mgr, legacy, strlen(legacy), &out), SESSION_OK);
+	CHECK_STR(out.sub, "u=legacy");
+	session_clear(&out);
+	use_secrets(SECRET_B, SECRET_A);
+	mem.drop_before_move = 1;
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	CHECK_INT(session_load_user(&mgr, legacy, strlen(legacy), &out), SESSION_NOT_FOUND);
+	session_clear(&out);
+	CHECK_INT(count_entries(), 0);
+	mem.drop_before_move = 0;
+	/* without the race a legacy record moves and keeps working */
+	use_secrets(SECRET_A, NULL);
+	put_legacy_record("u=legacy", legacy);
+	use_secrets(SECRET_B, SECRET_A);
+	CHECK_INT(session_load_user(&mgr, legacy, strlen(legacy), &out), SESSION_OK);
+	session_clear(&out);
+	CHECK_INT(count_entries(), 1);
+	use_secrets(SECRET_B, NULL);
+	CHECK_INT(session_load_user(&mgr, legacy, strlen(legacy), &out), SESSION_OK);
+	session_clear(&out);
+	CHECK_INT(session_destroy(&mgr, legacy, strlen(legacy)), SESSION_OK);
+	CHECK_INT(count_entries(), 0);
+	use_secrets(SECRET_A, NULL);
+	session_clear(&s);
+}
+
+static void login_as(const char *sub, char id[SESSION_ID_LEN + 1])
+{
+	struct session s;
+	session_init(&s, SESSION_USER);
+	snprintf(s.sub, sizeof(s.sub), "%s", sub);
+	buf_append_str(&s.access_token, "tok");
+	CHECK_INT(session_create(&mgr, &s, id), SESSION_OK);
+	session_clear(&s);
+}
+
+static enum session_err load_id(const char *id)
+{
+	struct session out;
+	enum session_err e = session_load_user(&mgr, id, strlen(id), &out);
+	session_clear(&out);
+	return e;
+}
+
+/* The per-user index: ids of one user share their tag, count and revoke
+ * find them all and nobody else's, logout leaves the index, the sub is
+ * never in the store in clear. */
+static void test_revoke_user(void)
+{
+	setup();
+	char a[3][SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1];
+	long long n = -1;
+	for (int i = 0; i < 3; i++)
+		login_as("u=alice", a[i]);
+	login_as("u=bob", b);
+	CHECK(memcmp(a[0], a[1], SESSION_TAG_LEN) == 0 && memcmp(a[0], a[2], SESSION_TAG_LEN) == 0);
+	CHECK(memcmp(a[0], b, SESSION_TAG_LEN) != 0);
+	CHECK(strcmp(a[0], a[1]) != 0);
+	CHECK(!store_contains("alice") && !store_contains("bob"));
+	CHECK_INT(session_count_user(&mgr, "u=alice", &n), SESSION_OK);
+	CHECK_INT(n, 3);
+	/* logout takes the session out of the index */
+	CHECK_INT(session_destroy(&mgr, a[2], strlen(a[2])), SESSION_OK);
+	CHECK_INT(session_count_user(&mgr, "u=alice", &n), SESSION_OK);
+	CHECK_INT(n, 2);
+	CHECK_INT(session_count_user(&mgr, "u=nobody", &n), SESSION_OK);
+	CHECK_INT(n, 0);
+	CHECK_INT(session_revoke_user(&mgr, "u=alice", &n), SESSION_OK);
+	CHECK_INT(n, 2);
+	CHECK_INT(load_id(a[0]), SESSION_NOT_FOUND);
+	CHECK_INT(load_id(a[1]), SESSION_NOT_FOUND);
+	CHECK_INT(load_id(b), SESSION_OK);
+	CHECK_INT(session_count_user(&mgr, "u=alice", &n), SESSION_OK);
+	CHECK_INT(n, 0);
+	CHECK_INT(session_count_user(&mgr, "u=bob", &n), SESSION_OK);
+	CHECK_INT(n, 1);
+	CHECK_INT(count_entries(), 1);
+	/* a store down is an error, not "none" */
+	mem.fail = 1;
+	CHECK_INT(session_revoke_user(&mgr, "u=bob", &n), SESSION_ERR_STORE);
+	CHECK_INT(session_count_user(&mgr, "u=bob", &n), SESSION_ERR_STORE);
+	mem.fail = 0;
+}
+
+/* Past SESSION_MAX_PER_USER the oldest session ends (record and entry);
+ * a record gone by itself (idle expiry) is not counted. */
+static void test_max_per_user(void)
+{
+	setup();
+	mgr.max_per_user = 2;
+	char id[3][SESSION_ID_LEN + 1];
+	long long n = 0;
+	for (int i = 0; i < 3; i++) {
+		login_as("u=carol", id[i]);
+		/* distinct creation times order them: the test's clock is seconds */
+		struct mem_index *x = &mem.ix[0];
+		for (int j = 0; j < x->n; j++)
+			x->m[j].score -= 10;
+	}
+	CHECK_INT(load_id(id[0]), SESSION_NOT_FOUND);
+	CHECK_INT(load_id(id[1]), SESSION_OK);
+	CHECK_INT(load_id(id[2]), SESSION_OK);
+	CHECK_INT(count_entries(), 2);
+	CHECK_INT(mem.ix[0].n, 2);
+	CHECK(mem.ix[0].ttl >= 3600); /* the index outlives its youngest session */
+	/* an idle-expired record: pruned from the index when counted */
+	for (int i = 0; i < MEM_SLOTS; i++)
+		if (mem.e[i].used) {
+			mem_drop(&mem.e[i]);
+			break;
+		}
+	CHECK_INT(session_count_user(&mgr, "u=carol", &n), SESSION_OK);
+	CHECK_INT(n, 1);
+	CHECK_INT(mem.ix[0].n, 1);
+}
+
+/* After a rotation: revoke and count find the user's sessions of both
+ * secrets (two tags), moved or not. */
+static void test_revoke_across_rotation(void)
+{
+	setup();
+	char before[2][SESSION_ID_LEN + 1], after[SESSION_ID_LEN + 1];
+	long long n = 0;
+	login_as("u=dave", before[0]);
+	login_as("u=dave", before[1]);
+	use_secrets(SECRET_B, SECRET_A);
+	login_as("u=dave", after);
+	CHECK(memcmp(before[0], after, SESSION_TAG_LEN) != 0); /* a new tag */
+	CHECK_INT(load_id(before[0]), SESSION_OK);              /* moved */
+	CHECK_INT(session_count_user(&mgr, "u=dave", &n), SESSION_OK);
+	CHECK_INT(n, 3);
+	CHECK_INT(session_revoke_user(&mgr, "u=dave", &n), SESSION_OK);
+	CHECK_INT(n, 3);
+	CHECK_INT(count_entries(), 0);
+	CHECK_INT(load_id(before[0]), SESSION_NOT_FOUND);
+	CHECK_INT(load_id(before[1]), SESSION_NOT_FOUND);
+	CHECK_INT(load_id(after), SESSION_NOT_FOUND);
+	use_secrets(SECRET_A, NULL);
+}
+
+/* The attempts of one browser: newest first, at most 4 and 2048 bytes
+ * (gateway attempts with a long rd: fewer, the newest always), parts that
+ * do not open dropped, picked by state, the rest kept. */
+static void test_attempt_bundle(void)
+{
+	setup();
+	struct session s, out;
+	struct buf one = BUF_INIT, jar = BUF_INIT, next = BUF_INIT, rest = BUF_INIT;
+	size_t n_open = 0;
+	char states[6][64];
+	for (int i = 0; i < 6; i++) {
+		sample_attempt(&s);
+		snprintf(states[i], sizeof(states[i]), "state-%d-abcdefghijklmnopqrstuvwxyz0123456789", i);
+		strcpy(s.state, states[i]);
+		buf_reset(&one);
+		CHECK_INT(session_seal_login(&mgr, &s, &one), SESSION_OK);
+		CHECK_INT(session_attempts_push(&mgr, &one, jar.data, jar.len, &next), SESSION_OK);
+		buf_reset(&jar);
+		buf_append(&jar, next.data, next.len);
+		session_clear(&s);
+	}
+	CHECK(jar.len <= SESSION_ATTEMPT_MAX && resp_is_cookie_value(jar.data, jar.len));
+	CHECK_INT(mem.calls, 0);
+	/* 5 and 4 are kept, 0 and 1 are gone */
+	CHECK_INT(session_open_attempt(&mgr, jar.data, jar.len, states[0], strlen(states[0]), &out, &rest, &n_open),
+	          SESSION_NOT_FOUND);
+	CHECK_INT(n_open, SESSION_ATTEMPTS_MAX);
+	session_clear(&out);
+	CHECK_INT(session_open_attempt(&mgr, jar.data, jar.len, states[3], strlen(states[3]), &out, &rest, &n_open),
+	          SESSION_OK);
+	CHECK_STR(out.state, states[3]);
+	session_clear(&out);
+	/* the rest holds the three others and opens */
+	CHECK_INT(session_open_attempt(&mgr, rest.data, rest.len, states[3], strlen(states[3]), &out, &next, &n_open),
+	          SESSION_NOT_FOUND);
+	CHECK_INT(n_open, 3);
+	session_clear(&out);
+	/* junk and foreign parts in front are dropped, not fatal */
+	buf_reset(&next);
+	buf_append_str(&next, "junk.");
+	buf_append(&next, jar.data, jar.len);
+	buf_reset(&rest);
+	CHECK_INT(session_attempts_push(&mgr, &one, next.data, next.len, &rest), SESSION_OK);
+	CHECK(strncmp(rest.data, one.data, one.len) == 0 && !strstr(rest.data, "junk"));
+	/* gateway attempts with the longest rd: the newest alone fits */
+	buf_reset(&jar);
+	for (int i = 0; i < 3; i++) {
+		sample_attempt(&s);
+		s.gateway = true;
+		memset(s.rd, 'r', RETURNURL_MAX);
+		s.rd[0] = '/';
+		s.rd[RETURNURL_MAX] = '\0';
+		buf_reset(&one);
+		CHECK_INT(session_seal_login(&mgr, &s, &one), SESSION_OK);
+		CHECK_INT(session_attempts_push(&mgr, &one, jar.data, jar.len, &next), SESSION_OK);
+		CHECK(next.len <= SESSION_ATTEMPT_MAX);
+		CHECK(strncmp(next.data, one.data, one.len) == 0);
+		buf_reset(&jar);
+		buf_append(&jar, next.data, next.len);
+		session_clear(&s);
+	}
+	buf_free(&one);
+	buf_free(&jar);
+	buf_free(&next);
+	buf_free(&rest);
+}
+
 int main(void)
 {
 	RUN(test_login_attempt_in_cookie);
@@ -488,6 +834,12 @@ int main(void)
 	RUN(test_absolute_expiry);
 	RUN(test_store_down);
 	RUN(test_ids_are_unique);
+	RUN(test_secret_rotation);
+	RUN(test_rotation_move_loses_to_logout);
+	RUN(test_attempt_bundle);
+	RUN(test_revoke_user);
+	RUN(test_max_per_user);
+	RUN(test_revoke_across_rotation);
 	mem_destroy(&store);
 	session_mgr_wipe(&mgr);
 	return harness_report("session");

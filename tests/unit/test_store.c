@@ -243,6 +243,7 @@ static void test_lazy_unreachable(void)
 		return;
 	CHECK_INT(store_ping(s), STORE_ERR_CONNECT);
 	CHECK(strstr(s->errstr, "connect") != NULL);
+	CHECK_INT(store_probe_write(s), STORE_UNREACHABLE);
 	struct buf out = BUF_INIT;
 	CHECK_INT(store_get(s, "k", 1, 0, &out), STORE_ERR_CONNECT);
 	buf_free(&out);
@@ -622,7 +623,16 @@ static void test_error_replies(void)
 	CHECK_STR(s->errstr, "SET: OOM");
 	CHECK(strstr(s->errstr, "secret") == NULL);
 	CHECK_INT(store_get(s, "t:keep", 6, 0, &out), STORE_OK); /* reads still work */
+	CHECK_INT(store_ping(s), STORE_OK);                       /* and PING: no use */
+	CHECK_INT(store_probe_write(s), STORE_FULL);
 	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "maxmemory", "0"), 0);
+	CHECK_INT(store_probe_write(s), STORE_WRITABLE);
+	CHECK_INT(admin_int(adm, 2, (const char *[]){ "TTL", "sgid:health" }) > 0, 1);
+
+	/* NOREPLICAS: min-replicas-to-write not met (no replica at all) */
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "min-replicas-to-write", "1"), 0);
+	CHECK_INT(store_probe_write(s), STORE_NO_REPLICAS);
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "min-replicas-to-write", "0"), 0);
 	CHECK_INT(store_set(s, "t:oom", 5, "v", 1, 60, STORE_SET_ALWAYS), STORE_OK);
 
 	/* READONLY: turn the server into a replica of nothing */
@@ -632,7 +642,13 @@ static void test_error_replies(void)
 	CHECK_INT(store_set(s, "t:ro", 4, "v", 1, 60, STORE_SET_ALWAYS), STORE_ERR_REPLY);
 	CHECK_STR(s->errstr, "SET: READONLY");
 	CHECK_INT(store_get(s, "t:keep", 6, 0, &out), STORE_OK);
+	CHECK_INT(store_probe_write(s), STORE_READ_ONLY);
+	/* a replica that refuses stale reads: MASTERDOWN, read-only too */
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "replica-serve-stale-data", "no"), 0);
+	CHECK_INT(store_probe_write(s), STORE_READ_ONLY);
+	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "replica-serve-stale-data", "yes"), 0);
 	CHECK_INT(ADMIN(adm, "REPLICAOF", "NO", "ONE"), 0);
+	CHECK_INT(store_probe_write(s), STORE_WRITABLE);
 	CHECK_INT(store_set(s, "t:ro", 4, "v", 1, 60, STORE_SET_ALWAYS), STORE_OK);
 
 	/* wrong type: the key holds a list */
@@ -795,6 +811,75 @@ done:
 	munmap((void *)answer_port, sizeof(int));
 }
 
+/* The index scripts on a real Redis: add with eviction and the index's
+ * TTL, move, delete, count with pruning, purge. Keys share one {tag}. */
+static void test_index(void)
+{
+	struct redis_config rc;
+	unix_cfg(&rc);
+	struct store *s = store_redis_new(&rc);
+	redisContext *adm = admin_unix();
+	struct buf out = BUF_INIT;
+	long long n = -1;
+	int ev = -1;
+	CHECK(s != NULL && adm != NULL && !adm->err);
+	if (!s || !adm || adm->err)
+		goto done;
+	const char *idx = "sgid:i:{t1}";
+	CHECK_INT(store_index_add(s, idx, "sgid:s:{t1}a", "A", 1, 60, 1000, 0, 2, 120, &ev), STORE_OK);
+	CHECK_INT(ev, 0);
+	CHECK_INT(store_index_add(s, idx, "sgid:s:{t1}b", "B", 1, 60, 1001, 0, 2, 120, &ev), STORE_OK);
+	CHECK_INT(store_index_add(s, idx, "sgid:s:{t1}c", "C", 1, 60, 1002, 0, 2, 120, &ev), STORE_OK);
+	CHECK_INT(ev, 1); /* the oldest, a, ended */
+	CHECK_INT(store_get(s, "sgid:s:{t1}a", 12, 0, &out), STORE_NOT_FOUND);
+	CHECK_INT(store_get(s, "sgid:s:{t1}c", 12, 0, &out), STORE_OK);
+	const char *card[] = { "ZCARD", idx };
+	CHECK_INT(admin_int(adm, 2, card), 2);
+	const char *ttl[] = { "TTL", idx };
+	long long t = admin_int(adm, 2, ttl);
+	CHECK(t > 100 && t <= 120);
+	/* a shorter idx ttl never shortens it; cutoff drops the old members */
+	CHECK_INT(store_index_add(s, idx, "sgid:s:{t1}d", "D", 1, 60, 2000, 1001, 5, 10, &ev), STORE_OK);
+	CHECK(admin_int(adm, 2, ttl) > 100);
+	CHECK_INT(admin_int(adm, 2, card), 2); /* c and d */
+	/* move c to e: the record and its entry */
+	CHECK_INT(store_index_move(s, idx, "sgid:s:{t1}c", "sgid:s:{t1}e", "E", 1, 60, 1002), STORE_OK);
+	CHECK_INT(store_get(s, "sgid:s:{t1}c", 12, 0, &out), STORE_NOT_FOUND);
+	CHECK_INT(store_get(s, "sgid:s:{t1}e", 12, 0, &out), STORE_OK);
+	CHECK_STR(buf_cstr(&out), "E");
+	/* again: already moved is fine; neither there is "not found" */
+	CHECK_INT(store_index_move(s, idx, "sgid:s:{t1}c", "sgid:s:{t1}e", "E", 1, 60, 1002), STORE_OK);
+	CHECK_INT(store_index_move(s, idx, "sgid:s:{t1}x", "sgid:s:{t1}y", "Y", 1, 60, 1002), STORE_NOT_FOUND);
+	CHECK_INT(store_get(s, "sgid:s:{t1}y", 12, 0, &out), STORE_NOT_FOUND);
+	CHECK_INT(store_index_scan(s, idx, 0, &n), STORE_OK);
+	CHECK_INT(n, 2);
+	/* a record gone by itself is pruned when counted */
+	CHECK_INT(store_del(s, "sgid:s:{t1}d", 12), STORE_OK);
+	CHECK_INT(store_index_scan(s, idx, 0, &n), STORE_OK);
+	CHECK_INT(n, 1);
+	CHECK_INT(admin_int(adm, 2, card), 1);
+	/* logout: both names, entry gone, empty index gone */
+	CHECK_INT(store_index_del(s, idx, "sgid:s:{t1}e", "sgid:s:{t1}c"), STORE_OK);
+	const char *exists[] = { "EXISTS", idx, "sgid:s:{t1}e" };
+	CHECK_INT(admin_int(adm, 3, exists), 0);
+	/* purge */
+	CHECK_INT(store_index_add(s, idx, "sgid:s:{t1}f", "F", 1, 60, 3000, 0, 5, 120, &ev), STORE_OK);
+	CHECK_INT(store_index_add(s, idx, "sgid:s:{t1}g", "G", 1, 60, 3001, 0, 5, 120, &ev), STORE_OK);
+	CHECK_INT(store_index_scan(s, idx, 1, &n), STORE_OK);
+	CHECK_INT(n, 2);
+	const char *exists2[] = { "EXISTS", idx, "sgid:s:{t1}f", "sgid:s:{t1}g" };
+	CHECK_INT(admin_int(adm, 4, exists2), 0);
+	CHECK_INT(store_index_scan(s, idx, 1, &n), STORE_OK);
+	CHECK_INT(n, 0);
+	/* refused before any call */
+	CHECK_INT(store_index_add(s, idx, "sgid:s:{t1}h", "H", 1, 0, 1, 0, 5, 120, &ev), STORE_ERR_REPLY);
+done:
+	buf_free(&out);
+	if (adm)
+		redisFree(adm);
+	store_free(s);
+}
+
 int main(void)
 {
 	server_ignore_sigpipe();
@@ -815,6 +900,7 @@ int main(void)
 	}
 	RUN(test_basic);
 	RUN(test_ttl);
+	RUN(test_index);
 	RUN(test_auth);
 	RUN(test_db);
 	RUN(test_timeout);
