@@ -61,8 +61,12 @@ NETNS := tests/in-netns.sh
 integration: all
 	$(NETNS) tests/integration/run.sh
 
+# Against the supervised pool with --metrics-listen: the scrape taken after
+# every case must pass promtool (sanitized-stack and tsan run the same cases
+# against spawn-fcgi workers).
 hostile: all
-	$(NETNS) tests/hostile/run.sh
+	$(NETNS) env HOSTILE_METRICS_OUT=$(CURDIR)/$(BUILD)/hostile-metrics.prom tests/hostile/run.sh
+	promtool check metrics <$(BUILD)/hostile-metrics.prom
 
 # Gateway mode (issue 12): deploy/gateway/'s nginx and lighttpd examples in
 # front of an app, the login by navigation, forged identity headers, open

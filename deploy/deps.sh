@@ -16,11 +16,13 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # clang + its sanitizer
 # runtime, valgrind, chromium (screenshots of the demo SPA), wrk (load tests),
 # iproute2 (tests run in a private network namespace), openssl (TLS test
-# server and certificates in test_httpc).
+# server and certificates in test_httpc), prometheus (promtool checks the
+# metrics text; tests/faults/metrics.sh starts a private Prometheus on
+# loopback: the package's own service is kept from starting below).
 pkgs=(
   libfcgi-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libhiredis-dev pkg-config
   spawn-fcgi nginx lighttpd lighttpd-modules-lua lua5.4 redis-server redis-sentinel libfcgi-bin curl jq python3
-  clang libclang-rt-14-dev valgrind chromium wrk iproute2 openssl
+  clang libclang-rt-14-dev valgrind chromium wrk iproute2 openssl prometheus
 )
 # Node may come from elsewhere (e.g. NodeSource, which bundles npm and
 # conflicts with Debian's npm): only ask apt for what is really absent.

@@ -34,6 +34,7 @@ struct app {
 	struct cookie_opts cookie;
 	struct sb_slot_ref slot;          /* the bulkhead's view of this thread;
 	                                     sb NULL: no bulkhead */
+	struct metrics_block *metrics;    /* the slot's counters, NULL: none */
 };
 
 /* The FastCGI role (FastCGI 1.0 section 6): a filter is served as a
@@ -71,6 +72,9 @@ struct handled {
 /* shared may be NULL (one thread, nothing shared). */
 int app_init(struct app *a, const struct config *cfg, const struct app_shared *shared);
 void app_free(struct app *a);
+/* Gives the thread its scoreboard slot, and its counters to the modules
+ * that count (sgID calls, Redis errors). */
+void app_attach_slot(struct app *a, struct sb_slot_ref slot);
 
 void api_handle(struct app *a, const struct request *req, struct response *res,
 	struct handled *info);

@@ -14,11 +14,14 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "metrics.h"
+
 enum slot_state { SLOT_IDLE, SLOT_BUSY, SLOT_SGID, SLOT_STATE__MAX };
 
 struct scoreboard_slot {
 	_Atomic int state;         /* enum slot_state */
 	_Atomic int pid;           /* the worker that owns it, 0 when free */
+	struct metrics_block metrics; /* its thread's counters; zero when free */
 };
 
 struct scoreboard {
@@ -27,6 +30,8 @@ struct scoreboard {
 	int wait_ms;               /* how long a request waits for room */
 	_Atomic int sgid_high;     /* the most slots ever in SLOT_SGID at once */
 	_Atomic unsigned long rejected; /* requests turned away by the bulkhead */
+	struct metrics_supervisor sup;
+	struct metrics_block retired; /* the counters of reaped workers */
 	struct scoreboard_slot slots[];
 };
 
@@ -58,7 +63,12 @@ bool scoreboard_enter_sgid(struct sb_slot_ref ref);
 void scoreboard_leave_sgid(struct sb_slot_ref ref); /* back to BUSY */
 /* Slots in SLOT_SGID now. */
 int scoreboard_sgid_count(const struct scoreboard *sb);
-/* The supervisor, after reaping pid: its slots are idle and free again. */
+/* The supervisor, after reaping pid: its slots are idle and free again,
+ * their counters folded into sb->retired (so every counter only grows). */
 void scoreboard_release_pid(struct scoreboard *sb, pid_t pid);
+/* The counters of ref's thread, NULL without a slot. */
+struct metrics_block *scoreboard_metrics(struct sb_slot_ref ref);
+/* retired + every owned slot's counters into *sum (zeroed first). */
+void scoreboard_sum_metrics(const struct scoreboard *sb, struct metrics_block *sum);
 
 #endif

@@ -13,6 +13,7 @@
 #include "httpc.h"
 #include "idtoken.h"
 #include "jose.h"
+#include "metrics.h"
 
 #define SGID_PKCE_VERIFIER_LEN 43
 #define SGID_MAX_DATA_FIELDS 64
@@ -69,6 +70,7 @@ struct sgid_client {
 	char errstr[256];             /* detail of the last failure; no secrets */
 	enum idt_err idt_err;         /* why the last ID token was rejected
 	                                 (SGID_ERR_ID_TOKEN), else IDT_OK */
+	struct metrics_block *metrics; /* the thread's counters, NULL: none */
 };
 
 struct sgid_tokens {

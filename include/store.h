@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include "buf.h"
 #include "cfg.h"
+#include "metrics.h"
 
 enum store_err {
 	STORE_OK,
@@ -88,6 +89,7 @@ struct store {
 	const struct store_ops *ops;
 	void *impl;
 	char errstr[160];    /* detail of the last failure, no values */
+	struct metrics_block *metrics; /* the thread's counters, NULL: none */
 };
 
 /* Connects lazily: creation never fails for an unreachable server. NULL

@@ -19,6 +19,8 @@ struct supervisor_opts {
 	unsigned long max_requests;  /* per worker, 0 = never recycle */
 	int stop_timeout_s;          /* SIGTERM deadline for in-flight requests */
 	const char *env_file;        /* re-read on SIGHUP */
+	const char *metrics_listen;  /* NULL, or where /metrics and /status are
+	                                served (metrics_http.h) */
 	pid_t (*fork_fn)(void);      /* NULL: fork(2); tests pass one that fails
 	                                as fork does (EAGAIN) at a chosen call */
 };

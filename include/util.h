@@ -36,4 +36,8 @@ bool has_prefix(const char *s, const char *prefix);
  * configuration. */
 int parse_decimal(const char *s, long min, long max, long *out);
 
+/* "host:port" or "[v6]:port": host (brackets removed) into host[cap], *port
+ * pointing into spec; -1 when a part is missing or host is too long. */
+int hostport_split(const char *spec, char *host, size_t cap, const char **port);
+
 #endif

@@ -47,6 +47,15 @@ int app_init(struct app *a, const struct config *cfg, const struct app_shared *s
 	return 0;
 }
 
+void app_attach_slot(struct app *a, struct sb_slot_ref slot)
+{
+	a->slot = slot;
+	a->metrics = scoreboard_metrics(slot);
+	a->sgid.metrics = a->metrics;
+	if (a->store)
+		a->store->metrics = a->metrics;
+}
+
 void app_free(struct app *a)
 {
 	if (!a)
@@ -350,8 +359,8 @@ static void redirect_to_frontend(struct app *a, struct response *res, const char
 static void login_ended(struct app *a, const struct request *req, enum login_outcome outcome,
 	const char *sub)
 {
-	(void)a;
 	log_debug("redirect: outcome %s", login_outcome_name(outcome));
+	metrics_count_login(a->metrics, (int)outcome);
 	if (outcome == LOGIN_OK)
 		audit(req, AUDIT_LOGIN_SUCCESS, "success", NULL, sub);
 	else

@@ -10,15 +10,17 @@
 #include "audit.h"
 #include "cfg.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "server.h"
 #include "supervisor.h"
 
-enum { EXIT_CONFIG = 2, EXIT_USAGE = 64 };
+enum { EXIT_CONFIG = 2, EXIT_USAGE = 64, EXIT_UNAVAILABLE = 69 };
 
 static void usage(FILE *f)
 {
 	fputs("usage: sgid-fcgi [--env-file PATH] [--threads T] [--max-requests N]\n"
 	      "       sgid-fcgi --listen unix:PATH|HOST:PORT [--workers N] [--threads T] ...\n"
+	      "       sgid-fcgi --status [--metrics-listen ADDR]\n"
 	      "       sgid-fcgi --check-config | --version | --help\n"
 	      "       sgid-fcgi revoke|sessions --sub SUB [--env-file PATH]\n"
 	      "\n"
@@ -44,6 +46,10 @@ static void usage(FILE *f)
 	      "  --max-requests N    recycle a worker after N requests, over all its threads\n"
 	      "                      (default 0: never)\n"
 	      "  --stop-timeout S    seconds in-flight requests get on SIGTERM (default 30)\n"
+	      "  --metrics-listen ADDR  with --listen: serve Prometheus /metrics and /status\n"
+	      "                      on 127.0.0.1:9464 or unix:PATH (default: off)\n"
+	      "  --status            print the pool's workers and threads, asked of the\n"
+	      "                      supervisor's --metrics-listen (default " METRICS_HTTP_DEFAULT_ADDR ")\n"
 	      "  --version           print the version\n"
 	      "  --help              this text\n", f);
 }
@@ -61,6 +67,22 @@ static int parse_count(const char *arg, const char *name, unsigned long min, uns
 	return 0;
 }
 
+/* --status: the supervisor's /status page, as it is. */
+static int print_status(const char *addr)
+{
+	struct buf page = BUF_INIT;
+	char err[300];
+	if (metrics_http_get(addr, "/status", &page, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sgid-fcgi: --status: no pool answers at %s (%s); is it running with "
+		                "--metrics-listen %s?\n", addr, err, addr);
+		buf_free(&page);
+		return EXIT_UNAVAILABLE;
+	}
+	fwrite(buf_cstr(&page), 1, page.len, stdout);
+	buf_free(&page);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -71,13 +93,15 @@ int main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "stop-timeout", required_argument, NULL, 't' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
+		{ "status", no_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env_file = NULL;
-	const char *listen_spec = NULL;
-	int check_only = 0, opt;
+	const char *listen_spec = NULL, *metrics_listen = NULL;
+	int check_only = 0, status_only = 0, opt;
 	unsigned long max_requests = 0, workers = 4, stop_timeout = 30;
 	unsigned long threads = SERVER_DEFAULT_THREADS;
 
@@ -105,6 +129,8 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case 'l': listen_spec = optarg; break;
+		case 'M': metrics_listen = optarg; break;
+		case 'S': status_only = 1; break;
 		case 'V': printf("sgid-fcgi %s\n", SGID_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
@@ -112,6 +138,13 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (status_only)
+		return print_status(metrics_listen ? metrics_listen : METRICS_HTTP_DEFAULT_ADDR);
+	if (metrics_listen && !listen_spec && !check_only) {
+		fprintf(stderr, "sgid-fcgi: --metrics-listen needs --listen: the supervisor serves "
+		                "the metrics (under spawn-fcgi each process counts alone, unserved)\n");
 		return EXIT_USAGE;
 	}
 	struct config cfg;
@@ -139,6 +172,7 @@ int main(int argc, char **argv)
 			.listen = listen_spec, .workers = (unsigned)workers, .threads = (unsigned)threads,
 			.max_requests = max_requests,
 			.stop_timeout_s = (int)stop_timeout, .env_file = env_file ? env_file : ".env",
+			.metrics_listen = metrics_listen,
 		};
 		rc = supervisor_run(&so, &cfg);
 	} else if (!server_fd0_is_socket()) {

@@ -22,10 +22,11 @@ struct scoreboard *scoreboard_create(size_t n_slots, int max_sgid, int wait_ms)
 	sb->n_slots = n_slots;
 	sb->max_sgid = max_sgid > 0 ? max_sgid : 1;
 	sb->wait_ms = wait_ms > 0 ? wait_ms : 0;
-	for (size_t i = 0; i < n_slots; i++) {
-		atomic_init(&sb->slots[i].state, SLOT_IDLE);
-		atomic_init(&sb->slots[i].pid, 0);
-	}
+	/* Every slot starts as mmap gives it, all zero: idle, no owner, no
+	 * counts. Not written here, so the pages of slots no worker uses (the
+	 * ranges kept for reloads) are never touched. */
+	_Static_assert(SLOT_IDLE == 0, "a zeroed slot is idle");
+	atomic_init(&sb->sup.started_unix, (int64_t)time(NULL));
 	atomic_init(&sb->sgid_high, 0);
 	atomic_init(&sb->rejected, 0);
 	return sb;
@@ -109,8 +110,26 @@ void scoreboard_release_pid(struct scoreboard *sb, pid_t pid)
 	for (size_t i = 0; i < sb->n_slots; i++) {
 		int owner = (int)pid;
 		if (atomic_load(&sb->slots[i].pid) == owner) {
+			metrics_block_add(&sb->retired, &sb->slots[i].metrics);
+			metrics_block_zero(&sb->slots[i].metrics);
 			atomic_store(&sb->slots[i].state, SLOT_IDLE);
 			atomic_store(&sb->slots[i].pid, 0);
 		}
 	}
+}
+
+struct metrics_block *scoreboard_metrics(struct sb_slot_ref ref)
+{
+	return ref.sb && ref.index < ref.sb->n_slots ? &ref.sb->slots[ref.index].metrics : NULL;
+}
+
+/* A free slot's counters are zero (folded on release): only owned ones are
+ * read, so a scrape touches no memory of ranges never used. */
+void scoreboard_sum_metrics(const struct scoreboard *sb, struct metrics_block *sum)
+{
+	metrics_block_zero(sum);
+	metrics_block_add(sum, &sb->retired);
+	for (size_t i = 0; i < sb->n_slots; i++)
+		if (atomic_load(&sb->slots[i].pid) != 0)
+			metrics_block_add(sum, &sb->slots[i].metrics);
 }

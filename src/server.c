@@ -103,7 +103,7 @@ static int drain_body(FCGX_Request *r)
 
 static void handle_one(struct app *a, FCGX_Request *r)
 {
-	int64_t start = now_monotonic_ms();
+	int64_t start_us = metrics_now_us();
 	struct response res;
 	struct buf out = BUF_INIT;
 	struct handled info = { "-" };
@@ -156,8 +156,10 @@ static void handle_one(struct app *a, FCGX_Request *r)
 		if (FCGX_PutStr(out.data, (int)len, r->out) < 0)
 			log_warn("client went away before the response was written");
 	}
+	int64_t took_us = metrics_now_us() - start_us;
+	metrics_count_request(a->metrics, info.route, res.status, took_us);
 	log_info("%s %s route=%s status=%d ms=%lld", method, n > 0 && (size_t)n < sizeof(path) ? path : "-",
-	         info.route, res.status, (long long)(now_monotonic_ms() - start));
+	         info.route, res.status, (long long)(took_us / 1000));
 	log_set_request_id(NULL);
 	buf_free(&out);
 	resp_free(&res);
@@ -480,7 +482,8 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 			break;
 		}
 		rt->app_ready = true;
-		rt->app.slot = (struct sb_slot_ref){ opts->scoreboard, opts->slot_base + ready, &w.on_sgid };
+		app_attach_slot(&rt->app,
+		                (struct sb_slot_ref){ opts->scoreboard, opts->slot_base + ready, &w.on_sgid });
 		if (opts->scoreboard && rt->app.slot.index < opts->scoreboard->n_slots)
 			atomic_store(&opts->scoreboard->slots[rt->app.slot.index].pid, (int)getpid());
 		if (FCGX_InitRequest(&rt->req, opts->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {

@@ -214,13 +214,23 @@ static void note_http_failure(struct sgid_client *c, const char *what, enum http
 	set_err(c, "%s: HTTP %ld%s%s", what, r->status, oauth_error[0] ? " error=" : "", oauth_error);
 }
 
+/* Counts one call to sgID: its duration and whether it failed (transport
+ * or an error status). */
+static void count_call(struct sgid_client *c, enum metrics_sgid_call call, int64_t start_us,
+	enum httpc_err e)
+{
+	metrics_count_sgid_call(c->metrics, call, metrics_now_us() - start_us, e == HTTPC_OK);
+}
+
 /* Fetches and parses the JWKS, with the cache's lock NOT held (an HTTP
  * call): into fresh. */
 static enum sgid_err fetch_jwks(struct sgid_client *c, struct jwks *fresh)
 {
 	struct httpc_response r = {0};
 	enum sgid_err rc = SGID_ERR_JWKS;
+	int64_t start_us = metrics_now_us();
 	enum httpc_err e = httpc_get(c->http, c->jwks_url, NULL, &r);
+	count_call(c, METRICS_CALL_JWKS, start_us, e);
 	if (e != HTTPC_OK) {
 		note_http_failure(c, "jwks", e, &r);
 		goto fail;
@@ -288,6 +298,7 @@ static enum sgid_err verify_id_token(struct sgid_client *c, const char *jwt, siz
 		if (!jc->refetched || now - jc->last_refetch_ms >= (int64_t)cfg->jwks_refetch_interval * 1000) {
 			jc->refetched = true;
 			jc->last_refetch_ms = now;
+			metrics_count_jwks_refetch(c->metrics);
 			if (refresh_jwks_locked(c, jc) != SGID_OK) {
 				rc = SGID_ERR_JWKS;
 				goto done;
@@ -329,7 +340,9 @@ enum sgid_err sgid_exchange_code(struct sgid_client *c, const char *code, size_t
 	    add_param(&form, '&', "client_id", cfg->client_id) ||
 	    add_param(&form, '&', "client_secret", cfg->client_secret))
 		goto fail;
+	int64_t start_us = metrics_now_us();
 	enum httpc_err he = httpc_post_form(c->http, c->token_url, form.data, form.len, &r);
+	count_call(c, METRICS_CALL_TOKEN, start_us, he);
 	if (he != HTTPC_OK) {
 		note_http_failure(c, "token", he, &r);
 		rc = SGID_ERR_HTTP;
@@ -499,7 +512,9 @@ enum sgid_err sgid_fetch_userinfo(struct sgid_client *c, const char *access_toke
 	enum sgid_err rc;
 
 	memset(out, 0, sizeof(*out));
+	int64_t start_us = metrics_now_us();
 	enum httpc_err he = httpc_get(c->http, c->userinfo_url, access_token, &r);
+	count_call(c, METRICS_CALL_USERINFO, start_us, he);
 	if (he != HTTPC_OK) {
 		note_http_failure(c, "userinfo", he, &r);
 		rc = SGID_ERR_HTTP;

@@ -43,6 +43,7 @@ struct rstore {
 	struct redis_config cfg;     /* own copy; holds the password, wiped on free */
 	redisContext *ctx;           /* NULL: connect on the next call */
 	size_t sentinel_next;        /* the sentinel to ask first */
+	bool connected_once;         /* a later connection is a reconnect */
 	struct cluster_state *cl;    /* REDIS_CLUSTER only, else NULL */
 };
 
@@ -364,7 +365,12 @@ static enum store_err ensure_conn(struct store *s)
 		r->ctx = discover(s, &e);
 	else
 		r->ctx = open_conn(s, r->cfg.unix_path[0] ? NULL : r->cfg.host, r->cfg.port, &e);
-	return r->ctx ? STORE_OK : e;
+	if (!r->ctx)
+		return e;
+	if (r->connected_once)
+		metrics_count_redis_reconnect(s->metrics);
+	r->connected_once = true;
+	return STORE_OK;
 }
 
 static void drop_conn(struct rstore *r)
@@ -750,12 +756,19 @@ static enum store_err cluster_run(struct store *s, const char *what, int argc, c
 	return last;
 }
 
+/* Every command goes through here: a failure is counted once, by kind. */
 static enum store_err run(struct store *s, const char *what, int argc, const char **argv,
 	const size_t *lens, redisReply **out)
 {
-	if (impl(s)->cl)
-		return cluster_run(s, what, argc, argv, lens, out);
-	return single_run(s, what, argc, argv, lens, out);
+	enum store_err e = impl(s)->cl ? cluster_run(s, what, argc, argv, lens, out)
+	                               : single_run(s, what, argc, argv, lens, out);
+	if (e == STORE_ERR_CONNECT)
+		metrics_count_redis_error(s->metrics, METRICS_REDIS_CONNECT);
+	else if (e == STORE_ERR_IO)
+		metrics_count_redis_error(s->metrics, METRICS_REDIS_IO);
+	else if (e == STORE_ERR_REPLY)
+		metrics_count_redis_error(s->metrics, METRICS_REDIS_REPLY);
+	return e;
 }
 
 static enum store_err reply_value(struct store *s, const char *what, redisReply *rep,

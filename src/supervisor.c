@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,6 +18,8 @@
 
 #include "httpc.h"
 #include "log.h"
+#include "metrics_http.h"
+#include "metrics_page.h"
 #include "scoreboard.h"
 #include "server.h"
 #include "util.h"
@@ -59,22 +63,16 @@ static int open_unix(const char *path, char *err, size_t err_len)
 static int open_tcp(const char *spec, char *err, size_t err_len)
 {
 	char host[256];
-	const char *colon = strrchr(spec, ':');
-	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host) || !colon[1]) {
+	const char *port;
+	if (hostport_split(spec, host, sizeof(host), &port) != 0) {
 		snprintf(err, err_len, "expected unix:/path or host:port, got %s", spec);
 		return -1;
-	}
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') { /* [::1]:9000 */
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
 	}
 	struct addrinfo hints, *res = NULL;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;
-	int gai = getaddrinfo(host, colon + 1, &hints, &res);
+	int gai = getaddrinfo(host, port, &hints, &res);
 	if (gai != 0) {
 		snprintf(err, err_len, "%s: %s", spec, gai_strerror(gai));
 		return -1;
@@ -126,6 +124,8 @@ struct pool {
 	unsigned threads;        /* request threads per worker */
 	struct scoreboard *sb;   /* shared with the workers: the bulkhead */
 	unsigned sb_ranges;      /* how many workers' slot ranges it holds */
+	int signal_fd;           /* the pool's signals, read in the main loop */
+	struct metrics_http metrics; /* the metrics listener, if any */
 };
 
 /* A scoreboard range no live worker uses (a reload runs two pools side by
@@ -160,6 +160,10 @@ static pid_t spawn_worker(struct pool *p, struct worker *slot, const struct conf
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() == 1)
 			_exit(0);
+		/* the supervisor's sockets: a copy kept open here would hold a
+		 * scrape's connection open after the supervisor closed it */
+		close(p->signal_fd);
+		metrics_http_close(&p->metrics);
 		sigprocmask(SIG_UNBLOCK, &pool_signals, NULL);
 		signal(SIGHUP, SIG_IGN);
 		signal(SIGCHLD, SIG_DFL);
@@ -178,6 +182,7 @@ static pid_t spawn_worker(struct pool *p, struct worker *slot, const struct conf
 	slot->generation = generation;
 	slot->started_ms = now_monotonic_ms();
 	slot->retiring = 0;
+	atomic_fetch_add(&p->sb->sup.workers_alive, 1);
 	log_info("supervisor: worker %d started (generation %u)", (int)pid, generation);
 	return pid;
 }
@@ -216,6 +221,7 @@ static void reap(struct pool *p)
 			continue;
 		/* a worker killed mid-request leaves its slots as they were */
 		scoreboard_release_pid(p->sb, pid);
+		atomic_fetch_sub(&p->sb->sup.workers_alive, 1);
 		int64_t lived = now_monotonic_ms() - w->started_ms;
 		int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 		if (WIFSIGNALED(status))
@@ -225,6 +231,7 @@ static void reap(struct pool *p)
 			log_info("supervisor: worker %d exited with status %d after %lld ms", (int)pid,
 			         WEXITSTATUS(status), (long long)lived);
 		if (!w->retiring && !p->stopping) {
+			metrics_inc(&p->sb->sup.respawns, 1); /* fill_pool starts another */
 			if (!clean && lived < FAST_EXIT_MS) {
 				/* crash loop: back off exponentially, capped */
 				p->fast_exits++;
@@ -270,6 +277,7 @@ static void reload(struct pool *p)
 	if (cfg_load(&next, p->opts->env_file, &err) != 0) {
 		log_error("supervisor: reload refused, keeping the running configuration: %s: %s",
 		          err.var, err.msg);
+		metrics_inc(&p->sb->sup.reload_failures, 1);
 		return;
 	}
 	while (started < want) {
@@ -284,6 +292,7 @@ static void reload(struct pool *p)
 		log_error("supervisor: reload failed: %u of %u new workers started (stopped again); "
 		          "old configuration kept (generation %u)", started, want, p->generation);
 		cfg_free(&next); /* wipes the secrets */
+		metrics_inc(&p->sb->sup.reload_failures, 1);
 		return;
 	}
 	/* commit: the new workers take the pool's slots, the old ones retire
@@ -302,6 +311,7 @@ static void reload(struct pool *p)
 	p->generation = gen;
 	p->fast_exits = 0;
 	p->next_spawn_ms = 0;
+	metrics_inc(&p->sb->sup.reloads, 1);
 	log_info("supervisor: configuration reloaded (generation %u, %u workers replaced)",
 	         p->generation, want);
 }
@@ -330,6 +340,50 @@ static void shutdown_pool(struct pool *p)
 		}
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
+	}
+}
+
+/* The metrics listener's pages (metrics_page.h). */
+static int serve_metrics(void *ctx, const char *path, struct buf *body)
+{
+	struct pool *p = ctx;
+	if (strcmp(path, "/metrics") == 0)
+		return metrics_page_render(p->sb, body) == 0 ? 200 : 500;
+	if (strcmp(path, "/status") != 0)
+		return 404;
+	struct metrics_worker ws[SUPERVISOR_MAX_WORKERS];
+	size_t n = 0;
+	int64_t now = now_monotonic_ms();
+	for (unsigned i = 0; i < SUPERVISOR_MAX_WORKERS; i++) {
+		const struct worker *w = &p->w[i];
+		if (w->pid <= 0)
+			continue;
+		ws[n++] = (struct metrics_worker){
+			.pid = w->pid, .generation = w->generation, .up_s = (now - w->started_ms) / 1000,
+			.slot_base = w->sb_range >= 0 ? (size_t)w->sb_range * p->threads : 0,
+			.n_slots = w->sb_range >= 0 ? p->threads : 0, .retiring = w->retiring != 0,
+		};
+	}
+	struct metrics_pool_view v = { p->sb, ws, n, p->generation, p->opts->listen };
+	return metrics_status_render(&v, body) == 0 ? 200 : 500;
+}
+
+/* Every signal the signalfd holds. */
+static void take_signals(struct pool *p)
+{
+	struct signalfd_siginfo si;
+	while (read(p->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		if (sig == SIGHUP) {
+			reload(p);
+		} else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+			log_info("supervisor: signal %d: stopping, letting requests finish", sig);
+			p->stopping = 1;
+			/* new connections are refused at once instead of queueing
+			 * behind workers that will not accept them */
+			if (has_prefix(p->opts->listen, "unix:"))
+				unlink(p->opts->listen + 5);
+		} /* SIGCHLD: the loop reaps after every wake-up */
 	}
 }
 
@@ -371,7 +425,8 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
 		free(p);
 		return 1;
 	}
-	/* Signals are taken synchronously with sigtimedwait: no handler races. */
+	/* Signals are read synchronously from a signalfd: no handler races,
+	 * and the loop can poll the metrics listener beside them. */
 	sigemptyset(&pool_signals);
 	sigaddset(&pool_signals, SIGCHLD);
 	sigaddset(&pool_signals, SIGTERM);
@@ -380,36 +435,44 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
 	sigaddset(&pool_signals, SIGHUP);
 	sigprocmask(SIG_BLOCK, &pool_signals, NULL);
 	server_ignore_sigpipe();
+	p->signal_fd = signalfd(-1, &pool_signals, SFD_NONBLOCK | SFD_CLOEXEC);
+	int metrics_fd = -1;
+	if (opts->metrics_listen &&
+	    (metrics_fd = listen_socket_open(opts->metrics_listen, err, sizeof(err))) < 0)
+		log_error("supervisor: metrics listener: %s", err);
+	if (p->signal_fd < 0 || (opts->metrics_listen && metrics_fd < 0) ||
+	    metrics_http_init(&p->metrics, metrics_fd, serve_metrics, p) != 0) {
+		log_error("supervisor: cannot start: %s", strerror(errno));
+		if (p->signal_fd >= 0)
+			close(p->signal_fd);
+		if (metrics_fd >= 0)
+			close(metrics_fd);
+		close(p->listen_fd);
+		scoreboard_free(p->sb);
+		free(p);
+		return 1;
+	}
 
 	log_info("supervisor: listening on %s with %u workers x %u threads, at most %d in sgID calls",
 	         opts->listen, opts->workers, threads, p->sb->max_sgid);
+	if (opts->metrics_listen)
+		log_info("supervisor: metrics on %s (/metrics, /status)", opts->metrics_listen);
 	fill_pool(p);
 	while (!p->stopping) {
-		struct timespec tick = { 0, 200 * 1000 * 1000 };
-		siginfo_t si;
-		int sig = sigtimedwait(&pool_signals, &si, &tick);
-		switch (sig) {
-		case SIGCHLD:
-			reap(p);
-			break;
-		case SIGHUP:
-			reload(p);
-			break;
-		case SIGTERM: case SIGINT: case SIGQUIT:
-			log_info("supervisor: signal %d: stopping, letting requests finish", sig);
-			p->stopping = 1;
-			/* new connections are refused at once instead of queueing
-			 * behind workers that will not accept them */
-			if (has_prefix(opts->listen, "unix:"))
-				unlink(opts->listen + 5);
-			break;
-		default:
-			reap(p); /* timeout: also catches a coalesced SIGCHLD */
-			break;
-		}
+		struct pollfd fds[2 + METRICS_HTTP_MAX_CONNS];
+		fds[0] = (struct pollfd){ .fd = p->signal_fd, .events = POLLIN };
+		size_t n = 1 + metrics_http_pollfds(&p->metrics, fds + 1);
+		if (poll(fds, n, metrics_http_timeout_ms(&p->metrics, 200)) > 0 && fds[0].revents)
+			take_signals(p);
+		reap(p); /* also after a timeout: catches a coalesced SIGCHLD */
+		metrics_http_step(&p->metrics, fds + 1, n - 1);
 		fill_pool(p);
 	}
+	metrics_http_close(&p->metrics);
+	if (opts->metrics_listen && has_prefix(opts->metrics_listen, "unix:"))
+		unlink(opts->metrics_listen + 5);
 	shutdown_pool(p);
+	close(p->signal_fd);
 	close(p->listen_fd);
 	if (has_prefix(opts->listen, "unix:"))
 		unlink(opts->listen + 5);

@@ -101,3 +101,19 @@ int parse_decimal(const char *s, long min, long max, long *out)
 	*out = v;
 	return 0;
 }
+
+int hostport_split(const char *spec, char *host, size_t cap, const char **port)
+{
+	const char *colon = strrchr(spec, ':');
+	if (!colon || colon == spec || (size_t)(colon - spec) >= cap || !colon[1])
+		return -1;
+	size_t n = (size_t)(colon - spec);
+	if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']') { /* [::1]:9000 */
+		spec++;
+		n -= 2;
+	}
+	memcpy(host, spec, n);
+	host[n] = '\0';
+	*port = colon + 1;
+	return 0;
+}

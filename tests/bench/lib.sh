@@ -177,8 +177,12 @@ start_cluster() {
 # without a .env; THREADS request threads per worker (default: sgid-fcgi's)
 start_pool() {
   ours_env
+  # the metrics listener, when the build has one (an older build, run for
+  # a comparison, has not)
+  local metrics=()
+  "$BUILD/sgid-fcgi" --help | grep -q -- --metrics-listen && metrics=(--metrics-listen "unix:$RT/metrics.sock")
   (cd "$RT/work" && exec "${OURS_ENV[@]}" "$BUILD/sgid-fcgi" --listen "unix:$RT/ours.sock" --workers "$1" \
-    ${2:+--threads "$2"}) >"$RT/ours.log" 2>&1 &
+    ${2:+--threads "$2"} "${metrics[@]}") >"$RT/ours.log" 2>&1 &
   POOL_PID=$!
   started sgid-fcgi "$POOL_PID"
   wait_for 20 "the sgid-fcgi pool" test -S "$RT/ours.sock"
@@ -189,18 +193,29 @@ pool_workers() { pgrep -P "$POOL_PID" 2>/dev/null | tr '\n' ' '; }
 
 # start_alt_pool WORKERS THREADS: a second sgid-fcgi pool (BENCH_ALT), on
 # alt.sock behind nginx's PORT_ALT, same Redis and stand-in: the comparison
-# of two pool shapes in one run
+# of two pool shapes in one run. BENCH_ALT_BIN: another build for it (say,
+# one without a change, to measure the change's cost in the same run).
 start_alt_pool() {
   ours_env "$PORT_ALT"
   # BENCH_CLUSTER: the alt pool's store is the cluster (REDIS_URL: credentials only)
   [[ -n ${CLUSTER_SEEDS:-} ]] && OURS_ENV+=(REDIS_CLUSTER="$CLUSTER_SEEDS" REDIS_URL="redis://127.0.0.1:1/0")
-  (cd "$RT/work" && exec "${OURS_ENV[@]}" "$BUILD/sgid-fcgi" --listen "unix:$RT/alt.sock" --workers "$1" \
+  (cd "$RT/work" && exec "${OURS_ENV[@]}" "${BENCH_ALT_BIN:-$BUILD/sgid-fcgi}" --listen "unix:$RT/alt.sock" --workers "$1" \
     --threads "$2") >"$RT/alt.log" 2>&1 &
   ALT_PID=$!
   started sgid-fcgi-alt "$ALT_PID"
   wait_for 20 "the alt sgid-fcgi pool" test -S "$RT/alt.sock"
   wait_for 20 "$1 alt sgid-fcgi workers" alt_has "$1"
 }
+# scrape_every_second SECONDS: the ours pool's /metrics once a second, as a
+# Prometheus with a 1 s scrape interval would (the scraped-* rows).
+scrape_every_second() {
+  local i
+  for ((i = 0; i <= $1; i++)); do
+    curl -sf --max-time 2 --unix-socket "$RT/metrics.sock" -o /dev/null http://metrics/metrics || true
+    sleep 1
+  done
+}
+
 alt_has() { [[ $(alt_workers | wc -w) -ge $1 ]]; }
 alt_workers() { [[ -n $ALT_PID ]] && pgrep -P "$ALT_PID" 2>/dev/null | tr '\n' ' '; return 0; }
 

@@ -64,6 +64,8 @@ ALL_ROWS="ceiling transport transport-redis ours-auth-url ours-userinfo-session 
 [[ -n $ALT ]] && ALL_ROWS+=" alt-auth-url alt-userinfo-session alt-auth-check alt-userinfo-fresh alt-login"
 ALL_ROWS+=" peer-auth-url peer-userinfo-session peer-userinfo-fresh peer-login"
 ALL_ROWS+=" ours-login-250ms peer1-login-250ms ours-login-2s peer1-login-2s"
+# the ours pool with its /metrics scraped every second (issue 13)
+ALL_ROWS+=" scraped-auth-url scraped-userinfo-session"
 ROWS=${BENCH_ROWS:-$ALL_ROWS}
 OUT_DIR=$BUILD/bench
 
@@ -190,7 +192,7 @@ pss_sampler() {
 
 # run_row NAME REP
 run_row() {
-  local name=$1 rep=$2 engine mode path="" pool="" out=$RT/row.out t0 t1 ops wrk_cpu delay=0 conns=$CONNS
+  local name=$1 rep=$2 engine mode path="" pool="" out=$RT/row.out t0 t1 ops wrk_cpu delay=0 conns=$CONNS scraper=""
   engine=${name%%-*}
   case $name in
     *-login-*ms) delay=${name##*-login-} delay=${delay%ms} ;;
@@ -198,6 +200,8 @@ run_row() {
   esac
   case $name in
     ceiling) mode=plain path=/ceiling engine=nginx ;;
+    scraped-auth-url) mode=plain path="/api/auth-url?icecream=Vanilla" ;;
+    scraped-userinfo-session) mode=cached pool=$RT/cached-ours.txt path=/api/userinfo ;;
     transport) mode=plain path=/trivial/health engine=nginx ;;
     transport-redis) mode=plain path=/trivial-redis/health engine=nginx ;;
     *-auth-url) mode=plain path="/api/auth-url?icecream=Vanilla" ;;
@@ -233,12 +237,14 @@ run_row() {
     else pss_sampler "$pss_file" "$secs" "$POOL_PID" $(pool_workers) & fi
     sampler=$!
   fi
+  [[ $engine == scraped ]] && { scrape_every_second "$secs" & scraper=$!; }
   t0=$(group_ticks)
   local saved=$CONNS
   CONNS=$conns
   wrk_run "$out" "$secs" "$mode" "$base$path" BENCH_POOL="$pool"
   CONNS=$saved
   t1=$(group_ticks)
+  [[ -z $scraper ]] || wait "$scraper" 2>/dev/null || true
   local extra=""
   if ((delay > 0)); then
     wait "$sampler" 2>/dev/null || true
@@ -297,7 +303,11 @@ run_row() {
 # ---- sessions for the "from the session" rows ------------------------------
 # (cached userinfo, and the gateway's auth check over the same sessions)
 for engine in ours alt peer; do
-  case " $ROWS " in *" $engine-userinfo-session "* | *" $engine-auth-check "*) ;; *) continue ;; esac
+  case " $ROWS " in
+    *" $engine-userinfo-session "* | *" $engine-auth-check "*) ;;
+    *" scraped-userinfo-session "*) [[ $engine == ours ]] || continue ;;
+    *) continue ;;
+  esac
   say "bench: $engine: $CACHED_POOL logged-in sessions for the cached userinfo and auth-check rows"
   mint "$engine" 3 "$RT/minted-$engine.txt" 16
   head -n "$CACHED_POOL" "$RT/minted-$engine.txt" >"$RT/cached-$engine.txt"
@@ -475,6 +485,18 @@ report() {
           r = R[i]; if (r !~ /^alt-/) continue; o = r; sub(/^alt-/, "ours-", o); if (!(o in mr) || mr[o] <= 0) continue
           printf "  %-22s cluster %10.1f/s, one Redis %10.1f/s: %.0f%% %s\n", substr(o, 6), mr[r], mr[o], 100 * mr[r] / mr[o], (mr[r] >= 0.95 * mr[o] ? "met" : "MISSED")
         }
+      }
+    }
+    # ---- the same pool with /metrics scraped every second (issue 13)
+    ns = 0
+    for (i = 1; i <= n; i++) { r = R[i]; if (r !~ /^scraped-/) continue; o = r; sub(/^scraped-/, "ours-", o); if (o in mr) ns++ }
+    if (ns > 0) {
+      printf "\nmetrics: the ours pool with /metrics scraped every 1 s against unscraped (issue 13: under 3%% cost):\n"
+      printf "  %-22s %10s %10s %7s %9s %9s\n", "row", "ours/s", "scraped/s", "ratio", "ours CPU", "scr. CPU"
+      for (i = 1; i <= n; i++) {
+        r = R[i]; if (r !~ /^scraped-/) continue; o = r; sub(/^scraped-/, "ours-", o); if (!(o in mr)) continue
+        qr = (mr[o] > 0) ? mr[r] / mr[o] : 0
+        printf "  %-22s %10.1f %10.1f %7.3f %9.3f %9.3f  %s\n", substr(o, 6), mr[o], mr[r], qr, mc[o, 1], mc[r, 1], (qr >= 0.97 ? "ok" : "OVER 3%")
       }
     }
     # ---- sgID far away

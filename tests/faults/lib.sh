@@ -257,7 +257,7 @@ f_pool_start() {
 # The system call a process or thread is blocked in (x86-64: 43 accept, 288
 # accept4, 232 epoll_wait / 281 epoll_pwait (a request thread waiting for a
 # connection), 7 poll / 271 ppoll (libcurl waiting for sgID), 128
-# rt_sigtimedwait (a worker's or the supervisor's main thread)).
+# rt_sigtimedwait (a worker's main thread; the supervisor polls: 7)).
 # f_syscall PID [TID]: of the process's main thread, or of thread TID.
 f_syscall() {
   local f=/proc/$1/syscall sc

@@ -27,6 +27,9 @@
 #   audit          (n) the audit log: each event once, no secrets, mv + SIGHUP
 #   revoke         (p) revoke / sessions --sub: 3 sessions of one user ended,
 #                      another user's kept; SESSION_MAX_PER_USER eviction
+#   metrics        (q) --metrics-listen: counters against real traffic, kept
+#                      across kill -9 and reload; promtool; --status; hostile
+#                      clients on the metrics port; a real Prometheus
 #
 # FAULTS_QUICK=1: shorter loads and fewer cases, soak of 20 s (for make check).
 # Otherwise the soak runs SOAK_SECONDS (default 60 here; `make soak` runs
@@ -37,7 +40,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel cluster anon-flood audit revoke soak)
+all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel cluster anon-flood audit revoke metrics soak)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}

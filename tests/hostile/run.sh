@@ -37,12 +37,18 @@ login_ttl_s=${HOSTILE_LOGIN_TTL_S:-4}
 client_id=hostile-client
 client_secret=hostile-secret-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 
+# HOSTILE_METRICS_OUT=FILE: the app runs as a supervised pool (--listen,
+# --metrics-listen on a unix socket) instead of spawn-fcgi workers, and a
+# scrape of /metrics taken after every case is saved to FILE (for promtool).
+metrics_out=${HOSTILE_METRICS_OUT:-}
+
 passed=0
 failed=0
 finish() {
   local rc=$?
   trap - EXIT INT TERM
   stack_stop nginx
+  stack_stop pool
   stack_stop_app
   stack_stop idp
   stack_cleanup
@@ -95,7 +101,16 @@ export SGID_JWKS_MIN_REFETCH_SECONDS=$refetch_s
 export LOGIN_TTL_SECONDS=$login_ttl_s
 unset SGID_PRIVATE_KEY SESSION_SECRET SGID_SCOPES SESSION_COOKIE_NAME 2>/dev/null || true
 STACK_APP_ARGS=()
-stack_start_app "$workers" "$STACK_RT" || die "sgid-fcgi did not start"
+if [[ -n $metrics_out ]]; then
+  STACK_APP_ARGS=(--metrics-listen "unix:$STACK_RT/metrics.sock")
+  stack_start_pool "$workers" "$STACK_RT" || die "sgid-fcgi --listen did not start"
+  pool_has_workers() { (($(pgrep -c -P "${STACK_PID[pool]}") == workers)); }
+  stack_wait_until 10 "$workers workers" "${STACK_PID[pool]}" pool_has_workers || die "the pool's workers did not start"
+  # the workers' pids, as spawn-fcgi would write them: the cases check they live
+  pgrep -P "${STACK_PID[pool]}" >"$STACK_RT/app.pids"
+else
+  stack_start_app "$workers" "$STACK_RT" || die "sgid-fcgi did not start"
+fi
 # The rate limits raised (header), every zone and every limit_req of them.
 STACK_NGINX_SED=(
   -e '/^[[:space:]]*limit_req_zone[[:space:]]/s# rate=[0-9][0-9]*r/[sm];# rate=100000r/s;#'
@@ -168,6 +183,17 @@ elif hits=$(grep -n -F -f "$secrets" "$STACK_RT/app.log"); then
 else
   echo "PASS  log check: none of $n_secrets secrets appears in the app's log ($(wc -l <"$STACK_RT/app.log") lines)"
   passed=$((passed + 1))
+fi
+
+# ---- a scrape after every case ------------------------------------------------
+if [[ -n $metrics_out ]]; then
+  if curl -fsS --max-time 5 --unix-socket "$STACK_RT/metrics.sock" http://metrics/metrics >"$metrics_out"; then
+    echo "PASS  metrics: scraped after the cases ($(wc -l <"$metrics_out") lines) into $metrics_out"
+    passed=$((passed + 1))
+  else
+    stack_say "FAIL  metrics: no scrape from $STACK_RT/metrics.sock"
+    failed=$((failed + 1))
+  fi
 fi
 
 # ---- every worker still alive -------------------------------------------------

@@ -66,7 +66,7 @@ static const struct store_ops hook_ops = {
 	.index_add = mem_index_add, .index_del = mem_index_del,
 	.index_move = mem_index_move, .index_scan = mem_index_scan,
 };
-static struct store mstore = { &hook_ops, &mem, "" };
+static struct store mstore = { &hook_ops, &mem, "", NULL };
 
 static void reset_store(void)
 {

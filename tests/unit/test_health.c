@@ -11,7 +11,7 @@
 #include "util.h"
 
 static struct mem_store mem;
-static struct store mstore = { &mem_store_ops, &mem, "" };
+static struct store mstore = { &mem_store_ops, &mem, "", NULL };
 
 #define THREADS 8
 #define CALLS 200

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 static struct mem_store mem;
-static struct store store = { &mem_store_ops, &mem, "" };
+static struct store store = { &mem_store_ops, &mem, "", NULL };
 static struct session_mgr mgr;
 
 #define SECRET_A "0123456789abcdef0123456789abcdef"
