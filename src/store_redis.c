@@ -894,12 +894,12 @@ static bool refused_with(const struct store *s, const char *what, const char *wo
 	       strcmp(s->errstr + n + 2, word) == 0;
 }
 
-static enum store_write_state rs_probe_write(struct store *s)
+static enum store_write_state probe_write_key(struct store *s, const char *key, size_t klen)
 {
 	static const char what[] = "health SET";
 	redisReply *rep;
-	const char *argv[5] = { "SET", HEALTH_KEY, "1", "EX", HEALTH_TTL };
-	size_t lens[5] = { 3, sizeof(HEALTH_KEY) - 1, 1, 2, sizeof(HEALTH_TTL) - 1 };
+	const char *argv[5] = { "SET", key, "1", "EX", HEALTH_TTL };
+	size_t lens[5] = { 3, klen, 1, 2, sizeof(HEALTH_TTL) - 1 };
 	enum store_err e = run(s, what, 5, argv, lens, &rep);
 	if (e == STORE_OK) {
 		freeReplyObject(rep);
@@ -914,6 +914,50 @@ static enum store_write_state rs_probe_write(struct store *s)
 	if (refused_with(s, what, "OOM"))
 		return STORE_FULL;
 	return STORE_WRITE_REFUSED;
+}
+
+/* Tags tried for a key in each primary's slots: a primary with at least
+ * 1/64 of the slots is all but certain to get one. */
+#define HEALTH_TAGS 4096
+
+/* Cluster: a lost shard is every host's, not this one's (taking hosts out
+ * would turn a third of the sessions failing into all of them), so the
+ * host is ready when some primary takes a write: each serving primary in
+ * turn, by a key of one of its slots ("sgid:health:{N}"). */
+static enum store_write_state cluster_probe_write(struct store *s)
+{
+	struct slot_map *m = &impl(s)->cl->map;
+	if (m->n_covered == 0 || impl(s)->cl->map_stale)
+		(void)rs_ping(s); /* reads the slot map */
+	if (m->n_covered == 0)
+		return probe_write_key(s, HEALTH_KEY, sizeof(HEALTH_KEY) - 1);
+	int tag_of[CLUSTER_MAX_NODES];
+	for (size_t i = 0; i < CLUSTER_MAX_NODES; i++)
+		tag_of[i] = -1;
+	char key[32];
+	for (int t = 0; t < HEALTH_TAGS; t++) {
+		int n = snprintf(key, sizeof(key), HEALTH_KEY ":{%d}", t);
+		int node = slot_map_owner(m, cluster_key_slot(key, (size_t)n));
+		if (node >= 0 && tag_of[node] < 0)
+			tag_of[node] = t;
+	}
+	enum store_write_state st = STORE_UNREACHABLE;
+	for (size_t i = 0; i < m->n_nodes && i < CLUSTER_MAX_NODES; i++) {
+		if (tag_of[i] < 0)
+			continue;
+		int n = snprintf(key, sizeof(key), HEALTH_KEY ":{%d}", tag_of[i]);
+		st = probe_write_key(s, key, (size_t)n);
+		if (st == STORE_WRITABLE)
+			break;
+	}
+	return st;
+}
+
+static enum store_write_state rs_probe_write(struct store *s)
+{
+	if (impl(s)->cl)
+		return cluster_probe_write(s);
+	return probe_write_key(s, HEALTH_KEY, sizeof(HEALTH_KEY) - 1);
 }
 
 /* ---- a user's sessions: scripts over a record and its index ---- */

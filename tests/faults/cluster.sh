@@ -3,9 +3,12 @@
 #   bus 36400-36405), 3 primaries + 3 replicas, cluster-node-timeout 2 s,
 #   cluster-require-full-coverage no (a lost shard must not stop the others);
 #   the pool finds them through REDIS_CLUSTER.
-#   - 300 logins: their sessions are on all three primaries;
+#   - 300 logins as 30 MockPass personas (10 each): each user's sessions
+#     on one primary (the design: they share their {tag}), users, and so
+#     sessions, on all three primaries;
 #   - a third of the slots resharded (redis-cli --cluster reshard) under mixed
-#     load: no failed request, every session still valid;
+#     load: no failed request, every session still valid, users moved;
+#   - sessions --sub / revoke --sub for one user in cluster mode;
 #   - from then on the pool logs in as an ACL user with the minimal rights
 #     of OPERATIONS.md (logins work, every session still valid);
 #   - kill -9 of a primary under load: its sessions get 503 (fast) until its
@@ -61,10 +64,22 @@ replica_of() {
 seeds="127.0.0.1:${PORTS[0]},127.0.0.1:${PORTS[1]}"
 
 setup "start MockPass" f_mockpass_start
-NAME=$(f_mockpass_name)
+# The users of the 300 logins: every persona of MockPass's picker but its
+# default one (S9812379B), whom the load's `login` operations use: their
+# sessions stay out of these users' indexes, so none of ours is evicted.
+f_mockpass_personas | grep -v '^S9812379B' >"$T/personas.tsv"
+USERS=$(wc -l <"$T/personas.tsv")
+PER_USER=$(((LOGINS + USERS - 1) / USERS))
+# SESSION_MAX_PER_USER stays at its default (20): at most PER_USER sessions a
+# user, so none is evicted.
+setup "$USERS personas, $PER_USER logins each (<= SESSION_MAX_PER_USER 20)" test "$PER_USER" -le 20 -a "$USERS" -ge 15
+# A fixed (test-only) session secret: a user's {tag}, so their primary, is a
+# keyed hash of their sub, so with a fixed secret the layout is the same in
+# every run (see the spread check for why it holds with any secret).
 # REDIS_URL's host is a decoy: only REDIS_CLUSTER's seeds are used.
+SECRET=faults-cluster-test-session-secret-not-a-real-one
 f_app_env "$T/app.env" mockpass "REDIS_URL=redis://127.0.0.1:1/0" "REDIS_CLUSTER=$seeds" \
-  REDIS_TIMEOUT_MS=1000
+  REDIS_TIMEOUT_MS=1000 SESSION_SECRET=$SECRET
 setup "start the pool" f_pool_start pool "$T/app.env" "$N"
 setup "start nginx" f_nginx_start nginx "$API_PORT" "$SPA_PORT" "$T/pool.sock"
 
@@ -74,20 +89,45 @@ t0=$(f_now_ms)
 # In batches: `logins` finishes each batch at once, and a burst of 300 would
 # meet the bulkhead (SGID_MAX_INFLIGHT), which is not what this test is about.
 : >"$T/sessions.tsv"
+: >"$T/problems.txt"
+# Login n (over all batches) is persona n mod USERS.
 for ((b = 0; b < LOGINS / 50; b++)); do
-  f_load logins --api "$API" --count 50 --concurrency 8 --prefix "cl$b" --userinfo --expect-name "$NAME" \
-    --out "$T/batch.tsv" >/dev/null
+  f_load logins --api "$API" --count 50 --concurrency 8 --prefix "cl$b" --userinfo \
+    --personas "$T/personas.tsv" --persona-offset $((b * 50)) --out "$T/batch.tsv" |
+    jq -r '.problems[]' >>"$T/problems.txt"
   cat "$T/batch.tsv" >>"$T/sessions.tsv"
 done
 setup "$LOGINS sessions created" test "$(wc -l <"$T/sessions.tsv")" -eq "$LOGINS"
 note "$LOGINS logins in $(($(f_now_ms) - t0)) ms"
-counts=()
-for i in 0 1 2; do counts+=("$(f_redis_cli "c$i" --scan --pattern 'sgid:s:*' | wc -l)"); done
+check "each login got its persona's profile ($(cut -f3 "$T/sessions.tsv" | sort -u | wc -l) subs, problems: $(head -c 200 "$T/problems.txt"))" \
+  eval '[[ ! -s $T/problems.txt && $(cut -f3 "$T/sessions.tsv" | sort -u | grep -c .) == "$USERS" ]]'
+# node_tags NAME: the {tag} (one per user) of each session on the node, one a line.
+node_tags() { f_redis_cli "$1" --scan --pattern 'sgid:s:*' | sed -n 's/^sgid:s:{\([^}]*\)}.*/\1/p'; }
+counts=() users=()
+for i in 0 1 2; do
+  node_tags "c$i" >"$T/tags.c$i"
+  counts+=("$(wc -l <"$T/tags.c$i")")
+  users+=("$(sort -u "$T/tags.c$i" | wc -l)")
+done
+# Every session key has its user's {tag}; a tag on one primary only: the
+# USERS distinct tags, none counted on two nodes.
+one_primary_each() {
+  (($(cat "$T"/tags.c[012] | wc -l) == LOGINS)) &&
+    (($(cat "$T"/tags.c[012] | sort -u | wc -l) == USERS)) &&
+    ((users[0] + users[1] + users[2] == USERS))
+}
+# Sessions go where their user's tag hashes: a primary holds PER_USER
+# sessions per user it got, so the per-node counts move in steps of PER_USER
+# and a bound of LOGINS / 5 sessions would not be sound (a random secret
+# gives a primary Binomial(USERS, 1/3) users: some primary gets fewer than 6
+# of 30 for about one secret in ten). What holds for any secret: every primary has at least one
+# user (its PER_USER sessions); none does with probability 3 * (2/3)^USERS,
+# 1.6e-5 for 30 users. With the fixed secret above the layout never changes.
 spread_ok() {
-  local c sum=0
-  for c in "${counts[@]}"; do
-    ((c >= LOGINS / 5)) || return 1
-    sum=$((sum + c))
+  local i sum=0
+  for i in 0 1 2; do
+    ((users[i] >= 1 && counts[i] >= PER_USER)) || return 1
+    sum=$((sum + counts[i]))
   done
   ((sum == LOGINS))
 }
@@ -98,8 +138,9 @@ for i in 0 1 2; do f_redis_cli "c$i" info commandstats; done | tr -d '\r' |
   awk -v n="$LOGINS" '{c[$1] += $2} END {for (k in c) printf "%s=%.2f ", k, c[k] / n; print ""}' >"$T/ops.txt"
 note "commands per login (with one userinfo each), summed over the primaries: $(cat "$T/ops.txt")"
 one=$(f_redis_cli c1 --scan --pattern 'sgid:s:*' | awk 'NR == 1')
-note "one session: $(f_redis_cli c1 memory usage "$one") bytes (MEMORY USAGE), value $(f_redis_cli c1 strlen "$one") bytes"
-check "sessions on every primary (c0 c1 c2: ${counts[*]} of $LOGINS, each >= $((LOGINS / 5)))" spread_ok
+[[ -z $one ]] || note "one session: $(f_redis_cli c1 memory usage "$one") bytes (MEMORY USAGE), value $(f_redis_cli c1 strlen "$one") bytes"
+check "one user's sessions all on one primary, by design ($USERS users: c0 c1 c2 hold ${users[*]})" one_primary_each
+check "sessions on every primary (c0 c1 c2: ${counts[*]} of $LOGINS; each >= one user's $PER_USER)" spread_ok
 
 # ---- resharding under load --------------------------------------------------------
 f_load run --base "$API" --mix health=2,auth-url=2,userinfo=3,login=1,noise=1 --sessions "$T/sessions.tsv" \
@@ -124,12 +165,17 @@ node_slots() {
     awk -F- '$1 ~ /^[0-9]+$/ {n += (NF > 1 ? $2 : $1) - $1 + 1} END {print n + 0}'
 }
 c2_slots=$(node_slots c2)
+# Users whose slots moved: their tags on c2 now, not before.
+node_tags c2 | sort -u | comm -13 <(sort -u "$T/tags.c2") - | grep -Fxf <(sort -u "$T"/tags.c[01]) >"$T/moved.txt" || true
 note "reshard: 5461 slots c0,c1 -> c2 in $((t_rs_end - t_rs)) ms (exit $rs_ok); slots now c0 $(node_slots c0), c1 $(node_slots c1), c2 $c2_slots"
 note "load during the reshard: $(jq -c '{total, by_status, unexpected, wrong}' "$T/rs.json")"
 check "reshard of 5461 slots completed (exit $rs_ok)" test "$rs_ok" -eq 0 -a "$c2_slots" -eq $((5461 + 5461))
 check "no failed request during the reshard ($(jqv "$T/rs.json" .total) requests)" \
   test "$(jqv "$T/rs.json" .unexpected)" -eq 0 -a "$(jqv "$T/rs.json" .total)" -gt 0
 check "no 200 with wrong data" test "$(jqv "$T/rs.json" .wrong)" -eq 0
+# A third of c0's and c1's slots moved: a user there stays with probability
+# 2/3, so no user moving has probability (2/3)^USERS.
+check "the reshard moved users' sessions to c2 ($(wc -l <"$T/moved.txt") users)" test -s "$T/moved.txt"
 check_sessions "after the reshard all $LOGINS sessions are valid" "$T/sessions.tsv"
 
 # ---- the minimal ACL (OPERATIONS.md) on every node; the pool uses it from here on --------
@@ -141,7 +187,7 @@ for i in "${!PORTS[@]}"; do
 done
 stack_stop pool
 f_app_env "$T/app.env" mockpass "REDIS_URL=redis://sgid:$UPW@127.0.0.1:1/0" "REDIS_CLUSTER=$seeds" \
-  REDIS_TIMEOUT_MS=1000
+  REDIS_TIMEOUT_MS=1000 SESSION_SECRET=$SECRET
 setup "the pool restarted as ACL user sgid" f_pool_start pool "$T/app.env" "$N"
 f_load run --base "$API" --mix login=1 --concurrency 2 --max 6 --seconds 30 --frontend "$FRONTEND" \
   --json "$T/acl.json" >/dev/null
@@ -151,6 +197,24 @@ check_sessions "minimal ACL: all $LOGINS sessions are valid" "$T/sessions.tsv"
 no_pw() { ! grep -qF -e "$UPW" "$T/pool.log"; }
 check "the password appears in no log" no_pw
 
+# ---- sessions --sub / revoke --sub in cluster mode (as the ACL user) -----------------
+admin() { env -i -C "$T" PATH="$PATH" "$ROOT/build/sgid-fcgi" "$@" --env-file "$T/app.env" 2>>"$T/admin.err"; }
+gone_sub=$(awk -F'\t' 'NR == 1 {print $3}' "$T/sessions.tsv")
+awk -F'\t' -v s="$gone_sub" '$3 == s' "$T/sessions.tsv" >"$T/revoked.tsv"
+awk -F'\t' -v s="$gone_sub" '$3 != s' "$T/sessions.tsv" >"$T/kept.tsv"
+nrev=$(wc -l <"$T/revoked.tsv")
+check "sessions --sub (one user): $nrev" eval '[[ $(admin sessions --sub "$gone_sub") == "$nrev" ]]'
+check "revoke --sub: ends $nrev" eval '[[ $(admin revoke --sub "$gone_sub") == "$nrev" ]]'
+all_401() {
+  local c rest
+  while IFS=$'\t' read -r c rest; do
+    [[ $(f_status "$API/api/userinfo" -H "Cookie: $COOKIE=$c") == 401 ]] || return 1
+  done <"$T/revoked.tsv"
+}
+check "the revoked user's $nrev cookies get 401" all_401
+check "sessions --sub: 0 after the revoke" eval '[[ $(admin sessions --sub "$gone_sub") == 0 ]]'
+check_sessions "the other users' sessions are untouched" "$T/kept.tsv"
+
 # ---- kill -9 of a primary under load -------------------------------------------------
 # c2 now has two thirds of the slots, c0 and c1 a sixth each. Which sessions live on c2
 # is found by asking: with c2 paused, its sessions time out (503), the others
@@ -158,7 +222,7 @@ check "the password appears in no log" no_pw
 victim=c2
 heir=$(replica_of "$victim")
 vport=$(f_redis_cli "$victim" config get port | tail -n1)
-head -n "$KILL_SESS" "$T/sessions.tsv" >"$T/kill.tsv"
+head -n "$KILL_SESS" "$T/kept.tsv" >"$T/kill.tsv"
 classify() {
   local c rest pids=()
   while IFS=$'\t' read -r c rest; do
@@ -171,8 +235,8 @@ classify() {
 f_redis_cli "$victim" client pause 8000 ALL >/dev/null
 classify
 f_redis_cli "$victim" client unpause >/dev/null
-awk -F'\t' '$1 == 503 {print $2 "\t" $3 "\t" $4}' "$T/classified.tsv" >"$T/on-victim.tsv"
-awk -F'\t' '$1 == 200 {print $2 "\t" $3 "\t" $4}' "$T/classified.tsv" >"$T/elsewhere.tsv"
+awk -F'\t' '$1 == 503' "$T/classified.tsv" | cut -f2- >"$T/on-victim.tsv"
+awk -F'\t' '$1 == 200' "$T/classified.tsv" | cut -f2- >"$T/elsewhere.tsv"
 nv=$(wc -l <"$T/on-victim.tsv")
 ne=$(wc -l <"$T/elsewhere.tsv")
 setup "sessions sorted by node: $nv on $victim (:$vport), $ne elsewhere, of $KILL_SESS" \

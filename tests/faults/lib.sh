@@ -172,6 +172,18 @@ f_mockpass_name() {
     "$ROOT/tests/mockpass/node_modules/@opengovsg/mockpass/static/myinfo/v3.json"
 }
 
+# f_mockpass_personas: "NRIC<TAB>name" of each persona MockPass's sgID
+# persona picker offers (those with MyInfo data), in its order: the users of
+# load.mjs --personas.
+f_mockpass_personas() {
+  (cd "$ROOT/tests/mockpass" && node -e '
+    const a = require("@opengovsg/mockpass/lib/assertions");
+    for (const p of a.oidc.singPass) {
+      const m = a.myinfo.v3.personas[p.nric];
+      if (m) console.log(`${p.nric}\t${m.name.value}`);
+    }')
+}
+
 IDP_CLIENT_ID=faults-client
 IDP_CLIENT_SECRET=""
 

@@ -5,13 +5,21 @@
 //   node load.mjs prepare --api URL --count N --out FILE [--prefix P]
 //       N login attempts up to the provider's callback: auth-url, then the
 //       provider's authorize (302). FILE gets "cookie<TAB>redirect-url<TAB>icecream".
+//       --personas PFILE [--persona-offset K]: log in as several users instead
+//       of MockPass's default persona. PFILE has "NRIC<TAB>name" lines; login
+//       i (0-based) asks authorize for MockPass's persona picker (header
+//       X-Show-Login-Page) and picks persona (K + i) mod lines. The persona's
+//       name is then a 4th column of FILE, checked by finish and written to
+//       its --out.
 //   node load.mjs finish --in FILE [--cb URL] [--userinfo] [--expect-name NAME]
 //                        [--frontend URL] [--out FILE] [--json FILE]
 //       Follows every prepared callback at once (on --cb's origin when given:
 //       a login started on one host finishes on another). With --userinfo,
 //       each logged-in session then fetches /api/userinfo and the data is
 //       checked. --out gets "session-cookie<TAB>icecream<TAB>sub" per
-//       logged-in session (sub empty when userinfo was not answered 200).
+//       logged-in session (sub empty when userinfo was not answered 200),
+//       and "<TAB>name" when the login picked a persona (--personas), whose
+//       name userinfo must then answer (else --expect-name's, if given).
 //       Prints and writes a JSON summary: outcomes, timings (ms: all of
 //       them; ms_by_outcome: every duration per outcome, sorted).
 //   node load.mjs logins --api URL --count N --out FILE [...]   prepare + finish
@@ -19,8 +27,9 @@
 //                     [--sessions FILE] --concurrency C --seconds S --max N
 //                     [--stop-file F] [--records F] [--json F]
 //       Closed-loop load. Mix entries: health, auth-url, userinfo (needs
-//       --sessions; checks sub and iceCream), login (the whole flow through
-//       the provider, then userinfo twice, logout, userinfo 401), noise
+//       --sessions; checks sub and iceCream, and the name if on file), login
+//       (the whole flow through the provider as its default persona, then
+//       userinfo twice, logout, userinfo 401), noise
 //       (requests that must get 400/401/404/405/204/302-to-error).
 //       --pace MS: each lane starts an operation at most every MS ms (probes
 //       spread over a window instead of back to back). --start-file F: wait
@@ -101,7 +110,7 @@ function request(method, urlStr, opts = {}) {
     (r.retry ? attempt(method, urlStr, opts) : r)).then((r) => ({ ...r, s }));
 }
 
-function attempt(method, urlStr, { cookie, origin } = {}) {
+function attempt(method, urlStr, { cookie, origin, headers: extra } = {}) {
   const url = loopback(urlStr);
   const s = Date.now();
   return new Promise((resolve) => {
@@ -111,7 +120,7 @@ function attempt(method, urlStr, { cookie, origin } = {}) {
       done = true;
       resolve({ s, e: Date.now(), ...r });
     };
-    const headers = { 'user-agent': 'sgid-faults' };
+    const headers = { 'user-agent': 'sgid-faults', ...extra };
     if (cookie) headers.cookie = cookie;
     if (origin) headers.origin = origin;
     const req = http.request(url, { method, headers, agent: agentFor(url) }, (res) => {
@@ -145,12 +154,42 @@ function json(text) {
 // ---------------------------------------------------------------------------
 // Logins
 
-async function prepareOne(api, icecream) {
+// MockPass's persona picker escapes its attributes as mustache does.
+const HTML_ENTITIES = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'", '&#x2F;': '/', '&#x60;': '`', '&#x3D;': '=' };
+const unescapeHtml = (t) => t.replace(/&(amp|lt|gt|quot|#39|#x2F|#x60|#x3D);/g, (m) => HTML_ENTITIES[m]);
+
+// The callback URL of persona NRIC on a persona picker page, or null.
+function pickPersona(page, nric) {
+  for (const m of page.matchAll(/<option value="([^"]*)" data-asserturl="([^"]*)"/g)) {
+    if (unescapeHtml(m[1]).split(' ')[0] === nric) return unescapeHtml(m[2]);
+  }
+  return null;
+}
+
+// "NRIC<TAB>name" lines (see --personas).
+function readPersonas(file) {
+  const list = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => {
+    const [nric, name] = l.split('\t');
+    if (!nric || !name) die(`${file}: want NRIC<TAB>name lines`);
+    return { nric, name };
+  });
+  if (!list.length) die(`${file}: no personas`);
+  return list;
+}
+
+async function prepareOne(api, icecream, persona) {
   const r = await request('GET', `${api}/api/auth-url?icecream=${encodeURIComponent(icecream)}`);
   if (r.st !== 200) return { fail: `auth-url ${r.st || r.err}` };
   const j = json(r.body);
   const cookie = setCookie(r);
   if (!j || typeof j.url !== 'string' || !cookie) return { fail: 'auth-url: no url or cookie' };
+  if (persona) {
+    const a = await request('GET', j.url, { headers: { 'x-show-login-page': 'true' } });
+    if (a.st !== 200) return { fail: `authorize (persona picker) ${a.st || a.err}` };
+    const redirect = pickPersona(a.body, persona.nric);
+    if (!redirect) return { fail: `persona ${persona.nric} is not offered by the picker` };
+    return { cookie, redirect, icecream, name: persona.name };
+  }
   const a = await request('GET', j.url);
   if (a.st !== 302 || !a.headers.location) return { fail: `authorize ${a.st || a.err}` };
   return { cookie, redirect: a.headers.location, icecream };
@@ -173,7 +212,10 @@ async function prepare(o, api) {
   const n = num(o.count, 1, 1, 10000);
   const prefix = o.prefix || 'flavor';
   const items = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-  const res = await pool(items, num(o.concurrency, 4, 1, 64), (ic) => prepareOne(api, ic));
+  const personas = o.personas ? readPersonas(o.personas) : null;
+  const offset = num(o['persona-offset'], 0, 0, 1e9);
+  const res = await pool(items, num(o.concurrency, 4, 1, 64),
+    (ic, i) => prepareOne(api, ic, personas && personas[(offset + i) % personas.length]));
   const bad = res.filter((r) => r.fail);
   if (bad.length) die(`prepare: ${bad.length}/${n} failed, first: ${bad[0].fail}`);
   return res;
@@ -201,7 +243,7 @@ async function finishAll(o, prepared) {
       url = u.toString();
     }
     const r = await request('GET', url, { cookie: `${COOKIE}=${p.cookie}` });
-    const out = { ms: r.e - r.s, st: r.st, err: r.err, icecream: p.icecream };
+    const out = { ms: r.e - r.s, st: r.st, err: r.err, icecream: p.icecream, name: p.name };
     const loc = r.headers && r.headers.location;
     if (r.st === 302 && loc === `${frontend}/logged-in`) out.outcome = 'logged-in';
     else if (r.st === 302 && (loc === `${frontend}/error` || (loc || '').startsWith(`${frontend}/error?`))) out.outcome = 'error';
@@ -214,7 +256,7 @@ async function finishAll(o, prepared) {
       out.sub = j && j.sub;
       out.userinfo = u.st || `no answer (${u.err})`;
       out.userinfo_ms = u.e - u.s;
-      out.userinfo_problem = checkUserinfo(u, { icecream: p.icecream, name: o['expect-name'] });
+      out.userinfo_problem = checkUserinfo(u, { icecream: p.icecream, name: p.name || o['expect-name'] });
       if (u.st !== 200 && json(u.body) !== null) out.userinfo_problem = `userinfo ${u.st} with a JSON body`;
     }
     return out;
@@ -238,22 +280,23 @@ async function finishAll(o, prepared) {
   if (o.out) {
     // Every logged-in session; the sub only when userinfo answered 200.
     fs.writeFileSync(o.out, results.filter((r) => r.cookie)
-      .map((r) => `${r.cookie}\t${r.icecream}\t${(r.userinfo === 200 && r.sub) || ''}\n`).join(''));
+      .map((r) => `${r.cookie}\t${r.icecream}\t${(r.userinfo === 200 && r.sub) || ''}${r.name ? `\t${r.name}` : ''}\n`)
+      .join(''));
   }
   return summary;
 }
 
 function readPrepared(file) {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => {
-    const [cookie, redirect, icecream] = l.split('\t');
-    return { cookie, redirect, icecream };
+    const [cookie, redirect, icecream, name] = l.split('\t');
+    return { cookie, redirect, icecream, name };
   });
 }
 
 function readSessions(file) {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => {
-    const [cookie, icecream, sub] = l.split('\t');
-    return { cookie, icecream, sub };
+    const [cookie, icecream, sub, name] = l.split('\t');
+    return { cookie, icecream, sub, name };
   });
 }
 
@@ -489,7 +532,7 @@ async function main() {
     const p = await prepare(o, o.api);
     if (cmd === 'prepare') {
       if (!o.out) die('prepare needs --out');
-      fs.writeFileSync(o.out, p.map((x) => `${x.cookie}\t${x.redirect}\t${x.icecream}\n`).join(''));
+      fs.writeFileSync(o.out, p.map((x) => `${x.cookie}\t${x.redirect}\t${x.icecream}${x.name ? `\t${x.name}` : ''}\n`).join(''));
       out = { prepared: p.length };
     } else {
       out = await finishAll(o, p);
@@ -508,7 +551,7 @@ async function main() {
     const res = await pool(list, num(o.concurrency, 8, 1, 64), async (s) => {
       const r = await request('GET', `${base}/api/userinfo`, { cookie: `${COOKIE}=${s.cookie}` });
       // No sub on file: any sub will do, the iceCream must still match.
-      return checkUserinfo(r, s.sub ? s : { icecream: s.icecream });
+      return checkUserinfo(r, s.sub ? s : { icecream: s.icecream, name: s.name });
     });
     const bad = res.filter(Boolean);
     out = { good: list.length - bad.length, total: list.length, problems: [...new Set(bad)].slice(0, 5) };
@@ -520,7 +563,7 @@ async function main() {
     if (list.length > 10000) die('userinfos: at most 10000 sessions');
     const res = await Promise.all(list.map(async (s) => {
       const r = await request('GET', `${base}/api/userinfo`, { cookie: `${COOKIE}=${s.cookie}` });
-      return { r, why: checkUserinfo(r, s.sub ? s : { icecream: s.icecream }) };
+      return { r, why: checkUserinfo(r, s.sub ? s : { icecream: s.icecream, name: s.name }) };
     }));
     out = { count: list.length, by_status: {}, ms: {}, retry_after: {}, content_type: {}, problems: [] };
     const ms = {};

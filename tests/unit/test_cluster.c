@@ -388,6 +388,15 @@ static void test_routing_and_redirects(void)
 	/* the other half is unaffected */
 	CHECK_INT(store_get(s, "bar", 3, 0, &out), STORE_OK);
 
+	/* readiness: ready when the primary that answers takes the health
+	 * write, though sgid:health's slot (1764) is on the dead one */
+	can_slots(1, p0);
+	reset_node(0, "+OK\r\n");
+	store_free(s);
+	s = cluster_store(300);
+	CHECK_INT(store_probe_write(s), STORE_WRITABLE);
+	CHECK(strstr(fk->node[0].log, "SET") != NULL);
+
 	/* a malformed CLUSTER SLOTS reply routes nothing */
 	snprintf(fk->slots, sizeof(fk->slots), "*1\r\n*2\r\n:0\r\n:16383\r\n");
 	store_free(s);
