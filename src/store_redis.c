@@ -905,20 +905,33 @@ static enum store_write_state rs_probe_write(struct store *s)
 
 /* ---- a user's sessions: scripts over a record and its index ---- */
 
-/* KEYS: idx, record. ARGV: value, ttl, created, cutoff, max, idx ttl.
- * Members of idx are records of the same {tag}, so the ones it deletes
- * share the slot of KEYS. */
+/* KEYS: idx, record. ARGV: value, ttl, expires ms, now ms, max, idx ttl.
+ * Members of idx are records of the same {tag}, so the ones it reads and
+ * deletes share the slot of KEYS. Entries past their expiry, or whose
+ * record idled out, go before counting (a dead entry must not evict a
+ * live session); the record just written is never evicted. Bounded: the
+ * index holds at most max + the entries added since the last call. */
 static const char script_index_add[] =
 	"redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])\n"
 	"redis.call('ZADD', KEYS[1], ARGV[3], KEYS[2])\n"
 	"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])\n"
-	"local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[5])\n"
-	"local evicted = 0\n"
-	"if over > 0 then\n"
-	"  for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do\n"
-	"    evicted = evicted + redis.call('DEL', k)\n"
+	"local live = {}\n"
+	"for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+	"  if redis.call('EXISTS', k) == 1 then\n"
+	"    live[#live + 1] = k\n"
+	"  else\n"
+	"    redis.call('ZREM', KEYS[1], k)\n"
 	"  end\n"
-	"  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)\n"
+	"end\n"
+	"local over = #live - tonumber(ARGV[5])\n"
+	"local evicted = 0\n"
+	"for _, k in ipairs(live) do\n"
+	"  if over <= 0 then break end\n"
+	"  if k ~= KEYS[2] then\n"
+	"    evicted = evicted + redis.call('DEL', k)\n"
+	"    redis.call('ZREM', KEYS[1], k)\n"
+	"    over = over - 1\n"
+	"  end\n"
 	"end\n"
 	"if redis.call('TTL', KEYS[1]) < tonumber(ARGV[6]) then\n"
 	"  redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
@@ -934,7 +947,7 @@ static const char script_index_del[] =
 	"if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end\n"
 	"return 1\n";
 
-/* KEYS: idx, old record, new record. ARGV: value, ttl, created. */
+/* KEYS: idx, old record, new record. ARGV: value, ttl, expires ms. */
 static const char script_index_move[] =
 	"if redis.call('EXISTS', KEYS[2]) == 0 then\n"
 	"  return redis.call('EXISTS', KEYS[3])\n"
@@ -1004,7 +1017,7 @@ static enum store_err eval_int(struct store *s, const char *what, const char *sc
 }
 
 static enum store_err rs_index_add(struct store *s, const char *idx, const char *key,
-	const void *val, size_t vlen, int ttl_s, long long created, long long cutoff, int max,
+	const void *val, size_t vlen, int ttl_s, long long expires_ms, long long now_ms, int max,
 	int idx_ttl_s, int *evicted)
 {
 	char nums[5][24];
@@ -1013,8 +1026,8 @@ static enum store_err rs_index_add(struct store *s, const char *idx, const char 
 		return STORE_ERR_REPLY;
 	}
 	snprintf(nums[0], sizeof(nums[0]), "%d", ttl_s);
-	snprintf(nums[1], sizeof(nums[1]), "%lld", created);
-	snprintf(nums[2], sizeof(nums[2]), "%lld", cutoff);
+	snprintf(nums[1], sizeof(nums[1]), "%lld", expires_ms);
+	snprintf(nums[2], sizeof(nums[2]), "%lld", now_ms);
 	snprintf(nums[3], sizeof(nums[3]), "%d", max);
 	snprintf(nums[4], sizeof(nums[4]), "%d", idx_ttl_s);
 	const char *keys[2] = { idx, key };
@@ -1036,7 +1049,7 @@ static enum store_err rs_index_del(struct store *s, const char *idx, const char 
 }
 
 static enum store_err rs_index_move(struct store *s, const char *idx, const char *old,
-	const char *key, const void *val, size_t vlen, int ttl_s, long long created)
+	const char *key, const void *val, size_t vlen, int ttl_s, long long expires_ms)
 {
 	char ttl[16], cr[24];
 	if (ttl_s <= 0) {
@@ -1044,7 +1057,7 @@ static enum store_err rs_index_move(struct store *s, const char *idx, const char
 		return STORE_ERR_REPLY;
 	}
 	snprintf(ttl, sizeof(ttl), "%d", ttl_s);
-	snprintf(cr, sizeof(cr), "%lld", created);
+	snprintf(cr, sizeof(cr), "%lld", expires_ms);
 	const char *keys[3] = { idx, old, key };
 	const char *args[3] = { val, ttl, cr };
 	size_t lens[3] = { vlen, strlen(ttl), strlen(cr) };

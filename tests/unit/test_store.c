@@ -811,8 +811,10 @@ done:
 	munmap((void *)answer_port, sizeof(int));
 }
 
-/* The index scripts on a real Redis: add with eviction and the index's
- * TTL, move, delete, count with pruning, purge. Keys share one {tag}. */
+/* The index scripts on a real Redis: add with eviction (never of the
+ * record added, dead entries pruned first) and the index's TTL, move,
+ * delete, count with pruning, purge. Keys share one {tag}; scores are
+ * expiries in ms, the add's "now" the cutoff. */
 static void test_index(void)
 {
 	struct redis_config rc;
@@ -838,10 +840,31 @@ static void test_index(void)
 	const char *ttl[] = { "TTL", idx };
 	long long t = admin_int(adm, 2, ttl);
 	CHECK(t > 100 && t <= 120);
-	/* a shorter idx ttl never shortens it; cutoff drops the old members */
+	/* a shorter idx ttl never shortens it; entries expired by now go */
 	CHECK_INT(store_index_add(s, idx, "sgid:s:{t1}d", "D", 1, 60, 2000, 1001, 5, 10, &ev), STORE_OK);
 	CHECK(admin_int(adm, 2, ttl) > 100);
 	CHECK_INT(admin_int(adm, 2, card), 2); /* c and d */
+	/* equal scores: the record just written is never the one evicted,
+	 * whatever its name sorts as */
+	CHECK_INT(store_index_add(s, "sgid:i:{t2}", "sgid:s:{t2}z", "Z", 1, 60, 5000, 0, 1, 120, &ev),
+	          STORE_OK);
+	CHECK_INT(store_index_add(s, "sgid:i:{t2}", "sgid:s:{t2}a", "A", 1, 60, 5000, 0, 1, 120, &ev),
+	          STORE_OK);
+	CHECK_INT(ev, 1);
+	CHECK_INT(store_get(s, "sgid:s:{t2}a", 12, 0, &out), STORE_OK);
+	CHECK_INT(store_get(s, "sgid:s:{t2}z", 12, 0, &out), STORE_NOT_FOUND);
+	/* entries whose record idled out do not count: the live one stays */
+	CHECK_INT(store_index_add(s, "sgid:i:{t2}", "sgid:s:{t2}b", "B", 1, 60, 5001, 0, 2, 120, &ev),
+	          STORE_OK);
+	CHECK_INT(store_del(s, "sgid:s:{t2}b", 12), STORE_OK);
+	CHECK_INT(store_index_add(s, "sgid:i:{t2}", "sgid:s:{t2}c", "C", 1, 60, 5002, 0, 2, 120, &ev),
+	          STORE_OK);
+	CHECK_INT(ev, 0);
+	CHECK_INT(store_get(s, "sgid:s:{t2}a", 12, 0, &out), STORE_OK);
+	const char *card2[] = { "ZCARD", "sgid:i:{t2}" };
+	CHECK_INT(admin_int(adm, 2, card2), 2); /* a and c */
+	CHECK_INT(store_index_scan(s, "sgid:i:{t2}", 1, &n), STORE_OK);
+	CHECK_INT(n, 2);
 	/* move c to e: the record and its entry */
 	CHECK_INT(store_index_move(s, idx, "sgid:s:{t1}c", "sgid:s:{t1}e", "E", 1, 60, 1002), STORE_OK);
 	CHECK_INT(store_get(s, "sgid:s:{t1}c", 12, 0, &out), STORE_NOT_FOUND);
