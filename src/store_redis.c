@@ -958,22 +958,33 @@ static const char script_index_move[] =
 	"redis.call('ZREM', KEYS[1], KEYS[2])\n"
 	"return 1\n";
 
-/* KEYS: idx. ARGV: purge (1: delete all). Bounded by the index's size. */
+/* KEYS: idx, then members of it (read by ZRANGE just before). ARGV:
+ * purge (1: delete them). Every record it touches is declared, so during
+ * a Redis Cluster migration of the slot the script is refused (TRYAGAIN,
+ * retried) instead of missing the records already moved. Returns the
+ * records deleted (purge) or live (count); the index goes when empty. */
 static const char script_index_scan[] =
 	"local n = 0\n"
-	"for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+	"for i = 2, #KEYS do\n"
+	"  local k = KEYS[i]\n"
 	"  if ARGV[1] == '1' then\n"
 	"    n = n + redis.call('DEL', k)\n"
+	"    redis.call('ZREM', KEYS[1], k)\n"
 	"  elseif redis.call('EXISTS', k) == 1 then\n"
 	"    n = n + 1\n"
 	"  else\n"
 	"    redis.call('ZREM', KEYS[1], k)\n"
 	"  end\n"
 	"end\n"
-	"if ARGV[1] == '1' or n == 0 then redis.call('DEL', KEYS[1]) end\n"
+	"if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end\n"
 	"return n\n";
 
-#define SCRIPT_MAX_ARGS 12
+/* Members one scan script declares, and rounds of them: an index holds at
+ * most SESSION_MAX_PER_USER (1000) + the logins racing the scan. */
+#define SCAN_BATCH 32
+#define SCAN_MAX_ROUNDS 64
+#define SCRIPT_MAX_ARGS (3 + 1 + SCAN_BATCH + 1)
+#define MEMBER_MAX 128               /* a record name is < 100 bytes */
 
 /* EVAL script with keys (C strings) then args (with lengths); the
  * integer reply in *n. Plain EVAL: the scripts are small and run only on
@@ -984,9 +995,9 @@ static enum store_err eval_int(struct store *s, const char *what, const char *sc
 {
 	const char *argv[SCRIPT_MAX_ARGS];
 	size_t lens[SCRIPT_MAX_ARGS];
-	char nk[4];
+	char nk[12];
 	redisReply *rep;
-	if (3 + nkeys + nargs > SCRIPT_MAX_ARGS || nkeys < 1 || nkeys > 9) {
+	if (3 + nkeys + nargs > SCRIPT_MAX_ARGS || nkeys < 1) {
 		seterr(s, "%s: too many arguments", what);
 		return STORE_ERR_REPLY;
 	}
@@ -1066,14 +1077,70 @@ static enum store_err rs_index_move(struct store *s, const char *idx, const char
 	return e == STORE_OK && n == 0 ? STORE_NOT_FOUND : e;
 }
 
+/* Members of idx from rank start, at most SCAN_BATCH, into keys[1..]
+ * (copies in names); *got: how many. */
+static enum store_err index_members(struct store *s, const char *idx, long long start,
+	char names[SCAN_BATCH][MEMBER_MAX], const char **keys, int *got)
+{
+	static const char what[] = "ZRANGE index";
+	char from[24], to[24];
+	snprintf(from, sizeof(from), "%lld", start);
+	snprintf(to, sizeof(to), "%lld", start + SCAN_BATCH - 1);
+	const char *argv[4] = { "ZRANGE", idx, from, to };
+	size_t lens[4] = { 6, strlen(idx), strlen(from), strlen(to) };
+	redisReply *rep;
+	enum store_err e = run(s, what, 4, argv, lens, &rep);
+	if (e != STORE_OK)
+		return e;
+	*got = 0;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements > SCAN_BATCH) {
+		seterr(s, "%s: unexpected reply", what);
+		e = STORE_ERR_REPLY;
+	}
+	for (size_t i = 0; e == STORE_OK && i < rep->elements; i++) {
+		const redisReply *m = rep->element[i];
+		if (m->type != REDIS_REPLY_STRING || m->len == 0 || m->len >= MEMBER_MAX ||
+		    memchr(m->str, '\0', m->len)) {
+			seterr(s, "%s: a member is no record name", what);
+			e = STORE_ERR_REPLY;
+			break;
+		}
+		memcpy(names[i], m->str, m->len);
+		names[i][m->len] = '\0';
+		keys[1 + i] = names[i];
+		(*got)++;
+	}
+	freeReplyObject(rep);
+	return e;
+}
+
+/* ZRANGE a batch, then the script over it with each member in KEYS; a
+ * purge starts again from rank 0 (the batch is gone), a count goes past
+ * the live ones. Bounded by SCAN_MAX_ROUNDS. */
 static enum store_err rs_index_scan(struct store *s, const char *idx, int purge, long long *n)
 {
-	const char *keys[1] = { idx };
+	char batch[SCAN_BATCH][MEMBER_MAX];
+	const char *keys[1 + SCAN_BATCH] = { idx };
 	const char *args[1] = { purge ? "1" : "0" };
 	size_t lens[1] = { 1 };
+	long long start = 0;
 	*n = 0;
-	return eval_int(s, purge ? "EVAL index purge" : "EVAL index count", script_index_scan,
-	                1, keys, 1, args, lens, n);
+	for (int round = 0; round < SCAN_MAX_ROUNDS; round++) {
+		int got = 0;
+		long long found = 0;
+		enum store_err e = index_members(s, idx, start, batch, keys, &got);
+		if (e != STORE_OK || got == 0)
+			return e;
+		e = eval_int(s, purge ? "EVAL index purge" : "EVAL index count", script_index_scan,
+		             1 + got, keys, 1, args, lens, &found);
+		if (e != STORE_OK)
+			return e;
+		*n += found;
+		if (!purge)
+			start += found;
+	}
+	seterr(s, "index scan: entries left after %d rounds", SCAN_MAX_ROUNDS);
+	return STORE_ERR_REPLY;
 }
 
 static void rs_destroy(struct store *s)

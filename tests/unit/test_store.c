@@ -894,6 +894,26 @@ static void test_index(void)
 	CHECK_INT(admin_int(adm, 4, exists2), 0);
 	CHECK_INT(store_index_scan(s, idx, 1, &n), STORE_OK);
 	CHECK_INT(n, 0);
+	/* more members than one script declares: counted and purged in
+	 * batches, the dead ones pruned on the way */
+	char key[64];
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "sgid:s:{t3}%03d", i);
+		CHECK_INT(store_index_add(s, "sgid:i:{t3}", key, "V", 1, 60, 9000 + i, 0, 1000, 120, &ev),
+		          STORE_OK);
+	}
+	for (int i = 0; i < 100; i += 10) {
+		snprintf(key, sizeof(key), "sgid:s:{t3}%03d", i);
+		CHECK_INT(store_del(s, key, strlen(key)), STORE_OK);
+	}
+	CHECK_INT(store_index_scan(s, "sgid:i:{t3}", 0, &n), STORE_OK);
+	CHECK_INT(n, 90);
+	const char *card3[] = { "ZCARD", "sgid:i:{t3}" };
+	CHECK_INT(admin_int(adm, 2, card3), 90);
+	CHECK_INT(store_index_scan(s, "sgid:i:{t3}", 1, &n), STORE_OK);
+	CHECK_INT(n, 90);
+	const char *dbsize[] = { "EXISTS", "sgid:i:{t3}", "sgid:s:{t3}001", "sgid:s:{t3}099" };
+	CHECK_INT(admin_int(adm, 4, dbsize), 0);
 	/* refused before any call */
 	CHECK_INT(store_index_add(s, idx, "sgid:s:{t1}h", "H", 1, 0, 1, 0, 5, 120, &ev), STORE_ERR_REPLY);
 done:
