@@ -62,6 +62,7 @@ struct session {
 	char icecream[40];             /* both: the SPA's choice */
 	bool gateway;                  /* login: started at /api/login */
 	char rd[RETURNURL_MAX + 1];    /* login, gateway: the validated return URL */
+	bool sealed_by_prev;           /* login: opened with SESSION_SECRET_PREVIOUS */
 	char sub[260];                 /* user: ID-token sub */
 	struct buf access_token;       /* user */
 	struct buf profile;            /* user: decrypted data as a JSON object,
@@ -79,8 +80,8 @@ struct session_keys {
 
 /* cur seals and names everything new. prev (SESSION_SECRET_PREVIOUS) is
  * only read: a session found under its name moves to the current name on
- * that load, an attempt sealed with it still opens, a marker under its
- * name still counts as spent. */
+ * that load, an attempt sealed with it still opens (and its marker is
+ * named with it). Equal to cur, prev is ignored. */
 struct session_mgr {
 	struct store *store;           /* not owned */
 	struct session_keys cur;
@@ -108,7 +109,9 @@ enum session_err session_create(struct session_mgr *m, struct session *s,
 /* Loads a logged-in session and extends its idle expiry (one round trip).
  * A miss under the current name tries the previous secret's name; a record
  * found there is re-sealed under the current name at once (SET NX, then
- * GETDEL of the old name: a logout that ran meanwhile wins). */
+ * GETDEL of the old name: a logout that ran meanwhile wins). A tagged id
+ * whose tag is its sub's under neither secret (older than two rotations)
+ * is deleted with its index entry: SESSION_NOT_FOUND. */
 enum session_err session_load_user(struct session_mgr *m, const char *id, size_t len,
 	struct session *out);
 /* Rewrites a logged-in session keeping its absolute expiry, only if it still
@@ -141,7 +144,8 @@ enum session_err session_attempts_push(struct session_mgr *m, const struct buf *
 enum session_err session_open_attempt(struct session_mgr *m, const char *val, size_t len,
 	const char *state, size_t state_len, struct session *out, struct buf *rest, size_t *n_open);
 /* Spends an opened attempt: SET NX of a marker named by a keyed hash of its
- * state, for the attempt's remaining lifetime. SESSION_ALREADY_USED on a
+ * state under the secret that sealed it, for the attempt's remaining
+ * lifetime. SESSION_ALREADY_USED on a
  * replay; SESSION_NOT_FOUND when it has expired meanwhile. */
 enum session_err session_consume_login(struct session_mgr *m, const struct session *login);
 

@@ -60,15 +60,16 @@ struct store_ops {
 	void (*destroy)(struct store *s);
 
 	/* A user's sessions: records indexed by a sorted set (idx) of their
-	 * keys scored by creation time. Each op is one atomic script; idx and
+	 * keys scored by absolute expiry (unix ms). Each op is one atomic script; idx and
 	 * every key given or listed in it share one hash slot ({user tag}),
 	 * so the ops hold on Redis Cluster too. Keys are C strings. */
-	/* SET key val EX ttl and ZADD idx created key; drops members created
-	 * at or before cutoff; past max members the oldest are dropped and
-	 * their records deleted (*evicted counts them); idx then lives at
-	 * least idx_ttl. */
+	/* SET key val EX ttl and ZADD idx expires_ms key; drops members that
+	 * expired at or before now_ms or whose record is gone; past max
+	 * members the ones expiring first, never key, are dropped and their
+	 * records deleted (*evicted counts them); idx then lives at least
+	 * idx_ttl. */
 	enum store_err (*index_add)(struct store *s, const char *idx, const char *key,
-		const void *val, size_t vlen, int ttl_s, long long created, long long cutoff,
+		const void *val, size_t vlen, int ttl_s, long long expires_ms, long long now_ms,
 		int max, int idx_ttl_s, int *evicted);
 	/* DEL of each key (up to two: the current and the previous name) and
 	 * ZREM of each from idx. */
@@ -79,9 +80,10 @@ struct store_ops {
 	 * nor key does (deleted meanwhile); STORE_OK when moved, or already
 	 * moved by another call. */
 	enum store_err (*index_move)(struct store *s, const char *idx, const char *old,
-		const char *key, const void *val, size_t vlen, int ttl_s, long long created);
+		const char *key, const void *val, size_t vlen, int ttl_s, long long expires_ms);
 	/* Counts the live records idx lists, pruning the dead entries; with
-	 * purge, deletes every record and idx itself (*n: records deleted). */
+	 * purge, deletes every record and idx itself (*n: records deleted),
+	 * each record named in the script's KEYS (Redis Cluster migrations). */
 	enum store_err (*index_scan)(struct store *s, const char *idx, int purge, long long *n);
 };
 
@@ -118,14 +120,14 @@ static inline enum store_err store_ping(struct store *s) { return s->ops->ping(s
 static inline enum store_write_state store_probe_write(struct store *s)
 	{ return s->ops->probe_write(s); }
 static inline enum store_err store_index_add(struct store *s, const char *idx, const char *key,
-	const void *v, size_t vl, int ttl, long long created, long long cutoff, int max,
+	const void *v, size_t vl, int ttl, long long expires_ms, long long now_ms, int max,
 	int idx_ttl, int *evicted)
-	{ return s->ops->index_add(s, idx, key, v, vl, ttl, created, cutoff, max, idx_ttl, evicted); }
+	{ return s->ops->index_add(s, idx, key, v, vl, ttl, expires_ms, now_ms, max, idx_ttl, evicted); }
 static inline enum store_err store_index_del(struct store *s, const char *idx, const char *key,
 	const char *key2) { return s->ops->index_del(s, idx, key, key2); }
 static inline enum store_err store_index_move(struct store *s, const char *idx, const char *old,
-	const char *key, const void *v, size_t vl, int ttl, long long created)
-	{ return s->ops->index_move(s, idx, old, key, v, vl, ttl, created); }
+	const char *key, const void *v, size_t vl, int ttl, long long expires_ms)
+	{ return s->ops->index_move(s, idx, old, key, v, vl, ttl, expires_ms); }
 static inline enum store_err store_index_scan(struct store *s, const char *idx, int purge,
 	long long *n) { return s->ops->index_scan(s, idx, purge, n); }
 

@@ -14,6 +14,8 @@
 int64_t now_monotonic_ms(void);
 /* Wall clock seconds, for token expiry. */
 int64_t now_unix(void);
+/* Wall clock milliseconds, for scores that order events within a second. */
+int64_t now_unix_ms(void);
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void hex_encode(const uint8_t *in, size_t len, char *out);

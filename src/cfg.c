@@ -555,7 +555,7 @@ static int load_session_secret(struct config *cfg, const struct envsrc *e, struc
 		return -1;
 	cfg->has_session_secret_previous = set == 1;
 	if (set && memcmp(cfg->session_secret, cfg->session_secret_previous, 32) == 0)
-		log_warn("SESSION_SECRET_PREVIOUS equals the current session secret: it does nothing");
+		log_warn("SESSION_SECRET_PREVIOUS equals the current session secret: it is ignored");
 	return 0;
 }
 

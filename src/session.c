@@ -80,7 +80,11 @@ int session_mgr_init(struct session_mgr *m, struct store *store, const struct co
 	/* Decrypted userinfo is at most 3/4 of the response; JSON escaping in
 	 * the profile and again in the record grows a byte to 7 at worst. */
 	m->max_record = cfg->http_max_body / 4 * 3 * 7 + 64 * 1024;
-	m->has_prev = cfg->has_session_secret_previous;
+	/* equal to the current one it would only name markers twice (every
+	 * login a replay): ignored; cfg.c warns */
+	m->has_prev = cfg->has_session_secret_previous &&
+		!crypto_ct_equal(cfg->session_secret, cfg->session_secret_previous,
+		                 sizeof(cfg->session_secret));
 	m->max_per_user = cfg->session_max_per_user > 0 ? cfg->session_max_per_user : 20;
 	if (derive_keys(cfg->session_secret, &m->cur) != 0 ||
 	    (m->has_prev && derive_keys(cfg->session_secret_previous, &m->prev) != 0)) {
@@ -199,18 +203,42 @@ static int user_tag(const struct session_keys *k, const char *sub, uint8_t tag[T
 	return rc;
 }
 
-static int user_index(const struct session_keys *k, const char *sub, char idx[REDIS_KEY_MAX])
+/* The user's tag under keys k as the id's first SESSION_TAG_LEN chars. */
+static int user_tag_text(const struct session_keys *k, const char *sub,
+	char text[SESSION_TAG_LEN + 1])
 {
 	uint8_t tag[TAG_BYTES];
 	struct buf enc = BUF_INIT;
 	int rc = -1;
 	if (user_tag(k, sub, tag) == 0 && b64url_encode(tag, sizeof(tag), &enc) == 0 &&
 	    enc.len == SESSION_TAG_LEN) {
-		index_name(enc.data, idx);
+		memcpy(text, enc.data, SESSION_TAG_LEN + 1);
 		rc = 0;
 	}
 	buf_free(&enc);
 	return rc;
+}
+
+static int user_index(const struct session_keys *k, const char *sub, char idx[REDIS_KEY_MAX])
+{
+	char tag[SESSION_TAG_LEN + 1];
+	if (user_tag_text(k, sub, tag) != 0)
+		return -1;
+	index_name(tag, idx);
+	return 0;
+}
+
+/* Whether a tagged id's tag is its sub's under the current or the
+ * previous secret: only those indexes are what revoke looks at. */
+static bool tag_current(const struct session_mgr *m, const char *id, const char *sub)
+{
+	const struct session_keys *keys[2] = { &m->cur, m->has_prev ? &m->prev : NULL };
+	for (size_t i = 0; i < 2 && keys[i]; i++) {
+		char tag[SESSION_TAG_LEN + 1];
+		if (user_tag_text(keys[i], sub, tag) == 0 && memcmp(tag, id, SESSION_TAG_LEN) == 0)
+			return true;
+	}
+	return false;
 }
 
 static int append_field(struct buf *b, const char *name, const char *val, size_t len)
@@ -399,16 +427,20 @@ enum session_err session_create(struct session_mgr *m, struct session *s,
 	memcpy(id, enc.data, SESSION_ID_LEN + 1);
 	if (record_name(&m->cur, id, SESSION_ID_LEN, &name) != 0)
 		goto fail;
-	s->created_at = now_unix();
+	int64_t now_ms = now_unix_ms();
+	s->created_at = now_ms / 1000;
 	s->expires_at = s->created_at + ttl;
 	/* it starts with the idle lifetime, extended on use */
 	if (m->idle_ttl < ttl)
 		ttl = m->idle_ttl;
 	if (seal_record(m, name.key, s, &sealed) != 0)
 		goto fail;
-	/* the index lives as long as its youngest session can */
+	/* scored by absolute expiry in ms: entries past it leave the index
+	 * whatever SESSION_TTL_SECONDS says now, and logins within one second
+	 * still order; the index lives as long as its youngest session can */
 	rc = store_result(store_index_add(m->store, name.idx, name.key, sealed.data, sealed.len, ttl,
-		s->created_at, s->created_at - m->session_ttl, m->max_per_user, m->session_ttl, &evicted));
+		now_ms + (int64_t)m->session_ttl * 1000, now_ms, m->max_per_user, m->session_ttl,
+		&evicted));
 	if (rc == SESSION_OK && evicted > 0)
 		log_info("session: %d older sessions of this user ended (SESSION_MAX_PER_USER %d)",
 		         evicted, m->max_per_user);
@@ -480,7 +512,7 @@ static enum session_err move_to_current(struct session_mgr *m, const char *id, s
 	if (old->idx[0]) {
 		enum session_err rc = seal_record(m, cur.key, s, &sealed) != 0 ? SESSION_ERR_INTERNAL
 			: store_result(store_index_move(m->store, old->idx, old->key, cur.key, sealed.data,
-			                                sealed.len, ttl, s->created_at));
+			                                sealed.len, ttl, s->expires_at * 1000));
 		buf_free(&sealed);
 		return rc;
 	}
@@ -506,18 +538,28 @@ enum session_err session_load_user(struct session_mgr *m, const char *id, size_t
 	session_init(out, SESSION_USER);
 	if (!session_id_valid(id, len))
 		return SESSION_NOT_FOUND;
+	bool under_prev = false;
 	enum session_err rc = load_record(m, &m->cur, id, len, &name, out);
-	if (rc != SESSION_NOT_FOUND || !m->has_prev)
-		return rc;
-	rc = load_record(m, &m->prev, id, len, &name, out);
+	if (rc == SESSION_NOT_FOUND && m->has_prev) {
+		rc = load_record(m, &m->prev, id, len, &name, out);
+		under_prev = true;
+	}
 	if (rc != SESSION_OK)
 		return rc;
-	if (move_to_current(m, id, len, &name, out) == SESSION_NOT_FOUND) {
+	/* Tagged by a secret older than the previous one (two rotations
+	 * since the login): its index is one revoke no longer looks at, so
+	 * it ends here rather than escape a revocation. */
+	if (name.idx[0] && !tag_current(m, id, out->sub)) {
+		store_index_del(m->store, name.idx, name.key, NULL);
+		rc = SESSION_NOT_FOUND;
+	} else if (under_prev && move_to_current(m, id, len, &name, out) == SESSION_NOT_FOUND) {
+		rc = SESSION_NOT_FOUND;
+	}
+	if (rc != SESSION_OK) {
 		session_clear(out);
 		session_init(out, SESSION_USER);
-		return SESSION_NOT_FOUND;
 	}
-	return SESSION_OK;
+	return rc;
 }
 
 enum session_err session_update_user(struct session_mgr *m, const char *id, size_t len,
@@ -629,17 +671,22 @@ enum session_err session_open_login(struct session_mgr *m, const char *val, size
 	if (len <= SESSION_ID_LEN || len > SESSION_ATTEMPT_MAX)
 		return SESSION_NOT_FOUND;
 	/* an attempt started before a rotation finishes after it */
-	if (b64url_decode(val, len, &sealed) != 0 ||
-	    (unseal(m->cur.attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, (const uint8_t *)sealed.data,
-	            sealed.len, SESSION_ATTEMPT_MAX, &plain) != 0 &&
-	     (!m->has_prev ||
-	      unseal(m->prev.attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, (const uint8_t *)sealed.data,
-	             sealed.len, SESSION_ATTEMPT_MAX, &plain) != 0)))
+	if (b64url_decode(val, len, &sealed) != 0)
 		goto done;
+	bool by_prev = false;
+	if (unseal(m->cur.attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, (const uint8_t *)sealed.data,
+	           sealed.len, SESSION_ATTEMPT_MAX, &plain) != 0) {
+		if (!m->has_prev ||
+		    unseal(m->prev.attempt_key, ATTEMPT_VERSION, ATTEMPT_AAD, (const uint8_t *)sealed.data,
+		           sealed.len, SESSION_ATTEMPT_MAX, &plain) != 0)
+			goto done;
+		by_prev = true;
+	}
 	/* the return URL follows the JSON after a newline (the JSON has none) */
 	const char *nl = memchr(plain.data, '\n', plain.len);
 	size_t json_len = nl ? (size_t)(nl - plain.data) : plain.len;
 	rc = parse_opened(plain.data, json_len, SESSION_LOGIN, out);
+	out->sealed_by_prev = by_prev;
 	if (rc == SESSION_OK && attach_rd(out, nl, plain.len - json_len) != 0) {
 		session_clear(out);
 		session_init(out, SESSION_LOGIN);
@@ -744,32 +791,19 @@ enum session_err session_open_attempt(struct session_mgr *m, const char *val, si
 	return p.found ? SESSION_OK : SESSION_NOT_FOUND;
 }
 
-/* Spent under the previous secret's name (by a worker not yet given the
- * new secret, or before the rotation): still spent. */
-static enum session_err spent_before_rotation(struct session_mgr *m, const struct session *login)
-{
-	char rkey[REDIS_KEY_MAX];
-	struct buf val = BUF_INIT;
-	if (!m->has_prev)
-		return SESSION_OK;
-	if (redis_key(&m->prev, KEY_PREFIX_USED, login->state, strlen(login->state), 0, rkey) != 0)
-		return SESSION_ERR_INTERNAL;
-	enum session_err e = store_result(store_get(m->store, rkey, strlen(rkey), 0, &val));
-	buf_free(&val);
-	return e == SESSION_OK ? SESSION_ALREADY_USED : e == SESSION_NOT_FOUND ? SESSION_OK : e;
-}
-
 enum session_err session_consume_login(struct session_mgr *m, const struct session *login)
 {
 	char rkey[REDIS_KEY_MAX];
 	int64_t left = login->expires_at - now_unix();
 	if (login->kind != SESSION_LOGIN || left <= 0)
 		return SESSION_NOT_FOUND;
-	if (redis_key(&m->cur, KEY_PREFIX_USED, login->state, strlen(login->state), 0, rkey) != 0)
+	/* named with the secret that sealed the attempt: every worker that
+	 * can open it (holding that secret as current or as previous, in any
+	 * phase of a rotation) agrees on one marker */
+	const struct session_keys *k = login->sealed_by_prev && m->has_prev ? &m->prev : &m->cur;
+	if (redis_key(k, KEY_PREFIX_USED, login->state, strlen(login->state), 0, rkey) != 0)
 		return SESSION_ERR_INTERNAL;
 	enum store_err e = store_set(m->store, rkey, strlen(rkey), "1", 1,
 	                             left > INT_MAX ? INT_MAX : (int)left, STORE_SET_NX);
-	if (e == STORE_EXISTS)
-		return SESSION_ALREADY_USED;
-	return e == STORE_OK ? spent_before_rotation(m, login) : store_result(e);
+	return e == STORE_EXISTS ? SESSION_ALREADY_USED : store_result(e);
 }

@@ -962,20 +962,33 @@ static enum store_write_state rs_probe_write(struct store *s)
 
 /* ---- a user's sessions: scripts over a record and its index ---- */
 
-/* KEYS: idx, record. ARGV: value, ttl, created, cutoff, max, idx ttl.
- * Members of idx are records of the same {tag}, so the ones it deletes
- * share the slot of KEYS. */
+/* KEYS: idx, record. ARGV: value, ttl, expires ms, now ms, max, idx ttl.
+ * Members of idx are records of the same {tag}, so the ones it reads and
+ * deletes share the slot of KEYS. Entries past their expiry, or whose
+ * record idled out, go before counting (a dead entry must not evict a
+ * live session); the record just written is never evicted. Bounded: the
+ * index holds at most max + the entries added since the last call. */
 static const char script_index_add[] =
 	"redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])\n"
 	"redis.call('ZADD', KEYS[1], ARGV[3], KEYS[2])\n"
 	"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])\n"
-	"local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[5])\n"
-	"local evicted = 0\n"
-	"if over > 0 then\n"
-	"  for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do\n"
-	"    evicted = evicted + redis.call('DEL', k)\n"
+	"local live = {}\n"
+	"for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+	"  if redis.call('EXISTS', k) == 1 then\n"
+	"    live[#live + 1] = k\n"
+	"  else\n"
+	"    redis.call('ZREM', KEYS[1], k)\n"
 	"  end\n"
-	"  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)\n"
+	"end\n"
+	"local over = #live - tonumber(ARGV[5])\n"
+	"local evicted = 0\n"
+	"for _, k in ipairs(live) do\n"
+	"  if over <= 0 then break end\n"
+	"  if k ~= KEYS[2] then\n"
+	"    evicted = evicted + redis.call('DEL', k)\n"
+	"    redis.call('ZREM', KEYS[1], k)\n"
+	"    over = over - 1\n"
+	"  end\n"
 	"end\n"
 	"if redis.call('TTL', KEYS[1]) < tonumber(ARGV[6]) then\n"
 	"  redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
@@ -991,7 +1004,7 @@ static const char script_index_del[] =
 	"if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end\n"
 	"return 1\n";
 
-/* KEYS: idx, old record, new record. ARGV: value, ttl, created. */
+/* KEYS: idx, old record, new record. ARGV: value, ttl, expires ms. */
 static const char script_index_move[] =
 	"if redis.call('EXISTS', KEYS[2]) == 0 then\n"
 	"  return redis.call('EXISTS', KEYS[3])\n"
@@ -1002,22 +1015,33 @@ static const char script_index_move[] =
 	"redis.call('ZREM', KEYS[1], KEYS[2])\n"
 	"return 1\n";
 
-/* KEYS: idx. ARGV: purge (1: delete all). Bounded by the index's size. */
+/* KEYS: idx, then members of it (read by ZRANGE just before). ARGV:
+ * purge (1: delete them). Every record it touches is declared, so during
+ * a Redis Cluster migration of the slot the script is refused (TRYAGAIN,
+ * retried) instead of missing the records already moved. Returns the
+ * records deleted (purge) or live (count); the index goes when empty. */
 static const char script_index_scan[] =
 	"local n = 0\n"
-	"for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+	"for i = 2, #KEYS do\n"
+	"  local k = KEYS[i]\n"
 	"  if ARGV[1] == '1' then\n"
 	"    n = n + redis.call('DEL', k)\n"
+	"    redis.call('ZREM', KEYS[1], k)\n"
 	"  elseif redis.call('EXISTS', k) == 1 then\n"
 	"    n = n + 1\n"
 	"  else\n"
 	"    redis.call('ZREM', KEYS[1], k)\n"
 	"  end\n"
 	"end\n"
-	"if ARGV[1] == '1' or n == 0 then redis.call('DEL', KEYS[1]) end\n"
+	"if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end\n"
 	"return n\n";
 
-#define SCRIPT_MAX_ARGS 12
+/* Members one scan script declares, and rounds of them: an index holds at
+ * most SESSION_MAX_PER_USER (1000) + the logins racing the scan. */
+#define SCAN_BATCH 32
+#define SCAN_MAX_ROUNDS 64
+#define SCRIPT_MAX_ARGS (3 + 1 + SCAN_BATCH + 1)
+#define MEMBER_MAX 128               /* a record name is < 100 bytes */
 
 /* EVAL script with keys (C strings) then args (with lengths); the
  * integer reply in *n. Plain EVAL: the scripts are small and run only on
@@ -1028,9 +1052,9 @@ static enum store_err eval_int(struct store *s, const char *what, const char *sc
 {
 	const char *argv[SCRIPT_MAX_ARGS];
 	size_t lens[SCRIPT_MAX_ARGS];
-	char nk[4];
+	char nk[12];
 	redisReply *rep;
-	if (3 + nkeys + nargs > SCRIPT_MAX_ARGS || nkeys < 1 || nkeys > 9) {
+	if (3 + nkeys + nargs > SCRIPT_MAX_ARGS || nkeys < 1) {
 		seterr(s, "%s: too many arguments", what);
 		return STORE_ERR_REPLY;
 	}
@@ -1061,7 +1085,7 @@ static enum store_err eval_int(struct store *s, const char *what, const char *sc
 }
 
 static enum store_err rs_index_add(struct store *s, const char *idx, const char *key,
-	const void *val, size_t vlen, int ttl_s, long long created, long long cutoff, int max,
+	const void *val, size_t vlen, int ttl_s, long long expires_ms, long long now_ms, int max,
 	int idx_ttl_s, int *evicted)
 {
 	char nums[5][24];
@@ -1070,8 +1094,8 @@ static enum store_err rs_index_add(struct store *s, const char *idx, const char 
 		return STORE_ERR_REPLY;
 	}
 	snprintf(nums[0], sizeof(nums[0]), "%d", ttl_s);
-	snprintf(nums[1], sizeof(nums[1]), "%lld", created);
-	snprintf(nums[2], sizeof(nums[2]), "%lld", cutoff);
+	snprintf(nums[1], sizeof(nums[1]), "%lld", expires_ms);
+	snprintf(nums[2], sizeof(nums[2]), "%lld", now_ms);
 	snprintf(nums[3], sizeof(nums[3]), "%d", max);
 	snprintf(nums[4], sizeof(nums[4]), "%d", idx_ttl_s);
 	const char *keys[2] = { idx, key };
@@ -1093,7 +1117,7 @@ static enum store_err rs_index_del(struct store *s, const char *idx, const char 
 }
 
 static enum store_err rs_index_move(struct store *s, const char *idx, const char *old,
-	const char *key, const void *val, size_t vlen, int ttl_s, long long created)
+	const char *key, const void *val, size_t vlen, int ttl_s, long long expires_ms)
 {
 	char ttl[16], cr[24];
 	if (ttl_s <= 0) {
@@ -1101,7 +1125,7 @@ static enum store_err rs_index_move(struct store *s, const char *idx, const char
 		return STORE_ERR_REPLY;
 	}
 	snprintf(ttl, sizeof(ttl), "%d", ttl_s);
-	snprintf(cr, sizeof(cr), "%lld", created);
+	snprintf(cr, sizeof(cr), "%lld", expires_ms);
 	const char *keys[3] = { idx, old, key };
 	const char *args[3] = { val, ttl, cr };
 	size_t lens[3] = { vlen, strlen(ttl), strlen(cr) };
@@ -1110,14 +1134,70 @@ static enum store_err rs_index_move(struct store *s, const char *idx, const char
 	return e == STORE_OK && n == 0 ? STORE_NOT_FOUND : e;
 }
 
+/* Members of idx from rank start, at most SCAN_BATCH, into keys[1..]
+ * (copies in names); *got: how many. */
+static enum store_err index_members(struct store *s, const char *idx, long long start,
+	char names[SCAN_BATCH][MEMBER_MAX], const char **keys, int *got)
+{
+	static const char what[] = "ZRANGE index";
+	char from[24], to[24];
+	snprintf(from, sizeof(from), "%lld", start);
+	snprintf(to, sizeof(to), "%lld", start + SCAN_BATCH - 1);
+	const char *argv[4] = { "ZRANGE", idx, from, to };
+	size_t lens[4] = { 6, strlen(idx), strlen(from), strlen(to) };
+	redisReply *rep;
+	enum store_err e = run(s, what, 4, argv, lens, &rep);
+	if (e != STORE_OK)
+		return e;
+	*got = 0;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements > SCAN_BATCH) {
+		seterr(s, "%s: unexpected reply", what);
+		e = STORE_ERR_REPLY;
+	}
+	for (size_t i = 0; e == STORE_OK && i < rep->elements; i++) {
+		const redisReply *m = rep->element[i];
+		if (m->type != REDIS_REPLY_STRING || m->len == 0 || m->len >= MEMBER_MAX ||
+		    memchr(m->str, '\0', m->len)) {
+			seterr(s, "%s: a member is no record name", what);
+			e = STORE_ERR_REPLY;
+			break;
+		}
+		memcpy(names[i], m->str, m->len);
+		names[i][m->len] = '\0';
+		keys[1 + i] = names[i];
+		(*got)++;
+	}
+	freeReplyObject(rep);
+	return e;
+}
+
+/* ZRANGE a batch, then the script over it with each member in KEYS; a
+ * purge starts again from rank 0 (the batch is gone), a count goes past
+ * the live ones. Bounded by SCAN_MAX_ROUNDS. */
 static enum store_err rs_index_scan(struct store *s, const char *idx, int purge, long long *n)
 {
-	const char *keys[1] = { idx };
+	char batch[SCAN_BATCH][MEMBER_MAX];
+	const char *keys[1 + SCAN_BATCH] = { idx };
 	const char *args[1] = { purge ? "1" : "0" };
 	size_t lens[1] = { 1 };
+	long long start = 0;
 	*n = 0;
-	return eval_int(s, purge ? "EVAL index purge" : "EVAL index count", script_index_scan,
-	                1, keys, 1, args, lens, n);
+	for (int round = 0; round < SCAN_MAX_ROUNDS; round++) {
+		int got = 0;
+		long long found = 0;
+		enum store_err e = index_members(s, idx, start, batch, keys, &got);
+		if (e != STORE_OK || got == 0)
+			return e;
+		e = eval_int(s, purge ? "EVAL index purge" : "EVAL index count", script_index_scan,
+		             1 + got, keys, 1, args, lens, &found);
+		if (e != STORE_OK)
+			return e;
+		*n += found;
+		if (!purge)
+			start += found;
+	}
+	seterr(s, "index scan: entries left after %d rounds", SCAN_MAX_ROUNDS);
+	return STORE_ERR_REPLY;
 }
 
 static void rs_destroy(struct store *s)

@@ -14,7 +14,7 @@
 #define MEM_INDEXES 8
 #define MEM_INDEX_MAX 40
 struct mem_entry { char key[128]; struct buf val; int ttl; int used; };
-/* a sorted set of record keys, scored by creation */
+/* a sorted set of record keys, scored by absolute expiry (ms) */
 struct mem_index {
 	char key[128];
 	int n, ttl;
@@ -154,6 +154,13 @@ static void mem_destroy(struct store *s)
 
 /* ---- the index ops, as the scripts in store_redis.c do them ---- */
 
+static void mem_drop_key(struct store *s, const char *key)
+{
+	struct mem_entry *e = mem_find(s, key, strlen(key));
+	if (e)
+		mem_drop(e);
+}
+
 static struct mem_index *mem_index_find(struct mem_store *m, const char *idx, int create)
 {
 	struct mem_index *free_ix = NULL;
@@ -211,7 +218,7 @@ static int mem_index_call(struct mem_store *m)
 }
 
 static enum store_err mem_index_add(struct store *s, const char *idx, const char *key,
-	const void *v, size_t vl, int ttl, long long created, long long cutoff, int max, int idx_ttl,
+	const void *v, size_t vl, int ttl, long long expires_ms, long long now_ms, int max, int idx_ttl,
 	int *evicted)
 {
 	struct mem_store *m = s->impl;
@@ -221,28 +228,28 @@ static enum store_err mem_index_add(struct store *s, const char *idx, const char
 	enum store_err e = mem_set(s, key, strlen(key), v, vl, ttl, STORE_SET_ALWAYS);
 	m->calls--, m->sets--; /* one call: the script */
 	struct mem_index *x = mem_index_find(m, idx, 1);
-	if (e != STORE_OK || !x || mem_index_zadd(x, key, created) != 0)
+	if (e != STORE_OK || !x || mem_index_zadd(x, key, expires_ms) != 0)
 		return e != STORE_OK ? e : STORE_ERR_NOMEM;
-	while (x->n > 0 && x->m[0].score <= cutoff)
-		mem_index_remove_at(x, 0);
-	while (x->n > max) {
-		struct mem_entry *old = mem_find(s, x->m[0].key, strlen(x->m[0].key));
-		if (old) {
-			mem_drop(old);
-			(*evicted)++;
+	/* expired, or the record idled out: gone before counting */
+	for (int i = 0; i < x->n;) {
+		if (x->m[i].score <= now_ms || !mem_find(s, x->m[i].key, strlen(x->m[i].key)))
+			mem_index_remove_at(x, i);
+		else
+			i++;
+	}
+	/* the ones expiring first, never the record just written */
+	for (int i = 0; x->n > max && i < x->n;) {
+		if (strcmp(x->m[i].key, key) == 0) {
+			i++;
+			continue;
 		}
-		mem_index_remove_at(x, 0);
+		mem_drop_key(s, x->m[i].key);
+		(*evicted)++;
+		mem_index_remove_at(x, i);
 	}
 	if (x->ttl < idx_ttl)
 		x->ttl = idx_ttl;
 	return STORE_OK;
-}
-
-static void mem_drop_key(struct store *s, const char *key)
-{
-	struct mem_entry *e = mem_find(s, key, strlen(key));
-	if (e)
-		mem_drop(e);
 }
 
 static enum store_err mem_index_del(struct store *s, const char *idx, const char *key,
@@ -263,7 +270,7 @@ static enum store_err mem_index_del(struct store *s, const char *idx, const char
 }
 
 static enum store_err mem_index_move(struct store *s, const char *idx, const char *old,
-	const char *key, const void *v, size_t vl, int ttl, long long created)
+	const char *key, const void *v, size_t vl, int ttl, long long expires_ms)
 {
 	struct mem_store *m = s->impl;
 	if (mem_index_call(m) != 0)
@@ -279,7 +286,7 @@ static enum store_err mem_index_move(struct store *s, const char *idx, const cha
 			return e;
 	}
 	struct mem_index *x = mem_index_find(m, idx, 1);
-	if (!x || mem_index_zadd(x, key, created) != 0)
+	if (!x || mem_index_zadd(x, key, expires_ms) != 0)
 		return STORE_ERR_NOMEM;
 	mem_drop_key(s, old);
 	mem_index_zrem(x, old);

@@ -21,12 +21,12 @@ static struct session_mgr mgr;
 
 #define SECRET_A "0123456789abcdef0123456789abcdef"
 #define SECRET_B "the secret after the rotation!!!"
+#define SECRET_C "and the one after the next one!!"
 
-/* The manager under secret cur, and prev as SESSION_SECRET_PREVIOUS
- * (NULL: none); the store keeps its contents. */
-static void use_secrets(const char *cur, const char *prev)
+/* A manager m on the store under secret cur, and prev as
+ * SESSION_SECRET_PREVIOUS (NULL: none). */
+static void init_mgr(struct session_mgr *m, const char *cur, const char *prev)
 {
-	session_mgr_wipe(&mgr); /* the previous one; a zeroed manager is fine */
 	struct config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	memcpy(cfg.session_secret, cur, 32);
@@ -38,7 +38,14 @@ static void use_secrets(const char *cur, const char *prev)
 	cfg.session_ttl = 3600;
 	cfg.session_idle_ttl = 900;
 	cfg.http_max_body = 1024 * 1024;
-	CHECK_INT(session_mgr_init(&mgr, &store, &cfg), 0);
+	CHECK_INT(session_mgr_init(m, &store, &cfg), 0);
+}
+
+/* The test's manager under cur and prev; the store keeps its contents. */
+static void use_secrets(const char *cur, const char *prev)
+{
+	session_mgr_wipe(&mgr); /* the previous one; a zeroed manager is fine */
+	init_mgr(&mgr, cur, prev);
 }
 
 static void setup(void)
@@ -526,13 +533,9 @@ static void test_secret_rotation(void)
 	CHECK(store_get(&store, old_key, strlen(old_key), 0, &rec) == STORE_NOT_FOUND);
 	unsigned gets = mem.gets;
 	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
-	CHECK_INT(mem.gets, gets + 1); /* found under the current name at once */
+	CHECK_INT(mem.gets, gets + 1); /* found under the current name at once,
+	                                  so sealed with the current secret */
 	session_clear(&out);
-	/* the moved record is sealed with the new secret alone */
-	use_secrets(SECRET_B, NULL);
-	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_OK);
-	session_clear(&out);
-	use_secrets(SECRET_B, SECRET_A);
 	/* logout of a session still under the old name */
 	CHECK_INT(session_destroy(&mgr, id2, strlen(id2)), SESSION_OK);
 	CHECK_INT(count_entries(), 1);
@@ -755,6 +758,197 @@ static void test_revoke_across_rotation(void)
 	use_secrets(SECRET_A, NULL);
 }
 
+/* Seals an attempt with state on m (into c) and opens it again on o. */
+static void attempt_between(struct session_mgr *m, struct session_mgr *o, const char *state,
+	struct session *out)
+{
+	struct session s;
+	struct buf c = BUF_INIT;
+	sample_attempt(&s);
+	strcpy(s.state, state);
+	CHECK_INT(session_seal_login(m, &s, &c), SESSION_OK);
+	CHECK_INT(session_open_login(o, c.data, c.len, out), SESSION_OK);
+	session_clear(&s);
+	buf_free(&c);
+}
+
+/* An attempt sealed on host m: spent on first, then refused on second. */
+static void spent_once(struct session_mgr *m, struct session_mgr *first,
+	struct session_mgr *second, const char *state)
+{
+	struct session out;
+	attempt_between(m, first, state, &out);
+	CHECK_INT(session_consume_login(first, &out), SESSION_OK);
+	session_clear(&out);
+	attempt_between(m, second, state, &out);
+	CHECK_INT(session_consume_login(second, &out), SESSION_ALREADY_USED);
+	session_clear(&out);
+}
+
+/* SESSION_SECRET_PREVIOUS equal to SESSION_SECRET is ignored: a login is
+ * spent once, not taken for a replay of itself. */
+static void test_previous_equal_to_current(void)
+{
+	setup();
+	use_secrets(SECRET_A, SECRET_A);
+	CHECK(!mgr.has_prev);
+	spent_once(&mgr, &mgr, &mgr, "state-equal");
+	char id[SESSION_ID_LEN + 1];
+	login_as("u=eq", id);
+	CHECK_INT(load_id(id), SESSION_OK);
+	use_secrets(SECRET_A, NULL);
+}
+
+/* Two rotations within a session's lifetime: its tag is its sub's under
+ * neither secret, so revoke could not find it; it ends at its next load
+ * (record and index entry), and one of the previous secret still works. */
+static void test_two_rotations_end_session(void)
+{
+	setup();
+	char old[SESSION_ID_LEN + 1], mid[SESSION_ID_LEN + 1];
+	long long n = -1;
+	login_as("u=erin", old);
+	use_secrets(SECRET_B, SECRET_A);
+	CHECK_INT(load_id(old), SESSION_OK);    /* moved to B's name, tag A */
+	login_as("u=erin", mid);
+	use_secrets(SECRET_C, SECRET_B);
+	CHECK_INT(session_revoke_user(&mgr, "u=nobody", &n), SESSION_OK);
+	CHECK_INT(load_id(old), SESSION_NOT_FOUND);
+	CHECK_INT(load_id(old), SESSION_NOT_FOUND);
+	CHECK_INT(load_id(mid), SESSION_OK);    /* tag B: the previous secret's */
+	CHECK_INT(count_entries(), 1);
+	int idx_entries = 0;
+	for (int i = 0; i < MEM_INDEXES; i++)
+		idx_entries += mem.ix[i].n;
+	CHECK_INT(idx_entries, 1);
+	/* and revoke then ends every session that still loads */
+	CHECK_INT(session_revoke_user(&mgr, "u=erin", &n), SESSION_OK);
+	CHECK_INT(n, 1);
+	CHECK_INT(load_id(mid), SESSION_NOT_FOUND);
+	CHECK_INT(count_entries(), 0);
+	use_secrets(SECRET_A, NULL);
+}
+
+/* The two-phase rotation: hosts with (old, new) and (new, old), and
+ * during each reload hosts with (old) or (old, new) next to them, read
+ * each other's sessions and attempts, and an attempt is spent once
+ * whichever host sees it first. */
+static void test_rotation_hosts_interoperate(void)
+{
+	setup();
+	struct session_mgr x, y, z;
+	struct session out;
+	char id[SESSION_ID_LEN + 1], id2[SESSION_ID_LEN + 1];
+	init_mgr(&x, SECRET_A, SECRET_B);   /* phase 1 */
+	init_mgr(&y, SECRET_B, SECRET_A);   /* phase 2 */
+	init_mgr(&z, SECRET_A, NULL);       /* not reloaded yet */
+	struct session_mgr *hosts[3] = { &x, &y, &z };
+	/* every pair that meets in a rollout: x-z (phase 1), x-y (phase 2) */
+	static const int pairs[][2] = { { 0, 2 }, { 2, 0 }, { 0, 1 }, { 1, 0 } };
+	for (size_t i = 0; i < ARRAY_LEN(pairs); i++) {
+		struct session_mgr *a = hosts[pairs[i][0]], *b = hosts[pairs[i][1]];
+		char state[32];
+		snprintf(state, sizeof(state), "state-pair-%zu", i);
+		/* sealed on a: spent on b first, or on a first */
+		spent_once(a, b, a, state);
+		snprintf(state, sizeof(state), "state-own-%zu", i);
+		spent_once(a, a, b, state);
+		/* a session created on a loads on b, then on a again */
+		struct session s;
+		session_init(&s, SESSION_USER);
+		strcpy(s.sub, "u=frank");
+		buf_append_str(&s.access_token, "t");
+		CHECK_INT(session_create(a, &s, id), SESSION_OK);
+		session_clear(&s);
+		CHECK_INT(session_load_user(b, id, strlen(id), &out), SESSION_OK);
+		CHECK_STR(out.sub, "u=frank");
+		session_clear(&out);
+		CHECK_INT(session_load_user(a, id, strlen(id), &out), SESSION_OK);
+		session_clear(&out);
+	}
+	/* one-step rotation mid-reload, (new, old) next to (old): an attempt
+	 * of the old host spent on the new one first stays spent on the old */
+	spent_once(&z, &y, &z, "state-mixed");
+	/* phase 1 seals nothing with the new secret: a host not yet given it
+	 * reads everything a phase-1 host wrote */
+	mem_destroy(&store);
+	attempt_between(&x, &z, "state-phase1", &out);
+	session_clear(&out);
+	struct session s;
+	session_init(&s, SESSION_USER);
+	strcpy(s.sub, "u=grace");
+	CHECK_INT(session_create(&x, &s, id2), SESSION_OK);
+	session_clear(&s);
+	CHECK_INT(session_load_user(&z, id2, strlen(id2), &out), SESSION_OK);
+	session_clear(&out);
+	/* revoke on either host finds them */
+	long long n = 0;
+	CHECK_INT(session_create(&y, &(struct session){ .kind = SESSION_USER, .sub = "u=grace" }, id),
+	          SESSION_OK);
+	CHECK_INT(session_revoke_user(&x, "u=grace", &n), SESSION_OK);
+	CHECK_INT(n, 2);
+	CHECK_INT(count_entries(), 0);
+	session_mgr_wipe(&x);
+	session_mgr_wipe(&y);
+	session_mgr_wipe(&z);
+}
+
+/* The session just created is never the one evicted (logins within one
+ * second), and entries of records gone by themselves are not counted
+ * against the limit (they never evict a live session). */
+static void test_max_per_user_keeps_newest(void)
+{
+	setup();
+	mgr.max_per_user = 1;
+	char id[SESSION_ID_LEN + 1];
+	long long n = 0;
+	for (int i = 0; i < 20; i++) {
+		login_as("u=heidi", id);
+		CHECK_INT(load_id(id), SESSION_OK);
+	}
+	CHECK_INT(session_count_user(&mgr, "u=heidi", &n), SESSION_OK);
+	CHECK_INT(n, 1);
+	/* a live older session, two that idle out, then a new login */
+	setup();
+	mgr.max_per_user = 2;
+	char live[SESSION_ID_LEN + 1], d[2][SESSION_ID_LEN + 1], fresh[SESSION_ID_LEN + 1];
+	login_as("u=ivan", live);
+	struct mem_index *x = &mem.ix[0];
+	CHECK_INT(x->n, 1);
+	char live_key[128];
+	snprintf(live_key, sizeof(live_key), "%s", x->m[0].key);
+	x->m[0].score -= 1000; /* the oldest, and still live */
+	for (int k = 0; k < 2; k++) {
+		login_as("u=ivan", d[k]);
+		/* it idles out: every record but the live one goes */
+		for (int i = 0; i < MEM_SLOTS; i++)
+			if (mem.e[i].used && strcmp(mem.e[i].key, live_key) != 0)
+				mem_drop(&mem.e[i]);
+	}
+	login_as("u=ivan", fresh);
+	CHECK_INT(load_id(live), SESSION_OK);
+	CHECK_INT(load_id(fresh), SESSION_OK);
+	CHECK_INT(x->n, 2);
+}
+
+/* Lowering SESSION_TTL_SECONDS keeps the live sessions of the longer one
+ * in the index: entries leave at their own expiry. */
+static void test_lowered_session_ttl(void)
+{
+	setup();
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1];
+	long long n = 0;
+	login_as("u=judy", a);
+	mem.ix[0].m[0].score -= 100 * 1000; /* logged in 100 s ago, 3600 s lifetime */
+	mgr.session_ttl = 60;
+	login_as("u=judy", b);
+	CHECK_INT(session_count_user(&mgr, "u=judy", &n), SESSION_OK);
+	CHECK_INT(n, 2);
+	CHECK_INT(session_revoke_user(&mgr, "u=judy", &n), SESSION_OK);
+	CHECK_INT(n, 2);
+	CHECK_INT(load_id(a), SESSION_NOT_FOUND);
+}
+
 /* The attempts of one browser: newest first, at most 4 and 2048 bytes
  * (gateway attempts with a long rd: fewer, the newest always), parts that
  * do not open dropped, picked by state, the rest kept. */
@@ -840,6 +1034,11 @@ int main(void)
 	RUN(test_revoke_user);
 	RUN(test_max_per_user);
 	RUN(test_revoke_across_rotation);
+	RUN(test_previous_equal_to_current);
+	RUN(test_two_rotations_end_session);
+	RUN(test_rotation_hosts_interoperate);
+	RUN(test_max_per_user_keeps_newest);
+	RUN(test_lowered_session_ttl);
 	mem_destroy(&store);
 	session_mgr_wipe(&mgr);
 	return harness_report("session");

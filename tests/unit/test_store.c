@@ -811,8 +811,10 @@ done:
 	munmap((void *)answer_port, sizeof(int));
 }
 
-/* The index scripts on a real Redis: add with eviction and the index's
- * TTL, move, delete, count with pruning, purge. Keys share one {tag}. */
+/* The index scripts on a real Redis: add with eviction (never of the
+ * record added, dead entries pruned first) and the index's TTL, move,
+ * delete, count with pruning, purge. Keys share one {tag}; scores are
+ * expiries in ms, the add's "now" the cutoff. */
 static void test_index(void)
 {
 	struct redis_config rc;
@@ -838,10 +840,31 @@ static void test_index(void)
 	const char *ttl[] = { "TTL", idx };
 	long long t = admin_int(adm, 2, ttl);
 	CHECK(t > 100 && t <= 120);
-	/* a shorter idx ttl never shortens it; cutoff drops the old members */
+	/* a shorter idx ttl never shortens it; entries expired by now go */
 	CHECK_INT(store_index_add(s, idx, "sgid:s:{t1}d", "D", 1, 60, 2000, 1001, 5, 10, &ev), STORE_OK);
 	CHECK(admin_int(adm, 2, ttl) > 100);
 	CHECK_INT(admin_int(adm, 2, card), 2); /* c and d */
+	/* equal scores: the record just written is never the one evicted,
+	 * whatever its name sorts as */
+	CHECK_INT(store_index_add(s, "sgid:i:{t2}", "sgid:s:{t2}z", "Z", 1, 60, 5000, 0, 1, 120, &ev),
+	          STORE_OK);
+	CHECK_INT(store_index_add(s, "sgid:i:{t2}", "sgid:s:{t2}a", "A", 1, 60, 5000, 0, 1, 120, &ev),
+	          STORE_OK);
+	CHECK_INT(ev, 1);
+	CHECK_INT(store_get(s, "sgid:s:{t2}a", 12, 0, &out), STORE_OK);
+	CHECK_INT(store_get(s, "sgid:s:{t2}z", 12, 0, &out), STORE_NOT_FOUND);
+	/* entries whose record idled out do not count: the live one stays */
+	CHECK_INT(store_index_add(s, "sgid:i:{t2}", "sgid:s:{t2}b", "B", 1, 60, 5001, 0, 2, 120, &ev),
+	          STORE_OK);
+	CHECK_INT(store_del(s, "sgid:s:{t2}b", 12), STORE_OK);
+	CHECK_INT(store_index_add(s, "sgid:i:{t2}", "sgid:s:{t2}c", "C", 1, 60, 5002, 0, 2, 120, &ev),
+	          STORE_OK);
+	CHECK_INT(ev, 0);
+	CHECK_INT(store_get(s, "sgid:s:{t2}a", 12, 0, &out), STORE_OK);
+	const char *card2[] = { "ZCARD", "sgid:i:{t2}" };
+	CHECK_INT(admin_int(adm, 2, card2), 2); /* a and c */
+	CHECK_INT(store_index_scan(s, "sgid:i:{t2}", 1, &n), STORE_OK);
+	CHECK_INT(n, 2);
 	/* move c to e: the record and its entry */
 	CHECK_INT(store_index_move(s, idx, "sgid:s:{t1}c", "sgid:s:{t1}e", "E", 1, 60, 1002), STORE_OK);
 	CHECK_INT(store_get(s, "sgid:s:{t1}c", 12, 0, &out), STORE_NOT_FOUND);
@@ -871,6 +894,26 @@ static void test_index(void)
 	CHECK_INT(admin_int(adm, 4, exists2), 0);
 	CHECK_INT(store_index_scan(s, idx, 1, &n), STORE_OK);
 	CHECK_INT(n, 0);
+	/* more members than one script declares: counted and purged in
+	 * batches, the dead ones pruned on the way */
+	char key[64];
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "sgid:s:{t3}%03d", i);
+		CHECK_INT(store_index_add(s, "sgid:i:{t3}", key, "V", 1, 60, 9000 + i, 0, 1000, 120, &ev),
+		          STORE_OK);
+	}
+	for (int i = 0; i < 100; i += 10) {
+		snprintf(key, sizeof(key), "sgid:s:{t3}%03d", i);
+		CHECK_INT(store_del(s, key, strlen(key)), STORE_OK);
+	}
+	CHECK_INT(store_index_scan(s, "sgid:i:{t3}", 0, &n), STORE_OK);
+	CHECK_INT(n, 90);
+	const char *card3[] = { "ZCARD", "sgid:i:{t3}" };
+	CHECK_INT(admin_int(adm, 2, card3), 90);
+	CHECK_INT(store_index_scan(s, "sgid:i:{t3}", 1, &n), STORE_OK);
+	CHECK_INT(n, 90);
+	const char *dbsize[] = { "EXISTS", "sgid:i:{t3}", "sgid:s:{t3}001", "sgid:s:{t3}099" };
+	CHECK_INT(admin_int(adm, 4, dbsize), 0);
 	/* refused before any call */
 	CHECK_INT(store_index_add(s, idx, "sgid:s:{t1}h", "H", 1, 0, 1, 0, 5, 120, &ev), STORE_ERR_REPLY);
 done:
