@@ -213,6 +213,9 @@ f_app_env() {
     [SGID_SCOPES]='"openid myinfo.name"'
     [REDIS_URL]=unix://$STACK_RT/redis.sock
     [LOG_LEVEL]=info
+    # Most tests log one MockPass persona in many times; a real user keeps a
+    # few sessions. revoke.sh sets its own limit to test it.
+    [SESSION_MAX_PER_USER]=1000
   )
   if [[ $idp == mockpass ]]; then
     env[SGID_CLIENT_ID]=$(sed -n 's/^SGID_CLIENT_ID=//p' "$ROOT/tests/fixtures/mockpass.env")

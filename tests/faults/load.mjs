@@ -591,7 +591,9 @@ async function main() {
     for (const l of fs.readFileSync(o.records, 'utf8').split('\n')) {
       if (!l) continue;
       const r = JSON.parse(l);
-      if (r.s >= from && r.s <= to && (o.b === undefined || r.b === Number(o.b))) agg.add(r);
+      if (r.s >= from && r.s <= to && (o.b === undefined || r.b === Number(o.b)) &&
+          (o.ep === undefined || r.ep === o.ep) && (o['not-ep'] === undefined || r.ep !== o['not-ep']))
+        agg.add(r);
     }
     out = agg.result(o.event === undefined ? undefined : Number(o.event));
   } else {

@@ -9,11 +9,14 @@
 // What it skips is work a benchmark of the client does not need:
 //  - authorization codes and access tokens are stateless (HMAC-protected),
 //    so codes are not single-use and nothing grows with the number of logins;
-//  - every login is the same persona (one sub), so the userinfo responses are
-//    encrypted once, at start-up: USERINFO_VARIANTS responses, each with its
-//    own block key, served in turn. The client still decrypts every one of
-//    them in full (RSA-OAEP for the key, AES for the data); only sgID's own
-//    encryption cost is taken out of the machine's budget.
+//  - logins take turns over SUBS users (one sub each, as real traffic has
+//    many users: sgid-fcgi keeps at most SESSION_MAX_PER_USER sessions per
+//    user, so one sub for every login would end the bench's own sessions);
+//    each user's userinfo responses are encrypted once, on first use:
+//    USERINFO_VARIANTS responses, each with its own block key, served in
+//    turn. The client still decrypts every one of them in full (RSA-OAEP for
+//    the key, AES for the data); only sgID's own encryption cost is taken
+//    out of the machine's budget.
 // ID tokens are signed per request: each carries its login's nonce.
 //
 // Node's built-in crypto only (OpenSSL underneath), no dependencies.
@@ -55,8 +58,10 @@ const ISSUER = env('ISSUER', `http://localhost:${PORT}/v2`);
 const CLIENT_ID = env('CLIENT_ID', '');
 const CLIENT_SECRET = env('CLIENT_SECRET', '');
 const PERSONA = env('PERSONA_NAME', 'BENCH TEST PERSONA');
-const PERSONA_SUB = 'u=7b2c9e4a-bench-persona-0001';
-const USERINFO_VARIANTS = 256;
+const SUBS = 1024;
+const subOf = (i) => `u=7b2c9e4a-bench-persona-${String(i % SUBS).padStart(4, '0')}`;
+let nextSub = 0;
+const USERINFO_VARIANTS = 4;
 const CODE_TTL_S = 120;
 const TOKEN_TTL_S = 3600;
 
@@ -245,7 +250,7 @@ function authorize(res, q) {
   if (q.get('client_id') !== CLIENT_ID || !redirectUri || q.get('response_type') !== 'code' ||
       q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge') || !(q.get('scope') || '').split(' ').includes('openid'))
     return oauthError(res, 400, 'invalid_request', 'bad authorization request');
-  const code = seal({ n: q.get('nonce'), c: q.get('code_challenge'), r: redirectUri, s: PERSONA_SUB, x: nowS() + CODE_TTL_S });
+  const code = seal({ n: q.get('nonce'), c: q.get('code_challenge'), r: redirectUri, s: subOf(nextSub++), x: nowS() + CODE_TTL_S });
   let loc = `${redirectUri}${redirectUri.includes('?') ? '&' : '?'}code=${encodeURIComponent(code)}`;
   if (q.has('state')) loc += `&state=${encodeURIComponent(q.get('state'))}`;
   res.writeHead(302, { location: loc, 'content-length': 0 });
@@ -291,23 +296,28 @@ function dataJwe(key, plain) {
   return `${DATA_JWE_HEADER}..${b64u(iv)}.${b64u(ct)}.${b64u(ci.getAuthTag())}`;
 }
 
-function userinfoBody() {
+function userinfoBody(sub) {
   const block = crypto.randomBytes(32);
   const blockJwk = JSON.stringify({ kty: 'oct', kid: 'bench-block-key', alg: 'A256GCM', k: b64u(block) });
-  return JSON.stringify({ sub: PERSONA_SUB, key: keyJwe(blockJwk), data: { 'myinfo.name': dataJwe(block, PERSONA) } });
+  return JSON.stringify({ sub, key: keyJwe(blockJwk), data: { 'myinfo.name': dataJwe(block, PERSONA) } });
 }
-const USERINFO_BODIES = Array.from({ length: USERINFO_VARIANTS }, userinfoBody);
+const USERINFO_BODIES = new Map(); // sub -> its USERINFO_VARIANTS bodies
 let nextBody = 0;
 
 function userinfo(req, res) {
   const auth = req.headers.authorization || '';
   const t = auth.startsWith('Bearer ') ? unseal(auth.slice(7)) : null;
-  if (!t || t.s !== PERSONA_SUB) {
+  if (!t || typeof t.s !== 'string' || !t.s.startsWith('u=7b2c9e4a-bench-persona-')) {
     res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"', 'content-length': 0 });
     return res.end();
   }
+  let bodies = USERINFO_BODIES.get(t.s);
+  if (!bodies) {
+    bodies = Array.from({ length: USERINFO_VARIANTS }, () => userinfoBody(t.s));
+    USERINFO_BODIES.set(t.s, bodies);
+  }
   nextBody = (nextBody + 1) % USERINFO_VARIANTS;
-  return send(res, 200, USERINFO_BODIES[nextBody]);
+  return send(res, 200, bodies[nextBody]);
 }
 
 function clientOf(req) {
