@@ -54,8 +54,10 @@ int audit_reopen(void);
 void audit_close(void);
 bool audit_enabled(void);
 
-/* Writes one line: the time, the log's request id, r and the client of p. */
-void audit_write(const struct audit_record *r, const struct audit_peer *p);
+/* Writes one line: the time, the log's request id, r and the client of p.
+ * false when the event was dropped (counted in audit_dropped); true when
+ * written, or when the audit is off. */
+bool audit_write(const struct audit_record *r, const struct audit_peer *p);
 /* Events lost to write errors since the process started. */
 unsigned long audit_dropped(void);
 

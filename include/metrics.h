@@ -45,6 +45,9 @@ struct metrics_block {
 	metrics_counter jwks_refetches;
 	metrics_counter redis_errors[METRICS_REDIS_ERRS];
 	metrics_counter redis_reconnects;
+	metrics_counter audit_dropped;          /* audit events lost to write errors */
+	metrics_counter userinfo_previous_key;  /* userinfo opened with the previous
+	                                           client key (a key rotation) */
 } __attribute__((aligned(64)));
 
 /* What only the supervisor writes. */
@@ -72,6 +75,8 @@ void metrics_count_sgid_call(struct metrics_block *m, enum metrics_sgid_call cal
 void metrics_count_jwks_refetch(struct metrics_block *m);
 void metrics_count_redis_error(struct metrics_block *m, enum metrics_redis_err kind);
 void metrics_count_redis_reconnect(struct metrics_block *m);
+void metrics_count_audit_dropped(struct metrics_block *m);
+void metrics_count_userinfo_previous_key(struct metrics_block *m);
 
 /* Monotonic microseconds, for the durations above. */
 int64_t metrics_now_us(void);

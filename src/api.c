@@ -116,12 +116,13 @@ static void store_down(struct response *res)
 	                "The session store is unreachable; try again shortly.");
 }
 
-static void audit(const struct request *req, enum audit_event ev, const char *outcome,
-	const char *cause, const char *sub)
+static void audit(struct app *a, const struct request *req, enum audit_event ev,
+	const char *outcome, const char *cause, const char *sub)
 {
 	const struct audit_record r = { ev, outcome, cause, sub };
 	const struct audit_peer p = { req->remote_addr, req->x_forwarded_for, req->user_agent };
-	audit_write(&r, &p);
+	if (!audit_write(&r, &p))
+		metrics_count_audit_dropped(a->metrics);
 }
 
 /* A new login attempt in s (the caller set icecream, gateway and rd):
@@ -362,9 +363,9 @@ static void login_ended(struct app *a, const struct request *req, enum login_out
 	log_debug("redirect: outcome %s", login_outcome_name(outcome));
 	metrics_count_login(a->metrics, (int)outcome);
 	if (outcome == LOGIN_OK)
-		audit(req, AUDIT_LOGIN_SUCCESS, "success", NULL, sub);
+		audit(a, req, AUDIT_LOGIN_SUCCESS, "success", NULL, sub);
 	else
-		audit(req, AUDIT_LOGIN_FAILURE, "failure", login_outcome_name(outcome), NULL);
+		audit(a, req, AUDIT_LOGIN_FAILURE, "failure", login_outcome_name(outcome), NULL);
 }
 
 /* The cookie changes only when it held the login attempt that just failed
@@ -615,17 +616,18 @@ static enum session_err load_session(struct app *a, const struct request *req,
 }
 
 /* A session expiry noticed: the request named no live session (se is
- * NOT_FOUND), yet one of its cookies has the shape of our session ids (43
- * base64url characters, which a login attempt never has). Its record is
+ * NOT_FOUND), yet one of its cookies has the shape of our session ids
+ * (session_id_valid: 43 or 64 base64url characters, which a login attempt
+ * never has). Its record is
  * gone: expired (idle or absolute), or ended elsewhere. No cookie, or junk:
  * an anonymous request, not logged. */
-static void notice_expiry(const struct request *req, enum session_err se)
+static void notice_expiry(struct app *a, const struct request *req, enum session_err se)
 {
 	if (se != SESSION_NOT_FOUND)
 		return;
 	for (size_t i = 0; i < req->cookies->n; i++)
 		if (session_id_valid(req->cookies->v[i].val, req->cookies->v[i].len)) {
-			audit(req, AUDIT_SESSION_EXPIRED, "denied", NULL, NULL);
+			audit(a, req, AUDIT_SESSION_EXPIRED, "denied", NULL, NULL);
 			return;
 		}
 }
@@ -644,7 +646,7 @@ static void handle_userinfo(struct app *a, const struct request *req, struct res
 		goto done;
 	}
 	if (se != SESSION_OK) {
-		notice_expiry(req, se);
+		notice_expiry(a, req, se);
 		unauthorized(res);
 		goto done;
 	}
@@ -709,7 +711,7 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 	} else {
 		/* the authorizer's answer goes to the browser as it is; nginx's
 		 * error_page turns X-Sgid-Login into the redirect */
-		notice_expiry(req, se);
+		notice_expiry(a, req, se);
 		res->status = 401;
 		if (login_location(a, req, route, method, uri, &login) == 0) {
 			if (st == GATEWAY_VARIABLES)
@@ -768,7 +770,7 @@ static void handle_logout(struct app *a, const struct request *req, struct respo
 	logout_sub(a, req, sub, sizeof(sub));
 	enum session_err se = end_named_sessions(a, req);
 	if (req->cookies->n)
-		audit(req, AUDIT_LOGOUT, se == SESSION_OK ? "success" : "failure", NULL,
+		audit(a, req, AUDIT_LOGOUT, se == SESSION_OK ? "success" : "failure", NULL,
 		      sub[0] ? sub : NULL);
 	if (se != SESSION_OK) {
 		log_error("logout: %s: %s", session_strerror(se), a->store->errstr);

@@ -239,13 +239,14 @@ static void count_drop(const char *why)
 		log_warn("audit: event dropped: %s (%lu dropped so far)", why, n);
 }
 
-void audit_write(const struct audit_record *r, const struct audit_peer *p)
+bool audit_write(const struct audit_record *r, const struct audit_peer *p)
 {
 	struct buf line = BUF_INIT;
 	int saved = errno;
+	bool written = false;
 
 	if (!audit_enabled())
-		return; /* off: not even the line is built */
+		return true; /* off: not even the line is built */
 	if (audit_format(r, p, &line) != 0) {
 		count_drop("line could not be built");
 		goto out;
@@ -264,7 +265,10 @@ void audit_write(const struct audit_record *r, const struct audit_peer *p)
 	pthread_rwlock_unlock(&sink.lock);
 	if (w != (ssize_t)line.len)
 		count_drop(w < 0 ? strerror(e) : "short write");
+	else
+		written = true;
 out:
 	buf_free(&line);
 	errno = saved;
+	return written;
 }

@@ -117,10 +117,22 @@ void metrics_count_redis_reconnect(struct metrics_block *m)
 		metrics_inc(&m->redis_reconnects, 1);
 }
 
+void metrics_count_audit_dropped(struct metrics_block *m)
+{
+	if (m)
+		metrics_inc(&m->audit_dropped, 1);
+}
+
+void metrics_count_userinfo_previous_key(struct metrics_block *m)
+{
+	if (m)
+		metrics_inc(&m->userinfo_previous_key, 1);
+}
+
 /* The block is an array of counters and nothing else: add and zero walk
  * it as one. */
-#define BLOCK_COUNTERS (offsetof(struct metrics_block, redis_reconnects) / sizeof(metrics_counter) + 1)
-_Static_assert(offsetof(struct metrics_block, redis_reconnects) + sizeof(metrics_counter) <=
+#define BLOCK_COUNTERS (offsetof(struct metrics_block, userinfo_previous_key) / sizeof(metrics_counter) + 1)
+_Static_assert(offsetof(struct metrics_block, userinfo_previous_key) + sizeof(metrics_counter) <=
                sizeof(struct metrics_block), "metrics_block layout");
 
 void metrics_block_add(struct metrics_block *into, const struct metrics_block *from)

@@ -158,6 +158,18 @@ static int render_redis(struct buf *o, const struct metrics_block *m)
 	               load(&m->redis_reconnects));
 }
 
+/* Operations: events the audit log lost, and userinfo that needed the
+ * previous client key (a key rotation in progress). */
+static int render_lifecycle(struct buf *o, const struct metrics_block *m)
+{
+	return counter(o, "audit_dropped_total",
+	               "Audit events lost to write errors (full disk, a stalled reader).",
+	               load(&m->audit_dropped)) ||
+	       counter(o, "userinfo_previous_key_total",
+	               "Userinfo responses opened with SGID_PRIVATE_KEY_PREVIOUS.",
+	               load(&m->userinfo_previous_key));
+}
+
 /* Slots busy (a request in hand, sgID calls included) and in sgID. */
 static void in_flight(const struct scoreboard *sb, size_t base, size_t n, uint64_t *busy,
 	uint64_t *sgid)
@@ -204,7 +216,7 @@ int metrics_page_render(const struct scoreboard *sb, struct buf *out)
 	    sample(out, "build_info", "", "version", SGID_VERSION, NULL, NULL, 1))
 		return -1;
 	return render_requests(out, &sum) || render_logins(out, &sum) || render_sgid(out, &sum) ||
-	       render_redis(out, &sum) || render_pool(out, sb) ? -1 : 0;
+	       render_redis(out, &sum) || render_lifecycle(out, &sum) || render_pool(out, sb) ? -1 : 0;
 }
 
 /* --- /status ------------------------------------------------------------ */

@@ -443,6 +443,7 @@ static enum jose_err open_block_key(struct sgid_client *c, const char *key_jwe, 
 
 	if (je == JOSE_OK && used == 1) {
 		c->userinfo_previous_key++;
+		metrics_count_userinfo_previous_key(c->metrics);
 		log_debug("userinfo: opened with the previous client key (SGID_PRIVATE_KEY_PREVIOUS)");
 	} else if (je == JOSE_OK) {
 		log_debug("userinfo: opened with the current client key");

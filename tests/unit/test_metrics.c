@@ -129,6 +129,9 @@ static void test_rendering(void)
 	metrics_count_request(m, "redirect", 502, 60000000); /* 60 s: +Inf only */
 	metrics_count_sgid_call(m, METRICS_CALL_USERINFO, 20000, 0);
 	metrics_count_login(m, LOGIN_ID_TOKEN_SIGNATURE);
+	metrics_count_audit_dropped(m);
+	metrics_count_userinfo_previous_key(m);
+	metrics_count_userinfo_previous_key(m);
 	struct buf out = BUF_INIT;
 	CHECK_INT(metrics_page_render(sb, &out), 0);
 	const char *t = buf_cstr(&out);
@@ -161,6 +164,8 @@ static void test_rendering(void)
 	CHECK_INT(value_of(t, "sgid_fcgi_sgid_call_duration_seconds_bucket{call=\"userinfo\",le=\"0.025\"}"), 1);
 	CHECK_INT(value_of(t, "sgid_fcgi_logins_total{outcome=\"id_token_signature\"}"), 1);
 	CHECK_INT(value_of(t, "sgid_fcgi_logins_total{outcome=\"over_capacity\"}"), 0);
+	CHECK_INT(value_of(t, "sgid_fcgi_audit_dropped_total"), 1);
+	CHECK_INT(value_of(t, "sgid_fcgi_userinfo_previous_key_total"), 2);
 	/* in flight from the slot states */
 	scoreboard_set((struct sb_slot_ref){ .sb = sb, .index = 0 }, SLOT_SGID);
 	buf_reset(&out);
