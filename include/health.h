@@ -11,8 +11,9 @@
 
 /* The process's answer: probes with s (the calling thread's store) when
  * the cached one is older than HEALTH_CACHE_MS. One thread probes at a
- * time; the others meanwhile take the answer before (the first ever
- * caller waits for it). */
+ * time; the others wait for its answer (never one older than
+ * HEALTH_CACHE_MS: under load, a stale "ready" handed out while the probe
+ * ran said 200 for a read-only Redis). */
 enum store_write_state health_check(struct store *s);
 /* The 503's reason: "redis_unreachable", "redis_read_only",
  * "redis_min_replicas", "redis_oom", "redis_write_refused" ("ok" when

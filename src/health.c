@@ -38,15 +38,12 @@ static bool fresh(int64_t at)
 
 enum store_write_state health_check(struct store *s)
 {
-	int64_t at = atomic_load(&cached_at_ms);
-	if (fresh(at))
+	if (fresh(atomic_load(&cached_at_ms)))
 		return (enum store_write_state)atomic_load(&cached_state);
-	if (at != NEVER) {
-		if (pthread_mutex_trylock(&probe_lock) != 0)
-			return (enum store_write_state)atomic_load(&cached_state); /* being probed */
-	} else {
-		pthread_mutex_lock(&probe_lock);
-	}
+	/* Stale: wait for the probe in progress, if any (bounded by the store's
+	 * command timeout), rather than hand out an answer older than
+	 * HEALTH_CACHE_MS: readiness must say what Redis is now. */
+	pthread_mutex_lock(&probe_lock);
 	/* another thread may have probed between our look and the lock */
 	if (!fresh(atomic_load(&cached_at_ms))) {
 		enum store_write_state probed = store_probe_write(s);
