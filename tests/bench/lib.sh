@@ -17,6 +17,7 @@ PORT_PEER=$((BENCH_PORT + 1))
 PORT_PEER1=$((BENCH_PORT + 2))
 PORT_ALT=$((BENCH_PORT + 3))
 PORT_CLUSTER=$((BENCH_PORT + 30))      # BENCH_CLUSTER: 3 nodes, +30..+32 (cluster bus +10000)
+PORT_REDIS=$((BENCH_PORT + 33))        # BENCH_REDIS_TCP=1: the one Redis on loopback TCP too
 PORT_SGID=$((BENCH_PORT + 10))
 PORT_SGID_STATS=$((BENCH_PORT + 11))
 PORT_PEER_A=$((BENCH_PORT + 21))
@@ -119,8 +120,13 @@ wait_for() {
   die "$what did not come up within ${secs}s"
 }
 
+# BENCH_REDIS_TCP=1: it also listens on 127.0.0.1:PORT_REDIS and the ours
+# pool talks TCP to it, as the cluster's nodes can only be reached: the
+# cluster rows then differ from one Redis by the cluster alone.
 start_redis() {
-  redis-server --port 0 --unixsocket "$RT/redis.sock" --unixsocketperm 700 \
+  local tcp=0
+  [[ ${BENCH_REDIS_TCP:-0} == 1 ]] && tcp=$PORT_REDIS
+  redis-server --port "$tcp" --bind 127.0.0.1 --unixsocket "$RT/redis.sock" --unixsocketperm 700 \
     --save '' --appendonly no --dir "$RT" --logfile "$RT/redis.log" &
   REDIS_PID=$!
   started redis "$REDIS_PID"
@@ -149,6 +155,7 @@ ours_env() {
     SGID_REDIRECT_URI="http://127.0.0.1:${1:-$PORT_OURS}/api/redirect"
     SGID_FRONTEND_HOST="http://localhost:5173"
     REDIS_URL="unix://$RT/redis.sock" LOG_LEVEL="${BENCH_LOG_LEVEL:-warn}")
+  [[ ${BENCH_REDIS_TCP:-0} == 1 ]] && OURS_ENV+=(REDIS_URL="redis://127.0.0.1:$PORT_REDIS/0")
   [[ -n ${BENCH_MAX_INFLIGHT:-} ]] && OURS_ENV+=(SGID_MAX_INFLIGHT="$BENCH_MAX_INFLIGHT")
   return 0
 }
