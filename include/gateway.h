@@ -1,7 +1,9 @@
 /* gateway: what a web server in front of other apps gets from us (nginx
  * auth_request to /api/auth, a FastCGI authorizer): the identity of a
- * logged-in user as response headers, and whether a refused request was a
- * browser navigation (sent to the login, not left at a bare 401). */
+ * logged-in user as response headers, the Cookie header for the app
+ * without the session cookie, whether a request carries a client's own
+ * X-Sgid-* header (refused), and whether a refused request was a browser
+ * navigation (sent to the login, not left at a bare 401). */
 #ifndef SGID_GATEWAY_H
 #define SGID_GATEWAY_H
 

@@ -1,5 +1,6 @@
-/* gateway: identity headers and the navigation rule, kept out of the
- * handlers so they can be tested on their own. */
+/* gateway: identity headers, the navigation rule and what the apps behind
+ * may not see (the session cookie, a client's X-Sgid-* header), kept out
+ * of the handlers so they can be tested on their own. */
 #include "gateway.h"
 
 #include <string.h>

@@ -427,14 +427,15 @@ dot_segments() {
 # spelling, listed in the config or not, never reaches the app: 403 on a
 # guarded path (logged in or not) and on /public/ (issue 21, 2).
 forgeries_refused() {
-  local h path n jar_arg
+  local h path n who jar_arg
   for h in "${XSGID[@]}"; do
     for path in "$PROT" "/public/f"; do
-      for jar_arg in "-b $JAR" ""; do
+      for who in "logged in" "no session"; do
         n=$(app_count)
-        # shellcheck disable=SC2086
-        http GET "$GW$path" $jar_arg "${NAV_HDRS[@]}" -H "$h"
-        check "forged '${h%%:*}' on $path ${jar_arg:+(logged in)}${jar_arg:-(no session)}: 403, the app not reached" \
+        jar_arg=()
+        [[ $who == "no session" ]] || jar_arg=(-b "$JAR")
+        http GET "$GW$path" "${jar_arg[@]}" "${NAV_HDRS[@]}" -H "$h"
+        check "forged '${h%%:*}' on $path ($who): 403, the app not reached" \
           eval 'is 403 && app_untouched "$n" && no_location && no_set_cookie'
       done
     done
