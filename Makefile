@@ -119,6 +119,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/sgid-fcgi/demo-spa
 	install -m 0644 deploy/demo-spa/* $(DESTDIR)$(PREFIX)/share/sgid-fcgi/demo-spa/
 	install -m 0644 deploy/lighttpd-ratelimit.lua $(DESTDIR)$(PREFIX)/share/sgid-fcgi/
+	install -m 0644 deploy/gateway/lighttpd-cookie.lua $(DESTDIR)$(PREFIX)/share/sgid-fcgi/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi
 	install -m 0644 README.md deploy/OPERATIONS.md deploy/sgid-fcgi.env.example \
 		nginx.conf.example lighttpd.conf.example deploy/systemd/* $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi/

@@ -5,6 +5,7 @@
 #ifndef SGID_API_H
 #define SGID_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "cfg.h"
@@ -54,6 +55,13 @@ struct request {
 	const char *ac_request_method; /* HTTP_ACCESS_CONTROL_REQUEST_METHOD */
 	const char *accept;        /* HTTP_ACCEPT or NULL */
 	const char *sec_fetch_mode; /* HTTP_SEC_FETCH_MODE or NULL */
+	const char *sec_fetch_site; /* HTTP_SEC_FETCH_SITE or NULL */
+	const char *gateway_scope; /* SGID_GATEWAY_SCOPE (set by the web server's
+	                              config, never by a client): "public" asks
+	                              the gateway check for the app's Cookie
+	                              header alone, no login needed */
+	bool identity_header_sent; /* a client's X-Sgid-* header came along
+	                              (gateway_is_client_identity) */
 	const char *request_uri;   /* REQUEST_URI: the authorizer's protected request */
 	const char *original_uri;  /* SGID_ORIGINAL_URI: nginx's $request_uri, to /api/auth */
 	const char *original_method; /* SGID_ORIGINAL_METHOD: nginx's $request_method */

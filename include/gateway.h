@@ -1,7 +1,9 @@
 /* gateway: what a web server in front of other apps gets from us (nginx
  * auth_request to /api/auth, a FastCGI authorizer): the identity of a
- * logged-in user as response headers, and whether a refused request was a
- * browser navigation (sent to the login, not left at a bare 401). */
+ * logged-in user as response headers, the Cookie header for the app
+ * without the session cookie, whether a request carries a client's own
+ * X-Sgid-* header (refused), and whether a refused request was a browser
+ * navigation (sent to the login, not left at a bare 401). */
 #ifndef SGID_GATEWAY_H
 #define SGID_GATEWAY_H
 
@@ -15,6 +17,15 @@
  * or Variable-SGID_SUB, Variable-SGID_MYINFO_NAME (lighttpd hands them to
  * the protected app as SGID_SUB, SGID_MYINFO_NAME). */
 enum gateway_style { GATEWAY_HEADERS, GATEWAY_VARIABLES };
+
+/* The gateway's own fields, each a header (X-Sgid-Login) or variable
+ * (SGID_APP_COOKIE) named as a profile field's would be: a profile field
+ * of the same header name is never given (it would pose as the gateway's
+ * own). Add any new one to own_fields in gateway.c. */
+#define GATEWAY_FIELD_SUB "sub"               /* the user's sub */
+#define GATEWAY_FIELD_LOGIN "login"           /* nginx: where a 401 logs in */
+#define GATEWAY_FIELD_APP_COOKIE "app-cookie" /* the Cookie header for the app */
+#define GATEWAY_FIELD_MARK "gateway"          /* lighttpd: the authorizer said 200 */
 
 /* An encoded value longer than this is left out, and so is its header:
  * nginx refuses an upstream whose headers overflow its buffer (4 or 8 KiB
@@ -48,9 +59,27 @@ int gateway_value_encode(const char *v, size_t len, struct buf *out);
  * their compact JSON text; may be empty; only the fields cfg->gateway_headers lists,
  * when it lists any) as headers of res. A field whose name is unusable,
  * whose value is too long, or whose header would repeat one already given
- * (the sub's included) is left out and counted in *skipped. 0, or -1 on an
+ * (the sub's included) or one of the gateway's own (GATEWAY_FIELD_*) is
+ * left out and counted in *skipped. 0, or -1 on an
  * unreadable profile or no memory. */
 int gateway_add_identity(struct response *res, enum gateway_style st, const struct config *cfg,
 	const char *sub, const struct buf *profile, size_t *skipped);
+
+/* What the app behind gets as its Cookie header: cookie (the request's,
+ * NULL: none) without the session cookie (http_cookies_without), as
+ * X-Sgid-App-Cookie (nginx sets the upstream's Cookie to it) or
+ * Variable-SGID_APP_COOKIE (lighttpd-cookie.lua does), left out when
+ * nothing remains; a header too long to read leaves nothing. The variables
+ * style also gives Variable-SGID_GATEWAY: 1, so the script knows the
+ * authorizer said 200 even when no cookie remains. 0, or -1 (no memory, in
+ * res->failed). */
+int gateway_add_app_cookie(struct response *res, enum gateway_style st, const char *cookie,
+	const char *session_cookie);
+
+/* A FastCGI parameter (NAME=value, or the name alone) that carries a
+ * client's header named X-Sgid-* in any case, with '-' or '_': both web
+ * servers pass it as HTTP_X_SGID_*. A request with one is refused: no app
+ * behind may mistake it for the gateway's. */
+bool gateway_is_client_identity(const char *param, size_t len);
 
 #endif

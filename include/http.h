@@ -66,6 +66,15 @@ struct own_cookies {
  * HTTP_MAX_COOKIE_LEN is not read at all (HTTP_ERR_TOO_LONG, out empty). */
 enum http_err http_find_cookies(const char *hdr, size_t len, const char *name,
 	struct own_cookies *out);
+/* The Cookie header for the apps behind the gateway: hdr without any
+ * cookie named name (ours, read as http_find_cookies reads it) and without
+ * pairs holding a control byte, appended to out. Every other pair is copied
+ * byte for byte, in order, with the ';' and spaces around it; a header with
+ * nothing to remove is copied whole; what a removal leaves at either end (a
+ * leading space, a trailing one) goes, and so do empty pairs before the
+ * first one kept.
+ * Over HTTP_MAX_COOKIE_LEN: HTTP_ERR_TOO_LONG, nothing appended. */
+enum http_err http_cookies_without(const char *hdr, size_t len, const char *name, struct buf *out);
 void kv_list_free(struct kv_list *l); /* NULL ok; leaves an empty list */
 
 const struct kv *kv_get(const struct kv_list *l, const char *key);

@@ -102,6 +102,50 @@ static enum session_err end_named_sessions(struct app *a, const struct request *
 	return rc;
 }
 
+static bool origin_allowed(const struct app *a, const struct request *req)
+{
+	return req->origin && strcmp(req->origin, a->cfg->frontend_origin) == 0;
+}
+
+/* A request the browser says another site made (Sec-Fetch-Site:
+ * cross-site): a link, a form or an <img> there sends our cookie along
+ * (SameSite=Lax on navigations, None on everything), so it ends no
+ * session. The SPA's own calls carry its Origin (SGID_FRONTEND_HOST, which
+ * may be another site) and pass; so do requests without the header (curl,
+ * older browsers) and same-site, same-origin and "none" (typed, bookmark). */
+static bool cross_site(const struct app *a, const struct request *req)
+{
+	return req->sec_fetch_site && strcmp(req->sec_fetch_site, "cross-site") == 0 &&
+	       !origin_allowed(a, req);
+}
+
+/* cross_site: 403, nothing changed, no cookie set. */
+static bool refuse_cross_site(const struct app *a, const struct request *req, const char *route,
+	struct response *res)
+{
+	if (!cross_site(a, req))
+		return false;
+	log_warn("%s: refused: a cross-site request (Sec-Fetch-Site) from no allowed origin", route);
+	resp_json_error(res, 403, "cross_site_request",
+	                "Another site cannot start a login or log out here; use this site's own page.");
+	return true;
+}
+
+/* The logged-in session among our cookies: the first id that loads (a
+ * sibling app's cookie of our name names nothing here). */
+static enum session_err load_session(struct app *a, const struct request *req,
+	struct session *s, const struct cookie_value **which)
+{
+	enum session_err rc = SESSION_NOT_FOUND;
+	for (size_t i = 0; i < req->cookies->n && rc == SESSION_NOT_FOUND; i++) {
+		const struct cookie_value *c = &req->cookies->v[i];
+		/* an attempt or junk is "not found" without a store call */
+		rc = session_load_user(&a->sessions, c->val, c->len, s);
+		*which = c;
+	}
+	return rc;
+}
+
 static void json_reply(struct response *res, int status, const struct buf *b)
 {
 	if (b->data)
@@ -190,6 +234,8 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 	const char *bad = NULL;
 
 	session_init(&s, SESSION_LOGIN);
+	if (refuse_cross_site(a, req, "auth-url", res))
+		goto done;
 	enum http_err he = http_parse_query(req->query, strlen(req->query), &q);
 	if (he != HTTP_OK) {
 		log_warn("auth-url: query refused: %s", http_strerror(he));
@@ -258,6 +304,32 @@ static int bind_rd(struct app *a, const struct request *req, const char *route,
 
 /* --- GET /api/login ---------------------------------------------------- */
 
+/* A cross-site /api/login (a link elsewhere to a guarded page: the
+ * gateway's redirect keeps Sec-Fetch-Site cross-site) ends no session: one
+ * that is live goes on to rd, logged in already (true, res set); none
+ * live, the login goes on (false). */
+static bool cross_site_logged_in(struct app *a, const struct request *req, const char *rd,
+	struct response *res)
+{
+	struct session s;
+	const struct cookie_value *cookie = NULL;
+	struct buf loc = BUF_INIT;
+	session_init(&s, SESSION_USER);
+	enum session_err se = load_session(a, req, &s, &cookie);
+	if (se == SESSION_ERR_STORE) {
+		log_error("login: %s: %s", session_strerror(se), a->store->errstr);
+		store_down(res);
+	} else if (se == SESSION_OK) {
+		if (returnurl_resolve(rd, a->cfg, &loc) != 0)
+			resp_text(res, 500, "Internal Server Error");
+		else
+			resp_redirect(res, loc.data);
+	}
+	session_clear(&s);
+	buf_free(&loc);
+	return se == SESSION_OK || se == SESSION_ERR_STORE;
+}
+
 /* auth-url for a gateway: the same attempt, marked as a gateway's and
  * carrying rd, answered with a redirect to sgID instead of JSON. */
 static void handle_login(struct app *a, const struct request *req, struct response *res)
@@ -266,12 +338,15 @@ static void handle_login(struct app *a, const struct request *req, struct respon
 	struct session s;
 	struct buf url = BUF_INIT, attempt = BUF_INIT, cookie = BUF_INIT;
 	const char *rd;
+	bool foreign = cross_site(a, req);
 
 	session_init(&s, SESSION_LOGIN);
 	if (bind_rd(a, req, "login", &q, &rd, res) != 0)
 		goto done;
 	if (!rd)
 		rd = "/";
+	if (foreign && cross_site_logged_in(a, req, rd, res))
+		goto done;
 	memcpy(s.icecream, "None", sizeof("None"));
 	s.gateway = true;
 	memcpy(s.rd, rd, strlen(rd) + 1); /* at most RETURNURL_MAX: bound above */
@@ -279,7 +354,7 @@ static void handle_login(struct app *a, const struct request *req, struct respon
 		resp_json_error(res, 500, "internal_error", "could not build the login URL");
 		goto done;
 	}
-	if (!end_replaced_sessions(a, req, "login", res))
+	if (!foreign && !end_replaced_sessions(a, req, "login", res))
 		goto done;
 	resp_redirect(res, url.data);
 	resp_set_cookie(res, &a->cookie, cookie.data, a->cfg->login_ttl);
@@ -600,21 +675,6 @@ static int fetch_profile(struct app *a, const struct cookie_value *cookie, struc
 	return 0;
 }
 
-/* The logged-in session among our cookies: the first id that loads (a
- * sibling app's cookie of our name names nothing here). */
-static enum session_err load_session(struct app *a, const struct request *req,
-	struct session *s, const struct cookie_value **which)
-{
-	enum session_err rc = SESSION_NOT_FOUND;
-	for (size_t i = 0; i < req->cookies->n && rc == SESSION_NOT_FOUND; i++) {
-		const struct cookie_value *c = &req->cookies->v[i];
-		/* an attempt or junk is "not found" without a store call */
-		rc = session_load_user(&a->sessions, c->val, c->len, s);
-		*which = c;
-	}
-	return rc;
-}
-
 /* A session expiry noticed: the request named no live session (se is
  * NOT_FOUND), yet one of its cookies has the shape of our session ids
  * (session_id_valid: 43 or 64 base64url characters, which a login attempt
@@ -681,10 +741,27 @@ static int login_location(struct app *a, const struct request *req, const char *
 	return buf_append_str(out, "/api/login?rd=") || url_encode(out, uri, strlen(uri)) ? -1 : 0;
 }
 
+/* The Cookie header for the app, on a 200 of the gateway check. Only to
+ * the web server: nginx's internal location sets SGID_ORIGINAL_URI, an
+ * authorizer's 200 never reaches the client; a script calling /api/auth
+ * itself would read other apps' HttpOnly cookies in it. */
+static void give_app_cookie(struct app *a, const struct request *req, struct response *res,
+	enum gateway_style st)
+{
+	if ((st == GATEWAY_VARIABLES || req->original_uri) &&
+	    gateway_add_app_cookie(res, st, req->cookie, a->cfg->cookie_name) != 0) {
+		resp_reset(res);
+		resp_text(res, 500, "Internal Server Error");
+	}
+}
+
 /* The check of nginx's auth_request and of lighttpd's authorizer: one
  * GETEX (which extends the idle timeout), never a call to sgID, empty
  * bodies. A session without a profile yet (an SPA login that never asked
- * for it) gives the sub alone. method and uri: the protected request's. */
+ * for it) gives the sub alone. method and uri: the protected request's.
+ * Refused first, with no store call: a request carrying a client's own
+ * X-Sgid-* header (403). The public scope needs no login: 200 and the
+ * app's Cookie header alone. */
 static void gateway_check(struct app *a, const struct request *req, struct response *res,
 	enum gateway_style st, const char *method, const char *uri)
 {
@@ -694,6 +771,16 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 	struct buf login = BUF_INIT;
 	size_t skipped = 0;
 
+	if (req->identity_header_sent) {
+		log_warn("%s: refused: the client sent an X-Sgid-* header of its own", route);
+		resp_text(res, 403, "Forbidden");
+		return;
+	}
+	if (req->gateway_scope && strcmp(req->gateway_scope, "public") == 0) {
+		res->status = 200;
+		give_app_cookie(a, req, res, st);
+		return;
+	}
 	session_init(&s, SESSION_USER);
 	enum session_err se = load_session(a, req, &s, &cookie);
 	if (se == SESSION_ERR_STORE) {
@@ -704,9 +791,11 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 		if (gateway_add_identity(res, st, a->cfg, s.sub, &s.profile, &skipped) != 0) {
 			resp_reset(res);
 			resp_text(res, 500, "Internal Server Error");
-		} else if (skipped) {
-			log_warn("%s: %zu profile fields not passed on (name, length or a repeat)", route,
-			         skipped);
+		} else {
+			if (skipped)
+				log_warn("%s: %zu profile fields not passed on (name, length or a repeat)",
+				         route, skipped);
+			give_app_cookie(a, req, res, st);
 		}
 	} else {
 		/* the authorizer's answer goes to the browser as it is; nginx's
@@ -758,8 +847,9 @@ static void handle_logout(struct app *a, const struct request *req, struct respo
 	const char *rd;
 	char sub[sizeof(((struct session *)0)->sub)];
 
-	/* a refused rd changes nothing: the session stays, no cookie is sent */
-	if (bind_rd(a, req, "logout", &q, &rd, res) != 0)
+	/* a refused rd or origin changes nothing: the session stays, no
+	 * cookie is sent */
+	if (refuse_cross_site(a, req, "logout", res) || bind_rd(a, req, "logout", &q, &rd, res) != 0)
 		goto done;
 	if (rd && returnurl_resolve(rd, a->cfg, &loc) != 0) {
 		resp_text(res, 500, "Internal Server Error");
@@ -825,11 +915,6 @@ static const handler_fn handlers[] = {
 	[ROUTE_AUTH] = handle_auth,
 };
 _Static_assert(ARRAY_LEN(handlers) == ROUTE__MAX, "one handler per route");
-
-static bool origin_allowed(const struct app *a, const struct request *req)
-{
-	return req->origin && strcmp(req->origin, a->cfg->frontend_origin) == 0;
-}
 
 static void add_common_headers(struct app *a, const struct request *req, struct response *res,
 	bool cors)

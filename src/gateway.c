@@ -1,5 +1,6 @@
-/* gateway: identity headers and the navigation rule, kept out of the
- * handlers so they can be tested on their own. */
+/* gateway: identity headers, the navigation rule and what the apps behind
+ * may not see (the session cookie, a client's X-Sgid-* header), kept out
+ * of the handlers so they can be tested on their own. */
 #include "gateway.h"
 
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "http.h"
 #include "json.h"
+#include "util.h"
 
 /* ---- the navigation rule ------------------------------------------------ */
 
@@ -239,13 +241,33 @@ static int add_field(const char *key, const json_value *val, void *ud)
 	return rc;
 }
 
+/* The fields whose header the gateway writes itself (the sub aside, given
+ * first): a profile field named so is a repeat, never given. */
+static const char *const own_fields[] = {
+	GATEWAY_FIELD_LOGIN, GATEWAY_FIELD_APP_COOKIE, GATEWAY_FIELD_MARK,
+};
+
+static int reserve_own(struct identity *id)
+{
+	for (size_t i = 0; i < ARRAY_LEN(own_fields); i++) {
+		struct buf name = BUF_INIT;
+		int rc = gateway_header_name(id->st, own_fields[i], strlen(own_fields[i]), &name) != 0 ||
+		         buf_append_strs(&id->seen, "\n", name.data, "\n", NULL) != 0 ? -1 : 0;
+		buf_free(&name);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
 int gateway_add_identity(struct response *res, enum gateway_style st, const struct config *cfg,
 	const char *sub, const struct buf *profile, size_t *skipped)
 {
 	struct identity id = { .res = res, .st = st, .cfg = cfg, .seen = BUF_INIT };
 	int rc = -1;
 	json_value *p = NULL;
-	if (add_one(&id, "sub", 3, sub, strlen(sub)) != 0)
+	if (reserve_own(&id) != 0 || add_one(&id, GATEWAY_FIELD_SUB, strlen(GATEWAY_FIELD_SUB), sub,
+	                                     strlen(sub)) != 0)
 		goto done;
 	if (profile->len > 0) {
 		p = json_parse(profile->data, profile->len, profile->len);
@@ -258,4 +280,40 @@ done:
 	json_free(p);
 	buf_free(&id.seen);
 	return rc;
+}
+
+/* ---- what the apps behind may not see ------------------------------------ */
+
+/* One header of the gateway's own field f. */
+static int add_own(struct response *res, enum gateway_style st, const char *f, const char *value)
+{
+	struct buf name = BUF_INIT;
+	int rc = gateway_header_name(st, f, strlen(f), &name) != 0 ||
+	         resp_header(res, name.data, value) != 0 ? -1 : 0;
+	buf_free(&name);
+	return rc;
+}
+
+int gateway_add_app_cookie(struct response *res, enum gateway_style st, const char *cookie,
+	const char *session_cookie)
+{
+	struct buf rest = BUF_INIT;
+	int rc = -1;
+	/* a header too long to read keeps no cookie at all: ours may be in it */
+	if (cookie && http_cookies_without(cookie, strlen(cookie), session_cookie, &rest) == HTTP_ERR_NOMEM)
+		goto done;
+	if (st == GATEWAY_VARIABLES && add_own(res, st, GATEWAY_FIELD_MARK, "1") != 0)
+		goto done;
+	if (rest.len > 0 && add_own(res, st, GATEWAY_FIELD_APP_COOKIE, rest.data) != 0)
+		goto done;
+	rc = 0;
+done:
+	buf_free(&rest);
+	return rc;
+}
+
+bool gateway_is_client_identity(const char *param, size_t len)
+{
+	static const char prefix[] = "HTTP_X_SGID_";
+	return len >= sizeof(prefix) - 1 && strncasecmp(param, prefix, sizeof(prefix) - 1) == 0;
 }

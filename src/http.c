@@ -211,32 +211,50 @@ struct cookie_scan {
 	struct own_cookies *out;
 };
 
+static void trim_ows(const char **s, size_t *n)
+{
+	while (*n > 0 && is_ows(**s)) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n > 0 && is_ows((*s)[*n - 1]))
+		(*n)--;
+}
+
+/* The name of one "name=value" segment, trimmed: *eq is NULL for a segment
+ * without '=' (RFC 6265bis: a nameless cookie, never ours). */
+static void cookie_name(const char **seg, size_t *n, const char **eq, size_t *klen)
+{
+	trim_ows(seg, n);
+	*eq = memchr(*seg, '=', *n);
+	*klen = *eq ? (size_t)(*eq - *seg) : 0;
+	while (*klen > 0 && is_ows((*seg)[*klen - 1]))
+		(*klen)--;
+}
+
+static bool is_named(const char *seg, size_t klen, const char *name, size_t name_len)
+{
+	return klen == name_len && memcmp(seg, name, klen) == 0;
+}
+
 /* One "name=value" segment: ours is added, anything else counted; never
  * an error (what is not ours cannot fail the request). */
 static enum http_err cookie_segment(void *ctx, const char *seg, size_t n)
 {
 	const struct cookie_scan *cs = ctx;
-	const char *name = cs->name;
-	size_t name_len = cs->name_len;
 	struct own_cookies *out = cs->out;
-	while (n > 0 && is_ows(seg[0])) {
-		seg++;
-		n--;
-	}
-	while (n > 0 && is_ows(seg[n - 1]))
-		n--;
+	const char *eq;
+	size_t klen;
+	cookie_name(&seg, &n, &eq, &klen);
 	if (n == 0)
 		return HTTP_OK; /* "a=b; ; c=d" */
-	const char *eq = memchr(seg, '=', n);
-	if (!eq) { /* RFC 6265bis: a nameless cookie, never ours */
+	if (!eq) {
 		out->skipped++;
 		return HTTP_OK;
 	}
-	size_t klen = (size_t)(eq - seg), vlen = n - klen - 1;
+	size_t vlen = n - (size_t)(eq - seg) - 1;
 	const char *vs = eq + 1;
-	while (klen > 0 && is_ows(seg[klen - 1]))
-		klen--;
-	if (klen != name_len || memcmp(seg, name, klen) != 0) {
+	if (!is_named(seg, klen, cs->name, cs->name_len)) {
 		if (klen == 0 || has_control(seg, n))
 			out->skipped++;
 		else
@@ -269,6 +287,36 @@ enum http_err http_find_cookies(const char *hdr, size_t len, const char *name,
 		return HTTP_ERR_TOO_LONG;
 	struct cookie_scan cs = { name, strlen(name), out };
 	return for_each_segment(hdr, len, ';', cookie_segment, &cs);
+}
+
+enum http_err http_cookies_without(const char *hdr, size_t len, const char *name, struct buf *out)
+{
+	size_t name_len = strlen(name), start = 0, kept = 0, base = out->len;
+	bool changed = false;
+	if (len > HTTP_MAX_COOKIE_LEN)
+		return HTTP_ERR_TOO_LONG;
+	/* every segment, empty ones too: what stays is copied byte for byte */
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && hdr[i] != ';')
+			continue;
+		const char *seg = hdr + start, *name_at = seg, *eq;
+		size_t n = i - start, nn = n, klen;
+		start = i + 1;
+		cookie_name(&name_at, &nn, &eq, &klen);
+		if ((eq && is_named(name_at, klen, name, name_len)) || has_control(seg, n) ||
+		    (kept == 0 && nn == 0)) {
+			changed = true;
+			continue;
+		}
+		if (kept == 0 && changed) /* the first one left: no leading space */
+			trim_ows(&seg, &n);
+		if ((kept++ > 0 && buf_append_char(out, ';') != 0) || buf_append(out, seg, n) != 0)
+			return HTTP_ERR_NOMEM;
+	}
+	if (changed)
+		while (out->len > base && is_ows(out->data[out->len - 1]))
+			out->data[--out->len] = '\0';
+	return HTTP_OK;
 }
 
 const struct kv *kv_get(const struct kv_list *l, const char *key)

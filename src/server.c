@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "crypto.h"
+#include "gateway.h"
 #include "httpc.h"
 #include "log.h"
 #include "util.h"
@@ -61,6 +62,15 @@ int server_fd0_is_socket(void)
 static const char *param(FCGX_Request *r, const char *name)
 {
 	return FCGX_GetParam(name, r->envp);
+}
+
+/* Any parameter carrying a client's X-Sgid-* header, every copy looked at. */
+static bool has_identity_header(FCGX_Request *r)
+{
+	for (char **e = r->envp; e && *e; e++)
+		if (gateway_is_client_identity(*e, strcspn(*e, "=")))
+			return true;
+	return false;
 }
 
 void server_set_request_id(char **envp)
@@ -135,6 +145,9 @@ static void handle_one(struct app *a, FCGX_Request *r)
 			.cookie = param(r, "HTTP_COOKIE"), .origin = param(r, "HTTP_ORIGIN"),
 			.ac_request_method = param(r, "HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
 			.accept = param(r, "HTTP_ACCEPT"), .sec_fetch_mode = param(r, "HTTP_SEC_FETCH_MODE"),
+			.sec_fetch_site = param(r, "HTTP_SEC_FETCH_SITE"),
+			.gateway_scope = param(r, "SGID_GATEWAY_SCOPE"),
+			.identity_header_sent = has_identity_header(r),
 			.request_uri = param(r, "REQUEST_URI"),
 			.original_uri = param(r, "SGID_ORIGINAL_URI"),
 			.original_method = param(r, "SGID_ORIGINAL_METHOD"),

@@ -9,7 +9,11 @@
  *    preceded (past spaces, '=' and an optional DQUOTE) by our exact name
  *    at the start of its ';'-separated pair;
  *  - every non-empty pair is counted once: found + foreign + skipped
- *    never exceeds the number of pairs. */
+ *    never exceeds the number of pairs.
+ * And the header the gateway hands the apps (http_cookies_without): never
+ * longer than the input, no raw C0/DEL byte, and read again it holds
+ * none of our cookies; removing again changes nothing. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
@@ -40,6 +44,29 @@ static void check_named(const char *hdr, const struct cookie_value *v)
 	FUZZ_ASSERT(hdr[i] == '=');
 }
 
+static void check_without(const char *hdr, size_t size)
+{
+	struct buf out = BUF_INIT, again = BUF_INIT;
+	struct own_cookies c;
+	enum http_err e = http_cookies_without(hdr, size, SESSION_COOKIE, &out);
+	if (size > HTTP_MAX_COOKIE_LEN) {
+		FUZZ_ASSERT(e == HTTP_ERR_TOO_LONG && out.len == 0);
+		return;
+	}
+	if (e == HTTP_ERR_NOMEM)
+		abort();
+	FUZZ_ASSERT(e == HTTP_OK && out.len <= size);
+	for (size_t j = 0; j < out.len; j++)
+		FUZZ_ASSERT((unsigned char)out.data[j] >= 0x20 && out.data[j] != 0x7f);
+	FUZZ_ASSERT(http_find_cookies(out.data ? out.data : "", out.len, SESSION_COOKIE, &c) == HTTP_OK);
+	FUZZ_ASSERT(c.n == 0);
+	FUZZ_ASSERT(http_cookies_without(out.data ? out.data : "", out.len, SESSION_COOKIE, &again) ==
+	            HTTP_OK);
+	FUZZ_ASSERT(again.len == out.len && (out.len == 0 || memcmp(again.data, out.data, out.len) == 0));
+	buf_free(&out);
+	buf_free(&again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *hdr = (const char *)data;
@@ -50,8 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > HTTP_MAX_COOKIE_LEN) {
 		FUZZ_ASSERT(e == HTTP_ERR_TOO_LONG);
 		FUZZ_ASSERT(c.n == 0 && c.foreign == 0 && c.skipped == 0);
+		check_without(hdr, size);
 		return 0;
 	}
+	check_without(hdr, size);
 	FUZZ_ASSERT(e == HTTP_OK);
 	FUZZ_ASSERT(c.n <= HTTP_MAX_OWN_COOKIES);
 	FUZZ_ASSERT(c.n + c.foreign + c.skipped <= fuzz_count(hdr, size, ";") + 1);

@@ -11,6 +11,7 @@
 #   env       every SGID_* variable, and every variable the client could
 #             have made with its own headers that looks like one:
 #             HTTP_X_SGID_*, HTTP_VARIABLE_*, HTTP_SGID_* (never trusted)
+#   cookie    the Cookie header (HTTP_COOKIE) as received: [value], or []
 # and, when a file requests.log exists next to it and is writable, one JSON
 # line per request there (the test creates it to see which requests
 # reached the app).
@@ -48,6 +49,7 @@ def main():
         "uri": env.get("REQUEST_URI", ""),
         "identity": identity,
         "env": {k: v for k, v in sorted(env.items()) if k.startswith(SHOWN)},
+        "cookie": [env["HTTP_COOKIE"]] if "HTTP_COOKIE" in env else [],
     }
     log = os.path.join(os.path.dirname(os.path.abspath(__file__)), "requests.log")
     if os.access(log, os.W_OK):

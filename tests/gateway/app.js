@@ -10,6 +10,7 @@
 //             percent-decoded, null when absent
 //   headers   every X-Sgid-* header as received, each name with all its
 //             copies (from the raw header list: a forged second copy shows)
+//   cookie    every Cookie header as received, byte for byte ([] for none)
 // and one JSON line per request in GATEWAY_APP_LOG (if set), so a test can
 // tell whether a request reached the app at all.
 //
@@ -91,7 +92,10 @@ const server = http.createServer((req, res) => {
     return;
   }
   const headers = sgidHeaders(req);
-  const info = { app: 'nginx-upstream', method: req.method, uri: req.url, identity: identity(headers), headers };
+  const cookie = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
+    if (req.rawHeaders[i].toLowerCase() === 'cookie') cookie.push(req.rawHeaders[i + 1]);
+  const info = { app: 'nginx-upstream', method: req.method, uri: req.url, identity: identity(headers), headers, cookie };
   if (LOG) {
     try {
       fs.appendFileSync(LOG, JSON.stringify(info) + '\n');

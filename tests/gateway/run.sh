@@ -113,7 +113,8 @@ mkdir -p "$CGI_DIR"
 install -m 0755 "$root/tests/gateway/app.cgi" "$CGI_DIR/app.cgi"
 : >"$CGI_DIR/requests.log"
 [[ -z $STACK_WEB_USER ]] || chown -R "$STACK_WEB_USER:" "$CGI_DIR"
-STACK_LIGHTTPD_SED=(-e "s#/usr/lib/sgid-gateway-app#$CGI_DIR#g")
+STACK_LIGHTTPD_SED=(-e "s#/usr/lib/sgid-gateway-app#$CGI_DIR#g"
+  -e "s#/usr/share/sgid-fcgi/lighttpd-cookie.lua#$(stack_web_path "$root/deploy/gateway/lighttpd-cookie.lua")#g")
 UPSTREAM_LOG=$STACK_RT/upstream-requests.log
 : >"$UPSTREAM_LOG"
 
@@ -187,9 +188,8 @@ login() {
   local tag=$1 nric=${2:-} pname=$NAME psub n loc authz cb
   [[ -z $nric ]] || pname=$(stack_persona_name "$nric") || pname="?"
   n=$(app_count)
-  nav "$GW$PROT" "${FORGED[@]}" -H "X-Sgid-Login: //$FORGERY.example/"
-  check "$tag: navigation without a session (forged identity and X-Sgid-Login headers sent): 302 to /api/login?rd=$PROT" \
-    is_login_redirect "$PROT"
+  nav "$GW$PROT"
+  check "$tag: navigation without a session: 302 to /api/login?rd=$PROT" is_login_redirect "$PROT"
   check "$tag: ... and the app was not reached" app_untouched "$n"
   loc=$(abs "$(hdr location)")
   nav "$loc"
@@ -265,21 +265,39 @@ cases() {
   check "POST with a body with the session: 200 from the app" eval 'is 200 && json_is .method POST'
   if [[ $front == nginx ]]; then
     n=$(app_count)
-    nav "$GW/public/hello" "${FORGED[@]}"
-    check "/public/ (no login needed) with forged identity headers: 200, the app got none of them" \
+    nav "$GW/public/hello"
+    check "/public/ (no login needed): 200, no identity header" \
       eval 'is 200 && ! app_untouched "$n" && app_saw ".headers | length" 0'
   else
     n=$(app_count)
-    nav "$GW/public/hello" "${FORGED[@]}"
-    check "/public/ (no authorizer) with forged headers: 200, no SGID_* variable set" \
+    nav "$GW/public/hello" "${LOOKALIKE[@]}"
+    check "/public/ (the authorizer's public scope) with look-alike headers: 200, no SGID_* variable set" \
       eval 'is 200 && ! app_untouched "$n" && app_saw "[.env | keys[] | select(startswith(\"SGID_\"))] | length" 0'
   fi
+  app_cookies "$front"
+  forgeries_refused
+  dot_segments
+
+  # ---- cross-site requests end no session ------------------------------------------
+  nav "$GW/api/logout?rd=/bye" -H 'Sec-Fetch-Site: cross-site'
+  check "a cross-site navigation to /api/logout (Sec-Fetch-Site: cross-site): 403, no Set-Cookie" \
+    eval 'is 403 && no_set_cookie && no_location'
+  nav "$GW/api/login?rd=%2Fprotected%2Fq" -H 'Sec-Fetch-Site: cross-site'
+  check "a cross-site /api/login with a live session: 302 on to rd, no Set-Cookie" \
+    eval 'is 302 && [[ $(abs "$(hdr location)") == "$GW/protected/q" ]] && no_set_cookie'
+  xhr GET "$GW/api/auth-url" -H 'Sec-Fetch-Site: cross-site' -H 'Origin: https://evil.example'
+  check "a cross-site fetch of /api/auth-url from another origin: 403, no Set-Cookie" \
+    eval 'is 403 && no_set_cookie'
+  n=$(app_count)
+  nav "$GW$PROT"
+  check "... and the session lives on: $PROT 200 as the persona" \
+    eval 'is 200 && app_saw .identity.sub.value "$SUB"'
 
   # ---- logout -----------------------------------------------------------------
   old_sid=$(session_sid)
-  nav "$GW/api/logout?rd=/bye"
+  nav "$GW/api/logout?rd=/bye" -H 'Sec-Fetch-Site: same-origin'
   loc=$(hdr location)
-  check "/api/logout?rd=/bye: 302 to /bye on the gateway, the cookie cleared" \
+  check "/api/logout?rd=/bye (a link on the site, Sec-Fetch-Site: same-origin): 302 to /bye on the gateway, the cookie cleared" \
     eval 'is 302 && [[ $loc == /bye || $loc == "$GW/bye" ]] && cleared'
   n=$(app_count)
   nav "$GW$PROT"
@@ -330,33 +348,116 @@ cases() {
   setup "the API is healthy again" stack_wait_until 15 "health with Redis back" - stack_api_up
 }
 
-# app_identity_only_real TAG: a logged-in request with forged identity
-# headers; the app got exactly one copy of each identity field, the real one.
+# app_identity_only_real TAG: a logged-in request; the app got exactly one
+# copy of each identity field, the real one. Through lighttpd look-alike
+# headers (not X-Sgid-*) ride along: they reach the app as HTTP_* only.
 app_identity_only_real() {
   local n
   n=$(app_count)
-  nav "$GW$PROT" "${FORGED[@]}"
-  check "$1, forged identity headers sent: 200 from the app" eval 'is 200 && ! app_untouched "$n"'
+  nav "$GW$PROT" "${LOOKALIKE[@]}"
+  check "$1${LOOKALIKE:+, look-alike headers sent}: 200 from the app" eval 'is 200 && ! app_untouched "$n"'
   check "$1: the app's identity is the real sub and name" \
     eval 'app_saw .identity.sub.value "$SUB" && app_saw .identity.name.value "$NAME"'
   if [[ $APP_LOG == "$UPSTREAM_LOG" ]]; then
-    check "$1: no X-Sgid-* header the app got holds a forgery" \
-      app_saw "[.headers[][] | select(contains(\"$FORGERY\"))] | length" 0
     check "$1: one copy of X-Sgid-Sub and of X-Sgid-Myinfo-Name, each real" \
       eval 'app_saw "[.headers[\"x-sgid-sub\"], .headers[\"x-sgid-myinfo-name\"]] | map(length) | join(\",\")" "1,1"'
   else
     check "$1: no SGID_* variable holds a forgery" \
       app_saw "[.env | to_entries[] | select((.key | startswith(\"SGID_\")) and (.value | contains(\"$FORGERY\")))] | length" 0
-    check "$1: the forged headers reached the app only as HTTP_* variables" \
+    check "$1: the look-alike headers reached the app only as HTTP_* variables" \
       app_saw ".env.HTTP_VARIABLE_SGID_SUB | startswith(\"$FORGERY\")" true
   fi
+}
+
+# app_cookies FRONT (logged in): the Cookie header the app gets is the
+# client's without the session cookie, every other pair byte for byte (issue
+# 21, 1); with only the session cookie, no Cookie header at all.
+app_cookies() {
+  local sid entry label sent want path n
+  sid=$(session_sid)
+  local S="$COOKIE=$sid"
+  local -a cases=(
+    "$PROT|several, ours in the middle|a=1;  $S;  b=\"x y\"; my${COOKIE}x=2;${COOKIE}2=3|a=1;  b=\"x y\"; my${COOKIE}x=2;${COOKIE}2=3"
+    "$PROT|ours first|$S; a=1|a=1"
+    "$PROT|ours last|a=1;b=2; $S|a=1;b=2"
+    "$PROT|ours twice, around another|$S; z=%41; $S|z=%41"
+    "$PROT|ours only|$S|"
+    "/public/c|several, ours in the middle|a=1;  $S;  b=\"x y\"; my${COOKIE}x=2|a=1;  b=\"x y\"; my${COOKIE}x=2"
+    "/public/c|ours only|$S|"
+    "/public/c|none of ours|x=1 ;y=2;  ${COOKIE}_old=3|x=1 ;y=2;  ${COOKIE}_old=3"
+  )
+  for entry in "${cases[@]}"; do
+    IFS='|' read -r path label sent want <<<"$entry"
+    n=$(app_count)
+    http GET "$GW$path" "${NAV_HDRS[@]}" -H "Cookie: $sent"
+    if [[ -n $want ]]; then
+      check "cookies on $path, $label: the app's Cookie is the rest, byte for byte" \
+        eval 'is 200 && ! app_untouched "$n" && app_saw ".cookie | length" 1 && app_saw ".cookie[0]" "$want"'
+    else
+      check "cookies on $path, $label: the app gets no Cookie header at all" \
+        eval 'is 200 && ! app_untouched "$n" && app_saw ".cookie | length" 0'
+    fi
+    [[ $path != "$PROT" ]] || check "... and the session still counts: the app saw the persona" \
+      app_saw .identity.sub.value "$SUB"
+    [[ $1 == nginx ]] || check "... and no SGID_APP_COOKIE or SGID_GATEWAY variable reached the app" \
+      app_saw '[.env | keys[] | select(. == "SGID_APP_COOKIE" or . == "SGID_GATEWAY")] | length' 0
+    check "... and the session id is nowhere in what the app got" eval '! app_last | grep -qF -- "$sid"'
+  done
+}
+
+# dot_segments (logged in): a path with a dot segment, sent raw (browsers
+# never do), is refused before any app: "/public/..;/x" is /public/ to the
+# web server and /x to an app that drops ";params" first (issue 21, 9).
+dot_segments() {
+  local p n
+  for p in '/public/..;/protected/page' '/public/.;/../protected/page' \
+    '/public/%2e%2E;x/protected/page' '/public/./page' '/public/a/../page' '/protected/..;/public/x'; do
+    n=$(app_count)
+    http GET "$GW$p" --path-as-is -b "$JAR" "${NAV_HDRS[@]}"
+    check "dot segment, raw: $p: 400 or 403, the app not reached" \
+      eval '[[ $CODE == 400 || $CODE == 403 ]] && app_untouched "$n"'
+  done
+  n=$(app_count)
+  http GET "$GW/public/a..b/.well-known/x;y" --path-as-is -b "$JAR" "${NAV_HDRS[@]}"
+  check "dots and ';' that are no dot segment (/public/a..b/.well-known/x;y): 200 from the app" \
+    eval 'is 200 && ! app_untouched "$n"'
+}
+
+# forgeries_refused (logged in): a client's own X-Sgid-* header, in any
+# spelling, listed in the config or not, never reaches the app: 403 on a
+# guarded path (logged in or not) and on /public/ (issue 21, 2).
+forgeries_refused() {
+  local h path n who jar_arg
+  for h in "${XSGID[@]}"; do
+    for path in "$PROT" "/public/f"; do
+      for who in "logged in" "no session"; do
+        n=$(app_count)
+        jar_arg=()
+        [[ $who == "no session" ]] || jar_arg=(-b "$JAR")
+        http GET "$GW$path" "${jar_arg[@]}" "${NAV_HDRS[@]}" -H "$h"
+        check "forged '${h%%:*}' on $path ($who): 403, the app not reached" \
+          eval 'is 403 && app_untouched "$n" && no_location && no_set_cookie'
+      done
+    done
+  done
+  # nginx drops a header with '_' in its name (ignore_invalid_headers);
+  # lighttpd passes it as HTTP_X_SGID_SUB: refused
+  n=$(app_count)
+  http GET "$GW$PROT" -b "$JAR" "${NAV_HDRS[@]}" -H "X_Sgid_Sub: $FORGERY"
+  check "forged 'X_Sgid_Sub' (underscores): refused, or dropped before the app" \
+    eval '{ is 403 && app_untouched "$n"; } || { is 200 && ! app_last | grep -qF -- "$FORGERY"; }'
 }
 
 # ---- [nginx] ----------------------------------------------------------------------
 
 FORGERY=forged-by-the-client
-FORGED=(-H "X-Sgid-Sub: $FORGERY-1" -H "x-sgid-sub: $FORGERY-2" -H "X-SGID-MYINFO-NAME: $FORGERY-3"
-  -H "X-Sgid-Myinfo-Nric-Number: $FORGERY-4")
+# A client's own X-Sgid-* headers: those the config passes on, one it does
+# not (no line for myinfo.email), the gateway's own names, any case.
+XSGID=("X-Sgid-Sub: $FORGERY" "x-sgid-sub: $FORGERY" "X-SGID-MYINFO-NAME: $FORGERY"
+  "X-Sgid-Myinfo-Nric-Number: $FORGERY" "X-Sgid-Myinfo-Email: $FORGERY"
+  "X-Sgid-Login: //$FORGERY.example/" "X-Sgid-App-Cookie: a=$FORGERY" "X-Sgid-Gateway: 1"
+  "x-SgId-anything-else: $FORGERY")
+LOOKALIKE=()
 TAP_TAG="[nginx] "
 setup "start nginx (deploy/gateway/nginx.conf.example)" stack_start_nginx
 setup "the API answers through nginx" stack_wait_until 15 "sgid-fcgi behind nginx" - stack_api_up
@@ -532,8 +633,10 @@ stack_stop nginx
 
 # ---- [lighttpd] -----------------------------------------------------------------
 
-FORGED=(-H "Variable-SGID_SUB: $FORGERY-1" -H "Variable-SGID-MYINFO-NAME: $FORGERY-2"
-  -H "Sgid-Sub: $FORGERY-3" -H "X-Sgid-Sub: $FORGERY-4" -H "SGID_SUB: $FORGERY-5")
+# Headers that look like the variables but are no X-Sgid-*: they pass, as
+# HTTP_* variables only.
+LOOKALIKE=(-H "Variable-SGID_SUB: $FORGERY-1" -H "Variable-SGID-MYINFO-NAME: $FORGERY-2"
+  -H "Sgid-Sub: $FORGERY-3" -H "SGID_SUB: $FORGERY-5")
 APP_LOG=$CGI_DIR/requests.log
 TAP_TAG="[lighttpd] "
 setup "start lighttpd (deploy/gateway/lighttpd.conf.example)" stack_start_lighttpd pool

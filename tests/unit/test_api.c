@@ -1978,6 +1978,196 @@ static void test_authorizer(void)
 	CHECK_INT(header_count("Location"), 0);
 }
 
+/* Issue 21 (1, 2): what the gateway check hands the web server for the
+ * app behind it. The Cookie header without ours (X-Sgid-App-Cookie to
+ * nginx's internal location only; Variable-SGID_APP_COOKIE and the
+ * SGID_GATEWAY mark to lighttpd), also for the public scope, which needs
+ * no session and asks the store nothing; a request with a client's own
+ * X-Sgid-* header is a 403 before any store call, in every scope. */
+static void gate(enum request_role role, const char *cookie, const char *scope, bool forged)
+{
+	struct request req = {
+		.role = role, .method = "GET", .path = role == REQUEST_AUTHORIZER ? "/p" : "/api/auth",
+		.request_uri = "/p", .original_uri = role == REQUEST_AUTHORIZER ? NULL : "/p",
+		.original_method = "GET", .cookie = cookie, .gateway_scope = scope,
+		.identity_header_sent = forged,
+	};
+	call_req(&req);
+}
+
+static void test_gateway_app_cookie(void)
+{
+	char sess[4096], hdr_in[8192];
+	reset_store();
+	CHECK_INT(gateway_login("rd=%2F", sess), 0);
+	snprintf(hdr_in, sizeof(hdr_in), "a=1;  %s=%s; %sx=2;b=\"3\"", COOKIE, sess, COOKIE);
+	gate(REQUEST_RESPONDER, hdr_in, NULL, false);
+	CHECK_GATE(200);
+	CHECK_STR(header("X-Sgid-Sub"), SUB);
+	CHECK_STR(header("X-Sgid-App-Cookie"), "a=1; " COOKIE "x=2;b=\"3\"");
+	gate(REQUEST_AUTHORIZER, hdr_in, NULL, false);
+	CHECK_GATE(200);
+	CHECK_STR(header("Variable-SGID_APP_COOKIE"), "a=1; " COOKIE "x=2;b=\"3\"");
+	CHECK_STR(header("Variable-SGID_GATEWAY"), "1");
+	/* only ours: no cookie header for the app at all */
+	gate(REQUEST_RESPONDER, cookie_of(sess), NULL, false);
+	CHECK_GATE(200);
+	CHECK_INT(header_count("X-Sgid-App-Cookie"), 0);
+	gate(REQUEST_AUTHORIZER, cookie_of(sess), NULL, false);
+	CHECK_INT(header_count("Variable-SGID_APP_COOKIE"), 0);
+	CHECK_STR(header("Variable-SGID_GATEWAY"), "1");
+	/* /api/auth called by a client itself (no SGID_ORIGINAL_URI): its
+	 * scripts never read other apps' HttpOnly cookies there */
+	call_auth(hdr_in, NULL, NULL, NULL, NULL);
+	CHECK_GATE(200);
+	CHECK_INT(header_count("X-Sgid-App-Cookie"), 0);
+	/* refused, no cookie for anybody */
+	gate(REQUEST_RESPONDER, "a=1", NULL, false);
+	CHECK_GATE(401);
+	CHECK_INT(header_count("X-Sgid-App-Cookie"), 0);
+
+	/* the public scope: no session needed, none looked up, no identity */
+	int n = mem_count(&mem);
+	mem.fail = 1;
+	for (int k = 0; k < 2; k++) {
+		enum request_role role = k ? REQUEST_AUTHORIZER : REQUEST_RESPONDER;
+		const char *name = k ? "Variable-SGID_APP_COOKIE" : "X-Sgid-App-Cookie";
+		gate(role, hdr_in, "public", false);
+		CHECK_GATE(200);
+		CHECK_STR(header(name), "a=1; " COOKIE "x=2;b=\"3\"");
+		CHECK_INT(header_count("X-Sgid-Sub") + header_count("Variable-SGID_SUB"), 0);
+		gate(role, NULL, "public", false);
+		CHECK_GATE(200);
+		CHECK_INT(header_count(name), 0);
+		gate(role, cookie_of(sess), "publicx", false); /* another scope: a login needed */
+		CHECK_INT(res.status, 503);
+	}
+	mem.fail = 0;
+	CHECK_INT(mem_count(&mem), n);
+
+	/* a client's X-Sgid-* header: 403 in every scope, logged in or not,
+	 * and the store not asked (it is failing) */
+	mem.fail = 1;
+	for (int k = 0; k < 2; k++) {
+		enum request_role role = k ? REQUEST_AUTHORIZER : REQUEST_RESPONDER;
+		gate(role, cookie_of(sess), NULL, true);
+		CHECK_INT(res.status, 403);
+		CHECK_INT(header_count("X-Sgid-Sub") + header_count("Variable-SGID_SUB"), 0);
+		CHECK_INT(header_count("X-Sgid-App-Cookie") + header_count("Variable-SGID_APP_COOKIE"), 0);
+		CHECK_INT(header_count("Location") + header_count("X-Sgid-Login"), 0);
+		gate(role, NULL, "public", true);
+		CHECK_INT(res.status, 403);
+	}
+	mem.fail = 0;
+	gate(REQUEST_RESPONDER, cookie_of(sess), NULL, false);
+	CHECK_GATE(200);
+}
+
+/* Issue 21 (3): Sec-Fetch-Site: cross-site ends no session, on logout,
+ * auth-url and login; the SPA's own origin, same-site, same-origin, none
+ * and no header at all go on as before. */
+static void cross(const char *method, const char *path, const char *query, const char *cookie,
+	const char *site, const char *origin)
+{
+	struct request req = {
+		.method = method, .path = path, .query = query, .cookie = cookie,
+		.sec_fetch_site = site, .origin = origin,
+	};
+	call_req(&req);
+}
+
+static bool session_alive(const char *sess)
+{
+	call("GET", "/api/userinfo", NULL, cookie_of(sess));
+	return res.status == 200;
+}
+
+static void test_cross_site(void)
+{
+	char sess[4096];
+	struct attempt a;
+	reset_store();
+	CHECK_INT(login("icecream=Yam", sess), 0);
+	static const char *const paths[] = { "/api/logout", "/api/auth-url" };
+	for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+		for (int m = 0; m < 2; m++) {
+			const char *method = m ? "POST" : "GET";
+			if (i == 1 && m)
+				continue; /* auth-url is GET only */
+			int n = mem_count(&mem);
+			cross(method, paths[i], NULL, cookie_of(sess), "cross-site", NULL);
+			CHECK_INT(res.status, 403);
+			CHECK(content_type_is("application/json"));
+			json_value *j = body_json();
+			CHECK_STR(json_get_str(j, "error", NULL), "cross_site_request");
+			json_free(j);
+			CHECK_INT(header_count("Set-Cookie"), 0);
+			CHECK_INT(mem_count(&mem), n);
+			/* another site's own Origin changes nothing */
+			cross(method, paths[i], NULL, cookie_of(sess), "cross-site", "https://evil.example");
+			CHECK_INT(res.status, 403);
+			CHECK_INT(header_count("Set-Cookie"), 0);
+			CHECK(session_alive(sess));
+		}
+	}
+	/* the ways a real logout comes: each ends the session */
+	static const struct { const char *site, *origin; } ok[] = {
+		{ "same-site", FRONTEND }, { "same-origin", NULL }, { "none", NULL }, { NULL, NULL },
+		{ "cross-site", FRONTEND }, /* an SPA on another site, SameSite=None */
+		{ "Cross-Site", NULL },      /* not the browser's word: unknown, as absent */
+	};
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+		CHECK_INT(login("icecream=Yam", sess), 0);
+		cross("POST", "/api/logout", NULL, cookie_of(sess), ok[i].site, ok[i].origin);
+		CHECK_INT(res.status, 200);
+		CHECK(clears_cookie());
+		CHECK(!session_alive(sess));
+		CHECK_INT(login("icecream=Yam", sess), 0);
+		cross("GET", "/api/auth-url", "icecream=Yam", cookie_of(sess), ok[i].site, ok[i].origin);
+		CHECK_INT(res.status, 200);
+		CHECK(*set_cookie_value() != '\0');
+		CHECK(!session_alive(sess)); /* replaced by the new attempt, as before */
+	}
+
+	/* /api/login from another site (a link there to a guarded page): a
+	 * live session goes on to rd untouched, no new cookie */
+	CHECK_INT(gateway_login("rd=%2F", sess), 0);
+	int n = mem_count(&mem);
+	cross("GET", "/api/login", "rd=%2Fapp%2Fx%3Fy%3D1", cookie_of(sess), "cross-site", NULL);
+	CHECK_INT(res.status, 302);
+	CHECK_STR(header("Location"), REDIRECT_ORIGIN "/app/x?y=1");
+	CHECK_INT(header_count("Set-Cookie"), 0);
+	CHECK_INT(mem_count(&mem), n);
+	CHECK(session_alive(sess));
+	/* a hostile rd is still a 400 */
+	cross("GET", "/api/login", "rd=%2F%2Fevil.example", cookie_of(sess), "cross-site", NULL);
+	CHECK_INT(res.status, 400);
+	/* the store down: 503, nothing changed */
+	mem.fail = 1;
+	cross("GET", "/api/login", "rd=%2F", cookie_of(sess), "cross-site", NULL);
+	mem.fail = 0;
+	CHECK_INT(res.status, 503);
+	CHECK_INT(header_count("Set-Cookie"), 0);
+	CHECK(session_alive(sess));
+	/* no live session: the login starts, from any site (the gateway's own
+	 * redirect keeps the navigation cross-site) */
+	struct request req = {
+		.method = "GET", .path = "/api/login", .query = "rd=%2Fapp", .sec_fetch_site = "cross-site",
+	};
+	for (int k = 0; k < 2; k++) {
+		req.cookie = k ? COOKIE "=" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" : NULL;
+		call_req(&req);
+		CHECK_INT(res.status, 302);
+		char want[700];
+		snprintf(want, sizeof(want), "%s/oauth/authorize?", cfg.issuer);
+		CHECK(has_prefix_s(header("Location"), want));
+		CHECK(*set_cookie_value() != '\0');
+	}
+	/* same-site, a live session: replaced, as before */
+	CHECK_INT(begin_gateway("rd=%2F", cookie_of(sess), &a), 0);
+	CHECK(!session_alive(sess));
+}
+
 static void test_gateway_logout(void)
 {
 	reset_store();
@@ -2401,6 +2591,8 @@ int main(int argc, char **argv)
 		RUN(test_gateway_auth_refused);
 		RUN(test_gateway_spa_session);
 		RUN(test_authorizer);
+		RUN(test_gateway_app_cookie);
+		RUN(test_cross_site);
 		RUN(test_gateway_logout);
 		RUN(test_gateway_failures);
 		RUN(test_gateway_long_rd);

@@ -6,6 +6,7 @@
 
 #include "gateway.h"
 #include "harness.h"
+#include "http.h"
 #include "util.h"
 
 static void test_accept(void)
@@ -243,6 +244,105 @@ static void test_identity(void)
 	resp_free(&res);
 }
 
+/* A profile field whose header is one the gateway writes itself (the sub,
+ * X-Sgid-Login, X-Sgid-App-Cookie, SGID_GATEWAY), in any spelling that
+ * maps to it, is never given: it would pose as the gateway's own. */
+static void test_own_names(void)
+{
+	size_t skipped = 0;
+	memset(&cfg, 0, sizeof(cfg));
+	static const char profile[] =
+		"{\"login\":\"//evil.example/\",\"LOGIN\":\"x\",\"app-cookie\":\"session=stolen\","
+		"\"app_cookie\":\"a=1\",\"App.Cookie\":\"b=2\",\"gateway\":\"1\",\"Sub\":\"forged\","
+		"\"myinfo.name\":\"N\"}";
+	CHECK_INT(identity(GATEWAY_HEADERS, "u=1", profile, &skipped), 0);
+	CHECK_STR(hdr("X-Sgid-Sub"), "u=1");
+	CHECK_STR(hdr("X-Sgid-Myinfo-Name"), "N");
+	CHECK(hdr("X-Sgid-Login") == NULL);
+	CHECK(hdr("X-Sgid-App-Cookie") == NULL);
+	CHECK(hdr("X-Sgid-Gateway") == NULL);
+	CHECK_INT(count_lines(), 2);
+	CHECK_INT(skipped, 7);
+	CHECK_INT(identity(GATEWAY_VARIABLES, "u=1", profile, &skipped), 0);
+	CHECK_STR(hdr("Variable-SGID_SUB"), "u=1");
+	CHECK(hdr("Variable-SGID_APP_COOKIE") == NULL);
+	CHECK(hdr("Variable-SGID_GATEWAY") == NULL);
+	CHECK(hdr("Variable-SGID_LOGIN") == NULL);
+	CHECK_INT(count_lines(), 2);
+	CHECK_INT(skipped, 7);
+	/* listed in SGID_GATEWAY_HEADERS or not */
+	snprintf(cfg.gateway_headers[0], sizeof(cfg.gateway_headers[0]), "app-cookie");
+	snprintf(cfg.gateway_headers[1], sizeof(cfg.gateway_headers[1]), "login");
+	cfg.n_gateway_headers = 2;
+	CHECK_INT(identity(GATEWAY_HEADERS, "u=1", profile, &skipped), 0);
+	CHECK_INT(count_lines(), 1);
+	cfg.n_gateway_headers = 0;
+	resp_free(&res);
+}
+
+/* The app's Cookie header: the session cookie gone, the rest as sent. */
+static void test_app_cookie(void)
+{
+	static const struct {
+		enum gateway_style st;
+		const char *cookie, *want;   /* want NULL: no such header */
+	} cases[] = {
+		{ GATEWAY_HEADERS, "a=1; sid=x; b=2", "a=1; b=2" },
+		{ GATEWAY_HEADERS, "sid=x", NULL },
+		{ GATEWAY_HEADERS, NULL, NULL },
+		{ GATEWAY_HEADERS, "mysid=1;  sid=2", "mysid=1" },
+		{ GATEWAY_VARIABLES, "sid=x; a=1", "a=1" },
+		{ GATEWAY_VARIABLES, "sid=x", NULL },
+		{ GATEWAY_VARIABLES, NULL, NULL },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		bool vars = cases[i].st == GATEWAY_VARIABLES;
+		resp_free(&res);
+		resp_init(&res);
+		CHECK_INT(gateway_add_app_cookie(&res, cases[i].st, cases[i].cookie, "sid"), 0);
+		const char *got = hdr(vars ? "Variable-SGID_APP_COOKIE" : "X-Sgid-App-Cookie");
+		if (cases[i].want)
+			CHECK_STR(got, cases[i].want);
+		else
+			CHECK(got == NULL);
+		/* the authorizer marks its 200, cookie or not: the script then
+		 * clears the Cookie when no SGID_APP_COOKIE came */
+		if (vars)
+			CHECK_STR(hdr("Variable-SGID_GATEWAY"), "1");
+		else
+			CHECK(hdr("X-Sgid-Gateway") == NULL);
+		CHECK_INT(count_lines(), (cases[i].want ? 1 : 0) + (vars ? 1 : 0));
+	}
+	/* a header too long to read: nothing of it, ours may be in it */
+	static char big[HTTP_MAX_COOKIE_LEN + 16];
+	memset(big, 'x', sizeof(big) - 1);
+	memcpy(big, "a=", 2);
+	resp_free(&res);
+	resp_init(&res);
+	CHECK_INT(gateway_add_app_cookie(&res, GATEWAY_HEADERS, big, "sid"), 0);
+	CHECK(hdr("X-Sgid-App-Cookie") == NULL);
+	resp_free(&res);
+}
+
+/* The FastCGI parameters of a client's X-Sgid-* header, as nginx and
+ * lighttpd name them (HTTP_ + upper case, '-' as '_'). */
+static void test_client_identity(void)
+{
+	static const char *const yes[] = {
+		"HTTP_X_SGID_SUB=x", "HTTP_X_SGID_MYINFO_EMAIL=forged", "http_x_sgid_sub=x",
+		"HTTP_X_SGID_=", "HTTP_X_SGID_LOGIN", "HTTP_X_SGID_APP_COOKIE=a=1",
+	};
+	static const char *const no[] = {
+		"HTTP_X_SGIDSUB=x", "HTTP_SGID_SUB=x", "SGID_SUB=x", "HTTP_VARIABLE_SGID_SUB=x",
+		"HTTP_X_SGI=x", "X_SGID_SUB=x", "SGID_ORIGINAL_URI=/HTTP_X_SGID_", "HTTP_COOKIE=HTTP_X_SGID_=1",
+		"", "HTTP_X_SGID",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(yes); i++)
+		CHECK(gateway_is_client_identity(yes[i], strcspn(yes[i], "=")));
+	for (size_t i = 0; i < ARRAY_LEN(no); i++)
+		CHECK(!gateway_is_client_identity(no[i], strcspn(no[i], "=")));
+}
+
 int main(void)
 {
 	RUN(test_accept);
@@ -250,5 +350,8 @@ int main(void)
 	RUN(test_names);
 	RUN(test_values);
 	RUN(test_identity);
+	RUN(test_own_names);
+	RUN(test_app_cookie);
+	RUN(test_client_identity);
 	return harness_report("test_gateway");
 }

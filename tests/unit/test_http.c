@@ -393,6 +393,59 @@ static void test_cookies_limits(void)
 	buf_free(&b);
 }
 
+/* The Cookie header the apps behind the gateway get: ours ("sid") gone,
+ * every other pair byte for byte, in order. */
+static void test_cookies_without(void)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "sid=abc", "" },
+		{ "sid=\"abc\"", "" },
+		{ " sid = abc ", "" },
+		{ "sid=a; sid=b; sid=c", "" },
+		{ "a=1; sid=x; b=2", "a=1; b=2" },
+		{ "a=1;sid=x;b=2", "a=1;b=2" },
+		{ "sid=x; a=1", "a=1" },
+		{ "a=1; sid=x", "a=1" },
+		{ "a=1; sid=x; ", "a=1;" },
+		{ "sid=x;  a=1;   b=2  ", "a=1;   b=2" },
+		{ "a=1; sid=x; b=2; sid=y; c=3", "a=1; b=2; c=3" },
+		/* names that merely contain ours, and values that do, stay */
+		{ "mysid=1; sid2=2; sid=x; SID=3; x=sid=4; sid_=5", "mysid=1; sid2=2; SID=3; x=sid=4; sid_=5" },
+		{ "a=sid; b=\"sid=x\"", "a=sid; b=\"sid=x\"" },
+		/* nothing of ours: the header as it came, spacing, junk and all */
+		{ "a=1;  b=2 ;c=\"q r\"; ; d; =e", "a=1;  b=2 ;c=\"q r\"; ; d; =e" },
+		{ " a=1 ", " a=1 " },
+		{ "", "" },
+		/* a nameless pair is never ours; empty pairs before the first kept go */
+		{ "sid; a=1", "sid; a=1" },
+		{ "sid=x; ; a=1", "a=1" },
+		/* a pair with a control byte is dropped, ours or not */
+		{ "a=1; b=\x01; sid=x\x7f; c=3", "a=1; c=3" },
+		{ "a=\t1; b=2", "b=2" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct buf out = BUF_INIT;
+		CHECK_INT(http_cookies_without(cases[i].in, strlen(cases[i].in), "sid", &out), HTTP_OK);
+		CHECK_STR(buf_cstr(&out), cases[i].want);
+		buf_free(&out);
+	}
+	/* appends to what out holds, and trims only its own */
+	struct buf out = BUF_INIT;
+	buf_append_str(&out, "x ");
+	CHECK_INT(http_cookies_without("sid=1 ", 6, "sid", &out), HTTP_OK);
+	CHECK_STR(buf_cstr(&out), "x ");
+	buf_free(&out);
+	/* bounded like http_find_cookies: over the limit, nothing */
+	char *s = repeat('x', HTTP_MAX_COOKIE_LEN + 1);
+	memcpy(s, "a=", 2);
+	CHECK_INT(http_cookies_without(s, HTTP_MAX_COOKIE_LEN + 1, "sid", &out), HTTP_ERR_TOO_LONG);
+	CHECK_INT(out.len, 0);
+	CHECK_INT(http_cookies_without(s, HTTP_MAX_COOKIE_LEN, "sid", &out), HTTP_OK);
+	CHECK_INT(out.len, HTTP_MAX_COOKIE_LEN);
+	buf_free(&out);
+	free(s);
+}
+
 static bool only_alpha(const char *v, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -541,6 +594,7 @@ int main(void)
 	RUN(test_cookies_foreign_junk);
 	RUN(test_cookies_duplicates);
 	RUN(test_cookies_limits);
+	RUN(test_cookies_without);
 	RUN(test_bind_fields);
 	RUN(test_percent_decode);
 	RUN(test_url_encode);
