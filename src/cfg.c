@@ -641,6 +641,46 @@ static int load_cluster(struct config *cfg, const struct envsrc *e, struct cfg_e
 	return 0;
 }
 
+/* REDIS_CLUSTER_ALLOWED_HOSTS: an address or range (cidr.h), else a host
+ * name of letters, digits, dots and dashes. */
+static int add_cluster_allowed(const char *s, size_t n, size_t i, void *ctx)
+{
+	struct list_ctx *c = ctx;
+	struct redis_config *rc = &c->cfg->redis;
+	struct ip_addr ip;
+	const char *why;
+	(void)i;
+	if (memchr(s, '/', n) || memchr(s, ':', n) || ip_parse(s, n, &ip) == 0) {
+		if (rc->cluster_allowed_nets.n >= CIDR_MAX_RANGES)
+			return fail(c->err, c->var, "at most %d address ranges", CIDR_MAX_RANGES);
+		if (cidr_parse(s, n, &rc->cluster_allowed_nets.v[rc->cluster_allowed_nets.n], &why) != 0)
+			return fail(c->err, c->var, "entry %zu %s", i + 1, why);
+		rc->cluster_allowed_nets.n++;
+		return 0;
+	}
+	if (rc->n_cluster_allowed_names >= CFG_MAX_CLUSTER_ALLOWED)
+		return fail(c->err, c->var, "at most %d host names", CFG_MAX_CLUSTER_ALLOWED);
+	if (n == 0 || n >= sizeof(rc->cluster_allowed_names[0]) ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") < n)
+		return fail(c->err, c->var, "entry %zu is not a host name, address or range", i + 1);
+	memcpy(rc->cluster_allowed_names[rc->n_cluster_allowed_names], s, n);
+	rc->cluster_allowed_names[rc->n_cluster_allowed_names++][n] = '\0';
+	return 0;
+}
+
+static int load_cluster_allowed(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	struct list_ctx c = { cfg, err, "REDIS_CLUSTER_ALLOWED_HOSTS" };
+	const char *v = getv(e, c.var);
+	cfg->redis.n_cluster_allowed_names = 0;
+	cfg->redis.cluster_allowed_nets.n = 0;
+	if (!v)
+		return 0;
+	if (cfg->redis.n_cluster_seeds == 0)
+		return fail(err, c.var, "is for Redis Cluster only: set REDIS_CLUSTER too");
+	return for_each_entry(v, add_cluster_allowed, &c);
+}
+
 static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
 {
 	const char *v = getv(e, "REDIS_URL");
@@ -650,7 +690,8 @@ static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_err
 		v = "redis://127.0.0.1:6379/0";
 	if (url_parse_redis(v, &cfg->redis, msg, sizeof(msg)) != 0)
 		return fail(err, "REDIS_URL", "%s", msg);
-	if (load_sentinels(cfg, e, err) != 0 || load_cluster(cfg, e, err) != 0)
+	if (load_sentinels(cfg, e, err) != 0 || load_cluster(cfg, e, err) != 0 ||
+	    load_cluster_allowed(cfg, e, err) != 0)
 		return -1;
 	v = getv(e, "REDIS_SENTINEL_MASTER");
 	if (!v)

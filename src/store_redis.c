@@ -18,6 +18,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "cidr.h"
 #include "cluster_slots.h"
 #include "util.h"
 
@@ -476,6 +477,31 @@ static redisContext *node_conn(struct store *s, int node, enum store_err *e)
 	return r->cl->node_ctx[node];
 }
 
+/* Whether a node named by the cluster (MOVED/ASK, CLUSTER SLOTS) may be
+ * connected to, and so sent AUTH: a seed's host, or a name, address or
+ * range of REDIS_CLUSTER_ALLOWED_HOSTS; any port. Names compare as text
+ * (no resolving: DNS would be one more thing to trust), addresses by
+ * value ("::1" is "0::1"). */
+static bool host_allowed(const struct redis_config *rc, const char *host, size_t len)
+{
+	struct ip_addr ip, seed_ip;
+	bool is_ip = ip_parse(host, len, &ip) == 0;
+	for (size_t i = 0; i < rc->n_cluster_seeds; i++) {
+		const char *h = rc->cluster_seeds[i].host;
+		if (strlen(h) == len && strncasecmp(h, host, len) == 0)
+			return true;
+		if (is_ip && ip_parse(h, strlen(h), &seed_ip) == 0 &&
+		    memcmp(&ip, &seed_ip, sizeof(ip)) == 0)
+			return true;
+	}
+	for (size_t i = 0; i < rc->n_cluster_allowed_names; i++) {
+		const char *h = rc->cluster_allowed_names[i];
+		if (strlen(h) == len && strncasecmp(h, host, len) == 0)
+			return true;
+	}
+	return is_ip && cidr_list_contains(&rc->cluster_allowed_nets, &ip);
+}
+
 /* An integer element of a CLUSTER SLOTS entry. */
 static bool reply_long(const redisReply *e, long *out)
 {
@@ -487,8 +513,11 @@ static bool reply_long(const redisReply *e, long *out)
 
 /* Fills the map's owners from a CLUSTER SLOTS reply of the node `from`:
  * [[start, end, [host, port, id...], replicas...]...]. An empty or "?"
- * host means the node that answered. -1: malformed; -2: too many nodes. */
-static int parse_slots(struct slot_map *m, const redisReply *rep, int from)
+ * host means the node that answered. An entry on a host not allowed
+ * leaves its slots unserved and counts in *refused. -1: malformed; -2:
+ * too many nodes. */
+static int parse_slots(struct slot_map *m, const struct redis_config *rc, const redisReply *rep,
+	int from, int *refused)
 {
 	if (rep->type != REDIS_REPLY_ARRAY)
 		return -1;
@@ -505,10 +534,14 @@ static int parse_slots(struct slot_map *m, const redisReply *rep, int from)
 			return -1;
 		h = pri->element[0];
 		int node;
-		if (h->len == 0 || (h->len == 1 && h->str[0] == '?'))
+		if (h->len == 0 || (h->len == 1 && h->str[0] == '?')) {
 			node = slot_map_node(m, m->nodes[from].host, strlen(m->nodes[from].host), (int)port);
-		else
+		} else if (!host_allowed(rc, h->str, h->len)) {
+			(*refused)++;
+			continue;
+		} else {
 			node = slot_map_node(m, h->str, h->len, (int)port);
+		}
 		if (node < 0)
 			return port >= 1 && port <= 65535 && m->n_nodes == CLUSTER_MAX_NODES ? -2 : -1;
 		if (slot_map_assign(m, lo, hi, node) != 0)
@@ -549,8 +582,14 @@ static enum store_err refresh_map(struct store *s, int64_t deadline)
 					return e;
 				continue;
 			}
-			int rc = parse_slots(&r->cl->map, rep, node);
+			int refused = 0;
+			int rc = parse_slots(&r->cl->map, &r->cfg, rep, node, &refused);
 			freeReplyObject(rep);
+			if (refused > 0) {
+				metrics_count_redis_error(s->metrics, METRICS_REDIS_ADDRESS_REFUSED);
+				seterr(s, "CLUSTER SLOTS %s: %d entries name hosts not allowed "
+					"(REDIS_CLUSTER_ALLOWED_HOSTS)", where, refused);
+			}
 			if (rc == 0 && r->cl->map.n_covered > 0) {
 				r->cl->refresh_next = (size_t)node;
 				r->cl->map_stale = false;
@@ -615,13 +654,16 @@ static bool backoff(int *ms, int64_t deadline)
 	return true;
 }
 
-/* MOVED/ASK: the named node's index (the empty host is the sender's). */
+/* MOVED/ASK: the named node's index (the empty host is the sender's);
+ * -1 when malformed, -2 when the host is not allowed. */
 static int redirect_node(struct rstore *r, const redisReply *rep, int from, bool *ask)
 {
 	struct cluster_redirect rd;
 	if (cluster_parse_redirect(rep->str, rep->len, &rd) != 0)
 		return -1;
 	*ask = rd.ask;
+	if (rd.host[0] && !host_allowed(&r->cfg, rd.host, strlen(rd.host)))
+		return -2;
 	const char *host = rd.host[0] ? rd.host : r->cl->map.nodes[from].host;
 	int node = slot_map_node(&r->cl->map, host, strlen(host), rd.port);
 	if (node >= 0 && !rd.ask)
@@ -734,6 +776,11 @@ static enum store_err cluster_run(struct store *s, const char *what, int argc, c
 			freeReplyObject(rep);
 			if (!ask)
 				r->cl->map_stale = true;
+			if (target == -2) {
+				metrics_count_redis_error(s->metrics, METRICS_REDIS_ADDRESS_REFUSED);
+				seterr(s, "%s: %s to a host not allowed (REDIS_CLUSTER_ALLOWED_HOSTS)",
+					what, word);
+			}
 			if (target < 0)
 				return STORE_ERR_REPLY;
 			asking = ask;

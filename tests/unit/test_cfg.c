@@ -25,7 +25,7 @@ static const char *const all_vars[] = {
 	"SGID_ALLOWED_RETURN_ORIGINS", "SGID_GATEWAY_ERROR_URL", "SGID_GATEWAY_HEADERS",
 	"SGID_PRIVATE_KEY_PREVIOUS", "SGID_PRIVATE_KEY_PREVIOUS_FILE", "SGID_PARSE_DATA",
 	"SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE", "SESSION_MAX_PER_USER",
-	"AUDIT_LOG", "TRUSTED_PROXIES",
+	"AUDIT_LOG", "TRUSTED_PROXIES", "REDIS_CLUSTER_ALLOWED_HOSTS",
 };
 
 #define SECRET "clientSecretValue-DO-NOT-LOG-0123456789"
@@ -956,6 +956,27 @@ static void test_redis_env(void)
 	CHECK_INT(load(&c, &e), -1);
 	CHECK_STR(e.var, "REDIS_CLUSTER");
 	CHECK(strstr(e.msg, "db 2") != NULL);
+	/* where redirects may go besides the seeds' hosts: names and ranges */
+	setenv("REDIS_URL", "redis://:pw@h:1/0", 1);
+	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "10.0.0.0/8, node-c.example ,fd00::/8,192.0.2.7", 1);
+	CHECK_INT(load(&c, &e), 0);
+	CHECK_INT(c.redis.n_cluster_allowed_names, 1);
+	CHECK_STR(c.redis.cluster_allowed_names[0], "node-c.example");
+	CHECK_INT(c.redis.cluster_allowed_nets.n, 3);
+	cfg_free(&c);
+	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "10.0.0.1/8", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_CLUSTER_ALLOWED_HOSTS");
+	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "a,,b", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_CLUSTER_ALLOWED_HOSTS");
+	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "bad_host!", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_CLUSTER_ALLOWED_HOSTS");
+	unsetenv("REDIS_CLUSTER");
+	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "10.0.0.0/8", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_CLUSTER_ALLOWED_HOSTS");
 	clear_env();
 }
 
