@@ -47,6 +47,15 @@ struct redis_config {
 	char cluster_allowed_names[CFG_MAX_CLUSTER_ALLOWED][256];
 	size_t n_cluster_allowed_names;
 	struct cidr_list cluster_allowed_nets;
+	/* rediss://: every connection (sentinels, the master they name,
+	 * cluster nodes) is TLS, verified against the CA file or the system
+	 * store and the host connected to, or tls_server_name. */
+	bool tls;
+	char tls_ca_file[512];       /* REDIS_TLS_CA_FILE, "" = system store */
+	char tls_cert_file[512];     /* REDIS_TLS_CERT_FILE + _KEY_FILE: client cert */
+	char tls_key_file[512];
+	char tls_server_name[256];   /* REDIS_TLS_SERVER_NAME, "" = the host */
+	bool tls_insecure;           /* REDIS_TLS_INSECURE_SKIP_VERIFY=on: no verification */
 };
 
 struct config {

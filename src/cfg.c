@@ -681,6 +681,61 @@ static int load_cluster_allowed(struct config *cfg, const struct envsrc *e, stru
 	return for_each_entry(v, add_cluster_allowed, &c);
 }
 
+/* A readable file for a REDIS_TLS_* variable, checked at start-up. */
+static int load_tls_file(const struct envsrc *e, const char *var, char *out, size_t cap,
+	struct cfg_error *err)
+{
+	const char *v = getv(e, var);
+	out[0] = '\0';
+	if (!v)
+		return 0;
+	if (copy_value(out, cap, v, var, err) != 0)
+		return -1;
+	if (access(out, R_OK) != 0)
+		return fail(err, var, "cannot read the file: %s", strerror(errno));
+	return 0;
+}
+
+/* rediss:// settings; any of them with a redis:// or unix:// URL is a
+ * mistake worth stopping for (the operator meant TLS). */
+static int load_redis_tls(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	static const char insecure_var[] = "REDIS_TLS_INSECURE_SKIP_VERIFY";
+	static const char *const vars[] = { "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE",
+		"REDIS_TLS_KEY_FILE", "REDIS_TLS_SERVER_NAME", insecure_var };
+	struct redis_config *rc = &cfg->redis;
+	const char *v;
+	int on = 0;
+	if (!rc->tls) {
+		for (size_t i = 0; i < ARRAY_LEN(vars); i++)
+			if (getv(e, vars[i]))
+				return fail(err, vars[i], "needs a rediss:// REDIS_URL");
+		return 0;
+	}
+	if (load_tls_file(e, "REDIS_TLS_CA_FILE", rc->tls_ca_file, sizeof(rc->tls_ca_file), err) ||
+	    load_tls_file(e, "REDIS_TLS_CERT_FILE", rc->tls_cert_file, sizeof(rc->tls_cert_file), err) ||
+	    load_tls_file(e, "REDIS_TLS_KEY_FILE", rc->tls_key_file, sizeof(rc->tls_key_file), err))
+		return -1;
+	if (!rc->tls_cert_file[0] != !rc->tls_key_file[0])
+		return fail(err, rc->tls_cert_file[0] ? "REDIS_TLS_KEY_FILE" : "REDIS_TLS_CERT_FILE",
+			"REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together");
+	if ((v = getv(e, "REDIS_TLS_SERVER_NAME"))) {
+		if (!*v || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:*") <
+		    strlen(v))
+			return fail(err, "REDIS_TLS_SERVER_NAME", "must be a host name or address");
+		if (copy_value(rc->tls_server_name, sizeof(rc->tls_server_name), v,
+		               "REDIS_TLS_SERVER_NAME", err) != 0)
+			return -1;
+	}
+	if ((v = getv(e, insecure_var)) && (on = parse_bool(v)) < 0)
+		return fail(err, insecure_var, "must be on or off");
+	rc->tls_insecure = on == 1;
+	if (rc->tls_insecure)
+		log_warn("%s=on: the Redis server's certificate is NOT verified; anyone on the path "
+			"can read the sessions and the Redis password", insecure_var);
+	return 0;
+}
+
 static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
 {
 	const char *v = getv(e, "REDIS_URL");
@@ -691,7 +746,7 @@ static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_err
 	if (url_parse_redis(v, &cfg->redis, msg, sizeof(msg)) != 0)
 		return fail(err, "REDIS_URL", "%s", msg);
 	if (load_sentinels(cfg, e, err) != 0 || load_cluster(cfg, e, err) != 0 ||
-	    load_cluster_allowed(cfg, e, err) != 0)
+	    load_cluster_allowed(cfg, e, err) != 0 || load_redis_tls(cfg, e, err) != 0)
 		return -1;
 	v = getv(e, "REDIS_SENTINEL_MASTER");
 	if (!v)
