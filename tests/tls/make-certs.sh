@@ -3,7 +3,8 @@
 # (nothing here is committed): a test CA, a server certificate for
 # localhost / 127.0.0.1 / redis.test, and the bad ones: a wrong name, an
 # expired one, one from a CA nobody trusts; and a client certificate for
-# tls-auth-clients. EC P-256 keys: quick to make.
+# tls-auth-clients (the server one also serves as a cluster bus client).
+# EC P-256 keys: quick to make.
 # Usage: make-certs.sh DIR
 set -eu
 d=$1
@@ -26,7 +27,7 @@ leaf() { # name ca days san usage
 ca ca "sgid-fcgi test CA"
 ca other-ca "an unknown CA"
 here="DNS:localhost,IP:127.0.0.1,DNS:redis.test"
-leaf server ca 2 "$here" serverAuth
+leaf server ca 2 "$here" serverAuth,clientAuth
 leaf wrongname ca 2 "DNS:other.example" serverAuth
 leaf expired ca -1 "$here" serverAuth
 leaf unknown other-ca 2 "$here" serverAuth

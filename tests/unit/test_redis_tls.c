@@ -8,6 +8,7 @@
  * closes mid-record; session resumption on reconnect; Sentinel over TLS.
  * The certificate a server shows is swapped with CONFIG SET, as Redis
  * allows at run time. */
+#include "cluster_slots.h"
 #include "store.h"
 #include "server.h"
 
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -383,6 +385,197 @@ static void test_sentinel(void)
 	kill_child(pid);
 }
 
+/* ---- a 3+3 Redis Cluster over TLS (tls-cluster yes: the bus too) ---- */
+
+#define CL_NODES 6
+static int cl_port[CL_NODES];
+static redisContext *cl_adm[CL_NODES];
+
+static int cluster_state_ok(void)
+{
+	for (int i = 0; i < CL_NODES; i++) {
+		redisReply *r = redisCommand(cl_adm[i], "CLUSTER INFO");
+		int ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "cluster_state:ok");
+		if (r)
+			freeReplyObject(r);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* A free port whose cluster bus port (+10000) is free too. */
+static int cluster_port(void)
+{
+	for (int i = 0; i < 200; i++) {
+		int p = free_port();
+		if (p <= 0 || p > 55535)
+			continue;
+		struct sockaddr_in in = { .sin_family = AF_INET };
+		in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		in.sin_port = htons((uint16_t)(p + 10000));
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int ok = fd >= 0 && bind(fd, (struct sockaddr *)&in, sizeof(in)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return p;
+	}
+	return -1;
+}
+
+static int start_tls_cluster(void)
+{
+	char cert[160], key[160], ca[160], cmd[1024];
+	cert_path(cert, sizeof(cert), "server.pem");
+	cert_path(key, sizeof(key), "server.key");
+	cert_path(ca, sizeof(ca), "ca.pem");
+	int n = snprintf(cmd, sizeof(cmd), "timeout 60 redis-cli --tls --cacert %s --cert %s --key %s "
+		"--cluster create", ca, cert, key);
+	for (int i = 0; i < CL_NODES; i++) {
+		char tp[16], dir[96], sock[96], log[32];
+		cl_port[i] = cluster_port();
+		snprintf(tp, sizeof(tp), "%d", cl_port[i]);
+		snprintf(dir, sizeof(dir), "%s/c%d", tmpdir, i);
+		snprintf(sock, sizeof(sock), "%s/c%d.sock", tmpdir, i);
+		snprintf(log, sizeof(log), "cluster-%d.log", i);
+		mkdir(dir, 0700);
+		char *argv[] = { "redis-server", "--port", "0", "--bind", "127.0.0.1",
+			"--tls-port", tp, "--tls-cert-file", cert, "--tls-key-file", key,
+			"--tls-ca-cert-file", ca, "--tls-cluster", "yes", "--tls-replication", "yes",
+			"--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
+			"--unixsocket", sock, "--save", "", "--appendonly", "no", "--dir", dir,
+			"--user", "sgid", "on", ">tls-secret-pw", "~*", "&*", "+@all", NULL };
+		pid_t pid = spawn(argv, log);
+		if (pid < 0 || wait_ready(pid, sock, 0) != 0)
+			return -1;
+		struct timeval tv = { 5, 0 };
+		cl_adm[i] = redisConnectUnixWithTimeout(sock, tv);
+		if (!cl_adm[i] || cl_adm[i]->err)
+			return -1;
+		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " 127.0.0.1:%d", cl_port[i]);
+	}
+	snprintf(cmd + n, sizeof(cmd) - (size_t)n, " --cluster-replicas 1 --cluster-yes >%s/create.log 2>&1",
+		tmpdir);
+	if (system(cmd) != 0)
+		return -1;
+	for (int i = 0; i < 250 && !cluster_state_ok(); i++)
+		sleep_ms(40);
+	return cluster_state_ok() ? 0 : -1;
+}
+
+/* The admin index of the primary serving slot, from CLUSTER SLOTS. */
+static int slot_owner(unsigned slot)
+{
+	redisReply *r = redisCommand(cl_adm[0], "CLUSTER SLOTS");
+	int owner = -1;
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		redisReply *e = r->element[i];
+		if ((unsigned)e->element[0]->integer <= slot && slot <= (unsigned)e->element[1]->integer)
+			for (int k = 0; k < CL_NODES; k++)
+				if (e->element[2]->element[1]->integer == cl_port[k])
+					owner = k;
+	}
+	if (r)
+		freeReplyObject(r);
+	return owner;
+}
+
+static long node_auth_calls(int i)
+{
+	redisContext *saved = adm;
+	adm = cl_adm[i];
+	long n = auth_calls();
+	adm = saved;
+	return n;
+}
+
+static void test_cluster(void)
+{
+	if (start_tls_cluster() != 0) {
+		char cmd[160];
+		snprintf(cmd, sizeof(cmd), "tail -n 5 %s/create.log %s/cluster-*.log >&2", tmpdir, tmpdir);
+		(void)!system(cmd);
+		CHECK(!"a 3+3 cluster over TLS started");
+		return;
+	}
+	struct redis_config rc;
+	tls_cfg(&rc, "ignored", 1);
+	snprintf(rc.cluster_seeds[0].host, sizeof(rc.cluster_seeds[0].host), "127.0.0.1");
+	rc.cluster_seeds[0].port = cl_port[0];
+	rc.n_cluster_seeds = 1;
+	/* the nodes keep tls-auth-clients yes (the default) */
+	cert_path(rc.tls_cert_file, sizeof(rc.tls_cert_file), "client.pem");
+	cert_path(rc.tls_key_file, sizeof(rc.tls_key_file), "client.key");
+	struct store *s = store_redis_new(&rc);
+	struct buf out = BUF_INIT;
+	char key[32];
+	/* keys over every primary: each reached over TLS, with AUTH */
+	int ok = 0;
+	for (int i = 0; i < 60; i++) {
+		int n = snprintf(key, sizeof(key), "tls:{%d}", i);
+		ok += store_set(s, key, (size_t)n, "c", 1, 60, STORE_SET_ALWAYS) == STORE_OK &&
+		      store_get(s, key, (size_t)n, 0, &out) == STORE_OK;
+	}
+	CHECK_INT(ok, 60);
+	if (ok != 60)
+		printf("tls: cluster: %s\n", s->errstr);
+	int primaries_authed = 0;
+	for (int i = 0; i < CL_NODES; i++)
+		primaries_authed += node_auth_calls(i) > 0;
+	CHECK(primaries_authed >= 3);
+	CHECK_INT(store_probe_write(s), STORE_WRITABLE);
+
+	/* a redirect over TLS: an empty slot handed to another primary */
+	int n = snprintf(key, sizeof(key), "tls:moved:{x}");
+	unsigned slot = cluster_key_slot(key, (size_t)n);
+	int from = slot_owner(slot), to = -1;
+	for (int k = 0; k < CL_NODES && to < 0; k++)
+		if (k != from && slot_owner(0) != -1) {
+			redisReply *r = redisCommand(cl_adm[k], "ROLE");
+			if (r && r->type == REDIS_REPLY_ARRAY && strcmp(r->element[0]->str, "master") == 0)
+				to = k;
+			if (r)
+				freeReplyObject(r);
+		}
+	CHECK(from >= 0 && to >= 0);
+	if (from >= 0 && to >= 0) {
+		redisReply *id = redisCommand(cl_adm[to], "CLUSTER MYID");
+		char slot_s[8];
+		snprintf(slot_s, sizeof(slot_s), "%u", slot);
+		for (int k = 0; k < CL_NODES; k++)
+			freeReplyObject(redisCommand(cl_adm[k], "CLUSTER SETSLOT %s NODE %s", slot_s, id->str));
+		freeReplyObject(id);
+		for (int i = 0; i < 100 && slot_owner(slot) != to; i++)
+			sleep_ms(20);
+		CHECK_INT(store_set(s, key, (size_t)n, "moved", 5, 60, STORE_SET_ALWAYS), STORE_OK);
+		redisReply *r = redisCommand(cl_adm[to], "EXISTS %s", key);
+		CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+		if (r)
+			freeReplyObject(r);
+	}
+	store_free(s);
+
+	/* a node whose certificate does not verify: nothing sent */
+	snprintf(rc.tls_server_name, sizeof(rc.tls_server_name), "other.example");
+	long before = 0;
+	for (int i = 0; i < CL_NODES; i++)
+		before += node_auth_calls(i);
+	s = store_redis_new(&rc);
+	CHECK(store_ping(s) != STORE_OK);
+	CHECK(strstr(s->errstr, "certificate verify failed") != NULL);
+	CHECK_INT(store_probe_write(s), STORE_TLS_FAILED);
+	long after = 0;
+	for (int i = 0; i < CL_NODES; i++)
+		after += node_auth_calls(i);
+	CHECK_INT(after, before);
+	printf("tls: cluster: %s\n", s->errstr);
+	store_free(s);
+	buf_free(&out);
+	for (int i = 0; i < CL_NODES; i++)
+		redisFree(cl_adm[i]);
+}
+
 int main(void)
 {
 	server_ignore_sigpipe();
@@ -403,6 +596,7 @@ int main(void)
 	RUN(test_stalled_handshake);
 	RUN(test_close_mid_record_and_resumption);
 	RUN(test_sentinel);
+	RUN(test_cluster);
 	redisFree(adm);
 	return harness_report("test_redis_tls");
 }
