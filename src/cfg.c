@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "dotenv.h"
+#include "tls.h"
 #include "urlparse.h"
 #include "util.h"
 
@@ -727,6 +728,16 @@ static int load_redis_tls(struct config *cfg, const struct envsrc *e, struct cfg
 		               "REDIS_TLS_SERVER_NAME", err) != 0)
 			return -1;
 	}
+	/* PEM that does not parse, a key for another certificate: now, not
+	 * at the first connection */
+	char why[160];
+	struct tls_client_config tc = { rc->tls_ca_file, rc->tls_cert_file, rc->tls_key_file, false };
+	struct tls_client *probe = tls_client_new(&tc, why, sizeof(why));
+	if (!probe)
+		return fail(err, strstr(why, "REDIS_TLS_KEY_FILE") ? "REDIS_TLS_KEY_FILE"
+			: strstr(why, "REDIS_TLS_CERT_FILE") ? "REDIS_TLS_CERT_FILE" : "REDIS_TLS_CA_FILE",
+			"%s", why);
+	tls_client_free(probe);
 	if ((v = getv(e, insecure_var)) && (on = parse_bool(v)) < 0)
 		return fail(err, insecure_var, "must be on or off");
 	rc->tls_insecure = on == 1;

@@ -115,7 +115,7 @@ struct tls_client *tls_client_new(const struct tls_client_config *cfg, char *err
 		what = "cannot read the client key (REDIS_TLS_KEY_FILE)";
 		if (SSL_CTX_use_PrivateKey_file(c->ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1)
 			goto fail;
-		what = "the client key does not match the certificate";
+		what = "the client key does not match the certificate (REDIS_TLS_KEY_FILE)";
 		if (SSL_CTX_check_private_key(c->ctx) != 1)
 			goto fail;
 	}

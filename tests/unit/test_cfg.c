@@ -980,15 +980,27 @@ static void test_redis_env(void)
 	CHECK_STR(e.var, "REDIS_CLUSTER_ALLOWED_HOSTS");
 	clear_env();
 
-	/* rediss:// settings: files checked at start-up, cert and key
-	 * together, nothing TLS on a redis:// URL, insecure only by name */
+	/* rediss:// settings: files checked at start-up (PEM that parses, a
+	 * key that matches), cert and key together, nothing TLS on a
+	 * redis:// URL, insecure only by name. Certificates made for the run. */
+	char dir[] = "/tmp/sgid-cfg-tls-XXXXXX", cmd[160], ca[96], cert[96], key[96], other_key[96];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(cmd, sizeof(cmd), "sh tests/tls/make-certs.sh %s", dir);
+	CHECK_INT(system(cmd), 0);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(cert, sizeof(cert), "%s/client.pem", dir);
+	snprintf(key, sizeof(key), "%s/client.key", dir);
+	snprintf(other_key, sizeof(other_key), "%s/server.key", dir);
 	base_env();
 	setenv("REDIS_URL", "rediss://:pw@cache.example:6380/0", 1);
-	setenv("REDIS_TLS_CA_FILE", "/etc/hostname", 1);
+	setenv("REDIS_TLS_CA_FILE", ca, 1);
+	setenv("REDIS_TLS_CERT_FILE", cert, 1);
+	setenv("REDIS_TLS_KEY_FILE", key, 1);
 	setenv("REDIS_TLS_SERVER_NAME", "redis.internal", 1);
 	CHECK_INT(load(&c, &e), 0);
 	CHECK(c.redis.tls && !c.redis.tls_insecure);
-	CHECK_STR(c.redis.tls_ca_file, "/etc/hostname");
+	CHECK_STR(c.redis.tls_ca_file, ca);
+	CHECK_STR(c.redis.tls_key_file, key);
 	CHECK_STR(c.redis.tls_server_name, "redis.internal");
 	cfg_free(&c);
 	setenv("REDIS_TLS_INSECURE_SKIP_VERIFY", "on", 1);
@@ -999,24 +1011,35 @@ static void test_redis_env(void)
 	CHECK_INT(load(&c, &e), -1);
 	CHECK_STR(e.var, "REDIS_TLS_INSECURE_SKIP_VERIFY");
 	unsetenv("REDIS_TLS_INSECURE_SKIP_VERIFY");
-	setenv("REDIS_TLS_CA_FILE", "/nonexistent/ca.pem", 1);
+	setenv("REDIS_TLS_KEY_FILE", other_key, 1);
 	CHECK_INT(load(&c, &e), -1);
-	CHECK_STR(e.var, "REDIS_TLS_CA_FILE");
-	unsetenv("REDIS_TLS_CA_FILE");
-	setenv("REDIS_TLS_CERT_FILE", "/etc/hostname", 1);
+	CHECK_STR(e.var, "REDIS_TLS_KEY_FILE");
+	CHECK(strstr(e.msg, "does not match") != NULL || strstr(e.msg, "mismatch") != NULL);
+	printf("cfg: %s: %s\n", e.var, e.msg);
+	unsetenv("REDIS_TLS_KEY_FILE");
 	CHECK_INT(load(&c, &e), -1);
 	CHECK_STR(e.var, "REDIS_TLS_KEY_FILE");
 	unsetenv("REDIS_TLS_CERT_FILE");
+	setenv("REDIS_TLS_CA_FILE", "/nonexistent/ca.pem", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_TLS_CA_FILE");
+	snprintf(cmd, sizeof(cmd), "%s/ca.srl", dir); /* readable, no PEM */
+	setenv("REDIS_TLS_CA_FILE", cmd, 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_TLS_CA_FILE");
+	CHECK(strstr(e.msg, "cannot read the CA file") != NULL);
+	unsetenv("REDIS_TLS_CA_FILE");
 	setenv("REDIS_TLS_SERVER_NAME", "bad name", 1);
 	CHECK_INT(load(&c, &e), -1);
 	CHECK_STR(e.var, "REDIS_TLS_SERVER_NAME");
 	unsetenv("REDIS_TLS_SERVER_NAME");
 	setenv("REDIS_URL", "redis://:pw@h:1/0", 1);
-	setenv("REDIS_TLS_CA_FILE", "/etc/hostname", 1);
+	setenv("REDIS_TLS_CA_FILE", ca, 1);
 	CHECK_INT(load(&c, &e), -1);
 	CHECK_STR(e.var, "REDIS_TLS_CA_FILE");
 	CHECK(strstr(e.msg, "rediss://") != NULL);
 	clear_env();
+	harness_remove_dir(dir);
 }
 
 /* ---- REDIS_URL parser ---- */
