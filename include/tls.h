@@ -38,20 +38,23 @@ struct tls_client *tls_client_new(const struct tls_client_config *cfg, char *err
 void tls_client_free(struct tls_client *c); /* NULL ok */
 
 /* Handshake on a connected socket fd (taken over: tls_close closes it),
- * within timeout_ms. name: what the certificate must name, and the SNI
- * when it is not an address. *session (may point to NULL) is offered for
- * resumption and replaced by the newest one the server issues. NULL on
- * failure with err filled and *why set; fd is then closed. */
+ * within timeout_ms; then each read and write on it is bounded by
+ * io_timeout_ms (SO_RCVTIMEO/SO_SNDTIMEO, as hiredis does on a plain
+ * socket). name: what the certificate must name, and the SNI when it is
+ * not an address. *session (may point to NULL) is offered for resumption
+ * and replaced by the newest one the server issues. NULL on failure with
+ * err filled and *why set; fd is then closed. */
 struct tls_conn *tls_connect(struct tls_client *c, int fd, const char *name, int timeout_ms,
-	struct tls_session **session, char *err, size_t errlen, enum tls_failure *why);
+	int io_timeout_ms, struct tls_session **session, char *err, size_t errlen,
+	enum tls_failure *why);
 /* Whether the handshake resumed the offered session. */
 bool tls_resumed(const struct tls_conn *t);
-/* Writes all of buf within timeout_ms: 0, or -1 with errno set
- * (ETIMEDOUT, EPIPE/ECONNRESET, EPROTO). */
-int tls_write_all(struct tls_conn *t, const void *buf, size_t len, int timeout_ms);
-/* Reads what is there (waiting up to timeout_ms for something): > 0
+/* Writes all of buf: 0, or -1 with errno set (ETIMEDOUT, EPIPE,
+ * ECONNRESET, EPROTO). */
+int tls_write_all(struct tls_conn *t, const void *buf, size_t len);
+/* Reads what is there, waiting up to the io timeout for something: > 0
  * bytes, 0 the peer closed (close_notify or EOF), -1 with errno set. */
-ssize_t tls_read(struct tls_conn *t, void *buf, size_t cap, int timeout_ms);
+ssize_t tls_read(struct tls_conn *t, void *buf, size_t cap);
 /* A short description of the last error on t (for errstr), never data. */
 const char *tls_strerror(const struct tls_conn *t);
 void tls_close(struct tls_conn *t); /* NULL ok; no close_notify wait */

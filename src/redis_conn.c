@@ -27,7 +27,6 @@ struct redis_conn {
 	redisContext *ctx;           /* plain: hiredis's connection */
 	struct tls_conn *tls;        /* TLS: ours, with a reader for replies */
 	redisReader *reader;
-	int command_timeout_ms;
 	int err;                     /* REDIS_ERR_* of the last failure */
 	int err_no;
 	char errstr[160];
@@ -75,14 +74,13 @@ static const struct transport plain = { plain_command, plain_close };
 static redisReply *tls_command(struct redis_conn *c, int argc, const char **argv,
 	const size_t *lens)
 {
-	int64_t deadline = now_monotonic_ms() + (c->command_timeout_ms > 0 ? c->command_timeout_ms : 1000);
 	char *cmd = NULL, buf[16384];
 	int n = redisFormatCommandArgv(&cmd, argc, argv, lens);
 	if (n < 0) {
 		set_err(c, REDIS_ERR_OOM, 0, "out of memory");
 		return NULL;
 	}
-	int rc = tls_write_all(c->tls, cmd, (size_t)n, c->command_timeout_ms);
+	int rc = tls_write_all(c->tls, cmd, (size_t)n);
 	int err_no = errno;
 	secure_zero(cmd, (size_t)n); /* AUTH's password, session records */
 	free(cmd);
@@ -98,12 +96,7 @@ static redisReply *tls_command(struct redis_conn *c, int argc, const char **argv
 		}
 		if (rep)
 			return rep;
-		int64_t left = deadline - now_monotonic_ms();
-		if (left <= 0) {
-			set_err(c, REDIS_ERR_IO, ETIMEDOUT, "timeout");
-			return NULL;
-		}
-		ssize_t got = tls_read(c->tls, buf, sizeof(buf), (int)left);
+		ssize_t got = tls_read(c->tls, buf, sizeof(buf));
 		if (got == 0) {
 			set_err(c, REDIS_ERR_EOF, 0, "connection closed by server");
 			return NULL;
@@ -142,7 +135,6 @@ struct redis_conn *redis_conn_open(const struct redis_conn_target *t, char *err,
 	*why = TLS_FAIL_NONE;
 	if (!c)
 		goto oom;
-	c->command_timeout_ms = t->command_timeout_ms;
 	ctx = t->host ? redisConnectWithTimeout(t->host, t->port, ctv)
 		: redisConnectUnixWithTimeout(t->unix_path, ctv);
 	if (!ctx)
@@ -171,8 +163,8 @@ struct redis_conn *redis_conn_open(const struct redis_conn_target *t, char *err,
 		close(fd);
 		goto oom;
 	}
-	c->tls = tls_connect(t->tls, fd, t->tls_name, left > 0 ? left : 1, t->tls_session,
-		err, errlen, why);
+	c->tls = tls_connect(t->tls, fd, t->tls_name, left > 0 ? left : 1, t->command_timeout_ms,
+		t->tls_session, err, errlen, why);
 	if (!c->tls)
 		goto fail;
 	c->tp = &tls_transport;

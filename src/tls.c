@@ -1,6 +1,8 @@
-/* TLS client streams for rediss:// (tls.h). Non-blocking socket, every
- * wait a poll(2) bounded by the caller's deadline, so a server that
- * stalls the handshake or a record costs one timeout, never a hang. */
+/* TLS client streams for rediss:// (tls.h). The handshake runs on a
+ * non-blocking socket, every wait a poll(2) bounded by its deadline; then
+ * the socket blocks with SO_RCVTIMEO/SO_SNDTIMEO, as hiredis sets them on
+ * a plain one: one read(2) and one write(2) a command, no poll, and a
+ * server that stalls a record costs one timeout, never a hang. */
 #include "tls.h"
 
 #include <errno.h>
@@ -11,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -227,8 +231,19 @@ static int expect_name(struct tls_conn *t, bool verify)
 	             : (SSL_set1_host(t->ssl, t->name) == 1 ? 0 : -1);
 }
 
+/* Blocking from now on, each read and write bounded by io_timeout_ms. */
+static int set_blocking(int fd, int flags, int io_timeout_ms)
+{
+	int ms = io_timeout_ms > 0 ? io_timeout_ms : 1000;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	return fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 ||
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ? -1 : 0;
+}
+
 struct tls_conn *tls_connect(struct tls_client *c, int fd, const char *name, int timeout_ms,
-	struct tls_session **session, char *err, size_t errlen, enum tls_failure *why)
+	int io_timeout_ms, struct tls_session **session, char *err, size_t errlen,
+	enum tls_failure *why)
 {
 	int64_t deadline = deadline_of(timeout_ms);
 	struct tls_conn *t = calloc(1, sizeof(*t));
@@ -265,6 +280,11 @@ struct tls_conn *tls_connect(struct tls_client *c, int fd, const char *name, int
 		snprintf(err, errlen, "%s", t->err);
 		goto fail;
 	}
+	if (set_blocking(fd, flags, io_timeout_ms) != 0) {
+		snprintf(err, errlen, "TLS: cannot set the timeouts: %s", strerror(errno));
+		*why = TLS_FAIL_IO;
+		goto fail;
+	}
 	*why = TLS_FAIL_NONE;
 	return t;
 fail:
@@ -281,9 +301,17 @@ bool tls_resumed(const struct tls_conn *t)
 	return SSL_session_reused(t->ssl) == 1;
 }
 
-/* errno for a failed SSL_read/SSL_write, with t->err saying why. */
+/* After a failed SSL_read/SSL_write: errno to return, t->err saying why.
+ * On the blocking socket a WANT_READ/WANT_WRITE is SO_RCVTIMEO or
+ * SO_SNDTIMEO running out. */
 static int io_error(struct tls_conn *t, int e, int err_no)
 {
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
+	    (e == SSL_ERROR_SYSCALL && (err_no == EAGAIN || err_no == EWOULDBLOCK))) {
+		snprintf(t->err, sizeof(t->err), "timeout");
+		ERR_clear_error();
+		return ETIMEDOUT;
+	}
 	if (e == SSL_ERROR_SYSCALL && err_no) {
 		snprintf(t->err, sizeof(t->err), "%s", strerror(err_no));
 		ERR_clear_error();
@@ -298,71 +326,43 @@ static int io_error(struct tls_conn *t, int e, int err_no)
 	return EPROTO;
 }
 
-/* After a failed SSL_read/SSL_write: 1 when OpenSSL wanted the socket
- * and it is ready now (call again), -1 when it did not come in time
- * (t->err says why), 0 when the error is another one. */
-static int wait_more(struct tls_conn *t, int ssl_err, int64_t deadline)
+int tls_write_all(struct tls_conn *t, const void *buf, size_t len)
 {
-	if (ssl_err != SSL_ERROR_WANT_READ && ssl_err != SSL_ERROR_WANT_WRITE)
-		return 0;
-	if (wait_io(t->fd, ssl_err, deadline) == 0)
-		return 1;
-	snprintf(t->err, sizeof(t->err), "%s", errno == ETIMEDOUT ? "timeout" : strerror(errno));
-	return -1;
-}
-
-int tls_write_all(struct tls_conn *t, const void *buf, size_t len, int timeout_ms)
-{
-	int64_t deadline = deadline_of(timeout_ms);
 	const char *p = buf;
 	ERR_clear_error();
 	while (len > 0) {
 		int chunk = len > (1u << 30) ? 1 << 30 : (int)len;
 		int r = SSL_write(t->ssl, p, chunk);
-		if (r > 0) {
-			p += r;
-			len -= (size_t)r;
-			continue;
-		}
-		int e = SSL_get_error(t->ssl, r);
-		int err_no = errno, w = wait_more(t, e, deadline);
-		if (w > 0)
-			continue;
-		if (w < 0)
+		if (r <= 0) {
+			int e = SSL_get_error(t->ssl, r);
+			errno = io_error(t, e, errno);
 			return -1;
-		errno = io_error(t, e, err_no);
-		return -1;
+		}
+		p += r;
+		len -= (size_t)r;
 	}
 	return 0;
 }
 
-ssize_t tls_read(struct tls_conn *t, void *buf, size_t cap, int timeout_ms)
+ssize_t tls_read(struct tls_conn *t, void *buf, size_t cap)
 {
-	int64_t deadline = deadline_of(timeout_ms);
 	int chunk = cap > (1u << 30) ? 1 << 30 : (int)cap;
 	ERR_clear_error();
-	for (;;) {
-		int r = SSL_read(t->ssl, buf, chunk);
-		if (r > 0)
-			return r;
-		int e = SSL_get_error(t->ssl, r);
-		int err_no = errno, w = wait_more(t, e, deadline);
-		if (w > 0)
-			continue;
-		if (w < 0)
-			return -1;
-		/* The peer closed: cleanly, or mid-record (a server killed or
-		 * restarting): either way the connection is over. */
-		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && err_no == 0) ||
-		    (e == SSL_ERROR_SSL &&
-		     ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
-			snprintf(t->err, sizeof(t->err), "connection closed by server");
-			ERR_clear_error();
-			return 0;
-		}
-		errno = io_error(t, e, err_no);
-		return -1;
+	int r = SSL_read(t->ssl, buf, chunk);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(t->ssl, r), err_no = errno;
+	/* The peer closed: cleanly, or mid-record (a server killed or
+	 * restarting): either way the connection is over. */
+	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && err_no == 0) ||
+	    (e == SSL_ERROR_SSL &&
+	     ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+		snprintf(t->err, sizeof(t->err), "connection closed by server");
+		ERR_clear_error();
+		return 0;
 	}
+	errno = io_error(t, e, err_no);
+	return -1;
 }
 
 const char *tls_strerror(const struct tls_conn *t)

@@ -246,9 +246,11 @@ static void test_stalled_handshake(void)
 	close(lfd);
 }
 
-/* A proxy between the store and the TLS port: once *cut is set, it passes
- * half of the server's next record and closes both sides. The client must
- * see a lost connection (not wait for the timeout) and come back. */
+/* A proxy between the store and the TLS port: once *cut is 1, it passes
+ * half of the server's next record and closes both sides (the client must
+ * see a lost connection, not wait for the timeout, and come back); while
+ * *cut is 2 it swallows what the server sends (a stalled reply: the
+ * command timeout, no hang). */
 static void half_record_proxy(int lfd, int upstream_port, volatile int *cut, int *pid_out)
 {
 	pid_t pid = fork();
@@ -283,7 +285,9 @@ static void half_record_proxy(int lfd, int upstream_port, volatile int *cut, int
 				ssize_t n = read(u, b, sizeof(b));
 				if (n <= 0)
 					break;
-				if (*cut && n > 8) {
+				if (*cut == 2)
+					continue;
+				if (*cut == 1 && n > 8) {
 					*cut = 0;
 					(void)!write(c, b, (size_t)n / 2);
 					break;
@@ -334,6 +338,21 @@ static void test_close_mid_record_and_resumption(void)
 	CHECK_INT(ADMIN(adm, "CLIENT", "KILL", "USER", "sgid"), 0);
 	CHECK_INT(store_get(s, "tls:m", 5, 0, &out), STORE_OK);
 	CHECK_INT(redis_impl(s)->tls_resumed, resumed + 1);
+	store_free(s);
+
+	/* a reply that never comes: REDIS_TIMEOUT_MS, as on TCP */
+	rc.command_timeout_ms = 400;
+	s = store_redis_new(&rc);
+	CHECK_INT(store_ping(s), STORE_OK);
+	*cut = 2;
+	t0 = now_monotonic_ms();
+	CHECK_INT(store_get(s, "tls:m", 5, 0, &out), STORE_ERR_IO);
+	took = now_monotonic_ms() - t0;
+	CHECK_STR(s->errstr, "GET: timeout");
+	CHECK(took >= 350 && took < 1500);
+	printf("tls: stalled reply: %s after %lld ms\n", s->errstr, (long long)took);
+	*cut = 0;
+	CHECK_INT(store_get(s, "tls:m", 5, 0, &out), STORE_OK);
 	store_free(s);
 	buf_free(&out);
 	if (pid > 0)
