@@ -27,7 +27,7 @@
 #   audit          (n) the audit log: each event once, no secrets, mv + SIGHUP
 #   revoke         (p) revoke / sessions --sub: 3 sessions of one user ended,
 #                      another user's kept; SESSION_MAX_PER_USER eviction
-#   redis-tls      (r) redis-restart, sentinel (and cluster when not quick)
+#   redis-tls      (r) redis-restart (and sentinel, cluster when not quick)
 #                      again with Redis over TLS only (FAULTS_REDIS_TLS=1)
 #   metrics        (q) --metrics-listen: counters against real traffic, kept
 #                      across kill -9 and reload; promtool; --status; hostile
@@ -37,7 +37,8 @@
 # Otherwise the soak runs SOAK_SECONDS (default 60 here; `make soak` runs
 # tests/faults/soak.sh alone, 180 s by default). FAULTS_KEEP=1 keeps every
 # runtime dir (kept anyway for a failing test). FAULTS_REDIS_TLS=1 runs any
-# test with every Redis on TLS (tests/faults/lib.sh; redis-tls does it for three).
+# test with every Redis on TLS (tests/faults/lib.sh; redis-tls does it for three,
+# one when quick).
 # Prints every test's "ok - ..." / "not ok - ..." lines prefixed with its name
 # and ends with "faults: N passed, N failed".
 set -uo pipefail
