@@ -156,12 +156,18 @@ stack_redis_ping() { [[ $(redis-cli -s "$STACK_RT/redis.sock" ping 2>/dev/null) 
 
 stack_start_redis() {
   # No TCP port, no RDB/AOF: a throwaway store on a unix socket only we (and
-  # STACK_REDIS_GROUP, if set) reach.
-  local perm=700
+  # STACK_REDIS_GROUP, if set) reach. STACK_REDIS_TLS="PORT DIR": also a TLS
+  # port on loopback with DIR's server.pem/server.key (tests/tls/make-certs.sh).
+  local perm=700 tls=() port dir
   [[ -n $STACK_REDIS_GROUP ]] && perm=770
+  if [[ -n ${STACK_REDIS_TLS:-} ]]; then
+    read -r port dir <<<"$STACK_REDIS_TLS"
+    tls=(--bind 127.0.0.1 --tls-port "$port" --tls-cert-file "$dir/server.pem"
+      --tls-key-file "$dir/server.key" --tls-ca-cert-file "$dir/ca.pem" --tls-auth-clients no)
+  fi
   stack_bg_group redis "$STACK_RT/redis.log" "$STACK_REDIS_GROUP" \
     redis-server --port 0 --unixsocket "$STACK_RT/redis.sock" --unixsocketperm "$perm" \
-    --save '' --appendonly no --dir "$STACK_RT" --daemonize no --loglevel warning
+    --save '' --appendonly no --dir "$STACK_RT" --daemonize no --loglevel warning "${tls[@]}"
   stack_wait_until 10 "redis-server (log: $STACK_RT/redis.log)" "${STACK_PID[redis]}" stack_redis_ping
 }
 

@@ -14,6 +14,7 @@
 
 #define CFG_MAX_SENTINELS 8
 #define CFG_MAX_CLUSTER_SEEDS 16
+#define CFG_MAX_CLUSTER_ALLOWED 16   /* host names in REDIS_CLUSTER_ALLOWED_HOSTS */
 #define CFG_ORIGIN_LEN 512           /* scheme://host[:port] and its NUL */
 #define CFG_MAX_RETURN_ORIGINS 16
 #define CFG_MAX_GATEWAY_HEADERS 32
@@ -40,6 +41,21 @@ struct redis_config {
 	 * only the credentials (its db must be 0). Excludes REDIS_SENTINELS. */
 	struct redis_endpoint cluster_seeds[CFG_MAX_CLUSTER_SEEDS];
 	size_t n_cluster_seeds;
+	/* REDIS_CLUSTER_ALLOWED_HOSTS: where MOVED/ASK and CLUSTER SLOTS may
+	 * send the client besides the seeds' hosts: names (exact, any case)
+	 * and addresses or CIDR ranges. Any port of an allowed host. */
+	char cluster_allowed_names[CFG_MAX_CLUSTER_ALLOWED][256];
+	size_t n_cluster_allowed_names;
+	struct cidr_list cluster_allowed_nets;
+	/* rediss://: every connection (sentinels, the master they name,
+	 * cluster nodes) is TLS, verified against the CA file or the system
+	 * store and the host connected to, or tls_server_name. */
+	bool tls;
+	char tls_ca_file[512];       /* REDIS_TLS_CA_FILE, "" = system store */
+	char tls_cert_file[512];     /* REDIS_TLS_CERT_FILE + _KEY_FILE: client cert */
+	char tls_key_file[512];
+	char tls_server_name[256];   /* REDIS_TLS_SERVER_NAME, "" = the host */
+	bool tls_insecure;           /* REDIS_TLS_INSECURE_SKIP_VERIFY=on: no verification */
 };
 
 struct config {

@@ -16,8 +16,8 @@
  * ran said 200 for a read-only Redis). */
 enum store_write_state health_check(struct store *s);
 /* The 503's reason: "redis_unreachable", "redis_read_only",
- * "redis_min_replicas", "redis_oom", "redis_write_refused" ("ok" when
- * writable). */
+ * "redis_min_replicas", "redis_oom", "redis_write_refused", "redis_tls"
+ * ("ok" when writable). */
 const char *health_reason(enum store_write_state st);
 /* Forgets the cached answer (tests). */
 void health_forget(void);

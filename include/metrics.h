@@ -24,8 +24,10 @@
 
 enum metrics_sgid_call { METRICS_CALL_TOKEN, METRICS_CALL_USERINFO, METRICS_CALL_JWKS,
 	METRICS_CALLS };
+/* address_refused: a Redis Cluster redirect or CLUSTER SLOTS entry naming
+ * a host REDIS_CLUSTER_ALLOWED_HOSTS does not allow (never connected to). */
 enum metrics_redis_err { METRICS_REDIS_CONNECT, METRICS_REDIS_IO, METRICS_REDIS_REPLY,
-	METRICS_REDIS_ERRS };
+	METRICS_REDIS_ADDRESS_REFUSED, METRICS_REDIS_ERRS };
 
 typedef _Atomic uint64_t metrics_counter;
 

@@ -35,6 +35,8 @@ enum store_write_state {
 	STORE_NO_REPLICAS,     /* NOREPLICAS: min-replicas-to-write not met */
 	STORE_FULL,            /* OOM: maxmemory with a policy that cannot evict */
 	STORE_WRITE_REFUSED,   /* any other error reply (MISCONF: a failed save) */
+	STORE_TLS_FAILED,      /* rediss://: the certificate or the handshake
+	                          failed (wrong cert, expired, name, CA, no TLS) */
 	STORE_WRITE_STATE__MAX
 };
 

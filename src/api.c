@@ -880,22 +880,29 @@ done:
 
 /* Readiness: the store answers and takes a write, as a login needs (the
  * answer cached per process, health.h). ?live=1 is liveness: the process
- * answers, nothing else is asked. */
+ * answers, nothing else is asked. A Redis TLS connection without
+ * verification (REDIS_TLS_INSECURE_SKIP_VERIFY) is said in every answer. */
 static void handle_health(struct app *a, const struct request *req, struct response *res)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
+	static const char ok_insecure[] = "{\"status\":\"ok\",\"warning\":\"redis_tls_insecure\"}";
+	bool insecure = a->cfg && a->cfg->redis.tls && a->cfg->redis.tls_insecure;
 	if (strcmp(req->query, "live=1") == 0) {
 		resp_json(res, 200, ok, sizeof(ok) - 1);
 		return;
 	}
 	enum store_write_state st = health_check(a->store);
 	if (st == STORE_WRITABLE) {
-		resp_json(res, 200, ok, sizeof(ok) - 1);
+		if (insecure)
+			resp_json(res, 200, ok_insecure, sizeof(ok_insecure) - 1);
+		else
+			resp_json(res, 200, ok, sizeof(ok) - 1);
 		return;
 	}
 	const char *reason = health_reason(st);
 	struct buf b = BUF_INIT;
-	if (buf_printf(&b, "{\"status\":\"unavailable\",\"reason\":\"%s\"}", reason) != 0)
+	if (buf_printf(&b, "{\"status\":\"unavailable\",\"reason\":\"%s\"%s}", reason,
+	               insecure ? ",\"warning\":\"redis_tls_insecure\"" : "") != 0)
 		resp_json_error(res, 503, "session_store_unavailable", "the session store is not ready");
 	else
 		resp_json(res, 503, b.data, b.len);

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "dotenv.h"
+#include "tls.h"
 #include "urlparse.h"
 #include "util.h"
 
@@ -641,6 +642,111 @@ static int load_cluster(struct config *cfg, const struct envsrc *e, struct cfg_e
 	return 0;
 }
 
+/* REDIS_CLUSTER_ALLOWED_HOSTS: an address or range (cidr.h), else a host
+ * name of letters, digits, dots and dashes. */
+static int add_cluster_allowed(const char *s, size_t n, size_t i, void *ctx)
+{
+	struct list_ctx *c = ctx;
+	struct redis_config *rc = &c->cfg->redis;
+	struct ip_addr ip;
+	const char *why;
+	(void)i;
+	if (memchr(s, '/', n) || memchr(s, ':', n) || ip_parse(s, n, &ip) == 0) {
+		if (rc->cluster_allowed_nets.n >= CIDR_MAX_RANGES)
+			return fail(c->err, c->var, "at most %d address ranges", CIDR_MAX_RANGES);
+		if (cidr_parse(s, n, &rc->cluster_allowed_nets.v[rc->cluster_allowed_nets.n], &why) != 0)
+			return fail(c->err, c->var, "entry %zu %s", i + 1, why);
+		rc->cluster_allowed_nets.n++;
+		return 0;
+	}
+	if (rc->n_cluster_allowed_names >= CFG_MAX_CLUSTER_ALLOWED)
+		return fail(c->err, c->var, "at most %d host names", CFG_MAX_CLUSTER_ALLOWED);
+	if (n == 0 || n >= sizeof(rc->cluster_allowed_names[0]) ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") < n)
+		return fail(c->err, c->var, "entry %zu is not a host name, address or range", i + 1);
+	memcpy(rc->cluster_allowed_names[rc->n_cluster_allowed_names], s, n);
+	rc->cluster_allowed_names[rc->n_cluster_allowed_names++][n] = '\0';
+	return 0;
+}
+
+static int load_cluster_allowed(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	struct list_ctx c = { cfg, err, "REDIS_CLUSTER_ALLOWED_HOSTS" };
+	const char *v = getv(e, c.var);
+	cfg->redis.n_cluster_allowed_names = 0;
+	cfg->redis.cluster_allowed_nets.n = 0;
+	if (!v)
+		return 0;
+	if (cfg->redis.n_cluster_seeds == 0)
+		return fail(err, c.var, "is for Redis Cluster only: set REDIS_CLUSTER too");
+	return for_each_entry(v, add_cluster_allowed, &c);
+}
+
+/* A readable file for a REDIS_TLS_* variable, checked at start-up. */
+static int load_tls_file(const struct envsrc *e, const char *var, char *out, size_t cap,
+	struct cfg_error *err)
+{
+	const char *v = getv(e, var);
+	out[0] = '\0';
+	if (!v)
+		return 0;
+	if (copy_value(out, cap, v, var, err) != 0)
+		return -1;
+	if (access(out, R_OK) != 0)
+		return fail(err, var, "cannot read the file: %s", strerror(errno));
+	return 0;
+}
+
+/* rediss:// settings; any of them with a redis:// or unix:// URL is a
+ * mistake worth stopping for (the operator meant TLS). */
+static int load_redis_tls(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+{
+	static const char insecure_var[] = "REDIS_TLS_INSECURE_SKIP_VERIFY";
+	static const char *const vars[] = { "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE",
+		"REDIS_TLS_KEY_FILE", "REDIS_TLS_SERVER_NAME", insecure_var };
+	struct redis_config *rc = &cfg->redis;
+	const char *v;
+	int on = 0;
+	if (!rc->tls) {
+		for (size_t i = 0; i < ARRAY_LEN(vars); i++)
+			if (getv(e, vars[i]))
+				return fail(err, vars[i], "needs a rediss:// REDIS_URL");
+		return 0;
+	}
+	if (load_tls_file(e, "REDIS_TLS_CA_FILE", rc->tls_ca_file, sizeof(rc->tls_ca_file), err) ||
+	    load_tls_file(e, "REDIS_TLS_CERT_FILE", rc->tls_cert_file, sizeof(rc->tls_cert_file), err) ||
+	    load_tls_file(e, "REDIS_TLS_KEY_FILE", rc->tls_key_file, sizeof(rc->tls_key_file), err))
+		return -1;
+	if (!rc->tls_cert_file[0] != !rc->tls_key_file[0])
+		return fail(err, rc->tls_cert_file[0] ? "REDIS_TLS_KEY_FILE" : "REDIS_TLS_CERT_FILE",
+			"REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together");
+	if ((v = getv(e, "REDIS_TLS_SERVER_NAME"))) {
+		if (!*v || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:*") <
+		    strlen(v))
+			return fail(err, "REDIS_TLS_SERVER_NAME", "must be a host name or address");
+		if (copy_value(rc->tls_server_name, sizeof(rc->tls_server_name), v,
+		               "REDIS_TLS_SERVER_NAME", err) != 0)
+			return -1;
+	}
+	/* PEM that does not parse, a key for another certificate: now, not
+	 * at the first connection */
+	char why[160];
+	struct tls_client_config tc = { rc->tls_ca_file, rc->tls_cert_file, rc->tls_key_file, false };
+	struct tls_client *probe = tls_client_new(&tc, why, sizeof(why));
+	if (!probe)
+		return fail(err, strstr(why, "REDIS_TLS_KEY_FILE") ? "REDIS_TLS_KEY_FILE"
+			: strstr(why, "REDIS_TLS_CERT_FILE") ? "REDIS_TLS_CERT_FILE" : "REDIS_TLS_CA_FILE",
+			"%s", why);
+	tls_client_free(probe);
+	if ((v = getv(e, insecure_var)) && (on = parse_bool(v)) < 0)
+		return fail(err, insecure_var, "must be on or off");
+	rc->tls_insecure = on == 1;
+	if (rc->tls_insecure)
+		log_warn("%s=on: the Redis server's certificate is NOT verified; anyone on the path "
+			"can read the sessions and the Redis password", insecure_var);
+	return 0;
+}
+
 static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
 {
 	const char *v = getv(e, "REDIS_URL");
@@ -650,7 +756,8 @@ static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_err
 		v = "redis://127.0.0.1:6379/0";
 	if (url_parse_redis(v, &cfg->redis, msg, sizeof(msg)) != 0)
 		return fail(err, "REDIS_URL", "%s", msg);
-	if (load_sentinels(cfg, e, err) != 0 || load_cluster(cfg, e, err) != 0)
+	if (load_sentinels(cfg, e, err) != 0 || load_cluster(cfg, e, err) != 0 ||
+	    load_cluster_allowed(cfg, e, err) != 0 || load_redis_tls(cfg, e, err) != 0)
 		return -1;
 	v = getv(e, "REDIS_SENTINEL_MASTER");
 	if (!v)

@@ -14,6 +14,7 @@ static const char *const reasons[] = {
 	[STORE_NO_REPLICAS] = "redis_min_replicas",
 	[STORE_FULL] = "redis_oom",
 	[STORE_WRITE_REFUSED] = "redis_write_refused",
+	[STORE_TLS_FAILED] = "redis_tls",
 };
 _Static_assert(ARRAY_LEN(reasons) == STORE_WRITE_STATE__MAX, "reasons");
 

@@ -29,7 +29,8 @@ static const char *const bucket_les[METRICS_BUCKETS + 1] = {
 };
 
 static const char *const call_names[METRICS_CALLS] = { "token", "userinfo", "jwks" };
-static const char *const redis_err_names[METRICS_REDIS_ERRS] = { "connect", "io", "reply" };
+static const char *const redis_err_names[METRICS_REDIS_ERRS] = { "connect", "io", "reply",
+	"address_refused" };
 
 #define NAME_AT(table, i) ((i) < sizeof(table) / sizeof((table)[0]) ? (table)[i] : NULL)
 const char *metrics_route_name(size_t i) { return NAME_AT(route_names, i); }

@@ -1,24 +1,18 @@
-/* The only hiredis user (hiredis 0.14: no TLS, no Sentinel helpers). One
- * blocking connection per store, opened lazily; any I/O or protocol error
- * drops it so the next call starts from a fresh connection. Commands go
- * through redisCommandArgv with explicit lengths, so keys and values are
- * binary-safe and never reach a format string. */
+/* The session commands on Redis: the store ops, the readiness probe and
+ * the scripts that keep a record and its user's index in step. How the
+ * commands reach Redis (one server, Sentinel, Cluster; TCP, unix socket,
+ * TLS) is redis_topology.c's; with redis_conn.c these three files are
+ * the hiredis owner (hiredis 0.14: no TLS, no Sentinel or Cluster). */
 #include "store.h"
 
-#include <errno.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/time.h>
-#include <time.h>
 
 #include <hiredis/hiredis.h>
 
-#include "cluster_slots.h"
+#include "redis_topology.h"
 #include "util.h"
 
 static const char *const store_errors[] = {
@@ -39,738 +33,6 @@ const char *store_strerror(enum store_err err)
 	return store_errors[err];
 }
 
-struct rstore {
-	struct redis_config cfg;     /* own copy; holds the password, wiped on free */
-	redisContext *ctx;           /* NULL: connect on the next call */
-	size_t sentinel_next;        /* the sentinel to ask first */
-	bool connected_once;         /* a later connection is a reconnect */
-	struct cluster_state *cl;    /* REDIS_CLUSTER only, else NULL */
-};
-
-/* Redis Cluster: the slot map and one lazily opened connection per node,
- * both private to the store's thread. */
-struct cluster_state {
-	struct slot_map map;
-	redisContext *node_ctx[CLUSTER_MAX_NODES]; /* same index as map.nodes */
-	bool map_stale;              /* read CLUSTER SLOTS before the next command */
-	size_t refresh_next;         /* the node to ask for the map first */
-};
-
-static struct rstore *impl(struct store *s) { return s->impl; }
-
-static void seterr(struct store *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void seterr(struct store *s, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(s->errstr, sizeof(s->errstr), fmt, ap);
-	va_end(ap);
-	/* hiredis and server texts end up here: keep the line printable. */
-	for (char *p = s->errstr; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
-			*p = '?';
-}
-
-static struct timeval ms_to_tv(int ms)
-{
-	if (ms <= 0)
-		ms = 1000;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	return tv;
-}
-
-/* The first word of an error reply ("OOM", "READONLY", "WRONGPASS"):
- * what follows may quote arguments, so it is never copied. */
-static void first_word(const redisReply *rep, char *out, size_t outlen)
-{
-	size_t n = 0;
-	if (rep->str)
-		while (n < rep->len && n + 1 < outlen) {
-			char c = rep->str[n];
-			if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			    (c >= '0' && c <= '9') || c == '_' || c == '-'))
-				break;
-			out[n++] = c;
-		}
-	out[n] = '\0';
-	if (n == 0)
-		snprintf(out, outlen, "ERR");
-}
-
-/* hiredis 0.14 writes with write(2): a peer that went away raises SIGPIPE.
- * The process's SIGPIPE policy belongs to server.c (worker_main ignores it
- * before any connection exists); here a write error is just an error. */
-static redisReply *command(redisContext *c, int argc, const char **argv, const size_t *lens,
-	int *err_no)
-{
-	errno = 0;
-	redisReply *rep = redisCommandArgv(c, argc, argv, lens);
-	*err_no = errno;
-	return rep;
-}
-
-/* A short, value-free description of a failed context. */
-static const char *ctx_reason(const redisContext *c, int err_no)
-{
-	if (c->err == REDIS_ERR_IO && (err_no == EAGAIN || err_no == EWOULDBLOCK))
-		return "timeout";
-	if (c->err == REDIS_ERR_EOF)
-		return "connection closed by server";
-	return c->errstr[0] ? c->errstr : "I/O error";
-}
-
-static void describe(const struct redis_config *rc, const char *host, int port,
-	char *out, size_t outlen)
-{
-	if (host)
-		snprintf(out, outlen, "%s:%d", host, port);
-	else
-		snprintf(out, outlen, "%s", rc->unix_path);
-}
-
-/* One command on a connection being set up (AUTH, SELECT, ROLE, SENTINEL).
- * Fills errstr and returns non-OK on any failure; *rep is set on success. */
-static enum store_err setup_cmd(struct store *s, redisContext *c, const char *what,
-	const char *where, int argc, const char **argv, const size_t *lens, redisReply **rep)
-{
-	int err_no;
-	*rep = command(c, argc, argv, lens, &err_no);
-	if (!*rep) {
-		if (c->err == REDIS_ERR_OOM) {
-			seterr(s, "%s %s: out of memory", what, where);
-			return STORE_ERR_NOMEM;
-		}
-		seterr(s, "%s %s: %s", what, where, ctx_reason(c, err_no));
-		return STORE_ERR_CONNECT;
-	}
-	if ((*rep)->type == REDIS_REPLY_ERROR) {
-		char word[32];
-		first_word(*rep, word, sizeof(word));
-		seterr(s, "%s %s: %s", what, where, word);
-		freeReplyObject(*rep);
-		*rep = NULL;
-		return STORE_ERR_CONNECT;
-	}
-	return STORE_OK;
-}
-
-/* Opens one connection (unix socket when host is NULL), applies the
- * command timeout, AUTH and SELECT. Returns the ready context or NULL with
- * errstr filled and *e set. */
-static redisContext *open_conn(struct store *s, const char *host, int port, enum store_err *e)
-{
-	const struct redis_config *rc = &impl(s)->cfg;
-	struct timeval ctv = ms_to_tv(rc->connect_timeout_ms);
-	char where[300];
-	char dbnum[16];
-	redisReply *rep = NULL;
-	redisContext *c;
-
-	describe(rc, host, port, where, sizeof(where));
-	c = host ? redisConnectWithTimeout(host, port, ctv)
-		: redisConnectUnixWithTimeout(rc->unix_path, ctv);
-	if (!c) {
-		seterr(s, "connect %s: out of memory", where);
-		*e = STORE_ERR_NOMEM;
-		goto fail;
-	}
-	if (c->err) {
-		seterr(s, "connect %s: %s", where, c->errstr);
-		*e = STORE_ERR_CONNECT;
-		goto fail;
-	}
-	/* The connect timeout must not linger as the command timeout. */
-	if (redisSetTimeout(c, ms_to_tv(rc->command_timeout_ms)) != REDIS_OK) {
-		seterr(s, "connect %s: cannot set timeout", where);
-		*e = STORE_ERR_CONNECT;
-		goto fail;
-	}
-	if (rc->password[0]) {
-		const char *argv[3] = { "AUTH" };
-		size_t lens[3] = { 4 };
-		int argc = 1;
-		if (rc->user[0]) {
-			argv[argc] = rc->user;
-			lens[argc++] = strlen(rc->user);
-		}
-		argv[argc] = rc->password;
-		lens[argc++] = strlen(rc->password);
-		if ((*e = setup_cmd(s, c, "AUTH", where, argc, argv, lens, &rep)) != STORE_OK)
-			goto fail;
-		freeReplyObject(rep);
-		rep = NULL;
-	}
-	if (rc->db != 0) {
-		int n = snprintf(dbnum, sizeof(dbnum), "%d", rc->db);
-		const char *argv[2] = { "SELECT", dbnum };
-		size_t lens[2] = { 6, (size_t)n };
-		if ((*e = setup_cmd(s, c, "SELECT", where, 2, argv, lens, &rep)) != STORE_OK)
-			goto fail;
-		freeReplyObject(rep);
-		rep = NULL;
-	}
-	return c;
-fail:
-	if (c)
-		redisFree(c);
-	return NULL;
-}
-
-/* True when a ROLE reply says "master". */
-static bool role_is_master(const redisReply *rep)
-{
-	return rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
-		(rep->element[0]->type == REDIS_REPLY_STRING ||
-		 rep->element[0]->type == REDIS_REPLY_STATUS) &&
-		str_eq_n(rep->element[0]->str, rep->element[0]->len, "master");
-}
-
-/* Asks one sentinel for the master's address. */
-static enum store_err sentinel_ask(struct store *s, const struct redis_endpoint *ep,
-	char *host, size_t hostlen, int *port)
-{
-	const struct redis_config *rc = &impl(s)->cfg;
-	struct timeval tv = ms_to_tv(rc->connect_timeout_ms);
-	char where[300];
-	const char *argv[3] = { "SENTINEL", "get-master-addr-by-name", rc->sentinel_master };
-	size_t lens[3] = { 8, 23, strlen(rc->sentinel_master) };
-	const redisReply *h, *p;
-	redisReply *rep = NULL;
-	char pbuf[8];
-	long pn = 0;
-	enum store_err e;
-	redisContext *c;
-
-	snprintf(where, sizeof(where), "%s:%d", ep->host, ep->port);
-	c = redisConnectWithTimeout(ep->host, ep->port, tv);
-	if (!c) {
-		seterr(s, "sentinel %s: out of memory", where);
-		e = STORE_ERR_NOMEM;
-		goto out;
-	}
-	if (c->err) {
-		seterr(s, "sentinel %s: %s", where, c->errstr);
-		e = STORE_ERR_CONNECT;
-		goto out;
-	}
-	/* A sentinel answers from memory: the connect timeout bounds it too. */
-	if (redisSetTimeout(c, tv) != REDIS_OK) {
-		seterr(s, "sentinel %s: cannot set timeout", where);
-		e = STORE_ERR_CONNECT;
-		goto out;
-	}
-	if ((e = setup_cmd(s, c, "sentinel", where, 3, argv, lens, &rep)) != STORE_OK)
-		goto out;
-	e = STORE_ERR_CONNECT;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-	    rep->element[0]->type != REDIS_REPLY_STRING ||
-	    rep->element[1]->type != REDIS_REPLY_STRING) {
-		seterr(s, "sentinel %s: no address for the master", where);
-		goto out;
-	}
-	h = rep->element[0];
-	p = rep->element[1];
-	if (h->len == 0 || h->len >= hostlen || memchr(h->str, '\0', h->len)) {
-		seterr(s, "sentinel %s: bad master host", where);
-		goto out;
-	}
-	if (p->len > 0 && p->len < sizeof(pbuf)) {
-		char *end;
-		memcpy(pbuf, p->str, p->len);
-		pbuf[p->len] = '\0';
-		errno = 0;
-		pn = strtol(pbuf, &end, 10);
-		if (errno || *end)
-			pn = 0;
-	}
-	if (pn < 1 || pn > 65535) {
-		seterr(s, "sentinel %s: bad master port", where);
-		goto out;
-	}
-	memcpy(host, h->str, h->len);
-	host[h->len] = '\0';
-	*port = (int)pn;
-	e = STORE_OK;
-out:
-	if (rep)
-		freeReplyObject(rep);
-	if (c)
-		redisFree(c);
-	return e;
-}
-
-/* Sentinel discovery: each sentinel in turn (starting with the one that
- * last worked), connect to its answer, keep it only if ROLE says master. */
-static redisContext *discover(struct store *s, enum store_err *e)
-{
-	struct rstore *r = impl(s);
-	size_t n = r->cfg.n_sentinels;
-	if (n > CFG_MAX_SENTINELS)
-		n = CFG_MAX_SENTINELS;
-
-	*e = STORE_ERR_CONNECT;
-	for (size_t i = 0; i < n; i++) {
-		size_t idx = (r->sentinel_next + i) % n;
-		char host[256];
-		char where[300];
-		int port;
-		enum store_err se = sentinel_ask(s, &r->cfg.sentinels[idx], host, sizeof(host), &port);
-		if (se == STORE_ERR_NOMEM) {
-			*e = se;
-			return NULL;
-		}
-		if (se != STORE_OK)
-			continue;
-		redisContext *c = open_conn(s, host, port, &se);
-		if (!c) {
-			if (se == STORE_ERR_NOMEM) {
-				*e = se;
-				return NULL;
-			}
-			continue;
-		}
-		snprintf(where, sizeof(where), "%s:%d", host, port);
-		const char *argv[1] = { "ROLE" };
-		size_t lens[1] = { 4 };
-		redisReply *rep;
-		se = setup_cmd(s, c, "ROLE", where, 1, argv, lens, &rep);
-		if (se == STORE_OK) {
-			bool master = role_is_master(rep);
-			freeReplyObject(rep);
-			if (master) {
-				r->sentinel_next = idx;
-				return c;
-			}
-			seterr(s, "ROLE %s: not a master", where);
-		}
-		redisFree(c);
-		if (se == STORE_ERR_NOMEM) {
-			*e = se;
-			return NULL;
-		}
-	}
-	/* errstr keeps the last sentinel's failure. */
-	return NULL;
-}
-
-static enum store_err ensure_conn(struct store *s)
-{
-	struct rstore *r = impl(s);
-	enum store_err e = STORE_OK;
-	if (r->ctx)
-		return STORE_OK;
-	if (r->cfg.n_sentinels > 0)
-		r->ctx = discover(s, &e);
-	else
-		r->ctx = open_conn(s, r->cfg.unix_path[0] ? NULL : r->cfg.host, r->cfg.port, &e);
-	if (!r->ctx)
-		return e;
-	if (r->connected_once)
-		metrics_count_redis_reconnect(s->metrics);
-	r->connected_once = true;
-	return STORE_OK;
-}
-
-static void drop_conn(struct rstore *r)
-{
-	if (r->ctx) {
-		redisFree(r->ctx);
-		r->ctx = NULL;
-	}
-}
-
-/* Runs one command. A connection that turns out dead on first use (the
- * server restarted or closed it while idle) earns one fresh attempt; a
- * timeout does not, so a call never takes much more than one timeout.
- * *out is a non-error reply on STORE_OK. */
-static enum store_err single_run(struct store *s, const char *what, int argc, const char **argv,
-	const size_t *lens, redisReply **out)
-{
-	struct rstore *r = impl(s);
-	*out = NULL;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		bool reused = r->ctx != NULL;
-		enum store_err e = ensure_conn(s);
-		if (e != STORE_OK)
-			return e;
-		int err_no;
-		redisReply *rep = command(r->ctx, argc, argv, lens, &err_no);
-		if (rep) {
-			if (rep->type == REDIS_REPLY_ERROR) {
-				char word[32];
-				first_word(rep, word, sizeof(word));
-				seterr(s, "%s: %s", what, word);
-				/* A demoted master (failover) or lost auth: start over
-				 * on the next call, via the sentinels when configured. */
-				if (strcmp(word, "READONLY") == 0 || strcmp(word, "NOAUTH") == 0 ||
-				    strcmp(word, "MASTERDOWN") == 0)
-					drop_conn(r);
-				freeReplyObject(rep);
-				return STORE_ERR_REPLY;
-			}
-			*out = rep;
-			return STORE_OK;
-		}
-		int kind = r->ctx->err;
-		seterr(s, "%s: %s", what, ctx_reason(r->ctx, err_no));
-		drop_conn(r);
-		if (kind == REDIS_ERR_OOM)
-			return STORE_ERR_NOMEM;
-		bool stale = reused && (kind == REDIS_ERR_EOF ||
-			(kind == REDIS_ERR_IO && (err_no == EPIPE || err_no == ECONNRESET)));
-		if (!stale)
-			return STORE_ERR_IO;
-	}
-	return STORE_ERR_IO;
-}
-
-/* ---- Redis Cluster ----
- * Commands are routed by the hash slot of argv[1] (EVAL/EVALSHA: of the
- * first key, argv[3]); keyless ones (PING) go to a primary that serves
- * slots, the next one on each retry. Redirects and
- * cluster errors are handled here, so every store op works unchanged. */
-
-#define CLUSTER_MAX_ATTEMPTS 16      /* per command, whatever the deadline */
-#define CLUSTER_BACKOFF_MIN_MS 10
-#define CLUSTER_BACKOFF_MAX_MS 200
-
-static void drop_node_conn(struct rstore *r, size_t i)
-{
-	if (r->cl->node_ctx[i]) {
-		redisFree(r->cl->node_ctx[i]);
-		r->cl->node_ctx[i] = NULL;
-	}
-}
-
-static void drop_node_conns(struct rstore *r)
-{
-	if (!r->cl)
-		return;
-	for (size_t i = 0; i < CLUSTER_MAX_NODES; i++)
-		drop_node_conn(r, i);
-}
-
-/* Forgets every node but the seeds (a map that filled up with old
- * addresses starts over from them). */
-static void cluster_init(struct rstore *r)
-{
-	drop_node_conns(r);
-	slot_map_reset(&r->cl->map);
-	for (size_t i = 0; i < r->cfg.n_cluster_seeds; i++) {
-		r->cfg.cluster_seeds[i].host[sizeof(r->cfg.cluster_seeds[i].host) - 1] = '\0';
-		const struct redis_endpoint *ep = &r->cfg.cluster_seeds[i];
-		(void)slot_map_node(&r->cl->map, ep->host, strlen(ep->host), ep->port);
-	}
-	r->cl->map_stale = true;
-	r->cl->refresh_next = 0;
-}
-
-/* The node's connection, opened (with AUTH) when missing. */
-static redisContext *node_conn(struct store *s, int node, enum store_err *e)
-{
-	struct rstore *r = impl(s);
-	if (!r->cl->node_ctx[node])
-		r->cl->node_ctx[node] = open_conn(s, r->cl->map.nodes[node].host, r->cl->map.nodes[node].port, e);
-	return r->cl->node_ctx[node];
-}
-
-/* An integer element of a CLUSTER SLOTS entry. */
-static bool reply_long(const redisReply *e, long *out)
-{
-	if (e->type != REDIS_REPLY_INTEGER)
-		return false;
-	*out = (long)e->integer;
-	return true;
-}
-
-/* Fills the map's owners from a CLUSTER SLOTS reply of the node `from`:
- * [[start, end, [host, port, id...], replicas...]...]. An empty or "?"
- * host means the node that answered. -1: malformed; -2: too many nodes. */
-static int parse_slots(struct slot_map *m, const redisReply *rep, int from)
-{
-	if (rep->type != REDIS_REPLY_ARRAY)
-		return -1;
-	slot_map_clear_owners(m);
-	for (size_t i = 0; i < rep->elements; i++) {
-		const redisReply *ent = rep->element[i], *pri, *h;
-		long lo, hi, port;
-		if (ent->type != REDIS_REPLY_ARRAY || ent->elements < 3 ||
-		    !reply_long(ent->element[0], &lo) || !reply_long(ent->element[1], &hi))
-			return -1;
-		pri = ent->element[2];
-		if (pri->type != REDIS_REPLY_ARRAY || pri->elements < 2 ||
-		    pri->element[0]->type != REDIS_REPLY_STRING || !reply_long(pri->element[1], &port))
-			return -1;
-		h = pri->element[0];
-		int node;
-		if (h->len == 0 || (h->len == 1 && h->str[0] == '?'))
-			node = slot_map_node(m, m->nodes[from].host, strlen(m->nodes[from].host), (int)port);
-		else
-			node = slot_map_node(m, h->str, h->len, (int)port);
-		if (node < 0)
-			return port >= 1 && port <= 65535 && m->n_nodes == CLUSTER_MAX_NODES ? -2 : -1;
-		if (slot_map_assign(m, lo, hi, node) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Reads the slot map from the first node that answers, starting with the
- * one that answered last; stops at the deadline. */
-static enum store_err refresh_map(struct store *s, int64_t deadline)
-{
-	struct rstore *r = impl(s);
-	const char *argv[2] = { "CLUSTER", "SLOTS" };
-	size_t lens[2] = { 7, 5 };
-	enum store_err e = STORE_ERR_CONNECT;
-
-	/* A second pass only after starting over from the seeds. */
-	for (int pass = 0; pass < 2; pass++) {
-		bool reset = false;
-		size_t n = r->cl->map.n_nodes;
-		for (size_t k = 0; k < n && (k == 0 || now_monotonic_ms() < deadline); k++) {
-			int node = (int)((r->cl->refresh_next + k) % n);
-			char where[300];
-			redisReply *rep;
-			redisContext *c = node_conn(s, node, &e);
-			if (!c) {
-				if (e == STORE_ERR_NOMEM)
-					return e;
-				continue;
-			}
-			describe(&r->cfg, r->cl->map.nodes[node].host, r->cl->map.nodes[node].port,
-				where, sizeof(where));
-			e = setup_cmd(s, c, "CLUSTER SLOTS", where, 2, argv, lens, &rep);
-			if (e != STORE_OK) {
-				drop_node_conn(r, (size_t)node);
-				if (e == STORE_ERR_NOMEM)
-					return e;
-				continue;
-			}
-			int rc = parse_slots(&r->cl->map, rep, node);
-			freeReplyObject(rep);
-			if (rc == 0 && r->cl->map.n_covered > 0) {
-				r->cl->refresh_next = (size_t)node;
-				r->cl->map_stale = false;
-				return STORE_OK;
-			}
-			slot_map_clear_owners(&r->cl->map); /* never route by half a map */
-			e = STORE_ERR_REPLY;
-			if (rc == -2) {
-				/* Full of old addresses: start again from the seeds. */
-				cluster_init(r);
-				reset = true;
-				break;
-			}
-			seterr(s, "CLUSTER SLOTS %s: %s", where,
-				rc == 0 ? "no slot is served" : "malformed reply");
-		}
-		if (!reset)
-			break;
-	}
-	r->cl->map_stale = true;
-	return e;
-}
-
-/* The key a command is routed by, or NULL for a keyless one; -1 for a
- * script without keys, which a cluster cannot route. */
-static int route_key(int argc, const char **argv, const size_t *lens,
-	const char **key, size_t *klen)
-{
-	*key = NULL;
-	*klen = 0;
-	if (argc < 2)
-		return 0;
-	if ((lens[0] == 4 && strncasecmp(argv[0], "EVAL", 4) == 0) ||
-	    (lens[0] == 7 && strncasecmp(argv[0], "EVALSHA", 7) == 0)) {
-		/* numkeys: digits, not 0 (lengths are explicit: no strspn) */
-		if (argc < 4 || lens[2] == 0 || lens[2] > 6 || argv[2][0] == '0')
-			return -1;
-		for (size_t i = 0; i < lens[2]; i++)
-			if (argv[2][i] < '0' || argv[2][i] > '9')
-				return -1;
-		*key = argv[3];
-		*klen = lens[3];
-		return 0;
-	}
-	*key = argv[1];
-	*klen = lens[1];
-	return 0;
-}
-
-/* Sleeps the back-off, doubled each time, never past the deadline. false
- * when the deadline has come. */
-static bool backoff(int *ms, int64_t deadline)
-{
-	int64_t left = deadline - now_monotonic_ms();
-	if (left <= 0)
-		return false;
-	long wait = *ms < left ? *ms : (long)left;
-	struct timespec ts = { wait / 1000, (wait % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-	*ms = *ms * 2 > CLUSTER_BACKOFF_MAX_MS ? CLUSTER_BACKOFF_MAX_MS : *ms * 2;
-	return true;
-}
-
-/* MOVED/ASK: the named node's index (the empty host is the sender's). */
-static int redirect_node(struct rstore *r, const redisReply *rep, int from, bool *ask)
-{
-	struct cluster_redirect rd;
-	if (cluster_parse_redirect(rep->str, rep->len, &rd) != 0)
-		return -1;
-	*ask = rd.ask;
-	const char *host = rd.host[0] ? rd.host : r->cl->map.nodes[from].host;
-	int node = slot_map_node(&r->cl->map, host, strlen(host), rd.port);
-	if (node >= 0 && !rd.ask)
-		(void)slot_map_assign(&r->cl->map, rd.slot, rd.slot, node);
-	return node;
-}
-
-/* One command to one node (ASKING first after an ASK). NULL with *err_no
- * on an I/O error; the connection is then dropped by the caller. */
-static redisReply *node_command(redisContext *c, bool asking, int argc, const char **argv,
-	const size_t *lens, int *err_no)
-{
-	if (asking) {
-		const char *aargv[1] = { "ASKING" };
-		size_t alens[1] = { 6 };
-		redisReply *rep = command(c, 1, aargv, alens, err_no);
-		if (!rep)
-			return NULL;
-		freeReplyObject(rep); /* an error here shows in the command's reply */
-	}
-	return command(c, argc, argv, lens, err_no);
-}
-
-static enum store_err cluster_run(struct store *s, const char *what, int argc, const char **argv,
-	const size_t *lens, redisReply **out)
-{
-	struct rstore *r = impl(s);
-	int64_t deadline = now_monotonic_ms() + (r->cfg.command_timeout_ms > 0
-		? r->cfg.command_timeout_ms : 1000);
-	const char *key;
-	size_t klen;
-	int target = -1, wait_ms = CLUSTER_BACKOFF_MIN_MS, redirects = 0;
-	bool asking = false, refresh = r->cl->map_stale, stale_retried = false;
-	enum store_err last = STORE_ERR_CONNECT;
-
-	*out = NULL;
-	if (route_key(argc, argv, lens, &key, &klen) != 0) {
-		seterr(s, "%s: a script needs a key to be routed in a cluster", what);
-		return STORE_ERR_REPLY;
-	}
-	unsigned slot = key ? cluster_key_slot(key, klen) : 0;
-	for (int attempt = 0; attempt < CLUSTER_MAX_ATTEMPTS; attempt++) {
-		if (attempt > 0 && target < 0 && !backoff(&wait_ms, deadline))
-			return last;
-		if (refresh || r->cl->map.n_covered == 0) {
-			enum store_err e = refresh_map(s, deadline);
-			if (e == STORE_ERR_NOMEM)
-				return e;
-			refresh = false;
-			if (e != STORE_OK) {
-				last = e;
-				continue;
-			}
-		}
-		int node = target;
-		if (node < 0) /* keyless: another serving primary on each retry */
-			node = key ? slot_map_owner(&r->cl->map, slot)
-				: slot_map_serving_node(&r->cl->map, (unsigned)attempt);
-		target = -1;
-		if (node < 0) {
-			seterr(s, "%s: no node serves slot %u", what, slot);
-			last = STORE_ERR_CONNECT;
-			refresh = true;
-			continue;
-		}
-		bool reused = r->cl->node_ctx[node] != NULL;
-		enum store_err e;
-		redisContext *c = node_conn(s, node, &e);
-		if (!c) {
-			if (e == STORE_ERR_NOMEM)
-				return e;
-			last = e;        /* never sent: safe to try again */
-			refresh = true;
-			continue;
-		}
-		int err_no;
-		redisReply *rep = node_command(c, asking, argc, argv, lens, &err_no);
-		asking = false;
-		if (!rep) {
-			int kind = c->err;
-			seterr(s, "%s: %s", what, ctx_reason(c, err_no));
-			drop_node_conn(r, (size_t)node);
-			r->cl->map_stale = true;
-			if (kind == REDIS_ERR_OOM)
-				return STORE_ERR_NOMEM;
-			/* As with one server: a connection found dead on first use
-			 * gets one fresh attempt; anything else may have run. */
-			bool stale = reused && !stale_retried && (kind == REDIS_ERR_EOF ||
-				(kind == REDIS_ERR_IO && (err_no == EPIPE || err_no == ECONNRESET)));
-			if (!stale)
-				return STORE_ERR_IO;
-			stale_retried = true;
-			last = STORE_ERR_IO;
-			refresh = true;
-			continue;
-		}
-		if (rep->type != REDIS_REPLY_ERROR) {
-			*out = rep;
-			return STORE_OK;
-		}
-		char word[32];
-		first_word(rep, word, sizeof(word));
-		seterr(s, "%s: %s", what, word);
-		last = STORE_ERR_REPLY;
-		if (strcmp(word, "MOVED") == 0 || strcmp(word, "ASK") == 0) {
-			/* Not run: go where the slot is now. A MOVED also means the
-			 * map is old; it is read again on the next command. */
-			bool ask = false;
-			target = ++redirects <= 2 ? redirect_node(r, rep, node, &ask) : -1;
-			freeReplyObject(rep);
-			if (!ask)
-				r->cl->map_stale = true;
-			if (target < 0)
-				return STORE_ERR_REPLY;
-			asking = ask;
-			continue;
-		}
-		if (strcmp(word, "CLUSTERDOWN") == 0 || strcmp(word, "TRYAGAIN") == 0 ||
-		    strcmp(word, "LOADING") == 0) {
-			freeReplyObject(rep); /* not run: wait and try again */
-			refresh = true;
-			continue;
-		}
-		if (strcmp(word, "READONLY") == 0 || strcmp(word, "NOAUTH") == 0 ||
-		    strcmp(word, "MASTERDOWN") == 0) {
-			drop_node_conn(r, (size_t)node);
-			r->cl->map_stale = true;
-		}
-		freeReplyObject(rep);
-		return STORE_ERR_REPLY;
-	}
-	return last;
-}
-
-/* Every command goes through here: a failure is counted once, by kind. */
-static enum store_err run(struct store *s, const char *what, int argc, const char **argv,
-	const size_t *lens, redisReply **out)
-{
-	enum store_err e = impl(s)->cl ? cluster_run(s, what, argc, argv, lens, out)
-	                               : single_run(s, what, argc, argv, lens, out);
-	if (e == STORE_ERR_CONNECT)
-		metrics_count_redis_error(s->metrics, METRICS_REDIS_CONNECT);
-	else if (e == STORE_ERR_IO)
-		metrics_count_redis_error(s->metrics, METRICS_REDIS_IO);
-	else if (e == STORE_ERR_REPLY)
-		metrics_count_redis_error(s->metrics, METRICS_REDIS_REPLY);
-	return e;
-}
-
 static enum store_err reply_value(struct store *s, const char *what, redisReply *rep,
 	struct buf *out)
 {
@@ -780,9 +42,9 @@ static enum store_err reply_value(struct store *s, const char *what, redisReply 
 	} else if (rep->type == REDIS_REPLY_STRING) {
 		e = buf_append(out, rep->str, rep->len) == 0 ? STORE_OK : STORE_ERR_NOMEM;
 		if (e != STORE_OK)
-			seterr(s, "%s: out of memory", what);
+			redis_seterr(s, "%s: out of memory", what);
 	} else {
-		seterr(s, "%s: unexpected reply type %d", what, rep->type);
+		redis_seterr(s, "%s: unexpected reply type %d", what, rep->type);
 		e = STORE_ERR_REPLY;
 	}
 	/* Values are session records: do not leave copies in freed memory. */
@@ -798,19 +60,19 @@ static enum store_err rs_set(struct store *s, const char *key, size_t klen,
 	char ttl[16];
 	redisReply *rep;
 	if (ttl_s <= 0) {
-		seterr(s, "SET: ttl must be positive");
+		redis_seterr(s, "SET: ttl must be positive");
 		return STORE_ERR_REPLY;
 	}
 	int n = snprintf(ttl, sizeof(ttl), "%d", ttl_s);
 	const char *argv[6] = { "SET", key, val, "EX", ttl, cond == STORE_SET_NX ? "NX" : "XX" };
 	size_t lens[6] = { 3, klen, vlen, 2, (size_t)n, 2 };
-	enum store_err e = run(s, "SET", cond == STORE_SET_ALWAYS ? 5 : 6, argv, lens, &rep);
+	enum store_err e = redis_run(s, "SET", cond == STORE_SET_ALWAYS ? 5 : 6, argv, lens, &rep);
 	if (e != STORE_OK)
 		return e;
 	if (rep->type == REDIS_REPLY_NIL && cond != STORE_SET_ALWAYS) {
 		e = cond == STORE_SET_NX ? STORE_EXISTS : STORE_NOT_FOUND;
 	} else if (!(rep->type == REDIS_REPLY_STATUS && str_eq_n(rep->str, rep->len, "OK"))) {
-		seterr(s, "SET: unexpected reply type %d", rep->type);
+		redis_seterr(s, "SET: unexpected reply type %d", rep->type);
 		e = STORE_ERR_REPLY;
 	}
 	freeReplyObject(rep);
@@ -828,11 +90,11 @@ static enum store_err rs_get(struct store *s, const char *key, size_t klen, int 
 		int n = snprintf(ttl, sizeof(ttl), "%d", ttl_s);
 		const char *argv[4] = { "GETEX", key, "EX", ttl };
 		size_t lens[4] = { 5, klen, 2, (size_t)n };
-		e = run(s, "GETEX", 4, argv, lens, &rep);
+		e = redis_run(s, "GETEX", 4, argv, lens, &rep);
 	} else {
 		const char *argv[2] = { "GET", key };
 		size_t lens[2] = { 3, klen };
-		e = run(s, "GET", 2, argv, lens, &rep);
+		e = redis_run(s, "GET", 2, argv, lens, &rep);
 	}
 	if (e != STORE_OK)
 		return e;
@@ -845,7 +107,7 @@ static enum store_err rs_getdel(struct store *s, const char *key, size_t klen, s
 	buf_reset(out);
 	const char *argv[2] = { "GETDEL", key };
 	size_t lens[2] = { 6, klen };
-	enum store_err e = run(s, "GETDEL", 2, argv, lens, &rep);
+	enum store_err e = redis_run(s, "GETDEL", 2, argv, lens, &rep);
 	if (e != STORE_OK)
 		return e;
 	return reply_value(s, "GETDEL", rep, out);
@@ -856,11 +118,11 @@ static enum store_err rs_del(struct store *s, const char *key, size_t klen)
 	redisReply *rep;
 	const char *argv[2] = { "DEL", key };
 	size_t lens[2] = { 3, klen };
-	enum store_err e = run(s, "DEL", 2, argv, lens, &rep);
+	enum store_err e = redis_run(s, "DEL", 2, argv, lens, &rep);
 	if (e != STORE_OK)
 		return e;
 	if (rep->type != REDIS_REPLY_INTEGER) {
-		seterr(s, "DEL: unexpected reply type %d", rep->type);
+		redis_seterr(s, "DEL: unexpected reply type %d", rep->type);
 		e = STORE_ERR_REPLY;
 	}
 	freeReplyObject(rep);
@@ -872,11 +134,11 @@ static enum store_err rs_ping(struct store *s)
 	redisReply *rep;
 	const char *argv[1] = { "PING" };
 	size_t lens[1] = { 4 };
-	enum store_err e = run(s, "PING", 1, argv, lens, &rep);
+	enum store_err e = redis_run(s, "PING", 1, argv, lens, &rep);
 	if (e != STORE_OK)
 		return e;
 	if (!(rep->type == REDIS_REPLY_STATUS && str_eq_n(rep->str, rep->len, "PONG"))) {
-		seterr(s, "PING: unexpected reply type %d", rep->type);
+		redis_seterr(s, "PING: unexpected reply type %d", rep->type);
 		e = STORE_ERR_REPLY;
 	}
 	freeReplyObject(rep);
@@ -886,7 +148,7 @@ static enum store_err rs_ping(struct store *s)
 #define HEALTH_KEY "sgid:health"
 #define HEALTH_TTL "10"
 
-/* run() leaves "<what>: <first word of the error reply>" in errstr. */
+/* redis_run() leaves "<what>: <first word of the error reply>" in errstr. */
 static bool refused_with(const struct store *s, const char *what, const char *word)
 {
 	size_t n = strlen(what);
@@ -900,11 +162,14 @@ static enum store_write_state probe_write_key(struct store *s, const char *key, 
 	redisReply *rep;
 	const char *argv[5] = { "SET", key, "1", "EX", HEALTH_TTL };
 	size_t lens[5] = { 3, klen, 1, 2, sizeof(HEALTH_TTL) - 1 };
-	enum store_err e = run(s, what, 5, argv, lens, &rep);
+	enum store_err e = redis_run(s, what, 5, argv, lens, &rep);
 	if (e == STORE_OK) {
 		freeReplyObject(rep);
 		return STORE_WRITABLE;
 	}
+	if (e == STORE_ERR_CONNECT && (redis_impl(s)->tls_failed == TLS_FAIL_VERIFY ||
+	                               redis_impl(s)->tls_failed == TLS_FAIL_HANDSHAKE))
+		return STORE_TLS_FAILED;
 	if (e != STORE_ERR_REPLY)
 		return STORE_UNREACHABLE;
 	if (refused_with(s, what, "READONLY") || refused_with(s, what, "MASTERDOWN"))
@@ -926,8 +191,8 @@ static enum store_write_state probe_write_key(struct store *s, const char *key, 
  * turn, by a key of one of its slots ("sgid:health:{N}"). */
 static enum store_write_state cluster_probe_write(struct store *s)
 {
-	struct slot_map *m = &impl(s)->cl->map;
-	if (m->n_covered == 0 || impl(s)->cl->map_stale)
+	struct slot_map *m = &redis_impl(s)->cl->map;
+	if (m->n_covered == 0 || redis_impl(s)->cl->map_stale)
 		(void)rs_ping(s); /* reads the slot map */
 	if (m->n_covered == 0)
 		return probe_write_key(s, HEALTH_KEY, sizeof(HEALTH_KEY) - 1);
@@ -955,7 +220,7 @@ static enum store_write_state cluster_probe_write(struct store *s)
 
 static enum store_write_state rs_probe_write(struct store *s)
 {
-	if (impl(s)->cl)
+	if (redis_impl(s)->cl)
 		return cluster_probe_write(s);
 	return probe_write_key(s, HEALTH_KEY, sizeof(HEALTH_KEY) - 1);
 }
@@ -1055,7 +320,7 @@ static enum store_err eval_int(struct store *s, const char *what, const char *sc
 	char nk[12];
 	redisReply *rep;
 	if (3 + nkeys + nargs > SCRIPT_MAX_ARGS || nkeys < 1) {
-		seterr(s, "%s: too many arguments", what);
+		redis_seterr(s, "%s: too many arguments", what);
 		return STORE_ERR_REPLY;
 	}
 	snprintf(nk, sizeof(nk), "%d", nkeys);
@@ -1071,13 +336,13 @@ static enum store_err eval_int(struct store *s, const char *what, const char *sc
 		argv[argc] = args[i];
 		lens[argc++] = arg_lens[i];
 	}
-	enum store_err e = run(s, what, argc, argv, lens, &rep);
+	enum store_err e = redis_run(s, what, argc, argv, lens, &rep);
 	if (e != STORE_OK)
 		return e;
 	if (rep->type == REDIS_REPLY_INTEGER) {
 		*n = rep->integer;
 	} else {
-		seterr(s, "%s: unexpected reply type %d", what, rep->type);
+		redis_seterr(s, "%s: unexpected reply type %d", what, rep->type);
 		e = STORE_ERR_REPLY;
 	}
 	freeReplyObject(rep);
@@ -1090,7 +355,7 @@ static enum store_err rs_index_add(struct store *s, const char *idx, const char 
 {
 	char nums[5][24];
 	if (ttl_s <= 0 || idx_ttl_s <= 0 || max < 1) {
-		seterr(s, "index add: ttl and max must be positive");
+		redis_seterr(s, "index add: ttl and max must be positive");
 		return STORE_ERR_REPLY;
 	}
 	snprintf(nums[0], sizeof(nums[0]), "%d", ttl_s);
@@ -1121,7 +386,7 @@ static enum store_err rs_index_move(struct store *s, const char *idx, const char
 {
 	char ttl[16], cr[24];
 	if (ttl_s <= 0) {
-		seterr(s, "index move: ttl must be positive");
+		redis_seterr(s, "index move: ttl must be positive");
 		return STORE_ERR_REPLY;
 	}
 	snprintf(ttl, sizeof(ttl), "%d", ttl_s);
@@ -1146,19 +411,19 @@ static enum store_err index_members(struct store *s, const char *idx, long long 
 	const char *argv[4] = { "ZRANGE", idx, from, to };
 	size_t lens[4] = { 6, strlen(idx), strlen(from), strlen(to) };
 	redisReply *rep;
-	enum store_err e = run(s, what, 4, argv, lens, &rep);
+	enum store_err e = redis_run(s, what, 4, argv, lens, &rep);
 	if (e != STORE_OK)
 		return e;
 	*got = 0;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements > SCAN_BATCH) {
-		seterr(s, "%s: unexpected reply", what);
+		redis_seterr(s, "%s: unexpected reply", what);
 		e = STORE_ERR_REPLY;
 	}
 	for (size_t i = 0; e == STORE_OK && i < rep->elements; i++) {
 		const redisReply *m = rep->element[i];
 		if (m->type != REDIS_REPLY_STRING || m->len == 0 || m->len >= MEMBER_MAX ||
 		    memchr(m->str, '\0', m->len)) {
-			seterr(s, "%s: a member is no record name", what);
+			redis_seterr(s, "%s: a member is no record name", what);
 			e = STORE_ERR_REPLY;
 			break;
 		}
@@ -1196,17 +461,15 @@ static enum store_err rs_index_scan(struct store *s, const char *idx, int purge,
 		if (!purge)
 			start += found;
 	}
-	seterr(s, "index scan: entries left after %d rounds", SCAN_MAX_ROUNDS);
+	redis_seterr(s, "index scan: entries left after %d rounds", SCAN_MAX_ROUNDS);
 	return STORE_ERR_REPLY;
 }
 
 static void rs_destroy(struct store *s)
 {
-	struct rstore *r = impl(s);
+	struct rstore *r = redis_impl(s);
 	if (r) {
-		drop_conn(r);
-		drop_node_conns(r);
-		free(r->cl);
+		redis_topology_free(r);
 		secure_zero(&r->cfg, sizeof(r->cfg));
 		free(r);
 	}
@@ -1251,12 +514,12 @@ struct store *store_redis_new(const struct redis_config *rc)
 		r->cfg.sentinels[i].host[sizeof(r->cfg.sentinels[i].host) - 1] = '\0';
 	if (r->cfg.n_cluster_seeds > CFG_MAX_CLUSTER_SEEDS)
 		r->cfg.n_cluster_seeds = CFG_MAX_CLUSTER_SEEDS;
-	if (r->cfg.n_cluster_seeds > 0) {
-		r->cl = calloc(1, sizeof(*r->cl));
-		if (!r->cl)
-			goto fail;
-		cluster_init(r);
-	}
+	r->cfg.tls_ca_file[sizeof(r->cfg.tls_ca_file) - 1] = '\0';
+	r->cfg.tls_cert_file[sizeof(r->cfg.tls_cert_file) - 1] = '\0';
+	r->cfg.tls_key_file[sizeof(r->cfg.tls_key_file) - 1] = '\0';
+	r->cfg.tls_server_name[sizeof(r->cfg.tls_server_name) - 1] = '\0';
+	if (redis_topology_init(r) != 0)
+		goto fail;
 	if (!r->cfg.sentinel_master[0])
 		snprintf(r->cfg.sentinel_master, sizeof(r->cfg.sentinel_master), "mymaster");
 	return s;

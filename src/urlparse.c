@@ -315,6 +315,7 @@ int url_parse_redis(const char *url, struct redis_config *out, char *msg, size_t
 
 	out->unix_path[0] = '\0';
 	out->host[0] = '\0';
+	out->tls = false;
 	out->port = 6379;
 	out->db = 0;
 	secure_zero(out->user, sizeof(out->user));
@@ -327,8 +328,10 @@ int url_parse_redis(const char *url, struct redis_config *out, char *msg, size_t
 		rc = redis_tcp(url + 8, out, &why);
 	else if (has_prefix_ci(url, "unix://"))
 		rc = redis_unix(url + 7, out, &why);
-	else if (has_prefix_ci(url, "rediss://"))
-		why = "rediss:// (TLS) is not supported by this build";
+	else if (has_prefix_ci(url, "rediss://")) {
+		out->tls = true;
+		rc = redis_tcp(url + 9, out, &why);
+	}
 	if (rc == 0)
 		return 0;
 	secure_zero(out->user, sizeof(out->user));

@@ -8,7 +8,7 @@
 #      default 64 threads; every case as an SPA's and as a gateway's login)
 #      against build/tsan/sgid-fcgi
 #   3. a load stack of our own (`tsan-stack.sh --load`, in the private
-#      network namespace): redis, the hostile IdP with token and userinfo
+#      network namespace): redis (over TLS: rediss://), the hostile IdP with token and userinfo
 #      delayed, the supervised pool `--workers 2 --threads 32 --max-requests`
 #      (so workers are recycled with requests in flight), nginx; then 200
 #      concurrent clients of mixed traffic (tests/faults/load.mjs: health,
@@ -75,13 +75,22 @@ if [[ ${1:-} == --load ]]; then
 	rm -f "$out/load-app.log" "$out/load.json" "$out/load-records.jsonl" "$out/load-inflight.json"
 	setup "ports $API_PORT $SPA_PORT $IDP_PORT free" stack_ports_free "$API_PORT" "$SPA_PORT" "$IDP_PORT"
 	stack_init sgid-tsan
-	setup "redis-server" stack_start_redis
+	# Redis over TLS (rediss://, a CA made for the run): 64 threads' TLS
+	# connections and their session resumption under TSan too.
+	setup "a throw-away CA and Redis certificates" sh "$root/tests/tls/make-certs.sh" "$STACK_RT/tls"
+	chmod 755 "$STACK_RT/tls" && chmod 644 "$STACK_RT/tls/ca.pem"
+	STACK_REDIS_TLS="6390 $STACK_RT/tls"
+	setup "redis-server (tls-port 6390)" stack_start_redis
 	setup "hostile IdP" stack_start_hostile_idp "$IDP_PORT" "$client_id" "$client_secret" "$API/api/redirect"
 	export SGID_CLIENT_ID=$client_id SGID_CLIENT_SECRET=$client_secret
 	export SGID_PRIVATE_KEY_FILE=$root/tests/fixtures/client-test-key.pem
 	export SGID_HOSTNAME=http://localhost:$IDP_PORT
 	export SGID_REDIRECT_URI=$API/api/redirect SGID_FRONTEND_HOST=http://localhost:$SPA_PORT
-	export REDIS_URL=unix://$STACK_RT/redis.sock LOG_LEVEL=debug
+	# The pool's 64 threads open their TLS connections in the same instant,
+	# each handshake under TSan's locks: 500 ms (the default) is too short
+	# for the last ones on 2 shared cores (7 logins of 11 000 got 503).
+	export REDIS_URL=rediss://localhost:6390/0 REDIS_TLS_CA_FILE=$STACK_RT/tls/ca.pem LOG_LEVEL=debug
+	export REDIS_CONNECT_TIMEOUT_MS=3000
 	export SGID_HTTP_TIMEOUT_MS=10000 SGID_JWKS_MIN_REFETCH_SECONDS=1
 	# Every thread may be inside sgID at once: the point is as many threads as
 	# possible in the shared JWKS cache, curl share and scoreboard together

@@ -18,6 +18,7 @@ PORT_PEER1=$((BENCH_PORT + 2))
 PORT_ALT=$((BENCH_PORT + 3))
 PORT_CLUSTER=$((BENCH_PORT + 30))      # BENCH_CLUSTER: 3 nodes, +30..+32 (cluster bus +10000)
 PORT_REDIS=$((BENCH_PORT + 33))        # BENCH_REDIS_TCP=1: the one Redis on loopback TCP too
+PORT_REDIS_TLS=$((BENCH_PORT + 34))    # BENCH_REDIS_TLS=1: and on TLS (the alt pool's)
 PORT_SGID=$((BENCH_PORT + 10))
 PORT_SGID_STATS=$((BENCH_PORT + 11))
 PORT_PEER_A=$((BENCH_PORT + 21))
@@ -124,10 +125,15 @@ wait_for() {
 # pool talks TCP to it, as the cluster's nodes can only be reached: the
 # cluster rows then differ from one Redis by the cluster alone.
 start_redis() {
-  local tcp=0
+  local tcp=0 tls=()
   [[ ${BENCH_REDIS_TCP:-0} == 1 ]] && tcp=$PORT_REDIS
+  if [[ ${BENCH_REDIS_TLS:-0} == 1 ]]; then
+    sh "$BENCH_DIR/../tls/make-certs.sh" "$RT/tls" || die "cannot make the test certificates"
+    tls=(--tls-port "$PORT_REDIS_TLS" --tls-cert-file "$RT/tls/server.pem" --tls-key-file "$RT/tls/server.key"
+      --tls-ca-cert-file "$RT/tls/ca.pem" --tls-auth-clients no)
+  fi
   redis-server --port "$tcp" --bind 127.0.0.1 --unixsocket "$RT/redis.sock" --unixsocketperm 700 \
-    --save '' --appendonly no --dir "$RT" --logfile "$RT/redis.log" &
+    --save '' --appendonly no --dir "$RT" --logfile "$RT/redis.log" "${tls[@]}" &
   REDIS_PID=$!
   started redis "$REDIS_PID"
   wait_for 10 redis-server redis-cli -s "$RT/redis.sock" ping
@@ -206,6 +212,9 @@ start_alt_pool() {
   ours_env "$PORT_ALT"
   # BENCH_CLUSTER: the alt pool's store is the cluster (REDIS_URL: credentials only)
   [[ -n ${CLUSTER_SEEDS:-} ]] && OURS_ENV+=(REDIS_CLUSTER="$CLUSTER_SEEDS" REDIS_URL="redis://127.0.0.1:1/0")
+  # BENCH_REDIS_TLS: the alt pool's store is the same Redis over TLS
+  [[ ${BENCH_REDIS_TLS:-0} == 1 ]] &&
+    OURS_ENV+=(REDIS_URL="rediss://localhost:$PORT_REDIS_TLS/0" REDIS_TLS_CA_FILE="$RT/tls/ca.pem")
   (cd "$RT/work" && exec "${OURS_ENV[@]}" "${BENCH_ALT_BIN:-$BUILD/sgid-fcgi}" --listen "unix:$RT/alt.sock" --workers "$1" \
     --threads "$2") >"$RT/alt.log" 2>&1 &
   ALT_PID=$!

@@ -20,6 +20,8 @@
 # BENCH_DELAY_CONNS=256 BENCH_MAX_INFLIGHT (SGID_MAX_INFLIGHT; default sgid-fcgi's)
 # BENCH_ALT=WxT (e.g. 16x1: a second pool, rows alt-*) BENCH_PORT=18080 BENCH_SGID_PROCS=2
 # BENCH_CLUSTER=1 (the alt pool: ours' shape on a 3-primary Redis Cluster)
+# BENCH_REDIS_TLS=1 (the alt pool: ours' shape on the same Redis over rediss://,
+# ours on loopback TCP)
 # BENCH_NGINX_WORKERS=2 BENCH_ROWS (space-separated subset of the row names)
 # BENCH_KEEP=1 (keep the temp dir). Needs: wrk nginx redis-server node npm
 # curl jq; build/sgid-fcgi and build/bench/* (make bench builds them).
@@ -55,6 +57,14 @@ ALT=${BENCH_ALT-16x1}
 # for its store (issue 15: alt-* against ours-* is cluster against one Redis).
 CLUSTER=${BENCH_CLUSTER:-0}
 [[ $CLUSTER == 1 ]] && ALT=${WORKERS}x$POOL_THREADS
+# BENCH_REDIS_TLS=1: alt is ours' shape over TLS to the one Redis, ours over
+# plain TCP to it (issue 24: cached userinfo over TLS >= 90% of TCP).
+REDIS_TLS=${BENCH_REDIS_TLS:-0}
+if [[ $REDIS_TLS == 1 ]]; then
+  [[ $CLUSTER == 1 ]] && die "BENCH_REDIS_TLS and BENCH_CLUSTER: one at a time"
+  ALT=${WORKERS}x$POOL_THREADS
+  export BENCH_REDIS_TCP=1
+fi
 ALT_WORKERS= ALT_THREADS=
 if [[ -n $ALT ]]; then
   [[ $ALT =~ ^([0-9]+)x([0-9]+)$ ]] || die "BENCH_ALT must be WORKERSxTHREADS, e.g. 16x1"
@@ -390,7 +400,7 @@ fi
 # ---- the report ------------------------------------------------------------
 report() {
   awk -F'\t' -v rows="$ROWS" -v workers="$WORKERS" -v threads="$POOL_THREADS" -v maxin="$MAX_INFLIGHT" \
-    -v alt="$ALT" -v cluster="$CLUSTER" -v dconns="$DELAY_CONNS" -v twork="$TRIVIAL_WORKERS" -v cores="$CORES" -v conns="$CONNS" -v d="$D" -v reps="$REPS" \
+    -v alt="$ALT" -v cluster="$CLUSTER" -v redis_tls="$REDIS_TLS" -v dconns="$DELAY_CONNS" -v twork="$TRIVIAL_WORKERS" -v cores="$CORES" -v conns="$CONNS" -v d="$D" -v reps="$REPS" \
     -v dec="$RSA_DEC" -v dec256="$RSA_DEC256" -v sign="$RSA_SIGN" -v verify="$RSA_VERIFY" \
     -v dec_all="$RSA_DEC_ALL" -v sign_all="$RSA_SIGN_ALL" -v verify_all="$RSA_VERIFY_ALL" \
     -v rss_ours="$RSS_OURS" -v rss_peer="$RSS_PEER" -v rss_sup="$RSS_SGID_SUP" -v track="$RSS_TRACK" \
@@ -478,6 +488,13 @@ report() {
         r = R[i]; if (r !~ /^alt-/) continue; o = r; sub(/^alt-/, "ours-", o); if (!(o in mr)) continue
         qr = (mr[r] > 0) ? mr[o] / mr[r] : 0; cr = (mc[r, 1] > 0) ? mc[o, 1] / mc[r, 1] : 0
         printf "  %-22s %10.1f %10.1f %7.3f %9.2f %9.2f %7s %9.3f %9.3f  cpu %+.0f%%  %s\n", substr(o, 6), mr[o], mr[r], qr, m99[o], m99[r], (qr >= 0.95 ? "ok" : "REGRESS"), mc[o, 1], mc[r, 1], 100 * (cr - 1), (cr <= 1.10 ? "ok" : "OVER")
+      }
+      if (redis_tls == 1) {
+        printf "\nBENCH_REDIS_TLS: alt is the same pool on the same Redis over rediss://, ours over TCP (issue 24: >= 90%% of TCP):\n"
+        for (i = 1; i <= n; i++) {
+          r = R[i]; if (r !~ /^alt-/) continue; o = r; sub(/^alt-/, "ours-", o); if (!(o in mr) || mr[o] <= 0) continue
+          printf "  %-22s TLS %10.1f/s, TCP %10.1f/s: %.0f%% %s\n", substr(o, 6), mr[r], mr[o], 100 * mr[r] / mr[o], (mr[r] >= 0.90 * mr[o] ? "met" : "MISSED")
+        }
       }
       if (cluster == 1) {
         printf "\nBENCH_CLUSTER: alt is the same pool on a 3-primary Redis Cluster (issue 15: >= 95%% of one Redis):\n"

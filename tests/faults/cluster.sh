@@ -37,7 +37,7 @@ for i in "${!PORTS[@]}"; do
   addrs+=("127.0.0.1:${PORTS[$i]}")
 done
 setup "redis-cli --cluster create (3 primaries, 3 replicas)" \
-  timeout 60 redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >"$T/create.log" 2>&1
+  timeout 60 redis-cli "${F_TLS_CLI[@]}" --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >"$T/create.log" 2>&1
 # node_id NAME / node_of_port PORT: cluster ids and the name of a port's node.
 node_id() { f_redis_cli "$1" cluster myid; }
 cluster_ok() {
@@ -153,7 +153,7 @@ rs_ok=0
 # A third of the slots, from c0 and c1 (half each) to c2. Emptying a primary
 # instead would leave two primaries with slots: a failover needs a majority
 # of those, so one of two dying could never be replaced.
-timeout 150 redis-cli --cluster reshard "127.0.0.1:${PORTS[0]}" --cluster-from "$(node_id c0),$(node_id c1)" \
+timeout 150 redis-cli "${F_TLS_CLI[@]}" --cluster reshard "127.0.0.1:${PORTS[0]}" --cluster-from "$(node_id c0),$(node_id c1)" \
   --cluster-to "$(node_id c2)" --cluster-slots 5461 --cluster-yes >"$T/reshard.log" 2>&1 || rs_ok=$?
 t_rs_end=$(f_now_ms)
 sleep 1

@@ -97,6 +97,8 @@ f_begin() {
   done
   setup "build/sgid-fcgi exists (make)" test -x "$ROOT/build/sgid-fcgi"
   stack_init "sgid-faults-$1"
+  f_tls_init
+  ((!F_TLS)) || note "Redis over TLS (FAULTS_REDIS_TLS=1): tls-ports only, rediss:// verified against a CA made for the run"
   mkdir -p "$STACK_RT/spa"
   echo '<!doctype html><title>faults</title>' >"$STACK_RT/spa/index.html"
   ((EUID != 0)) || chmod -R a+rX "$STACK_RT/spa"
@@ -133,12 +135,57 @@ f_redis_cli() {
 }
 f_redis_ping() { [[ $(f_redis_cli "$1" ping 2>/dev/null) == PONG ]]; }
 
+# ---- Redis over TLS (FAULTS_REDIS_TLS=1) ------------------------------------
+# Every redis-server and sentinel serves TLS only (a CA made for the run),
+# every TCP port of the test becomes a tls-port, and the app reaches Redis
+# with rediss:// verified against that CA: the same faults, over TLS.
+F_TLS=${FAULTS_REDIS_TLS:-0}
+F_TLS_CLI=()                  # redis-cli's TLS options (empty without TLS)
+F_REDIS_TLS_PORT=26390        # the plain "redis" server's tls-port
+f_tls_init() {
+  ((F_TLS)) || return 0
+  setup "make a throw-away CA and Redis certificates" sh "$ROOT/tests/tls/make-certs.sh" "$STACK_RT/tls"
+  chmod 755 "$STACK_RT/tls" && chmod 644 "$STACK_RT/tls/ca.pem"
+  F_TLS_CLI=(--tls --cacert "$STACK_RT/tls/ca.pem" --cert "$STACK_RT/tls/server.pem"
+    --key "$STACK_RT/tls/server.key")
+}
+# f_tls_server_conf: the TLS lines of a redis.conf / sentinel.conf.
+f_tls_server_conf() {
+  ((F_TLS)) || return 0
+  printf '%s\n' "tls-cert-file $STACK_RT/tls/server.pem" "tls-key-file $STACK_RT/tls/server.key" \
+    "tls-ca-cert-file $STACK_RT/tls/ca.pem" "tls-auth-clients no" "tls-replication yes"
+}
+# f_tls_args ARGS...: redis-server ARGS with each --port P a --tls-port P
+# (and the cluster bus on TLS); the plain "redis" gets F_REDIS_TLS_PORT.
+f_tls_args() {
+  local out=() port=0 a
+  if ((!F_TLS)); then
+    (($# == 0)) || printf '%s\0' "$@"
+    return 0
+  fi
+  while (($#)); do
+    a=$1
+    shift
+    case $a in
+      --port) out+=(--port 0 --tls-port "$1"); port=1; shift ;;
+      --cluster-enabled) out+=(--tls-cluster yes "$a") ;;
+      *) out+=("$a") ;;
+    esac
+  done
+  ((port)) || out+=(--tls-port "$F_REDIS_TLS_PORT")
+  out+=(--tls-cert-file "$STACK_RT/tls/server.pem" --tls-key-file "$STACK_RT/tls/server.key"
+    --tls-ca-cert-file "$STACK_RT/tls/ca.pem" --tls-auth-clients no --tls-replication yes)
+  printf '%s\0' "${out[@]}"
+}
+
 # f_redis_start NAME [redis-server options...]: a private redis-server on
 # STACK_RT/NAME.sock (no TCP unless the options give --port), data in
 # STACK_RT/NAME/, no persistence unless the options turn it on.
 f_redis_start() {
-  local name=$1
+  local name=$1 args=()
   shift
+  mapfile -d '' args < <(f_tls_args "$@")
+  set -- "${args[@]}"
   mkdir -p "$STACK_RT/$name"
   stack_bg "$name" "$STACK_RT/$name.log" \
     redis-server --port 0 --bind 127.0.0.1 --unixsocket "$STACK_RT/$name.sock" --unixsocketperm 700 \
@@ -226,7 +273,12 @@ f_app_env() {
     env[SGID_CLIENT_SECRET]=$IDP_CLIENT_SECRET
     env[SGID_HOSTNAME]=http://localhost:$IDP_PORT
   fi
+  ((!F_TLS)) || env[REDIS_URL]=rediss://127.0.0.1:$F_REDIS_TLS_PORT/0
   for kv in "$@"; do env[${kv%%=*}]=${kv#*=}; done
+  if ((F_TLS)) && [[ ${env[REDIS_URL]} == redis://* ]]; then
+    env[REDIS_URL]=rediss://${env[REDIS_URL]#redis://}
+  fi
+  [[ ${env[REDIS_URL]} != rediss://* ]] || env[REDIS_TLS_CA_FILE]=$STACK_RT/tls/ca.pem
   : >"$file"
   for kv in "${!env[@]}"; do printf '%s=%s\n' "$kv" "${env[$kv]}" >>"$file"; done
   chmod 0600 "$file"

@@ -27,6 +27,8 @@
 #   audit          (n) the audit log: each event once, no secrets, mv + SIGHUP
 #   revoke         (p) revoke / sessions --sub: 3 sessions of one user ended,
 #                      another user's kept; SESSION_MAX_PER_USER eviction
+#   redis-tls      (r) redis-restart (and sentinel, cluster when not quick)
+#                      again with Redis over TLS only (FAULTS_REDIS_TLS=1)
 #   metrics        (q) --metrics-listen: counters against real traffic, kept
 #                      across kill -9 and reload; promtool; --status; hostile
 #                      clients on the metrics port; a real Prometheus
@@ -34,13 +36,15 @@
 # FAULTS_QUICK=1: shorter loads and fewer cases, soak of 20 s (for make check).
 # Otherwise the soak runs SOAK_SECONDS (default 60 here; `make soak` runs
 # tests/faults/soak.sh alone, 180 s by default). FAULTS_KEEP=1 keeps every
-# runtime dir (kept anyway for a failing test).
+# runtime dir (kept anyway for a failing test). FAULTS_REDIS_TLS=1 runs any
+# test with every Redis on TLS (tests/faults/lib.sh; redis-tls does it for three,
+# one when quick).
 # Prints every test's "ok - ..." / "not ok - ..." lines prefixed with its name
 # and ends with "faults: N passed, N failed".
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel cluster anon-flood audit revoke metrics soak)
+all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel cluster redis-tls anon-flood audit revoke metrics soak)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}

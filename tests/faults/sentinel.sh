@@ -32,8 +32,11 @@ sentinels=""
 for i in "${!S_PORTS[@]}"; do
   p=${S_PORTS[$i]}
   mkdir -p "$T/s$i"
-  cat >"$T/s$i/sentinel.conf" <<EOF
-port $p
+  {
+    if ((F_TLS)); then printf 'port 0\ntls-port %s\n' "$p"; else echo "port $p"; fi
+    f_tls_server_conf
+  } >"$T/s$i/sentinel.conf"
+  cat >>"$T/s$i/sentinel.conf" <<EOF
 bind 127.0.0.1
 daemonize no
 dir $T/s$i
@@ -45,7 +48,7 @@ EOF
   stack_bg "sentinel$i" "$T/sentinel$i.log" redis-sentinel "$T/s$i/sentinel.conf"
   sentinels+=${sentinels:+,}127.0.0.1:$p
 done
-scli() { timeout 5 redis-cli -h 127.0.0.1 -p "$1" "${@:2}"; }
+scli() { timeout 5 redis-cli -h 127.0.0.1 -p "$1" "${F_TLS_CLI[@]}" "${@:2}"; }
 # Every sentinel knows the replica and the two other sentinels.
 sentinels_ready() {
   local p info

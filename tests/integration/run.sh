@@ -66,7 +66,7 @@ JAR=$T/jar
 mkdir -p "$T"
 
 # Only our configuration: nothing from the caller's environment.
-unset "${!SGID_@}" REDIS_URL SESSION_COOKIE_NAME COOKIE_SAMESITE COOKIE_SECURE \
+unset "${!SGID_@}" "${!REDIS_TLS_@}" REDIS_URL SESSION_COOKIE_NAME COOKIE_SAMESITE COOKIE_SECURE \
   LOGIN_TTL_SECONDS SESSION_TTL_SECONDS SESSION_SECRET
 export REDIS_URL="unix://$STACK_RT/redis.sock"
 export SGID_PRIVATE_KEY_FILE=$root/tests/fixtures/client-test-key.pem
@@ -76,6 +76,14 @@ SECRET=$(sed -n 's/^SGID_CLIENT_SECRET=//p' "$root/tests/fixtures/mockpass.env")
 # lighttpd's own workers run as the web user when we are root.
 STACK_REDIS_GROUP=$STACK_WEB_USER
 
+# [nginx] reaches Redis over TLS (rediss://, verified against a CA made
+# for this run), the lighttpd runs over the unix socket: the same flow,
+# Redis restart included, on both transports.
+REDIS_UNIX_URL=$REDIS_URL
+REDIS_TLS_PORT=6390
+setup "make a throw-away CA and Redis certificates" sh "$root/tests/tls/make-certs.sh" "$STACK_RT/tls"
+chmod 755 "$STACK_RT/tls" && chmod 644 "$STACK_RT/tls/ca.pem"
+STACK_REDIS_TLS="$REDIS_TLS_PORT $STACK_RT/tls"
 setup "start redis-server" stack_start_redis
 
 # ---- HTTP helpers ---------------------------------------------------------
@@ -502,18 +510,24 @@ ratelimit_lua() {
 # ---- nginx, spawn-fcgi workers ----------------------------------------------
 
 TAP_TAG="[nginx] "
+export REDIS_URL="rediss://localhost:$REDIS_TLS_PORT/0" REDIS_TLS_CA_FILE=$STACK_RT/tls/ca.pem
 setup "start MockPass" stack_start_mockpass false "$NRIC"
 setup "start $WORKERS sgid-fcgi workers (spawn-fcgi)" stack_start_app "$WORKERS" "$STACK_RT"
 setup "start nginx (nginx.conf.example)" stack_start_nginx
 setup "API answers /api/health with 200 through nginx" \
   stack_wait_until 15 "sgid-fcgi behind nginx" - stack_api_up
 flow nginx "$WORKERS" stack_app_alive "$STACK_RT/app.log" "$STACK_RT/nginx/logs/access.log"
+tls_clients() { redis-cli -s "$STACK_RT/redis.sock" client list | grep -c "laddr=127.0.0.1:$REDIS_TLS_PORT "; }
+check "Redis over TLS: the workers' connections are on the TLS port (plain TCP is off)" \
+  eval '(($(tls_clients) >= 1))'
 TAP_TAG="[nginx] rate limit: "
 rate_limits_nginx
 stack_stop nginx
 stack_stop_app
 # tests/valgrind-stack.sh runs the workers under memcheck: nginx is enough.
 [[ ${INTEGRATION_NGINX_ONLY:-} == 1 ]] && exit 0
+export REDIS_URL=$REDIS_UNIX_URL
+unset REDIS_TLS_CA_FILE
 
 # ---- lighttpd starting the workers itself -----------------------------------
 

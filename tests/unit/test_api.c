@@ -912,6 +912,7 @@ static void test_health(void)
 		{ STORE_NO_REPLICAS, "redis_min_replicas" },
 		{ STORE_FULL, "redis_oom" },
 		{ STORE_WRITE_REFUSED, "redis_write_refused" },
+		{ STORE_TLS_FAILED, "redis_tls" },
 	};
 	for (size_t i = 0; i < ARRAY_LEN(refusals); i++) {
 		health_forget();

@@ -25,7 +25,8 @@ static const char *const all_vars[] = {
 	"SGID_ALLOWED_RETURN_ORIGINS", "SGID_GATEWAY_ERROR_URL", "SGID_GATEWAY_HEADERS",
 	"SGID_PRIVATE_KEY_PREVIOUS", "SGID_PRIVATE_KEY_PREVIOUS_FILE", "SGID_PARSE_DATA",
 	"SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE", "SESSION_MAX_PER_USER",
-	"AUDIT_LOG", "TRUSTED_PROXIES",
+	"AUDIT_LOG", "TRUSTED_PROXIES", "REDIS_CLUSTER_ALLOWED_HOSTS", "REDIS_TLS_CA_FILE",
+	"REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_TLS_SERVER_NAME", "REDIS_TLS_INSECURE_SKIP_VERIFY",
 };
 
 #define SECRET "clientSecretValue-DO-NOT-LOG-0123456789"
@@ -956,7 +957,89 @@ static void test_redis_env(void)
 	CHECK_INT(load(&c, &e), -1);
 	CHECK_STR(e.var, "REDIS_CLUSTER");
 	CHECK(strstr(e.msg, "db 2") != NULL);
+	/* where redirects may go besides the seeds' hosts: names and ranges */
+	setenv("REDIS_URL", "redis://:pw@h:1/0", 1);
+	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "10.0.0.0/8, node-c.example ,fd00::/8,192.0.2.7", 1);
+	CHECK_INT(load(&c, &e), 0);
+	CHECK_INT(c.redis.n_cluster_allowed_names, 1);
+	CHECK_STR(c.redis.cluster_allowed_names[0], "node-c.example");
+	CHECK_INT(c.redis.cluster_allowed_nets.n, 3);
+	cfg_free(&c);
+	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "10.0.0.1/8", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_CLUSTER_ALLOWED_HOSTS");
+	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "a,,b", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_CLUSTER_ALLOWED_HOSTS");
+	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "bad_host!", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_CLUSTER_ALLOWED_HOSTS");
+	unsetenv("REDIS_CLUSTER");
+	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "10.0.0.0/8", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_CLUSTER_ALLOWED_HOSTS");
 	clear_env();
+
+	/* rediss:// settings: files checked at start-up (PEM that parses, a
+	 * key that matches), cert and key together, nothing TLS on a
+	 * redis:// URL, insecure only by name. Certificates made for the run. */
+	char dir[] = "/tmp/sgid-cfg-tls-XXXXXX", cmd[160], ca[96], cert[96], key[96], other_key[96];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(cmd, sizeof(cmd), "sh tests/tls/make-certs.sh %s", dir);
+	CHECK_INT(system(cmd), 0);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(cert, sizeof(cert), "%s/client.pem", dir);
+	snprintf(key, sizeof(key), "%s/client.key", dir);
+	snprintf(other_key, sizeof(other_key), "%s/server.key", dir);
+	base_env();
+	setenv("REDIS_URL", "rediss://:pw@cache.example:6380/0", 1);
+	setenv("REDIS_TLS_CA_FILE", ca, 1);
+	setenv("REDIS_TLS_CERT_FILE", cert, 1);
+	setenv("REDIS_TLS_KEY_FILE", key, 1);
+	setenv("REDIS_TLS_SERVER_NAME", "redis.internal", 1);
+	CHECK_INT(load(&c, &e), 0);
+	CHECK(c.redis.tls && !c.redis.tls_insecure);
+	CHECK_STR(c.redis.tls_ca_file, ca);
+	CHECK_STR(c.redis.tls_key_file, key);
+	CHECK_STR(c.redis.tls_server_name, "redis.internal");
+	cfg_free(&c);
+	setenv("REDIS_TLS_INSECURE_SKIP_VERIFY", "on", 1);
+	CHECK_INT(load(&c, &e), 0);
+	CHECK(c.redis.tls_insecure);
+	cfg_free(&c);
+	setenv("REDIS_TLS_INSECURE_SKIP_VERIFY", "maybe", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_TLS_INSECURE_SKIP_VERIFY");
+	unsetenv("REDIS_TLS_INSECURE_SKIP_VERIFY");
+	setenv("REDIS_TLS_KEY_FILE", other_key, 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_TLS_KEY_FILE");
+	CHECK(strstr(e.msg, "does not match") != NULL || strstr(e.msg, "mismatch") != NULL);
+	printf("cfg: %s: %s\n", e.var, e.msg);
+	unsetenv("REDIS_TLS_KEY_FILE");
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_TLS_KEY_FILE");
+	unsetenv("REDIS_TLS_CERT_FILE");
+	setenv("REDIS_TLS_CA_FILE", "/nonexistent/ca.pem", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_TLS_CA_FILE");
+	snprintf(cmd, sizeof(cmd), "%s/ca.srl", dir); /* readable, no PEM */
+	setenv("REDIS_TLS_CA_FILE", cmd, 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_TLS_CA_FILE");
+	CHECK(strstr(e.msg, "cannot read the CA file") != NULL);
+	unsetenv("REDIS_TLS_CA_FILE");
+	setenv("REDIS_TLS_SERVER_NAME", "bad name", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_TLS_SERVER_NAME");
+	unsetenv("REDIS_TLS_SERVER_NAME");
+	setenv("REDIS_URL", "redis://:pw@h:1/0", 1);
+	setenv("REDIS_TLS_CA_FILE", ca, 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_TLS_CA_FILE");
+	CHECK(strstr(e.msg, "rediss://") != NULL);
+	clear_env();
+	harness_remove_dir(dir);
 }
 
 /* ---- REDIS_URL parser ---- */
@@ -1024,8 +1107,18 @@ static void test_redis_url(void)
 	CHECK_INT(redis("unix://u:pw@/tmp/r.sock", &r, msg), 0);
 	CHECK_STR(r.user, "u");
 
+	/* rediss://: TLS, same syntax */
+	CHECK_INT(redis("rediss://u:p%40ss@cache.example:6380/2", &r, msg), 0);
+	CHECK(r.tls);
+	CHECK_STR(r.host, "cache.example");
+	CHECK_INT(r.port, 6380);
+	CHECK_INT(r.db, 2);
+	CHECK_STR(r.password, "p@ss");
+	CHECK_INT(redis("redis://h", &r, msg), 0);
+	CHECK(!r.tls);
+
 	static const char *const bad[] = {
-		"", "127.0.0.1:6379", "http://h", "rediss://h", "redis://", "redis://h:", "redis://h:0",
+		"", "127.0.0.1:6379", "http://h", "rediss://", "rediss://h:0", "redis://", "redis://h:", "redis://h:0",
 		"redis://h:65536", "redis://h:port", "redis://h:6379/16", "redis://h/-1", "redis://h/db",
 		"redis://h/1/2", "redis://h?db=1", "redis://h#x", "redis://pw@h", "redis://:%zz@h",
 		"redis://:%00@h", "redis://h h", "redis://[::1", "redis://[nothex]:1", "unix://", "unix://tmp/r.sock",

@@ -4,7 +4,9 @@
  * SLOTS reply from a can, MOVED, ASK, TRYAGAIN, CLUSTERDOWN and dead nodes
  * on demand, which a real cluster does not produce when asked. The real
  * behaviour under resharding and failover is tests/faults/cluster.sh. */
+#include "cidr.h"
 #include "cluster_slots.h"
+#include "metrics.h"
 #include "store.h"
 #include "server.h"
 
@@ -122,7 +124,7 @@ static void test_redirects(void)
  * CLUSTER SLOTS with the shared can, ASKING with +OK, and every other
  * command with the next canned reply of its queue (then its fallback),
  * and logs the command names it got. */
-#define FAKE_NODES 2
+#define FAKE_NODES 3                 /* node 2 listens on 127.0.0.2: another host */
 #define FAKE_QUEUE 8
 struct fake_node {
 	int port;
@@ -200,7 +202,7 @@ static void fake_serve(int lfd, struct fake_node *me)
 			if (strcmp(name, "CLUSTER") == 0) {
 				me->slots_asked++;
 				rep = fk->slots;
-			} else if (strcmp(name, "ASKING") == 0) {
+			} else if (strcmp(name, "ASKING") == 0 || strcmp(name, "AUTH") == 0) {
 				rep = "+OK\r\n";
 			} else {
 				rep = me->next < me->n_queue ? me->queue[me->next++] : me->fallback;
@@ -224,7 +226,7 @@ static int start_fakes(void)
 	for (int i = 0; i < FAKE_NODES; i++) {
 		struct sockaddr_in in = { .sin_family = AF_INET };
 		socklen_t len = sizeof(in);
-		in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		in.sin_addr.s_addr = htonl(i == 2 ? INADDR_LOOPBACK + 1 : INADDR_LOOPBACK);
 		int lfd = socket(AF_INET, SOCK_STREAM, 0);
 		if (lfd < 0 || bind(lfd, (struct sockaddr *)&in, sizeof(in)) != 0 ||
 		    listen(lfd, 16) != 0 || getsockname(lfd, (struct sockaddr *)&in, &len) != 0)
@@ -407,6 +409,89 @@ static void test_routing_and_redirects(void)
 	buf_free(&out);
 }
 
+/* Issue 21 item 7: a node (or anyone on the path) answering MOVED, ASK or
+ * CLUSTER SLOTS with another host must not get the client to connect
+ * there and send AUTH. Node 2 is that other host (127.0.0.2). */
+static void test_redirects_only_to_allowed_hosts(void)
+{
+	int p0 = fk->node[0].port, p1 = fk->node[1].port, p2 = fk->node[2].port;
+	struct buf out = BUF_INIT;
+	struct metrics_block mb;
+	char moved[96];
+	metrics_block_zero(&mb);
+	can_slots(p0, p1);
+	struct redis_config rc;
+	memset(&rc, 0, sizeof(rc));
+	rc.connect_timeout_ms = 300;
+	rc.command_timeout_ms = 1000;
+	snprintf(rc.cluster_seeds[0].host, sizeof(rc.cluster_seeds[0].host), "127.0.0.1");
+	rc.cluster_seeds[0].port = p0;
+	rc.n_cluster_seeds = 1;
+	snprintf(rc.password, sizeof(rc.password), "cluster-pass");
+	struct store *s = store_redis_new(&rc);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	s->metrics = &mb;
+
+	/* MOVED and ASK to another host: refused, counted, node 2 never hears of it */
+	for (int k = 0; k < 2; k++) {
+		reset_node(0, "$2\r\nv0\r\n");
+		reset_node(2, "$2\r\nv2\r\n");
+		snprintf(moved, sizeof(moved), "-%s 5061 127.0.0.2:%d\r\n", k ? "ASK" : "MOVED", p2);
+		queue_reply(0, moved);
+		CHECK_INT(store_get(s, "bar", 3, 0, &out), STORE_ERR_REPLY);
+		CHECK(strstr(s->errstr, "not allowed") != NULL);
+		CHECK_STR(fk->node[2].log, "");
+		CHECK_INT(fk->node[2].slots_asked, 0);
+		printf("cluster: %s\n", s->errstr);
+	}
+	CHECK_INT(mb.redis_errors[METRICS_REDIS_ADDRESS_REFUSED], 2);
+	/* another port of the seed's host is followed (node 1) */
+	reset_node(0, "$2\r\nv0\r\n");
+	reset_node(1, "$2\r\nv1\r\n");
+	queue_reply(0, redirect("MOVED", 5061, p1));
+	CHECK_INT(store_get(s, "bar", 3, 0, &out), STORE_OK);
+	CHECK(out.len == 2 && memcmp(out.data, "v1", 2) == 0);
+
+	/* CLUSTER SLOTS naming another host: those slots stay unserved */
+	snprintf(fk->slots, sizeof(fk->slots),
+		"*2\r\n"
+		"*3\r\n:0\r\n:8191\r\n*2\r\n$9\r\n127.0.0.1\r\n:%d\r\n"
+		"*3\r\n:8192\r\n:16383\r\n*2\r\n$9\r\n127.0.0.2\r\n:%d\r\n", p0, p2);
+	store_free(s);
+	s = store_redis_new(&rc);
+	s->metrics = &mb;
+	reset_node(0, "$2\r\nv0\r\n");
+	reset_node(2, "$2\r\nv2\r\n");
+	CHECK_INT(store_get(s, "bar", 3, 0, &out), STORE_OK);
+	CHECK_INT(store_get(s, "foo", 3, 0, &out), STORE_ERR_CONNECT);
+	CHECK_STR(fk->node[2].log, "");
+	CHECK(mb.redis_errors[METRICS_REDIS_ADDRESS_REFUSED] >= 3);
+
+	/* allowed by REDIS_CLUSTER_ALLOWED_HOSTS (a range): followed, with AUTH */
+	rc.cluster_allowed_nets.n = 1;
+	const char *why;
+	CHECK_INT(cidr_parse("127.0.0.2/32", 12, &rc.cluster_allowed_nets.v[0], &why), 0);
+	store_free(s);
+	s = store_redis_new(&rc);
+	reset_node(2, "$2\r\nv2\r\n");
+	CHECK_INT(store_get(s, "foo", 3, 0, &out), STORE_OK);
+	CHECK(out.len == 2 && memcmp(out.data, "v2", 2) == 0);
+	CHECK_STR(fk->node[2].log, "AUTH GET");
+	/* ... and by name */
+	rc.cluster_allowed_nets.n = 0;
+	snprintf(rc.cluster_allowed_names[0], sizeof(rc.cluster_allowed_names[0]), "127.0.0.2");
+	rc.n_cluster_allowed_names = 1;
+	store_free(s);
+	s = store_redis_new(&rc);
+	reset_node(2, "$2\r\nv2\r\n");
+	CHECK_INT(store_get(s, "foo", 3, 0, &out), STORE_OK);
+	CHECK_STR(fk->node[2].log, "AUTH GET");
+	store_free(s);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	server_ignore_sigpipe();
@@ -417,6 +502,7 @@ int main(void)
 		CHECK(!"fake cluster nodes started");
 	} else {
 		RUN(test_routing_and_redirects);
+		RUN(test_redirects_only_to_allowed_hosts);
 	}
 	stop_fakes();
 	return harness_report("test_cluster");
