@@ -510,7 +510,7 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 		app_attach_slot(&rt->app,
 		                (struct sb_slot_ref){ opts->scoreboard, opts->slot_base + ready, &w.on_sgid });
 		if (opts->scoreboard && rt->app.slot.index < opts->scoreboard->n_slots)
-			atomic_store(&opts->scoreboard->slots[rt->app.slot.index].pid, (int)getpid());
+			atomic_store(&opts->scoreboard->shm->slots[rt->app.slot.index].pid, (int)getpid());
 		if (FCGX_InitRequest(&rt->req, opts->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 			log_error("request thread %u: FCGX_InitRequest failed", ready);
 			break;

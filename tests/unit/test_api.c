@@ -738,7 +738,7 @@ static void test_attempt_kept_when_not_ours_or_full(void)
 	CHECK(is_redirect_to("/logged-in"));
 	CHECK_INT(fs_tokens(), tok + 1);
 	CHECK_INT(scoreboard_sgid_count(sb), 0);
-	CHECK_INT((long)atomic_load(&sb->rejected), 1);
+	CHECK_INT((long)atomic_load(&sb->shm->rejected), 1);
 	/* a first userinfo over capacity: 503 text with Retry-After */
 	char sess[4096];
 	snprintf(sess, sizeof(sess), "%s", set_cookie_value());
