@@ -104,6 +104,8 @@ struct config {
 	uint8_t session_secret_previous[32]; /* SESSION_SECRET_PREVIOUS hashed: the
 	                                secret before a rotation, still read */
 	bool has_session_secret_previous;
+	bool session_accept_legacy_ids; /* SESSION_ACCEPT_LEGACY_IDS, off: session
+	                                ids without a MAC (issued before it) read */
 
 	/* gateway mode */
 	char return_origins[CFG_MAX_RETURN_ORIGINS][CFG_ORIGIN_LEN];

@@ -57,7 +57,8 @@ int json_append_value(struct buf *out, const json_value *v);
  * or '{' and '}' (no trimming, as the SDK), and is strict JSON within
  * max_len and JSON_MAX_DEPTH - 1 levels (room for the object it is put
  * in), without a repeated key, a \u0000 or lone-surrogate escape, a raw
- * control character in a string, or an integer past 64 bits, it is
+ * control character in a string, a number outside RFC 8259's grammar
+ * (json-c takes 00, -01, 1., 1.e5, -.5), or an integer past 64 bits, it is
  * appended as that JSON, compact, numbers in their exact text, strings
  * escaped as json_append_string does; anything else as a string literal
  * (json_append_string). 0 or -1 (allocation). */

@@ -51,6 +51,17 @@ void server_ignore_sigpipe(void);
  * when it is absent. log_set_request_id sanitises it. */
 void server_set_request_id(char **envp);
 
+/* Bytes of X-Forwarded-For kept (all copies joined): past it the leftmost
+ * entries, the ones farthest from us, are dropped whole. */
+#define SERVER_MAX_FORWARDED_FOR 4096
+/* Every HTTP_X_FORWARDED_FOR parameter of envp, in order, joined by ", "
+ * into out (reset first): nginx passes a repeated header as several
+ * parameters of one name and FCGX_GetParam returns only the first, the
+ * one the client wrote. The audit log's trusted-proxy walk runs from the
+ * right of the whole list. out stays empty (len 0) when there is none;
+ * -1 out of memory. */
+int server_forwarded_for(char **envp, struct buf *out);
+
 /* Serves on opts->threads request threads, each with its own app, until
  * stopped or max_requests; 0 on a clean stop, -1 on error. */
 int server_run(const struct config *cfg, const struct worker_opts *opts,

@@ -20,12 +20,18 @@
 #include "store.h"
 
 /* A session id: base64url of the user's tag (15 bytes: 20 characters, a
- * keyed hash of the sub) and 33 random bytes. The tag names the Redis hash
- * slot of the record and of the user's index, so revocation finds every
- * session of a sub and stays one atomic script. Ids of the 43-character
- * legacy form (32 random bytes, no tag) are still read until they expire,
- * outside any index. */
-#define SESSION_ID_LEN 64
+ * keyed hash of the sub), 33 random bytes and a 12-byte MAC of both under
+ * a key of the session secret. The tag names the Redis hash slot of the
+ * record and of the user's index, so revocation finds every session of a
+ * sub and stays one atomic script. An id whose MAC is neither the current
+ * nor the previous secret's was not issued here: it is refused before any
+ * store call and writes no audit line, so a forged cookie costs one HMAC
+ * and never picks a slot. Ids of the two earlier forms (64 characters: tag
+ * and random, no MAC; 43: random only, no tag, in no index) are read only
+ * with SESSION_ACCEPT_LEGACY_IDS, for one session lifetime after the
+ * upgrade. */
+#define SESSION_ID_LEN 80
+#define SESSION_ID_UNSIGNED_LEN 64
 #define SESSION_ID_LEGACY_LEN 43
 #define SESSION_TAG_LEN 20           /* the tag's characters at the start */
 /* A sealed login attempt as a cookie value: base64url of version, IV,
@@ -76,6 +82,7 @@ struct session_keys {
 	uint8_t enc_key[32];           /* records in the store */
 	uint8_t attempt_key[32];       /* login attempts in cookies */
 	crypto_hmac_key *id_mac;       /* names records and markers in Redis */
+	crypto_hmac_key *id_check;     /* the MAC in each session id */
 };
 
 /* cur seals and names everything new. prev (SESSION_SECRET_PREVIOUS) is
@@ -93,6 +100,7 @@ struct session_mgr {
 	int session_ttl;               /* absolute lifetime */
 	int idle_ttl;                  /* extended on every use, capped by the above */
 	int max_per_user;              /* SESSION_MAX_PER_USER: oldest evicted past it */
+	bool accept_legacy_ids;        /* SESSION_ACCEPT_LEGACY_IDS: ids without a MAC */
 };
 
 int session_mgr_init(struct session_mgr *m, struct store *store, const struct config *cfg);
@@ -155,8 +163,12 @@ enum session_err session_consume_login(struct session_mgr *m, const struct sessi
 enum session_err session_revoke_user(struct session_mgr *m, const char *sub, long long *n);
 enum session_err session_count_user(struct session_mgr *m, const char *sub, long long *n);
 
-/* True when id has the shape of a session id (64 or, legacy, 43
- * base64url chars). */
+/* True when id has the shape of a session id (80 or, earlier forms, 64
+ * or 43 base64url chars), whoever issued it. */
 int session_id_valid(const char *id, size_t len);
+/* True when this deployment issued id: its MAC is the current or the
+ * previous secret's (an id of an earlier form: when accept_legacy_ids).
+ * No store call; only such ids reach the store or the audit log. */
+bool session_id_issued(const struct session_mgr *m, const char *id, size_t len);
 
 #endif

@@ -676,9 +676,9 @@ static int fetch_profile(struct app *a, const struct cookie_value *cookie, struc
 }
 
 /* A session expiry noticed: the request named no live session (se is
- * NOT_FOUND), yet one of its cookies has the shape of our session ids
- * (session_id_valid: 43 or 64 base64url characters, which a login attempt
- * never has). Its record is
+ * NOT_FOUND), yet one of its cookies is an id we issued
+ * (session_id_issued: its MAC is ours; a forged one is not logged). Its
+ * record is
  * gone: expired (idle or absolute), or ended elsewhere. No cookie, or junk:
  * an anonymous request, not logged. */
 static void notice_expiry(struct app *a, const struct request *req, enum session_err se)
@@ -686,7 +686,7 @@ static void notice_expiry(struct app *a, const struct request *req, enum session
 	if (se != SESSION_NOT_FOUND)
 		return;
 	for (size_t i = 0; i < req->cookies->n; i++)
-		if (session_id_valid(req->cookies->v[i].val, req->cookies->v[i].len)) {
+		if (session_id_issued(&a->sessions, req->cookies->v[i].val, req->cookies->v[i].len)) {
 			audit(a, req, AUDIT_SESSION_EXPIRED, "denied", NULL, NULL);
 			return;
 		}

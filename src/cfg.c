@@ -557,6 +557,15 @@ static int load_session_secret(struct config *cfg, const struct envsrc *e, struc
 	cfg->has_session_secret_previous = set == 1;
 	if (set && memcmp(cfg->session_secret, cfg->session_secret_previous, 32) == 0)
 		log_warn("SESSION_SECRET_PREVIOUS equals the current session secret: it is ignored");
+	/* the upgrade's transition: cookies issued before ids carried a MAC */
+	const char *v = getv(e, "SESSION_ACCEPT_LEGACY_IDS");
+	int on = 0;
+	if (v && (on = parse_bool(v)) < 0)
+		return fail(err, "SESSION_ACCEPT_LEGACY_IDS", "must be on, off, true, false, 1 or 0");
+	cfg->session_accept_legacy_ids = on == 1;
+	if (on == 1)
+		log_warn("SESSION_ACCEPT_LEGACY_IDS on: session ids without a MAC reach Redis and the "
+		         "audit log; turn it off SESSION_TTL_SECONDS after the upgrade");
 	return 0;
 }
 

@@ -282,6 +282,44 @@ static size_t count_members(struct json_object *o)
 	return n;
 }
 
+static size_t digits(const char *p, size_t n, size_t i)
+{
+	while (i < n && p[i] >= '0' && p[i] <= '9')
+		i++;
+	return i;
+}
+
+/* Whether p[0..n) is exactly a number of RFC 8259 section 6:
+ * [ "-" ] ( "0" / digit1-9 *digit ) [ "." 1*digit ] [ ( "e" / "E" )
+ * [ "-" / "+" ] 1*digit ]. json-c takes more even when strict (00, -01,
+ * 1., 1.e5, -.5), which JSON.parse refuses. */
+static bool number_strict(const char *p, size_t n)
+{
+	size_t i = 0, j;
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0')
+		i++;
+	else if ((j = digits(p, n, i)) > i)
+		i = j;
+	else
+		return false;
+	if (i < n && p[i] == '.') {
+		if ((j = digits(p, n, i + 1)) == i + 1)
+			return false;
+		i = j;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		if ((j = digits(p, n, i)) == i)
+			return false;
+		i = j;
+	}
+	return i == n;
+}
+
 /* An integer json-c holds exactly (it saturates past 64 bits); any number
  * with a fraction or exponent is a double, whose text json-c keeps. */
 static bool number_fits(const char *p, size_t n)
@@ -349,8 +387,9 @@ static size_t literal_len(const char *p, size_t avail)
  * with the characters json_append_string escapes escaped (<, >, &, DEL):
  * numbers keep their exact text. Counts the object members (one ':' each,
  * outside strings). 0; 1 to refuse the text (a raw control character in a
- * string, which JSON.parse refuses too, an escape above, a number json-c
- * cannot hold, NaN or Infinity, bad UTF-8); -1 on allocation failure. */
+ * string, which JSON.parse refuses too, an escape above, a number outside
+ * RFC 8259's grammar or one json-c cannot hold, NaN or Infinity, bad
+ * UTF-8); -1 on allocation failure. */
 static int rewrite_compact(const char *s, size_t len, struct buf *out, size_t *members)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -368,7 +407,7 @@ static int rewrite_compact(const char *s, size_t len, struct buf *out, size_t *m
 		if (!in_str && (c == '-' || (c >= '0' && c <= '9'))) {
 			while (i + n < len && strchr("0123456789+-.eE", s[i + n]))
 				n++;
-			if (!number_fits(s + i, n))
+			if (!number_strict(s + i, n) || !number_fits(s + i, n))
 				return 1;
 		} else if (c == '"') {
 			in_str = !in_str;

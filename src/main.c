@@ -160,9 +160,10 @@ int main(int argc, char **argv)
 	}
 	audit_close();
 	if (check_only) {
-		printf("configuration OK: issuer %s, client %s, frontend %s%s\n",
+		printf("configuration OK: issuer %s, client %s, frontend %s%s%s\n",
 		       cfg.issuer, cfg.client_id, cfg.frontend_origin,
-		       cfg.private_key_previous ? ", previous client key loaded" : "");
+		       cfg.private_key_previous ? ", previous client key loaded" : "",
+		       cfg.session_accept_legacy_ids ? ", session ids without a MAC accepted" : "");
 		cfg_free(&cfg);
 		return 0;
 	}

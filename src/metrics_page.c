@@ -177,7 +177,7 @@ static void in_flight(const struct scoreboard *sb, size_t base, size_t n, uint64
 {
 	*busy = *sgid = 0;
 	for (size_t i = base; i < base + n && i < sb->n_slots; i++) {
-		int st = atomic_load(&sb->slots[i].state);
+		enum slot_state st = scoreboard_slot_state(sb, i);
 		*busy += st == SLOT_BUSY || st == SLOT_SGID;
 		*sgid += st == SLOT_SGID;
 	}
@@ -194,7 +194,7 @@ static int render_pool(struct buf *o, const struct scoreboard *sb)
 	             (uint64_t)sb->max_sgid) ||
 	       counter(o, "bulkhead_rejections_total",
 	               "Requests turned away because the sgID bulkhead was full.",
-	               atomic_load(&sb->rejected)) ||
+	               atomic_load(&sb->shm->rejected)) ||
 	       gauge(o, "workers_alive", "Worker processes running.",
 	             (uint64_t)atomic_load(&s->workers_alive)) ||
 	       counter(o, "worker_respawns_total",
@@ -226,7 +226,7 @@ static uint64_t slot_requests(const struct scoreboard *sb, size_t base, size_t n
 {
 	uint64_t total = 0;
 	for (size_t i = base; i < base + n && i < sb->n_slots; i++)
-		total += metrics_block_requests(&sb->slots[i].metrics);
+		total += metrics_block_requests(&sb->shm->slots[i].metrics);
 	return total;
 }
 
@@ -247,7 +247,7 @@ int metrics_status_render(const struct metrics_pool_view *v, struct buf *out)
 	               "%8s %4s %8s %7s %5s %5s %7s %10s  %s\n",
 	               SGID_VERSION, v->listen, v->generation, (long long)up,
 	               metrics_block_requests(&sum), busy, sgid, sb->max_sgid,
-	               atomic_load(&sb->rejected), (long long)atomic_load(&sb->sup.workers_alive),
+	               atomic_load(&sb->shm->rejected), (long long)atomic_load(&sb->sup.workers_alive),
 	               load(&sb->sup.respawns), load(&sb->sup.reloads),
 	               "pid", "gen", "up(s)", "threads", "busy", "idle", "in-sgID", "requests", "state"))
 		return -1;

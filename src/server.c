@@ -88,6 +88,28 @@ void server_set_request_id(char **envp)
 	log_set_request_id(hex);
 }
 
+int server_forwarded_for(char **envp, struct buf *out)
+{
+	static const char name[] = "HTTP_X_FORWARDED_FOR=";
+	buf_reset(out);
+	for (char **e = envp; e && *e; e++) {
+		if (strncmp(*e, name, sizeof(name) - 1) != 0)
+			continue;
+		const char *v = *e + sizeof(name) - 1;
+		if ((out->len && buf_append_str(out, ", ")) || buf_append_str(out, v))
+			return -1;
+	}
+	if (out->len > SERVER_MAX_FORWARDED_FOR) {
+		const char *cut = memchr(out->data + out->len - SERVER_MAX_FORWARDED_FOR, ',',
+		                         SERVER_MAX_FORWARDED_FOR);
+		size_t keep = cut ? out->len - (size_t)(cut + 1 - out->data) : 0;
+		memmove(out->data, out->data + out->len - keep, keep);
+		out->len = keep;
+		out->data[keep] = '\0';
+	}
+	return 0;
+}
+
 /* Reads and discards a request body (no endpoint uses one). -1 when it
  * is larger than SERVER_MAX_BODY. */
 static int drain_body(FCGX_Request *r)
@@ -115,7 +137,7 @@ static void handle_one(struct app *a, FCGX_Request *r)
 {
 	int64_t start_us = metrics_now_us();
 	struct response res;
-	struct buf out = BUF_INIT;
+	struct buf out = BUF_INIT, xff = BUF_INIT;
 	struct handled info = { "-" };
 	char path[SERVER_MAX_PATH];
 
@@ -138,6 +160,8 @@ static void handle_one(struct app *a, FCGX_Request *r)
 		resp_json_error(&res, 414, "uri_too_long", "request path too long");
 	} else if (!authorizer && drain_body(r) != 0) {
 		resp_json_error(&res, 413, "payload_too_large", "request body too large");
+	} else if (server_forwarded_for(r->envp, &xff) != 0) {
+		resp_text(&res, 500, "Internal Server Error");
 	} else {
 		struct request req = {
 			.role = authorizer ? REQUEST_AUTHORIZER : REQUEST_RESPONDER,
@@ -152,7 +176,7 @@ static void handle_one(struct app *a, FCGX_Request *r)
 			.original_uri = param(r, "SGID_ORIGINAL_URI"),
 			.original_method = param(r, "SGID_ORIGINAL_METHOD"),
 			.remote_addr = param(r, "REMOTE_ADDR"),
-			.x_forwarded_for = param(r, "HTTP_X_FORWARDED_FOR"),
+			.x_forwarded_for = xff.len ? buf_cstr(&xff) : NULL,
 			.user_agent = param(r, "HTTP_USER_AGENT"),
 		};
 		api_handle(a, &req, &res, &info);
@@ -175,6 +199,7 @@ static void handle_one(struct app *a, FCGX_Request *r)
 	         info.route, res.status, (long long)(took_us / 1000));
 	log_set_request_id(NULL);
 	buf_free(&out);
+	buf_free(&xff);
 	resp_free(&res);
 }
 
@@ -498,7 +523,7 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 		app_attach_slot(&rt->app,
 		                (struct sb_slot_ref){ opts->scoreboard, opts->slot_base + ready, &w.on_sgid });
 		if (opts->scoreboard && rt->app.slot.index < opts->scoreboard->n_slots)
-			atomic_store(&opts->scoreboard->slots[rt->app.slot.index].pid, (int)getpid());
+			atomic_store(&opts->scoreboard->shm->slots[rt->app.slot.index].pid, (int)getpid());
 		if (FCGX_InitRequest(&rt->req, opts->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 			log_error("request thread %u: FCGX_InitRequest failed", ready);
 			break;

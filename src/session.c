@@ -21,7 +21,10 @@
 #define REDIS_KEY_MAX 96
 #define TAG_BYTES 15                 /* SESSION_TAG_LEN characters */
 #define ID_RANDOM_BYTES 33
-_Static_assert((TAG_BYTES + ID_RANDOM_BYTES) * 4 / 3 == SESSION_ID_LEN, "id length");
+#define ID_MAC_BYTES 12              /* 96 bits: online guessing only */
+#define ID_BYTES (TAG_BYTES + ID_RANDOM_BYTES + ID_MAC_BYTES)
+_Static_assert(ID_BYTES * 4 / 3 == SESSION_ID_LEN, "id length");
+_Static_assert((TAG_BYTES + ID_RANDOM_BYTES) * 4 / 3 == SESSION_ID_UNSIGNED_LEN, "id length");
 _Static_assert(TAG_BYTES * 4 / 3 == SESSION_TAG_LEN, "tag length");
 /* Binds a sealed attempt to its purpose: no other ciphertext under the
  * attempt key, and none of another version, opens as one. */
@@ -56,7 +59,10 @@ static int derive_keys(const uint8_t secret[32], struct session_keys *k)
 	                       "login attempt cookie", 20, k->attempt_key, sizeof(k->attempt_key)) == 0 &&
 	    crypto_hkdf_sha256(secret, 32, salt, sizeof(salt) - 1,
 	                       "record key", 10, id_key, sizeof(id_key)) == 0 &&
-	    (k->id_mac = crypto_hmac_key_new(CRYPTO_SHA256, id_key, sizeof(id_key))) != NULL)
+	    (k->id_mac = crypto_hmac_key_new(CRYPTO_SHA256, id_key, sizeof(id_key))) != NULL &&
+	    crypto_hkdf_sha256(secret, 32, salt, sizeof(salt) - 1,
+	                       "session id mac", 14, id_key, sizeof(id_key)) == 0 &&
+	    (k->id_check = crypto_hmac_key_new(CRYPTO_SHA256, id_key, sizeof(id_key))) != NULL)
 		rc = 0;
 	secure_zero(id_key, sizeof(id_key));
 	return rc;
@@ -67,7 +73,9 @@ static void wipe_keys(struct session_keys *k)
 	secure_zero(k->enc_key, sizeof(k->enc_key));
 	secure_zero(k->attempt_key, sizeof(k->attempt_key));
 	crypto_hmac_key_free(k->id_mac);
+	crypto_hmac_key_free(k->id_check);
 	k->id_mac = NULL;
+	k->id_check = NULL;
 }
 
 int session_mgr_init(struct session_mgr *m, struct store *store, const struct config *cfg)
@@ -86,6 +94,7 @@ int session_mgr_init(struct session_mgr *m, struct store *store, const struct co
 		!crypto_ct_equal(cfg->session_secret, cfg->session_secret_previous,
 		                 sizeof(cfg->session_secret));
 	m->max_per_user = cfg->session_max_per_user > 0 ? cfg->session_max_per_user : 20;
+	m->accept_legacy_ids = cfg->session_accept_legacy_ids;
 	if (derive_keys(cfg->session_secret, &m->cur) != 0 ||
 	    (m->has_prev && derive_keys(cfg->session_secret_previous, &m->prev) != 0)) {
 		session_mgr_wipe(m);
@@ -118,7 +127,8 @@ void session_clear(struct session *s)
 
 int session_id_valid(const char *id, size_t len)
 {
-	if (!id || (len != SESSION_ID_LEN && len != SESSION_ID_LEGACY_LEN))
+	if (!id || (len != SESSION_ID_LEN && len != SESSION_ID_UNSIGNED_LEN &&
+	            len != SESSION_ID_LEGACY_LEN))
 		return 0;
 	for (size_t i = 0; i < len; i++) {
 		char c = id[i];
@@ -127,6 +137,40 @@ int session_id_valid(const char *id, size_t len)
 			return 0;
 	}
 	return 1;
+}
+
+/* The MAC of an id's tag and random part under keys k. */
+static int id_mac(const struct session_keys *k, const uint8_t body[TAG_BYTES + ID_RANDOM_BYTES],
+	uint8_t out[ID_MAC_BYTES])
+{
+	uint8_t mac[64];
+	size_t mac_len = 0;
+	if (!k->id_check || crypto_hmac_keyed(k->id_check, body, TAG_BYTES + ID_RANDOM_BYTES, mac,
+	                                      &mac_len) != 0 || mac_len < ID_MAC_BYTES)
+		return -1;
+	memcpy(out, mac, ID_MAC_BYTES);
+	return 0;
+}
+
+static bool id_mac_matches(const struct session_keys *k, const uint8_t raw[ID_BYTES])
+{
+	uint8_t want[ID_MAC_BYTES];
+	return id_mac(k, raw, want) == 0 &&
+	       crypto_ct_equal(want, raw + TAG_BYTES + ID_RANDOM_BYTES, ID_MAC_BYTES);
+}
+
+bool session_id_issued(const struct session_mgr *m, const char *id, size_t len)
+{
+	if (!session_id_valid(id, len))
+		return false;
+	if (len != SESSION_ID_LEN)
+		return m->accept_legacy_ids;
+	struct buf raw = BUF_INIT;
+	bool ok = b64url_decode(id, len, &raw) == 0 && raw.len == ID_BYTES &&
+	          (id_mac_matches(&m->cur, (const uint8_t *)raw.data) ||
+	           (m->has_prev && id_mac_matches(&m->prev, (const uint8_t *)raw.data)));
+	buf_free(&raw);
+	return ok;
 }
 
 /* Redis key = prefix + [{tag}] + base64url(HMAC-SHA256(id key, prefix ||
@@ -179,7 +223,7 @@ static void index_name(const char *tag, char idx[REDIS_KEY_MAX])
 static int record_name(const struct session_keys *k, const char *id, size_t len,
 	struct record_name *out)
 {
-	size_t tag_len = len == SESSION_ID_LEN ? SESSION_TAG_LEN : 0;
+	size_t tag_len = len == SESSION_ID_LEN || len == SESSION_ID_UNSIGNED_LEN ? SESSION_TAG_LEN : 0;
 	out->idx[0] = '\0';
 	if (tag_len)
 		index_name(id, out->idx);
@@ -414,7 +458,7 @@ static enum session_err write_record(struct session_mgr *m, const char *rkey,
 enum session_err session_create(struct session_mgr *m, struct session *s,
 	char id[SESSION_ID_LEN + 1])
 {
-	uint8_t raw[TAG_BYTES + ID_RANDOM_BYTES];
+	uint8_t raw[ID_BYTES];
 	struct buf enc = BUF_INIT, sealed = BUF_INIT;
 	struct record_name name;
 	enum session_err rc = SESSION_ERR_INTERNAL;
@@ -422,6 +466,7 @@ enum session_err session_create(struct session_mgr *m, struct session *s,
 
 	if (s->kind != SESSION_USER || user_tag(&m->cur, s->sub, raw) != 0 ||
 	    crypto_random(raw + TAG_BYTES, ID_RANDOM_BYTES) != 0 ||
+	    id_mac(&m->cur, raw, raw + TAG_BYTES + ID_RANDOM_BYTES) != 0 ||
 	    b64url_encode(raw, sizeof(raw), &enc) != 0 || enc.len != SESSION_ID_LEN)
 		goto fail;
 	memcpy(id, enc.data, SESSION_ID_LEN + 1);
@@ -536,7 +581,7 @@ enum session_err session_load_user(struct session_mgr *m, const char *id, size_t
 {
 	struct record_name name;
 	session_init(out, SESSION_USER);
-	if (!session_id_valid(id, len))
+	if (!session_id_issued(m, id, len))
 		return SESSION_NOT_FOUND;
 	bool under_prev = false;
 	enum session_err rc = load_record(m, &m->cur, id, len, &name, out);
@@ -566,7 +611,7 @@ enum session_err session_update_user(struct session_mgr *m, const char *id, size
 	const struct session *s)
 {
 	struct record_name name;
-	if (!session_id_valid(id, len) || s->kind != SESSION_USER)
+	if (!session_id_issued(m, id, len) || s->kind != SESSION_USER)
 		return SESSION_NOT_FOUND;
 	if (record_name(&m->cur, id, len, &name) != 0)
 		return SESSION_ERR_INTERNAL;
@@ -583,7 +628,7 @@ static enum session_err delete_legacy(struct session_mgr *m, const struct record
 enum session_err session_destroy(struct session_mgr *m, const char *id, size_t len)
 {
 	struct record_name cur, prev;
-	if (!session_id_valid(id, len))
+	if (!session_id_issued(m, id, len))
 		return SESSION_OK;
 	if (record_name(&m->cur, id, len, &cur) != 0 ||
 	    (m->has_prev && record_name(&m->prev, id, len, &prev) != 0))

@@ -18,6 +18,8 @@
 #   soak           (i) mixed traffic with worker RSS sampled
 #   anon-flood     (j) 100 000 anonymous auth-url calls write nothing to Redis;
 #                      auth-url with Redis down
+#   forged-ids     (r) 100 000 forged session cookies (wrk): all 401, not one
+#                      Redis command, not one audit line
 #   concurrency    (k) request threads: 200 logins held in sgID at once, fast
 #                      probes meanwhile, PSS; the bulkhead; hung sgID; kill -9
 #   rotation       (l) session secret, client key and client secret rotated
@@ -44,7 +46,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel cluster redis-tls anon-flood audit revoke metrics soak)
+all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel cluster redis-tls anon-flood forged-ids audit revoke metrics soak)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}

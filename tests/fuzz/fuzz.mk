@@ -15,7 +15,7 @@
 # FUZZ_TARGETS=json make fuzz    fuzz one target; FUZZ_ARGS passes extra
 # libFuzzer flags (e.g. FUZZ_ARGS=-dict=...). FUZZ_CC picks the clang.
 
-FUZZ_TARGETS  ?= query cookie json jws jwe dotenv b64 resp returnurl
+FUZZ_TARGETS  ?= query cookie json parse_data jws jwe dotenv b64 resp returnurl
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_RSS_MB   ?= 2048
@@ -28,7 +28,7 @@ FUZZ_REPLAY_OUT := build/fuzz-replay
 FUZZ_MODULES    ?= b64 buf cfg crypto dotenv gateway http idtoken jose json log resp returnurl \
                    urlparse util
 FUZZ_LIB_SRCS   := $(FUZZ_MODULES:%=src/%.c)
-FUZZ_HDRS       := $(wildcard include/*.h) tests/fuzz/fuzz.h tests/fuzz/fuzz_keys.h
+FUZZ_HDRS       := $(wildcard include/*.h) tests/fuzz/fuzz.h tests/fuzz/fuzz_keys.h tests/fuzz/strict_json.h
 FUZZ_BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
                     -DSGID_VERSION='"$(VERSION)"' -Iinclude -Itests/fuzz $(WARN) \
                     $(PKG_CFLAGS) -O1 -g -fno-omit-frame-pointer

@@ -277,6 +277,39 @@ def json_seeds():
     j("empty-key", '{"":""}')
 
 
+def parse_data_seeds():
+    """SGID_PARSE_DATA values: numbers json-c takes outside RFC 8259's
+    grammar, other tolerated forms, and strict JSON that must stay JSON."""
+    p = lambda n, s: seed("parse_data", n, s)
+    p('bare-dot', '[1.]')
+    p('bare-exp', '[1e]')
+    p('comment', '[1 /* c */]')
+    p('control', '["\x01"]')
+    p('dot-exp', '[1.e5]')
+    p('dot-first', '[.5]')
+    p('exp-sign', '[1e+]')
+    p('frac-bare-exp', '[1.5e]')
+    p('hex', '[0x10]')
+    p('int-edges', '[9223372036854775807,-9223372036854775808,18446744073709551615,18446744073709551616]')
+    p('leading-zero', '[00]')
+    p('minus-alone', '[-]')
+    p('minus-dot', '[-.5]')
+    p('minus-leading-zero', '[-01]')
+    p('myinfo-children', '[{"name":"ALICE","dob":"2018-01-01","birth_cert_no":"T1234567A"},{"name":"BOB","dob":"2020-05-05"}]')
+    p('nan', '[NaN,Infinity]')
+    p('nested-escapes', '{"a":[true,false,null],"b":{"c":"\\u00e9\\ud83d\\ude00<&>"}}')
+    p('numbers-valid', '[0,-0,0.0,-0.5e-3,1E+9,123456789012345678,1e999,2.5E10]')
+    p('object-leading-zero', '{"a":01}')
+    p('plain', 'plain text value')
+    p('plus', '[+1]')
+    p('repeated-key', '{"a":1,"a":2}')
+    p('single-quote', "['a']")
+    p('trailing', '[1]x')
+    p('trailing-comma', '[1,]')
+    p('whitespace', '[1,\n 2 ,\t3]\r')
+    p('zeros', '[-0.0e-0]')
+
+
 def jws_seeds():
     claims = V["id_token_claims"]
     r = lambda n, s: seed("jws", "raw-" + n, "0" + s)
@@ -576,6 +609,7 @@ def main():
     query_seeds()
     cookie_seeds()
     json_seeds()
+    parse_data_seeds()
     jws_seeds()
     jwe_seeds()
     dotenv_seeds()

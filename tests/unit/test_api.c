@@ -738,7 +738,7 @@ static void test_attempt_kept_when_not_ours_or_full(void)
 	CHECK(is_redirect_to("/logged-in"));
 	CHECK_INT(fs_tokens(), tok + 1);
 	CHECK_INT(scoreboard_sgid_count(sb), 0);
-	CHECK_INT((long)atomic_load(&sb->rejected), 1);
+	CHECK_INT((long)atomic_load(&sb->shm->rejected), 1);
 	/* a first userinfo over capacity: 503 text with Retry-After */
 	char sess[4096];
 	snprintf(sess, sizeof(sess), "%s", set_cookie_value());
@@ -1059,12 +1059,32 @@ static void test_audit_events(void)
 	CHECK_INT(begin_login("icecream=Yam", NULL, &a), 0);
 	call("GET", "/api/userinfo", NULL, cookie_of(a.cookie));
 	call_auth(NULL, "GET", "/app/", "text/html", "navigate");
+	/* ids this deployment did not issue (the expired one with its last
+	 * character changed, the earlier forms' shapes): no event, and not
+	 * one store call, from userinfo or the gateway check */
+	char forged[SESSION_ID_LEN + 1];
+	snprintf(forged, sizeof(forged), "%.*s", SESSION_ID_LEN, sess);
+	forged[SESSION_ID_LEN - 1] = forged[SESSION_ID_LEN - 1] == 'A' ? 'B' : 'A';
+	unsigned calls = mem.calls;
+	call("GET", "/api/userinfo", NULL, cookie_of(forged));
+	CHECK_UNAUTHORIZED();
+	call_auth(cookie_of(forged), "GET", "/app/", "text/html", "navigate");
+	CHECK_INT(res.status, 401);
+	call("GET", "/api/userinfo", NULL, COOKIE "=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	call("GET", "/api/userinfo", NULL,
+	     COOKIE "=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	CHECK_INT(mem.calls, calls);
 	/* a logout naming nothing of ours, a refused rd */
 	call("POST", "/api/logout", NULL, NULL);
 	call("GET", "/api/logout", "rd=https://evil.example/", cookie_of(a.cookie));
 	CHECK_INT(res.status, 400);
 	call("GET", "/api/health", NULL, NULL);
 	no_event(m);
+	/* a logout naming a forged id: no store call either */
+	calls = mem.calls;
+	call("POST", "/api/logout", NULL, cookie_of(forged));
+	CHECK_INT(res.status, 200);
+	CHECK_INT(mem.calls, calls);
 
 	/* a failed login: one login_failure with its cause, no sub */
 	m = audit_mark();

@@ -27,6 +27,7 @@ static const char *const all_vars[] = {
 	"SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE", "SESSION_MAX_PER_USER",
 	"AUDIT_LOG", "TRUSTED_PROXIES", "REDIS_CLUSTER_ALLOWED_HOSTS", "REDIS_TLS_CA_FILE",
 	"REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_TLS_SERVER_NAME", "REDIS_TLS_INSECURE_SKIP_VERIFY",
+	"SESSION_ACCEPT_LEGACY_IDS",
 };
 
 #define SECRET "clientSecretValue-DO-NOT-LOG-0123456789"
@@ -1272,6 +1273,23 @@ static void test_parse_data(void)
 	expect_fail("SGID_PARSE_DATA", "json", "SGID_PARSE_DATA");
 }
 
+/* The upgrade's transition for session ids without a MAC: off unless set. */
+static void test_accept_legacy_ids(void)
+{
+	struct config c;
+
+	expect_ok("SGID_CLIENT_ID", "TESTCLIENT", &c);
+	CHECK(!c.session_accept_legacy_ids);
+	cfg_free(&c);
+	expect_ok("SESSION_ACCEPT_LEGACY_IDS", "on", &c);
+	CHECK(c.session_accept_legacy_ids);
+	cfg_free(&c);
+	expect_ok("SESSION_ACCEPT_LEGACY_IDS", "0", &c);
+	CHECK(!c.session_accept_legacy_ids);
+	cfg_free(&c);
+	expect_fail("SESSION_ACCEPT_LEGACY_IDS", "yes-for-a-while", "SESSION_ACCEPT_LEGACY_IDS");
+}
+
 /* ---- .env through cfg_load ---- */
 
 static void test_dotenv_file(void)
@@ -1397,6 +1415,7 @@ int main(int argc, char **argv)
 	RUN(test_key_inline_and_file);
 	RUN(test_previous_key);
 	RUN(test_parse_data);
+	RUN(test_accept_legacy_ids);
 	RUN(test_dotenv_file);
 	clear_env();
 	free(pem);

@@ -98,6 +98,18 @@ static void test_numbers(void)
 	expect("[-9223372036854775808]", "[-9223372036854775808]");
 	/* past 64 bits json-c would saturate the integer: stays a string */
 	expect_string("[18446744073709551617]");
+	/* RFC 8259 section 6 only: json-c takes these even when strict, and
+	 * JSON.parse and Python's json refuse them */
+	expect_string("[00]");
+	expect_string("[-01]");
+	expect_string("[1.]");
+	expect_string("[1.e5]");
+	expect_string("[-.5]");
+	expect_string("{\"a\":[0,00]}");
+	expect_string("[1E]");
+	expect_string("[-]");
+	expect_string("[1.5e+]");
+	expect("[0,-0,0.0,-0.5e-3,1E+9,2e0,-0E-0]", "[0,-0,0.0,-0.5e-3,1E+9,2e0,-0E-0]");
 	expect_string("[-9223372036854775809]");
 	expect_string("{\"n\":123456789012345678901234567890}");
 }

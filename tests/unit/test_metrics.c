@@ -7,6 +7,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "outcome.h"
@@ -15,7 +17,7 @@
 
 static struct metrics_block *slot_of(struct scoreboard *sb, size_t i, int pid)
 {
-	atomic_store(&sb->slots[i].pid, pid);
+	atomic_store(&sb->shm->slots[i].pid, pid);
 	return scoreboard_metrics((struct sb_slot_ref){ .sb = sb, .index = i });
 }
 
@@ -42,10 +44,10 @@ static void test_sum_and_fold(void)
 
 	/* worker 111 dies: its two slots are folded and zeroed, the sum stays */
 	scoreboard_release_pid(sb, 111);
-	CHECK_INT(atomic_load(&sb->slots[0].pid), 0);
+	CHECK_INT(atomic_load(&sb->shm->slots[0].pid), 0);
 	CHECK_INT(atomic_load(&a->logins[LOGIN_OK]), 0);
 	CHECK_INT(metrics_block_requests(a), 0);
-	CHECK_INT(atomic_load(&sb->retired.logins[LOGIN_OK]), 2);
+	CHECK_INT(atomic_load(&sb->shm->retired.logins[LOGIN_OK]), 2);
 	CHECK_INT(login_count(sb, LOGIN_OK), 3);
 	struct metrics_block sum;
 	scoreboard_sum_metrics(sb, &sum);
@@ -189,10 +191,64 @@ static void test_rendering(void)
 	scoreboard_free(sb);
 }
 
+/* A worker gone wrong writes anything it likes into the shared mapping:
+ * every word 2^30 (n_slots sat at its start while it was shared: the
+ * next scrape died of SIGBUS), slot states outside the enum, and its own
+ * copy of the handle. The supervisor's scrape still works, with its own
+ * sizes and limits, and counts only real states. */
+static void test_hostile_worker(void)
+{
+	enum { SLOTS = 8 };
+	struct scoreboard *sb = scoreboard_create(SLOTS, 3, 0);
+	CHECK(sb != NULL);
+	if (!sb)
+		return;
+	atomic_store(&sb->sup.workers_alive, 2);
+	pid_t w = fork();
+	if (w == 0) {
+		size_t len = sizeof(struct scoreboard_shm) + SLOTS * sizeof(struct scoreboard_slot);
+		size_t *words = (size_t *)(void *)sb->shm;
+		for (size_t i = 0; i < len / sizeof(size_t); i++)
+			words[i] = (size_t)1 << 30;
+		sb->n_slots = (size_t)1 << 30;
+		sb->max_sgid = 1 << 30;
+		atomic_store(&sb->sup.workers_alive, 1 << 30);
+		for (size_t i = 1; i < SLOTS; i++)
+			atomic_store(&sb->shm->slots[i].state, i % 2 ? -5 : 1 << 30);
+		atomic_store(&sb->shm->slots[0].state, SLOT_SGID);
+		_exit(0);
+	}
+	int status = -1;
+	CHECK(w > 0 && waitpid(w, &status, 0) == w && WIFEXITED(status));
+	CHECK_INT(sb->n_slots, SLOTS);
+	CHECK_INT(scoreboard_sgid_count(sb), 1);
+	CHECK_INT(scoreboard_slot_state(sb, 1), SLOT_IDLE);
+	CHECK_INT(scoreboard_slot_state(sb, 2), SLOT_IDLE);
+	struct buf page = BUF_INIT;
+	CHECK_INT(metrics_page_render(sb, &page), 0);
+	CHECK(page.data && strstr(page.data, "\nsgid_fcgi_sgid_calls_max 3\n"));
+	CHECK(page.data && strstr(page.data, "\nsgid_fcgi_requests_in_flight 1\n"));
+	CHECK(page.data && strstr(page.data, "\nsgid_fcgi_sgid_calls_in_flight 1\n"));
+	CHECK(page.data && strstr(page.data, "\nsgid_fcgi_workers_alive 2\n"));
+	const struct metrics_worker wk = { .pid = 4242, .slot_base = 0, .n_slots = SLOTS };
+	const struct metrics_pool_view v = { sb, &wk, 1, 1, "unix:/x" };
+	buf_reset(&page);
+	CHECK_INT(metrics_status_render(&v, &page), 0);
+	CHECK(page.data && strstr(page.data, "(at most 3 at once;"));
+	CHECK(page.data && strstr(page.data, "workers: 2 alive"));
+	/* reaping folds whatever it finds and clears the slots */
+	scoreboard_release_pid(sb, 1 << 30);
+	buf_reset(&page);
+	CHECK_INT(metrics_page_render(sb, &page), 0);
+	buf_free(&page);
+	scoreboard_free(sb);
+}
+
 int main(void)
 {
 	RUN(test_sum_and_fold);
 	RUN(test_null_and_bounds);
+	RUN(test_hostile_worker);
 	RUN(test_label_escaping);
 	RUN(test_rendering);
 	return harness_report("test_metrics");

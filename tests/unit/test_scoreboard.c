@@ -51,11 +51,11 @@ static void test_never_over_admits(void)
 	for (int i = 0; i < RACERS; i++)
 		pthread_join(t[i], NULL);
 	CHECK(atomic_load(&most_inside) <= 5);
-	CHECK(atomic_load(&sb->sgid_high) <= 5);
-	CHECK(atomic_load(&sb->sgid_high) >= 1);
+	CHECK(atomic_load(&sb->shm->sgid_high) <= 5);
+	CHECK(atomic_load(&sb->shm->sgid_high) >= 1);
 	CHECK_INT(atomic_load(&admitted) + atomic_load(&refused), RACERS * ROUNDS);
 	CHECK(atomic_load(&admitted) > 0);
-	CHECK_INT((long)atomic_load(&sb->rejected), atomic_load(&refused));
+	CHECK_INT((long)atomic_load(&sb->shm->rejected), atomic_load(&refused));
 	CHECK_INT(scoreboard_sgid_count(sb), 0);
 	scoreboard_free(sb);
 }
@@ -71,7 +71,7 @@ static void test_full_answers_within_bound(void)
 	CHECK(!scoreboard_enter_sgid(c));
 	int64_t waited = now_monotonic_ms() - t0;
 	CHECK(waited >= 95 && waited < 1000);
-	CHECK_INT(atomic_load(&sb->slots[2].state), SLOT_BUSY);
+	CHECK_INT(atomic_load(&sb->shm->slots[2].state), SLOT_BUSY);
 	/* room again: admitted at once */
 	scoreboard_leave_sgid(a);
 	t0 = now_monotonic_ms();
@@ -86,9 +86,9 @@ static void test_release_dead_worker(void)
 {
 	sb = scoreboard_create(6, 2, 0);
 	for (size_t i = 0; i < 3; i++)
-		atomic_store(&sb->slots[i].pid, 1111);
+		atomic_store(&sb->shm->slots[i].pid, 1111);
 	for (size_t i = 3; i < 6; i++)
-		atomic_store(&sb->slots[i].pid, 2222);
+		atomic_store(&sb->shm->slots[i].pid, 2222);
 	CHECK(scoreboard_enter_sgid((struct sb_slot_ref){ .sb = sb, .index = 0 }));
 	CHECK(scoreboard_enter_sgid((struct sb_slot_ref){ .sb = sb, .index = 1 }));
 	/* full, and no wait: refused at once */
@@ -96,8 +96,8 @@ static void test_release_dead_worker(void)
 	/* worker 1111 was killed inside sgID calls: the supervisor frees them */
 	scoreboard_release_pid(sb, 1111);
 	CHECK_INT(scoreboard_sgid_count(sb), 0);
-	CHECK_INT(atomic_load(&sb->slots[0].pid), 0);
-	CHECK_INT(atomic_load(&sb->slots[3].pid), 2222);
+	CHECK_INT(atomic_load(&sb->shm->slots[0].pid), 0);
+	CHECK_INT(atomic_load(&sb->shm->slots[3].pid), 2222);
 	CHECK(scoreboard_enter_sgid((struct sb_slot_ref){ .sb = sb, .index = 3 }));
 	scoreboard_free(sb);
 	CHECK(scoreboard_create(0, 1, 0) == NULL);

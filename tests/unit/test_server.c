@@ -4,7 +4,7 @@
  * authorizer gets the gateway check whatever its path, and no body is
  * waited for) and hands nginx's SGID_ORIGINAL_* parameters and the Accept
  * and Sec-Fetch-Mode headers to /api/auth; REMOTE_ADDR, X-Forwarded-For
- * and User-Agent reach the audit log, and a SIGHUP (fd-0 mode: nobody
+ * (every copy, one list) and User-Agent reach the audit log, and a SIGHUP (fd-0 mode: nobody
  * else reopens it) reopens AUDIT_LOG without stopping the worker. No Redis
  * is reached: the requests carry no session cookie. */
 #include <signal.h>
@@ -57,6 +57,30 @@ static void test_request_id_sanitised(void)
 	server_set_request_id(envp);
 	CHECK_STR(log_request_id(), "abclevelerrorx");
 	log_set_request_id(NULL);
+}
+
+/* Repeated X-Forwarded-For parameters are one list, in order. */
+static void test_forwarded_for_joined(void)
+{
+	struct buf b = BUF_INIT;
+	char *two[] = { "HTTP_X_FORWARDED_FOR=6.6.6.6", "REMOTE_ADDR=192.0.2.9",
+		"HTTP_X_FORWARDED_FOR=203.0.113.5, 192.0.2.7", NULL };
+	CHECK_INT(server_forwarded_for(two, &b), 0);
+	CHECK_STR(buf_cstr(&b), "6.6.6.6, 203.0.113.5, 192.0.2.7");
+	char *none[] = { "HTTP_X_FORWARDED_FORX=1.1.1.1", "X_HTTP_X_FORWARDED_FOR=1.1.1.1", NULL };
+	CHECK_INT(server_forwarded_for(none, &b), 0);
+	CHECK_INT(b.len, 0);
+	/* past the limit the leftmost entries go, whole */
+	static char big[SERVER_MAX_FORWARDED_FOR + 64];
+	size_t n = (size_t)snprintf(big, sizeof(big), "HTTP_X_FORWARDED_FOR=");
+	while (n + 9 < sizeof(big) - 1)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "6.6.6.6, ");
+	char *huge[] = { big, "HTTP_X_FORWARDED_FOR=203.0.113.5", NULL };
+	CHECK_INT(server_forwarded_for(huge, &b), 0);
+	CHECK(b.len <= SERVER_MAX_FORWARDED_FOR && b.len > SERVER_MAX_FORWARDED_FOR - 16);
+	CHECK(strncmp(b.data, "6.6.6.6", 7) == 0 || strncmp(b.data, " 6.6.6.6", 8) == 0);
+	CHECK(b.len >= 11 && strcmp(b.data + b.len - 11, "203.0.113.5") == 0);
+	buf_free(&b);
 }
 
 static char dir[] = "/tmp/sgid-test-srv-XXXXXX";
@@ -184,8 +208,39 @@ static void test_sighup_reopens_audit(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* A load balancer that adds its own X-Forwarded-For line rather than
+ * appending: nginx passes the client's forged line first, and the audit
+ * log must name the address the balancer saw. */
+static void test_repeated_forwarded_for(void)
+{
+	char path[160], out[8192];
+	snprintf(path, sizeof(path), "%s/audit-xff.log", dir);
+	setenv("AUDIT_LOG", path, 1);
+	setenv("TRUSTED_PROXIES", "192.0.2.0/24", 1);
+	pid_t w = start_worker();
+	unsetenv("AUDIT_LOG");
+	unsetenv("TRUSTED_PROXIES");
+	CHECK(w > 0);
+	if (w <= 0)
+		return;
+	const char *cb[] = { "REQUEST_METHOD=GET", "SCRIPT_NAME=/api/redirect", "QUERY_STRING=code=c&state=s",
+		"REMOTE_ADDR=192.0.2.9", "HTTP_X_FORWARDED_FOR=6.6.6.6",
+		"HTTP_X_FORWARDED_FOR=203.0.113.5", NULL };
+	CHECK(ask(FCGI_ROLE_RESPONDER, cb, out, sizeof(out)));
+	char *line = harness_read_file(path, NULL);
+	CHECK(line && strstr(line, "\"event\":\"login_failure\""));
+	CHECK(line && strstr(line, "\"client\":\"203.0.113.5\""));
+	CHECK(line && !strstr(line, "6.6.6.6"));
+	free(line);
+	kill(w, SIGTERM);
+	int status = -1;
+	CHECK(waitpid(w, &status, 0) == w);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
+	RUN(test_forwarded_for_joined);
 	RUN(test_request_id_from_server);
 	RUN(test_client_header_ignored);
 	RUN(test_request_id_sanitised);
@@ -197,6 +252,7 @@ int main(void)
 	fcgi_test_worker_env();
 	RUN(test_roles);
 	RUN(test_sighup_reopens_audit);
+	RUN(test_repeated_forwarded_for);
 	harness_remove_dir(dir);
 	return harness_report("test_server");
 }

@@ -18,6 +18,7 @@
 static struct mem_store mem;
 static struct store store = { &mem_store_ops, &mem, "", NULL };
 static struct session_mgr mgr;
+static bool legacy_ids;      /* SESSION_ACCEPT_LEGACY_IDS of the next manager */
 
 #define SECRET_A "0123456789abcdef0123456789abcdef"
 #define SECRET_B "the secret after the rotation!!!"
@@ -38,6 +39,7 @@ static void init_mgr(struct session_mgr *m, const char *cur, const char *prev)
 	cfg.session_ttl = 3600;
 	cfg.session_idle_ttl = 900;
 	cfg.http_max_body = 1024 * 1024;
+	cfg.session_accept_legacy_ids = legacy_ids;
 	CHECK_INT(session_mgr_init(m, &store, &cfg), 0);
 }
 
@@ -469,11 +471,15 @@ static void test_store_down(void)
 	struct session s, out;
 	char id[SESSION_ID_LEN + 1];
 	session_init(&s, SESSION_USER);
+	strcpy(s.sub, "u=down");
+	CHECK_INT(session_create(&mgr, &s, id), SESSION_OK);
 	mem.fail = 1;
 	CHECK_INT(session_create(&mgr, &s, id), SESSION_ERR_STORE);
-	CHECK_INT(session_load_user(&mgr, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 43, &out), SESSION_ERR_STORE);
+	CHECK_INT(session_load_user(&mgr, id, strlen(id), &out), SESSION_ERR_STORE);
 	session_clear(&out);
-	CHECK_INT(session_destroy(&mgr, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 43), SESSION_ERR_STORE);
+	CHECK_INT(session_destroy(&mgr, id, strlen(id)), SESSION_ERR_STORE);
+	mem.fail = 0;
+	mem_destroy(&store);
 	/* a value that is no session id names nothing: no store call */
 	unsigned calls = mem.calls;
 	CHECK_INT(session_destroy(&mgr, "not-an-id", 9), SESSION_OK);
@@ -564,22 +570,34 @@ static void test_secret_rotation(void)
 	buf_free(&rec);
 }
 
-/* A record of the legacy form (43-character id, no tag, no index), as the
- * release before the index wrote it, sealed with the manager's current
- * keys; its id goes to id. */
-static void put_legacy_record(const char *sub, char id[SESSION_ID_LEGACY_LEN + 1])
+/* A record of an earlier form, as the releases before wrote it, sealed
+ * with the manager's current keys; its id goes to id. tagged: 64
+ * characters, the user's tag and random bytes, no MAC (in no index here);
+ * else 43, random bytes only. */
+static void put_old_record(const char *sub, bool tagged, char id[SESSION_ID_UNSIGNED_LEN + 1])
 {
-	uint8_t raw[32], mac[64], iv[12] = {0}, tag[16];
-	size_t mac_len = 0;
+	uint8_t raw[48], mac[64], iv[12] = {0}, tag[16];
+	size_t mac_len = 0, raw_len = tagged ? 48 : 32;
 	struct buf enc = BUF_INIT, key = BUF_INIT, ct = BUF_INIT, plain = BUF_INIT, sealed = BUF_INIT;
-	char input[64];
+	char input[128];
 	memset(raw, 0x5a, sizeof(raw));
-	raw[0] = (uint8_t)sub[0];
-	CHECK(b64url_encode(raw, sizeof(raw), &enc) == 0 && enc.len == SESSION_ID_LEGACY_LEN);
-	memcpy(id, enc.data, SESSION_ID_LEGACY_LEN + 1);
+	raw[raw_len - 1] = (uint8_t)sub[strlen(sub) - 1];
+	if (tagged) {
+		snprintf(input, sizeof(input), "sgid-fcgi user tag\n%s", sub);
+		CHECK(crypto_hmac_keyed(mgr.cur.id_mac, input, strlen(input), mac, &mac_len) == 0);
+		memcpy(raw, mac, 15);
+	}
+	CHECK(b64url_encode(raw, raw_len, &enc) == 0 &&
+	      enc.len == (tagged ? SESSION_ID_UNSIGNED_LEN : SESSION_ID_LEGACY_LEN));
+	memcpy(id, enc.data, enc.len + 1);
 	snprintf(input, sizeof(input), "sgid:s:%s", id);
 	CHECK(crypto_hmac_keyed(mgr.cur.id_mac, input, strlen(input), mac, &mac_len) == 0);
 	buf_append_str(&key, "sgid:s:");
+	if (tagged) {
+		buf_append_char(&key, '{');
+		buf_append(&key, id, SESSION_TAG_LEN);
+		buf_append_char(&key, '}');
+	}
 	CHECK(b64url_encode(mac, 32, &ct) == 0);
 	buf_append(&key, ct.data, ct.len);
 	buf_reset(&ct);
@@ -602,6 +620,13 @@ static void put_legacy_record(const char *sub, char id[SESSION_ID_LEGACY_LEN + 1
 	buf_free(&sealed);
 }
 
+static void put_legacy_record(const char *sub, char id[SESSION_ID_LEGACY_LEN + 1])
+{
+	char any[SESSION_ID_UNSIGNED_LEN + 1];
+	put_old_record(sub, false, any);
+	memcpy(id, any, SESSION_ID_LEGACY_LEN + 1);
+}
+
 /* A logout that deletes the old name while a load moves the record: the
  * copy under the new name goes too, so the logout stays a logout. The
  * logout's DEL lands between the load's GETEX and its move: simulated by a
@@ -609,6 +634,7 @@ static void put_legacy_record(const char *sub, char id[SESSION_ID_LEGACY_LEN + 1
  * and a legacy one (SET NX, then GETDEL). */
 static void test_rotation_move_loses_to_logout(void)
 {
+	legacy_ids = true;
 	setup();
 	struct session s, out;
 	char id[SESSION_ID_LEN + 1], legacy[SESSION_ID_LEGACY_LEN + 1];
@@ -640,6 +666,7 @@ static void test_rotation_move_loses_to_logout(void)
 	session_clear(&out);
 	CHECK_INT(session_destroy(&mgr, legacy, strlen(legacy)), SESSION_OK);
 	CHECK_INT(count_entries(), 0);
+	legacy_ids = false;
 	use_secrets(SECRET_A, NULL);
 	session_clear(&s);
 }
@@ -799,9 +826,10 @@ static void test_previous_equal_to_current(void)
 	use_secrets(SECRET_A, NULL);
 }
 
-/* Two rotations within a session's lifetime: its tag is its sub's under
- * neither secret, so revoke could not find it; it ends at its next load
- * (record and index entry), and one of the previous secret still works. */
+/* Two rotations within a session's lifetime: its id's MAC (and tag) is
+ * neither secret's, so revoke could not find it; it is refused at its
+ * next load without a store call (its record and index entry expire by
+ * themselves), and one of the previous secret still works. */
 static void test_two_rotations_end_session(void)
 {
 	setup();
@@ -813,20 +841,109 @@ static void test_two_rotations_end_session(void)
 	login_as("u=erin", mid);
 	use_secrets(SECRET_C, SECRET_B);
 	CHECK_INT(session_revoke_user(&mgr, "u=nobody", &n), SESSION_OK);
+	unsigned calls = mem.calls;
 	CHECK_INT(load_id(old), SESSION_NOT_FOUND);
 	CHECK_INT(load_id(old), SESSION_NOT_FOUND);
+	CHECK_INT(mem.calls, calls);
 	CHECK_INT(load_id(mid), SESSION_OK);    /* tag B: the previous secret's */
-	CHECK_INT(count_entries(), 1);
-	int idx_entries = 0;
-	for (int i = 0; i < MEM_INDEXES; i++)
-		idx_entries += mem.ix[i].n;
-	CHECK_INT(idx_entries, 1);
+	CHECK_INT(count_entries(), 2);
 	/* and revoke then ends every session that still loads */
 	CHECK_INT(session_revoke_user(&mgr, "u=erin", &n), SESSION_OK);
 	CHECK_INT(n, 1);
 	CHECK_INT(load_id(mid), SESSION_NOT_FOUND);
-	CHECK_INT(count_entries(), 0);
+	CHECK_INT(count_entries(), 1);          /* old's, until its TTL */
 	use_secrets(SECRET_A, NULL);
+}
+
+/* An id of the earlier tagged form (64 characters, no MAC) read under
+ * SESSION_ACCEPT_LEGACY_IDS, as it was: its record loads, the tag names
+ * its slot, two rotations end it (record deleted), logout deletes it. */
+static void test_unsigned_tagged_legacy(void)
+{
+	legacy_ids = true;
+	setup();
+	char id[SESSION_ID_UNSIGNED_LEN + 1];
+	put_old_record("u=old", true, id);
+	CHECK(store_contains("{") && mem_contains(&mem, "sgid:s:{"));
+	CHECK_INT(load_id(id), SESSION_OK);
+	CHECK_INT(session_destroy(&mgr, id, strlen(id)), SESSION_OK);
+	CHECK_INT(count_entries(), 0);
+	CHECK_INT(load_id(id), SESSION_NOT_FOUND);
+	put_old_record("u=old", true, id);
+	use_secrets(SECRET_B, SECRET_A);
+	CHECK_INT(load_id(id), SESSION_OK);     /* moved to B's name, tag A */
+	use_secrets(SECRET_C, SECRET_B);        /* A: two rotations ago */
+	CHECK_INT(count_entries(), 1);
+	CHECK_INT(load_id(id), SESSION_NOT_FOUND);
+	CHECK_INT(count_entries(), 0);
+	legacy_ids = false;
+	use_secrets(SECRET_A, NULL);
+}
+
+/* Forged ids cost nothing: a cookie of the shape of an id that this
+ * deployment (current or previous secret) did not issue is refused by
+ * load, update and destroy with no store call; so is an id of an earlier
+ * form unless SESSION_ACCEPT_LEGACY_IDS. Each character of a real id
+ * counts. */
+static void test_forged_ids_cost_nothing(void)
+{
+	setup();
+	char id[SESSION_ID_LEN + 1], legacy[SESSION_ID_LEGACY_LEN + 1];
+	char tagged[SESSION_ID_UNSIGNED_LEN + 1], other[SESSION_ID_LEN + 1];
+	struct session s;
+	login_as("u=frank", id);
+	CHECK_INT((int)strlen(id), SESSION_ID_LEN);
+	CHECK(session_id_issued(&mgr, id, strlen(id)));
+	put_legacy_record("u=frank", legacy);
+	put_old_record("u=frank", true, tagged);
+	use_secrets(SECRET_C, NULL);
+	login_as("u=frank", other);            /* issued under another secret */
+	use_secrets(SECRET_A, NULL);
+	int entries = count_entries();
+	unsigned calls = mem.calls;
+	session_init(&s, SESSION_USER);
+	strcpy(s.sub, "u=frank");
+	s.expires_at = now_unix() + 60;
+	/* every character changed in turn, to another one of the alphabet */
+	for (size_t i = 0; i < SESSION_ID_LEN; i++) {
+		char f[SESSION_ID_LEN + 1];
+		memcpy(f, id, sizeof(f));
+		f[i] = f[i] == 'A' ? 'B' : 'A';
+		CHECK(!session_id_issued(&mgr, f, SESSION_ID_LEN));
+		CHECK_INT(load_id(f), SESSION_NOT_FOUND);
+		CHECK_INT(session_update_user(&mgr, f, SESSION_ID_LEN, &s), SESSION_NOT_FOUND);
+		CHECK_INT(session_destroy(&mgr, f, SESSION_ID_LEN), SESSION_OK);
+	}
+	const char *forged[] = { other, legacy, tagged,
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" };
+	for (size_t i = 0; i < ARRAY_LEN(forged); i++) {
+		CHECK(session_id_valid(forged[i], strlen(forged[i])));
+		CHECK(!session_id_issued(&mgr, forged[i], strlen(forged[i])));
+		CHECK_INT(load_id(forged[i]), SESSION_NOT_FOUND);
+		CHECK_INT(session_update_user(&mgr, forged[i], strlen(forged[i]), &s), SESSION_NOT_FOUND);
+		CHECK_INT(session_destroy(&mgr, forged[i], strlen(forged[i])), SESSION_OK);
+	}
+	CHECK_INT(mem.calls, calls);
+	CHECK_INT(count_entries(), entries);
+	/* the real one, and the earlier forms when the transition allows them */
+	CHECK_INT(load_id(id), SESSION_OK);
+	CHECK_INT(mem.calls, calls + 1);
+	legacy_ids = true;
+	use_secrets(SECRET_A, NULL);
+	CHECK(session_id_issued(&mgr, legacy, strlen(legacy)));
+	CHECK_INT(load_id(legacy), SESSION_OK);
+	CHECK_INT(load_id(tagged), SESSION_OK);
+	CHECK(!session_id_issued(&mgr, other, strlen(other)));
+	legacy_ids = false;
+	/* under rotation an id of the previous secret is ours, in both phases */
+	use_secrets(SECRET_C, SECRET_A);
+	CHECK(session_id_issued(&mgr, id, strlen(id)) && session_id_issued(&mgr, other, strlen(other)));
+	CHECK_INT(load_id(id), SESSION_OK);
+	use_secrets(SECRET_A, SECRET_C);
+	CHECK_INT(load_id(other), SESSION_OK);
+	CHECK_INT(load_id(id), SESSION_OK);
+	use_secrets(SECRET_A, NULL);
+	session_clear(&s);
 }
 
 /* The two-phase rotation: hosts with (old, new) and (new, old), and
@@ -1036,6 +1153,8 @@ int main(void)
 	RUN(test_revoke_across_rotation);
 	RUN(test_previous_equal_to_current);
 	RUN(test_two_rotations_end_session);
+	RUN(test_unsigned_tagged_legacy);
+	RUN(test_forged_ids_cost_nothing);
 	RUN(test_rotation_hosts_interoperate);
 	RUN(test_max_per_user_keeps_newest);
 	RUN(test_lowered_session_ttl);
