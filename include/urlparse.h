@@ -35,11 +35,11 @@ int url_parse_hostport(const char *s, size_t n, char *host, size_t cap, bool kee
  * after but an optional "/". 0, or -1 with *why. */
 int url_check_proxy(const char *s, const char **why);
 
-/* redis://[[user]:password@]host[:port][/db] or
- * unix://[[user]:password@]/path/to.sock[?db=N]. 0 or -1 with msg (never
- * the password). Sets only unix_path, host (IPv6 without brackets), port
- * (6379), user, password (both percent-decoded) and db (0..15); the
- * timeouts and sentinels are left alone. rediss:// is refused. */
+/* redis://[[user]:password@]host[:port][/db], the same with rediss://
+ * (TLS: sets tls) or unix://[[user]:password@]/path/to.sock[?db=N]. 0 or
+ * -1 with msg (never the password). Sets only unix_path, host (IPv6
+ * without brackets), port (6379), user, password (both percent-decoded),
+ * db (0..15) and tls; the timeouts and sentinels are left alone. */
 int url_parse_redis(const char *url, struct redis_config *out, char *msg, size_t msg_len);
 
 #endif

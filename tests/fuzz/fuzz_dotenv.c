@@ -14,6 +14,7 @@
  *    the parsed fields parses to the same fields; a failure leaves no user
  *    or password behind and always explains itself in a terminated msg. */
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "cfg.h"
@@ -79,7 +80,9 @@ static void check_redis_url(const char *url, int depth)
 	FUZZ_ASSERT(r.unix_path[0] == '\0' || r.unix_path[0] == '/');
 	FUZZ_ASSERT(r.port >= 1 && r.port <= 65535);
 	FUZZ_ASSERT(r.db >= 0 && r.db <= 15);
-	FUZZ_ASSERT(strncmp(url, "rediss:", 7) != 0);
+	/* rediss:// is TCP with TLS; nothing else sets tls */
+	FUZZ_ASSERT(r.tls == (strncasecmp(url, "rediss:", 7) == 0));
+	FUZZ_ASSERT(!r.tls || r.host[0] != '\0');
 	if (depth == 0)
 		rebuild_and_compare(&r);
 }
@@ -94,7 +97,7 @@ static void rebuild_and_compare(const struct redis_config *a)
 
 	if (a->user[0] && !a->password[0])
 		return; /* "user:@" is not a form the contract promises */
-	FUZZ_ASSERT(buf_append_str(&u, a->unix_path[0] ? "unix://" : "redis://") == 0);
+	FUZZ_ASSERT(buf_append_str(&u, a->unix_path[0] ? "unix://" : a->tls ? "rediss://" : "redis://") == 0);
 	if (a->password[0]) {
 		FUZZ_ASSERT(url_encode(&u, a->user, strlen(a->user)) == 0);
 		FUZZ_ASSERT(buf_append_char(&u, ':') == 0);
@@ -117,7 +120,7 @@ static void rebuild_and_compare(const struct redis_config *a)
 	FUZZ_ASSERT(strcmp(a->host, b.host) == 0);
 	FUZZ_ASSERT(strcmp(a->user, b.user) == 0);
 	FUZZ_ASSERT(strcmp(a->password, b.password) == 0);
-	FUZZ_ASSERT(a->port == b.port && a->db == b.db);
+	FUZZ_ASSERT(a->port == b.port && a->db == b.db && a->tls == b.tls);
 	check_redis_url(u.data, 1);
 	buf_free(&u);
 }
