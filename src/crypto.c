@@ -735,6 +735,59 @@ fail:
 	return rc;
 }
 
+/* The encrypting counterparts of CBC and key unwrap: JWE producers in tests,
+ * fuzz seeds and the bench (the service itself only decrypts). */
+int crypto_aes_cbc_encrypt(const uint8_t *key, size_t key_len, const uint8_t iv[16],
+	const uint8_t *pt, size_t pt_len, struct buf *out)
+{
+	const EVP_CIPHER *c = aes(AES_CBC, key_len);
+	EVP_CIPHER_CTX *ctx = NULL;
+	int n = 0, fin = 0, rc = -1;
+
+	if (!c || !len_ok(pt_len) || buf_reserve(out, pt_len + AES_BLOCK) != 0)
+		goto fail;
+	unsigned char *dst = (unsigned char *)out->data + out->len;
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx || EVP_EncryptInit_ex(ctx, c, NULL, key, iv) != 1 ||
+	    (pt_len && EVP_EncryptUpdate(ctx, dst, &n, pt, (int)pt_len) != 1) ||
+	    EVP_EncryptFinal_ex(ctx, dst + n, &fin) != 1)
+		goto fail;
+	out->len += (size_t)n + (size_t)fin;
+	out->data[out->len] = '\0';
+	rc = 0;
+fail:
+	EVP_CIPHER_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
+}
+
+int crypto_aes_key_wrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t len,
+	struct buf *out)
+{
+	const EVP_CIPHER *c = aes(AES_WRAP, kek_len);
+	EVP_CIPHER_CTX *ctx = NULL;
+	int n = 0, fin = 0, rc = -1;
+
+	if (!c || len < 16 || len % 8 != 0 || !len_ok(len) || buf_reserve(out, len + 8 + AES_BLOCK) != 0)
+		goto fail;
+	unsigned char *dst = (unsigned char *)out->data + out->len;
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx)
+		goto fail;
+	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+	if (EVP_EncryptInit_ex(ctx, c, NULL, kek, NULL) != 1 ||
+	    EVP_EncryptUpdate(ctx, dst, &n, in, (int)len) != 1 ||
+	    EVP_EncryptFinal_ex(ctx, dst + n, &fin) != 1 || (size_t)n + (size_t)fin != len + 8)
+		goto fail;
+	out->len += len + 8;
+	out->data[out->len] = '\0';
+	rc = 0;
+fail:
+	EVP_CIPHER_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
+}
+
 int crypto_aes_key_unwrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t len,
 	struct buf *out)
 {

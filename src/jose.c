@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "b64.h"
+#include "crypto_ec.h"
 #include "util.h"
 
 #define JOSE_MAX_HEADER_LEN  8192        /* decoded protected header */
@@ -111,8 +112,10 @@ void jwks_clear(struct jwks *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n && i < JWKS_MAX_KEYS; i++)
+	for (size_t i = 0; i < s->n && i < JWKS_MAX_KEYS; i++) {
 		crypto_pkey_free(s->keys[i].key);
+		crypto_ec_key_free(s->keys[i].ec);
+	}
 	memset(s, 0, sizeof *s);
 }
 
@@ -173,24 +176,32 @@ fail:
 	return k;
 }
 
-/* Fills slot from one JWK; false when the key is not one we keep. */
-static bool jwk_load(const json_value *jwk, struct jwk *slot)
+static enum jose_err jwk_ec_key(const json_value *jwk, bool want_private, crypto_ec_key **out);
+
+/* Fills slot from one JWK; false when the key is not one we keep: kty
+ * (RSA or EC P-256) and alg (RS256 or ES256) as asked, use sig or absent,
+ * key_ops allowing verify when present. */
+static bool jwk_load(const json_value *jwk, bool ec, struct jwk *slot)
 {
 	const char *kid;
 	size_t kid_len;
 
 	if (json_kind_of(jwk) != JSON_OBJECT)
 		return false;
-	if (!str_is(jwk, "kty", "RSA"))
+	if (!str_is(jwk, "kty", ec ? "EC" : "RSA"))
 		return false;
-	if (!str_absent_or(jwk, "use", "sig") || !str_absent_or(jwk, "alg", "RS256") ||
+	if (!str_absent_or(jwk, "use", "sig") || !str_absent_or(jwk, "alg", ec ? "ES256" : "RS256") ||
 	    !key_ops_allow_verify(jwk))
 		return false;
 	if (opt_str(jwk, "kid", &kid, &kid_len) != JOSE_OK || kid_len >= JWK_KID_MAX)
 		return false;
-	slot->key = jwk_rsa_key(jwk);
-	if (!slot->key)
+	if (ec) {
+		/* never a private key here, whatever the document holds */
+		if (jwk_ec_key(jwk, false, &slot->ec) != JOSE_OK)
+			return false;
+	} else if (!(slot->key = jwk_rsa_key(jwk))) {
 		return false;
+	}
 	slot->has_kid = kid != NULL;
 	if (kid)
 		memcpy(slot->kid, kid, kid_len);
@@ -198,7 +209,36 @@ static bool jwk_load(const json_value *jwk, struct jwk *slot)
 	return true;
 }
 
+static enum jose_err jwks_parse_kind(const char *json, size_t len, bool ec, struct jwks *out);
+
 enum jose_err jwks_parse(const char *json, size_t len, struct jwks *out)
+{
+	return jwks_parse_kind(json, len, false, out);
+}
+
+/* Two kept keys of one kid: which one signs is ambiguous, so the set is
+ * refused (a provider's JWKS is not for guessing). */
+static bool kids_unique(const struct jwks *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		for (size_t j = i + 1; j < s->n; j++)
+			if (s->keys[i].has_kid && s->keys[j].has_kid &&
+			    strcmp(s->keys[i].kid, s->keys[j].kid) == 0)
+				return false;
+	return true;
+}
+
+enum jose_err jwks_parse_es256(const char *json, size_t len, struct jwks *out)
+{
+	enum jose_err rc = jwks_parse_kind(json, len, true, out);
+	if (rc == JOSE_OK && !kids_unique(out)) {
+		jwks_clear(out);
+		rc = JOSE_ERR_MALFORMED;
+	}
+	return rc;
+}
+
+static enum jose_err jwks_parse_kind(const char *json, size_t len, bool ec, struct jwks *out)
 {
 	json_value *doc = NULL;
 	const json_value *keys;
@@ -218,7 +258,7 @@ enum jose_err jwks_parse(const char *json, size_t len, struct jwks *out)
 	if (json_kind_of(doc) != JSON_OBJECT || json_kind_of(keys) != JSON_ARRAY)
 		goto fail;
 	for (size_t i = 0; i < json_array_len(keys) && out->n < JWKS_MAX_KEYS; i++) {
-		if (jwk_load(json_array_at(keys, i), &out->keys[out->n]))
+		if (jwk_load(json_array_at(keys, i), ec, &out->keys[out->n]))
 			out->n++;
 		else
 			memset(&out->keys[out->n], 0, sizeof out->keys[out->n]);
@@ -231,8 +271,10 @@ fail:
 
 /* ---- JWS ---- */
 
-/* Reads the JWS protected header: alg must be RS256; kid is optional. */
-static enum jose_err jws_header(const struct seg *h, char kid[JWK_KID_MAX], bool *has_kid)
+/* Reads the JWS protected header: alg must be want (RS256 or ES256); kid
+ * is optional. */
+static enum jose_err jws_header(const struct seg *h, const char *want, char kid[JWK_KID_MAX],
+	bool *has_kid)
 {
 	json_value *hdr = NULL;
 	const char *alg, *k;
@@ -246,7 +288,7 @@ static enum jose_err jws_header(const struct seg *h, char kid[JWK_KID_MAX], bool
 	if (!alg)
 		goto fail;
 	rc = JOSE_ERR_ALG;
-	if (!str_eq_n(alg, alg_len, "RS256"))
+	if (!str_eq_n(alg, alg_len, want))
 		goto fail;
 	rc = JOSE_ERR_UNSUPPORTED;
 	if (json_has(hdr, "crit") || json_has(hdr, "zip"))
@@ -278,7 +320,7 @@ static bool kid_matches(const struct jwk *key, const char *kid)
 /* Tries the keys kid allows; NO_KEY when none was eligible or, without a
  * kid, none verified. */
 static enum jose_err jws_check_sig(const struct seg parts[JWS_PARTS], const struct jwks *keys,
-	const char *kid, bool has_kid)
+	bool ec, const char *kid, bool has_kid)
 {
 	struct buf sig = BUF_INIT;
 	const char *input = parts[0].p;
@@ -291,10 +333,12 @@ static enum jose_err jws_check_sig(const struct seg parts[JWS_PARTS], const stru
 	rc = JOSE_ERR_NO_KEY;
 	for (size_t i = 0; keys && i < keys->n && i < JWKS_MAX_KEYS; i++) {
 		const struct jwk *k = &keys->keys[i];
-		if (!k->key || (has_kid && !kid_matches(k, kid)))
+		if ((ec ? !k->ec : !k->key) || (has_kid && !kid_matches(k, kid)))
 			continue;
 		tried = true;
-		if (crypto_rsa_verify_sha256(k->key, input, input_len,
+		if (ec ? crypto_es256_verify(k->ec, input, input_len,
+				(const uint8_t *)sig.data, sig.len) == 0 :
+		    crypto_rsa_verify_sha256(k->key, input, input_len,
 				(const uint8_t *)sig.data, sig.len) == 0) {
 			rc = JOSE_OK;
 			goto fail;
@@ -307,7 +351,7 @@ fail:
 	return rc;
 }
 
-enum jose_err jws_verify_rs256(const char *jws, size_t len, const struct jwks *keys,
+static enum jose_err jws_verify(const char *jws, size_t len, const struct jwks *keys, bool ec,
 	json_value **payload)
 {
 	struct seg parts[JWS_PARTS];
@@ -320,10 +364,10 @@ enum jose_err jws_verify_rs256(const char *jws, size_t len, const struct jwks *k
 	rc = split_compact(jws, len, parts, JWS_PARTS);
 	if (rc != JOSE_OK)
 		return rc;
-	rc = jws_header(&parts[0], kid, &has_kid);
+	rc = jws_header(&parts[0], ec ? "ES256" : "RS256", kid, &has_kid);
 	if (rc != JOSE_OK)
 		return rc;
-	rc = jws_check_sig(parts, keys, kid, has_kid);
+	rc = jws_check_sig(parts, keys, ec, kid, has_kid);
 	if (rc != JOSE_OK)
 		return rc;
 	/* Only parse the payload once it is authenticated. */
@@ -336,6 +380,18 @@ enum jose_err jws_verify_rs256(const char *jws, size_t len, const struct jwks *k
 	else
 		json_free(body);
 	return JOSE_OK;
+}
+
+enum jose_err jws_verify_rs256(const char *jws, size_t len, const struct jwks *keys,
+	json_value **payload)
+{
+	return jws_verify(jws, len, keys, false, payload);
+}
+
+enum jose_err jws_verify_es256(const char *jws, size_t len, const struct jwks *keys,
+	json_value **payload)
+{
+	return jws_verify(jws, len, keys, true, payload);
 }
 
 /* ---- JWE ---- */
@@ -621,5 +677,301 @@ enum jose_err jwk_oct_parse(const char *json, size_t len, struct buf *out)
 fail:
 	json_free(jwk);
 	buf_free(&raw);
+	return rc;
+}
+
+/* ---- EC P-256 JWKs ---- */
+
+/* One JWK coordinate or scalar: exactly 43 base64url characters, 32 bytes. */
+static enum jose_err ec_member(const json_value *jwk, const char *name, uint8_t out[32])
+{
+	struct buf raw = BUF_INIT;
+	size_t len;
+	const char *s = json_get_str(jwk, name, &len);
+	enum jose_err rc = JOSE_ERR_KEY;
+
+	if (s && len == b64url_encoded_len(CRYPTO_EC_COORD_LEN) && b64url_decode(s, len, &raw) == 0 &&
+	    raw.len == CRYPTO_EC_COORD_LEN) {
+		memcpy(out, raw.data, CRYPTO_EC_COORD_LEN);
+		rc = JOSE_OK;
+	}
+	buf_free(&raw);
+	return rc;
+}
+
+/* kty EC, crv P-256, x and y a valid point (crypto_ec_key_from_public
+ * refuses off-curve points and infinity); with want_private also d, whose
+ * public point must be (x, y). */
+static enum jose_err jwk_ec_key(const json_value *jwk, bool want_private, crypto_ec_key **out)
+{
+	uint8_t x[32], y[32], d[32];
+	crypto_ec_key *pub = NULL;
+	enum jose_err rc = JOSE_ERR_KEY;
+
+	*out = NULL;
+	if (json_kind_of(jwk) != JSON_OBJECT || !str_is(jwk, "kty", "EC") ||
+	    !str_is(jwk, "crv", "P-256") || ec_member(jwk, "x", x) != JOSE_OK ||
+	    ec_member(jwk, "y", y) != JOSE_OK || !(pub = crypto_ec_key_from_public(x, y)))
+		return JOSE_ERR_KEY;
+	if (!want_private) {
+		*out = pub;
+		return JOSE_OK;
+	}
+	if (ec_member(jwk, "d", d) == JOSE_OK && (*out = crypto_ec_key_from_private(d)) != NULL &&
+	    crypto_ec_key_same_public(*out, pub)) {
+		rc = JOSE_OK;
+	} else {
+		crypto_ec_key_free(*out);
+		*out = NULL;
+	}
+	secure_zero(d, sizeof(d));
+	crypto_ec_key_free(pub);
+	return rc;
+}
+
+enum jose_err jwk_ec_parse(const char *json, size_t len, bool want_private, crypto_ec_key **out)
+{
+	json_value *jwk = NULL;
+	enum jose_err rc = JOSE_ERR_MALFORMED;
+
+	if (!out)
+		return JOSE_ERR_MALFORMED;
+	*out = NULL;
+	if (!json || len == 0)
+		return JOSE_ERR_MALFORMED;
+	if (len > JWK_EC_MAX_LEN)
+		return JOSE_ERR_TOO_LARGE;
+	jwk = json_parse(json, len, JWK_EC_MAX_LEN);
+	if (json_kind_of(jwk) == JSON_OBJECT)
+		rc = jwk_ec_key(jwk, want_private, out);
+	json_free(jwk);
+	return rc;
+}
+
+/* ---- JWE with ECDH-ES key agreement (RFC 7518 §4.6) ---- */
+
+/* Only the key-wrapping modes: Singpass publishes ECDH-ES+AxxxKW enc keys,
+ * and direct ECDH-ES (no wrapped key) is not among the algorithms its
+ * JWKS rules allow, so it is refused. Content: the two Singpass sends. */
+struct ecdh_alg {
+	const char *name;
+	size_t kek_len;
+};
+static const struct ecdh_alg ecdh_algs[] = {
+	{ "ECDH-ES+A128KW", 16 },
+	{ "ECDH-ES+A192KW", 24 },
+	{ "ECDH-ES+A256KW", 32 },
+};
+static const char *const ecdh_encs[] = { "A256CBC-HS512", "A256GCM" };
+
+#define JWE_APU_MAX 256  /* decoded apu / apv bytes */
+
+struct ecdh_hdr {
+	const struct ecdh_alg *alg;
+	const struct ce_alg *enc;
+	crypto_ec_key *epk;
+	struct buf apu, apv;
+	char kid[JWK_KID_MAX];
+	bool has_kid;
+};
+
+static void ecdh_hdr_free(struct ecdh_hdr *h)
+{
+	crypto_ec_key_free(h->epk);
+	buf_free(&h->apu);
+	buf_free(&h->apv);
+}
+
+static const struct ce_alg *ce_by_name(const char *s, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_LEN(ce_algs); i++)
+		if (str_eq_n(s, len, ce_algs[i].name))
+			return &ce_algs[i];
+	return NULL;
+}
+
+/* apu / apv: optional base64url strings, decoded (empty when absent). */
+static enum jose_err party_info(const json_value *hdr, const char *name, struct buf *out)
+{
+	const char *s;
+	size_t len;
+
+	if (opt_str(hdr, name, &s, &len) != JOSE_OK)
+		return JOSE_ERR_MALFORMED;
+	if (s && (len > b64url_encoded_len(JWE_APU_MAX) || b64url_decode(s, len, out) != 0))
+		return JOSE_ERR_MALFORMED;
+	return JOSE_OK;
+}
+
+static enum jose_err ecdh_header(const struct seg *sg, struct ecdh_hdr *h)
+{
+	json_value *hdr = NULL;
+	const char *alg, *enc, *kid;
+	size_t alg_len, enc_len, kid_len;
+	enum jose_err rc = seg_json(sg, JOSE_MAX_HEADER_LEN, &hdr);
+
+	if (rc != JOSE_OK)
+		goto fail;
+	rc = JOSE_ERR_UNSUPPORTED;
+	if (json_has(hdr, "zip") || json_has(hdr, "crit"))
+		goto fail;
+	rc = JOSE_ERR_MALFORMED;
+	alg = json_get_str(hdr, "alg", &alg_len);
+	enc = json_get_str(hdr, "enc", &enc_len);
+	if (!alg || !enc)
+		goto fail;
+	rc = JOSE_ERR_ALG;
+	for (size_t i = 0; i < ARRAY_LEN(ecdh_algs) && !h->alg; i++)
+		if (str_eq_n(alg, alg_len, ecdh_algs[i].name))
+			h->alg = &ecdh_algs[i];
+	for (size_t i = 0; i < ARRAY_LEN(ecdh_encs) && !h->enc; i++)
+		if (str_eq_n(enc, enc_len, ecdh_encs[i]))
+			h->enc = ce_by_name(enc, enc_len);
+	if (!h->alg || !h->enc)
+		goto fail;
+	rc = JOSE_ERR_MALFORMED;
+	if (json_kind_of(json_get(hdr, "epk")) != JSON_OBJECT ||
+	    party_info(hdr, "apu", &h->apu) != JOSE_OK || party_info(hdr, "apv", &h->apv) != JOSE_OK ||
+	    opt_str(hdr, "kid", &kid, &kid_len) != JOSE_OK)
+		goto fail;
+	h->has_kid = kid != NULL;
+	if (kid) {
+		rc = JOSE_ERR_NO_KEY; /* longer than any kid we hold */
+		if (kid_len >= JWK_KID_MAX)
+			goto fail;
+		memcpy(h->kid, kid, kid_len);
+		h->kid[kid_len] = '\0';
+	}
+	/* The invalid-curve defence: the sender's point must be on P-256. */
+	rc = jwk_ec_key(json_get(hdr, "epk"), false, &h->epk);
+fail:
+	json_free(hdr);
+	return rc;
+}
+
+static void put_be32(struct buf *b, uint32_t v)
+{
+	uint8_t be[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	/* room is reserved by the caller */
+	memcpy(b->data + b->len, be, 4);
+	b->len += 4;
+}
+
+int jose_concat_kdf(const uint8_t *z, size_t z_len, const char *alg_id,
+	const uint8_t *apu, size_t apu_len, const uint8_t *apv, size_t apv_len,
+	uint8_t *out, size_t out_len)
+{
+	struct buf in = BUF_INIT;
+	size_t id_len = alg_id ? strlen(alg_id) : 0;
+	uint8_t md[32];
+	int rc = -1;
+
+	if (!z || !alg_id || !out || out_len == 0 || out_len > 64 || apu_len > JWE_APU_MAX ||
+	    apv_len > JWE_APU_MAX || (apu_len && !apu) || (apv_len && !apv))
+		return -1;
+	/* SHA-256(counter || Z || AlgorithmID || PartyUInfo || PartyVInfo ||
+	 * SuppPubInfo), one round per 32 bytes of key */
+	for (uint32_t round = 1; (size_t)(round - 1) * 32 < out_len; round++) {
+		buf_reset(&in);
+		if (buf_reserve(&in, 4 * 5 + z_len + id_len + apu_len + apv_len) != 0)
+			goto fail;
+		put_be32(&in, round);
+		memcpy(in.data + in.len, z, z_len);
+		in.len += z_len;
+		put_be32(&in, (uint32_t)id_len);
+		memcpy(in.data + in.len, alg_id, id_len);
+		in.len += id_len;
+		put_be32(&in, (uint32_t)apu_len);
+		if (apu_len)
+			memcpy(in.data + in.len, apu, apu_len);
+		in.len += apu_len;
+		put_be32(&in, (uint32_t)apv_len);
+		if (apv_len)
+			memcpy(in.data + in.len, apv, apv_len);
+		in.len += apv_len;
+		put_be32(&in, (uint32_t)(out_len * 8));
+		if (crypto_sha256(in.data, in.len, md) != 0)
+			goto fail;
+		size_t off = (size_t)(round - 1) * 32, n = out_len - off < 32 ? out_len - off : 32;
+		memcpy(out + off, md, n);
+	}
+	rc = 0;
+fail:
+	secure_zero(md, sizeof(md));
+	buf_free(&in);
+	if (rc != 0)
+		secure_zero(out, out_len);
+	return rc;
+}
+
+/* One recipient key: agree, derive the KEK, unwrap the CEK, open the
+ * content. JOSE_ERR_DECRYPT when this key does not fit. */
+static enum jose_err ecdh_try(const struct ecdh_hdr *h, const crypto_ec_key *own,
+	const struct seg *aad, const struct buf *ek, const struct buf *iv, const struct buf *ct,
+	const struct buf *tag, struct buf *out)
+{
+	uint8_t z[CRYPTO_EC_COORD_LEN], kek[32];
+	struct buf cek = BUF_INIT;
+	enum jose_err rc = JOSE_ERR_KEY;
+
+	if (!crypto_ec_key_has_private(own) || crypto_ecdh_p256(own, h->epk, z) != 0)
+		goto fail;
+	rc = JOSE_ERR_NOMEM;
+	if (jose_concat_kdf(z, sizeof(z), h->alg->name, (const uint8_t *)h->apu.data, h->apu.len,
+			(const uint8_t *)h->apv.data, h->apv.len, kek, h->alg->kek_len) != 0)
+		goto fail;
+	rc = JOSE_ERR_DECRYPT;
+	if (crypto_aes_key_unwrap(kek, h->alg->kek_len, (const uint8_t *)ek->data, ek->len, &cek) != 0 ||
+	    cek.len != h->enc->cek_len)
+		goto fail;
+	rc = content_decrypt(h->enc, &cek, aad, iv, ct, tag, out);
+fail:
+	secure_zero(z, sizeof(z));
+	secure_zero(kek, sizeof(kek));
+	buf_free(&cek);
+	return rc;
+}
+
+enum jose_err jwe_decrypt_ecdh(const char *jwe, size_t len, const struct jwe_ec_key *keys, size_t n,
+	struct buf *plaintext, size_t *used)
+{
+	struct seg parts[JWE_PARTS];
+	struct ecdh_hdr h;
+	struct buf ek = BUF_INIT, iv = BUF_INIT, ct = BUF_INIT, tag = BUF_INIT;
+	enum jose_err rc;
+
+	memset(&h, 0, sizeof(h));
+	rc = split_compact(jwe, len, parts, JWE_PARTS);
+	if (rc != JOSE_OK)
+		goto fail;
+	rc = JOSE_ERR_KEY;
+	if (!plaintext || (!keys && n))
+		goto fail;
+	rc = ecdh_header(&parts[0], &h);
+	if (rc != JOSE_OK)
+		goto fail;
+	rc = JOSE_ERR_MALFORMED;
+	if (seg_decode(&parts[1], &ek) != JOSE_OK || seg_decode(&parts[2], &iv) != JOSE_OK ||
+	    seg_decode(&parts[3], &ct) != JOSE_OK || seg_decode(&parts[4], &tag) != JOSE_OK)
+		goto fail;
+	/* With a kid only the key of that kid is used; without one every key,
+	 * current first. A key that does not open it (DECRYPT) passes to the
+	 * next; any other failure is the JWE's own. */
+	rc = JOSE_ERR_NO_KEY;
+	for (size_t i = 0; i < n; i++) {
+		if (h.has_kid && !(keys[i].kid && strcmp(keys[i].kid, h.kid) == 0))
+			continue;
+		rc = ecdh_try(&h, keys[i].key, &parts[0], &ek, &iv, &ct, &tag, plaintext);
+		if (rc == JOSE_OK && used)
+			*used = i;
+		if (rc != JOSE_ERR_DECRYPT)
+			break;
+	}
+fail:
+	ecdh_hdr_free(&h);
+	buf_free(&ek);
+	buf_free(&iv);
+	buf_free(&ct);
+	buf_free(&tag);
 	return rc;
 }
