@@ -651,6 +651,7 @@ int crypto_aes_gcm_decrypt(const uint8_t *key, size_t key_len, const uint8_t *iv
 		goto fail;
 	if (aad_len && EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
 		goto fail;
+	n = 0; /* the AAD update set it: an empty ciphertext must not count it */
 	if (ct_len && EVP_DecryptUpdate(ctx, dst, &n, ct, (int)ct_len) != 1)
 		goto fail;
 	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN, (void *)tag) != 1)
