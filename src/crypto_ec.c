@@ -1,8 +1,8 @@
 /* crypto_ec: P-256 keys, ES256 and ECDH on OpenSSL 3 EVP (the EC part of
- * the OpenSSL owner; crypto.c holds the rest). Every key in here is on
- * P-256 and carries its public point: private keys are rebuilt from their
- * scalar, so a PEM whose stored public point disagrees is refused rather
- * than used. */
+ * the OpenSSL owner; crypto.c holds the rest). Invariant: every
+ * crypto_ec_key is on P-256 and carries a valid public point: public keys
+ * are checked when made, private keys are rebuilt from their scalar (so a
+ * PEM whose stored public point disagrees is refused rather than used). */
 #include "crypto_ec.h"
 
 #include <limits.h>
@@ -134,9 +134,11 @@ crypto_ec_key *crypto_ec_key_from_public(const uint8_t x[CRYPTO_EC_COORD_LEN],
 	memcpy(point + 1, x, CRYPTO_EC_COORD_LEN);
 	memcpy(point + 1 + CRYPTO_EC_COORD_LEN, y, CRYPTO_EC_COORD_LEN);
 	pkey = from_data(point, NULL);
-	/* on the curve, not infinity, coordinates below p, order n */
+	/* Not infinity, coordinates below p, on the curve: SP 800-56A's partial
+	 * validation, which suffices on P-256 (cofactor 1: every point of the
+	 * curve but infinity has order n, so the n*Q check adds nothing). */
 	ctx = pkey ? EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL) : NULL;
-	if (!ctx || EVP_PKEY_public_check(ctx) != 1) {
+	if (!ctx || EVP_PKEY_public_check_quick(ctx) != 1) {
 		EVP_PKEY_free(pkey);
 		pkey = NULL;
 	}
@@ -392,9 +394,11 @@ int crypto_ecdh_p256(const crypto_ec_key *own, const crypto_ec_key *peer,
 	if (!crypto_ec_key_has_private(own) || !peer || !peer->pkey)
 		goto fail;
 	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, own->pkey, NULL);
-	/* validate_peer = 1: the peer point is checked on P-256 once more */
+	/* No second validation of the peer (validate_peer = 0): every
+	 * crypto_ec_key is a checked P-256 point from the moment it exists
+	 * (crypto_ec_key_from_public checks it, the others compute it). */
 	if (!ctx || EVP_PKEY_derive_init(ctx) != 1 ||
-	    EVP_PKEY_derive_set_peer_ex(ctx, peer->pkey, 1) != 1 ||
+	    EVP_PKEY_derive_set_peer_ex(ctx, peer->pkey, 0) != 1 ||
 	    EVP_PKEY_derive(ctx, z, &n) != 1 || n != CRYPTO_EC_COORD_LEN)
 		goto fail;
 	rc = 0;
