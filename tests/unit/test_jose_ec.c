@@ -151,10 +151,10 @@ static void test_dpop_sample(void)
 	CHECK(jwk_ec_thumbprint(k, jkt) == 0);
 	CHECK_STR(jkt, json_get_str(v, "jkt", NULL));
 	/* one changed character in any segment: refused */
-	for (size_t i = 0; proof[i]; i += 37) {
-		char *bad = strdup(proof);
-		if (bad[i] == '.')
+	for (size_t i = 0; i < strlen(proof); i += 37) {
+		if (proof[i] == '.')
 			continue;
+		char *bad = strdup(proof);
 		bad[i] = bad[i] == 'A' ? 'B' : 'A';
 		CHECK(jws_verify_es256(bad, strlen(bad), &keys, NULL) != JOSE_OK);
 		free(bad);
