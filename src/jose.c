@@ -271,14 +271,33 @@ fail:
 
 /* ---- JWS ---- */
 
+/* A protected header's optional kid: MALFORMED unless a string, NO_KEY
+ * when longer than any kid we store (no key can match). */
+static enum jose_err header_kid(const json_value *hdr, char kid[JWK_KID_MAX], bool *has_kid)
+{
+	const char *k;
+	size_t k_len;
+
+	if (opt_str(hdr, "kid", &k, &k_len) != JOSE_OK)
+		return JOSE_ERR_MALFORMED;
+	*has_kid = k != NULL;
+	if (!k)
+		return JOSE_OK;
+	if (k_len >= JWK_KID_MAX)
+		return JOSE_ERR_NO_KEY;
+	memcpy(kid, k, k_len);
+	kid[k_len] = '\0';
+	return JOSE_OK;
+}
+
 /* Reads the JWS protected header: alg must be want (RS256 or ES256); kid
  * is optional. */
 static enum jose_err jws_header(const struct seg *h, const char *want, char kid[JWK_KID_MAX],
 	bool *has_kid)
 {
 	json_value *hdr = NULL;
-	const char *alg, *k;
-	size_t alg_len, k_len;
+	const char *alg;
+	size_t alg_len;
 	enum jose_err rc = seg_json(h, JOSE_MAX_HEADER_LEN, &hdr);
 
 	if (rc != JOSE_OK)
@@ -293,20 +312,7 @@ static enum jose_err jws_header(const struct seg *h, const char *want, char kid[
 	rc = JOSE_ERR_UNSUPPORTED;
 	if (json_has(hdr, "crit") || json_has(hdr, "zip"))
 		goto fail;
-	rc = JOSE_ERR_MALFORMED;
-	if (opt_str(hdr, "kid", &k, &k_len) != JOSE_OK)
-		goto fail;
-	*has_kid = k != NULL;
-	if (k) {
-		/* Longer than any kid we store: no key can match. */
-		if (k_len >= JWK_KID_MAX) {
-			rc = JOSE_ERR_NO_KEY;
-			goto fail;
-		}
-		memcpy(kid, k, k_len);
-		kid[k_len] = '\0';
-	}
-	rc = JOSE_OK;
+	rc = header_kid(hdr, kid, has_kid);
 fail:
 	json_free(hdr);
 	return rc;
@@ -462,30 +468,51 @@ static enum jose_err gcmkw_params(const json_value *hdr, struct jwe_hdr *h)
 	return JOSE_OK;
 }
 
+static const struct ce_alg *ce_by_name(const char *s, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_LEN(ce_algs); i++)
+		if (str_eq_n(s, len, ce_algs[i].name))
+			return &ce_algs[i];
+	return NULL;
+}
+
+/* What every JWE protected header needs: a JSON object without zip or
+ * crit, with string alg and enc. On JOSE_OK *hdr is the caller's. */
+static enum jose_err jwe_header_open(const struct seg *sg, json_value **hdr, struct seg *alg,
+	struct seg *enc)
+{
+	enum jose_err rc = seg_json(sg, JOSE_MAX_HEADER_LEN, hdr);
+
+	if (rc != JOSE_OK)
+		return rc;
+	rc = JOSE_ERR_UNSUPPORTED;
+	if (json_has(*hdr, "zip") || json_has(*hdr, "crit"))
+		goto fail;
+	rc = JOSE_ERR_MALFORMED;
+	alg->p = json_get_str(*hdr, "alg", &alg->len);
+	enc->p = json_get_str(*hdr, "enc", &enc->len);
+	if (!alg->p || !enc->p)
+		goto fail;
+	return JOSE_OK;
+fail:
+	json_free(*hdr);
+	*hdr = NULL;
+	return rc;
+}
+
 static enum jose_err jwe_header(const struct seg *sg, struct jwe_hdr *h)
 {
 	json_value *hdr = NULL;
-	const char *alg, *enc;
-	size_t alg_len, enc_len;
-	enum jose_err rc = seg_json(sg, JOSE_MAX_HEADER_LEN, &hdr);
+	struct seg alg, enc;
+	enum jose_err rc = jwe_header_open(sg, &hdr, &alg, &enc);
 
 	if (rc != JOSE_OK)
-		goto fail;
-	rc = JOSE_ERR_UNSUPPORTED;
-	if (json_has(hdr, "zip") || json_has(hdr, "crit"))
-		goto fail;
-	rc = JOSE_ERR_MALFORMED;
-	alg = json_get_str(hdr, "alg", &alg_len);
-	enc = json_get_str(hdr, "enc", &enc_len);
-	if (!alg || !enc)
-		goto fail;
+		return rc;
 	rc = JOSE_ERR_ALG;
 	for (size_t i = 0; i < ARRAY_LEN(kw_algs) && !h->alg; i++)
-		if (str_eq_n(alg, alg_len, kw_algs[i].name))
+		if (str_eq_n(alg.p, alg.len, kw_algs[i].name))
 			h->alg = &kw_algs[i];
-	for (size_t i = 0; i < ARRAY_LEN(ce_algs) && !h->enc; i++)
-		if (str_eq_n(enc, enc_len, ce_algs[i].name))
-			h->enc = &ce_algs[i];
+	h->enc = ce_by_name(enc.p, enc.len);
 	if (!h->alg || !h->enc)
 		goto fail;
 	rc = h->alg->kind == KW_GCMKW ? gcmkw_params(hdr, h) : JOSE_OK;
@@ -782,14 +809,6 @@ static void ecdh_hdr_free(struct ecdh_hdr *h)
 	buf_free(&h->apv);
 }
 
-static const struct ce_alg *ce_by_name(const char *s, size_t len)
-{
-	for (size_t i = 0; i < ARRAY_LEN(ce_algs); i++)
-		if (str_eq_n(s, len, ce_algs[i].name))
-			return &ce_algs[i];
-	return NULL;
-}
-
 /* apu / apv: optional base64url strings, decoded (empty when absent). */
 static enum jose_err party_info(const json_value *hdr, const char *name, struct buf *out)
 {
@@ -806,42 +825,26 @@ static enum jose_err party_info(const json_value *hdr, const char *name, struct 
 static enum jose_err ecdh_header(const struct seg *sg, struct ecdh_hdr *h)
 {
 	json_value *hdr = NULL;
-	const char *alg, *enc, *kid;
-	size_t alg_len, enc_len, kid_len;
-	enum jose_err rc = seg_json(sg, JOSE_MAX_HEADER_LEN, &hdr);
+	struct seg alg, enc;
+	enum jose_err rc = jwe_header_open(sg, &hdr, &alg, &enc);
 
 	if (rc != JOSE_OK)
-		goto fail;
-	rc = JOSE_ERR_UNSUPPORTED;
-	if (json_has(hdr, "zip") || json_has(hdr, "crit"))
-		goto fail;
-	rc = JOSE_ERR_MALFORMED;
-	alg = json_get_str(hdr, "alg", &alg_len);
-	enc = json_get_str(hdr, "enc", &enc_len);
-	if (!alg || !enc)
-		goto fail;
+		return rc;
 	rc = JOSE_ERR_ALG;
 	for (size_t i = 0; i < ARRAY_LEN(ecdh_algs) && !h->alg; i++)
-		if (str_eq_n(alg, alg_len, ecdh_algs[i].name))
+		if (str_eq_n(alg.p, alg.len, ecdh_algs[i].name))
 			h->alg = &ecdh_algs[i];
 	for (size_t i = 0; i < ARRAY_LEN(ecdh_encs) && !h->enc; i++)
-		if (str_eq_n(enc, enc_len, ecdh_encs[i]))
-			h->enc = ce_by_name(enc, enc_len);
+		if (str_eq_n(enc.p, enc.len, ecdh_encs[i]))
+			h->enc = ce_by_name(enc.p, enc.len);
 	if (!h->alg || !h->enc)
 		goto fail;
 	rc = JOSE_ERR_MALFORMED;
 	if (json_kind_of(json_get(hdr, "epk")) != JSON_OBJECT ||
-	    party_info(hdr, "apu", &h->apu) != JOSE_OK || party_info(hdr, "apv", &h->apv) != JOSE_OK ||
-	    opt_str(hdr, "kid", &kid, &kid_len) != JOSE_OK)
+	    party_info(hdr, "apu", &h->apu) != JOSE_OK || party_info(hdr, "apv", &h->apv) != JOSE_OK)
 		goto fail;
-	h->has_kid = kid != NULL;
-	if (kid) {
-		rc = JOSE_ERR_NO_KEY; /* longer than any kid we hold */
-		if (kid_len >= JWK_KID_MAX)
-			goto fail;
-		memcpy(h->kid, kid, kid_len);
-		h->kid[kid_len] = '\0';
-	}
+	if ((rc = header_kid(hdr, h->kid, &h->has_kid)) != JOSE_OK)
+		goto fail;
 	/* The invalid-curve defence: the sender's point must be on P-256. */
 	rc = jwk_ec_key(json_get(hdr, "epk"), false, &h->epk);
 fail:

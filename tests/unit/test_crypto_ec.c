@@ -14,17 +14,9 @@
 #include "jose.h"
 #include "json.h"
 #include "util.h"
+#include "vectors.h"
 
 static json_value *note; /* singpass-note-vectors.json */
-
-static json_value *load_json(const char *path)
-{
-	size_t len = 0;
-	char *data = harness_read_file(path, &len);
-	json_value *v = data ? json_parse(data, len, len + 1) : NULL;
-	free(data);
-	return v;
-}
 
 static void b64_32(const char *s, uint8_t out[32])
 {
@@ -287,7 +279,7 @@ static void test_aes_producers(void)
 
 int main(void)
 {
-	note = load_json("tests/vectors/singpass-note-vectors.json");
+	note = vectors_load(SINGPASS_NOTE_VECTORS);
 	CHECK(note != NULL);
 	RUN(test_load);
 	RUN(test_load_refusals);

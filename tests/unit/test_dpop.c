@@ -14,17 +14,9 @@
 #include "json.h"
 #include "sgid.h"
 #include "util.h"
+#include "vectors.h"
 
 static json_value *note;
-
-static json_value *load_json(const char *path)
-{
-	size_t len = 0;
-	char *data = harness_read_file(path, &len);
-	json_value *v = data ? json_parse(data, len, len + 1) : NULL;
-	free(data);
-	return v;
-}
 
 static json_value *segment(const char *tok, int n)
 {
@@ -260,7 +252,7 @@ static void test_htu(void)
 
 int main(void)
 {
-	note = load_json("tests/vectors/singpass-note-vectors.json");
+	note = vectors_load(SINGPASS_NOTE_VECTORS);
 	CHECK(note != NULL);
 	RUN(test_note_vectors);
 	RUN(test_proof);

@@ -14,18 +14,10 @@
 #include "jose.h"
 #include "json.h"
 #include "util.h"
+#include "vectors.h"
 
 static json_value *note;  /* singpass-note-vectors.json */
 static json_value *gen;   /* singpass-jose-vectors.json */
-
-static json_value *load_json(const char *path)
-{
-	size_t len = 0;
-	char *data = harness_read_file(path, &len);
-	json_value *v = data ? json_parse(data, len, len + 1) : NULL;
-	free(data);
-	return v;
-}
 
 /* A JSON value back to text (json.c's writer), for feeding parsers. */
 static void text_of(const json_value *v, struct buf *out)
@@ -629,8 +621,8 @@ static void test_jti(void)
 
 int main(void)
 {
-	note = load_json("tests/vectors/singpass-note-vectors.json");
-	gen = load_json("tests/vectors/singpass-jose-vectors.json");
+	note = vectors_load(SINGPASS_NOTE_VECTORS);
+	gen = vectors_load(SINGPASS_JOSE_VECTORS);
 	CHECK(note && gen);
 	RUN(test_staging_id_token);
 	RUN(test_dpop_sample);
