@@ -1,5 +1,8 @@
-/* jose: JWS RS256 verification against a JWKS, and JWE compact decryption
- * dispatched on the protected header. Built on crypto.h, b64.h, json.h. */
+/* jose: JWS RS256 (sgID) and ES256 (Singpass) verification against a JWKS,
+ * JWE compact decryption dispatched on the protected header (RSA and
+ * symmetric keys in jose.c, ECDH-ES in jose_ecdh.c), and the producing side
+ * (ES256 JWS, EC JWKs and thumbprints, jti: jose_build.c). Built on
+ * crypto.h, crypto_ec.h, b64.h, json.h. */
 #ifndef SGID_JOSE_H
 #define SGID_JOSE_H
 

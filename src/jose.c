@@ -1,7 +1,10 @@
-/* jose: JWKS parsing, JWS RS256 verification and JWE compact decryption.
+/* jose: JWKS parsing (RSA for sgID, EC P-256 for Singpass), JWS RS256 and
+ * ES256 verification, EC JWKs, and JWE compact decryption with RSA and
+ * symmetric keys (ECDH-ES is jose_ecdh.c's; producing is jose_build.c's).
  * Everything here treats its input as hostile: lengths are bounded before
  * any work, algorithms come from allow-lists, and secrets are wiped. */
 #include "jose.h"
+#include "jose_internal.h"
 
 #include <string.h>
 
@@ -9,12 +12,10 @@
 #include "crypto_ec.h"
 #include "util.h"
 
-#define JOSE_MAX_HEADER_LEN  8192        /* decoded protected header */
 #define JWKS_MAX_LEN         (256 * 1024)
 #define JWK_OCT_MAX_LEN      4096
 #define JWK_RSA_MIN_BITS     2048
 #define JWK_RSA_MAX_BITS     8192
-#define JWE_PARTS            5
 #define JWS_PARTS            3
 
 static const char *const jose_errstr[] = {
@@ -40,13 +41,8 @@ const char *jose_strerror(enum jose_err err)
 
 /* ---- compact serialization helpers ---- */
 
-struct seg {
-	const char *p;
-	size_t len;
-};
-
 /* Splits on '.' into exactly want parts. */
-static enum jose_err split_compact(const char *s, size_t len, struct seg *parts, size_t want)
+enum jose_err jose_split_compact(const char *s, size_t len, struct jose_seg *parts, size_t want)
 {
 	size_t n = 0, start = 0;
 
@@ -67,13 +63,13 @@ static enum jose_err split_compact(const char *s, size_t len, struct seg *parts,
 	return n == want ? JOSE_OK : JOSE_ERR_MALFORMED;
 }
 
-static enum jose_err seg_decode(const struct seg *sg, struct buf *out)
+enum jose_err jose_seg_decode(const struct jose_seg *sg, struct buf *out)
 {
 	return b64url_decode(sg->p, sg->len, out) == 0 ? JOSE_OK : JOSE_ERR_MALFORMED;
 }
 
 /* Decodes a segment holding a JSON object. */
-static enum jose_err seg_json(const struct seg *sg, size_t max, json_value **out)
+enum jose_err jose_seg_json(const struct jose_seg *sg, size_t max, json_value **out)
 {
 	struct buf raw = BUF_INIT;
 	enum jose_err rc = JOSE_ERR_MALFORMED;
@@ -96,7 +92,7 @@ fail:
 }
 
 /* Optional string member: absent is fine, present must be a string. */
-static enum jose_err opt_str(const json_value *obj, const char *name, const char **s, size_t *len)
+enum jose_err jose_opt_str(const json_value *obj, const char *name, const char **s, size_t *len)
 {
 	*s = NULL;
 	*len = 0;
@@ -176,8 +172,6 @@ fail:
 	return k;
 }
 
-static enum jose_err jwk_ec_key(const json_value *jwk, bool want_private, crypto_ec_key **out);
-
 /* Fills slot from one JWK; false when the key is not one we keep: kty
  * (RSA or EC P-256) and alg (RS256 or ES256) as asked, use sig or absent,
  * key_ops allowing verify when present. */
@@ -193,11 +187,11 @@ static bool jwk_load(const json_value *jwk, bool ec, struct jwk *slot)
 	if (!str_absent_or(jwk, "use", "sig") || !str_absent_or(jwk, "alg", ec ? "ES256" : "RS256") ||
 	    !key_ops_allow_verify(jwk))
 		return false;
-	if (opt_str(jwk, "kid", &kid, &kid_len) != JOSE_OK || kid_len >= JWK_KID_MAX)
+	if (jose_opt_str(jwk, "kid", &kid, &kid_len) != JOSE_OK || kid_len >= JWK_KID_MAX)
 		return false;
 	if (ec) {
 		/* never a private key here, whatever the document holds */
-		if (jwk_ec_key(jwk, false, &slot->ec) != JOSE_OK)
+		if (jose_jwk_ec_key(jwk, false, &slot->ec) != JOSE_OK)
 			return false;
 	} else if (!(slot->key = jwk_rsa_key(jwk))) {
 		return false;
@@ -273,12 +267,12 @@ fail:
 
 /* A protected header's optional kid: MALFORMED unless a string, NO_KEY
  * when longer than any kid we store (no key can match). */
-static enum jose_err header_kid(const json_value *hdr, char kid[JWK_KID_MAX], bool *has_kid)
+enum jose_err jose_header_kid(const json_value *hdr, char kid[JWK_KID_MAX], bool *has_kid)
 {
 	const char *k;
 	size_t k_len;
 
-	if (opt_str(hdr, "kid", &k, &k_len) != JOSE_OK)
+	if (jose_opt_str(hdr, "kid", &k, &k_len) != JOSE_OK)
 		return JOSE_ERR_MALFORMED;
 	*has_kid = k != NULL;
 	if (!k)
@@ -292,13 +286,13 @@ static enum jose_err header_kid(const json_value *hdr, char kid[JWK_KID_MAX], bo
 
 /* Reads the JWS protected header: alg must be want (RS256 or ES256); kid
  * is optional. */
-static enum jose_err jws_header(const struct seg *h, const char *want, char kid[JWK_KID_MAX],
+static enum jose_err jws_header(const struct jose_seg *h, const char *want, char kid[JWK_KID_MAX],
 	bool *has_kid)
 {
 	json_value *hdr = NULL;
 	const char *alg;
 	size_t alg_len;
-	enum jose_err rc = seg_json(h, JOSE_MAX_HEADER_LEN, &hdr);
+	enum jose_err rc = jose_seg_json(h, JOSE_MAX_HEADER_LEN, &hdr);
 
 	if (rc != JOSE_OK)
 		goto fail;
@@ -312,7 +306,7 @@ static enum jose_err jws_header(const struct seg *h, const char *want, char kid[
 	rc = JOSE_ERR_UNSUPPORTED;
 	if (json_has(hdr, "crit") || json_has(hdr, "zip"))
 		goto fail;
-	rc = header_kid(hdr, kid, has_kid);
+	rc = jose_header_kid(hdr, kid, has_kid);
 fail:
 	json_free(hdr);
 	return rc;
@@ -325,7 +319,7 @@ static bool kid_matches(const struct jwk *key, const char *kid)
 
 /* Tries the keys kid allows; NO_KEY when none was eligible or, without a
  * kid, none verified. */
-static enum jose_err jws_check_sig(const struct seg parts[JWS_PARTS], const struct jwks *keys,
+static enum jose_err jws_check_sig(const struct jose_seg parts[JWS_PARTS], const struct jwks *keys,
 	bool ec, const char *kid, bool has_kid)
 {
 	struct buf sig = BUF_INIT;
@@ -334,7 +328,7 @@ static enum jose_err jws_check_sig(const struct seg parts[JWS_PARTS], const stru
 	bool tried = false;
 	enum jose_err rc = JOSE_ERR_MALFORMED;
 
-	if (seg_decode(&parts[2], &sig) != JOSE_OK || sig.len == 0)
+	if (jose_seg_decode(&parts[2], &sig) != JOSE_OK || sig.len == 0)
 		goto fail;
 	rc = JOSE_ERR_NO_KEY;
 	for (size_t i = 0; keys && i < keys->n && i < JWKS_MAX_KEYS; i++) {
@@ -360,14 +354,14 @@ fail:
 static enum jose_err jws_verify(const char *jws, size_t len, const struct jwks *keys, bool ec,
 	json_value **payload)
 {
-	struct seg parts[JWS_PARTS];
+	struct jose_seg parts[JWS_PARTS];
 	char kid[JWK_KID_MAX];
 	bool has_kid = false;
 	enum jose_err rc;
 
 	if (payload)
 		*payload = NULL;
-	rc = split_compact(jws, len, parts, JWS_PARTS);
+	rc = jose_split_compact(jws, len, parts, JWS_PARTS);
 	if (rc != JOSE_OK)
 		return rc;
 	rc = jws_header(&parts[0], ec ? "ES256" : "RS256", kid, &has_kid);
@@ -378,7 +372,7 @@ static enum jose_err jws_verify(const char *jws, size_t len, const struct jwks *
 		return rc;
 	/* Only parse the payload once it is authenticated. */
 	json_value *body = NULL;
-	rc = seg_json(&parts[1], JOSE_MAX_TOKEN_LEN, &body);
+	rc = jose_seg_json(&parts[1], JOSE_MAX_TOKEN_LEN, &body);
 	if (rc != JOSE_OK)
 		return rc;
 	if (payload)
@@ -403,19 +397,11 @@ enum jose_err jws_verify_es256(const char *jws, size_t len, const struct jwks *k
 /* ---- JWE ---- */
 
 enum kw_kind { KW_RSA_OAEP, KW_RSA_OAEP_256, KW_DIR, KW_GCMKW, KW_AESKW };
-enum ce_kind { CE_GCM, CE_CBC_HS };
 
 struct kw_alg {
 	const char *name;
 	enum kw_kind kind;
 	size_t kek_len; /* AES key-wrapping key size; 0 when not AES */
-};
-
-struct ce_alg {
-	const char *name;
-	enum ce_kind kind;
-	size_t cek_len;
-	enum crypto_md md; /* CBC-HS only */
 };
 
 static const struct kw_alg kw_algs[] = {
@@ -430,7 +416,7 @@ static const struct kw_alg kw_algs[] = {
 	{ "A256KW", KW_AESKW, 32 },
 };
 
-static const struct ce_alg ce_algs[] = {
+static const struct jose_ce_alg ce_algs[] = {
 	{ "A128GCM", CE_GCM, 16, CRYPTO_SHA256 },
 	{ "A192GCM", CE_GCM, 24, CRYPTO_SHA256 },
 	{ "A256GCM", CE_GCM, 32, CRYPTO_SHA256 },
@@ -441,7 +427,7 @@ static const struct ce_alg ce_algs[] = {
 
 struct jwe_hdr {
 	const struct kw_alg *alg;
-	const struct ce_alg *enc;
+	const struct jose_ce_alg *enc;
 	struct buf kw_iv;  /* AxxxGCMKW only */
 	struct buf kw_tag;
 };
@@ -468,7 +454,7 @@ static enum jose_err gcmkw_params(const json_value *hdr, struct jwe_hdr *h)
 	return JOSE_OK;
 }
 
-static const struct ce_alg *ce_by_name(const char *s, size_t len)
+const struct jose_ce_alg *jose_ce_by_name(const char *s, size_t len)
 {
 	for (size_t i = 0; i < ARRAY_LEN(ce_algs); i++)
 		if (str_eq_n(s, len, ce_algs[i].name))
@@ -478,10 +464,10 @@ static const struct ce_alg *ce_by_name(const char *s, size_t len)
 
 /* What every JWE protected header needs: a JSON object without zip or
  * crit, with string alg and enc. On JOSE_OK *hdr is the caller's. */
-static enum jose_err jwe_header_open(const struct seg *sg, json_value **hdr, struct seg *alg,
-	struct seg *enc)
+enum jose_err jose_jwe_header_open(const struct jose_seg *sg, json_value **hdr, struct jose_seg *alg,
+	struct jose_seg *enc)
 {
-	enum jose_err rc = seg_json(sg, JOSE_MAX_HEADER_LEN, hdr);
+	enum jose_err rc = jose_seg_json(sg, JOSE_MAX_HEADER_LEN, hdr);
 
 	if (rc != JOSE_OK)
 		return rc;
@@ -500,11 +486,11 @@ fail:
 	return rc;
 }
 
-static enum jose_err jwe_header(const struct seg *sg, struct jwe_hdr *h)
+static enum jose_err jwe_header(const struct jose_seg *sg, struct jwe_hdr *h)
 {
 	json_value *hdr = NULL;
-	struct seg alg, enc;
-	enum jose_err rc = jwe_header_open(sg, &hdr, &alg, &enc);
+	struct jose_seg alg, enc;
+	enum jose_err rc = jose_jwe_header_open(sg, &hdr, &alg, &enc);
 
 	if (rc != JOSE_OK)
 		return rc;
@@ -512,7 +498,7 @@ static enum jose_err jwe_header(const struct seg *sg, struct jwe_hdr *h)
 	for (size_t i = 0; i < ARRAY_LEN(kw_algs) && !h->alg; i++)
 		if (str_eq_n(alg.p, alg.len, kw_algs[i].name))
 			h->alg = &kw_algs[i];
-	h->enc = ce_by_name(enc.p, enc.len);
+	h->enc = jose_ce_by_name(enc.p, enc.len);
 	if (!h->alg || !h->enc)
 		goto fail;
 	rc = h->alg->kind == KW_GCMKW ? gcmkw_params(hdr, h) : JOSE_OK;
@@ -569,8 +555,8 @@ static enum jose_err jwe_unwrap(const struct jwe_hdr *h, const struct jwe_key *k
 }
 
 /* RFC 7518 §5.2.2.1: MAC over AAD || IV || CT || AL, then AES-CBC. */
-static enum jose_err cbc_hs_decrypt(const struct ce_alg *enc, const struct buf *cek,
-	const struct seg *aad, const struct buf *iv, const struct buf *ct, const struct buf *tag,
+static enum jose_err cbc_hs_decrypt(const struct jose_ce_alg *enc, const struct buf *cek,
+	const struct jose_seg *aad, const struct buf *iv, const struct buf *ct, const struct buf *tag,
 	struct buf *out)
 {
 	struct buf mac_in = BUF_INIT;
@@ -604,8 +590,8 @@ fail:
 	return rc;
 }
 
-static enum jose_err content_decrypt(const struct ce_alg *enc, const struct buf *cek,
-	const struct seg *aad, const struct buf *iv, const struct buf *ct, const struct buf *tag,
+enum jose_err jose_content_decrypt(const struct jose_ce_alg *enc, const struct buf *cek,
+	const struct jose_seg *aad, const struct buf *iv, const struct buf *ct, const struct buf *tag,
 	struct buf *out)
 {
 	if (enc->kind == CE_CBC_HS)
@@ -623,12 +609,12 @@ static enum jose_err content_decrypt(const struct ce_alg *enc, const struct buf 
 enum jose_err jwe_decrypt(const char *jwe, size_t len, const struct jwe_key *key,
 	struct buf *plaintext)
 {
-	struct seg parts[JWE_PARTS];
+	struct jose_seg parts[JWE_PARTS];
 	struct jwe_hdr h = { NULL, NULL, BUF_INIT, BUF_INIT };
 	struct buf ek = BUF_INIT, iv = BUF_INIT, ct = BUF_INIT, tag = BUF_INIT, cek = BUF_INIT;
 	enum jose_err rc;
 
-	rc = split_compact(jwe, len, parts, JWE_PARTS);
+	rc = jose_split_compact(jwe, len, parts, JWE_PARTS);
 	if (rc != JOSE_OK)
 		goto fail;
 	rc = JOSE_ERR_KEY;
@@ -638,13 +624,13 @@ enum jose_err jwe_decrypt(const char *jwe, size_t len, const struct jwe_key *key
 	if (rc != JOSE_OK)
 		goto fail;
 	rc = JOSE_ERR_MALFORMED;
-	if (seg_decode(&parts[1], &ek) != JOSE_OK || seg_decode(&parts[2], &iv) != JOSE_OK ||
-	    seg_decode(&parts[3], &ct) != JOSE_OK || seg_decode(&parts[4], &tag) != JOSE_OK)
+	if (jose_seg_decode(&parts[1], &ek) != JOSE_OK || jose_seg_decode(&parts[2], &iv) != JOSE_OK ||
+	    jose_seg_decode(&parts[3], &ct) != JOSE_OK || jose_seg_decode(&parts[4], &tag) != JOSE_OK)
 		goto fail;
 	rc = jwe_unwrap(&h, key, &ek, &cek);
 	if (rc != JOSE_OK)
 		goto fail;
-	rc = content_decrypt(h.enc, &cek, &parts[0], &iv, &ct, &tag, plaintext);
+	rc = jose_content_decrypt(h.enc, &cek, &parts[0], &iv, &ct, &tag, plaintext);
 fail:
 	jwe_hdr_free(&h);
 	buf_free(&ek);
@@ -729,7 +715,7 @@ static enum jose_err ec_member(const json_value *jwk, const char *name, uint8_t 
 /* kty EC, crv P-256, x and y a valid point (crypto_ec_key_from_public
  * refuses off-curve points and infinity); with want_private also d, whose
  * public point must be (x, y). */
-static enum jose_err jwk_ec_key(const json_value *jwk, bool want_private, crypto_ec_key **out)
+enum jose_err jose_jwk_ec_key(const json_value *jwk, bool want_private, crypto_ec_key **out)
 {
 	uint8_t x[32], y[32], d[32];
 	crypto_ec_key *pub = NULL;
@@ -770,211 +756,7 @@ enum jose_err jwk_ec_parse(const char *json, size_t len, bool want_private, cryp
 		return JOSE_ERR_TOO_LARGE;
 	jwk = json_parse(json, len, JWK_EC_MAX_LEN);
 	if (json_kind_of(jwk) == JSON_OBJECT)
-		rc = jwk_ec_key(jwk, want_private, out);
+		rc = jose_jwk_ec_key(jwk, want_private, out);
 	json_free(jwk);
-	return rc;
-}
-
-/* ---- JWE with ECDH-ES key agreement (RFC 7518 §4.6) ---- */
-
-/* Only the key-wrapping modes: Singpass publishes ECDH-ES+AxxxKW enc keys,
- * and direct ECDH-ES (no wrapped key) is not among the algorithms its
- * JWKS rules allow, so it is refused. Content: the two Singpass sends. */
-struct ecdh_alg {
-	const char *name;
-	size_t kek_len;
-};
-static const struct ecdh_alg ecdh_algs[] = {
-	{ "ECDH-ES+A128KW", 16 },
-	{ "ECDH-ES+A192KW", 24 },
-	{ "ECDH-ES+A256KW", 32 },
-};
-static const char *const ecdh_encs[] = { "A256CBC-HS512", "A256GCM" };
-
-#define JWE_APU_MAX 256  /* decoded apu / apv bytes */
-
-struct ecdh_hdr {
-	const struct ecdh_alg *alg;
-	const struct ce_alg *enc;
-	crypto_ec_key *epk;
-	struct buf apu, apv;
-	char kid[JWK_KID_MAX];
-	bool has_kid;
-};
-
-static void ecdh_hdr_free(struct ecdh_hdr *h)
-{
-	crypto_ec_key_free(h->epk);
-	buf_free(&h->apu);
-	buf_free(&h->apv);
-}
-
-/* apu / apv: optional base64url strings, decoded (empty when absent). */
-static enum jose_err party_info(const json_value *hdr, const char *name, struct buf *out)
-{
-	const char *s;
-	size_t len;
-
-	if (opt_str(hdr, name, &s, &len) != JOSE_OK)
-		return JOSE_ERR_MALFORMED;
-	if (s && (len > b64url_encoded_len(JWE_APU_MAX) || b64url_decode(s, len, out) != 0))
-		return JOSE_ERR_MALFORMED;
-	return JOSE_OK;
-}
-
-static enum jose_err ecdh_header(const struct seg *sg, struct ecdh_hdr *h)
-{
-	json_value *hdr = NULL;
-	struct seg alg, enc;
-	enum jose_err rc = jwe_header_open(sg, &hdr, &alg, &enc);
-
-	if (rc != JOSE_OK)
-		return rc;
-	rc = JOSE_ERR_ALG;
-	for (size_t i = 0; i < ARRAY_LEN(ecdh_algs) && !h->alg; i++)
-		if (str_eq_n(alg.p, alg.len, ecdh_algs[i].name))
-			h->alg = &ecdh_algs[i];
-	for (size_t i = 0; i < ARRAY_LEN(ecdh_encs) && !h->enc; i++)
-		if (str_eq_n(enc.p, enc.len, ecdh_encs[i]))
-			h->enc = ce_by_name(enc.p, enc.len);
-	if (!h->alg || !h->enc)
-		goto fail;
-	rc = JOSE_ERR_MALFORMED;
-	if (json_kind_of(json_get(hdr, "epk")) != JSON_OBJECT ||
-	    party_info(hdr, "apu", &h->apu) != JOSE_OK || party_info(hdr, "apv", &h->apv) != JOSE_OK)
-		goto fail;
-	if ((rc = header_kid(hdr, h->kid, &h->has_kid)) != JOSE_OK)
-		goto fail;
-	/* The invalid-curve defence: the sender's point must be on P-256. */
-	rc = jwk_ec_key(json_get(hdr, "epk"), false, &h->epk);
-fail:
-	json_free(hdr);
-	return rc;
-}
-
-static void put_be32(struct buf *b, uint32_t v)
-{
-	uint8_t be[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-	/* room is reserved by the caller */
-	memcpy(b->data + b->len, be, 4);
-	b->len += 4;
-}
-
-int jose_concat_kdf(const uint8_t *z, size_t z_len, const char *alg_id,
-	const uint8_t *apu, size_t apu_len, const uint8_t *apv, size_t apv_len,
-	uint8_t *out, size_t out_len)
-{
-	struct buf in = BUF_INIT;
-	size_t id_len = alg_id ? strlen(alg_id) : 0;
-	uint8_t md[32];
-	int rc = -1;
-
-	if (!z || !alg_id || !out || out_len == 0 || out_len > 64 || apu_len > JWE_APU_MAX ||
-	    apv_len > JWE_APU_MAX || (apu_len && !apu) || (apv_len && !apv))
-		return -1;
-	/* SHA-256(counter || Z || AlgorithmID || PartyUInfo || PartyVInfo ||
-	 * SuppPubInfo), one round per 32 bytes of key */
-	for (uint32_t round = 1; (size_t)(round - 1) * 32 < out_len; round++) {
-		buf_reset(&in);
-		if (buf_reserve(&in, 4 * 5 + z_len + id_len + apu_len + apv_len) != 0)
-			goto fail;
-		put_be32(&in, round);
-		memcpy(in.data + in.len, z, z_len);
-		in.len += z_len;
-		put_be32(&in, (uint32_t)id_len);
-		memcpy(in.data + in.len, alg_id, id_len);
-		in.len += id_len;
-		put_be32(&in, (uint32_t)apu_len);
-		if (apu_len)
-			memcpy(in.data + in.len, apu, apu_len);
-		in.len += apu_len;
-		put_be32(&in, (uint32_t)apv_len);
-		if (apv_len)
-			memcpy(in.data + in.len, apv, apv_len);
-		in.len += apv_len;
-		put_be32(&in, (uint32_t)(out_len * 8));
-		if (crypto_sha256(in.data, in.len, md) != 0)
-			goto fail;
-		size_t off = (size_t)(round - 1) * 32, n = out_len - off < 32 ? out_len - off : 32;
-		memcpy(out + off, md, n);
-	}
-	rc = 0;
-fail:
-	secure_zero(md, sizeof(md));
-	buf_free(&in);
-	if (rc != 0)
-		secure_zero(out, out_len);
-	return rc;
-}
-
-/* One recipient key: agree, derive the KEK, unwrap the CEK, open the
- * content. JOSE_ERR_DECRYPT when this key does not fit. */
-static enum jose_err ecdh_try(const struct ecdh_hdr *h, const crypto_ec_key *own,
-	const struct seg *aad, const struct buf *ek, const struct buf *iv, const struct buf *ct,
-	const struct buf *tag, struct buf *out)
-{
-	uint8_t z[CRYPTO_EC_COORD_LEN], kek[32];
-	struct buf cek = BUF_INIT;
-	enum jose_err rc = JOSE_ERR_KEY;
-
-	if (!crypto_ec_key_has_private(own) || crypto_ecdh_p256(own, h->epk, z) != 0)
-		goto fail;
-	rc = JOSE_ERR_NOMEM;
-	if (jose_concat_kdf(z, sizeof(z), h->alg->name, (const uint8_t *)h->apu.data, h->apu.len,
-			(const uint8_t *)h->apv.data, h->apv.len, kek, h->alg->kek_len) != 0)
-		goto fail;
-	rc = JOSE_ERR_DECRYPT;
-	if (crypto_aes_key_unwrap(kek, h->alg->kek_len, (const uint8_t *)ek->data, ek->len, &cek) != 0 ||
-	    cek.len != h->enc->cek_len)
-		goto fail;
-	rc = content_decrypt(h->enc, &cek, aad, iv, ct, tag, out);
-fail:
-	secure_zero(z, sizeof(z));
-	secure_zero(kek, sizeof(kek));
-	buf_free(&cek);
-	return rc;
-}
-
-enum jose_err jwe_decrypt_ecdh(const char *jwe, size_t len, const struct jwe_ec_key *keys, size_t n,
-	struct buf *plaintext, size_t *used)
-{
-	struct seg parts[JWE_PARTS];
-	struct ecdh_hdr h;
-	struct buf ek = BUF_INIT, iv = BUF_INIT, ct = BUF_INIT, tag = BUF_INIT;
-	enum jose_err rc;
-
-	memset(&h, 0, sizeof(h));
-	rc = split_compact(jwe, len, parts, JWE_PARTS);
-	if (rc != JOSE_OK)
-		goto fail;
-	rc = JOSE_ERR_KEY;
-	if (!plaintext || (!keys && n))
-		goto fail;
-	rc = ecdh_header(&parts[0], &h);
-	if (rc != JOSE_OK)
-		goto fail;
-	rc = JOSE_ERR_MALFORMED;
-	if (seg_decode(&parts[1], &ek) != JOSE_OK || seg_decode(&parts[2], &iv) != JOSE_OK ||
-	    seg_decode(&parts[3], &ct) != JOSE_OK || seg_decode(&parts[4], &tag) != JOSE_OK)
-		goto fail;
-	/* With a kid only the key of that kid is used; without one every key,
-	 * current first. A key that does not open it (DECRYPT) passes to the
-	 * next; any other failure is the JWE's own. */
-	rc = JOSE_ERR_NO_KEY;
-	for (size_t i = 0; i < n; i++) {
-		if (h.has_kid && !(keys[i].kid && strcmp(keys[i].kid, h.kid) == 0))
-			continue;
-		rc = ecdh_try(&h, keys[i].key, &parts[0], &ek, &iv, &ct, &tag, plaintext);
-		if (rc == JOSE_OK && used)
-			*used = i;
-		if (rc != JOSE_ERR_DECRYPT)
-			break;
-	}
-fail:
-	ecdh_hdr_free(&h);
-	buf_free(&ek);
-	buf_free(&iv);
-	buf_free(&ct);
-	buf_free(&tag);
 	return rc;
 }
