@@ -93,18 +93,22 @@ static EVP_PKEY *from_data(const uint8_t point[EC_POINT_LEN], const BIGNUM *d)
 		goto fail;
 fail:
 	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params); /* OSSL_PARAM_BLD_to_param clears the BN copy on free */
+	OSSL_PARAM_free(params); /* a secure d sits in a block this clears */
 	OSSL_PARAM_BLD_free(bld);
 	return pkey;
 }
 
+/* The key pair of scalar d. The scalar is copied to a secure BIGNUM first:
+ * OSSL_PARAM_BLD then keeps it in a block that is wiped when freed. */
 static crypto_ec_key *keypair_from_bn(const BIGNUM *d)
 {
 	uint8_t point[EC_POINT_LEN];
+	BIGNUM *sd = BN_secure_new();
 	crypto_ec_key *k = NULL;
 
-	if (public_point(d, point) == 0)
-		k = wrap(from_data(point, d), true);
+	if (sd && BN_copy(sd, d) && public_point(sd, point) == 0)
+		k = wrap(from_data(point, sd), true);
+	BN_clear_free(sd);
 	ERR_clear_error();
 	return k;
 }
@@ -208,7 +212,8 @@ crypto_ec_key *crypto_ec_key_load_pem(const char *pem, size_t len, char *err, si
 		why = len ? "private key file too long" : "private key file empty";
 		goto fail;
 	}
-	if (contains(pem, len, "ENCRYPTED")) {
+	/* PKCS#8 "ENCRYPTED PRIVATE KEY" and a traditional PEM's Proc-Type */
+	if (contains(pem, len, "ENCRYPTED PRIVATE KEY-----") || contains(pem, len, "4,ENCRYPTED")) {
 		why = "encrypted private keys are not supported";
 		goto fail;
 	}

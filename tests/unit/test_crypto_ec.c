@@ -45,6 +45,8 @@ static void test_load(void)
 		/* P-256 spelled out as explicit parameters: the same curve; the key
 		 * is rebuilt on the named group from its scalar */
 		"tests/vectors/test-ec-p256-explicit-key.pem",
+		/* `openssl ecparam -genkey` without -noout: EC PARAMETERS first */
+		"tests/vectors/test-ec-p256-params-key.pem",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
 		err[0] = '\0';
@@ -71,6 +73,8 @@ static void test_load_refusals(void)
 		{ "tests/vectors/test-ec-p384-key.pem", "P-256" },
 		{ "tests/vectors/test-ec-secp256k1-key.pem", "P-256" },
 		{ "tests/vectors/test-ed25519-key.pem", "not an EC key" },
+		{ "tests/vectors/test-ec-p256-encrypted-key.pem", "encrypted" },
+		{ "tests/vectors/test-ec-p256-sec1-encrypted-key.pem", "encrypted" },
 	};
 	char err[160];
 
