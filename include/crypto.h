@@ -73,6 +73,13 @@ int crypto_aes_gcm_encrypt(const uint8_t *key, size_t key_len, const uint8_t *iv
 /* AES-CBC with PKCS#7 padding; key 16, 24 or 32 bytes; IV 16 bytes. */
 int crypto_aes_cbc_decrypt(const uint8_t *key, size_t key_len, const uint8_t iv[16],
 	const uint8_t *ct, size_t ct_len, struct buf *out);
+/* Encrypting counterparts of the two above, for JWE producers in tests,
+ * fuzz seeds and the bench: the service only decrypts. wrap takes 16+
+ * bytes, a multiple of 8, and appends len + 8 bytes. */
+int crypto_aes_cbc_encrypt(const uint8_t *key, size_t key_len, const uint8_t iv[16],
+	const uint8_t *pt, size_t pt_len, struct buf *out);
+int crypto_aes_key_wrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t len,
+	struct buf *out);
 /* RFC 3394 AES key unwrap; kek 16, 24 or 32 bytes. */
 int crypto_aes_key_unwrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t len,
 	struct buf *out);

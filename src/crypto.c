@@ -651,6 +651,7 @@ int crypto_aes_gcm_decrypt(const uint8_t *key, size_t key_len, const uint8_t *iv
 		goto fail;
 	if (aad_len && EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
 		goto fail;
+	n = 0; /* the AAD update set it: an empty ciphertext must not count it */
 	if (ct_len && EVP_DecryptUpdate(ctx, dst, &n, ct, (int)ct_len) != 1)
 		goto fail;
 	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN, (void *)tag) != 1)
@@ -704,70 +705,71 @@ fail:
 	return rc;
 }
 
-int crypto_aes_cbc_decrypt(const uint8_t *key, size_t key_len, const uint8_t iv[16],
-	const uint8_t *ct, size_t ct_len, struct buf *out)
+/* One AES pass (CBC or key wrap) over in[0..len), appended to out: want
+ * bytes exactly when want > 0. A failure (a bad padding or integrity
+ * value, for decryption) wipes what was written and appends nothing. */
+static int aes_pass(const EVP_CIPHER *c, int encrypt, const uint8_t *key, const uint8_t *iv,
+	const uint8_t *in, size_t len, size_t want, struct buf *out)
 {
-	const EVP_CIPHER *c = aes(AES_CBC, key_len);
 	EVP_CIPHER_CTX *ctx = NULL;
 	unsigned char *dst = NULL;
 	int n = 0, fin = 0, rc = -1;
 
-	if (!c || ct_len == 0 || ct_len % AES_BLOCK != 0 || !len_ok(ct_len))
-		goto fail;
-	if (buf_reserve(out, ct_len + AES_BLOCK) != 0)
-		goto fail;
-	dst = (unsigned char *)out->data + out->len;
-	ctx = EVP_CIPHER_CTX_new();
-	if (!ctx || EVP_DecryptInit_ex(ctx, c, NULL, key, iv) != 1)
-		goto fail;
-	if (EVP_DecryptUpdate(ctx, dst, &n, ct, (int)ct_len) != 1)
-		goto fail;
-	if (EVP_DecryptFinal_ex(ctx, dst + n, &fin) != 1) /* bad padding */
-		goto fail;
-	out->len += (size_t)n + (size_t)fin;
-	out->data[out->len] = '\0';
-	rc = 0;
-fail:
-	if (rc != 0 && dst)
-		secure_zero(dst, ct_len + AES_BLOCK);
-	EVP_CIPHER_CTX_free(ctx);
-	ERR_clear_error();
-	return rc;
-}
-
-int crypto_aes_key_unwrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t len,
-	struct buf *out)
-{
-	const EVP_CIPHER *c = aes(AES_WRAP, kek_len);
-	EVP_CIPHER_CTX *ctx = NULL;
-	unsigned char *dst = NULL;
-	int n = 0, fin = 0, rc = -1;
-
-	/* RFC 3394: at least two 64-bit blocks of key data plus the IV block. */
-	if (!c || len < 24 || len % 8 != 0 || !len_ok(len))
-		goto fail;
-	if (buf_reserve(out, len + AES_BLOCK) != 0)
+	if (!c || !len_ok(len) || buf_reserve(out, len + 2 * AES_BLOCK) != 0)
 		goto fail;
 	dst = (unsigned char *)out->data + out->len;
 	ctx = EVP_CIPHER_CTX_new();
 	if (!ctx)
 		goto fail;
-	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	if (EVP_DecryptInit_ex(ctx, c, NULL, kek, NULL) != 1)
+	if (EVP_CIPHER_get_mode(c) == EVP_CIPH_WRAP_MODE)
+		EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+	if (EVP_CipherInit_ex(ctx, c, NULL, key, iv, encrypt) != 1 ||
+	    (len && EVP_CipherUpdate(ctx, dst, &n, in, (int)len) != 1) ||
+	    EVP_CipherFinal_ex(ctx, dst + n, &fin) != 1)
 		goto fail;
-	if (EVP_DecryptUpdate(ctx, dst, &n, in, (int)len) != 1 || n <= 0)
+	size_t got = (size_t)n + (size_t)fin;
+	if (want && got != want)
 		goto fail;
-	if (EVP_DecryptFinal_ex(ctx, dst + n, &fin) != 1)
-		goto fail;
-	if ((size_t)n + (size_t)fin != len - 8)
-		goto fail;
-	out->len += len - 8;
+	out->len += got;
 	out->data[out->len] = '\0';
 	rc = 0;
 fail:
 	if (rc != 0 && dst)
-		secure_zero(dst, len + AES_BLOCK);
+		secure_zero(dst, len + 2 * AES_BLOCK);
 	EVP_CIPHER_CTX_free(ctx);
 	ERR_clear_error();
 	return rc;
+}
+
+int crypto_aes_cbc_decrypt(const uint8_t *key, size_t key_len, const uint8_t iv[16],
+	const uint8_t *ct, size_t ct_len, struct buf *out)
+{
+	if (ct_len == 0 || ct_len % AES_BLOCK != 0)
+		return -1;
+	return aes_pass(aes(AES_CBC, key_len), 0, key, iv, ct, ct_len, 0, out);
+}
+
+/* The encrypting counterparts of CBC and key unwrap: JWE producers in tests,
+ * fuzz seeds and the bench (the service itself only decrypts). */
+int crypto_aes_cbc_encrypt(const uint8_t *key, size_t key_len, const uint8_t iv[16],
+	const uint8_t *pt, size_t pt_len, struct buf *out)
+{
+	return aes_pass(aes(AES_CBC, key_len), 1, key, iv, pt, pt_len, 0, out);
+}
+
+int crypto_aes_key_wrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t len,
+	struct buf *out)
+{
+	if (len < 16 || len % 8 != 0)
+		return -1;
+	return aes_pass(aes(AES_WRAP, kek_len), 1, kek, NULL, in, len, len + 8, out);
+}
+
+int crypto_aes_key_unwrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t len,
+	struct buf *out)
+{
+	/* RFC 3394: at least two 64-bit blocks of key data plus the IV block. */
+	if (len < 24 || len % 8 != 0)
+		return -1;
+	return aes_pass(aes(AES_WRAP, kek_len), 0, kek, NULL, in, len, len - 8, out);
 }

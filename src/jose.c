@@ -1,19 +1,21 @@
-/* jose: JWKS parsing, JWS RS256 verification and JWE compact decryption.
+/* jose: JWKS parsing (RSA for sgID, EC P-256 for Singpass), JWS RS256 and
+ * ES256 verification, EC JWKs, and JWE compact decryption with RSA and
+ * symmetric keys (ECDH-ES is jose_ecdh.c's; producing is jose_build.c's).
  * Everything here treats its input as hostile: lengths are bounded before
  * any work, algorithms come from allow-lists, and secrets are wiped. */
 #include "jose.h"
+#include "jose_internal.h"
 
 #include <string.h>
 
 #include "b64.h"
+#include "crypto_ec.h"
 #include "util.h"
 
-#define JOSE_MAX_HEADER_LEN  8192        /* decoded protected header */
 #define JWKS_MAX_LEN         (256 * 1024)
 #define JWK_OCT_MAX_LEN      4096
 #define JWK_RSA_MIN_BITS     2048
 #define JWK_RSA_MAX_BITS     8192
-#define JWE_PARTS            5
 #define JWS_PARTS            3
 
 static const char *const jose_errstr[] = {
@@ -39,13 +41,8 @@ const char *jose_strerror(enum jose_err err)
 
 /* ---- compact serialization helpers ---- */
 
-struct seg {
-	const char *p;
-	size_t len;
-};
-
 /* Splits on '.' into exactly want parts. */
-static enum jose_err split_compact(const char *s, size_t len, struct seg *parts, size_t want)
+enum jose_err jose_split_compact(const char *s, size_t len, struct jose_seg *parts, size_t want)
 {
 	size_t n = 0, start = 0;
 
@@ -66,13 +63,13 @@ static enum jose_err split_compact(const char *s, size_t len, struct seg *parts,
 	return n == want ? JOSE_OK : JOSE_ERR_MALFORMED;
 }
 
-static enum jose_err seg_decode(const struct seg *sg, struct buf *out)
+enum jose_err jose_seg_decode(const struct jose_seg *sg, struct buf *out)
 {
 	return b64url_decode(sg->p, sg->len, out) == 0 ? JOSE_OK : JOSE_ERR_MALFORMED;
 }
 
 /* Decodes a segment holding a JSON object. */
-static enum jose_err seg_json(const struct seg *sg, size_t max, json_value **out)
+enum jose_err jose_seg_json(const struct jose_seg *sg, size_t max, json_value **out)
 {
 	struct buf raw = BUF_INIT;
 	enum jose_err rc = JOSE_ERR_MALFORMED;
@@ -95,7 +92,7 @@ fail:
 }
 
 /* Optional string member: absent is fine, present must be a string. */
-static enum jose_err opt_str(const json_value *obj, const char *name, const char **s, size_t *len)
+enum jose_err jose_opt_str(const json_value *obj, const char *name, const char **s, size_t *len)
 {
 	*s = NULL;
 	*len = 0;
@@ -111,8 +108,10 @@ void jwks_clear(struct jwks *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n && i < JWKS_MAX_KEYS; i++)
+	for (size_t i = 0; i < s->n && i < JWKS_MAX_KEYS; i++) {
 		crypto_pkey_free(s->keys[i].key);
+		crypto_ec_key_free(s->keys[i].ec);
+	}
 	memset(s, 0, sizeof *s);
 }
 
@@ -173,24 +172,30 @@ fail:
 	return k;
 }
 
-/* Fills slot from one JWK; false when the key is not one we keep. */
-static bool jwk_load(const json_value *jwk, struct jwk *slot)
+/* Fills slot from one JWK; false when the key is not one we keep: kty
+ * (RSA or EC P-256) and alg (RS256 or ES256) as asked, use sig or absent,
+ * key_ops allowing verify when present. */
+static bool jwk_load(const json_value *jwk, bool ec, struct jwk *slot)
 {
 	const char *kid;
 	size_t kid_len;
 
 	if (json_kind_of(jwk) != JSON_OBJECT)
 		return false;
-	if (!str_is(jwk, "kty", "RSA"))
+	if (!str_is(jwk, "kty", ec ? "EC" : "RSA"))
 		return false;
-	if (!str_absent_or(jwk, "use", "sig") || !str_absent_or(jwk, "alg", "RS256") ||
+	if (!str_absent_or(jwk, "use", "sig") || !str_absent_or(jwk, "alg", ec ? "ES256" : "RS256") ||
 	    !key_ops_allow_verify(jwk))
 		return false;
-	if (opt_str(jwk, "kid", &kid, &kid_len) != JOSE_OK || kid_len >= JWK_KID_MAX)
+	if (jose_opt_str(jwk, "kid", &kid, &kid_len) != JOSE_OK || kid_len >= JWK_KID_MAX)
 		return false;
-	slot->key = jwk_rsa_key(jwk);
-	if (!slot->key)
+	if (ec) {
+		/* never a private key here, whatever the document holds */
+		if (jose_jwk_ec_key(jwk, false, &slot->ec) != JOSE_OK)
+			return false;
+	} else if (!(slot->key = jwk_rsa_key(jwk))) {
 		return false;
+	}
 	slot->has_kid = kid != NULL;
 	if (kid)
 		memcpy(slot->kid, kid, kid_len);
@@ -198,7 +203,36 @@ static bool jwk_load(const json_value *jwk, struct jwk *slot)
 	return true;
 }
 
+static enum jose_err jwks_parse_kind(const char *json, size_t len, bool ec, struct jwks *out);
+
 enum jose_err jwks_parse(const char *json, size_t len, struct jwks *out)
+{
+	return jwks_parse_kind(json, len, false, out);
+}
+
+/* Two kept keys of one kid: which one signs is ambiguous, so the set is
+ * refused (a provider's JWKS is not for guessing). */
+static bool kids_unique(const struct jwks *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		for (size_t j = i + 1; j < s->n; j++)
+			if (s->keys[i].has_kid && s->keys[j].has_kid &&
+			    strcmp(s->keys[i].kid, s->keys[j].kid) == 0)
+				return false;
+	return true;
+}
+
+enum jose_err jwks_parse_es256(const char *json, size_t len, struct jwks *out)
+{
+	enum jose_err rc = jwks_parse_kind(json, len, true, out);
+	if (rc == JOSE_OK && !kids_unique(out)) {
+		jwks_clear(out);
+		rc = JOSE_ERR_MALFORMED;
+	}
+	return rc;
+}
+
+static enum jose_err jwks_parse_kind(const char *json, size_t len, bool ec, struct jwks *out)
 {
 	json_value *doc = NULL;
 	const json_value *keys;
@@ -218,7 +252,7 @@ enum jose_err jwks_parse(const char *json, size_t len, struct jwks *out)
 	if (json_kind_of(doc) != JSON_OBJECT || json_kind_of(keys) != JSON_ARRAY)
 		goto fail;
 	for (size_t i = 0; i < json_array_len(keys) && out->n < JWKS_MAX_KEYS; i++) {
-		if (jwk_load(json_array_at(keys, i), &out->keys[out->n]))
+		if (jwk_load(json_array_at(keys, i), ec, &out->keys[out->n]))
 			out->n++;
 		else
 			memset(&out->keys[out->n], 0, sizeof out->keys[out->n]);
@@ -231,13 +265,34 @@ fail:
 
 /* ---- JWS ---- */
 
-/* Reads the JWS protected header: alg must be RS256; kid is optional. */
-static enum jose_err jws_header(const struct seg *h, char kid[JWK_KID_MAX], bool *has_kid)
+/* A protected header's optional kid: MALFORMED unless a string, NO_KEY
+ * when longer than any kid we store (no key can match). */
+enum jose_err jose_header_kid(const json_value *hdr, char kid[JWK_KID_MAX], bool *has_kid)
+{
+	const char *k;
+	size_t k_len;
+
+	if (jose_opt_str(hdr, "kid", &k, &k_len) != JOSE_OK)
+		return JOSE_ERR_MALFORMED;
+	*has_kid = k != NULL;
+	if (!k)
+		return JOSE_OK;
+	if (k_len >= JWK_KID_MAX)
+		return JOSE_ERR_NO_KEY;
+	memcpy(kid, k, k_len);
+	kid[k_len] = '\0';
+	return JOSE_OK;
+}
+
+/* Reads the JWS protected header: alg must be want (RS256 or ES256); kid
+ * is optional. */
+static enum jose_err jws_header(const struct jose_seg *h, const char *want, char kid[JWK_KID_MAX],
+	bool *has_kid)
 {
 	json_value *hdr = NULL;
-	const char *alg, *k;
-	size_t alg_len, k_len;
-	enum jose_err rc = seg_json(h, JOSE_MAX_HEADER_LEN, &hdr);
+	const char *alg;
+	size_t alg_len;
+	enum jose_err rc = jose_seg_json(h, JOSE_MAX_HEADER_LEN, &hdr);
 
 	if (rc != JOSE_OK)
 		goto fail;
@@ -246,25 +301,12 @@ static enum jose_err jws_header(const struct seg *h, char kid[JWK_KID_MAX], bool
 	if (!alg)
 		goto fail;
 	rc = JOSE_ERR_ALG;
-	if (!str_eq_n(alg, alg_len, "RS256"))
+	if (!str_eq_n(alg, alg_len, want))
 		goto fail;
 	rc = JOSE_ERR_UNSUPPORTED;
 	if (json_has(hdr, "crit") || json_has(hdr, "zip"))
 		goto fail;
-	rc = JOSE_ERR_MALFORMED;
-	if (opt_str(hdr, "kid", &k, &k_len) != JOSE_OK)
-		goto fail;
-	*has_kid = k != NULL;
-	if (k) {
-		/* Longer than any kid we store: no key can match. */
-		if (k_len >= JWK_KID_MAX) {
-			rc = JOSE_ERR_NO_KEY;
-			goto fail;
-		}
-		memcpy(kid, k, k_len);
-		kid[k_len] = '\0';
-	}
-	rc = JOSE_OK;
+	rc = jose_header_kid(hdr, kid, has_kid);
 fail:
 	json_free(hdr);
 	return rc;
@@ -277,8 +319,8 @@ static bool kid_matches(const struct jwk *key, const char *kid)
 
 /* Tries the keys kid allows; NO_KEY when none was eligible or, without a
  * kid, none verified. */
-static enum jose_err jws_check_sig(const struct seg parts[JWS_PARTS], const struct jwks *keys,
-	const char *kid, bool has_kid)
+static enum jose_err jws_check_sig(const struct jose_seg parts[JWS_PARTS], const struct jwks *keys,
+	bool ec, const char *kid, bool has_kid)
 {
 	struct buf sig = BUF_INIT;
 	const char *input = parts[0].p;
@@ -286,15 +328,17 @@ static enum jose_err jws_check_sig(const struct seg parts[JWS_PARTS], const stru
 	bool tried = false;
 	enum jose_err rc = JOSE_ERR_MALFORMED;
 
-	if (seg_decode(&parts[2], &sig) != JOSE_OK || sig.len == 0)
+	if (jose_seg_decode(&parts[2], &sig) != JOSE_OK || sig.len == 0)
 		goto fail;
 	rc = JOSE_ERR_NO_KEY;
 	for (size_t i = 0; keys && i < keys->n && i < JWKS_MAX_KEYS; i++) {
 		const struct jwk *k = &keys->keys[i];
-		if (!k->key || (has_kid && !kid_matches(k, kid)))
+		if ((ec ? !k->ec : !k->key) || (has_kid && !kid_matches(k, kid)))
 			continue;
 		tried = true;
-		if (crypto_rsa_verify_sha256(k->key, input, input_len,
+		if (ec ? crypto_es256_verify(k->ec, input, input_len,
+				(const uint8_t *)sig.data, sig.len) == 0 :
+		    crypto_rsa_verify_sha256(k->key, input, input_len,
 				(const uint8_t *)sig.data, sig.len) == 0) {
 			rc = JOSE_OK;
 			goto fail;
@@ -307,28 +351,28 @@ fail:
 	return rc;
 }
 
-enum jose_err jws_verify_rs256(const char *jws, size_t len, const struct jwks *keys,
+static enum jose_err jws_verify(const char *jws, size_t len, const struct jwks *keys, bool ec,
 	json_value **payload)
 {
-	struct seg parts[JWS_PARTS];
+	struct jose_seg parts[JWS_PARTS];
 	char kid[JWK_KID_MAX];
 	bool has_kid = false;
 	enum jose_err rc;
 
 	if (payload)
 		*payload = NULL;
-	rc = split_compact(jws, len, parts, JWS_PARTS);
+	rc = jose_split_compact(jws, len, parts, JWS_PARTS);
 	if (rc != JOSE_OK)
 		return rc;
-	rc = jws_header(&parts[0], kid, &has_kid);
+	rc = jws_header(&parts[0], ec ? "ES256" : "RS256", kid, &has_kid);
 	if (rc != JOSE_OK)
 		return rc;
-	rc = jws_check_sig(parts, keys, kid, has_kid);
+	rc = jws_check_sig(parts, keys, ec, kid, has_kid);
 	if (rc != JOSE_OK)
 		return rc;
 	/* Only parse the payload once it is authenticated. */
 	json_value *body = NULL;
-	rc = seg_json(&parts[1], JOSE_MAX_TOKEN_LEN, &body);
+	rc = jose_seg_json(&parts[1], JOSE_MAX_TOKEN_LEN, &body);
 	if (rc != JOSE_OK)
 		return rc;
 	if (payload)
@@ -338,22 +382,26 @@ enum jose_err jws_verify_rs256(const char *jws, size_t len, const struct jwks *k
 	return JOSE_OK;
 }
 
+enum jose_err jws_verify_rs256(const char *jws, size_t len, const struct jwks *keys,
+	json_value **payload)
+{
+	return jws_verify(jws, len, keys, false, payload);
+}
+
+enum jose_err jws_verify_es256(const char *jws, size_t len, const struct jwks *keys,
+	json_value **payload)
+{
+	return jws_verify(jws, len, keys, true, payload);
+}
+
 /* ---- JWE ---- */
 
 enum kw_kind { KW_RSA_OAEP, KW_RSA_OAEP_256, KW_DIR, KW_GCMKW, KW_AESKW };
-enum ce_kind { CE_GCM, CE_CBC_HS };
 
 struct kw_alg {
 	const char *name;
 	enum kw_kind kind;
 	size_t kek_len; /* AES key-wrapping key size; 0 when not AES */
-};
-
-struct ce_alg {
-	const char *name;
-	enum ce_kind kind;
-	size_t cek_len;
-	enum crypto_md md; /* CBC-HS only */
 };
 
 static const struct kw_alg kw_algs[] = {
@@ -368,7 +416,7 @@ static const struct kw_alg kw_algs[] = {
 	{ "A256KW", KW_AESKW, 32 },
 };
 
-static const struct ce_alg ce_algs[] = {
+static const struct jose_ce_alg ce_algs[] = {
 	{ "A128GCM", CE_GCM, 16, CRYPTO_SHA256 },
 	{ "A192GCM", CE_GCM, 24, CRYPTO_SHA256 },
 	{ "A256GCM", CE_GCM, 32, CRYPTO_SHA256 },
@@ -379,7 +427,7 @@ static const struct ce_alg ce_algs[] = {
 
 struct jwe_hdr {
 	const struct kw_alg *alg;
-	const struct ce_alg *enc;
+	const struct jose_ce_alg *enc;
 	struct buf kw_iv;  /* AxxxGCMKW only */
 	struct buf kw_tag;
 };
@@ -406,30 +454,51 @@ static enum jose_err gcmkw_params(const json_value *hdr, struct jwe_hdr *h)
 	return JOSE_OK;
 }
 
-static enum jose_err jwe_header(const struct seg *sg, struct jwe_hdr *h)
+const struct jose_ce_alg *jose_ce_by_name(const char *s, size_t len)
 {
-	json_value *hdr = NULL;
-	const char *alg, *enc;
-	size_t alg_len, enc_len;
-	enum jose_err rc = seg_json(sg, JOSE_MAX_HEADER_LEN, &hdr);
+	for (size_t i = 0; i < ARRAY_LEN(ce_algs); i++)
+		if (str_eq_n(s, len, ce_algs[i].name))
+			return &ce_algs[i];
+	return NULL;
+}
+
+/* What every JWE protected header needs: a JSON object without zip or
+ * crit, with string alg and enc. On JOSE_OK *hdr is the caller's. */
+enum jose_err jose_jwe_header_open(const struct jose_seg *sg, json_value **hdr, struct jose_seg *alg,
+	struct jose_seg *enc)
+{
+	enum jose_err rc = jose_seg_json(sg, JOSE_MAX_HEADER_LEN, hdr);
 
 	if (rc != JOSE_OK)
-		goto fail;
+		return rc;
 	rc = JOSE_ERR_UNSUPPORTED;
-	if (json_has(hdr, "zip") || json_has(hdr, "crit"))
+	if (json_has(*hdr, "zip") || json_has(*hdr, "crit"))
 		goto fail;
 	rc = JOSE_ERR_MALFORMED;
-	alg = json_get_str(hdr, "alg", &alg_len);
-	enc = json_get_str(hdr, "enc", &enc_len);
-	if (!alg || !enc)
+	alg->p = json_get_str(*hdr, "alg", &alg->len);
+	enc->p = json_get_str(*hdr, "enc", &enc->len);
+	if (!alg->p || !enc->p)
 		goto fail;
+	return JOSE_OK;
+fail:
+	json_free(*hdr);
+	*hdr = NULL;
+	return rc;
+}
+
+static enum jose_err jwe_header(const struct jose_seg *sg, struct jwe_hdr *h)
+{
+	json_value *hdr = NULL;
+	struct jose_seg alg, enc;
+	enum jose_err rc = jose_jwe_header_open(sg, &hdr, &alg, &enc);
+
+	if (rc != JOSE_OK)
+		return rc;
 	rc = JOSE_ERR_ALG;
 	for (size_t i = 0; i < ARRAY_LEN(kw_algs) && !h->alg; i++)
-		if (str_eq_n(alg, alg_len, kw_algs[i].name))
+		if (str_eq_n(alg.p, alg.len, kw_algs[i].name))
 			h->alg = &kw_algs[i];
-	for (size_t i = 0; i < ARRAY_LEN(ce_algs) && !h->enc; i++)
-		if (str_eq_n(enc, enc_len, ce_algs[i].name))
-			h->enc = &ce_algs[i];
+	h->enc = jose_ce_by_name(enc.p, enc.len);
 	if (!h->alg || !h->enc)
 		goto fail;
 	rc = h->alg->kind == KW_GCMKW ? gcmkw_params(hdr, h) : JOSE_OK;
@@ -486,8 +555,8 @@ static enum jose_err jwe_unwrap(const struct jwe_hdr *h, const struct jwe_key *k
 }
 
 /* RFC 7518 §5.2.2.1: MAC over AAD || IV || CT || AL, then AES-CBC. */
-static enum jose_err cbc_hs_decrypt(const struct ce_alg *enc, const struct buf *cek,
-	const struct seg *aad, const struct buf *iv, const struct buf *ct, const struct buf *tag,
+static enum jose_err cbc_hs_decrypt(const struct jose_ce_alg *enc, const struct buf *cek,
+	const struct jose_seg *aad, const struct buf *iv, const struct buf *ct, const struct buf *tag,
 	struct buf *out)
 {
 	struct buf mac_in = BUF_INIT;
@@ -521,8 +590,8 @@ fail:
 	return rc;
 }
 
-static enum jose_err content_decrypt(const struct ce_alg *enc, const struct buf *cek,
-	const struct seg *aad, const struct buf *iv, const struct buf *ct, const struct buf *tag,
+enum jose_err jose_content_decrypt(const struct jose_ce_alg *enc, const struct buf *cek,
+	const struct jose_seg *aad, const struct buf *iv, const struct buf *ct, const struct buf *tag,
 	struct buf *out)
 {
 	if (enc->kind == CE_CBC_HS)
@@ -540,12 +609,12 @@ static enum jose_err content_decrypt(const struct ce_alg *enc, const struct buf 
 enum jose_err jwe_decrypt(const char *jwe, size_t len, const struct jwe_key *key,
 	struct buf *plaintext)
 {
-	struct seg parts[JWE_PARTS];
+	struct jose_seg parts[JWE_PARTS];
 	struct jwe_hdr h = { NULL, NULL, BUF_INIT, BUF_INIT };
 	struct buf ek = BUF_INIT, iv = BUF_INIT, ct = BUF_INIT, tag = BUF_INIT, cek = BUF_INIT;
 	enum jose_err rc;
 
-	rc = split_compact(jwe, len, parts, JWE_PARTS);
+	rc = jose_split_compact(jwe, len, parts, JWE_PARTS);
 	if (rc != JOSE_OK)
 		goto fail;
 	rc = JOSE_ERR_KEY;
@@ -555,13 +624,13 @@ enum jose_err jwe_decrypt(const char *jwe, size_t len, const struct jwe_key *key
 	if (rc != JOSE_OK)
 		goto fail;
 	rc = JOSE_ERR_MALFORMED;
-	if (seg_decode(&parts[1], &ek) != JOSE_OK || seg_decode(&parts[2], &iv) != JOSE_OK ||
-	    seg_decode(&parts[3], &ct) != JOSE_OK || seg_decode(&parts[4], &tag) != JOSE_OK)
+	if (jose_seg_decode(&parts[1], &ek) != JOSE_OK || jose_seg_decode(&parts[2], &iv) != JOSE_OK ||
+	    jose_seg_decode(&parts[3], &ct) != JOSE_OK || jose_seg_decode(&parts[4], &tag) != JOSE_OK)
 		goto fail;
 	rc = jwe_unwrap(&h, key, &ek, &cek);
 	if (rc != JOSE_OK)
 		goto fail;
-	rc = content_decrypt(h.enc, &cek, &parts[0], &iv, &ct, &tag, plaintext);
+	rc = jose_content_decrypt(h.enc, &cek, &parts[0], &iv, &ct, &tag, plaintext);
 fail:
 	jwe_hdr_free(&h);
 	buf_free(&ek);
@@ -621,5 +690,73 @@ enum jose_err jwk_oct_parse(const char *json, size_t len, struct buf *out)
 fail:
 	json_free(jwk);
 	buf_free(&raw);
+	return rc;
+}
+
+/* ---- EC P-256 JWKs ---- */
+
+/* One JWK coordinate or scalar: exactly 43 base64url characters, 32 bytes. */
+static enum jose_err ec_member(const json_value *jwk, const char *name, uint8_t out[32])
+{
+	struct buf raw = BUF_INIT;
+	size_t len;
+	const char *s = json_get_str(jwk, name, &len);
+	enum jose_err rc = JOSE_ERR_KEY;
+
+	if (s && len == b64url_encoded_len(CRYPTO_EC_COORD_LEN) && b64url_decode(s, len, &raw) == 0 &&
+	    raw.len == CRYPTO_EC_COORD_LEN) {
+		memcpy(out, raw.data, CRYPTO_EC_COORD_LEN);
+		rc = JOSE_OK;
+	}
+	buf_free(&raw);
+	return rc;
+}
+
+/* kty EC, crv P-256, x and y a valid point (crypto_ec_key_from_public
+ * refuses off-curve points and infinity); with want_private also d, whose
+ * public point must be (x, y). */
+enum jose_err jose_jwk_ec_key(const json_value *jwk, bool want_private, crypto_ec_key **out)
+{
+	uint8_t x[32], y[32], d[32];
+	crypto_ec_key *pub = NULL;
+	enum jose_err rc = JOSE_ERR_KEY;
+
+	*out = NULL;
+	if (json_kind_of(jwk) != JSON_OBJECT || !str_is(jwk, "kty", "EC") ||
+	    !str_is(jwk, "crv", "P-256") || ec_member(jwk, "x", x) != JOSE_OK ||
+	    ec_member(jwk, "y", y) != JOSE_OK || !(pub = crypto_ec_key_from_public(x, y)))
+		return JOSE_ERR_KEY;
+	if (!want_private) {
+		*out = pub;
+		return JOSE_OK;
+	}
+	if (ec_member(jwk, "d", d) == JOSE_OK && (*out = crypto_ec_key_from_private(d)) != NULL &&
+	    crypto_ec_key_same_public(*out, pub)) {
+		rc = JOSE_OK;
+	} else {
+		crypto_ec_key_free(*out);
+		*out = NULL;
+	}
+	secure_zero(d, sizeof(d));
+	crypto_ec_key_free(pub);
+	return rc;
+}
+
+enum jose_err jwk_ec_parse(const char *json, size_t len, bool want_private, crypto_ec_key **out)
+{
+	json_value *jwk = NULL;
+	enum jose_err rc = JOSE_ERR_MALFORMED;
+
+	if (!out)
+		return JOSE_ERR_MALFORMED;
+	*out = NULL;
+	if (!json || len == 0)
+		return JOSE_ERR_MALFORMED;
+	if (len > JWK_EC_MAX_LEN)
+		return JOSE_ERR_TOO_LARGE;
+	jwk = json_parse(json, len, JWK_EC_MAX_LEN);
+	if (json_kind_of(jwk) == JSON_OBJECT)
+		rc = jose_jwk_ec_key(jwk, want_private, out);
+	json_free(jwk);
 	return rc;
 }

@@ -4,7 +4,7 @@
 BENCH_DIR := tests/bench
 BENCH_BIN := $(BUILD)/bench
 
-.PHONY: bench bench-counts bench-tools
+.PHONY: bench bench-counts bench-tools singpass-crypto-speed
 
 bench-tools: $(BENCH_BIN)/trivial_fcgi $(BENCH_BIN)/rsa_speed
 
@@ -16,6 +16,15 @@ $(BENCH_BIN)/trivial_fcgi: $(BENCH_DIR)/trivial_fcgi.c
 $(BENCH_BIN)/rsa_speed: $(BENCH_DIR)/rsa_speed.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(HARDEN) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+
+# The CPU cost of the Singpass relying party's crypto, per operation and per
+# login, through libsgid.a (SECONDS per operation, default 1).
+$(BENCH_BIN)/singpass_crypto_speed: $(BENCH_DIR)/singpass_crypto_speed.c $(BUILD)/libsgid.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(HARDEN) $(LDFLAGS) -o $@ $< $(BUILD)/libsgid.a $(PKG_LIBS)
+
+singpass-crypto-speed: $(BENCH_BIN)/singpass_crypto_speed
+	$(BENCH_BIN)/singpass_crypto_speed $(or $(SECONDS),1)
 
 bench: $(BUILD)/sgid-fcgi bench-tools
 	BUILD=$(BUILD) $(BENCH_DIR)/run.sh

@@ -155,6 +155,33 @@ static const char __attribute__((unused)) fuzz_vector_idtoken[] =
 	"uZVMXE2yd9VL9rj54v6epKnpVvIC2Dx9xrFy3Q8MUYU7pOcTertIKJVncr5QOsh4"
 	"UfBDP92hiAgNgv-i6-z-G2fqsWt3Z6dXoEtzz_anrq_dN1LWDXSCtg";
 
+/* singpass-jose-vectors.json: the RP's P-256 encryption keys (current kid
+ * rp-enc-1, previous kid rp-enc-0), the IdP's ES256 public JWKS, and a JWS
+ * it signed (kid idp-sig-1) */
+static const char __attribute__((unused)) fuzz_ec_enc_jwk[] =
+	"{\"kty\":\"EC\",\"x\":\"XYkAouJJ41oAzcRSX-28GIowrSFuS31pftpi6dAxwCo\",\"y"
+	"\":\"hy8eujYfaLmDoQ4KMbMlZilZltWf-qOXJ-1HaqR6ois\",\"crv\":\"P-256\",\"d"
+	"\":\"K2gtTI2ubXvKxx7snPVaWy9awGRT6M9A6rZkdObiHV4\",\"kid\":\"rp-enc-1\""
+	"}";
+static const char __attribute__((unused)) fuzz_ec_enc_prev_jwk[] =
+	"{\"kty\":\"EC\",\"x\":\"XKS367qBzqRvNLeSzlXG7SU4WgSIDpVLbVQtPITGi3s\",\"y"
+	"\":\"EHAP32INkpCpPxY7Q3lCIQT6688xfeglHBrkj6yxV7E\",\"crv\":\"P-256\",\"d"
+	"\":\"N4rD6DrpmFWelFuovl7IEjkwRyVu-9O2D2bjTfjvXw8\",\"kid\":\"rp-enc-0\""
+	"}";
+#define FUZZ_EC_ENC_KID "rp-enc-1"
+#define FUZZ_EC_ENC_PREV_KID "rp-enc-0"
+static const char __attribute__((unused)) fuzz_ec_idp_jwks[] =
+	"{\"keys\":[{\"kty\":\"EC\",\"x\":\"hsy-tFq2RXWPBEApu6aiI78GN9u3Zc-soSkoay"
+	"clBzI\",\"y\":\"lU0NEVjuJRiZJhh2Uc2WEHttrDmSFBehS-aLvFasTLg\",\"crv\":\""
+	"P-256\",\"kid\":\"idp-sig-1\",\"use\":\"sig\",\"alg\":\"ES256\"}]}";
+#define FUZZ_EC_IDP_KID "idp-sig-1"
+static const char __attribute__((unused)) fuzz_ec_idp_token[] =
+	"eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImlkcC1zaWctMSJ9.eyJ"
+	"pc3MiOiJodHRwczovL3N0Zy1pZC5zaW5ncGFzcy5nb3Yuc2cvZmFwaSIsInN1YiI"
+	"6InUtMSIsImF1ZCI6ImNsaWVudC0xIiwibm9uY2UiOiJuLTEiLCJpYXQiOjE3Njk"
+	"3Mzg3MjEsImV4cCI6MTc2OTczOTMyMX0.G3vTR3I5Tl4TvzmZuUvydZSUcDeaN2D"
+	"phxoJ7kEawAvHqP3uKe_Lu08w4cyYvmhLsv_6lG3-rcRHGWtUnQdJlQ";
+
 /* ID-token expectations of the vectors */
 #define FUZZ_ISSUER "https://id.sgid.com/v2"
 #define FUZZ_CLIENT_ID "mockClientId"

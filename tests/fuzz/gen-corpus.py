@@ -46,6 +46,8 @@ V = load("sgid-test-vectors.json")
 X = load("jwe-extra-vectors.json")
 R = load("rfc-jose-examples.json")
 T = load("test-jwks.json")
+SN = load("singpass-note-vectors.json")
+SJ = load("singpass-jose-vectors.json")
 SIGNING_PEM_PATH = os.path.join(VEC, "test-signing-key.pem")
 with open(SIGNING_PEM_PATH, encoding="ascii") as f:
     SIGNING_PEM = f.read()
@@ -145,6 +147,17 @@ def write_keys():
         "",
         "/* sgid-test-vectors.json id_token_with_kid (signed by kid testKey) */",
         "static const char __attribute__((unused)) fuzz_vector_idtoken[] =\n" + c_string(V["id_token_with_kid"]) + ";",
+        "",
+        "/* singpass-jose-vectors.json: the RP's P-256 encryption keys (current kid",
+        " * rp-enc-1, previous kid rp-enc-0), the IdP's ES256 public JWKS, and a JWS",
+        " * it signed (kid idp-sig-1) */",
+        "static const char __attribute__((unused)) fuzz_ec_enc_jwk[] =\n" + c_string(cjson(SJ["rp_enc_private_jwk"])) + ";",
+        "static const char __attribute__((unused)) fuzz_ec_enc_prev_jwk[] =\n" + c_string(cjson(SJ["rp_enc_previous_private_jwk"])) + ";",
+        "#define FUZZ_EC_ENC_KID \"%s\"" % SJ["rp_enc_private_jwk"]["kid"],
+        "#define FUZZ_EC_ENC_PREV_KID \"%s\"" % SJ["rp_enc_previous_private_jwk"]["kid"],
+        "static const char __attribute__((unused)) fuzz_ec_idp_jwks[] =\n" + c_string(cjson({"keys": [SJ["idp_sig_public_jwk"]]})) + ";",
+        "#define FUZZ_EC_IDP_KID \"%s\"" % SJ["idp_sig_public_jwk"]["kid"],
+        "static const char __attribute__((unused)) fuzz_ec_idp_token[] =\n" + c_string(SJ["jws"][0]["jws"]) + ";",
         "",
         "/* ID-token expectations of the vectors */",
         "#define FUZZ_ISSUER \"%s\"" % V["id_token_validation_inputs"]["issuer"],
@@ -546,6 +559,76 @@ def dict_entries(words):
     return "\n".join(out) + "\n"
 
 
+def jwk_ec_seeds():
+    def w(mode, n, o):
+        seed("jwk_ec", n, mode + (o if isinstance(o, str) else cjson(o)))
+
+    c = SN["rfc7518_appendix_c"]
+    pub = lambda k: {m: k[m] for m in ("kty", "crv", "x", "y")}
+    for name, k in [("rfc7518-bob", c["bob"]), ("rfc7518-alice", c["alice_epk"]),
+                    ("staging-enc", SN["staging_id_token"]["enc_private_jwk"]),
+                    ("rp-enc", SJ["rp_enc_private_jwk"])]:
+        w("0", "public-" + name, pub(k))
+        w("1", "private-" + name, k)
+        w("0", "public-given-private-" + name, k)
+        w("1", "private-given-public-" + name, pub(k))
+    bad_y = dict(pub(c["bob"]), y=c["alice_epk"]["y"])
+    w("0", "off-curve", bad_y)
+    w("1", "mismatched-d", dict(c["bob"], d=c["alice_epk"]["d"]))
+    w("0", "p384", dict(pub(c["bob"]), crv="P-384"))
+    w("0", "padded-x", dict(pub(c["bob"]), x=c["bob"]["x"] + "="))
+    w("0", "zero-point", {"kty": "EC", "crv": "P-256", "x": "A" * 43, "y": "A" * 43})
+    w("0", "not-object", "[1,2]")
+    idp = SJ["idp_sig_public_jwk"]
+    w("2", "jwks-idp", {"keys": [idp]})
+    w("2", "jwks-mixed", {"keys": [dict(idp, use="enc", kid="e"), dict(idp, alg="RS256", kid="r"),
+                                    V["server_jwks"]["keys"][0], idp, pub(c["bob"]), "junk", 7]})
+    w("2", "jwks-dup-kid", {"keys": [idp, dict(pub(c["bob"]), kid=idp["kid"])]})
+    w("2", "jwks-wrong-key-same-kid", {"keys": [dict(pub(c["bob"]), kid=idp["kid"])]})
+    w("2", "jwks-not-set", {"keys": {}})
+    for v in SJ["jws"]:
+        w("3", "jws-" + v["name"], v["jws"])
+    w("3", "jws-dpop-sample-unknown-key", SN["dpop_sample"]["proof"])
+    t = SJ["jws"][0]["jws"]
+    w("3", "jws-rs256-header", b64u(cjson({"alg": "RS256", "kid": idp["kid"]})) + t[t.index("."):])
+    w("3", "jws-none", b64u(cjson({"alg": "none"})) + t[t.index("."):t.rindex(".") + 1])
+
+
+def jwe_ecdh_seeds():
+    for v in SJ["jwe"]:
+        seed("jwe_ecdh", "raw-" + v["name"], "0" + v["jwe"])
+    seed("jwe_ecdh", "raw-staging-id-token-other-key", "0" + SN["staging_id_token"]["jwe"])
+    c = SN["rfc7518_appendix_c"]
+    pub = lambda k: {m: k[m] for m in ("kty", "crv", "x", "y")}
+    seed("jwe_ecdh", "epk-valid-other-point", "1" + cjson(pub(c["bob"])))
+    seed("jwe_ecdh", "epk-off-curve", "1" + cjson(dict(pub(c["bob"]), y=c["alice_epk"]["y"])))
+    seed("jwe_ecdh", "epk-zero", "1" + cjson({"kty": "EC", "crv": "P-256", "x": "A" * 43, "y": "A" * 43}))
+    seed("jwe_ecdh", "epk-rsa", "1" + cjson({"kty": "RSA", "n": "AQAB", "e": "AQAB"}))
+    seed("jwe_ecdh", "epk-string", "1" + '"x"')
+    seed("jwe_ecdh", "epk-override-alg", "1" + '{},"alg":"ECDH-ES"')
+    # round trip: one byte of choices, then the plaintext
+    for b in range(12):
+        seed("jwe_ecdh", "roundtrip-%d" % b, "2" + chr(0x30 + b) + "eyJhbGciOiJFUzI1NiJ9.e30.c2ln")
+    seed("jwe_ecdh", "roundtrip-empty", "2" + "\x00")
+
+
+def dpop_seeds():
+    # flags byte (bit 0: POST, bit 1: nonce, bit 2: token), then htu NUL nonce NUL token
+    def w(n, flags, htu, nonce="", token=""):
+        seed("dpop", n, bytes([flags]) + htu.encode() + b"\0" + nonce.encode() + b"\0" + token.encode())
+
+    w("par", 1, "https://stg-id.singpass.gov.sg/fapi/par")
+    w("token-nonce", 3, "https://stg-id.singpass.gov.sg/fapi/token", "eyJ7S_zG.eyJH0-Z.HX4w-7v")
+    w("userinfo-ath", 4, "https://stg-id.singpass.gov.sg/fapi/userinfo", "", SN["ath"]["access_token"])
+    w("mockpass", 1, "http://localhost:5156/singpass/v3/fapi/token?x=1#y")
+    w("query-fragment", 1, "https://h/p#f?q")
+    w("no-host", 1, "https:///p")
+    w("ftp", 1, "ftp://h/p")
+    w("space", 1, "https://h/a b")
+    w("bad-nonce", 3, "https://h/p", 'q"uote')
+    w("utf8", 1, "https://h/\u00e9")
+
+
 def write_dicts():
     """libFuzzer dictionaries (tests/fuzz/dict/<target>.dict)."""
     json_words = ['{', '}', '[', ']', ':', ',', '"', 'true', 'false', 'null', '-0', '1e400',
@@ -616,6 +699,9 @@ def main():
     b64_seeds()
     resp_seeds()
     returnurl_seeds()
+    jwk_ec_seeds()
+    jwe_ecdh_seeds()
+    dpop_seeds()
     write_corpus()
     write_dicts()
     return 0

@@ -317,6 +317,14 @@ static void test_aes_gcm(void)
 	CHECK(crypto_aes_gcm_encrypt(key, 16, iv, 12, NULL, 0, NULL, 0, &ct, tag) == 0);
 	CHECK(crypto_aes_gcm_decrypt(key, 16, iv, 12, NULL, 0, NULL, 0, tag, 16, &pt) == 0);
 	CHECK_INT(pt.len, 0);
+	/* Empty plaintext with AAD (a JWE of an empty payload): nothing is
+	 * appended; the AAD's length once counted as plaintext, past the
+	 * buffer's end. */
+	CHECK(crypto_aes_gcm_encrypt(key, 32, iv, 12, (const uint8_t *)"header-aad", 10, NULL, 0,
+		&ct, tag) == 0);
+	CHECK(crypto_aes_gcm_decrypt(key, 32, iv, 12, (const uint8_t *)"header-aad", 10, NULL, 0,
+		tag, 16, &pt) == 0);
+	CHECK_INT(pt.len, 0);
 	buf_free(&ct);
 	buf_free(&pt);
 }
