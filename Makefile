@@ -141,7 +141,7 @@ $(DEB): $(filter-out build/%,$(wildcard $(DEB_INPUTS)))
 # The package on a clean Debian 12 root (mmdebstrap, cached under
 # /var/cache/sgid-fcgi/): lintian, the units, install, login through nginx,
 # reload, upgrade, remove, purge (tests/package/README.md).
-package-check: $(DEB)
+package-check: deps $(DEB)
 	tests/package/run.sh $(DEB)
 
 clean:

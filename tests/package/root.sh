@@ -12,17 +12,17 @@
 # from the cached .debs (pkg_apt_cache) needs no network.
 SGID_PKG_CACHE=${SGID_PKG_CACHE:-/var/cache/sgid-fcgi/package}
 pkg_root_tarball() {
-  local tar=$SGID_PKG_CACHE/bookworm.tar mirror=http://deb.debian.org
+  local tar=$SGID_PKG_CACHE/bookworm.tar tmp=$SGID_PKG_CACHE/bookworm.new.tar mirror=http://deb.debian.org
   mkdir -p "$SGID_PKG_CACHE"
   if [[ -s $tar ]] && [[ -z $(find "$tar" -mtime +"${SGID_PKG_ROOT_DAYS:-7}") ]]; then
     printf '%s\n' "$tar"
     return 0
   fi
-  mmdebstrap --quiet --variant=important --skip=cleanup/apt/lists bookworm "$tar.tmp" \
+  mmdebstrap --quiet --variant=important --skip=cleanup/apt/lists bookworm "$tmp" \
     "deb $mirror/debian bookworm main" \
     "deb $mirror/debian bookworm-updates main" \
-    "deb $mirror/debian-security bookworm-security main" >&2 || { rm -f "$tar.tmp"; return 1; }
-  mv "$tar.tmp" "$tar"
+    "deb $mirror/debian-security bookworm-security main" >&2 || { rm -f "$tmp"; return 1; }
+  mv "$tmp" "$tar"
   printf '%s\n' "$tar"
 }
 # The .debs apt downloads inside the root, kept between runs.

@@ -1,0 +1,128 @@
+# shellcheck shell=bash
+# tests/package/lib.sh: the Debian root of tests/package/run.sh and the
+# service in it without systemd. Sourced after tests/tap.sh; needs R (the
+# root) and WORK (a scratch dir outside it).
+
+# in_root CMD...: CMD in the root, as root, with a plain environment.
+in_root() {
+  chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+    DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+# apt_root ARGS...: apt-get in the root, quiet, its output in $WORK/apt.log.
+apt_root() {
+  echo "# apt-get $*" >>"$WORK/apt.log"
+  in_root apt-get -q -y -o APT::Color=0 "$@" </dev/null >>"$WORK/apt.log" 2>&1
+}
+
+# ---- the unit, run as systemd would run it ---------------------------------
+
+# unit_value FILE KEY: KEY's last value in FILE's [Service] section (for a
+# single-valued setting systemd takes the last one too).
+unit_value() {
+  awk -v k="$2" '/^\[/ { s = ($0 == "[Service]") }
+    s && index($0, k "=") == 1 { v = substr($0, length(k) + 2) } END { print v }' "$1"
+}
+
+# unit_groups USER GROUP SUPPLEMENTARY: the groups systemd gives the service:
+# initgroups(USER, GROUP) (GROUP and every group that lists USER as a
+# member; not USER's primary group by itself), plus SupplementaryGroups=.
+unit_groups() {
+  {
+    echo "$2"
+    in_root getent group | awk -F: -v u="$1" '{ n = split($4, m, ","); for (i = 1; i <= n; i++) if (m[i] == u) print $1 }'
+    local g
+    for g in $3; do echo "$g"; done
+  } | sort -u | paste -sd, -
+}
+
+SERVICE_PID=""
+SERVICE_TIMEOUT=90
+SERVICE_UNIT=/lib/systemd/system/sgid-fcgi.service
+
+# service_start: what `systemctl start sgid-fcgi` does, read from the
+# installed unit: RuntimeDirectory= and LogsDirectory= made with their modes
+# and owners, then ExecStart as User= with Group= and SupplementaryGroups=,
+# NoNewPrivileges=, LimitNOFILE=, UMask= and WorkingDirectory=. Specifiers
+# other than %t, prefixes, quotes and a second ExecStart are refused rather
+# than run differently. Its output goes to $WORK/service.log (the journal).
+service_start() {
+  local unit=$R$SERVICE_UNIT user group groups exec umask wd nofile dir mode argv=()
+  user=$(unit_value "$unit" User)
+  group=$(unit_value "$unit" Group)
+  groups=$(unit_groups "$user" "$group" "$(unit_value "$unit" SupplementaryGroups)")
+  exec=$(unit_value "$unit" ExecStart)
+  umask=$(unit_value "$unit" UMask)
+  wd=$(unit_value "$unit" WorkingDirectory)
+  nofile=$(unit_value "$unit" LimitNOFILE)
+  SERVICE_TIMEOUT=$(unit_value "$unit" TimeoutStopSec)
+  if [[ -z $user || -z $group || -z $exec || $exec == [-@+!:]* || $exec =~ [\"\'\\] ||
+    $(grep -c '^ExecStart=' "$unit") != 1 || ${exec//%t/} == *%* ]]; then
+    echo "# service_start: unit not understood: User=$user Group=$group ExecStart=$exec" >>"$WORK/service.log"
+    return 1
+  fi
+  exec=${exec//%t//run}
+  read -ra argv <<<"$exec"
+  dir=$(unit_value "$unit" RuntimeDirectory)
+  mode=$(unit_value "$unit" RuntimeDirectoryMode)
+  [[ -z $dir ]] || in_root install -d -m "${mode:-0755}" -o "$user" -g "$group" "/run/$dir" || return 1
+  dir=$(unit_value "$unit" LogsDirectory)
+  mode=$(unit_value "$unit" LogsDirectoryMode)
+  [[ -z $dir ]] || in_root install -d -m "${mode:-0755}" -o "$user" -g "$group" "/var/log/$dir" || return 1
+  [[ $(unit_value "$unit" NoNewPrivileges) == yes ]] || return 1
+  echo "# start: $exec (user $user, groups $groups)" >>"$WORK/service.log"
+  setsid chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+    prlimit --nofile="${nofile:-1024}" -- \
+    setpriv --reuid "$user" --regid "$group" --groups "$groups" --no-new-privs --inh-caps=-all -- \
+    /bin/sh -c 'umask "$0"; cd "$1" && shift && exec "$@"' "${umask:-0022}" "${wd:-/}" "${argv[@]}" \
+    >>"$WORK/service.log" 2>&1 </dev/null &
+  SERVICE_PID=$!
+}
+
+# service_reload: the unit's ExecReload with $MAINPID, run in the root.
+service_reload() {
+  local reload argv=()
+  reload=$(unit_value "$R$SERVICE_UNIT" ExecReload)
+  [[ -n $reload && -n $SERVICE_PID ]] || return 1
+  read -ra argv <<<"${reload//\$MAINPID/$SERVICE_PID}"
+  in_root "${argv[@]}"
+}
+
+# root_pids: processes running the root's sgid-fcgi (deleted or not).
+root_pids() {
+  local d exe
+  for d in /proc/[0-9]*; do
+    exe=$(readlink "$d/exe" 2>/dev/null) || continue
+    [[ $exe == "$R/usr/sbin/sgid-fcgi" || $exe == "$R/usr/sbin/sgid-fcgi (deleted)" ]] && echo "${d#/proc/}"
+  done
+  return 0
+}
+
+# wait_for SECS CMD...: poll CMD every 0.1 s for up to SECS seconds.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+alive() { [[ -n $1 ]] && stack_alive "$1"; }
+gone() { ! alive "$1"; }
+no_root_pids() { [[ -z $(root_pids) ]]; }
+
+# service_stop: systemctl stop: SIGTERM to the main process (KillMode=mixed),
+# TimeoutStopSec= (as the unit said at start) for it and its workers, then
+# SIGKILL; the runtime directory removed.
+service_stop() {
+  local pid=$SERVICE_PID
+  SERVICE_PID=""
+  if [[ -n $pid ]]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_for "${SERVICE_TIMEOUT:-90}" no_root_pids || true
+    local p
+    for p in $(root_pids); do kill -KILL "$p" 2>/dev/null || true; done
+    wait "$pid" 2>/dev/null || true
+  fi
+  rm -rf --one-file-system "$R/run/sgid-fcgi"
+}
