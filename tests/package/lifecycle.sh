@@ -101,6 +101,13 @@ service_up() {
 
 # ---- configure ------------------------------------------------------------
 
+# As installed, before anyone configured it: a start stops at once, naming
+# what is missing (exit 2: RestartPreventExitStatus=, no restart loop).
+tap_detail() { cat "$T/cc" 2>/dev/null; }
+check "unconfigured: --check-config as the service user exits 2 naming the missing secret file" eval \
+  'in_root runuser -u sgid-fcgi -- sgid-fcgi --env-file $ENV --check-config >"$T/cc" 2>&1; [[ $? == 2 ]] &&
+   grep -q "configuration error: SGID_CLIENT_SECRET_FILE: cannot read the file" "$T/cc"'
+
 # What OPERATIONS.md tells the administrator to do: the key and the secrets
 # as root:sgid-fcgi 0640 files, the client id and sgID's address in the env
 # file. Test values only: the MockPass test key, its fake client secret and
