@@ -7,8 +7,9 @@
 # changed conffile, remove stops the service and keeps the configuration,
 # purge removes it and every file of the service's user. TAP lines for
 # run.sh to count; logs in WORK.
-# Checks pass their conditions as single-quoted strings for eval, on purpose.
-# shellcheck disable=SC2016
+# Checks pass their conditions as single-quoted strings for eval, on purpose
+# (and the variables they read are set outside them).
+# shellcheck disable=SC2016,SC2034
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
