@@ -37,13 +37,19 @@ ENV=/etc/sgid-fcgi/sgid-fcgi.env
 step_t0=$SECONDS
 step() { echo "# step: $1 ($((SECONDS - step_t0))s)"; step_t0=$SECONDS; }
 
-REDIS_PID="" NGINX_PID=""
+REDIS_PID="" FRONT_PID=""
+# stop_pid PID: TERM, up to 5 s, then KILL; reaped.
+stop_pid() {
+  [[ -n $1 ]] || return 0
+  kill -TERM "$1" 2>/dev/null || true
+  wait_for 5 gone "$1" || kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 cleanup() {
   trap - EXIT
   service_stop
-  local p
-  for p in $NGINX_PID $REDIS_PID; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in $NGINX_PID $REDIS_PID; do wait_for 5 gone "$p" || kill -KILL "$p" 2>/dev/null || true; done
+  stop_pid "$FRONT_PID"
+  stop_pid "$REDIS_PID"
   stack_stop mockpass
   cp "$STACK_RT/mockpass.log" "$WORK/" 2>/dev/null || true
 }
@@ -150,15 +156,22 @@ setsid chroot "$R" /usr/bin/env -i PATH=/usr/bin:/bin setpriv --reuid redis --re
 REDIS_PID=$!
 setup "start the root's redis-server" wait_for 20 eval '[[ $(in_root redis-cli ping) == PONG ]]'
 setup "start MockPass (tests/mockpass) on :$MOCKPASS_PORT" stack_start_mockpass false "$NRIC"
-# nginx with the installed example as it is: its relative paths under a
-# prefix of its own.
-mkdir -p "$R/tmp/nginx/logs"
-setsid chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/bin \
-  nginx -p /tmp/nginx/ -c /usr/share/doc/sgid-fcgi/examples/nginx.conf.example \
-  >>"$WORK/nginx.log" 2>&1 </dev/null &
-NGINX_PID=$!
-setup "start nginx with /usr/share/doc/sgid-fcgi/examples/nginx.conf.example" \
+# front_start nginx|lighttpd: the web server in the root with the installed
+# example (SPA) as it is; nginx's relative paths under a prefix of its own.
+EXAMPLES=/usr/share/doc/sgid-fcgi/examples
+front_start() {
+  local cmd
+  case $1 in
+    nginx) mkdir -p "$R/tmp/nginx/logs"
+      cmd=(nginx -p /tmp/nginx/ -c "$EXAMPLES/nginx.conf.example") ;;
+    lighttpd) cmd=(lighttpd -D -f "$EXAMPLES/lighttpd.conf.example") ;;
+  esac
+  setsid chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/bin "${cmd[@]}" >>"$WORK/$1.log" 2>&1 </dev/null &
+  FRONT_PID=$!
   wait_for 20 curl -s --max-time 2 -o /dev/null "$ORIGIN/"
+}
+front_stop() { stop_pid "$FRONT_PID"; FRONT_PID=""; }
+setup "start nginx with $EXAMPLES/nginx.conf.example" front_start nginx
 
 check "start: the unit's ExecStart as User=/Group= serves /api/health through nginx" service_up
 MAIN=$SERVICE_PID
@@ -181,6 +194,13 @@ check "audit log /var/log/sgid-fcgi/audit.log has the login_success" \
 SUB=$(jq -r '.sub // empty' "$T/b" 2>/dev/null || true)
 check "sgid-fcgi sessions --sub (as the service user) counts the session" eval \
   '[[ -n $SUB && $(in_root runuser -u sgid-fcgi -- sgid-fcgi sessions --sub "$SUB" --env-file $ENV) -ge 1 ]]'
+# The lighttpd example in front of the same pool, the rate-limit script
+# where it says (/usr/share/sgid-fcgi/lighttpd-ratelimit.lua).
+front_stop
+check "lighttpd with $EXAMPLES/lighttpd.conf.example: log in end to end" eval \
+  'front_start lighttpd && login "$T/jar-l"'
+front_stop
+setup "start nginx again" front_start nginx
 step login
 
 # ---- reload rotates -------------------------------------------------------

@@ -54,7 +54,7 @@ finish() {
   ((rc == 0 || TAP_FAIL > 0)) || not_ok "test script aborted (exit $rc)"
   if ((TAP_FAIL > 0)) && [[ -n $WORK ]]; then
     local f
-    for f in apt.log lintian.log service.log nginx.log redis.log mockpass.log; do
+    for f in apt.log lintian.log service.log nginx.log lighttpd.log redis.log mockpass.log; do
       [[ -s $WORK/$f ]] || continue
       echo "# ---- $f (last 40 lines) ----"
       tail -n 40 "$WORK/$f" | sed 's/^/# /'
@@ -152,9 +152,11 @@ check "its dependencies came from the archive (libfcgi0ldbl, libhiredis0.14, lib
 check "redis-server (Recommends) installed with it" installed redis-server
 phase_done "install"
 
-# The test's tools, not dependencies of the package: nginx in front for the
-# login, man-db for systemd-analyze verify's check of Documentation=man:.
-setup "apt-get install nginx man-db (the test's tools)" apt_root install --no-install-recommends nginx man-db
+# The test's tools, not dependencies of the package: nginx and lighttpd (with
+# mod_magnet) in front for the login, man-db for systemd-analyze verify's
+# check of Documentation=man:.
+setup "apt-get install nginx lighttpd man-db (the test's tools)" \
+  apt_root install --no-install-recommends nginx lighttpd lighttpd-modules-lua man-db
 phase_done "tools"
 
 # ---- what was installed ---------------------------------------------------
@@ -194,6 +196,9 @@ check "man page sgid-fcgi(8) installed" test -s "$R/usr/share/man/man8/sgid-fcgi
 check "examples: nginx and lighttpd, SPA and gateway, under /usr/share/doc/sgid-fcgi/examples" eval \
   'e=$R/usr/share/doc/sgid-fcgi/examples; [[ -s $e/nginx.conf.example && -s $e/lighttpd.conf.example &&
    -s $e/gateway/nginx.conf.example && -s $e/gateway/lighttpd.conf.example ]]'
+check "the examples name /usr/sbin/sgid-fcgi (nothing under /usr/local)" eval \
+  'grep -q "\"/usr/sbin/sgid-fcgi --env-file /etc/sgid-fcgi/sgid-fcgi.env\"" "$R/usr/share/doc/sgid-fcgi/examples/lighttpd.conf.example" &&
+   ! grep -rl /usr/local "$R/usr/share/doc/sgid-fcgi/examples"'
 check "demo SPA and the lighttpd rate-limit script under /usr/share/sgid-fcgi (the examples' paths)" eval \
   '[[ -s $R/usr/share/sgid-fcgi/demo-spa/index.html && -s $R/usr/share/sgid-fcgi/lighttpd-ratelimit.lua ]]'
 
