@@ -199,8 +199,19 @@ check "examples: nginx and lighttpd, SPA and gateway, under /usr/share/doc/sgid-
 check "the examples name /usr/sbin/sgid-fcgi (nothing under /usr/local)" eval \
   'grep -q "\"/usr/sbin/sgid-fcgi --env-file /etc/sgid-fcgi/sgid-fcgi.env\"" "$R/usr/share/doc/sgid-fcgi/examples/lighttpd.conf.example" &&
    ! grep -rl /usr/local "$R/usr/share/doc/sgid-fcgi/examples"'
-check "demo SPA and the lighttpd rate-limit script under /usr/share/sgid-fcgi (the examples' paths)" eval \
-  '[[ -s $R/usr/share/sgid-fcgi/demo-spa/index.html && -s $R/usr/share/sgid-fcgi/lighttpd-ratelimit.lua ]]'
+# Every file of the package the examples name (the demo SPA, the mod_magnet
+# scripts, the binary) is where they say.
+example_paths_missing() {
+  local p
+  for p in $(grep -rhoE '/usr/(share/sgid-fcgi|sbin)/[A-Za-z0-9._/-]*[A-Za-z0-9]' "$R/usr/share/doc/sgid-fcgi/examples" | sort -u); do
+    [[ -e $R$p ]] || echo "$p"
+  done
+}
+tap_detail() { example_paths_missing | tr '\n' ' '; }
+check "every /usr/share/sgid-fcgi and /usr/sbin path the examples name is installed" eval \
+  '[[ -s $R/usr/share/sgid-fcgi/demo-spa/index.html && -s $R/usr/share/sgid-fcgi/lighttpd-ratelimit.lua &&
+     -z $(example_paths_missing) ]]'
+tap_detail() { :; }
 
 # The units against the root's own systemd (252, offline).
 verify_out=""
