@@ -17,11 +17,16 @@ apt_root() {
 
 # ---- the unit, run as systemd would run it ---------------------------------
 
-# unit_value FILE KEY: KEY's last value in FILE's [Service] section (for a
-# single-valued setting systemd takes the last one too).
+# unit_value FILE KEY [SECTION]: KEY's last value in FILE's [SECTION]
+# (Service) section (for a single-valued setting systemd takes the last one
+# too).
 unit_value() {
-  awk -v k="$2" '/^\[/ { s = ($0 == "[Service]") }
-    s && index($0, k "=") == 1 { v = substr($0, length(k) + 2) } END { print v }' "$1"
+  unit_values "$@" | tail -n 1
+}
+# unit_values FILE KEY [SECTION]: every value of KEY, in order.
+unit_values() {
+  awk -v k="$2" -v sec="[${3:-Service}]" '/^\[/ { s = ($0 == sec) }
+    s && index($0, k "=") == 1 { print substr($0, length(k) + 2) }' "$1"
 }
 
 # unit_groups USER GROUP SUPPLEMENTARY: the groups systemd gives the service:
@@ -125,4 +130,78 @@ service_stop() {
     wait "$pid" 2>/dev/null || true
   fi
   rm -rf --one-file-system "$R/run/sgid-fcgi"
+}
+
+# ---- the socket-activated alternative ---------------------------------------
+
+INSTANCE_PID=""
+# instance_start N: `systemctl start sgid-fcgi.socket sgid-fcgi@N`, read from
+# the installed units: the socket's ListenStream= made with SocketUser=,
+# SocketGroup=, SocketMode= in a DirectoryMode= directory; the credentials of
+# LoadCredential= copied for the service user (0400 in a 0500 directory);
+# Environment= (with %d, %i), overridden by EnvironmentFile= (as systemd
+# does); ExecStart as User=/Group= with the socket on fd 0
+# (StandardInput=socket). Output in $WORK/instance.log.
+instance_start() {
+  local n=$1 sock=$R/lib/systemd/system/sgid-fcgi.socket unit=$R/lib/systemd/system/sgid-fcgi@.service
+  local listen user group exec creds line file key val dir envs=() argv=()
+  listen=$(unit_value "$sock" ListenStream Socket)
+  listen=${listen//%t//run}
+  user=$(unit_value "$unit" User)
+  group=$(unit_value "$unit" Group)
+  exec=$(unit_value "$unit" ExecStart)
+  [[ $(unit_value "$unit" StandardInput) == socket && $listen == /run/* && -n $user && -n $group &&
+    $exec != [-@+!:]* && ! $exec =~ [\"\'\\%] ]] || return 1
+  in_root install -d -m "$(unit_value "$sock" DirectoryMode Socket)" "$(dirname "$listen")" || return 1
+  creds=/run/credentials/sgid-fcgi@$n.service
+  in_root install -d -m 0500 -o "$user" -g "$group" "$creds" || return 1
+  while IFS= read -r line; do
+    [[ -n $line ]] || continue
+    in_root install -m 0400 -o "$user" -g "$group" "${line#*:}" "$creds/${line%%:*}" || return 1
+  done < <(unit_values "$unit" LoadCredential)
+  while IFS= read -r line; do
+    [[ -n $line ]] || continue
+    line=${line//%d/$creds}
+    envs+=("${line//%i/$n}")
+  done < <(unit_values "$unit" Environment)
+  for file in $(unit_values "$unit" EnvironmentFile); do
+    while IFS= read -r line; do
+      [[ $line =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
+      key=${BASH_REMATCH[1]} val=${BASH_REMATCH[2]}
+      [[ $val =~ ^\"(.*)\"$ || $val =~ ^\'(.*)\'$ ]] && val=${BASH_REMATCH[1]}
+      envs+=("$key=$val")
+    done <"$R$file"
+  done
+  dir=$(unit_value "$unit" LogsDirectory)
+  [[ -z $dir ]] || in_root install -d -m "$(unit_value "$unit" LogsDirectoryMode)" -o "$user" -g "$group" "/var/log/$dir"
+  read -ra argv <<<"$exec"
+  echo "# start sgid-fcgi@$n: $exec on $listen (user $user, group $group)" >>"$WORK/instance.log"
+  setsid python3 -c '
+import os, socket, sys
+path, uid, gid, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4], 8)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+os.chown(path, uid, gid)
+os.chmod(path, mode)
+s.listen(128)
+os.dup2(s.fileno(), 0)
+os.execvp(sys.argv[5], sys.argv[5:])' "$R$listen" \
+    "$(in_root id -u "$(unit_value "$sock" SocketUser Socket)")" \
+    "$(in_root getent group "$(unit_value "$sock" SocketGroup Socket)" | cut -d: -f3)" \
+    "$(unit_value "$sock" SocketMode Socket)" \
+    chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "${envs[@]}" \
+    setpriv --reuid "$user" --regid "$group" --no-new-privs --inh-caps=-all \
+    --groups "$(unit_groups "$user" "$group" "$(unit_value "$unit" SupplementaryGroups)")" -- \
+    /bin/sh -c 'umask "$0"; cd "$1" && shift && exec "$@"' "$(unit_value "$unit" UMask)" \
+    "$(unit_value "$unit" WorkingDirectory)" "${argv[@]}" >>"$WORK/instance.log" 2>&1 &
+  INSTANCE_PID=$!
+  INSTANCE_SOCK=$R$listen INSTANCE_CREDS=$R$creds
+}
+instance_stop() {
+  [[ -n $INSTANCE_PID ]] || return 0
+  kill -TERM "$INSTANCE_PID" 2>/dev/null || true
+  wait_for 30 gone "$INSTANCE_PID" || kill -KILL "$INSTANCE_PID" 2>/dev/null || true
+  wait "$INSTANCE_PID" 2>/dev/null || true
+  INSTANCE_PID=""
+  rm -rf --one-file-system "$INSTANCE_SOCK" "$INSTANCE_CREDS"
 }

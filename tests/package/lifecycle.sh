@@ -48,6 +48,7 @@ stop_pid() {
 cleanup() {
   trap - EXIT
   service_stop
+  instance_stop
   stop_pid "$FRONT_PID"
   stop_pid "$REDIS_PID"
   stack_stop mockpass
@@ -213,6 +214,22 @@ check "reload (the unit's ExecReload, SIGHUP): the new secret ends the old sessi
 check "reload kept the supervisor (same pid) and the socket" eval 'alive "$MAIN" && sock_ready'
 check "after the reload a new login works (sessions under the new secret)" login "$T/jar-b"
 step reload
+
+# ---- the socket-activated alternative ---------------------------------------
+
+# sgid-fcgi.socket + sgid-fcgi@1 instead of the pool (they conflict), with
+# the same env file: EnvironmentFile= and LoadCredential=.
+service_stop
+tap_detail() { last_response; tail -n 5 "$WORK/instance.log" | tr '\n' ' '; }
+check "socket alternative: sgid-fcgi.socket + sgid-fcgi@1 (socket on fd 0) serve a login through nginx" eval \
+  'instance_start 1 && wait_for 20 health_ok && login "$T/jar-s"'
+tap_detail() { last_response; }
+check "socket alternative: socket root:www-data 0660, the worker runs as sgid-fcgi" eval \
+  '[[ $(in_root stat -c "%U:%G %a" /run/sgid-fcgi/sgid-fcgi.sock) == "root:www-data 660" &&
+     $(stat -c %u "/proc/$INSTANCE_PID") == "$(in_root id -u sgid-fcgi)" ]]'
+instance_stop
+setup "sgid-fcgi.service started again" service_up
+step socket-alternative
 
 # ---- upgrade ------------------------------------------------------------------
 
