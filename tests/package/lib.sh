@@ -41,46 +41,56 @@ unit_groups() {
   } | sort -u | paste -sd, -
 }
 
+# unit_command UNIT SPECIFIERS ENV...: fill UNIT_CMD with the unit's
+# ExecStart as systemd runs it in the root: the environment ENV only; User=
+# with Group= and SupplementaryGroups= (unit_groups), NoNewPrivileges=yes
+# (required), no capabilities, LimitNOFILE=, UMask=, WorkingDirectory=; its
+# directories RuntimeDirectory= and LogsDirectory= made with their modes
+# and owners. SPECIFIERS: sed expressions for the specifiers (%t...). A
+# prefix, quotes, a second ExecStart or a specifier left over are refused
+# rather than run differently.
+UNIT_CMD=()
+unit_command() {
+  local unit=$1 spec=$2 user group exec nofile pair dir mode umask wd argv=()
+  shift 2
+  user=$(unit_value "$unit" User)
+  group=$(unit_value "$unit" Group)
+  exec=$(unit_value "$unit" ExecStart | sed "$spec")
+  nofile=$(unit_value "$unit" LimitNOFILE)
+  umask=$(unit_value "$unit" UMask)
+  wd=$(unit_value "$unit" WorkingDirectory)
+  if [[ -z $user || -z $group || -z $exec || $exec == [-@+!:]* || $exec =~ [\"\'\\%] ||
+    $(grep -c '^ExecStart=' "$unit") != 1 || $(unit_value "$unit" NoNewPrivileges) != yes ]]; then
+    echo "# ${unit##*/}: not understood: User=$user Group=$group ExecStart=$exec" >&2
+    return 1
+  fi
+  read -ra argv <<<"$exec"
+  for pair in RuntimeDirectory:/run LogsDirectory:/var/log; do
+    dir=$(unit_value "$unit" "${pair%%:*}")
+    [[ -n $dir ]] || continue
+    mode=$(unit_value "$unit" "${pair%%:*}Mode")
+    in_root install -d -m "${mode:-0755}" -o "$user" -g "$group" "${pair#*:}/$dir" || return 1
+  done
+  UNIT_CMD=(chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@")
+  [[ -z $nofile ]] || UNIT_CMD+=(prlimit --nofile="$nofile:$nofile" --)
+  UNIT_CMD+=(setpriv --reuid "$user" --regid "$group" --no-new-privs --inh-caps=-all
+    --groups "$(unit_groups "$user" "$group" "$(unit_value "$unit" SupplementaryGroups)")" --
+    /bin/sh -c 'umask "$0"; cd "$1" && shift && exec "$@"'
+    "${umask:-0022}" "${wd:-/}" "${argv[@]}")
+  echo "# start ${unit##*/}: ${UNIT_CMD[*]}" >&2
+}
+
 SERVICE_PID=""
 SERVICE_TIMEOUT=90
 SERVICE_UNIT=/lib/systemd/system/sgid-fcgi.service
 
 # service_start: what `systemctl start sgid-fcgi` does, read from the
-# installed unit: RuntimeDirectory= and LogsDirectory= made with their modes
-# and owners, then ExecStart as User= with Group= and SupplementaryGroups=,
-# NoNewPrivileges=, LimitNOFILE=, UMask= and WorkingDirectory=. Specifiers
-# other than %t, prefixes, quotes and a second ExecStart are refused rather
-# than run differently. Its output goes to $WORK/service.log (the journal).
+# installed unit (unit_command, %t = /run). Its output goes to
+# $WORK/service.log (the journal).
 service_start() {
-  local unit=$R$SERVICE_UNIT user group groups exec umask wd nofile dir mode argv=()
-  user=$(unit_value "$unit" User)
-  group=$(unit_value "$unit" Group)
-  groups=$(unit_groups "$user" "$group" "$(unit_value "$unit" SupplementaryGroups)")
-  exec=$(unit_value "$unit" ExecStart)
-  umask=$(unit_value "$unit" UMask)
-  wd=$(unit_value "$unit" WorkingDirectory)
-  nofile=$(unit_value "$unit" LimitNOFILE)
-  SERVICE_TIMEOUT=$(unit_value "$unit" TimeoutStopSec)
-  if [[ -z $user || -z $group || -z $exec || $exec == [-@+!:]* || $exec =~ [\"\'\\] ||
-    $(grep -c '^ExecStart=' "$unit") != 1 || ${exec//%t/} == *%* ]]; then
-    echo "# service_start: unit not understood: User=$user Group=$group ExecStart=$exec" >>"$WORK/service.log"
-    return 1
-  fi
-  exec=${exec//%t//run}
-  read -ra argv <<<"$exec"
-  dir=$(unit_value "$unit" RuntimeDirectory)
-  mode=$(unit_value "$unit" RuntimeDirectoryMode)
-  [[ -z $dir ]] || in_root install -d -m "${mode:-0755}" -o "$user" -g "$group" "/run/$dir" || return 1
-  dir=$(unit_value "$unit" LogsDirectory)
-  mode=$(unit_value "$unit" LogsDirectoryMode)
-  [[ -z $dir ]] || in_root install -d -m "${mode:-0755}" -o "$user" -g "$group" "/var/log/$dir" || return 1
-  [[ $(unit_value "$unit" NoNewPrivileges) == yes ]] || return 1
-  echo "# start: $exec (user $user, groups $groups)" >>"$WORK/service.log"
-  setsid chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
-    prlimit --nofile="${nofile:-1024}" -- \
-    setpriv --reuid "$user" --regid "$group" --groups "$groups" --no-new-privs --inh-caps=-all -- \
-    /bin/sh -c 'umask "$0"; cd "$1" && shift && exec "$@"' "${umask:-0022}" "${wd:-/}" "${argv[@]}" \
-    >>"$WORK/service.log" 2>&1 </dev/null &
+  SERVICE_TIMEOUT=$(unit_value "$R$SERVICE_UNIT" TimeoutStopSec)
+  unit_command "$R$SERVICE_UNIT" 's#%t#/run#g' 2>>"$WORK/service.log" || return 1
+  setsid "${UNIT_CMD[@]}" >>"$WORK/service.log" 2>&1 </dev/null &
   SERVICE_PID=$!
 }
 
@@ -144,14 +154,12 @@ INSTANCE_PID=""
 # (StandardInput=socket). Output in $WORK/instance.log.
 instance_start() {
   local n=$1 sock=$R/lib/systemd/system/sgid-fcgi.socket unit=$R/lib/systemd/system/sgid-fcgi@.service
-  local listen user group exec creds line file key val dir envs=() argv=()
+  local listen user group creds line file key val envs=()
   listen=$(unit_value "$sock" ListenStream Socket)
   listen=${listen//%t//run}
   user=$(unit_value "$unit" User)
   group=$(unit_value "$unit" Group)
-  exec=$(unit_value "$unit" ExecStart)
-  [[ $(unit_value "$unit" StandardInput) == socket && $listen == /run/* && -n $user && -n $group &&
-    $exec != [-@+!:]* && ! $exec =~ [\"\'\\%] ]] || return 1
+  [[ $(unit_value "$unit" StandardInput) == socket && $listen == /run/* ]] || return 1
   in_root install -d -m "$(unit_value "$sock" DirectoryMode Socket)" "$(dirname "$listen")" || return 1
   creds=/run/credentials/sgid-fcgi@$n.service
   in_root install -d -m 0500 -o "$user" -g "$group" "$creds" || return 1
@@ -172,10 +180,7 @@ instance_start() {
       envs+=("$key=$val")
     done <"$R$file"
   done
-  dir=$(unit_value "$unit" LogsDirectory)
-  [[ -z $dir ]] || in_root install -d -m "$(unit_value "$unit" LogsDirectoryMode)" -o "$user" -g "$group" "/var/log/$dir"
-  read -ra argv <<<"$exec"
-  echo "# start sgid-fcgi@$n: $exec on $listen (user $user, group $group)" >>"$WORK/instance.log"
+  unit_command "$unit" "s#%i#$n#g" "${envs[@]}" 2>>"$WORK/instance.log" || return 1
   setsid python3 -c '
 import os, socket, sys
 path, uid, gid, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4], 8)
@@ -188,12 +193,7 @@ os.dup2(s.fileno(), 0)
 os.execvp(sys.argv[5], sys.argv[5:])' "$R$listen" \
     "$(in_root id -u "$(unit_value "$sock" SocketUser Socket)")" \
     "$(in_root getent group "$(unit_value "$sock" SocketGroup Socket)" | cut -d: -f3)" \
-    "$(unit_value "$sock" SocketMode Socket)" \
-    chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "${envs[@]}" \
-    setpriv --reuid "$user" --regid "$group" --no-new-privs --inh-caps=-all \
-    --groups "$(unit_groups "$user" "$group" "$(unit_value "$unit" SupplementaryGroups)")" -- \
-    /bin/sh -c 'umask "$0"; cd "$1" && shift && exec "$@"' "$(unit_value "$unit" UMask)" \
-    "$(unit_value "$unit" WorkingDirectory)" "${argv[@]}" >>"$WORK/instance.log" 2>&1 &
+    "$(unit_value "$sock" SocketMode Socket)" "${UNIT_CMD[@]}" >>"$WORK/instance.log" 2>&1 &
   INSTANCE_PID=$!
   INSTANCE_SOCK=$R$listen INSTANCE_CREDS=$R$creds
 }
