@@ -25,7 +25,7 @@ TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all clean unit unit-asan check deps integration gateway hostile browser sanitized-stack faults soak valgrind run install
+.PHONY: all clean unit unit-asan check deps integration gateway hostile browser sanitized-stack faults soak valgrind run install deb package-check
 all: $(BUILD)/sgid-fcgi
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) Makefile
@@ -123,9 +123,27 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi
 	install -m 0644 README.md deploy/OPERATIONS.md deploy/sgid-fcgi.env.example \
 		nginx.conf.example lighttpd.conf.example deploy/systemd/* $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 deploy/sgid-fcgi.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi/gateway
 	install -m 0644 deploy/gateway/nginx.conf.example deploy/gateway/lighttpd.conf.example \
 		$(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi/gateway/
+
+# The Debian package (issue 25): `dpkg-buildpackage -us -uc -b` in a copy of
+# the tree, the .deb, -dbgsym, .buildinfo and .changes in build/deb/. Its
+# version is VERSION's; debian/changelog must agree (checked).
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB     := build/deb/sgid-fcgi_$(VERSION)_$(DEB_ARCH).deb
+DEB_INPUTS := $(shell git ls-files --cached --others --exclude-standard 2>/dev/null)
+deb: $(DEB)
+$(DEB): $(filter-out build/%,$(wildcard $(DEB_INPUTS)))
+	tests/package/build-deb.sh build/deb
+
+# The package on a clean Debian 12 root (mmdebstrap, cached under
+# /var/cache/sgid-fcgi/): lintian, the units, install, login through nginx,
+# reload, upgrade, remove, purge (tests/package/README.md).
+package-check: deps $(DEB)
+	tests/package/run.sh $(DEB)
 
 clean:
 	rm -rf build

@@ -19,10 +19,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # server and certificates in test_httpc), prometheus (promtool checks the
 # metrics text; tests/faults/metrics.sh starts a private Prometheus on
 # loopback: the package's own service is kept from starting below).
+# Packaging: debhelper (make deb), lintian and mmdebstrap (make package-check).
 pkgs=(
   libfcgi-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libhiredis-dev pkg-config
   spawn-fcgi nginx lighttpd lighttpd-modules-lua lua5.4 redis-server redis-sentinel libfcgi-bin curl jq python3
   clang libclang-rt-14-dev valgrind chromium wrk iproute2 openssl prometheus
+  debhelper lintian mmdebstrap
 )
 # Node may come from elsewhere (e.g. NodeSource, which bundles npm and
 # conflicts with Debian's npm): only ask apt for what is really absent.
