@@ -15,7 +15,7 @@
 # FUZZ_TARGETS=json make fuzz    fuzz one target; FUZZ_ARGS passes extra
 # libFuzzer flags (e.g. FUZZ_ARGS=-dict=...). FUZZ_CC picks the clang.
 
-FUZZ_TARGETS  ?= query cookie json jws jwe dotenv b64 resp returnurl
+FUZZ_TARGETS  ?= query cookie json jws jwe dotenv b64 resp returnurl authz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_RSS_MB   ?= 2048
@@ -25,7 +25,7 @@ FUZZ_OUT        := build/fuzz
 FUZZ_REPLAY_OUT := build/fuzz-replay
 # Only the modules the targets reach (the parsers and what they call), so
 # the fuzz builds do not depend on the server, Redis or HTTP-client code.
-FUZZ_MODULES    ?= b64 buf cfg crypto dotenv gateway http idtoken jose json log resp returnurl \
+FUZZ_MODULES    ?= authz b64 buf cfg crypto dotenv gateway http idtoken jose json log resp returnurl sublist \
                    urlparse util
 FUZZ_LIB_SRCS   := $(FUZZ_MODULES:%=src/%.c)
 FUZZ_HDRS       := $(wildcard include/*.h) tests/fuzz/fuzz.h tests/fuzz/fuzz_keys.h
