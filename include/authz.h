@@ -70,6 +70,10 @@ void authz_rule_free(struct authz_rule *r); /* NULL ok */
  * profile object (NULL: none yet, every field absent). */
 bool authz_allows(const struct authz_rule *r, const char *sub, const json_value *profile);
 
+/* A usable rule name (SGID_REQUIRE_NAME): 1 to AUTHZ_NAME_MAX bytes of
+ * A-Z, a-z, 0-9, '.', '_', '-'. */
+bool authz_name_valid(const char *name, size_t len);
+
 /* A thread's compiled rules, by their exact text; the oldest goes first. */
 struct authz_cache {
 	struct authz_cache_slot {

@@ -476,6 +476,16 @@ bool authz_allows(const struct authz_rule *r, const char *sub, const json_value 
 	return eval(r, r->root, sub, profile);
 }
 
+bool authz_name_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > AUTHZ_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!is_name_char(name[i]))
+			return false;
+	return true;
+}
+
 /* ---- the cache ------------------------------------------------------------- */
 
 enum authz_err authz_cache_get(struct authz_cache *c, const char *text, size_t len,
