@@ -823,7 +823,8 @@ rule_error:
  * for it) gives the sub alone. method and uri: the protected request's.
  * Refused first, with no store call: a request carrying a client's own
  * X-Sgid-* header (403). The public scope needs no login: 200 and the
- * app's Cookie header alone. */
+ * app's Cookie header alone (a rule there is a 500). A logged-in user
+ * then meets the location's rule, if any (access_allowed). */
 static void gateway_check(struct app *a, const struct request *req, struct response *res,
 	enum gateway_style st, const char *method, const char *uri)
 {
@@ -839,6 +840,14 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 		return;
 	}
 	if (req->gateway_scope && strcmp(req->gateway_scope, "public") == 0) {
+		if (req->require && *req->require) {
+			/* a rule on a path that needs no login could never hold:
+			 * a configuration mistake, closed */
+			log_error("%s: an access rule (SGID_REQUIRE) on the public scope: refused", route);
+			metrics_count_access(a->metrics, METRICS_ACCESS_RULE_ERROR);
+			resp_text(res, 500, "Internal Server Error");
+			return;
+		}
 		res->status = 200;
 		give_app_cookie(a, req, res, st);
 		return;

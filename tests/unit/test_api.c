@@ -2045,6 +2045,16 @@ static void test_gateway_rules(void)
 	long_name[sizeof(long_name) - 1] = '\0';
 	rule_check(REQUEST_RESPONDER, cookie_of(sess), "has myinfo.name", long_name);
 	CHECK_INT(res.status, 500);
+	/* a rule on the public scope is a mistake: 500, not open */
+	struct request pub = {
+		.method = "GET", .path = "/api/auth", .original_uri = "/p", .original_method = "GET",
+		.gateway_scope = "public", .require = "has myinfo.name", .require_name = "x",
+	};
+	call_req(&pub);
+	CHECK_INT(res.status, 500);
+	pub.require = "";
+	call_req(&pub);
+	CHECK_INT(res.status, 200);
 	/* no session: the rule changes nothing, a navigation logs in */
 	rule_check(REQUEST_RESPONDER, NULL, "sub in @ops", "x");
 	CHECK_INT(res.status, 401);
