@@ -773,11 +773,10 @@ static void audit_denied(struct app *a, const struct request *req, const char *r
  * (never 401: that would send them through the login again), 500 when the
  * rule or its name is unusable (closed, never open). */
 static bool access_allowed(struct app *a, const struct request *req, const char *route,
-	const struct session *s, struct response *res)
+	const struct session *s, const json_value *profile, struct response *res)
 {
 	const char *rule = req->require, *name = req->require_name;
 	const struct authz_rule *r;
-	json_value *profile = NULL;
 	size_t at;
 	if (!rule || !*rule)
 		return true;
@@ -795,14 +794,11 @@ static bool access_allowed(struct app *a, const struct request *req, const char 
 		          authz_strerror(e), at);
 		goto rule_error;
 	}
-	if (s->profile.len > 0 &&
-	    !(profile = json_parse(s->profile.data, s->profile.len, s->profile.len))) {
+	if (s->profile.len > 0 && !profile) {
 		log_error("%s: rule %s: the session's profile is unreadable: access refused", route, name);
 		goto rule_error;
 	}
-	bool ok = authz_allows(r, s->sub, profile);
-	json_free(profile);
-	if (ok) {
+	if (authz_allows(r, s->sub, profile)) {
 		metrics_count_access(a->metrics, METRICS_ACCESS_ALLOWED);
 		return true;
 	}
@@ -832,6 +828,7 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 	struct session s;
 	const struct cookie_value *cookie = NULL;
 	struct buf login = BUF_INIT;
+	json_value *profile = NULL;
 	size_t skipped = 0;
 
 	if (req->identity_header_sent) {
@@ -858,10 +855,14 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 		log_error("%s: %s: %s", route, session_strerror(se), a->store->errstr);
 		resp_text(res, 503, "Service Unavailable");
 	} else if (se == SESSION_OK) {
-		if (!access_allowed(a, req, route, &s, res))
+		/* parsed once: for the rule, then for the identity headers */
+		if (s.profile.len > 0)
+			profile = json_parse(s.profile.data, s.profile.len, s.profile.len);
+		if (!access_allowed(a, req, route, &s, profile, res))
 			goto done;
 		res->status = 200;
-		if (gateway_add_identity(res, st, a->cfg, s.sub, &s.profile, &skipped) != 0) {
+		if ((s.profile.len > 0 && !profile) ||
+		    gateway_add_identity_parsed(res, st, a->cfg, s.sub, profile, &skipped) != 0) {
 			resp_reset(res);
 			resp_text(res, 500, "Internal Server Error");
 		} else {
@@ -883,6 +884,7 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 		}
 	}
 done:
+	json_free(profile);
 	session_clear(&s);
 	buf_free(&login);
 }
