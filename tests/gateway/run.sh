@@ -581,6 +581,17 @@ access_rules() {
     expect "$JAR_A" "$NRIC" "$PROT" 200 "no rule"
   done
 
+  # other spellings of the ruled path reach no app around the rule: the
+  # server picks the location (nginx) or the setenv block (lighttpd) on the
+  # decoded, normalised path, or refuses the request
+  local p1=${AGENCY_PATH%agency/} spell
+  for spell in "${p1}%61gency/x" "${p1}agenc%79/x" "${p1%/}//agency/x" "${p1}./agency/x" "${p1}agency//x"; do
+    n=$(app_count)
+    http GET "$GW$spell" --path-as-is -b "$JAR_B" "${NAV_HDRS[@]}"
+    check "$PERSONA_B on $spell (the agency path spelt otherwise): refused (400 or 403), the app not reached" \
+      eval '[[ $CODE == 400 || $CODE == 403 ]] && app_untouched "$n"'
+  done
+
   # a client's headers never set or change a rule
   local -a SETS=(-H 'Sgid-Require: has myinfo.name' -H 'Sgid-Require-Name: forged'
     -H 'Require: has myinfo.name')
