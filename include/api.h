@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "authz.h"
 #include "cfg.h"
 #include "http.h"
 #include "httpc.h"
@@ -36,6 +37,7 @@ struct app {
 	struct sb_slot_ref slot;          /* the bulkhead's view of this thread;
 	                                     sb NULL: no bulkhead */
 	struct metrics_block *metrics;    /* the slot's counters, NULL: none */
+	struct authz_cache authz;         /* the locations' rules, compiled */
 };
 
 /* The FastCGI role (FastCGI 1.0 section 6): a filter is served as a
@@ -60,6 +62,13 @@ struct request {
 	                              config, never by a client): "public" asks
 	                              the gateway check for the app's Cookie
 	                              header alone, no login needed */
+	const char *require;       /* SGID_REQUIRE: the location's access rule
+	                              (authz.h), set by the web server's
+	                              config; NULL or "": any logged-in user */
+	const char *require_name;  /* SGID_REQUIRE_NAME: the rule's name for
+	                              the logs, the audit log and metrics */
+	const char *upgrade;       /* HTTP_UPGRADE or NULL: a WebSocket is no
+	                              navigation, never sent to the login */
 	bool identity_header_sent; /* a client's X-Sgid-* header came along
 	                              (gateway_is_client_identity) */
 	const char *request_uri;   /* REQUEST_URI: the authorizer's protected request */

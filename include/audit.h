@@ -14,6 +14,7 @@
 
 #define AUDIT_LINE_MAX 4000        /* < PIPE_BUF (4096): one atomic write */
 #define AUDIT_USER_AGENT_MAX 256   /* bytes of User-Agent kept */
+#define AUDIT_RULE_MAX 64          /* bytes of a rule's name kept */
 #define AUDIT_SUB_MAX 256          /* bytes of sub kept (sgID's are ~40) */
 /* At most one warning about dropped events per this many ms, per process. */
 #define AUDIT_WARN_INTERVAL_MS 60000
@@ -23,6 +24,7 @@ enum audit_event {
 	AUDIT_LOGIN_FAILURE,
 	AUDIT_LOGOUT,
 	AUDIT_SESSION_EXPIRED,
+	AUDIT_ACCESS_DENIED,         /* logged in, refused by a location's rule */
 	AUDIT_EVENT__MAX
 };
 const char *audit_event_name(enum audit_event ev);
@@ -33,6 +35,10 @@ struct audit_record {
 	const char *outcome;         /* "success", "failure", "denied" */
 	const char *cause;           /* failures: a name of outcome.h */
 	const char *sub;
+	const char *rule;            /* access_denied: the rule's name
+	                                (SGID_REQUIRE_NAME, checked by the
+	                                caller: at most AUDIT_RULE_MAX bytes of
+	                                [A-Za-z0-9._-]) */
 };
 
 /* Who asked: the web server's FastCGI parameters (NULL when absent). */

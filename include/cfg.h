@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "resp.h"
+#include "sublist.h"
 
 #define CFG_MAX_SENTINELS 8
 #define CFG_MAX_CLUSTER_SEEDS 16
@@ -18,6 +19,8 @@
 #define CFG_ORIGIN_LEN 512           /* scheme://host[:port] and its NUL */
 #define CFG_MAX_RETURN_ORIGINS 16
 #define CFG_MAX_GATEWAY_HEADERS 32
+#define CFG_MAX_ALLOWLISTS 16      /* SGID_ALLOWLISTS entries */
+#define CFG_ALLOWLIST_FILE_MAX (1024 * 1024) /* bytes of one allowlist file */
 #define CFG_FIELD_NAME_LEN 128       /* a profile field name and its NUL */
 
 struct redis_endpoint {
@@ -116,6 +119,10 @@ struct config {
 	                                frontend's /error */
 	char gateway_headers[CFG_MAX_GATEWAY_HEADERS][CFG_FIELD_NAME_LEN];
 	size_t n_gateway_headers;    /* SGID_GATEWAY_HEADERS; 0 = every field */
+	struct sublist allowlists[CFG_MAX_ALLOWLISTS]; /* SGID_ALLOWLISTS: each
+	                                file read at start-up and on reload;
+	                                owned (cfg_free) */
+	size_t n_allowlists;
 
 	struct redis_config redis;
 	enum log_level log_level;    /* LOG_LEVEL, info */

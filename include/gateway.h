@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include "buf.h"
 #include "cfg.h"
+#include "json.h"
 #include "resp.h"
 
 /* X-Sgid-Sub, X-Sgid-Myinfo-Name (nginx picks them with auth_request_set)
@@ -64,6 +65,11 @@ int gateway_value_encode(const char *v, size_t len, struct buf *out);
  * unreadable profile or no memory. */
 int gateway_add_identity(struct response *res, enum gateway_style st, const struct config *cfg,
 	const char *sub, const struct buf *profile, size_t *skipped);
+
+/* The same with the profile already parsed (NULL: none yet), for a check
+ * that read it for the location's rule first. */
+int gateway_add_identity_parsed(struct response *res, enum gateway_style st,
+	const struct config *cfg, const char *sub, const json_value *profile, size_t *skipped);
 
 /* What the app behind gets as its Cookie header: cookie (the request's,
  * NULL: none) without the session cookie (http_cookies_without), as

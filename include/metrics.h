@@ -24,6 +24,10 @@
 
 enum metrics_sgid_call { METRICS_CALL_TOKEN, METRICS_CALL_USERINFO, METRICS_CALL_JWKS,
 	METRICS_CALLS };
+/* The gateway's access rules (SGID_REQUIRE): a logged-in user let in,
+ * refused (403), or a rule that does not compile (500). */
+enum metrics_access { METRICS_ACCESS_ALLOWED, METRICS_ACCESS_DENIED, METRICS_ACCESS_RULE_ERROR,
+	METRICS_ACCESS_OUTCOMES };
 /* address_refused: a Redis Cluster redirect or CLUSTER SLOTS entry naming
  * a host REDIS_CLUSTER_ALLOWED_HOSTS does not allow (never connected to). */
 enum metrics_redis_err { METRICS_REDIS_CONNECT, METRICS_REDIS_IO, METRICS_REDIS_REPLY,
@@ -50,6 +54,9 @@ struct metrics_block {
 	metrics_counter audit_dropped;          /* audit events lost to write errors */
 	metrics_counter userinfo_previous_key;  /* userinfo opened with the previous
 	                                           client key (a key rotation) */
+	metrics_counter access[METRICS_ACCESS_OUTCOMES]; /* gateway checks with a
+	                                           rule, by outcome; keep last
+	                                           (BLOCK_COUNTERS in metrics.c) */
 } __attribute__((aligned(64)));
 
 /* What only the supervisor writes. */
@@ -79,6 +86,7 @@ void metrics_count_redis_error(struct metrics_block *m, enum metrics_redis_err k
 void metrics_count_redis_reconnect(struct metrics_block *m);
 void metrics_count_audit_dropped(struct metrics_block *m);
 void metrics_count_userinfo_previous_key(struct metrics_block *m);
+void metrics_count_access(struct metrics_block *m, enum metrics_access outcome);
 
 /* Monotonic microseconds, for the durations above. */
 int64_t metrics_now_us(void);
@@ -95,6 +103,7 @@ const char *metrics_route_name(size_t i);
 const char *metrics_status_name(size_t i);
 const char *metrics_call_name(size_t i);
 const char *metrics_redis_err_name(size_t i);
+const char *metrics_access_name(size_t i);
 /* Bucket i's upper bound as text ("0.005", "+Inf"). */
 const char *metrics_bucket_le(size_t i);
 

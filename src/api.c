@@ -62,6 +62,7 @@ void app_free(struct app *a)
 		return;
 	sgid_client_free(&a->sgid);
 	session_mgr_wipe(&a->sessions);
+	authz_cache_free(&a->authz);
 	httpc_free(a->http);
 	store_free(a->store);
 	a->http = NULL;
@@ -163,7 +164,7 @@ static void store_down(struct response *res)
 static void audit(struct app *a, const struct request *req, enum audit_event ev,
 	const char *outcome, const char *cause, const char *sub)
 {
-	const struct audit_record r = { ev, outcome, cause, sub };
+	const struct audit_record r = { ev, outcome, cause, sub, NULL };
 	const struct audit_peer p = { req->remote_addr, req->x_forwarded_for, req->user_agent };
 	if (!audit_write(&r, &p))
 		metrics_count_audit_dropped(a->metrics);
@@ -732,7 +733,8 @@ static int login_location(struct app *a, const struct request *req, const char *
 	const char *method, const char *uri, struct buf *out)
 {
 	const char *why = NULL;
-	if (!uri || !gateway_is_navigation(method, req->accept, req->sec_fetch_mode))
+	/* a WebSocket (Upgrade) cannot follow a redirect to a login page */
+	if (!uri || req->upgrade || !gateway_is_navigation(method, req->accept, req->sec_fetch_mode))
 		return -1;
 	if (!returnurl_valid(uri, strlen(uri), a->cfg, &why)) {
 		log_info("%s: the original URI is no return URL (%s): the login returns to /", route, why);
@@ -755,13 +757,70 @@ static void give_app_cookie(struct app *a, const struct request *req, struct res
 	}
 }
 
+_Static_assert(AUTHZ_NAME_MAX <= AUDIT_RULE_MAX, "a rule's name fits the audit line");
+
+/* A refusal by the location's rule: the rule's name, never the user's data. */
+static void audit_denied(struct app *a, const struct request *req, const char *rule_name)
+{
+	const struct audit_record r = { AUDIT_ACCESS_DENIED, "denied", NULL, NULL, rule_name };
+	const struct audit_peer p = { req->remote_addr, req->x_forwarded_for, req->user_agent };
+	if (!audit_write(&r, &p))
+		metrics_count_audit_dropped(a->metrics);
+}
+
+/* The location's rule (SGID_REQUIRE) for the logged-in user of s: true to
+ * go on; false with the answer in res: 403 when the rule refuses the user
+ * (never 401: that would send them through the login again), 500 when the
+ * rule or its name is unusable (closed, never open). */
+static bool access_allowed(struct app *a, const struct request *req, const char *route,
+	const struct session *s, const json_value *profile, struct response *res)
+{
+	const char *rule = req->require, *name = req->require_name;
+	const struct authz_rule *r;
+	size_t at;
+	if (!rule || !*rule)
+		return true;
+	if (!name || !*name)
+		name = "unnamed";
+	if (!authz_name_valid(name, strlen(name))) {
+		log_error("%s: SGID_REQUIRE_NAME is not 1-%d of A-Z a-z 0-9 . _ -: access refused", route,
+		          AUTHZ_NAME_MAX);
+		goto rule_error;
+	}
+	enum authz_err e = authz_cache_get(&a->authz, rule, strlen(rule), a->cfg->allowlists,
+	                                   a->cfg->n_allowlists, &r, &at);
+	if (e != AUTHZ_OK) {
+		log_error("%s: rule %s (SGID_REQUIRE): %s at byte %zu: access refused", route, name,
+		          authz_strerror(e), at);
+		goto rule_error;
+	}
+	if (s->profile.len > 0 && !profile) {
+		log_error("%s: rule %s: the session's profile is unreadable: access refused", route, name);
+		goto rule_error;
+	}
+	if (authz_allows(r, s->sub, profile)) {
+		metrics_count_access(a->metrics, METRICS_ACCESS_ALLOWED);
+		return true;
+	}
+	log_info("%s: rule %s: access denied", route, name);
+	audit_denied(a, req, name);
+	metrics_count_access(a->metrics, METRICS_ACCESS_DENIED);
+	resp_text(res, 403, "Forbidden");
+	return false;
+rule_error:
+	metrics_count_access(a->metrics, METRICS_ACCESS_RULE_ERROR);
+	resp_text(res, 500, "Internal Server Error");
+	return false;
+}
+
 /* The check of nginx's auth_request and of lighttpd's authorizer: one
  * GETEX (which extends the idle timeout), never a call to sgID, empty
  * bodies. A session without a profile yet (an SPA login that never asked
  * for it) gives the sub alone. method and uri: the protected request's.
  * Refused first, with no store call: a request carrying a client's own
  * X-Sgid-* header (403). The public scope needs no login: 200 and the
- * app's Cookie header alone. */
+ * app's Cookie header alone (a rule there is a 500). A logged-in user
+ * then meets the location's rule, if any (access_allowed). */
 static void gateway_check(struct app *a, const struct request *req, struct response *res,
 	enum gateway_style st, const char *method, const char *uri)
 {
@@ -769,6 +828,7 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 	struct session s;
 	const struct cookie_value *cookie = NULL;
 	struct buf login = BUF_INIT;
+	json_value *profile = NULL;
 	size_t skipped = 0;
 
 	if (req->identity_header_sent) {
@@ -777,6 +837,14 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 		return;
 	}
 	if (req->gateway_scope && strcmp(req->gateway_scope, "public") == 0) {
+		if (req->require && *req->require) {
+			/* a rule on a path that needs no login could never hold:
+			 * a configuration mistake, closed */
+			log_error("%s: an access rule (SGID_REQUIRE) on the public scope: refused", route);
+			metrics_count_access(a->metrics, METRICS_ACCESS_RULE_ERROR);
+			resp_text(res, 500, "Internal Server Error");
+			return;
+		}
 		res->status = 200;
 		give_app_cookie(a, req, res, st);
 		return;
@@ -787,8 +855,14 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 		log_error("%s: %s: %s", route, session_strerror(se), a->store->errstr);
 		resp_text(res, 503, "Service Unavailable");
 	} else if (se == SESSION_OK) {
+		/* parsed once: for the rule, then for the identity headers */
+		if (s.profile.len > 0)
+			profile = json_parse(s.profile.data, s.profile.len, s.profile.len);
+		if (!access_allowed(a, req, route, &s, profile, res))
+			goto done;
 		res->status = 200;
-		if (gateway_add_identity(res, st, a->cfg, s.sub, &s.profile, &skipped) != 0) {
+		if ((s.profile.len > 0 && !profile) ||
+		    gateway_add_identity_parsed(res, st, a->cfg, s.sub, profile, &skipped) != 0) {
 			resp_reset(res);
 			resp_text(res, 500, "Internal Server Error");
 		} else {
@@ -809,6 +883,8 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 				resp_header(res, "X-Sgid-Login", login.data);
 		}
 	}
+done:
+	json_free(profile);
 	session_clear(&s);
 	buf_free(&login);
 }

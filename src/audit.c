@@ -25,6 +25,7 @@ static const char *const event_names[] = {
 	[AUDIT_LOGIN_FAILURE] = "login_failure",
 	[AUDIT_LOGOUT] = "logout",
 	[AUDIT_SESSION_EXPIRED] = "session_expired",
+	[AUDIT_ACCESS_DENIED] = "access_denied",
 };
 _Static_assert(ARRAY_LEN(event_names) == AUDIT_EVENT__MAX, "event_names");
 
@@ -213,13 +214,14 @@ int audit_format(const struct audit_record *r, const struct audit_peer *p, struc
 	const char *rid = log_request_id();
 	/* every value is bounded, so the line stays under AUDIT_LINE_MAX even
 	 * when each byte of sub, user agent and client is escaped as \uXXXX:
-	 * 6 x (256 + 256 + 45) + outcome, cause, request id (our own tokens,
-	 * at most 32 + 32 + 64) + names and time: about 3.6 KB */
+	 * 6 x (256 + 256 + 45) + outcome, cause, rule, request id (our own
+	 * tokens, at most 32 + 32 + 64 + 64) + names and time: about 3.7 KB */
 	if (buf_append_str(out, "{\"time\":\"") || buf_append_str(out, stamp) ||
 	    buf_append_str(out, "\",\"event\":\"") ||
 	    buf_append_str(out, audit_event_name(r->event)) || buf_append_char(out, '"') ||
 	    add_field(out, "outcome", r->outcome, 32) || add_field(out, "cause", r->cause, 32) ||
 	    add_field(out, "sub", r->sub, AUDIT_SUB_MAX) ||
+	    add_field(out, "rule", r->rule, AUDIT_RULE_MAX) ||
 	    add_field(out, "request_id", rid[0] ? rid : NULL, 64) ||
 	    add_field(out, "client", client, IP_TEXT_MAX) ||
 	    add_field(out, "user_agent", p->user_agent, AUDIT_USER_AGENT_MAX) ||

@@ -828,6 +828,41 @@ static int add_gateway_header(const char *s, size_t n, size_t i, void *ctx)
 	return 0;
 }
 
+/* "name=/path/to/file": the file read now, one sub a line (sublist). */
+static int add_allowlist(const char *s, size_t n, size_t i, void *ctx)
+{
+	struct list_ctx *c = ctx;
+	const char *eq = memchr(s, '=', n);
+	char path[1024], why[96];
+	struct buf text = BUF_INIT;
+	if (i >= CFG_MAX_ALLOWLISTS)
+		return fail(c->err, c->var, "at most %d lists", CFG_MAX_ALLOWLISTS);
+	if (!eq || !sublist_name_valid(s, (size_t)(eq - s)))
+		return fail(c->err, c->var, "entry %zu: name=/path/file, the name 1-%d of a-z, 0-9, '_', '-'",
+		            i + 1, SUBLIST_NAME_LEN - 1);
+	size_t nlen = (size_t)(eq - s), plen = n - nlen - 1;
+	for (size_t k = 0; k < i; k++)
+		if (strlen(c->cfg->allowlists[k].name) == nlen &&
+		    memcmp(c->cfg->allowlists[k].name, s, nlen) == 0)
+			return fail(c->err, c->var, "entry %zu: the name is listed twice", i + 1);
+	if (plen == 0 || plen >= sizeof(path) || eq[1] != '/')
+		return fail(c->err, c->var, "entry %zu: the file is an absolute path", i + 1);
+	memcpy(path, eq + 1, plen);
+	path[plen] = '\0';
+	struct sublist *l = &c->cfg->allowlists[i];
+	memcpy(l->name, s, nlen);
+	l->name[nlen] = '\0';
+	if (read_file(path, CFG_ALLOWLIST_FILE_MAX, &text) != 0)
+		return fail(c->err, c->var, "list %s: cannot read the file: %s", l->name,
+		            file_strerror(errno, "larger than 1 MiB"));
+	int rc = sublist_parse(text.data ? text.data : "", text.len, l, why, sizeof(why));
+	buf_free(&text);
+	if (rc != 0)
+		return fail(c->err, c->var, "list %s: %s", l->name, why);
+	c->cfg->n_allowlists = i + 1;
+	return 0;
+}
+
 static int load_gateway(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
 {
 	struct list_ctx c = { cfg, err, "SGID_ALLOWED_RETURN_ORIGINS" };
@@ -843,6 +878,9 @@ static int load_gateway(struct config *cfg, const struct envsrc *e, struct cfg_e
 	}
 	c.var = "SGID_GATEWAY_HEADERS";
 	if ((v = getv(e, c.var)) && for_each_entry(v, add_gateway_header, &c) != 0)
+		return -1;
+	c.var = "SGID_ALLOWLISTS";
+	if ((v = getv(e, c.var)) && *v && for_each_entry(v, add_allowlist, &c) != 0)
 		return -1;
 	if ((v = getv(e, "SGID_GATEWAY_ERROR_URL"))) {
 		if (url_parse_http(v, &u, &why) != 0)
@@ -976,5 +1014,7 @@ void cfg_free(struct config *cfg)
 		return;
 	crypto_pkey_free(cfg->private_key);
 	crypto_pkey_free(cfg->private_key_previous);
+	for (size_t i = 0; i < CFG_MAX_ALLOWLISTS; i++)
+		sublist_free(&cfg->allowlists[i]);
 	secure_zero(cfg, sizeof(*cfg));
 }

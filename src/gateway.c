@@ -260,25 +260,32 @@ static int reserve_own(struct identity *id)
 	return 0;
 }
 
-int gateway_add_identity(struct response *res, enum gateway_style st, const struct config *cfg,
-	const char *sub, const struct buf *profile, size_t *skipped)
+int gateway_add_identity_parsed(struct response *res, enum gateway_style st,
+	const struct config *cfg, const char *sub, const json_value *profile, size_t *skipped)
 {
 	struct identity id = { .res = res, .st = st, .cfg = cfg, .seen = BUF_INIT };
 	int rc = -1;
-	json_value *p = NULL;
 	if (reserve_own(&id) != 0 || add_one(&id, GATEWAY_FIELD_SUB, strlen(GATEWAY_FIELD_SUB), sub,
 	                                     strlen(sub)) != 0)
 		goto done;
-	if (profile->len > 0) {
-		p = json_parse(profile->data, profile->len, profile->len);
-		if (!p || json_object_foreach(p, add_field, &id) != 0 || id.failed)
-			goto done;
-	}
+	if (profile && (json_object_foreach(profile, add_field, &id) != 0 || id.failed))
+		goto done;
 	rc = 0;
 done:
 	*skipped = id.skipped;
-	json_free(p);
 	buf_free(&id.seen);
+	return rc;
+}
+
+int gateway_add_identity(struct response *res, enum gateway_style st, const struct config *cfg,
+	const char *sub, const struct buf *profile, size_t *skipped)
+{
+	json_value *p = NULL;
+	*skipped = 0;
+	if (profile->len > 0 && !(p = json_parse(profile->data, profile->len, profile->len)))
+		return -1;
+	int rc = gateway_add_identity_parsed(res, st, cfg, sub, p, skipped);
+	json_free(p);
 	return rc;
 }
 

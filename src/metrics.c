@@ -31,12 +31,15 @@ static const char *const bucket_les[METRICS_BUCKETS + 1] = {
 static const char *const call_names[METRICS_CALLS] = { "token", "userinfo", "jwks" };
 static const char *const redis_err_names[METRICS_REDIS_ERRS] = { "connect", "io", "reply",
 	"address_refused" };
+static const char *const access_names[METRICS_ACCESS_OUTCOMES] = { "allowed", "denied",
+	"rule_error" };
 
 #define NAME_AT(table, i) ((i) < sizeof(table) / sizeof((table)[0]) ? (table)[i] : NULL)
 const char *metrics_route_name(size_t i) { return NAME_AT(route_names, i); }
 const char *metrics_status_name(size_t i) { return NAME_AT(status_names, i); }
 const char *metrics_call_name(size_t i) { return NAME_AT(call_names, i); }
 const char *metrics_redis_err_name(size_t i) { return NAME_AT(redis_err_names, i); }
+const char *metrics_access_name(size_t i) { return NAME_AT(access_names, i); }
 const char *metrics_bucket_le(size_t i) { return NAME_AT(bucket_les, i); }
 
 int64_t metrics_now_us(void)
@@ -130,10 +133,17 @@ void metrics_count_userinfo_previous_key(struct metrics_block *m)
 		metrics_inc(&m->userinfo_previous_key, 1);
 }
 
+void metrics_count_access(struct metrics_block *m, enum metrics_access outcome)
+{
+	if (m && (unsigned)outcome < METRICS_ACCESS_OUTCOMES)
+		metrics_inc(&m->access[outcome], 1);
+}
+
 /* The block is an array of counters and nothing else: add and zero walk
- * it as one. */
-#define BLOCK_COUNTERS (offsetof(struct metrics_block, userinfo_previous_key) / sizeof(metrics_counter) + 1)
-_Static_assert(offsetof(struct metrics_block, userinfo_previous_key) + sizeof(metrics_counter) <=
+ * it as one, up to its last member. */
+#define BLOCK_LAST access[METRICS_ACCESS_OUTCOMES - 1]
+#define BLOCK_COUNTERS (offsetof(struct metrics_block, BLOCK_LAST) / sizeof(metrics_counter) + 1)
+_Static_assert(offsetof(struct metrics_block, BLOCK_LAST) + sizeof(metrics_counter) <=
                sizeof(struct metrics_block), "metrics_block layout");
 
 void metrics_block_add(struct metrics_block *into, const struct metrics_block *from)

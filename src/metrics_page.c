@@ -168,7 +168,11 @@ static int render_lifecycle(struct buf *o, const struct metrics_block *m)
 	               load(&m->audit_dropped)) ||
 	       counter(o, "userinfo_previous_key_total",
 	               "Userinfo responses opened with SGID_PRIVATE_KEY_PREVIOUS.",
-	               load(&m->userinfo_previous_key));
+	               load(&m->userinfo_previous_key)) ||
+	       labelled_counters(o, "gateway_access_total",
+	                         "Gateway checks of a logged-in user against the location's rule "
+	                         "(SGID_REQUIRE): allowed, denied (403) or rule_error (500).",
+	                         "outcome", metrics_access_name, m->access, METRICS_ACCESS_OUTCOMES);
 }
 
 /* Slots busy (a request in hand, sgID calls included) and in sgID. */

@@ -171,6 +171,8 @@ static void handle_one(struct app *a, FCGX_Request *r)
 			.accept = param(r, "HTTP_ACCEPT"), .sec_fetch_mode = param(r, "HTTP_SEC_FETCH_MODE"),
 			.sec_fetch_site = param(r, "HTTP_SEC_FETCH_SITE"),
 			.gateway_scope = param(r, "SGID_GATEWAY_SCOPE"),
+			.require = param(r, "SGID_REQUIRE"), .require_name = param(r, "SGID_REQUIRE_NAME"),
+			.upgrade = param(r, "HTTP_UPGRADE"),
 			.identity_header_sent = has_identity_header(r),
 			.request_uri = param(r, "REQUEST_URI"),
 			.original_uri = param(r, "SGID_ORIGINAL_URI"),

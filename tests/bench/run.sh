@@ -70,8 +70,8 @@ if [[ -n $ALT ]]; then
   [[ $ALT =~ ^([0-9]+)x([0-9]+)$ ]] || die "BENCH_ALT must be WORKERSxTHREADS, e.g. 16x1"
   ALT_WORKERS=${BASH_REMATCH[1]} ALT_THREADS=${BASH_REMATCH[2]}
 fi
-ALL_ROWS="ceiling transport transport-redis ours-auth-url ours-userinfo-session ours-auth-check ours-userinfo-fresh ours-login"
-[[ -n $ALT ]] && ALL_ROWS+=" alt-auth-url alt-userinfo-session alt-auth-check alt-userinfo-fresh alt-login"
+ALL_ROWS="ceiling transport transport-redis ours-auth-url ours-userinfo-session ours-auth-check ours-auth-rule ours-userinfo-fresh ours-login"
+[[ -n $ALT ]] && ALL_ROWS+=" alt-auth-url alt-userinfo-session alt-auth-check alt-auth-rule alt-userinfo-fresh alt-login"
 ALL_ROWS+=" peer-auth-url peer-userinfo-session peer-userinfo-fresh peer-login"
 ALL_ROWS+=" ours-login-250ms peer1-login-250ms ours-login-2s peer1-login-2s"
 # the ours pool with its /metrics scraped every second (issue 13)
@@ -86,10 +86,10 @@ bench_need_tools wrk nginx redis-server redis-cli node npm curl jq /usr/bin/time
 # The auth-check rows measure the gateway's auth location as deployed: its
 # directives in nginx.conf.in must be those of the example (sockets aside).
 auth_location() {
-  awk '/location = \/\.sgid\/auth \{/ { on = 1; next } on && /^ *\}/ { exit }
+  awk '/location ~ \^\/\\\.sgid\// { on = 1; next } on && /^ *\}/ { exit }
     on { sub(/#.*/, ""); gsub(/^ +| +$/, ""); if ($0 != "") print }' "$1" | sed -E 's|unix:[^;]*;|unix:SOCK;|'
 }
-[[ -n $(auth_location "$ROOT/deploy/gateway/nginx.conf.example") ]] || die "no /.sgid/auth location in deploy/gateway/nginx.conf.example"
+[[ -n $(auth_location "$ROOT/deploy/gateway/nginx.conf.example") ]] || die "no /.sgid/ auth location in deploy/gateway/nginx.conf.example"
 diff <(auth_location "$ROOT/deploy/gateway/nginx.conf.example") <(auth_location "$BENCH_DIR/nginx.conf.in") >&2 ||
   die "tests/bench/nginx.conf.in: /.sgid/auth differs from deploy/gateway/nginx.conf.example's (above)"
 
@@ -218,6 +218,8 @@ run_row() {
     *-userinfo-session) mode=cached pool=$RT/cached-$engine.txt path=/api/userinfo ;;
     # gateway mode: nginx auth_request -> /api/auth over the same sessions
     ours-auth-check | alt-auth-check) mode=cached pool=$RT/cached-$engine.txt path=/gw/check ;;
+    # ... and with the location's access rule (the map's "bench")
+    ours-auth-rule | alt-auth-rule) mode=cached pool=$RT/cached-$engine.txt path=/gw/rule ;;
     *-userinfo-fresh) mode=fresh pool=$RT/fresh-$engine.txt ;;
     *-login | *-login-*) mode=login path="/api/auth-url?icecream=Vanilla" ;;
     *) die "unknown row $name" ;;
@@ -314,7 +316,7 @@ run_row() {
 # (cached userinfo, and the gateway's auth check over the same sessions)
 for engine in ours alt peer; do
   case " $ROWS " in
-    *" $engine-userinfo-session "* | *" $engine-auth-check "*) ;;
+    *" $engine-userinfo-session "* | *" $engine-auth-check "* | *" $engine-auth-rule "*) ;;
     *" scraped-userinfo-session "*) [[ $engine == ours ]] || continue ;;
     *) continue ;;
   esac
@@ -331,14 +333,16 @@ for engine in ours alt peer; do
   # The auth-check row counts only 2xx as success: a session must pass the
   # check with its sub, and a cookie that is no session must get 401 (an
   # error in wrk's count), not a 200 that nginx answered without asking.
-  case " $ROWS " in *" $engine-auth-check "*) ;; *) continue ;; esac
-  IFS=$'\t' read -r cookie _ <"$RT/cached-$engine.txt"
-  hdrs=$(curl -s --max-time 5 -o /dev/null -D - -H "Cookie: $cookie" "$(url_of "$engine")/gw/check") || true
-  sub=$(tr -d '\r' <<<"$hdrs" | awk 'tolower($1) == "x-bench-sub:" { print $2 }')
-  [[ $hdrs == HTTP/1.1\ 200* && -n $sub ]] || die "$engine: the auth check of a logged-in session: ${hdrs%%$'\r'*}, sub '$sub'"
-  code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "Cookie: ${cookie%%=*}=not-a-session" \
-    "$(url_of "$engine")/gw/check") || true
-  [[ $code == 401 ]] || die "$engine: the auth check of a cookie that is no session returned $code, not 401"
+  for gw in check rule; do
+    case " $ROWS " in *" $engine-auth-$gw "*) ;; *) continue ;; esac
+    IFS=$'\t' read -r cookie _ <"$RT/cached-$engine.txt"
+    hdrs=$(curl -s --max-time 5 -o /dev/null -D - -H "Cookie: $cookie" "$(url_of "$engine")/gw/$gw") || true
+    sub=$(tr -d '\r' <<<"$hdrs" | awk 'tolower($1) == "x-bench-sub:" { print $2 }')
+    [[ $hdrs == HTTP/1.1\ 200* && -n $sub ]] || die "$engine: the auth $gw of a logged-in session: ${hdrs%%$'\r'*}, sub '$sub'"
+    code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "Cookie: ${cookie%%=*}=not-a-session" \
+      "$(url_of "$engine")/gw/$gw") || true
+    [[ $code == 401 ]] || die "$engine: the auth $gw of a cookie that is no session returned $code, not 401"
+  done
 done
 
 stats0=$(sgid_stats)
@@ -445,11 +449,13 @@ report() {
     if (("transport" in mr) && ("transport-redis" in mr) && mr["transport"] > 0) {
       printf "\none Redis round trip alone (transport-redis) reaches %.0f%% of transport: the 75%% target for\n", 100 * mr["transport-redis"] / mr["transport"]
       printf "auth-url and cached userinfo is %s here for any worker that makes one Redis round trip\n", (mr["transport-redis"] >= 0.75 * mr["transport"]) ? "within reach" : "OUT OF REACH"
-      for (i = 1; i <= n; i++) { r = R[i]; if (r !~ /^ours-(auth-url|userinfo-session|auth-check)$/) continue
+      for (i = 1; i <= n; i++) { r = R[i]; if (r !~ /^ours-(auth-url|userinfo-session|auth-check|auth-rule)$/) continue
         printf "  %-22s %.0f%% of that bound, %.0f%% of transport\n", r, 100 * mr[r] / mr["transport-redis"], 100 * mr[r] / mr["transport"] }
       # a refused check (401) is a fast answer: with errors the rate means nothing
       if ("ours-auth-check" in mr) printf "  target auth-check (gateway: auth_request -> /api/auth, one GETEX): >= 90%% of the bound: %.0f%% %s\n", 100 * mr["ours-auth-check"] / mr["transport-redis"], (bad["ours-auth-check"] > 0 ? "NOT MET: " bad["ours-auth-check"] " errors (refused checks)" : mr["ours-auth-check"] >= 0.9 * mr["transport-redis"] ? "met" : "MISSED")
     }
+    # the rule row is held against the same check without a rule (issue 23)
+    if (("ours-auth-rule" in mr) && ("ours-auth-check" in mr) && mr["ours-auth-check"] > 0) printf "\ntarget auth-rule (the same check with an access rule): >= 95%% of auth-check: %.1f%% %s\n", 100 * mr["ours-auth-rule"] / mr["ours-auth-check"], (bad["ours-auth-rule"] > 0 ? "NOT MET: " bad["ours-auth-rule"] " errors (refused checks)" : mr["ours-auth-rule"] >= 0.95 * mr["ours-auth-check"] ? "met" : "MISSED")
     printf "\np99 ours vs peer (target: below):"
     for (i = 1; i <= n; i++) { r = R[i]; if (r !~ /^ours-/) continue; peer = peer_of(r)
       if (peer in m99) printf "  %s %.1f/%.1f %s", substr(r, 6), m99[r], m99[peer], (m99[r] < m99[peer] ? "ok" : "MISS") }

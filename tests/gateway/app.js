@@ -14,6 +14,8 @@
 // and one JSON line per request in GATEWAY_APP_LOG (if set), so a test can
 // tell whether a request reached the app at all.
 //
+// A WebSocket upgrade gets an echo (below) that also shows the identity.
+//
 // Environment: GATEWAY_APP_PORT (5180), GATEWAY_APP_LOG (unset: no log).
 // Listens on 127.0.0.1 only. GET /__health answers "ok" (for start-up).
 'use strict';
@@ -110,6 +112,56 @@ const server = http.createServer((req, res) => {
     'Cache-Control': 'no-store',
   });
   res.end(req.method === 'HEAD' ? undefined : body);
+});
+
+// A WebSocket echo (RFC 6455, written here: no npm dependency): the
+// handshake, then each text frame from the client comes back as one text
+// frame holding {"echo": <the text>, "identity": ..., "headers": ...} as
+// the upgrade request carried them. The upgrade is logged like a request
+// (method "UPGRADE").
+const crypto = require('crypto');
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+function wsFrame(text) {
+  const payload = Buffer.from(text, 'utf8');
+  const len = payload.length;
+  const head = len < 126 ? Buffer.from([0x81, len])
+    : Buffer.from([0x81, 126, len >> 8, len & 0xff]); // the echo stays under 64 KiB
+  return Buffer.concat([head, payload]);
+}
+
+server.on('upgrade', (req, socket) => {
+  const key = req.headers['sec-websocket-key'];
+  if (String(req.headers.upgrade || '').toLowerCase() !== 'websocket' || !key) {
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    return;
+  }
+  const headers = sgidHeaders(req);
+  const info = { app: 'nginx-upstream', method: 'UPGRADE', uri: req.url, identity: identity(headers), headers };
+  if (LOG) fs.appendFileSync(LOG, JSON.stringify(info) + '\n');
+  const accept = crypto.createHash('sha1').update(key + WS_GUID).digest('base64');
+  socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    `Sec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  let buf = Buffer.alloc(0);
+  socket.on('data', (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      if (buf.length < 2) return;
+      const op = buf[0] & 0x0f, masked = buf[1] & 0x80;
+      let len = buf[1] & 0x7f, off = 2;
+      if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4; }
+      else if (len === 127) { socket.destroy(); return; }            // not for a test echo
+      if (!masked) { socket.destroy(); return; }                     // clients must mask
+      if (buf.length < off + 4 + len) return;
+      const mask = buf.subarray(off, off + 4);
+      const data = Buffer.from(buf.subarray(off + 4, off + 4 + len));
+      for (let i = 0; i < data.length; i++) data[i] ^= mask[i % 4];
+      buf = buf.subarray(off + 4 + len);
+      if (op === 0x8) { socket.end(Buffer.from([0x88, 0])); return; } // close
+      if (op === 0x1) socket.write(wsFrame(JSON.stringify({ echo: data.toString('utf8'), ...info })));
+    }
+  });
+  socket.on('error', () => socket.destroy());
 });
 
 server.listen(PORT, '127.0.0.1', () => console.log(`gateway test app on 127.0.0.1:${PORT}`));

@@ -36,6 +36,18 @@
 #     per-client rate limit on /api/login;
 #   - [lighttpd] the same per-client rate limit on /api/login, from
 #     deploy/lighttpd-ratelimit.lua (mod_magnet);
+#   - access rules (issue 23), per front end: each kind of rule (exact,
+#     list, has, a JSON path into pocdex, the sub allowlist, and/or, a
+#     malformed one) allows and refuses the right one of two MockPass
+#     personas (S9812379B: a Work Allocation Singapore officer, PR; S9912370B:
+#     a citizen, no pocdex): 200 from the app, or 403 with the example's
+#     page and the app not reached, or 500; /agency/ and /admin/ on one
+#     server never take each other's rule; a client's Sgid-Require header
+#     changes nothing; the allowlist file is read again on the pool's
+#     reload (SIGHUP); [nginx] a rule changed in nginx.conf takes effect on
+#     `nginx -s reload`, the pool untouched; [nginx] WebSockets: an upgrade
+#     without a session is a 401 (no Location), with one the echo upstream
+#     (app.js) sees the identity headers, and a refused one is a 403;
 #   - [nginx] tests/gateway/browser.js: headless Chromium logs in at MockPass's
 #     persona page, reloads, fetches, logs out (screenshots in
 #     tests/artifacts/gateway/; GATEWAY_BROWSER=0 leaves it out).
@@ -44,7 +56,7 @@
 # time; `make gateway` runs it in a private network namespace). Output: TAP
 # lines "ok - [FRONT] NAME", last "gateway: N passed, N failed"; exit 1 on any
 # failure (logs printed, runtime dir kept). Every wait is bounded; past
-# GATEWAY_BUDGET seconds (170) the remaining requests fail at once.
+# GATEWAY_BUDGET seconds (260) the remaining requests fail at once.
 #
 # Checks pass their conditions as single-quoted strings for eval, on purpose.
 # shellcheck disable=SC2016
@@ -65,7 +77,7 @@ LONG_PROT=/protected/$(printf 'x%.0s' {1..1100})   # too long for a return URL
 ALLOWED_HTTPS=https://app.example.test   # in SGID_ALLOWED_RETURN_ORIGINS
 ERROR_URL=$GW/public/login-failed        # SGID_GATEWAY_ERROR_URL
 TTL_SHORT=3                       # SESSION_TTL_SECONDS of the expiry case
-BUDGET=${GATEWAY_BUDGET:-170}
+BUDGET=${GATEWAY_BUDGET:-260}
 DEADLINE=$((SECONDS + BUDGET))
 
 finish() {
@@ -98,12 +110,50 @@ export LOG_LEVEL=debug
 # The gateway's own origin (http: loopback) and a foreign https one.
 export SGID_ALLOWED_RETURN_ORIGINS="$GW,$ALLOWED_HTTPS"
 export SGID_GATEWAY_ERROR_URL=$ERROR_URL
-# One more field than the default, so a third header/variable is in play.
-export SGID_SCOPES="openid myinfo.name myinfo.nric_number"
+# One more field than the default, so a third header/variable is in play;
+# and the fields the access rules read (issue 23).
+export SGID_SCOPES="openid myinfo.name myinfo.nric_number myinfo.nationality myinfo.residentialstatus pocdex.public_officer_details"
+# The allowlist "sub in @admins" reads: empty until a test writes a sub
+# into it and reloads the pool.
+ADMINS=$STACK_RT/admins.txt
+: >"$ADMINS"
+chmod 0644 "$ADMINS"
+export SGID_ALLOWLISTS="admins=$ADMINS"
 STACK_APP_ARGS=(--env-file "$root/tests/fixtures/mockpass.env" --threads 8)
 
 STACK_NGINX_EXAMPLE=$root/deploy/gateway/nginx.conf.example
-STACK_NGINX_SED=(-e "s#127.0.0.1:8080#127.0.0.1:$APP_PORT#g")
+# The test's own rules, one location each (/protected/rule-KIND/), beside
+# the example's /agency/ and /admin/: name|rule|S9812379B|S9912370B (the
+# statuses each persona gets).
+RULES=(
+  'exact|myinfo.nationality = "SINGAPORE CITIZEN"|403|200'
+  'list|myinfo.residentialstatus in ["PR", "FOREIGNER"]|200|403'
+  'has|has pocdex.public_officer_details|200|403'
+  'either|myinfo.nationality = "SINGAPORE CITIZEN" or has pocdex.public_officer_details|200|200'
+  'both|(myinfo.nationality = "SINGAPORE CITIZEN") and has pocdex.public_officer_details|403|403'
+  'broken|myinfo.name = |500|500'
+)
+rule_field() { local IFS='|'; local -a f; read -r -a f <<<"$1"; printf '%s' "${f[$2]}"; }
+for r in "${RULES[@]}"; do
+  printf "        %s '%s';\n" "$(rule_field "$r" 0)" "$(rule_field "$r" 1)"
+done >"$STACK_RT/nginx-rules.conf"
+for r in "${RULES[@]}"; do
+  name=$(rule_field "$r" 0)
+  cat <<EOF
+        location /protected/rule-$name/ {
+            auth_request /.sgid/auth/$name;
+            auth_request_set \$sgid_sub \$upstream_http_x_sgid_sub;
+            error_page 401 = @sgid_login;
+            error_page 403 @sgid_forbidden;
+            proxy_set_header X-Sgid-Sub \$sgid_sub;
+            proxy_set_header Cookie "";
+            proxy_pass http://127.0.0.1:$APP_PORT;
+        }
+EOF
+done >"$STACK_RT/nginx-locations.conf"
+STACK_NGINX_SED=(-e "/^        admins  'sub in @admins';/r $STACK_RT/nginx-rules.conf"
+  -e "/^        # ---- Your app, with an access rule per location/r $STACK_RT/nginx-locations.conf"
+  -e "s#127.0.0.1:8080#127.0.0.1:$APP_PORT#g")
 STACK_LIGHTTPD_EXAMPLE=$root/deploy/gateway/lighttpd.conf.example
 STACK_WEB_PROBE_URL=$GW/api/health
 # The CGI app in a directory of its own that lighttpd's user can run it from,
@@ -113,7 +163,15 @@ mkdir -p "$CGI_DIR"
 install -m 0755 "$root/tests/gateway/app.cgi" "$CGI_DIR/app.cgi"
 : >"$CGI_DIR/requests.log"
 [[ -z $STACK_WEB_USER ]] || chown -R "$STACK_WEB_USER:" "$CGI_DIR"
-STACK_LIGHTTPD_SED=(-e "s#/usr/lib/sgid-gateway-app#$CGI_DIR#g"
+for r in "${RULES[@]}"; do
+  rule=$(rule_field "$r" 1)
+  printf '$HTTP["url"] =~ "^/protected/rule-%s/" {\n    setenv.add-environment = ( "SGID_REQUIRE" => "%s", "SGID_REQUIRE_NAME" => "%s" )\n}\n' \
+    "$(rule_field "$r" 0)" "${rule//\"/\\\"}" "$(rule_field "$r" 0)"
+done >"$STACK_RT/lighttpd-rules.conf"
+ERRDOC=$(stack_web_path "$root/deploy/gateway/status-403.html")
+STACK_LIGHTTPD_SED=(-e "/^# ---- Who may enter which location/r $STACK_RT/lighttpd-rules.conf"
+  -e "s#/usr/share/sgid-fcgi/gateway/status-#${ERRDOC%403.html}#g"
+  -e "s#/usr/lib/sgid-gateway-app#$CGI_DIR#g"
   -e "s#/usr/share/sgid-fcgi/lighttpd-cookie.lua#$(stack_web_path "$root/deploy/gateway/lighttpd-cookie.lua")#g")
 UPSTREAM_LOG=$STACK_RT/upstream-requests.log
 : >"$UPSTREAM_LOG"
@@ -448,6 +506,167 @@ forgeries_refused() {
     eval '{ is 403 && app_untouched "$n"; } || { is 200 && ! app_last | grep -qF -- "$FORGERY"; }'
 }
 
+# ---- access rules (issue 23) -------------------------------------------------------
+
+PERSONA_B=S9912370B   # a citizen without pocdex; S9812379B ($NRIC): an officer, PR
+JAR_A=$T/jar-a
+JAR_B=$T/jar-b
+
+# as JAR URL [curl args]: a navigation with that persona's session.
+as() { http GET "$2" -b "$1" "${NAV_HDRS[@]}" "${@:3}"; }
+forbidden_page() { is 403 && grep -qF 'Access denied' "$T/b" && grep -qF 'not open to your account' "$T/b"; }
+# expect JAR WHO PATH STATUS LABEL: one request, its status, the app reached
+# exactly on 200 (and then as that persona).
+expect() {
+  local jar=$1 who=$2 path=$3 want=$4 label=$5 n sub
+  # shellcheck disable=SC2034 # read by the eval'd conditions
+  sub=$([[ $jar == "$JAR_A" ]] && printf '%s' "$SUB" || printf '%s' "$SUB_B")
+  n=$(app_count)
+  as "$jar" "$GW$path"
+  case $want in
+    200) check "$label: $who on $path: 200 from the app, as $who" \
+           eval 'is 200 && ! app_untouched "$n" && app_saw .identity.sub.value "$sub"' ;;
+    403) check "$label: $who on $path: 403 with the access-denied page, the app not reached" \
+           eval 'forbidden_page && app_untouched "$n" && no_location && no_set_cookie' ;;
+    *) check "$label: $who on $path: $want, the app not reached" \
+           eval 'is "$want" && app_untouched "$n" && no_location' ;;
+  esac
+}
+# pool_log_has TEXT: the pool's log holds TEXT (its threads log as they go).
+pool_log_has() { grep -qF -- "$1" "$STACK_RT/app.log"; }
+# admins_reload TEXT: the allowlist file becomes TEXT, then the pool reloads
+# (SIGHUP: new workers read it) and the reload is logged.
+admins_reload() {
+  local reloads
+  printf '%s' "$1" >"$ADMINS"
+  reloads=$(grep -c 'configuration reloaded' "$STACK_RT/app.log" || true)
+  kill -HUP "${STACK_PID[pool]}"
+  setup "the pool reloads (SIGHUP) with the admins list: ${2}" \
+    stack_wait_until 20 "the reload" - eval '(($(grep -c "configuration reloaded" "$STACK_RT/app.log") > reloads))'
+}
+
+# access_rules FRONT AGENCY_PATH ADMIN_PATH
+access_rules() {
+  local front=$1 r name want_a want_b n
+  AGENCY_PATH=$2 ADMIN_PATH=$3
+  [[ ! -s $ADMINS ]] || admins_reload "" "empty"
+  rm -f "$JAR"
+  login "rules: log in as $NRIC"
+  cp "$JAR" "$JAR_A"
+  rm -f "$JAR"
+  login "rules: log in as $PERSONA_B" "$PERSONA_B"
+  xhr GET "$GW/api/userinfo"
+  SUB_B=$(jq -r '.sub // empty' "$T/b" 2>/dev/null || true)
+  cp "$JAR" "$JAR_B"
+  check "rules: two personas, two subs" eval '[[ -n $SUB_B && $SUB_B != "$SUB" ]]'
+
+  for r in "${RULES[@]}"; do
+    name=$(rule_field "$r" 0) want_a=$(rule_field "$r" 2) want_b=$(rule_field "$r" 3)
+    expect "$JAR_A" "$NRIC" "/protected/rule-$name/x" "$want_a" "rule $name"
+    expect "$JAR_B" "$PERSONA_B" "/protected/rule-$name/x" "$want_b" "rule $name"
+  done
+  check "rule broken: the pool's log names the rule that did not compile" \
+    pool_log_has "rule broken (SGID_REQUIRE): syntax error"
+  check "rule exact: the pool's log says whose rule refused, by its name" \
+    pool_log_has "rule exact: access denied"
+
+  # the example's own rules, on two locations of one server: the JSON path
+  # into pocdex on $AGENCY_PATH, the allowlist (empty) on $ADMIN_PATH,
+  # asked in turn so a rule never leaks into the other location
+  for _ in 1 2; do
+    expect "$JAR_A" "$NRIC" "$AGENCY_PATH" 200 "agency (pocdex path)"
+    expect "$JAR_A" "$NRIC" "$ADMIN_PATH" 403 "admins (allowlist, empty)"
+    expect "$JAR_B" "$PERSONA_B" "$AGENCY_PATH" 403 "agency (pocdex path)"
+    expect "$JAR_B" "$PERSONA_B" "$ADMIN_PATH" 403 "admins (allowlist, empty)"
+    expect "$JAR_A" "$NRIC" "$PROT" 200 "no rule"
+  done
+
+  # other spellings of the ruled path reach no app around the rule: the
+  # server picks the location (nginx) or the setenv block (lighttpd) on the
+  # decoded, normalised path, or refuses the request
+  local p1=${AGENCY_PATH%agency/} spell
+  for spell in "${p1}%61gency/x" "${p1}agenc%79/x" "${p1%/}//agency/x" "${p1}./agency/x" "${p1}agency//x"; do
+    n=$(app_count)
+    http GET "$GW$spell" --path-as-is -b "$JAR_B" "${NAV_HDRS[@]}"
+    check "$PERSONA_B on $spell (the agency path spelt otherwise): refused (400 or 403), the app not reached" \
+      eval '[[ $CODE == 400 || $CODE == 403 ]] && app_untouched "$n"'
+  done
+
+  # a client's headers never set or change a rule
+  local -a SETS=(-H 'Sgid-Require: has myinfo.name' -H 'Sgid-Require-Name: forged'
+    -H 'Require: has myinfo.name')
+  n=$(app_count)
+  as "$JAR_B" "$GW$AGENCY_PATH" "${SETS[@]}"
+  check "a client's Sgid-Require header on $AGENCY_PATH ($PERSONA_B): still 403, the app not reached" \
+    eval 'forbidden_page && app_untouched "$n"'
+  as "$JAR_A" "$GW/protected/rule-broken/x" "${SETS[@]}"
+  check "a client's Sgid-Require header on a broken rule: still 500" eval 'is 500 && app_untouched "$n"'
+  as "$JAR_A" "$GW$PROT" -H 'Sgid-Require: sub = "nobody"' -H 'Sgid-Require-Name: forged'
+  check "a client's Sgid-Require header on a location without a rule: still 200" \
+    eval 'is 200 && ! app_untouched "$n" && app_saw .identity.sub.value "$SUB"'
+
+  # the allowlist file is read again on the pool's reload
+  admins_reload "# the admins"$'\n'"$SUB_B"$'\n' "$PERSONA_B's sub"
+  expect "$JAR_B" "$PERSONA_B" "$ADMIN_PATH" 200 "admins (allowlist, after the reload)"
+  expect "$JAR_A" "$NRIC" "$ADMIN_PATH" 403 "admins (allowlist, after the reload)"
+  expect "$JAR_B" "$PERSONA_B" "$AGENCY_PATH" 403 "agency, beside the admins"
+}
+
+# nginx_rule_reload: a rule changed in nginx.conf and `nginx -s reload`:
+# the new rule holds once the old nginx worker is gone (it serves the old
+# configuration until then), sgid-fcgi neither restarted nor reloaded.
+nginx_one_worker() { (($(pgrep -c -P "${STACK_PID[nginx]}") == 1)); }
+nginx_rule_reload() {
+  local conf=$STACK_RT/nginx/nginx.conf pid=${STACK_PID[pool]} reloads
+  # shellcheck disable=SC2034 # read by the eval'd check
+  reloads=$(grep -c 'configuration reloaded' "$STACK_RT/app.log" || true)
+  expect "$JAR_A" "$NRIC" "$AGENCY_PATH" 200 "before nginx -s reload"
+  sed -i 's#agency_name = "Work Allocation Singapore"#agency_name = "Another Agency"#' "$conf"
+  setup "nginx -s reload with the agency rule changed" \
+    nginx -s reload -p "$STACK_RT/nginx/" -c "$conf"
+  setup "the new rule holds" stack_wait_until 10 "nginx's new workers" - \
+    eval 'nginx_one_worker && as "$JAR_A" "$GW$AGENCY_PATH" && is 403'
+  expect "$JAR_A" "$NRIC" "$AGENCY_PATH" 403 "after nginx -s reload (Another Agency)"
+  sed -i 's#agency_name = "Another Agency"#agency_name = "Work Allocation Singapore"#' "$conf"
+  setup "nginx -s reload with the rule back" nginx -s reload -p "$STACK_RT/nginx/" -c "$conf"
+  setup "the old rule holds again" stack_wait_until 10 "nginx's new workers" - \
+    eval 'nginx_one_worker && as "$JAR_A" "$GW$AGENCY_PATH" && is 200'
+  check "... and sgid-fcgi was untouched: the same pool, no reload of its own" \
+    eval '[[ ${STACK_PID[pool]} == "$pid" ]] && kill -0 "$pid" &&
+      (($(grep -c "configuration reloaded" "$STACK_RT/app.log") == reloads))'
+}
+
+# websockets: through nginx to app.js's echo.
+WS_OUT=$T/ws.out
+ws() { timeout 10 node "$root/tests/gateway/ws-client.js" "$@" >"$WS_OUT" 2>&1 || true; }
+ws_line() { sed -n "s/^$1 //p" "$WS_OUT" | head -n1; }
+ws_echo() { ws_line message | jq -r "$1" 2>/dev/null; }
+websockets() {
+  local n cookie_a
+  cookie_a="$COOKIE=$(awk -v c="$COOKIE" '$6 == c { v = $7 } END { printf "%s", v }' "$JAR_A")"
+  n=$(app_count)
+  ws "$GW/protected/socket" 'Sec-Fetch-Mode: websocket' 'Origin: http://localhost:5001'
+  check "WebSocket without a session (Sec-Fetch-Mode: websocket): 401, no Location, the app not reached" \
+    eval '[[ $(ws_line status) == 401 && -z $(ws_line location) ]] && app_untouched "$n"'
+  ws "$GW/protected/socket" 'Accept: text/html'
+  check "WebSocket without a session, Accept: text/html and no Sec-Fetch-Mode: 401, no Location" \
+    eval '[[ $(ws_line status) == 401 && -z $(ws_line location) ]] && app_untouched "$n"'
+  ws "$GW/protected/socket" "Cookie: $cookie_a" 'Sec-Fetch-Mode: websocket'
+  check "WebSocket with $NRIC's session: 101, the echo came back" \
+    eval '[[ $(ws_line status) == 101 && $(ws_line accept) == ok && $(ws_echo .echo) == "ping over the gateway" ]]'
+  check "... and the upstream saw the identity headers on the upgrade" \
+    eval '[[ $(ws_echo .identity.sub.value) == "$SUB" && $(ws_echo .identity.name.value) == "$NAME" ]] && app_saw .method UPGRADE'
+  check "... and not the session cookie" eval '! grep -qF -- "${cookie_a#*=}" "$WS_OUT"'
+  n=$(app_count)
+  ws "$GW$AGENCY_PATH""socket" "Cookie: $(awk -v c="$COOKIE" '$6 == c { v = $7 } END { printf "%s=%s", c, v }' "$JAR_B")" \
+    'Sec-Fetch-Mode: websocket'
+  check "WebSocket to $AGENCY_PATH as $PERSONA_B (the rule refuses): 403, the app not reached" \
+    eval '[[ $(ws_line status) == 403 ]] && app_untouched "$n"'
+  ws "$GW$AGENCY_PATH""socket" "Cookie: $cookie_a" 'Sec-Fetch-Mode: websocket'
+  check "WebSocket to $AGENCY_PATH as $NRIC: 101, the upstream saw the officer" \
+    eval '[[ $(ws_line status) == 101 && $(ws_echo .identity.sub.value) == "$SUB" ]]'
+}
+
 # ---- [nginx] ----------------------------------------------------------------------
 
 FORGERY=forged-by-the-client
@@ -462,6 +681,9 @@ TAP_TAG="[nginx] "
 setup "start nginx (deploy/gateway/nginx.conf.example)" stack_start_nginx
 setup "the API answers through nginx" stack_wait_until 15 "sgid-fcgi behind nginx" - stack_api_up
 cases nginx
+access_rules nginx /agency/ /admin/
+nginx_rule_reload
+websockets
 
 # ---- [nginx] open redirects ------------------------------------------------------
 # Each value is rd as it stands in the query string (so %25 is a literal %
@@ -646,6 +868,7 @@ check "the app's file is not served: /app.cgi 403" is 403
 http GET "$GW/public/app.cgi"
 check "/public/app.cgi runs the app, never sends its source" eval 'is 200 && ! grep -q "^#!" "$T/b"'
 cases lighttpd
+access_rules lighttpd /protected/agency/ /protected/admin/
 # The example's per-client limit on /api/login (lighttpd-ratelimit.lua, as
 # nginx's: 10/s, burst 20), from an address of its own.
 ms=$(burst "$T/burst-login" 127.0.3.2 52 "$GW/api/login?rd=/protected/x")

@@ -1964,6 +1964,157 @@ static void test_gateway_spa_session(void)
 	CHECK_STR(header("X-Sgid-Myinfo-Name"), NAME_HEADER);
 }
 
+/* Issue 23: the location's rule (SGID_REQUIRE from the web server). A
+ * logged-in user it refuses gets 403 (never 401: no login loop), an
+ * access_denied audit event with the rule's name and nothing of the
+ * user's, a counter; a malformed rule or name is a 500, never open; a
+ * WebSocket or fetch without a session a 401 without a login link. The
+ * fake's persona: myinfo.name NAME_VALUE, myinfo.nationality "SINGAPORE
+ * CITIZEN", an extra field holding stringified pocdex records. */
+static void rule_check(enum request_role role, const char *cookie, const char *rule,
+	const char *name)
+{
+	struct request req = {
+		.role = role, .method = "GET", .path = role == REQUEST_AUTHORIZER ? "/p" : "/api/auth",
+		.request_uri = "/p", .original_uri = role == REQUEST_AUTHORIZER ? NULL : "/p",
+		.original_method = "GET", .cookie = cookie, .require = rule, .require_name = name,
+		.accept = BROWSER_ACCEPT, .sec_fetch_mode = "navigate", .remote_addr = "192.0.2.9",
+	};
+	call_req(&req);
+}
+
+#define POCDEX "[{\"agency_name\":\"Work Allocation Singapore\",\"work_email\":\"x@was.gov.sg\"}]"
+
+static void test_gateway_rules(void)
+{
+	static const struct {
+		const char *rule;
+		int status;
+	} cases[] = {
+		{ "", 200 },                                          /* no rule */
+		{ "myinfo.nationality = \"SINGAPORE CITIZEN\"", 200 },
+		{ "myinfo.nationality = \"SINGAPORE\"", 403 },
+		{ "sub = \"" SUB "\"", 200 },
+		{ "sub in [\"u=other\", \"" SUB "\"]", 200 },
+		{ "sub in [\"u=other\"]", 403 },
+		{ "has myinfo.name", 200 },
+		{ "has myinfo.email", 403 },
+		{ "pocdex.public_officer_details/*/agency_name = \"Work Allocation Singapore\"", 200 },
+		{ "pocdex.public_officer_details/*/agency_name = \"GovTech\"", 403 },
+		{ "sub in @admins", 200 },
+		{ "sub in @ops", 403 },
+		{ "sub in @ops or has myinfo.name", 200 },
+		{ "sub in @admins and myinfo.nationality = \"X\"", 403 },
+		{ "sub in @nobody", 500 },                            /* no such list */
+		{ "myinfo.name = ", 500 },                            /* malformed */
+		{ "((((((((((has myinfo.name))))))))))", 500 },       /* too deep */
+	};
+	static const enum request_role roles[] = { REQUEST_RESPONDER, REQUEST_AUTHORIZER };
+	struct metrics_block mb;
+	char sess[4096], err[64];
+	metrics_block_zero(&mb);
+	app.metrics = &mb;
+	snprintf(cfg.allowlists[0].name, sizeof(cfg.allowlists[0].name), "admins");
+	snprintf(cfg.allowlists[1].name, sizeof(cfg.allowlists[1].name), "ops");
+	const char admins[] = "# admins\nu=somebody\n" SUB "\n";
+	CHECK_INT(sublist_parse(admins, strlen(admins), &cfg.allowlists[0], err, sizeof(err)), 0);
+	CHECK_INT(sublist_parse("u=x\n", 4, &cfg.allowlists[1], err, sizeof(err)), 0);
+	cfg.n_allowlists = 2;
+	reset_store();
+	snprintf(fs->extra_name, sizeof(fs->extra_name), "pocdex.public_officer_details");
+	snprintf(fs->extra_value, sizeof(fs->extra_value), "%s", POCDEX);
+	CHECK_INT(gateway_login("rd=%2Fp", sess), 0);
+	uint64_t want[METRICS_ACCESS_OUTCOMES] = { 0 };
+	for (size_t r = 0; r < ARRAY_LEN(roles); r++) {
+		for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+			size_t m = audit_mark();
+			rule_check(roles[r], cookie_of(sess), cases[i].rule, "agency-tool");
+			if (res.status != cases[i].status)
+				fprintf(stderr, "  rule \"%s\" (role %zu): %d\n", cases[i].rule, r, res.status);
+			CHECK_INT(res.status, cases[i].status);
+			CHECK_INT(header_count("Location"), 0);
+			CHECK_INT(header_count("Set-Cookie"), 0);
+			const char *sub_hdr = roles[r] == REQUEST_AUTHORIZER ? "Variable-SGID_SUB" : "X-Sgid-Sub";
+			CHECK_INT(header_count(sub_hdr), cases[i].status == 200);
+			if (cases[i].status == 403) {
+				json_value *j = one_event(m, "access_denied");
+				CHECK_STR(json_get_str(j, "rule", NULL), "agency-tool");
+				CHECK_STR(json_get_str(j, "outcome", NULL), "denied");
+				CHECK(!json_has(j, "sub"));
+				json_free(j);
+				char *line = audit_since(m);
+				CHECK(line && !strstr(line, SUB) && !strstr(line, "TAN AH KOW"));
+				free(line);
+			} else {
+				no_event(m);
+			}
+			if (cases[i].rule[0])
+				want[cases[i].status == 200 ? METRICS_ACCESS_ALLOWED :
+				     cases[i].status == 403 ? METRICS_ACCESS_DENIED : METRICS_ACCESS_RULE_ERROR]++;
+		}
+	}
+	for (size_t k = 0; k < METRICS_ACCESS_OUTCOMES; k++)
+		CHECK_INT(atomic_load(&mb.access[k]), want[k]);
+
+	/* the rule's name: unnamed is fine, an unusable one is a 500 */
+	rule_check(REQUEST_RESPONDER, cookie_of(sess), "has myinfo.name", NULL);
+	CHECK_INT(res.status, 200);
+	rule_check(REQUEST_RESPONDER, cookie_of(sess), "has myinfo.name", "bad name\n");
+	CHECK_INT(res.status, 500);
+	char long_name[AUTHZ_NAME_MAX + 2];
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	rule_check(REQUEST_RESPONDER, cookie_of(sess), "has myinfo.name", long_name);
+	CHECK_INT(res.status, 500);
+	/* a rule on the public scope is a mistake: 500, not open */
+	struct request pub = {
+		.method = "GET", .path = "/api/auth", .original_uri = "/p", .original_method = "GET",
+		.gateway_scope = "public", .require = "has myinfo.name", .require_name = "x",
+	};
+	call_req(&pub);
+	CHECK_INT(res.status, 500);
+	pub.require = "";
+	call_req(&pub);
+	CHECK_INT(res.status, 200);
+	/* no session: the rule changes nothing, a navigation logs in */
+	rule_check(REQUEST_RESPONDER, NULL, "sub in @ops", "x");
+	CHECK_INT(res.status, 401);
+	CHECK_STR(header("X-Sgid-Login"), "/api/login?rd=%2Fp");
+	/* WebSocket upgrades and fetches without a session: 401, no login link
+	 * (a browser's WebSocket says Sec-Fetch-Mode: websocket; other clients
+	 * may send a browser's Accept, the Upgrade header still decides) */
+	struct request ws = {
+		.method = "GET", .path = "/api/auth", .original_uri = "/ws", .original_method = "GET",
+		.accept = BROWSER_ACCEPT, .upgrade = "websocket",
+	};
+	call_req(&ws);
+	CHECK_GATE(401);
+	CHECK_INT(header_count("X-Sgid-Login"), 0);
+	ws.sec_fetch_mode = "websocket";
+	ws.upgrade = NULL;
+	call_req(&ws);
+	CHECK_GATE(401);
+	CHECK_INT(header_count("X-Sgid-Login"), 0);
+	ws.role = REQUEST_AUTHORIZER;
+	ws.request_uri = "/ws";
+	ws.upgrade = "websocket";
+	ws.sec_fetch_mode = NULL;
+	call_req(&ws);
+	CHECK_GATE(401);
+	CHECK_INT(header_count("Location"), 0);
+	/* ... and with the session, the identity */
+	ws.cookie = cookie_of(sess);
+	call_req(&ws);
+	CHECK_GATE(200);
+	CHECK_STR(header("Variable-SGID_SUB"), SUB);
+
+	for (size_t k = 0; k < cfg.n_allowlists; k++)
+		sublist_free(&cfg.allowlists[k]);
+	cfg.n_allowlists = 0;
+	fs->extra_name[0] = '\0';
+	app.metrics = NULL;
+}
+
 /* The authorizer role: the same check whatever the path and method of the
  * protected request; no CORS, no cookie. */
 static void test_authorizer(void)
@@ -2611,6 +2762,7 @@ int main(int argc, char **argv)
 	RUN(test_parse_data);
 		RUN(test_gateway_auth_refused);
 		RUN(test_gateway_spa_session);
+		RUN(test_gateway_rules);
 		RUN(test_authorizer);
 		RUN(test_gateway_app_cookie);
 		RUN(test_cross_site);

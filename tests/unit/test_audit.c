@@ -78,9 +78,9 @@ static void test_line(void)
 {
 	open_file(NULL);
 	log_set_request_id("req-42");
-	struct audit_record ok = { AUDIT_LOGIN_SUCCESS, "success", NULL, "u=abc123" };
+	struct audit_record ok = { AUDIT_LOGIN_SUCCESS, "success", NULL, "u=abc123", NULL };
 	audit_write(&ok, &peer);
-	struct audit_record bad = { AUDIT_LOGIN_FAILURE, "failure", "state_mismatch", NULL };
+	struct audit_record bad = { AUDIT_LOGIN_FAILURE, "failure", "state_mismatch", NULL, NULL };
 	audit_write(&bad, &peer);
 	log_set_request_id(NULL);
 	char *s = read_log();
@@ -107,7 +107,7 @@ static void test_line(void)
 static void test_escaping_and_truncation(void)
 {
 	char ua[2000];
-	struct audit_record r = { AUDIT_LOGOUT, "success", NULL, "\"}\n{\"event\":\"forged" };
+	struct audit_record r = { AUDIT_LOGOUT, "success", NULL, "\"}\n{\"event\":\"forged", NULL };
 	struct buf line = BUF_INIT;
 
 	/* quotes, a newline, controls, HTML and an invalid UTF-8 byte */
@@ -142,6 +142,11 @@ static void test_escaping_and_truncation(void)
 	memset(sub, 0x02, sizeof(sub) - 1);
 	sub[sizeof(sub) - 1] = '\0';
 	r.sub = sub;
+	/* and a rule's name at its longest (its caller lets only name bytes in) */
+	char rule[AUDIT_RULE_MAX + 1];
+	memset(rule, 'r', AUDIT_RULE_MAX);
+	rule[AUDIT_RULE_MAX] = '\0';
+	r.rule = rule;
 	p.remote_addr = "\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03"
 	                "\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03";
 	log_set_request_id("rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr");
@@ -151,6 +156,7 @@ static void test_escaping_and_truncation(void)
 	CHECK(line.len < AUDIT_LINE_MAX);
 	j = first_line(buf_cstr(&line));
 	CHECK(j != NULL);
+	CHECK_STR(json_get_str(j, "rule", NULL), rule);
 	json_free(j);
 	buf_free(&line);
 }
@@ -225,7 +231,7 @@ static void test_cidr_parse(void)
 /* An event that must be dropped (audit_write says so) within a second. */
 static bool write_one_quickly(void)
 {
-	struct audit_record r = { AUDIT_LOGOUT, "success", NULL, NULL };
+	struct audit_record r = { AUDIT_LOGOUT, "success", NULL, NULL, NULL };
 	int64_t t0 = now_monotonic_ms();
 	bool written = audit_write(&r, &peer);
 	return !written && now_monotonic_ms() - t0 < 1000;
@@ -283,7 +289,7 @@ static void test_dropped(void)
 	/* off: nothing written, nothing dropped */
 	CHECK_INT(audit_open("off", NULL, err, sizeof(err)), 0);
 	CHECK(!audit_enabled());
-	struct audit_record off = { AUDIT_LOGOUT, "success", NULL, NULL };
+	struct audit_record off = { AUDIT_LOGOUT, "success", NULL, NULL, NULL };
 	CHECK(audit_write(&off, &peer)); /* nothing to drop */
 	CHECK_INT(audit_dropped(), d0 + 4);
 }
@@ -309,7 +315,7 @@ static void *writer(void *arg)
 	struct audit_peer p = { "192.0.2.10", NULL, ua };
 	for (int i = 0; i < LINES_EACH; i++) {
 		snprintf(sub, sizeof(sub), "u=%d-%d", (int)(intptr_t)arg, i);
-		struct audit_record r = { AUDIT_LOGIN_SUCCESS, "success", NULL, sub };
+		struct audit_record r = { AUDIT_LOGIN_SUCCESS, "success", NULL, sub, NULL };
 		audit_write(&r, &p);
 	}
 	return NULL;
@@ -349,7 +355,7 @@ static void test_concurrent_whole_lines(void)
 static void test_reopen_after_rename(void)
 {
 	char moved[160];
-	struct audit_record r = { AUDIT_LOGOUT, "success", NULL, "u=before" };
+	struct audit_record r = { AUDIT_LOGOUT, "success", NULL, "u=before", NULL };
 	open_file(NULL);
 	audit_write(&r, &peer);
 	snprintf(moved, sizeof(moved), "%s.1", path);

@@ -27,7 +27,7 @@ static const char *const all_vars[] = {
 	"SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE", "SESSION_MAX_PER_USER",
 	"AUDIT_LOG", "TRUSTED_PROXIES", "REDIS_CLUSTER_ALLOWED_HOSTS", "REDIS_TLS_CA_FILE",
 	"REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_TLS_SERVER_NAME", "REDIS_TLS_INSECURE_SKIP_VERIFY",
-	"SESSION_ACCEPT_LEGACY_IDS",
+	"SESSION_ACCEPT_LEGACY_IDS", "SGID_ALLOWLISTS",
 };
 
 #define SECRET "clientSecretValue-DO-NOT-LOG-0123456789"
@@ -526,6 +526,41 @@ static void test_gateway(void)
 	memset(long_name, 'a', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = '\0';
 	expect_fail("SGID_GATEWAY_HEADERS", long_name, "SGID_GATEWAY_HEADERS");
+}
+
+/* SGID_ALLOWLISTS: name=/path, each file read and parsed at load (so a
+ * reload reads it again, and a bad one refuses the reload). */
+static void test_allowlists(void)
+{
+	struct config c;
+	char a[64], b[64], v[256];
+	snprintf(a, sizeof(a), "%s", write_temp("# admins\nu=one\n  u=two\r\n"));
+	snprintf(b, sizeof(b), "%s", write_temp(""));
+	snprintf(v, sizeof(v), "admins=%s, ops-2=%s", a, b);
+	expect_ok("SGID_ALLOWLISTS", v, &c);
+	CHECK_INT(c.n_allowlists, 2);
+	CHECK_STR(c.allowlists[0].name, "admins");
+	CHECK_INT(c.allowlists[0].n, 2);
+	CHECK(sublist_has(&c.allowlists[0], "u=two", 5));
+	CHECK_STR(c.allowlists[1].name, "ops-2");
+	CHECK_INT(c.allowlists[1].n, 0);
+	cfg_free(&c);
+	char bad_file[64];
+	snprintf(bad_file, sizeof(bad_file), "%s", write_temp("u=one\nu two\n"));
+	const char *const bad[] = { "admins", "=/x", "Admins=/x", "admins=relative/path",
+		"admins=/nonexistent/sgid-allowlist", "twice", bad_file };
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		if (bad[i] == bad_file)
+			snprintf(v, sizeof(v), "admins=%s", bad_file);
+		else if (strcmp(bad[i], "twice") == 0)
+			snprintf(v, sizeof(v), "admins=%s,admins=%s", a, a);
+		else
+			snprintf(v, sizeof(v), "%s", bad[i]);
+		expect_fail("SGID_ALLOWLISTS", v, "SGID_ALLOWLISTS");
+	}
+	unlink(a);
+	unlink(b);
+	unlink(bad_file);
 }
 
 static void test_scopes(void)
@@ -1399,6 +1434,7 @@ int main(int argc, char **argv)
 	RUN(test_hostname);
 	RUN(test_urls);
 	RUN(test_gateway);
+	RUN(test_allowlists);
 	RUN(test_scopes);
 	RUN(test_numbers);
 	RUN(test_cookie_settings);
