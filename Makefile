@@ -22,6 +22,11 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
+# Every node and npm that make runs (tests, `make run`) is the pinned one
+# deploy/deps.sh installs (tests/node-runtime, README "Requirements"); scripts
+# run outside make source tests/node-runtime/env.sh for the same.
+export PATH := $(CURDIR)/tests/node-runtime/node_modules/.bin:$(PATH)
+
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
