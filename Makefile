@@ -30,7 +30,7 @@ export PATH := $(CURDIR)/tests/node-runtime/node_modules/.bin:$(PATH)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all clean unit unit-asan check deps integration gateway hostile browser sanitized-stack faults soak valgrind run install
+.PHONY: all clean unit unit-asan check check-stock-debian deps integration gateway hostile browser sanitized-stack faults soak valgrind run install
 all: $(BUILD)/sgid-fcgi
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) Makefile
@@ -114,6 +114,12 @@ CHECK_SUITES := unit unit-asan fuzz-replay integration gateway hostile sanitized
 check: deps
 	$(MAKE) all
 	FAULTS_QUICK=1 MAKE="$(MAKE)" tests/run-check.sh $(CHECK_SUITES)
+
+# A fresh minimal Debian 12 root (debootstrap, cached outside the clone):
+# `make deps` and the suites that use Node run inside it, as on a newcomer's
+# machine (tests/stock-debian/run.sh). Not part of `make check`; CI runs it.
+check-stock-debian:
+	tests/stock-debian/run.sh
 
 run: deps all
 	deploy/run.sh

@@ -65,6 +65,10 @@ mount -o remount,bind,ro "$root/mnt/clone" 2>/dev/null || say "note: could not m
 mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives"
 mount --bind "$cache/npm" "$root/root/.npm"
 
+# The clone's files (tracked, and new ones not ignored), listed here: its git
+# directory may be outside it (a worktree).
+git -C "$clone" ls-files -z -co --exclude-standard >"$root/root/clone-files" || die "git ls-files failed in $clone"
+
 # The run inside: a newcomer's shell (no variables from this host).
 inside() {
   chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -75,10 +79,8 @@ set +e
 inside '
 set -uo pipefail
 exec 2>&1
-git config --global --add safe.directory /mnt/clone
 mkdir -p /root/sgid-fcgi
-git -C /mnt/clone ls-files -z -co --exclude-standard |
-  tar -C /mnt/clone --null -T - -c | tar -C /root/sgid-fcgi -x || exit 2
+tar -C /mnt/clone --null -T /root/clone-files -c | tar -C /root/sgid-fcgi -x || exit 2
 cd /root/sgid-fcgi
 echo "stock-debian: inside: $(. /etc/os-release; echo "$PRETTY_NAME"), system node: $(command -v node || echo none)"
 t=$SECONDS
