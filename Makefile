@@ -84,8 +84,9 @@ browser: all
 
 # Fault injection, scale-out, Sentinel failover and a short soak (issue 5);
 # `make soak` runs the long soak alone (SOAK_SECONDS, default 180).
+# FAULTS="NAME ..." runs only those tests (tests/faults/run.sh lists them).
 faults: all
-	$(NETNS) tests/faults/run.sh
+	$(NETNS) tests/faults/run.sh $(FAULTS)
 
 soak: all
 	$(NETNS) tests/faults/soak.sh
