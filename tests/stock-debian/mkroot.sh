@@ -83,8 +83,12 @@ if [[ -f $tarball ]]; then
   echo "mkroot: unpacking the cached root $tarball"
   tar -C "$target" --zstd -xpf "$tarball"
 else
-  command -v debootstrap >/dev/null || { apt-get update -q && apt-get install -y -q debootstrap </dev/null; }
-  command -v zstd >/dev/null || apt-get install -y -q zstd </dev/null
+  tools=()
+  command -v debootstrap >/dev/null || tools+=(debootstrap)
+  command -v zstd >/dev/null || tools+=(zstd)
+  if ((${#tools[@]})); then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${tools[@]}" </dev/null
+  fi
   echo "mkroot: debootstrap $suite from $mirror (minbase + ${base[*]})"
   debootstrap --variant=minbase --arch=amd64 --include="$(IFS=,; echo "${base[*]}")" \
     "$suite" "$target" "$mirror" >"$target.debootstrap.log" 2>&1 ||
