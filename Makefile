@@ -22,10 +22,15 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
+# Every node and npm that make runs (tests, `make run`) is the pinned one
+# deploy/deps.sh installs (tests/node-runtime, README "Requirements"); scripts
+# run outside make source tests/node-runtime/env.sh for the same.
+export PATH := $(CURDIR)/tests/node-runtime/node_modules/.bin:$(PATH)
+
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all clean unit unit-asan check deps integration gateway hostile browser sanitized-stack faults soak valgrind run install deb package-check
+.PHONY: all clean unit unit-asan check check-stock-debian deps integration gateway hostile browser sanitized-stack faults soak valgrind run install deb package-check
 all: $(BUILD)/sgid-fcgi
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) Makefile
@@ -79,8 +84,9 @@ browser: all
 
 # Fault injection, scale-out, Sentinel failover and a short soak (issue 5);
 # `make soak` runs the long soak alone (SOAK_SECONDS, default 180).
+# FAULTS="NAME ..." runs only those tests (tests/faults/run.sh lists them).
 faults: all
-	$(NETNS) tests/faults/run.sh
+	$(NETNS) tests/faults/run.sh $(FAULTS)
 
 soak: all
 	$(NETNS) tests/faults/soak.sh
@@ -109,6 +115,12 @@ CHECK_SUITES := unit unit-asan fuzz-replay integration gateway hostile sanitized
 check: deps
 	$(MAKE) all
 	FAULTS_QUICK=1 MAKE="$(MAKE)" tests/run-check.sh $(CHECK_SUITES)
+
+# A fresh minimal Debian 12 root (debootstrap, cached outside the clone):
+# `make deps` and the suites that use Node run inside it, as on a newcomer's
+# machine (tests/stock-debian/run.sh). Not part of `make check`; CI runs it.
+check-stock-debian:
+	tests/stock-debian/run.sh
 
 run: deps all
 	deploy/run.sh
@@ -139,12 +151,14 @@ DEB     := build/deb/sgid-fcgi_$(VERSION)_$(DEB_ARCH).deb
 DEB_INPUTS := $(shell git ls-files --cached --others --exclude-standard 2>/dev/null)
 deb: $(DEB)
 $(DEB): $(filter-out build/%,$(wildcard $(DEB_INPUTS)))
+	deploy/deps.sh --packaging
 	tests/package/build-deb.sh build/deb
 
 # The package on a clean Debian 12 root (mmdebstrap, cached under
 # /var/cache/sgid-fcgi/): lintian, the units, install, login through nginx,
 # reload, upgrade, remove, purge (tests/package/README.md).
 package-check: deps $(DEB)
+	deploy/deps.sh --packaging
 	tests/package/run.sh $(DEB)
 
 clean:

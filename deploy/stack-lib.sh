@@ -5,11 +5,12 @@
 # nothing by itself.
 #
 #   redis-server  unix socket $STACK_RT/redis.sock, no TCP, no persistence
-#   MockPass      127.0.0.1:$MOCKPASS_PORT (tests/mockpass/server.js)
+#   MockPass      localhost:$MOCKPASS_PORT (tests/mockpass/server.js)
 #   sgid-fcgi     on $STACK_RT/app.sock: the supervised pool
 #                 (stack_start_pool: sgid-fcgi --listen) or spawn-fcgi workers
 #                 (stack_start_app); or started by lighttpd itself
-#   nginx         nginx.conf.example: API on 127.0.0.1:5001, demo SPA on :5173
+#   nginx         nginx.conf.example: API on localhost:5001, demo SPA on :5173
+#                 (localhost: 127.0.0.1 and [::1], see STACK_LOOPBACKS)
 #   lighttpd      lighttpd.conf.example, same ports (instead of nginx)
 #
 # Every service but the spawn-fcgi workers is a child of the calling script,
@@ -19,6 +20,9 @@
 # pids it writes.
 
 STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The pinned Node first in PATH (as under make), also for a script run alone.
+# shellcheck source=tests/node-runtime/env.sh
+. "$STACK_ROOT/tests/node-runtime/env.sh" || return 1
 STACK_RT=""                  # runtime dir, set by stack_init
 MOCKPASS_PORT=5156
 API_PORT=5001
@@ -39,6 +43,28 @@ STACK_NGINX_EXAMPLE=$STACK_ROOT/nginx.conf.example
 STACK_LIGHTTPD_EXAMPLE=$STACK_ROOT/lighttpd.conf.example
 STACK_LIGHTTPD_SED=()
 STACK_WEB_PROBE_URL=http://localhost:$SPA_PORT/
+
+# Where the servers that clients call `localhost` must answer: 127.0.0.1, and
+# [::1] when the machine has it (Debian's stock /etc/hosts resolves localhost
+# to ::1 first). Without ::1 (IPv6 off) the examples' [::1] listen lines are
+# dropped (STACK_NO_IPV6_SED, sed arguments for the config files).
+STACK_LOOPBACKS=(127.0.0.1)
+STACK_NO_IPV6_SED=()
+if grep -qs '^0\{31\}1 .* lo$' /proc/net/if_inet6; then
+  STACK_LOOPBACKS+=('[::1]')
+else
+  STACK_NO_IPV6_SED=(-e '/^[[:space:]]*listen \[::1\]:/d' -e '/^\$SERVER\["socket"\] == "\[::1\]:[0-9]*" { }/d')
+fi
+
+# stack_curl_loopbacks URL CURL_ARG...: curl URL (http://localhost:PORT/...)
+# at each of STACK_LOOPBACKS in turn; fails if any fails.
+stack_curl_loopbacks() {
+  local url=$1 a
+  shift
+  for a in "${STACK_LOOPBACKS[@]}"; do
+    curl -g "$@" "${url/\/\/localhost:/\/\/$a:}" || return 1
+  done
+}
 
 # Never fails: cleanup must go on when stderr is a closed pipe (`| tee` + Ctrl-C).
 stack_say() { printf '%s\n' "$*" >&2 2>/dev/null || true; }
@@ -174,7 +200,7 @@ stack_start_redis() {
 # ---- MockPass -------------------------------------------------------------
 
 stack_mockpass_up() {
-  curl -fsS --max-time 2 -o /dev/null "http://localhost:$MOCKPASS_PORT/v2/.well-known/openid-configuration"
+  stack_curl_loopbacks "http://localhost:$MOCKPASS_PORT/v2/.well-known/openid-configuration" -fsS --max-time 2 -o /dev/null
 }
 
 # stack_start_mockpass SHOW_LOGIN_PAGE(true|false) [NRIC]
@@ -277,9 +303,9 @@ stack_stop_app() {
 # ---- nginx ----------------------------------------------------------------
 
 stack_api_up() {
-  local code
-  code=$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://localhost:$API_PORT/api/health") || true
-  [[ $code == 200 ]]
+  local codes
+  codes=$(stack_curl_loopbacks "http://localhost:$API_PORT/api/health" -s --max-time 2 -o /dev/null -w '%{http_code} ') || true
+  [[ $codes == "${STACK_LOOPBACKS[*]/*/200} " ]]
 }
 
 stack_start_nginx() {
@@ -288,7 +314,7 @@ stack_start_nginx() {
   # if they cannot read the checkout (e.g. under a 0700 home directory).
   spa=$(stack_web_path "$STACK_ROOT/deploy/demo-spa")
   sed -e "s#/run/sgid-fcgi/sgid-fcgi.sock#$STACK_RT/app.sock#g" \
-    -e "s#/usr/share/sgid-fcgi/demo-spa#$spa#g" "${STACK_NGINX_SED[@]}" \
+    -e "s#/usr/share/sgid-fcgi/demo-spa#$spa#g" "${STACK_NGINX_SED[@]}" "${STACK_NO_IPV6_SED[@]}" \
     "$STACK_NGINX_EXAMPLE" >"$conf"
   if ! nginx -t -q -p "$STACK_RT/nginx/" -c "$conf" >>"$STACK_RT/nginx.log" 2>&1; then
     stack_say "error: nginx -t failed:"
@@ -297,7 +323,7 @@ stack_start_nginx() {
   fi
   stack_bg nginx "$STACK_RT/nginx.log" nginx -p "$STACK_RT/nginx/" -c "$conf"
   stack_wait_until 10 "nginx (log: $STACK_RT/nginx/logs/error.log)" "${STACK_PID[nginx]}" \
-    curl -s --max-time 2 -o /dev/null "$STACK_WEB_PROBE_URL"
+    stack_curl_loopbacks "$STACK_WEB_PROBE_URL" -s --max-time 2 -o /dev/null
 }
 
 # ---- lighttpd -------------------------------------------------------------
@@ -344,7 +370,7 @@ stack_start_lighttpd() {
   sed -e "s#/run/sgid-fcgi/sgid-fcgi.sock#$sock#g" \
     -e "s#/usr/share/sgid-fcgi/demo-spa#$spa#g" \
     -e "s#/usr/share/sgid-fcgi/lighttpd-ratelimit.lua#$ratelimit#g" \
-    "${subst[@]}" "${STACK_LIGHTTPD_SED[@]}" \
+    "${subst[@]}" "${STACK_LIGHTTPD_SED[@]}" "${STACK_NO_IPV6_SED[@]}" \
     "$STACK_LIGHTTPD_EXAMPLE" >"$conf"
   if [[ $mode == spawn ]]; then
     STACK_LIGHTTPD_PROCS=$(sed -n 's/^[[:space:]]*"max-procs"[[:space:]]*=>[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$conf")
@@ -360,7 +386,7 @@ stack_start_lighttpd() {
   fi
   stack_bg lighttpd "$STACK_RT/lighttpd.log" lighttpd -D -f "$conf"
   stack_wait_until 10 "lighttpd (log: $STACK_RT/lighttpd.log)" "${STACK_PID[lighttpd]}" \
-    curl -s --max-time 2 -o /dev/null "$STACK_WEB_PROBE_URL"
+    stack_curl_loopbacks "$STACK_WEB_PROBE_URL" -s --max-time 2 -o /dev/null
 }
 
 # How many workers lighttpd started are alive (spawn mode).
@@ -375,19 +401,14 @@ stack_lighttpd_workers() {
 # ---- all ------------------------------------------------------------------
 
 # stack_start_hostile_idp PORT CLIENT_ID CLIENT_SECRET REDIRECT_URIS: the
-# scriptable hostile sgID look-alike (tests/hostile-idp) on 127.0.0.1:PORT,
+# scriptable hostile sgID look-alike (tests/hostile-idp) on localhost:PORT,
 # its one npm dependency (jose) reinstalled first when its lockfile changes.
 stack_start_hostile_idp() {
-  local port=$1 idp=$STACK_ROOT/tests/hostile-idp want stamp
-  want=$(sha256sum "$idp/package-lock.json" | cut -d' ' -f1)
-  stamp=$idp/node_modules/.sgid-lock-sha256
-  if [[ ! -f $stamp || $(<"$stamp") != "$want" || ! -d $idp/node_modules/jose ]]; then
-    (cd "$idp" && timeout 300 npm ci --no-audit --no-fund --loglevel=error </dev/null) >&2 || {
-      stack_say "error: npm ci in tests/hostile-idp failed"
-      return 1
-    }
-    echo "$want" >"$stamp"
-  fi
+  local port=$1 idp=$STACK_ROOT/tests/hostile-idp
+  "$STACK_ROOT/deploy/deps.sh" --npm tests/hostile-idp >&2 || {
+    stack_say "error: npm ci in tests/hostile-idp failed"
+    return 1
+  }
   stack_ports_free "$port" || return 1
   stack_bg idp "$STACK_RT/idp.log" env -i PATH="$PATH" \
     PORT="$port" CLIENT_ID="$2" CLIENT_SECRET="$3" \
@@ -395,7 +416,7 @@ stack_start_hostile_idp() {
     REDIRECT_URIS="$4" node "$idp/server.js"
   # It makes six RSA keys before it listens: seconds on a loaded machine.
   stack_wait_until 60 "hostile-idp (log: $STACK_RT/idp.log)" "${STACK_PID[idp]}" \
-    curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$port/v2/.well-known/openid-configuration" ||
+    stack_curl_loopbacks "http://localhost:$port/v2/.well-known/openid-configuration" -fsS --max-time 2 -o /dev/null ||
     { stack_not_ready_report idp.log; return 1; }
 }
 

@@ -257,13 +257,7 @@ start_trivial_redis() {
 
 # npm ci when node_modules is missing or was installed from another lock.
 peer_install() {
-  local d=$BENCH_DIR/peer want have=""
-  want=$(sha256sum "$d/package-lock.json" | cut -d' ' -f1)
-  [[ -f $d/node_modules/.bench-lock-sha256 ]] && have=$(cat "$d/node_modules/.bench-lock-sha256")
-  [[ $want == "$have" ]] && return 0
-  say "bench: npm ci in tests/bench/peer"
-  (cd "$d" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci failed in tests/bench/peer"
-  echo "$want" >"$d/node_modules/.bench-lock-sha256"
+  "$ROOT/deploy/deps.sh" --npm tests/bench/peer >&2 || die "npm ci failed in tests/bench/peer"
 }
 
 start_peers() {

@@ -20,8 +20,8 @@
 # same-site (localhost:5173 and localhost:5001) for the session cookie to ride
 # on the SPA's credentialed fetches.
 #
-# Needs: node >= 20 and npm (npm ci installs the pinned playwright-core from
-# package-lock.json on first use), chromium at /usr/bin/chromium.
+# Needs: the pinned Node (deploy/deps.sh; it runs npm ci here when
+# package-lock.json changed), chromium at /usr/bin/chromium.
 #
 # Optional environment, passed to e2e.js:
 #   SPA_URL (http://localhost:5173)  API_URL (http://localhost:5001)
@@ -45,28 +45,11 @@ fail() {
 	exit 1
 }
 
-command -v node >/dev/null 2>&1 || fail "node is not installed"
-command -v npm >/dev/null 2>&1 || fail "npm is not installed"
 chromium_bin=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$chromium_bin" ] || fail "chromium not found at $chromium_bin (apt-get install chromium)"
 
-# Install the pinned dependencies when missing or not the locked version.
-installed_ok() {
-	node -e '
-		const want = require("./package-lock.json").packages["node_modules/playwright-core"].version;
-		const have = require("./node_modules/playwright-core/package.json").version;
-		process.exit(want === have ? 0 : 1);' 2>/dev/null
-}
-if ! installed_ok; then
-	log=$(mktemp "${TMPDIR:-/tmp}/sgid-browser-npm.XXXXXX")
-	if ! timeout 300 npm ci --no-audit --no-fund --ignore-scripts >"$log" 2>&1; then
-		cat "$log" >&2
-		rm -f "$log"
-		fail "npm ci in tests/browser"
-	fi
-	rm -f "$log"
-	installed_ok || fail "npm ci did not install the locked playwright-core"
-fi
+# Install the locked dependencies when missing or not the locked version.
+../../deploy/deps.sh --npm tests/browser >&2 || fail "npm ci in tests/browser"
 
 total_ms=${TOTAL_TIMEOUT_MS:-240000}
 exec timeout --kill-after=10 $((total_ms / 1000 + 60)) node e2e.js

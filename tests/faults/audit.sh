@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # (l) The audit log (issue 13) on the real stack: nginx, a pool of 2 workers,
-# MockPass, AUDIT_LOG to a file; the test's clients on 127.0.0.1 (nginx's
-# REMOTE_ADDR) stand for a load balancer in TRUSTED_PROXIES.
+# MockPass, AUDIT_LOG to a file; the test's clients on loopback (nginx's
+# REMOTE_ADDR: 127.0.0.1 or ::1, whichever `localhost` gave the client) stand
+# for a load balancer in TRUSTED_PROXIES.
 # A login, userinfo, a logout, the old cookie again, two failed logins: the
 # file holds exactly the expected events, once each, each line one JSON
 # object; the client is the untrusted hop of X-Forwarded-For; no cookie,
@@ -21,8 +22,12 @@ NAME=$(f_mockpass_name)
 SECRET=$(sed -n 's/^SGID_CLIENT_SECRET=//p' "$ROOT/tests/fixtures/mockpass.env")
 UA='audit-test/1.0 "quoted" <b>'
 
-# events FILE: "event outcome cause sub client" per line, in order.
-events() { jq -r '[.event, .outcome, (.cause // "-"), (.sub // "-"), .client] | join(" ")' "$1"; }
+# events FILE: "event outcome cause sub client" per line, in order; a client
+# on either loopback address is "loopback".
+events() {
+  jq -r '[.event, .outcome, (.cause // "-"), (.sub // "-"),
+    (.client | if . == "127.0.0.1" or . == "::1" then "loopback" else . end)] | join(" ")' "$1"
+}
 count() { grep -c -- "\"event\":\"$2\"" "$1" || true; }
 lines() { wc -l <"$1"; }
 mark() { lines "$AUDIT"; }
@@ -66,11 +71,11 @@ f_status "$API/api/logout" -X POST >/dev/null
 f_status "$API/api/health" >/dev/null
 
 events "$AUDIT" >"$T/events.txt"
-want="login_success success - $sub 127.0.0.1
+want="login_success success - $sub loopback
 logout success - $sub 198.51.100.7
-session_expired denied - - 127.0.0.1
-login_failure failure attempt_expired - 127.0.0.1
-login_failure failure state_mismatch - 127.0.0.1"
+session_expired denied - - loopback
+login_failure failure attempt_expired - loopback
+login_failure failure state_mismatch - loopback"
 check "exactly the expected events, once each, in order: $(tr '\n' '|' <"$T/events.txt")" \
   test "$(cat "$T/events.txt")" == "$want"
 check "every line is one JSON object" \
@@ -114,6 +119,6 @@ n2=$(lines "$AUDIT.2")
 f_load logins --api "$API" --count 1 --prefix rot --userinfo --out "$T/login2.tsv" >/dev/null
 read -r _ _ sub2 < <(head -n1 "$T/login2.tsv")
 check "after the reload: the login in the new file" \
-  test "$(events "$AUDIT")" == "login_success success - $sub2 127.0.0.1"
+  test "$(events "$AUDIT")" == "login_success success - $sub2 loopback"
 check "nothing more in the moved one" test "$(lines "$AUDIT.2")" -eq "$n2"
 check "the pool's log warns of no dropped event" test "$(f_log_count pool 'audit: event dropped')" -eq 0

@@ -13,8 +13,9 @@
 #   - the hostile IdP (tests/hostile-idp) and its control API
 #   - test points: "ok - ..." / "not ok - ...", a closing "# NAME: N passed, N failed"
 #
-# Everything listens on 127.0.0.1 only. Load goes through tests/faults/load.mjs,
-# which refuses any URL that is not loopback and is bounded in time and count.
+# Everything listens on loopback only (localhost: 127.0.0.1 and [::1]). Load
+# goes through tests/faults/load.mjs, which refuses any URL that is not
+# loopback and is bounded in time and count.
 
 FAULTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=deploy/stack-lib.sh
@@ -417,8 +418,8 @@ f_nginx_start() {
   mkdir -p "$dir/logs"
   sed -e "s#/run/sgid-fcgi/sgid-fcgi.sock#$sock#g" \
     -e "s#/usr/share/sgid-fcgi/demo-spa#$STACK_RT/spa#g" \
-    -e "s#listen 127.0.0.1:5001;#listen 127.0.0.1:$api;#" \
-    -e "s#listen 127.0.0.1:5173;#listen 127.0.0.1:$spa;#" \
+    -e "s#listen \(127.0.0.1\|\[::1\]\):5001;#listen \1:$api;#" \
+    -e "s#listen \(127.0.0.1\|\[::1\]\):5173;#listen \1:$spa;#" "${STACK_NO_IPV6_SED[@]}" \
     -e "/^[[:space:]]*limit_req_zone[[:space:]]/s# rate=[0-9][0-9]*r/[sm];# rate=${F_NGINX_RATE}r/s;#" \
     -e "/^[[:space:]]*limit_req[[:space:]]/s# burst=[0-9][0-9]*# burst=$F_NGINX_BURST#" \
     "$ROOT/nginx.conf.example" >"$dir/nginx.conf"

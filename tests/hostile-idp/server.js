@@ -23,9 +23,11 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as jose from 'jose';
+import loopback from '../loopback-listen.cjs';
+
+const { listenLoopback } = loopback;
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const HOST = '127.0.0.1';
 const PORT = intEnv('PORT', 5157);
 const ISSUER = process.env.ISSUER || `http://localhost:${PORT}/v2`;
 const CLIENT_ID = process.env.CLIENT_ID || '';
@@ -701,7 +703,7 @@ async function control(req, res, url, ctx) {
 }
 
 async function route(req, res, ctx) {
-  const url = new URL(req.url, `http://${HOST}:${PORT}`);
+  const url = new URL(req.url, `http://localhost:${PORT}`);
   const p = url.pathname;
   if (p.startsWith('/__control/')) return control(req, res, url, ctx);
   if (p === '/v2/.well-known/openid-configuration' && req.method === 'GET') {
@@ -716,7 +718,7 @@ async function route(req, res, ctx) {
   return send(res, 404, { error: 'not_found' });
 }
 
-const server = http.createServer((req, res) => {
+function handle(req, res) {
   const t0 = Date.now();
   const ctx = { note: '' };
   const path0 = req.url.split('?')[0];     // never log query strings: they carry codes
@@ -735,9 +737,9 @@ const server = http.createServer((req, res) => {
     console.log(`  error ${path0}: ${e.message}`);
     send(res, 500, { error: 'server_error' });
   });
-});
-server.keepAliveTimeout = 5000;
-server.listen(PORT, HOST, () => {
-  console.log(`hostile-idp listening on http://${HOST}:${PORT} issuer ${ISSUER} kid ${keys.current.kid}`);
-});
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => { server.close(); process.exit(0); });
+}
+const servers = listenLoopback(handle, PORT, () => {
+  for (const s of servers) s.keepAliveTimeout = 5000;
+  console.log(`hostile-idp listening on http://localhost:${PORT} (${servers.length} loopback address(es)) issuer ${ISSUER} kid ${keys.current.kid}`);
+}, (msg) => { console.error(`hostile-idp: ${msg}`); process.exit(1); });
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => { for (const s of servers) s.close(); process.exit(0); });

@@ -2,7 +2,8 @@
 // MockPass (sgID v2 emulator) for sgid-fcgi's demo and integration tests.
 //
 // Differences from `npx mockpass`:
-//  - listens on 127.0.0.1 only (the stock bin listens on every interface);
+//  - listens on loopback only, 127.0.0.1 and [::1] (the stock bin listens on
+//    every interface);
 //  - never reads a stray .env: MockPass calls dotenv on its cwd, so we chdir to
 //    this directory (which must not hold a .env) before loading it;
 //  - a handler that throws or rejects (e.g. userinfo with a bad or missing
@@ -24,7 +25,7 @@
 const fs = require('fs')
 const path = require('path')
 
-const HOST = '127.0.0.1'
+const { listenLoopback } = require('../loopback-listen.cjs')
 const DEFAULT_NRIC = 'S9812379B'
 
 function die(msg) {
@@ -98,15 +99,14 @@ app.use((err, req, res, next) => {
   res.status(500).json({ message: String(err && err.message ? err.message : err) })
 })
 
-const server = app.listen(port, HOST, () => {
-  console.warn(`mockpass: listening on http://${HOST}:${port} (persona ${nric} "${myinfoPersonas[nric].name.value}", login page ${process.env.SHOW_LOGIN_PAGE === 'true' ? 'on' : 'off'})`)
-})
-server.on('error', (e) => die(`cannot listen on ${HOST}:${port}: ${e.message}`))
+const servers = listenLoopback(app, port, () => {
+  console.warn(`mockpass: listening on http://localhost:${port} (${servers.length} loopback address(es); persona ${nric} "${myinfoPersonas[nric].name.value}", login page ${process.env.SHOW_LOGIN_PAGE === 'true' ? 'on' : 'off'})`)
+}, die)
 
 // Exit promptly and quietly on the signals the scripts send.
 for (const sig of ['SIGTERM', 'SIGINT']) {
   process.on(sig, () => {
-    server.close()
+    for (const s of servers) s.close()
     process.exit(0)
   })
 }
