@@ -25,7 +25,8 @@ TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all clean unit unit-asan check deps integration gateway hostile browser sanitized-stack faults soak valgrind run install
+.PHONY: all clean unit unit-asan check deps integration gateway hostile browser sanitized-stack faults soak valgrind run install \
+	test-bins tsan check-build check-build-asan check-build-tsan
 all: $(BUILD)/sgid-fcgi
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) Makefile
@@ -43,13 +44,21 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libsgid.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsgid.a $(PKG_LIBS)
 
+test-bins: $(TEST_BINS)
+
 # Unit tests, then the same tests built with ASan + UBSan.
 unit: $(TEST_BINS)
 	tests/run-unit.sh $(TEST_BINS)
 
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# make in the ASan+UBSan tree (build/asan) and in the ThreadSanitizer one
+# (build/tsan, clang)
+ASAN_MAKE = $(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined"
+TSAN_CC    ?= clang
+TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+TSAN_MAKE = $(MAKE) BUILD=build/tsan CC=$(TSAN_CC) CFLAGS="$(TSAN_FLAGS)" LDFLAGS="-fsanitize=thread"
 unit-asan:
-	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" unit
+	$(ASAN_MAKE) unit
 
 deps:
 	deploy/deps.sh
@@ -91,24 +100,32 @@ valgrind: all $(TEST_BINS)
 
 # The whole app built with ASan+UBSan, under the hostile suite's traffic.
 sanitized-stack:
-	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all
+	$(ASAN_MAKE) all
 	tests/sanitized-stack.sh
 
 # The unit tests and the app built with ThreadSanitizer (clang), then the
 # hostile suite and 200 concurrent mixed requests against the threaded
 # workers; any TSan report fails (tests/tsan-stack.sh).
-TSAN_CC    ?= clang
-TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
-.PHONY: tsan
 tsan:
-	$(MAKE) BUILD=build/tsan CC=$(TSAN_CC) CFLAGS="$(TSAN_FLAGS)" LDFLAGS="-fsanitize=thread" \
-		all $(TEST_SRCS:tests/unit/%.c=build/tsan/tests/%)
+	$(TSAN_MAKE) all test-bins
 	tests/tsan-stack.sh
 
+# Every tree the suites use (plain, ASan+UBSan, TSan, the fuzz replay),
+# built side by side by `make -j2 check-build` before the suites start.
+check-build: all test-bins fuzz-replay-build check-build-asan check-build-tsan
+check-build-asan:
+	$(ASAN_MAKE) all test-bins
+check-build-tsan:
+	$(TSAN_MAKE) all test-bins
+
+# `make check`: every suite, CHECK_SLOTS (4) at a time, each suite's output
+# printed whole in this order (tests/run-check.sh: SUITE:N takes N slots,
+# SUITE:alone all of them).
+CHECK_SLOTS  ?= 4
 CHECK_SUITES := unit unit-asan fuzz-replay integration gateway hostile sanitized-stack tsan valgrind browser faults
 check: deps
-	$(MAKE) all
-	FAULTS_QUICK=1 MAKE="$(MAKE)" tests/run-check.sh $(CHECK_SUITES)
+	CHECK_BUILD=check-build CHECK_SLOTS=$(CHECK_SLOTS) FAULTS_QUICK=1 MAKE="$(MAKE)" \
+		tests/run-check.sh $(CHECK_SUITES)
 
 run: deps all
 	deploy/run.sh

@@ -216,13 +216,13 @@ done
 # ---- 2. the hostile suite ----------------------------------------------------------
 hostile_log=$out/hostile-app.log
 rm -f "$hostile_log"
-STACK_APP_BIN=$bin HOSTILE_KEEP=1 "$root/tests/in-netns.sh" "$root/tests/hostile/run.sh" >"$out/hostile.out" 2>&1
+STACK_APP_BIN=$bin HOSTILE_KEEP=1 HOSTILE_ARTIFACTS=$out/hostile-artifacts \
+	"$root/tests/in-netns.sh" "$root/tests/hostile/run.sh" >"$out/hostile.out" 2>&1
 rc=$?
 grep -E '^(FAIL|runner finished)' "$out/hostile.out" | head -n 20
 tail -n 1 "$out/hostile.out"
 check "hostile suite passes against the TSan build (2 workers x 64 threads)" test "$rc" -eq 0
-# the suite keeps its logs in tests/artifacts/hostile/: take our copy at once
-cp -f "$root/tests/artifacts/hostile/app.log" "$hostile_log" 2>/dev/null
+cp -f "$out/hostile-artifacts/app.log" "$hostile_log" 2>/dev/null
 check "hostile: workers' log kept" test -s "$hostile_log"
 
 # ---- 3. the load stack ---------------------------------------------------------------
