@@ -26,7 +26,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all clean unit unit-asan check deps integration gateway hostile browser sanitized-stack faults soak valgrind run install \
-	test-bins tsan check-build check-build-asan check-build-tsan
+	test-bins tsan check-build check-build-asan check-build-tsan check-quick integration-nginx
 all: $(BUILD)/sgid-fcgi
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) Makefile
@@ -69,6 +69,10 @@ NETNS := tests/in-netns.sh
 
 integration: all
 	$(NETNS) tests/integration/run.sh
+
+# The nginx pass of it alone: a whole login through nginx.conf.example.
+integration-nginx: all
+	$(NETNS) env INTEGRATION_NGINX_ONLY=1 tests/integration/run.sh
 
 # Against the supervised pool with --metrics-listen: the scrape taken after
 # every case must pass promtool (sanitized-stack and tsan run the same cases
@@ -126,6 +130,12 @@ CHECK_SUITES := unit unit-asan fuzz-replay integration gateway hostile sanitized
 check: deps
 	CHECK_BUILD=check-build CHECK_SLOTS=$(CHECK_SLOTS) FAULTS_QUICK=1 MAKE="$(MAKE)" \
 		tests/run-check.sh $(CHECK_SUITES)
+
+# `make check-quick`, the edit-compile-test loop: the unit tests (the
+# handlers in-process among them: test_api) beside a whole login through
+# nginx (integration-nginx). `make check` still runs everything.
+check-quick: deps
+	CHECK_BUILD="all test-bins" MAKE="$(MAKE)" tests/run-check.sh unit integration-nginx
 
 run: deps all
 	deploy/run.sh

@@ -15,9 +15,9 @@
 # run in a network namespace of their own (tests/in-netns.sh), so suites side
 # by side never meet on a port.
 #
-# CHECK_BUILD=TARGET: `make -j CHECK_BUILD_JOBS TARGET` first (every tree the
-# suites use, built side by side), its own line "build" in the table; the
-# suites start only if it succeeds.
+# CHECK_BUILD="TARGET...": `make -j CHECK_BUILD_JOBS (2) TARGET...` first
+# (every tree the suites use, built side by side), its own line "build" in
+# the table; the suites start only if it succeeds.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 make=${MAKE:-make}
@@ -90,7 +90,7 @@ finish_job() {
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
-	summary[i]=$(printf '%-16s %6d passed %4d failed %5d s  (cpu %4d s, from +%d s)' "${names[i]}" "$p" "$f" \
+	summary[i]=$(printf '%-18s %6d passed %4d failed %5d s  (cpu %4d s, from +%d s)' "${names[i]}" "$p" "$f" \
 		"$(since "${started[i]}" "${ended[i]}")" "$c" "$(since "$check_start" "${started[i]}")")
 	echo "# done: ${summary[i]}"
 }
@@ -125,9 +125,10 @@ build_row=()
 if [[ -n ${CHECK_BUILD:-} ]]; then
 	echo "=== make -j${CHECK_BUILD_JOBS:-2} $CHECK_BUILD"
 	t0=$EPOCHREALTIME
-	"$make" --no-print-directory -j"${CHECK_BUILD_JOBS:-2}" "$CHECK_BUILD"
+	read -ra build_targets <<<"$CHECK_BUILD"
+	"$make" --no-print-directory -j"${CHECK_BUILD_JOBS:-2}" "${build_targets[@]}"
 	rc=$?
-	build_row=("$(printf '%-16s %6d passed %4d failed %5d s' build 0 $((rc != 0)) "$(since "$t0")")")
+	build_row=("$(printf '%-18s %6d passed %4d failed %5d s' build 0 $((rc != 0)) "$(since "$t0")")")
 	if ((rc != 0)); then
 		printf '%s\n' "${build_row[@]}"
 		echo "=== suites failed: build"
@@ -153,7 +154,7 @@ done
 
 echo "=== per suite (CHECK_SLOTS=$slots)"
 printf '%s\n' "${build_row[@]}" "${summary[@]}"
-printf '%-16s %28s %5d s\n' total "" "$(since "$check_start")"
+printf '%-18s %28s %5d s\n' total "" "$(since "$check_start")"
 echo "=== suites failed: ${failed_suites[*]:-none}"
 echo "check: $passed passed, $failed failed"
 rm -rf "$logs"
