@@ -122,11 +122,11 @@ check-build-asan:
 check-build-tsan:
 	$(TSAN_MAKE) all test-bins
 
-# `make check`: every suite, CHECK_SLOTS (4) at a time, each suite's output
-# printed whole in this order (tests/run-check.sh: SUITE:N takes N slots,
-# SUITE:alone all of them).
+# `make check`: every suite, CHECK_SLOTS (4) at a time, started (and their
+# output printed whole) in this order, the longest first (tests/run-check.sh:
+# SUITE:N takes N slots, SUITE:alone all of them).
 CHECK_SLOTS  ?= 4
-CHECK_SUITES := unit unit-asan fuzz-replay integration gateway hostile sanitized-stack tsan valgrind browser faults
+CHECK_SUITES := faults tsan valgrind sanitized-stack hostile unit-asan gateway unit integration fuzz-replay browser
 check: deps
 	CHECK_BUILD=check-build CHECK_SLOTS=$(CHECK_SLOTS) FAULTS_QUICK=1 MAKE="$(MAKE)" \
 		tests/run-check.sh $(CHECK_SUITES)
