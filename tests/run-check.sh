@@ -5,15 +5,20 @@
 # of the suites' own closing "name: N passed, N failed" lines (unit counts
 # twice: plain and under sanitizers). Exits non-zero if any suite failed.
 #
-#   tests/run-check.sh [SUITE[:SLOTS]...]
+#   tests/run-check.sh [SUITE[:OPTION]...]
 #
 # Each SUITE is `make SUITE`, its output kept in a file of its own and
 # printed whole, in the order given, once it and every suite before it are
 # done (a line "# done: ..." says when each one ends). Suites start in the
-# order given while their SLOTS (default 1) fit in CHECK_SLOTS (default 4);
-# SUITE:alone takes them all (nothing runs beside it). The stack suites each
-# run in a network namespace of their own (tests/in-netns.sh), so suites side
-# by side never meet on a port.
+# order given while their slots (default 1, SUITE:N for N) fit in
+# CHECK_SLOTS (default 4); SUITE:alone takes them all (nothing runs beside
+# it). The stack suites each run in a network namespace of their own
+# (tests/in-netns.sh), so suites side by side never meet on a port.
+#
+# SUITE:cpu marks a suite that keeps the CPUs busy (sanitizers, valgrind):
+# it runs holding CHECK_QUIET_LOCK shared (flock), which a test that times
+# the app's answers takes exclusive (tests/faults/run.sh's FAULTS_ALONE), so
+# those tests never run beside such a suite.
 #
 # CHECK_BUILD="TARGET...": `make -j CHECK_BUILD_JOBS (2) TARGET...` first
 # (every tree the suites use, built side by side), its own line "build" in
@@ -25,17 +30,28 @@ slots=${CHECK_SLOTS:-4}
 logs=$(mktemp -d "${TMPDIR:-/tmp}/sgid-check.XXXXXX")
 check_start=$EPOCHREALTIME
 
-names=() weights=()
+export CHECK_QUIET_LOCK=$logs/quiet.lock
+: >"$CHECK_QUIET_LOCK"
+
+names=() weights=() busy=()
 for arg in "$@"; do
-	name=${arg%%:*} w=1
-	[[ $arg != *:* ]] || w=${arg#*:}
-	[[ $w != alone ]] || w=$slots
-	if [[ ! $w =~ ^[0-9]+$ ]] || ((w < 1)); then
-		echo "run-check: bad slots in '$arg'" >&2
-		exit 2
-	fi
+	IFS=: read -ra opts <<<"$arg"
+	name=${opts[0]} w=1 cpu=0
+	for o in "${opts[@]:1}"; do
+		case $o in
+			alone) w=$slots ;;
+			cpu) cpu=1 ;;
+			*)
+				if [[ ! $o =~ ^[1-9][0-9]*$ ]]; then
+					echo "run-check: bad option '$o' in '$arg'" >&2
+					exit 2
+				fi
+				w=$o
+				;;
+		esac
+	done
 	((w <= slots)) || w=$slots
-	names+=("$name") weights+=("$w")
+	names+=("$name") weights+=("$w") busy+=("$cpu")
 done
 
 # seconds since check_start, or between two $EPOCHREALTIME values
@@ -51,8 +67,9 @@ status=0 failed_suites=() passed=0 failed=0 summary=()
 # job I: `make SUITE` with its output in logs/I.log, then its exit status
 # and the CPU seconds of everything it started (reaped) in logs/I.end.
 job() {
-	local i=$1 rc
-	"$make" --no-print-directory "${names[$i]}" </dev/null >"$logs/$i.log" 2>&1
+	local i=$1 rc lock=()
+	((busy[i] == 0)) || lock=(flock -s "$CHECK_QUIET_LOCK")
+	"${lock[@]}" "$make" --no-print-directory "${names[$i]}" </dev/null >"$logs/$i.log" 2>&1
 	rc=$?
 	# `times` (no subshell: this one's children): its second line is the
 	# user and system time of the children, "0m1.250s 0m0.310s"

@@ -41,9 +41,9 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# The two that run alone first, then the longest first (the others side by side).
-all=(concurrency slow-sgid cluster anon-flood soak sentinel metrics signals sgid-faults redis-full-ro redis-restart
-  scaleout rotation kill-worker revoke parse-data audit)
+# The longest first (side by side), then the ones that run alone (below).
+all=(cluster anon-flood soak sentinel metrics sgid-faults redis-full-ro redis-restart scaleout rotation kill-worker
+  revoke parse-data audit signals slow-sgid concurrency)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}
@@ -59,13 +59,15 @@ export FAULTS_QUICK=$quick
 # Side by side: FAULTS_JOBS tests at a time (3; 1 where this user cannot
 # make network namespaces, as the tests share their ports), each in a
 # network namespace of its own (tests/in-netns.sh). The FAULTS_ALONE ones
-# (slow-sgid concurrency: they time the app's answers under load) run with
-# no other fault test beside them. A test's output is printed whole when it
-# ends.
+# (signals slow-sgid concurrency: they time the app's answers, or send a
+# signal while a request is on its way) run with no other fault test beside
+# them, and under `make check` with no CPU-heavy suite beside them either
+# (they take tests/run-check.sh's CHECK_QUIET_LOCK exclusive). A test's
+# output is printed whole when it ends.
 netns=$here/../in-netns.sh
 jobs=${FAULTS_JOBS:-3}
 if [[ ${SGID_NO_NETNS:-} == 1 ]] || ! unshare -n true 2>/dev/null; then jobs=1; fi
-alone=" ${FAULTS_ALONE:-slow-sgid concurrency} "
+alone=" ${FAULTS_ALONE:-signals slow-sgid concurrency} "
 
 passed=0
 failed=0
@@ -85,13 +87,14 @@ logs=$(mktemp -d "${TMPDIR:-/tmp}/sgid-faults-run.XXXXXX")
 trap 'rm -rf "$logs"' EXIT
 start=$SECONDS
 
-# start T: the test in its own namespace, bounded by timeout (TERM at the
-# limit, the test's trap cleans up; KILL 30 s later).
+# start T [flock -x LOCK]: the test in its own namespace, bounded by
+# timeout (TERM at the limit, the test's trap cleans up; KILL 30 s later).
 start_test() {
   local t=$1 secs=$limit
+  shift
   [[ $t != soak ]] || secs=$((SOAK_SECONDS + 300))
   echo "# ==== $t (started at +$((SECONDS - start)) s) ===="
-  timeout -k 30 "$secs" "$netns" "$here/$t.sh" >"$logs/$t.log" 2>&1 &
+  "$@" timeout -k 30 "$secs" "$netns" "$here/$t.sh" >"$logs/$t.log" 2>&1 &
   pid_of[$t]=$!
   t0_of[$t]=$SECONDS
   echo "$secs" >"$logs/$t.limit"
@@ -130,7 +133,12 @@ for t in "${tests[@]}"; do
   fi
   if [[ $alone == *" $t "* ]]; then
     while ((${#pid_of[@]})); do reap; done
-    start_test "$t"
+    if [[ -n ${CHECK_QUIET_LOCK:-} ]]; then
+      echo "# $t: waits for the CPU-heavy suites of make check to end (+$((SECONDS - start)) s)"
+      start_test "$t" flock -x "$CHECK_QUIET_LOCK"
+    else
+      start_test "$t"
+    fi
     reap
   else
     while ((${#pid_of[@]} >= jobs)); do reap; done
