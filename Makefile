@@ -122,13 +122,13 @@ check-build-asan:
 check-build-tsan:
 	$(TSAN_MAKE) all test-bins
 
-# `make check`: every suite, CHECK_SLOTS (4) at a time, started (and their
+# `make check`: every suite, CHECK_SLOTS (5) at a time, started (and their
 # output printed whole) in this order, the longest first (tests/run-check.sh:
 # SUITE:N takes N slots, SUITE:alone all of them; the fault tests that time
-# the app's answers wait for the SUITE:cpu ones to end).
-CHECK_SLOTS  ?= 4
-CHECK_SUITES := faults tsan:cpu valgrind:cpu sanitized-stack:cpu hostile unit-asan:cpu gateway unit integration \
-	fuzz-replay browser
+# the app's answers, faults:timed, run last with nothing beside them).
+CHECK_SLOTS  ?= 5
+CHECK_SUITES := valgrind faults:timed tsan sanitized-stack hostile unit-asan gateway unit integration fuzz-replay \
+	browser
 check: deps
 	CHECK_BUILD=check-build CHECK_SLOTS=$(CHECK_SLOTS) FAULTS_QUICK=1 MAKE="$(MAKE)" \
 		tests/run-check.sh $(CHECK_SUITES)

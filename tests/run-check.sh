@@ -15,10 +15,10 @@
 # it). The stack suites each run in a network namespace of their own
 # (tests/in-netns.sh), so suites side by side never meet on a port.
 #
-# SUITE:cpu marks a suite that keeps the CPUs busy (sanitizers, valgrind):
-# it runs holding CHECK_QUIET_LOCK shared (flock), which a test that times
-# the app's answers takes exclusive (tests/faults/run.sh's FAULTS_ALONE), so
-# those tests never run beside such a suite.
+# Every suite runs holding CHECK_QUIET_LOCK shared (flock) but those marked
+# SUITE:timed, whose tests that time the app's answers take it exclusive
+# (tests/faults/run.sh's FAULTS_ALONE): those tests run with no other suite
+# beside them, once every suite started before has ended.
 #
 # CHECK_BUILD="TARGET...": `make -j CHECK_BUILD_JOBS (2) TARGET...` first
 # (every tree the suites use, built side by side), its own line "build" in
@@ -33,14 +33,14 @@ check_start=$EPOCHREALTIME
 export CHECK_QUIET_LOCK=$logs/quiet.lock
 : >"$CHECK_QUIET_LOCK"
 
-names=() weights=() busy=()
+names=() weights=() timed=()
 for arg in "$@"; do
 	IFS=: read -ra opts <<<"$arg"
-	name=${opts[0]} w=1 cpu=0
+	name=${opts[0]} w=1 t=0
 	for o in "${opts[@]:1}"; do
 		case $o in
 			alone) w=$slots ;;
-			cpu) cpu=1 ;;
+			timed) t=1 ;;
 			*)
 				if [[ ! $o =~ ^[1-9][0-9]*$ ]]; then
 					echo "run-check: bad option '$o' in '$arg'" >&2
@@ -51,7 +51,7 @@ for arg in "$@"; do
 		esac
 	done
 	((w <= slots)) || w=$slots
-	names+=("$name") weights+=("$w") busy+=("$cpu")
+	names+=("$name") weights+=("$w") timed+=("$t")
 done
 
 # seconds since check_start, or between two $EPOCHREALTIME values
@@ -68,7 +68,7 @@ status=0 failed_suites=() passed=0 failed=0 summary=()
 # and the CPU seconds of everything it started (reaped) in logs/I.end.
 job() {
 	local i=$1 rc lock=()
-	((busy[i] == 0)) || lock=(flock -s "$CHECK_QUIET_LOCK")
+	((timed[i] == 1)) || lock=(flock -o -s "$CHECK_QUIET_LOCK")
 	"${lock[@]}" "$make" --no-print-directory "${names[$i]}" </dev/null >"$logs/$i.log" 2>&1
 	rc=$?
 	# `times` (no subshell: this one's children): its second line is the

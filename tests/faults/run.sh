@@ -60,8 +60,8 @@ export FAULTS_QUICK=$quick
 # make network namespaces, as the tests share their ports), each in a
 # network namespace of its own (tests/in-netns.sh). The FAULTS_ALONE ones
 # (signals slow-sgid concurrency: they time the app's answers, or send a
-# signal while a request is on its way) run with no other fault test beside
-# them, and under `make check` with no CPU-heavy suite beside them either
+# signal while a request is on its way) run last, with no other fault test
+# beside them, and under `make check` with no other suite beside them either
 # (they take tests/run-check.sh's CHECK_QUIET_LOCK exclusive). A test's
 # output is printed whole when it ends.
 netns=$here/../in-netns.sh
@@ -134,8 +134,8 @@ for t in "${tests[@]}"; do
   if [[ $alone == *" $t "* ]]; then
     while ((${#pid_of[@]})); do reap; done
     if [[ -n ${CHECK_QUIET_LOCK:-} ]]; then
-      echo "# $t: waits for the CPU-heavy suites of make check to end (+$((SECONDS - start)) s)"
-      start_test "$t" flock -x "$CHECK_QUIET_LOCK"
+      echo "# $t: waits for the other suites of make check to end (+$((SECONDS - start)) s)"
+      start_test "$t" flock -o -x "$CHECK_QUIET_LOCK"
     else
       start_test "$t"
     fi
