@@ -13,7 +13,9 @@
 # order given while their slots (default 1, SUITE:N for N) fit in
 # CHECK_SLOTS (default 4); SUITE:alone takes them all (nothing runs beside
 # it). The stack suites each run in a network namespace of their own
-# (tests/in-netns.sh), so suites side by side never meet on a port.
+# (tests/in-netns.sh), so suites side by side never meet on a port; where
+# this user cannot make one (not root), they share the host's ports and run
+# one at a time (CHECK_SLOTS=1).
 #
 # Every suite runs holding CHECK_QUIET_LOCK shared (flock) but those marked
 # SUITE:timed, whose tests that time the app's answers take it exclusive
@@ -27,6 +29,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 make=${MAKE:-make}
 slots=${CHECK_SLOTS:-4}
+if [[ ${SGID_NO_NETNS:-} == 1 ]] || ! unshare -n true 2>/dev/null; then slots=1; fi
 logs=$(mktemp -d "${TMPDIR:-/tmp}/sgid-check.XXXXXX")
 check_start=$EPOCHREALTIME
 
