@@ -30,7 +30,8 @@ export PATH := $(CURDIR)/tests/node-runtime/node_modules/.bin:$(PATH)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all clean unit unit-asan check check-stock-debian deps integration gateway hostile browser sanitized-stack faults soak valgrind run install deb package-check
+.PHONY: all clean unit unit-asan check check-stock-debian deps integration gateway hostile browser sanitized-stack faults soak valgrind run install \
+	deb package-check test-bins tsan check-build check-build-asan check-build-tsan check-quick integration-nginx
 all: $(BUILD)/sgid-fcgi
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) Makefile
@@ -48,13 +49,21 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libsgid.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsgid.a $(PKG_LIBS)
 
+test-bins: $(TEST_BINS)
+
 # Unit tests, then the same tests built with ASan + UBSan.
 unit: $(TEST_BINS)
 	tests/run-unit.sh $(TEST_BINS)
 
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# make in the ASan+UBSan tree (build/asan) and in the ThreadSanitizer one
+# (build/tsan, clang)
+ASAN_MAKE = $(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined"
+TSAN_CC    ?= clang
+TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+TSAN_MAKE = $(MAKE) BUILD=build/tsan CC=$(TSAN_CC) CFLAGS="$(TSAN_FLAGS)" LDFLAGS="-fsanitize=thread"
 unit-asan:
-	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" unit
+	$(ASAN_MAKE) unit
 
 deps:
 	deploy/deps.sh
@@ -65,6 +74,10 @@ NETNS := tests/in-netns.sh
 
 integration: all
 	$(NETNS) tests/integration/run.sh
+
+# The nginx pass of it alone: a whole login through nginx.conf.example.
+integration-nginx: all
+	$(NETNS) env INTEGRATION_NGINX_ONLY=1 tests/integration/run.sh
 
 # Against the supervised pool with --metrics-listen: the scrape taken after
 # every case must pass promtool (sanitized-stack and tsan run the same cases
@@ -97,24 +110,40 @@ valgrind: all $(TEST_BINS)
 
 # The whole app built with ASan+UBSan, under the hostile suite's traffic.
 sanitized-stack:
-	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all
+	$(ASAN_MAKE) all
 	tests/sanitized-stack.sh
 
 # The unit tests and the app built with ThreadSanitizer (clang), then the
 # hostile suite and 200 concurrent mixed requests against the threaded
 # workers; any TSan report fails (tests/tsan-stack.sh).
-TSAN_CC    ?= clang
-TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
-.PHONY: tsan
 tsan:
-	$(MAKE) BUILD=build/tsan CC=$(TSAN_CC) CFLAGS="$(TSAN_FLAGS)" LDFLAGS="-fsanitize=thread" \
-		all $(TEST_SRCS:tests/unit/%.c=build/tsan/tests/%)
+	$(TSAN_MAKE) all test-bins
 	tests/tsan-stack.sh
 
-CHECK_SUITES := unit unit-asan fuzz-replay integration gateway hostile sanitized-stack tsan valgrind browser faults
+# Every tree the suites use (plain, ASan+UBSan, TSan, the fuzz replay),
+# built side by side by `make -j2 check-build` before the suites start.
+check-build: all test-bins fuzz-replay-build check-build-asan check-build-tsan
+check-build-asan:
+	$(ASAN_MAKE) all test-bins
+check-build-tsan:
+	$(TSAN_MAKE) all test-bins
+
+# `make check`: every suite, CHECK_SLOTS (5) at a time, started (and their
+# output printed whole) in this order, the longest first (tests/run-check.sh:
+# SUITE:N takes N slots, SUITE:alone all of them; the fault tests that time
+# the app's answers, faults:timed, run last with nothing beside them).
+CHECK_SLOTS  ?= 5
+CHECK_SUITES := valgrind faults:timed tsan sanitized-stack hostile unit-asan gateway unit integration fuzz-replay \
+	browser
 check: deps
-	$(MAKE) all
-	FAULTS_QUICK=1 MAKE="$(MAKE)" tests/run-check.sh $(CHECK_SUITES)
+	CHECK_BUILD=check-build CHECK_SLOTS=$(CHECK_SLOTS) FAULTS_QUICK=1 MAKE="$(MAKE)" \
+		tests/run-check.sh $(CHECK_SUITES)
+
+# `make check-quick`, the edit-compile-test loop: the unit tests (the
+# handlers in-process among them: test_api) beside a whole login through
+# nginx (integration-nginx). `make check` still runs everything.
+check-quick: deps
+	CHECK_BUILD="all test-bins" MAKE="$(MAKE)" tests/run-check.sh unit integration-nginx
 
 # A fresh minimal Debian 12 root (debootstrap, cached outside the clone):
 # `make deps` and the suites that use Node run inside it, as on a newcomer's

@@ -17,11 +17,13 @@ fi
 # halt_on_error: a report ends the worker, which the suite notices too.
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-STACK_APP_BIN=$bin HOSTILE_KEEP=1 "$root/tests/in-netns.sh" "$root/tests/hostile/run.sh" >"$root/build/asan/hostile.out" 2>&1
+art=$root/build/asan/hostile-artifacts
+STACK_APP_BIN=$bin HOSTILE_KEEP=1 HOSTILE_ARTIFACTS=$art "$root/tests/in-netns.sh" "$root/tests/hostile/run.sh" \
+	>"$root/build/asan/hostile.out" 2>&1
 rc=$?
 tail -n 3 "$root/build/asan/hostile.out"
 check "hostile suite passes against the sanitized build" test "$rc" -eq 0
-log=$root/tests/artifacts/hostile/app.log
+log=$art/app.log
 check "workers' log kept" test -s "$log"
 reports=$(grep -cE 'AddressSanitizer|LeakSanitizer|runtime error:' "$log" 2>/dev/null)
 check "no ASan/LSan/UBSan report in the workers' log (found ${reports:-0})" test "${reports:-0}" -eq 0

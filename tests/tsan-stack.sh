@@ -16,6 +16,9 @@
 #      logout), a signing-key rotation (the shared JWKS cache refetched while
 #      threads wait on its lock) and a SIGHUP reload in the middle
 #   4. the workers' logs of 2 and 3 searched for any ThreadSanitizer report
+# 2 runs (in a network namespace of its own, as 3 does) while 1 and then 3
+# do: it mostly waits. 1 and 3 one after the other: both keep the CPUs busy,
+# and the unit tests time some of their own waits.
 #
 # TSAN_OPTIONS: halt_on_error=1 second_deadlock_stack=1 exitcode=66 (a report
 # fails the process). If the TSan runtime cannot map its shadow memory under
@@ -208,6 +211,13 @@ fi
 [[ ${TSAN_SETARCH:-} != 1 ]] || echo "# running under setarch -R (ASLR off) for the TSan runtime"
 echo "# TSAN_OPTIONS=$TSAN_OPTIONS"
 
+# 2 (below) starts first and runs beside 1 and 3.
+hostile_log=$out/hostile-app.log
+rm -f "$hostile_log"
+STACK_APP_BIN=$bin HOSTILE_KEEP=1 HOSTILE_ARTIFACTS=$out/hostile-artifacts \
+	"$root/tests/in-netns.sh" "$root/tests/hostile/run.sh" >"$out/hostile.out" 2>&1 &
+hostile_pid=$!
+
 # ---- 1. unit tests -----------------------------------------------------------
 mkdir -p "$out/unit"
 for t in "$out"/tests/test_*; do
@@ -222,21 +232,21 @@ for t in "$out"/tests/test_*; do
 	[[ $rc -eq 0 && $reports -eq 0 ]] || grep -E -A40 'WARNING: ThreadSanitizer|FATAL|not ok' "$log" | head -n 80
 done
 
+# ---- 3. the load stack ---------------------------------------------------------------
+"$root/tests/in-netns.sh" "$0" --load >"$out/load.out" 2>&1
+load_rc=$?
+
 # ---- 2. the hostile suite ----------------------------------------------------------
-hostile_log=$out/hostile-app.log
-rm -f "$hostile_log"
-STACK_APP_BIN=$bin HOSTILE_KEEP=1 "$root/tests/in-netns.sh" "$root/tests/hostile/run.sh" >"$out/hostile.out" 2>&1
+wait "$hostile_pid"
 rc=$?
 grep -E '^(FAIL|runner finished)' "$out/hostile.out" | head -n 20
 tail -n 1 "$out/hostile.out"
 check "hostile suite passes against the TSan build (2 workers x 64 threads)" test "$rc" -eq 0
-# the suite keeps its logs in tests/artifacts/hostile/: take our copy at once
-cp -f "$root/tests/artifacts/hostile/app.log" "$hostile_log" 2>/dev/null
+cp -f "$out/hostile-artifacts/app.log" "$hostile_log" 2>/dev/null
 check "hostile: workers' log kept" test -s "$hostile_log"
 
-# ---- 3. the load stack ---------------------------------------------------------------
-"$root/tests/in-netns.sh" "$0" --load >"$out/load.out" 2>&1
-rc=$?
+# ---- 3. the load stack's results ------------------------------------------------------
+rc=$load_rc
 grep -E '^(ok|not ok|#)' "$out/load.out"
 line=$(grep -E '^tsan-load: [0-9]+ passed, [0-9]+ failed$' "$out/load.out" | tail -n 1)
 if [[ -n $line ]]; then

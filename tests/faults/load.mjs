@@ -103,14 +103,15 @@ let timeoutMs = 15000;
 // A GET whose kept-alive socket the server closed as the request went out
 // (ECONNRESET on a reused socket, before any answer: the server's idle
 // timeout racing the client) is sent once more on a new socket, as
-// browsers do; nothing else is retried.
+// browsers do (not another idle one from the pool: after a stall of the
+// server's event loop those are being closed too); nothing else is retried.
 function request(method, urlStr, opts = {}) {
   const s = Date.now();
   return attempt(method, urlStr, opts).then((r) =>
-    (r.retry ? attempt(method, urlStr, opts) : r)).then((r) => ({ ...r, s }));
+    (r.retry ? attempt(method, urlStr, { ...opts, fresh: true }) : r)).then((r) => ({ ...r, s }));
 }
 
-function attempt(method, urlStr, { cookie, origin, headers: extra } = {}) {
+function attempt(method, urlStr, { cookie, origin, headers: extra, fresh } = {}) {
   const url = loopback(urlStr);
   const s = Date.now();
   return new Promise((resolve) => {
@@ -123,7 +124,7 @@ function attempt(method, urlStr, { cookie, origin, headers: extra } = {}) {
     const headers = { 'user-agent': 'sgid-faults', ...extra };
     if (cookie) headers.cookie = cookie;
     if (origin) headers.origin = origin;
-    const req = http.request(url, { method, headers, agent: agentFor(url) }, (res) => {
+    const req = http.request(url, { method, headers, agent: fresh ? false : agentFor(url) }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => finish({ st: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));

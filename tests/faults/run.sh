@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fault tests (issue 5): every test of tests/faults/ in turn, each against its
-# own private stack on loopback (ports 25001-25002, 25156-25157, 25173-25174,
-# 26377-26391, 26400-26405 and their cluster bus ports), one at a time since they share those ports.
+# Fault tests (issue 5): every test of tests/faults/, each against its own
+# private stack on loopback (ports 25001-25002, 25156-25157, 25173-25174,
+# 26377-26391, 26400-26405 and their cluster bus ports) in a network
+# namespace of its own, so several run at once (FAULTS_JOBS, below).
 #
 #   tests/faults/run.sh [NAME...]     all tests, or only the ones named
 #
@@ -46,7 +47,9 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-all=(slow-sgid kill-worker concurrency redis-restart redis-full-ro sgid-faults signals rotation parse-data scaleout sentinel cluster redis-tls anon-flood forged-ids audit revoke metrics soak)
+# The longest first (side by side), then the ones that run alone (below).
+all=(cluster anon-flood soak sentinel redis-tls metrics forged-ids sgid-faults redis-full-ro redis-restart scaleout rotation
+  kill-worker revoke parse-data audit signals slow-sgid concurrency)
 if (($#)); then tests=("$@"); else tests=("${all[@]}"); fi
 
 quick=${FAULTS_QUICK:-0}
@@ -59,13 +62,28 @@ else
 fi
 export FAULTS_QUICK=$quick
 
+# Side by side: FAULTS_JOBS tests at a time (3; 1 where this user cannot
+# make network namespaces, as the tests share their ports), each in a
+# network namespace of its own (tests/in-netns.sh). The FAULTS_ALONE ones
+# (signals slow-sgid concurrency: they time the app's answers, or send a
+# signal while a request is on its way) run last, with no other fault test
+# beside them, and under `make check` with no other suite beside them either
+# (they take tests/run-check.sh's CHECK_QUIET_LOCK exclusive). A test's
+# output is printed whole when it ends.
+netns=$here/../in-netns.sh
+jobs=${FAULTS_JOBS:-3}
+if [[ ${SGID_NO_NETNS:-} == 1 ]] || ! unshare -n true 2>/dev/null; then jobs=1; fi
+alone=" ${FAULTS_ALONE:-signals slow-sgid concurrency} "
+
 passed=0
 failed=0
-child=""
+declare -A pid_of=() t0_of=()
 interrupted() {
-  [[ -z $child ]] || kill -TERM "$child" 2>/dev/null
-  [[ -z $child ]] || wait "$child" 2>/dev/null
-  echo "not ok - interrupted"
+  local t
+  trap - INT TERM
+  for t in "${!pid_of[@]}"; do kill -TERM "${pid_of[$t]}" 2>/dev/null; done
+  wait
+  echo "not ok - interrupted (running: ${!pid_of[*]})"
   echo "faults: $passed passed, $((failed + 1)) failed"
   exit 130
 }
@@ -74,29 +92,33 @@ trap interrupted INT TERM
 logs=$(mktemp -d "${TMPDIR:-/tmp}/sgid-faults-run.XXXXXX")
 trap 'rm -rf "$logs"' EXIT
 start=$SECONDS
-for t in "${tests[@]}"; do
-  if [[ ! -x $here/$t.sh ]]; then
-    echo "not ok - $t: no such test"
-    failed=$((failed + 1))
-    continue
-  fi
-  echo "# ==== $t ===="
-  t0=$SECONDS
-  secs=$limit
+
+# start T [flock -x LOCK]: the test in its own namespace, bounded by
+# timeout (TERM at the limit, the test's trap cleans up; KILL 30 s later).
+start_test() {
+  local t=$1 secs=$limit
+  shift
   [[ $t != soak ]] || secs=$((SOAK_SECONDS + 300))
-  log=$logs/$t.log
-  : >"$log"
-  # timeout: TERM at the limit (the test's trap cleans up), KILL 30 s later.
-  timeout -k 30 "$secs" "$here/$t.sh" >>"$log" 2>&1 &
-  child=$!
-  tail -n +1 -f --pid="$child" "$log" 2>/dev/null | sed -u -E "s/^(not )?ok - /&$t: /" &
-  tailer=$!
-  wait "$child"
+  echo "# ==== $t (started at +$((SECONDS - start)) s) ===="
+  "$@" timeout -k 30 "$secs" "$netns" "$here/$t.sh" >"$logs/$t.log" 2>&1 &
+  pid_of[$t]=$!
+  t0_of[$t]=$SECONDS
+  echo "$secs" >"$logs/$t.limit"
+}
+
+# reap: wait for any running test to end, print its output, count it.
+reap() {
+  local t done_pid rc p f secs
+  wait -n -p done_pid
   rc=$?
-  child=""
-  wait "$tailer" 2>/dev/null
-  p=$(grep -c '^ok - ' "$log")
-  f=$(grep -c '^not ok - ' "$log")
+  for t in "${!pid_of[@]}"; do [[ ${pid_of[$t]} != "$done_pid" ]] || break; done
+  [[ ${pid_of[$t]:-} == "$done_pid" ]] || return 0
+  unset "pid_of[$t]"
+  secs=$(<"$logs/$t.limit")
+  echo "# ==== $t ===="
+  sed -E "s/^(not )?ok - /&$t: /" "$logs/$t.log"
+  p=$(grep -c '^ok - ' "$logs/$t.log")
+  f=$(grep -c '^not ok - ' "$logs/$t.log")
   if ((rc == 124 || rc == 137)); then
     echo "not ok - $t: timed out after $secs s"
     f=$((f + 1))
@@ -106,8 +128,30 @@ for t in "${tests[@]}"; do
   fi
   passed=$((passed + p))
   failed=$((failed + f))
-  echo "# $t: $p passed, $f failed in $((SECONDS - t0)) s"
+  echo "# $t: $p passed, $f failed in $((SECONDS - t0_of[$t])) s"
+}
+
+for t in "${tests[@]}"; do
+  if [[ ! -x $here/$t.sh ]]; then
+    echo "not ok - $t: no such test"
+    failed=$((failed + 1))
+    continue
+  fi
+  if [[ $alone == *" $t "* ]]; then
+    while ((${#pid_of[@]})); do reap; done
+    if [[ -n ${CHECK_QUIET_LOCK:-} ]]; then
+      echo "# $t: waits for the other suites of make check to end (+$((SECONDS - start)) s)"
+      start_test "$t" flock -o -x "$CHECK_QUIET_LOCK"
+    else
+      start_test "$t"
+    fi
+    reap
+  else
+    while ((${#pid_of[@]} >= jobs)); do reap; done
+    start_test "$t"
+  fi
 done
+while ((${#pid_of[@]})); do reap; done
 echo "# all fault tests: $((SECONDS - start)) s"
 echo "faults: $passed passed, $failed failed"
 ((failed == 0))

@@ -22,8 +22,9 @@
 # gateway pass's are "gateway: <name>"), HOSTILE_MODES ("spa gateway"),
 # HOSTILE_JWKS_REFETCH_S (2: SGID_JWKS_MIN_REFETCH_SECONDS, short so rotation
 # cases need not wait a minute), HOSTILE_LOGIN_TTL_S (4: LOGIN_TTL_SECONDS, short
-# so the expired-attempt case is quick). Logs are copied to
-# tests/artifacts/hostile/ when something fails (or HOSTILE_KEEP=1).
+# so the expired-attempt case is quick). Logs are copied to HOSTILE_ARTIFACTS
+# (tests/artifacts/hostile/; the ASan and TSan runs, which may run beside
+# this one, name their own) when something fails (or HOSTILE_KEEP=1).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -54,11 +55,11 @@ finish() {
   stack_cleanup
   if [[ -n $STACK_RT && -d $STACK_RT ]]; then
     if ((failed > 0)) || [[ ${HOSTILE_KEEP:-} == 1 ]]; then
-      local art=$root/tests/artifacts/hostile
+      local art=${HOSTILE_ARTIFACTS:-$root/tests/artifacts/hostile}
       rm -rf "$art" && mkdir -p "$art"
       cp -f "$STACK_RT"/{app.log,idp.log,redis.log,spawn-fcgi.log,results.json} "$art/" 2>/dev/null || true
       cp -f "$STACK_RT"/nginx/logs/*.log "$art/" 2>/dev/null || true
-      stack_say "hostile: logs kept in tests/artifacts/hostile/"
+      stack_say "hostile: logs kept in $art/"
     fi
     rm -rf "$STACK_RT"
   fi
