@@ -71,6 +71,9 @@ struct request {
 	                              navigation, never sent to the login */
 	bool identity_header_sent; /* a client's X-Sgid-* header came along
 	                              (gateway_is_client_identity) */
+	bool gateway_params_conflict; /* SGID_GATEWAY_SCOPE, SGID_REQUIRE or
+	                              SGID_REQUIRE_NAME sent twice, differing
+	                              (server_gateway_params_conflict) */
 	const char *request_uri;   /* REQUEST_URI: the authorizer's protected request */
 	const char *original_uri;  /* SGID_ORIGINAL_URI: nginx's $request_uri, to /api/auth */
 	const char *original_method; /* SGID_ORIGINAL_METHOD: nginx's $request_method */

@@ -61,6 +61,11 @@ void server_set_request_id(char **envp);
  * right of the whole list. out stays empty (len 0) when there is none;
  * -1 out of memory. */
 int server_forwarded_for(char **envp, struct buf *out);
+/* True when a parameter the web server's config sets for the gateway
+ * check (SGID_GATEWAY_SCOPE, SGID_REQUIRE, SGID_REQUIRE_NAME) comes more
+ * than once with different values: FCGX_GetParam would return the first,
+ * and which one the config meant is unknowable, so the check refuses. */
+bool server_gateway_params_conflict(char **envp);
 
 /* Serves on opts->threads request threads, each with its own app, until
  * stopped or max_requests; 0 on a clean stop, -1 on error. */

@@ -836,6 +836,15 @@ static void gateway_check(struct app *a, const struct request *req, struct respo
 		resp_text(res, 403, "Forbidden");
 		return;
 	}
+	if (req->gateway_params_conflict) {
+		/* the first copy may be the one that opens the door: closed */
+		log_error("%s: SGID_GATEWAY_SCOPE, SGID_REQUIRE or SGID_REQUIRE_NAME sent twice with "
+		          "different values (the web server's config sets it in two places): refused",
+		          route);
+		metrics_count_access(a->metrics, METRICS_ACCESS_RULE_ERROR);
+		resp_text(res, 500, "Internal Server Error");
+		return;
+	}
 	if (req->gateway_scope && strcmp(req->gateway_scope, "public") == 0) {
 		if (req->require && *req->require) {
 			/* a rule on a path that needs no login could never hold:

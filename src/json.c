@@ -389,7 +389,8 @@ static size_t literal_len(const char *p, size_t avail)
  * outside strings). 0; 1 to refuse the text (a raw control character in a
  * string, which JSON.parse refuses too, an escape above, a number outside
  * RFC 8259's grammar or one json-c cannot hold, NaN or Infinity, bad
- * UTF-8); -1 on allocation failure. */
+ * UTF-8, anything else outside a string but { } [ ] , :); -1 on allocation
+ * failure. */
 static int rewrite_compact(const char *s, size_t len, struct buf *out, size_t *members)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -430,6 +431,9 @@ static int rewrite_compact(const char *s, size_t len, struct buf *out, size_t *m
 			n = 0;
 		} else if (!in_str && c == ':') {
 			(*members)++;
+		} else if (!in_str && !memchr("{}[],", c, 5)) {
+			/* json-c takes 'single-quoted' member names even when strict */
+			return 1;
 		}
 		if (rc != 0 || (n && buf_append(out, s + i, n) != 0))
 			return -1;

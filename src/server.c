@@ -110,6 +110,28 @@ int server_forwarded_for(char **envp, struct buf *out)
 	return 0;
 }
 
+/* name sent twice or more with different values. */
+static bool param_conflict(char **envp, const char *name)
+{
+	size_t n = strlen(name);
+	const char *first = NULL;
+	for (char **e = envp; e && *e; e++) {
+		if (strncmp(*e, name, n) != 0 || (*e)[n] != '=')
+			continue;
+		if (!first)
+			first = *e + n + 1;
+		else if (strcmp(first, *e + n + 1) != 0)
+			return true;
+	}
+	return false;
+}
+
+bool server_gateway_params_conflict(char **envp)
+{
+	return param_conflict(envp, "SGID_GATEWAY_SCOPE") || param_conflict(envp, "SGID_REQUIRE") ||
+	       param_conflict(envp, "SGID_REQUIRE_NAME");
+}
+
 /* Reads and discards a request body (no endpoint uses one). -1 when it
  * is larger than SERVER_MAX_BODY. */
 static int drain_body(FCGX_Request *r)
@@ -174,6 +196,7 @@ static void handle_one(struct app *a, FCGX_Request *r)
 			.require = param(r, "SGID_REQUIRE"), .require_name = param(r, "SGID_REQUIRE_NAME"),
 			.upgrade = param(r, "HTTP_UPGRADE"),
 			.identity_header_sent = has_identity_header(r),
+			.gateway_params_conflict = server_gateway_params_conflict(r->envp),
 			.request_uri = param(r, "REQUEST_URI"),
 			.original_uri = param(r, "SGID_ORIGINAL_URI"),
 			.original_method = param(r, "SGID_ORIGINAL_METHOD"),

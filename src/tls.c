@@ -87,6 +87,16 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 	return 0;                    /* sess itself stays OpenSSL's */
 }
 
+/* An encrypted REDIS_TLS_KEY_FILE is refused, never a prompt: OpenSSL's
+ * default callback would read the controlling terminal, once per thread. */
+static int no_passphrase(char *buf, int size, int rwflag, void *asked)
+{
+	(void)buf; (void)size; (void)rwflag;
+	if (asked)
+		*(bool *)asked = true;
+	return -1;
+}
+
 struct tls_client *tls_client_new(const struct tls_client_config *cfg, char *err, size_t errlen)
 {
 	struct tls_client *c = calloc(1, sizeof(*c));
@@ -103,6 +113,7 @@ struct tls_client *tls_client_new(const struct tls_client_config *cfg, char *err
 	SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(c->ctx, on_new_session);
 	SSL_CTX_set_verify(c->ctx, cfg->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_default_passwd_cb(c->ctx, no_passphrase);
 	if (cfg->ca_file && cfg->ca_file[0]) {
 		what = "cannot read the CA file (REDIS_TLS_CA_FILE)";
 		if (SSL_CTX_load_verify_locations(c->ctx, cfg->ca_file, NULL) != 1)
@@ -116,8 +127,13 @@ struct tls_client *tls_client_new(const struct tls_client_config *cfg, char *err
 		what = "cannot read the client certificate (REDIS_TLS_CERT_FILE)";
 		if (SSL_CTX_use_certificate_chain_file(c->ctx, cfg->cert_file) != 1)
 			goto fail;
-		what = "cannot read the client key (REDIS_TLS_KEY_FILE)";
-		if (SSL_CTX_use_PrivateKey_file(c->ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1)
+		bool asked = false;
+		SSL_CTX_set_default_passwd_cb_userdata(c->ctx, &asked);
+		int loaded = SSL_CTX_use_PrivateKey_file(c->ctx, cfg->key_file, SSL_FILETYPE_PEM);
+		SSL_CTX_set_default_passwd_cb_userdata(c->ctx, NULL);
+		what = asked ? "the client key is encrypted; give it unencrypted (REDIS_TLS_KEY_FILE)"
+		             : "cannot read the client key (REDIS_TLS_KEY_FILE)";
+		if (loaded != 1)
 			goto fail;
 		what = "the client key does not match the certificate (REDIS_TLS_KEY_FILE)";
 		if (SSL_CTX_check_private_key(c->ctx) != 1)

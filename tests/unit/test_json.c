@@ -114,6 +114,18 @@ static void test_numbers(void)
 	expect_string("{\"n\":123456789012345678901234567890}");
 }
 
+/* json-c takes single-quoted member names even when strict; JSON.parse
+ * and Python's json refuse them, and a raw control byte in one would be
+ * copied out: stays a string. */
+static void test_single_quotes(void)
+{
+	expect_string("{'1':1}");
+	expect_string("{'':1}");
+	expect_string("{'\a':1}");
+	expect_string("[{\"a\":{'-1':2}}]");
+	expect_string("{'a':1}");
+}
+
 static void test_hostile(void)
 {
 	char deep[4096];
@@ -175,6 +187,7 @@ int main(void)
 	RUN(test_structured);
 	RUN(test_shape);
 	RUN(test_numbers);
+	RUN(test_single_quotes);
 	RUN(test_hostile);
 	RUN(test_append_value);
 	return harness_report("json");

@@ -8,10 +8,12 @@
  * closes mid-record; session resumption on reconnect; Sentinel over TLS.
  * The certificate a server shows is swapped with CONFIG SET, as Redis
  * allows at run time. */
+#define _XOPEN_SOURCE 700 /* posix_openpt: a terminal for one test */
 #include "cluster_slots.h"
 #include "store.h"
 #include "server.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 #include "harness.h"
 #include "redis_proc.h"
 #include "redis_topology.h"
+#include "tls.h"
 #include "util.h"
 
 static char certs[96];
@@ -209,6 +212,56 @@ static void test_client_certificate(void)
 	CHECK_INT(store_ping(s), STORE_OK);
 	store_free(s);
 	CHECK_INT(ADMIN(adm, "CONFIG", "SET", "tls-auth-clients", "no"), 0);
+}
+
+/* An encrypted client key (REDIS_TLS_KEY_FILE) is a clear error, never a
+ * passphrase prompt: OpenSSL's default callback reads the controlling
+ * terminal, so a pool started from a shell would wait there, once per
+ * request thread. The child below has a terminal nobody types into. */
+static void test_encrypted_client_key(void)
+{
+	char cmd[512], key[160], enc[160], cert[160], ca[160], err[200] = "";
+	cert_path(key, sizeof(key), "client.key");
+	cert_path(enc, sizeof(enc), "client-encrypted.key");
+	cert_path(cert, sizeof(cert), "client.pem");
+	cert_path(ca, sizeof(ca), "ca.pem");
+	snprintf(cmd, sizeof(cmd), "openssl pkey -in %s -aes256 -passout pass:secret-pw -out %s", key, enc);
+	CHECK_INT(system(cmd), 0);
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		int m = posix_openpt(O_RDWR | O_NOCTTY);
+		if (setsid() < 0 || m < 0 || grantpt(m) != 0 || unlockpt(m) != 0 ||
+		    open(ptsname(m), O_RDWR) < 0) { /* our controlling terminal now */
+			/* no pseudo-terminal here: the error is still checked */
+			printf("tls: no pseudo-terminal for the passphrase test\n");
+			if (!freopen("/dev/null", "r", stdin))
+				_exit(3);
+		}
+		struct tls_client_config tc = { ca, cert, enc, false };
+		struct tls_client *c = tls_client_new(&tc, err, sizeof(err));
+		(void)!write(fds[1], err, strlen(err));
+		_exit(c ? 1 : 0);
+	}
+	close(fds[1]);
+	int status = -1;
+	int64_t deadline = now_monotonic_ms() + 5000;
+	while (waitpid(pid, &status, WNOHANG) == 0 && now_monotonic_ms() < deadline)
+		usleep(20000);
+	if (!WIFEXITED(status) && !WIFSIGNALED(status)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		CHECK(!"tls_client_new answered, not waiting for a passphrase on the terminal");
+	} else {
+		ssize_t n = read(fds[0], err, sizeof(err) - 1);
+		err[n > 0 ? n : 0] = '\0';
+		printf("tls: encrypted client key: %s\n", err);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		CHECK(strstr(err, "encrypted") && strstr(err, "REDIS_TLS_KEY_FILE"));
+	}
+	close(fds[0]);
 }
 
 /* A listening loopback socket on a free port; -1 on failure. */
@@ -612,6 +665,7 @@ int main(void)
 	RUN(test_verified);
 	RUN(test_bad_certificates);
 	RUN(test_client_certificate);
+	RUN(test_encrypted_client_key);
 	RUN(test_stalled_handshake);
 	RUN(test_close_mid_record_and_resumption);
 	RUN(test_sentinel);

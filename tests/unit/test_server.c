@@ -238,6 +238,40 @@ static void test_repeated_forwarded_for(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* The status of a gateway check at /api/auth with two more parameters. */
+static bool gateway_status_is(int role, const char *a, const char *b, const char *status)
+{
+	char out[8192];
+	const char *params[] = { "REQUEST_METHOD=GET", "SCRIPT_NAME=/api/auth",
+		"SGID_ORIGINAL_URI=/app", "SGID_ORIGINAL_METHOD=GET", "HTTP_ACCEPT=*/*", a, b, NULL };
+	return ask(role, params, out, sizeof(out)) && strstr(out, status) == out;
+}
+
+/* The gateway's own parameters come from the web server's config; one
+ * sent twice with different values (a config that sets it in two places)
+ * is ambiguous, and libfcgi would hand over the first: refused (500),
+ * never read as the first one says (here "public": no login at all). */
+static void test_repeated_gateway_params(void)
+{
+	pid_t w = start_worker();
+	CHECK(w > 0);
+	if (w <= 0)
+		return;
+	CHECK(gateway_status_is(FCGI_ROLE_RESPONDER, "SGID_GATEWAY_SCOPE=public",
+	                        "SGID_GATEWAY_SCOPE=auth", "Status: 500"));
+	CHECK(gateway_status_is(FCGI_ROLE_RESPONDER, "SGID_REQUIRE=", "SGID_REQUIRE=sub = \"u=1\"",
+	                        "Status: 500"));
+	CHECK(gateway_status_is(FCGI_ROLE_AUTHORIZER, "SGID_REQUIRE_NAME=a", "SGID_REQUIRE_NAME=b",
+	                        "Status: 500"));
+	/* the same value twice is no ambiguity: the public scope as usual */
+	CHECK(gateway_status_is(FCGI_ROLE_RESPONDER, "SGID_GATEWAY_SCOPE=public",
+	                        "SGID_GATEWAY_SCOPE=public", "Status: 200"));
+	kill(w, SIGTERM);
+	int status = -1;
+	CHECK(waitpid(w, &status, 0) == w);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
 	RUN(test_forwarded_for_joined);
@@ -253,6 +287,7 @@ int main(void)
 	RUN(test_roles);
 	RUN(test_sighup_reopens_audit);
 	RUN(test_repeated_forwarded_for);
+	RUN(test_repeated_gateway_params);
 	harness_remove_dir(dir);
 	return harness_report("test_server");
 }
