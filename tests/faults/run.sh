@@ -65,15 +65,16 @@ export FAULTS_QUICK=$quick
 # Side by side: FAULTS_JOBS tests at a time (3; 1 where this user cannot
 # make network namespaces, as the tests share their ports), each in a
 # network namespace of its own (tests/in-netns.sh). The FAULTS_ALONE ones
-# (signals slow-sgid concurrency: they time the app's answers, or send a
-# signal while a request is on its way) run last, with no other fault test
+# (sentinel signals slow-sgid concurrency: they time the app's answers, send
+# a signal while a request is on its way, or count on Sentinel's 1 s
+# down-after to fail over on time) run last, in their order, with no other fault test
 # beside them, and under `make check` with no other suite beside them either
 # (they take tests/run-check.sh's CHECK_QUIET_LOCK exclusive). A test's
 # output is printed whole when it ends.
 netns=$here/../in-netns.sh
 jobs=${FAULTS_JOBS:-3}
 if [[ ${SGID_NO_NETNS:-} == 1 ]] || ! unshare -n true 2>/dev/null; then jobs=1; fi
-alone=" ${FAULTS_ALONE:-signals slow-sgid concurrency} "
+alone=" ${FAULTS_ALONE:-sentinel signals slow-sgid concurrency} "
 
 passed=0
 failed=0
@@ -131,7 +132,11 @@ reap() {
   echo "# $t: $p passed, $f failed in $((SECONDS - t0_of[$t])) s"
 }
 
-for t in "${tests[@]}"; do
+# the others first, in order, then the ones that run alone
+ordered=()
+for t in "${tests[@]}"; do [[ $alone == *" $t "* ]] || ordered+=("$t"); done
+for t in "${tests[@]}"; do [[ $alone != *" $t "* ]] || ordered+=("$t"); done
+for t in "${ordered[@]}"; do
   if [[ ! -x $here/$t.sh ]]; then
     echo "not ok - $t: no such test"
     failed=$((failed + 1))
