@@ -15,10 +15,14 @@ vg=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=de
 # test writes into its parent's log, and its exit code reaches no one)
 vg_errors='== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and destination)|definitely lost|indirectly lost'
 
-quiet() { "$@" >/dev/null 2>&1; }
 for t in build/tests/test_*; do
 	log=$out/$(basename "$t").log
-	check "memcheck clean: $(basename "$t")" quiet "${vg[@]}" --log-file="$log" "$t"
+	start=$SECONDS
+	"${vg[@]}" --log-file="$log" "$t" >"$out/$(basename "$t").out" 2>&1
+	rc=$?
+	check "memcheck clean: $(basename "$t") (exit $rc, $((SECONDS - start)) s)" test "$rc" -eq 0
+	# the test's own failures, when it failed without a memcheck report
+	((rc == 0)) || grep -E 'not ok|FAIL|failed' "$out/$(basename "$t").out" | head -n 20
 	n=$(grep -cE "$vg_errors" "$log" 2>/dev/null)
 	check "memcheck log of $(basename "$t") (children included) has no error ($n)" test "${n:-0}" -eq 0
 	[[ ${n:-0} -eq 0 ]] || head -n 40 "$log"
