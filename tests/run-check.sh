@@ -142,6 +142,11 @@ interrupted() {
 trap interrupted INT TERM
 
 build_row=()
+# Suites side by side would each run `make all` in the same tree at once
+# (a race: one links a libsgid.a another is rewriting): build it first.
+if [[ -z ${CHECK_BUILD:-} ]] && ((slots > 1 && $# > 1)); then
+	CHECK_BUILD=all
+fi
 if [[ -n ${CHECK_BUILD:-} ]]; then
 	echo "=== make -j${CHECK_BUILD_JOBS:-2} $CHECK_BUILD"
 	t0=$EPOCHREALTIME
