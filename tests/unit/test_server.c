@@ -111,6 +111,26 @@ static pid_t start_worker(void)
 	_exit(rc);
 }
 
+/* SIGTERM ends a worker cleanly: exit status 0. */
+static void stop_worker(pid_t w)
+{
+	kill(w, SIGTERM);
+	int status = -1;
+	CHECK(waitpid(w, &status, 0) == w);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A worker whose audit log is PATH, behind a trusted proxy in 192.0.2.0/24. */
+static pid_t start_audited_worker(const char *path)
+{
+	setenv("AUDIT_LOG", path, 1);
+	setenv("TRUSTED_PROXIES", "192.0.2.0/24", 1);
+	pid_t w = start_worker();
+	unsetenv("AUDIT_LOG");
+	unsetenv("TRUSTED_PROXIES");
+	return w;
+}
+
 /* The socket listens before the fork: a worker still starting queues it. */
 static bool ask(int role, const char *const *params, char *out, size_t cap)
 {
@@ -152,10 +172,7 @@ static void test_roles(void)
 		"FCGI_ROLE=AUTHORIZER", "HTTP_ACCEPT=text/html", NULL };
 	CHECK(ask(FCGI_ROLE_RESPONDER, spoof, out, sizeof(out)));
 	CHECK(strstr(out, "Status: 404") == out);
-	kill(w, SIGTERM);
-	int status = -1;
-	CHECK(waitpid(w, &status, 0) == w);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	stop_worker(w);
 }
 
 static int lines_in(const char *path)
@@ -175,11 +192,7 @@ static void test_sighup_reopens_audit(void)
 	char path[160], moved[170], out[8192];
 	snprintf(path, sizeof(path), "%s/audit.log", dir);
 	snprintf(moved, sizeof(moved), "%s.1", path);
-	setenv("AUDIT_LOG", path, 1);
-	setenv("TRUSTED_PROXIES", "192.0.2.0/24", 1);
-	pid_t w = start_worker();
-	unsetenv("AUDIT_LOG");
-	unsetenv("TRUSTED_PROXIES");
+	pid_t w = start_audited_worker(path);
 	CHECK(w > 0);
 	if (w <= 0)
 		return;
@@ -202,10 +215,7 @@ static void test_sighup_reopens_audit(void)
 	CHECK(ask(FCGI_ROLE_RESPONDER, cb, out, sizeof(out))); /* the worker lives on */
 	CHECK_INT(lines_in(path), 1);
 	CHECK_INT(lines_in(moved), 1);
-	kill(w, SIGTERM);
-	int status = -1;
-	CHECK(waitpid(w, &status, 0) == w);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	stop_worker(w);
 }
 
 /* A load balancer that adds its own X-Forwarded-For line rather than
@@ -215,11 +225,7 @@ static void test_repeated_forwarded_for(void)
 {
 	char path[160], out[8192];
 	snprintf(path, sizeof(path), "%s/audit-xff.log", dir);
-	setenv("AUDIT_LOG", path, 1);
-	setenv("TRUSTED_PROXIES", "192.0.2.0/24", 1);
-	pid_t w = start_worker();
-	unsetenv("AUDIT_LOG");
-	unsetenv("TRUSTED_PROXIES");
+	pid_t w = start_audited_worker(path);
 	CHECK(w > 0);
 	if (w <= 0)
 		return;
@@ -232,10 +238,7 @@ static void test_repeated_forwarded_for(void)
 	CHECK(line && strstr(line, "\"client\":\"203.0.113.5\""));
 	CHECK(line && !strstr(line, "6.6.6.6"));
 	free(line);
-	kill(w, SIGTERM);
-	int status = -1;
-	CHECK(waitpid(w, &status, 0) == w);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	stop_worker(w);
 }
 
 /* The status of a gateway check at /api/auth with two more parameters. */
@@ -266,10 +269,7 @@ static void test_repeated_gateway_params(void)
 	/* the same value twice is no ambiguity: the public scope as usual */
 	CHECK(gateway_status_is(FCGI_ROLE_RESPONDER, "SGID_GATEWAY_SCOPE=public",
 	                        "SGID_GATEWAY_SCOPE=public", "Status: 200"));
-	kill(w, SIGTERM);
-	int status = -1;
-	CHECK(waitpid(w, &status, 0) == w);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	stop_worker(w);
 }
 
 int main(void)
