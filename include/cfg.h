@@ -61,7 +61,36 @@ struct redis_config {
 	bool tls_insecure;           /* REDIS_TLS_INSECURE_SKIP_VERIFY=on: no verification */
 };
 
+/* LOGIN_PROVIDER: which identity provider this instance serves. */
+enum login_provider { LOGIN_PROVIDER_SGID, LOGIN_PROVIDER_SINGPASS };
+
+#define CFG_SINGPASS_KEY_FILES 4     /* sig, enc; each current + previous */
+
+/* Singpass FAPI 2.0 (LOGIN_PROVIDER=singpass). The RP's keys are loaded
+ * and checked at start-up (rp_keys.h) by the provider; cfg holds where
+ * they are and the kids chosen for them. */
+struct singpass_config {
+	char client_id[256];         /* SINGPASS_CLIENT_ID */
+	char issuer[560];            /* SINGPASS_ISSUER, https://id.singpass.gov.sg/fapi;
+	                                http:// only for loopback */
+	char scopes[1024];           /* SINGPASS_SCOPES, "openid name" */
+	char redirect_uri[1024];     /* SINGPASS_REDIRECT_URI */
+	char acr_values[256];        /* SINGPASS_ACR_VALUES, "" = not sent */
+	char auth_context_type[128]; /* SINGPASS_AUTH_CONTEXT_TYPE,
+	                                APP_AUTHENTICATION_DEFAULT; never sent
+	                                with Myinfo scopes */
+	bool myinfo;                 /* a Myinfo scope is configured: userinfo
+	                                is called at the callback */
+	/* PEM files: [0] signing, [1] signing previous, [2] encryption,
+	 * [3] encryption previous ("" = unset; 0 and 2 required) and the kid
+	 * of each ("" = its RFC 7638 thumbprint). */
+	char key_files[CFG_SINGPASS_KEY_FILES][512];
+	char key_kids[CFG_SINGPASS_KEY_FILES][128];
+};
+
 struct config {
+	enum login_provider login_provider; /* LOGIN_PROVIDER, sgid */
+	struct singpass_config singpass;
 	char client_id[256];
 	char client_secret[512];
 	crypto_pkey *private_key;    /* owned; loaded and checked at start-up */

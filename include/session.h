@@ -65,6 +65,10 @@ struct session {
 	char state[64];                /* login: the state sent to sgID */
 	char nonce[64];                /* login: the nonce sent to sgID */
 	char code_verifier[130];       /* login: PKCE verifier */
+	uint8_t provider_secret[64];   /* login: the provider's own secret for
+	                                  its callback (Singpass: the DPoP key's
+	                                  scalar); sealed, never stored */
+	size_t provider_secret_len;    /* 0: none */
 	char icecream[40];             /* both: the SPA's choice */
 	bool gateway;                  /* login: started at /api/login */
 	char rd[RETURNURL_MAX + 1];    /* login, gateway: the validated return URL */
