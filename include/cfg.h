@@ -175,6 +175,14 @@ struct cfg_error {
  * still hides the file's value). The file is never copied into the
  * environment. Errors in the file itself name the variable ".env". */
 int cfg_load(struct config *cfg, const char *dotenv_path, struct cfg_error *err);
+/* Only the Singpass key variables (SINGPASS_*_KEY_FILE, SINGPASS_*_KEY_ID
+ * and their _PREVIOUS_ forms) into sp, whatever LOGIN_PROVIDER says: for
+ * `sgid-fcgi jwks`, which needs nothing else. Same rules and errors. */
+int cfg_load_singpass_keys(struct singpass_config *sp, const char *dotenv_path,
+	struct cfg_error *err);
+/* The variable of key slot 0..3 (the order of key_files): its _FILE, or
+ * with kid its _ID ("SINGPASS_ENCRYPTION_KEY_PREVIOUS_ID"). */
+const char *cfg_singpass_key_var(size_t slot, bool kid);
 void cfg_free(struct config *cfg); /* frees the key, wipes secrets */
 
 #endif
