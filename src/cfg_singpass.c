@@ -161,6 +161,15 @@ static int load_acr_values(struct singpass_config *sp, const struct envsrc *e,
  * apps. The note lists six APP_ values and the BANK_, CPF_, FI_ and TELCO_
  * families; a type Singpass has not enabled for the app is refused by
  * Singpass at the first login, which no check here can see. */
+/* Capitals, digits and underscores: the form of the context types. */
+static bool is_type_name(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
 static int load_context_type(struct singpass_config *sp, const struct envsrc *e,
 	struct cfg_error *err)
 {
@@ -184,9 +193,8 @@ static int load_context_type(struct singpass_config *sp, const struct envsrc *e,
 	for (size_t i = 0; i < ARRAY_LEN(app); i++)
 		known = known || strcmp(v, app[i]) == 0;
 	for (size_t i = 0; !known && i < ARRAY_LEN(families); i++) {
-		size_t k = strlen(families[i]), n = strlen(v);
-		known = n > k && strncmp(v, families[i], k) == 0 &&
-			strspn(v + k, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n - k;
+		size_t k = strlen(families[i]);
+		known = has_prefix(v, families[i]) && v[k] && is_type_name(v + k);
 	}
 	if (!known)
 		return cfg_fail(err, var, "must be one of APP_AUTHENTICATION_DEFAULT, APP_PAYMENT_DEFAULT, "
