@@ -53,8 +53,12 @@ run keygen "$K"
 check "keygen: exit 0" test "$RC" = 0
 check "keygen: both files written" test -s "$K/singpass-signing.pem" -a -s "$K/singpass-encryption.pem"
 check "keygen: files are mode 0600" eval '[[ $(stat -c %a "$K/singpass-signing.pem" "$K/singpass-encryption.pem" | sort -u) == 600 ]]'
-check "keygen: two P-256 private keys (openssl reads them)" eval \
-  'for f in "$K"/singpass-*.pem; do openssl pkey -in "$f" -noout -text 2>/dev/null | grep -q "NIST CURVE: P-256" || exit 1; done'
+# p256_keys FILE...: each a P-256 private key as openssl reads it
+p256_keys() {
+  local f
+  for f; do openssl pkey -in "$f" -noout -text 2>/dev/null | grep -q "NIST CURVE: P-256" || return 1; done
+}
+check "keygen: two P-256 private keys (openssl reads them)" p256_keys "$K/singpass-signing.pem" "$K/singpass-encryption.pem"
 check "keygen: the signing and encryption keys differ" eval \
   '! cmp -s <(openssl pkey -in "$K/singpass-signing.pem" -pubout) <(openssl pkey -in "$K/singpass-encryption.pem" -pubout)'
 check "keygen: prints the env lines with absolute paths" eval \
