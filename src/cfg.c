@@ -2,18 +2,17 @@
  * file is never copied into the environment (children would inherit the
  * secrets); lookups try the environment first, then the file. Every value
  * is validated here, once, so the rest of the code trusts struct config.
- * Error messages name the variable and never quote a value. */
+ * Error messages name the variable and never quote a value. The SINGPASS_*
+ * variables of LOGIN_PROVIDER=singpass are read in cfg_singpass.c. */
 #include "cfg.h"
 #include "cfg_internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
