@@ -23,6 +23,8 @@
 # BENCH_REDIS_TLS=1 (the alt pool: ours' shape on the same Redis over rediss://,
 # ours on loopback TCP)
 # BENCH_NGINX_WORKERS=2 BENCH_ROWS (space-separated subset of the row names)
+# BENCH_RULE_ROUNDS=8 BENCH_RULE_SECS=5 (ours-auth-check and ours-auth-rule in A/B
+# rounds when both are selected: tests/bench/README.md)
 # BENCH_KEEP=1 (keep the temp dir). Needs: wrk nginx redis-server node npm
 # curl jq; build/sgid-fcgi and build/bench/* (make bench builds them).
 set -euo pipefail
@@ -358,10 +360,20 @@ RULE_ROUNDS=${BENCH_RULE_ROUNDS:-8}
 RULE_SECS=${BENCH_RULE_SECS:-5}
 RULE_AB=0
 [[ " $ROWS " == *" ours-auth-check "* && " $ROWS " == *" ours-auth-rule "* ]] && RULE_AB=1
+((RULE_AB == 0)) || [[ -x $BUILD/bench/authz_speed ]] || die "$BUILD/bench/authz_speed is missing (make bench builds it)"
 RULE_RES=$RT/rule-rounds.tsv
 : >"$RULE_RES"
 # rule_row_of NAME ROUND: "ops/s cpu-ms-per-request errors" of that run
 rule_row_of() { awk -F'\t' -v n="$1" -v r="$2" '$1 == n && $2 == r { split($8, c, " "); print $3, c[1], $7 }' "$RES"; }
+# The rule's own CPU, measured apart from any load (authz_speed: the cache
+# lookup and evaluation api.c runs on each check with a rule), for the
+# report to hold against the check's pool CPU per request.
+rule_speed() {
+  local rule
+  rule=$(sed -n "s/^ *bench *'\(.*\)';\$/\1/p" "$BENCH_DIR/nginx.conf.in")
+  [[ -n $rule ]] || die "no rule \"bench\" in $BENCH_DIR/nginx.conf.in's map"
+  "$BUILD/bench/authz_speed" "$rule" 1 >"$RT/authz-speed.txt" || die "authz_speed failed"
+}
 rule_rounds() {
   local round a b saved_d=$D first second
   D=$RULE_SECS
@@ -385,6 +397,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
   done
 done
 ((RULE_AB)) && rule_rounds
+((RULE_AB)) && rule_speed
 
 stats1=$(sgid_stats)
 sleep 1
@@ -629,7 +642,9 @@ report() {
 # without one). Pool CPU per request beside it: the rule's own cost, which
 # the machine's other load does not move as much as it moves ops/s.
 rule_report() {
-  awk -F'\t' -v secs="$RULE_SECS" -v conns="$CONNS" '
+  local speed=""
+  [[ -s $RT/authz-speed.txt ]] && speed=$(awk '{ sub("op=", "", $1); sub("ns_per_op=", "", $4); printf "%s=%s ", $1, $4 }' "$RT/authz-speed.txt")
+  awk -F'\t' -v secs="$RULE_SECS" -v conns="$CONNS" -v speed="$speed" '
   function med(a, n,   i, j, t) {
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
     return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
@@ -643,10 +658,17 @@ rule_report() {
     printf "  %5s %12s %12s %12s %8s %12s %12s %8s\n", "round", "order", "check/s", "rule/s", "ratio", "check CPU", "rule CPU", "CPU +"
     for (i = 1; i <= n; i++) {
       printf "  %5d %12s %12.1f %12.1f %7.1f%% %9.3f ms %9.3f ms %+7.1f%%\n", rd[i], ord[i], ca[i], ra[i], 100 * q[i], cc[i], rc[i], 100 * (cq[i] - 1)
-      sq[i] = q[i]; scq[i] = cq[i]; sa[i] = ca[i]; sr[i] = ra[i]
+      sq[i] = q[i]; scq[i] = cq[i]; sa[i] = ca[i]; sr[i] = ra[i]; scc[i] = cc[i]
     }
     m = med(sq, n); mc = med(scq, n)
     printf "  median of the rounds'"'"' ratios: %.1f%% (check %.1f/s, rule %.1f/s medians); pool CPU per request %+.1f%%\n", 100 * m, med(sa, n), med(sr, n), 100 * (mc - 1)
+    # the rule alone, timed apart (authz_speed), against the check'"'"'s pool CPU
+    split(speed, sp, " "); for (k in sp) { split(sp[k], kv, "="); ns[kv[1]] = kv[2] }
+    cpu_us = 1000 * med(scc, n)
+    if (("bench_rule" in ns) && cpu_us > 0) {
+      printf "  the rule alone (authz_speed, CPU time): %.0f ns per check, cached (%.2f%% of the check'"'"'s %.1f us of pool CPU);\n", ns["bench_rule"], ns["bench_rule"] / (10 * cpu_us), cpu_us
+      printf "  the example'"'"'s agency rule (a JSON path into a stringified pocdex) %.0f ns (%.2f%%); compiled anew (a cache miss) %.0f ns\n", ns["agency_path"], ns["agency_path"] / (10 * cpu_us), ns["compile"]
+    }
     if (bad > 0) printf "target auth-rule within 5%% of auth-check: NOT MET: %d errors (refused checks)\n", bad
     else printf "target auth-rule within 5%% of auth-check (median ratio >= 95%%): %.1f%% %s\n", 100 * m, (m >= 0.95 ? "met" : "MISSED")
   }' "$RULE_RES"
