@@ -23,8 +23,9 @@
 # BENCH_REDIS_TLS=1 (the alt pool: ours' shape on the same Redis over rediss://,
 # ours on loopback TCP)
 # BENCH_NGINX_WORKERS=2 BENCH_ROWS (space-separated subset of the row names)
-# BENCH_RULE_ROUNDS=8 BENCH_RULE_SECS=5 (ours-auth-check and ours-auth-rule in A/B
-# rounds when both are selected: tests/bench/README.md)
+# BENCH_RULE_ROUNDS=10 BENCH_RULE_SIDE_ROUNDS=6 BENCH_RULE_SECS=5 (ours-auth-check
+# and ours-auth-rule in rounds of their own when both are selected:
+# tests/bench/README.md)
 # BENCH_KEEP=1 (keep the temp dir). Needs: wrk nginx redis-server node npm
 # curl jq; build/sgid-fcgi and build/bench/* (make bench builds them).
 set -euo pipefail
@@ -354,9 +355,10 @@ stats0=$(sgid_stats)
 # run in the reps below but in BENCH_RULE_ROUNDS rounds of their own, each
 # row BENCH_RULE_SECS seconds, the two back to back in every round (A B, then
 # B A in the next: a machine getting busier or quieter favours neither). A
-# round's ratio B/A compares two runs a few seconds apart; the verdict is on
-# the median of the rounds' ratios, which one noisy round cannot move.
-RULE_ROUNDS=${BENCH_RULE_ROUNDS:-8}
+# round's ratio B/A compares two runs a few seconds apart; a pair of rounds
+# (A B, B A) cancels the place in the round; the verdict is on the median
+# of the pairs' ratios, which one noisy round cannot move.
+RULE_ROUNDS=${BENCH_RULE_ROUNDS:-10}
 RULE_SECS=${BENCH_RULE_SECS:-5}
 RULE_AB=0
 [[ " $ROWS " == *" ours-auth-check "* && " $ROWS " == *" ours-auth-rule "* ]] && RULE_AB=1
@@ -365,6 +367,32 @@ RULE_RES=$RT/rule-rounds.tsv
 : >"$RULE_RES"
 # rule_row_of NAME ROUND: "ops/s cpu-ms-per-request errors" of that run
 rule_row_of() { awk -F'\t' -v n="$1" -v r="$2" '$1 == n && $2 == r { split($8, c, " "); print $3, c[1], $7 }' "$RES"; }
+# The same two checks side by side: each round is one wrk run (BENCH_MODE=ab)
+# whose requests alternate between /gw/check and /gw/rule on the same
+# connections, each timed from its sending to its answer. Every moment's
+# load on the machine, the load generator's own CPU included, then falls on
+# both alike, and the CPU, shared among the requests in flight, gives each
+# a time in proportion to its own cost: the ratio of their mean latencies
+# (check over rule) is the ratio of the rates each would reach alone, as
+# measured in the back-to-back rounds, without the seconds between them.
+# BENCH_RULE_SIDE_ROUNDS rounds (6) of BENCH_RULE_SECS.
+RULE_SIDE_ROUNDS=${BENCH_RULE_SIDE_ROUNDS:-6}
+RULE_SIDE_RES=$RT/rule-side.tsv
+: >"$RULE_SIDE_RES"
+rule_side_by_side() {
+  local round out=$RT/side.out
+  for ((round = 1; round <= RULE_SIDE_ROUNDS; round++)); do
+    sleep 1
+    wrk_run "$out" "$RULE_SECS" ab "$(url_of ours)/gw/check" BENCH_POOL="$RT/cached-ours.txt" \
+      BENCH_AB_A=/gw/check BENCH_AB_B=/gw/rule
+    # round, check answers, check mean ms, check errors, rule answers, rule mean ms, rule errors
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$(field "$out" ab_a_n)" "$(field "$out" ab_a_mean_ms)" \
+      "$(($(field "$out" ab_a_bad) + $(field "$out" sock_errors)))" "$(field "$out" ab_b_n)" \
+      "$(field "$out" ab_b_mean_ms)" "$(field "$out" ab_b_bad)" >>"$RULE_SIDE_RES"
+    say "$(tail -n1 "$RULE_SIDE_RES" | awk -F'\t' '{ printf "bench: side by side round %s: check %s x %s ms, rule %s x %s ms, errors %s/%s", $1, $2, $3, $5, $6, $4, $7 }')"
+  done
+}
+
 # The rule's own CPU, measured apart from any load (authz_speed: the cache
 # lookup and evaluation api.c runs on each check with a rule), for the
 # report to hold against the check's pool CPU per request.
@@ -397,6 +425,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
   done
 done
 ((RULE_AB)) && rule_rounds
+((RULE_AB)) && rule_side_by_side
 ((RULE_AB)) && rule_speed
 
 stats1=$(sgid_stats)
@@ -637,41 +666,64 @@ report() {
   }' "$RES"
 }
 
-# rule_report: the A/B rounds, each round's ratio, their median and the
-# verdict (issue 23: the check with a rule within 5 % of the same check
-# without one). Pool CPU per request beside it: the rule's own cost, which
-# the machine's other load does not move as much as it moves ops/s.
+# rule_report: the A/B rounds, each round's ratio, their median; the side
+# by side rounds, likewise; the rule alone (authz_speed) against the
+# check's pool CPU per request; and the verdict (issue 23: the check with a
+# rule within 5 % of the same check without one), on the side by side
+# median when those rounds ran, else on the back-to-back pairs' median.
 rule_report() {
   local speed=""
   [[ -s $RT/authz-speed.txt ]] && speed=$(awk '{ sub("op=", "", $1); sub("ns_per_op=", "", $4); printf "%s=%s ", $1, $4 }' "$RT/authz-speed.txt")
-  awk -F'\t' -v secs="$RULE_SECS" -v conns="$CONNS" -v speed="$speed" '
+  awk -F'\t' -v secs="$RULE_SECS" -v conns="$CONNS" -v speed="$speed" -v side_file="$RULE_SIDE_RES" '
   function med(a, n,   i, j, t) {
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
     return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
+  FILENAME == side_file { ns2++; san[ns2] = $2; sam[ns2] = $3; sbn[ns2] = $5; sbm[ns2] = $6
+    sq[ns2] = ($6 > 0) ? $3 / $6 : 0; sbad += $4 + $7; next }
   { n++; rd[n] = $1; ord[n] = $2; ca[n] = $3; cc[n] = $4; ce[n] = $5; ra[n] = $6; rc[n] = $7; re[n] = $8
     q[n] = (ca[n] > 0) ? ra[n] / ca[n] : 0; cq[n] = (cc[n] > 0) ? rc[n] / cc[n] : 0; bad += ce[n] + re[n] }
   END {
     if (n == 0) exit
     printf "\naccess rule cost (issue 23): ours-auth-rule (the check with the nginx map'"'"'s rule \"bench\") against\n"
-    printf "ours-auth-check (the same check, no rule), %d rounds of %d s per row, %d connections, back to back\n", n, secs, conns
+    printf "ours-auth-check (the same check, no rule)\n"
+    printf "back to back: %d rounds of %d s per row, %d connections\n", n, secs, conns
     printf "  %5s %12s %12s %12s %8s %12s %12s %8s\n", "round", "order", "check/s", "rule/s", "ratio", "check CPU", "rule CPU", "CPU +"
     for (i = 1; i <= n; i++) {
       printf "  %5d %12s %12.1f %12.1f %7.1f%% %9.3f ms %9.3f ms %+7.1f%%\n", rd[i], ord[i], ca[i], ra[i], 100 * q[i], cc[i], rc[i], 100 * (cq[i] - 1)
-      sq[i] = q[i]; scq[i] = cq[i]; sa[i] = ca[i]; sr[i] = ra[i]; scc[i] = cc[i]
+      tq[i] = q[i]; tcq[i] = cq[i]; ta[i] = ca[i]; tr[i] = ra[i]; tcc[i] = cc[i]
     }
-    m = med(sq, n); mc = med(scq, n)
-    printf "  median of the rounds'"'"' ratios: %.1f%% (check %.1f/s, rule %.1f/s medians); pool CPU per request %+.1f%%\n", 100 * m, med(sa, n), med(sr, n), 100 * (mc - 1)
+    m = med(tq, n); mc = med(tcq, n)
+    printf "  median of the rounds'"'"' ratios: %.1f%% (check %.1f/s, rule %.1f/s medians); pool CPU per request %+.1f%%\n", 100 * m, med(ta, n), med(tr, n), 100 * (mc - 1)
+    # a row may gain from its place in a round (first or second): a pair of
+    # rounds (A B, then B A) holds each row once in each place, and the
+    # geometric mean of its two ratios cancels that
+    np = 0; line = ""
+    for (i = 1; i + 1 <= n; i += 2) { np++; pq[np] = sqrt(q[i] * q[i + 1]); line = line sprintf(" %.1f%%", 100 * pq[np]) }
+    mp = (np > 0) ? med(pq, np) : m
+    if (np > 0) printf "  pairs of rounds (A B, B A: the place in the round cancelled):%s; median %.1f%%\n", line, 100 * mp
+    verdict = mp; basis = "back to back, the pairs'"'"' median"; vbad = bad
+    if (ns2 > 0) {
+      printf "side by side: %d rounds of %d s, %d connections, each alternating check and rule request by request;\n", ns2, secs, conns
+      printf "ratio = check'"'"'s mean latency / rule'"'"'s (the rule'"'"'s rate against the check'"'"'s, at the same load)\n"
+      printf "  %5s %10s %12s %10s %12s %8s\n", "round", "checks", "check mean", "rules", "rule mean", "ratio"
+      for (i = 1; i <= ns2; i++) printf "  %5d %10d %9.3f ms %10d %9.3f ms %7.1f%%\n", i, san[i], sam[i], sbn[i], sbm[i], 100 * sq[i]
+      for (i = 1; i <= ns2; i++) tsq[i] = sq[i]
+      ms = med(tsq, ns2)
+      printf "  median of the rounds'"'"' ratios: %.1f%%\n", 100 * ms
+      if (sbad > 0) printf "  (errors: %d non-200 answers or socket errors)\n", sbad
+      verdict = ms; basis = "side by side, the rounds'"'"' median"; vbad = sbad
+    }
     # the rule alone, timed apart (authz_speed), against the check'"'"'s pool CPU
-    split(speed, sp, " "); for (k in sp) { split(sp[k], kv, "="); ns[kv[1]] = kv[2] }
-    cpu_us = 1000 * med(scc, n)
-    if (("bench_rule" in ns) && cpu_us > 0) {
-      printf "  the rule alone (authz_speed, CPU time): %.0f ns per check, cached (%.2f%% of the check'"'"'s %.1f us of pool CPU);\n", ns["bench_rule"], ns["bench_rule"] / (10 * cpu_us), cpu_us
-      printf "  the example'"'"'s agency rule (a JSON path into a stringified pocdex) %.0f ns (%.2f%%); compiled anew (a cache miss) %.0f ns\n", ns["agency_path"], ns["agency_path"] / (10 * cpu_us), ns["compile"]
+    split(speed, sp, " "); for (k in sp) { split(sp[k], kv, "="); nsop[kv[1]] = kv[2] }
+    cpu_us = 1000 * med(tcc, n)
+    if (("bench_rule" in nsop) && cpu_us > 0) {
+      printf "the rule alone (authz_speed, CPU time): %.0f ns per check, cached (%.2f%% of the check'"'"'s %.1f us of pool CPU);\n", nsop["bench_rule"], nsop["bench_rule"] / (10 * cpu_us), cpu_us
+      printf "  the example'"'"'s agency rule (a JSON path into a stringified pocdex) %.0f ns (%.2f%%); compiled anew (a cache miss) %.0f ns\n", nsop["agency_path"], nsop["agency_path"] / (10 * cpu_us), nsop["compile"]
     }
-    if (bad > 0) printf "target auth-rule within 5%% of auth-check: NOT MET: %d errors (refused checks)\n", bad
-    else printf "target auth-rule within 5%% of auth-check (median ratio >= 95%%): %.1f%% %s\n", 100 * m, (m >= 0.95 ? "met" : "MISSED")
-  }' "$RULE_RES"
+    if (vbad > 0) printf "target auth-rule within 5%% of auth-check: NOT MET: %d errors (refused checks)\n", vbad
+    else printf "target auth-rule within 5%% of auth-check (%s >= 95%%): %.1f%% %s\n", basis, 100 * verdict, (verdict >= 0.95 ? "met" : "MISSED")
+  }' "$RULE_RES" "$RULE_SIDE_RES"
 }
 
 {

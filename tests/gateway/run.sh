@@ -43,7 +43,9 @@
 #     malformed one) allows and refuses the right one of two MockPass
 #     personas (S9812379B: a Work Allocation Singapore officer, PR; S9912370B:
 #     a citizen, no pocdex): 200 from the app, or 403 with the example's
-#     page and the app not reached, or 500; /agency/ and /admin/ on one
+#     page and the app not reached, or 500, each outcome counted once in
+#     the pool's metrics and the refusal audited (access_denied, the rule's
+#     name, no sub); /agency/ and /admin/ on one
 #     server never take each other's rule; a client's Sgid-Require header
 #     changes nothing; the allowlist file is read again on the pool's
 #     reload (SIGHUP); a rule changed in nginx.conf takes effect on `nginx -s
@@ -126,7 +128,10 @@ ADMINS=$STACK_RT/admins.txt
 : >"$ADMINS"
 chmod 0644 "$ADMINS"
 export SGID_ALLOWLISTS="admins=$ADMINS"
-STACK_APP_ARGS=(--env-file "$root/tests/fixtures/mockpass.env" --threads 8)
+# The pool's counters on a socket of their own (the access rules' outcomes);
+# its audit log goes to stderr, app.log (AUDIT_LOG's default).
+STACK_APP_ARGS=(--env-file "$root/tests/fixtures/mockpass.env" --threads 8
+  --metrics-listen "unix:$STACK_RT/metrics.sock")
 
 STACK_NGINX_EXAMPLE=$root/deploy/gateway/nginx.conf.example
 # The test's own rules, one location each (/protected/rule-KIND/), beside
@@ -575,6 +580,36 @@ admins_reload() {
     stack_wait_until 20 "the reload" - eval '(($(grep -c "configuration reloaded" "$STACK_RT/app.log") > reloads))'
 }
 
+# access_metric OUTCOME: sgid_fcgi_gateway_access_total{outcome=OUTCOME},
+# summed over the pool's workers by its /metrics.
+access_metric() {
+  curl -fsS --max-time 5 --unix-socket "$STACK_RT/metrics.sock" http://metrics/metrics |
+    awk -v k="sgid_fcgi_gateway_access_total{outcome=\"$1\"}" '$1 == k { v = $2 } END { printf "%d", v }'
+}
+# denied_audits RULE: the access_denied lines of the audit log (app.log) for RULE.
+denied_audits() { grep -F '"event":"access_denied"' "$STACK_RT/app.log" | jq -c --arg r "$1" 'select(.rule == $r)' 2>/dev/null; }
+
+# outcomes_counted: one request of each outcome, each counted once in the
+# pool's metrics; the refusal audited with the rule's name and nothing of
+# the user's (no sub, no profile value).
+# shellcheck disable=SC2034 # a0 d0 e0 n0: read by the eval'd checks
+outcomes_counted() {
+  local a0 d0 e0 n0
+  a0=$(access_metric allowed) d0=$(access_metric denied) e0=$(access_metric rule_error)
+  n0=$(denied_audits exact | wc -l)
+  expect "$JAR_B" "$PERSONA_B" "/protected/rule-exact/x" 200 "metrics: allowed"
+  expect "$JAR_A" "$NRIC" "/protected/rule-exact/x" 403 "metrics: denied"
+  expect "$JAR_A" "$NRIC" "/protected/rule-broken/x" 500 "metrics: rule_error"
+  check "metrics: sgid_fcgi_gateway_access_total allowed, denied and rule_error each +1 (from $a0, $d0, $e0)" \
+    stack_wait_until 5 "the counters" - eval '(($(access_metric allowed) == a0 + 1 && $(access_metric denied) == d0 + 1 &&
+      $(access_metric rule_error) == e0 + 1))'
+  check "audit: one more access_denied line, rule \"exact\", outcome denied, no sub" \
+    eval '(($(denied_audits exact | wc -l) == n0 + 1)) &&
+      [[ $(denied_audits exact | tail -n1 | jq -r "[.outcome, has(\"sub\")] | join(\" \")") == "denied false" ]]'
+  check "audit: no access_denied line holds a sub or a name" \
+    eval '! grep -F "\"event\":\"access_denied\"" "$STACK_RT/app.log" | grep -qF -e "$SUB" -e "$SUB_B" -e "$NAME"'
+}
+
 # access_rules FRONT AGENCY_PATH ADMIN_PATH
 access_rules() {
   local front=$1 r name want_a want_b n
@@ -599,6 +634,7 @@ access_rules() {
     pool_log_has "rule broken (SGID_REQUIRE): syntax error"
   check "rule exact: the pool's log says whose rule refused, by its name" \
     pool_log_has "rule exact: access denied"
+  outcomes_counted
 
   # the example's own rules, on two locations of one server: the JSON path
   # into pocdex on $AGENCY_PATH, the allowlist (empty) on $ADMIN_PATH,
@@ -634,6 +670,17 @@ access_rules() {
   as "$JAR_A" "$GW$PROT" -H 'Sgid-Require: sub = "nobody"' -H 'Sgid-Require-Name: forged'
   check "a client's Sgid-Require header on a location without a rule: still 200" \
     eval 'is 200 && ! app_untouched "$n" && app_saw .identity.sub.value "$SUB"'
+
+  # nor can a client pick a location's rule by asking for nginx's internal
+  # auth location itself (a rule's name is in its path)
+  if [[ $front == nginx ]]; then
+    local p
+    for p in /.sgid/auth /.sgid/auth/admins /.sgid/auth/agency /.sgid/public; do
+      http GET "$GW$p" -b "$JAR_B" "${NAV_HDRS[@]}"
+      check "a client asking for the internal $p itself: 404 (only auth_request reaches it)" \
+        eval 'is 404 && [[ -z $(hdr_all x-sgid-sub) ]]'
+    done
+  fi
 
   # the allowlist file is read again on the pool's reload
   admins_reload "# the admins"$'\n'"$SUB_B"$'\n' "$PERSONA_B's sub"
@@ -791,6 +838,10 @@ websockets() {
       app_saw .method UPGRADE && app_saw .uri "$sock"'
   check "... and its Cookie header without the session cookie (other=kept alone)" \
     eval '[[ $(ws_echo ".cookie | join(\"|\")") == other=kept ]] && ! grep -qF -- "${cookie_a#*=}" "$WS_OUT"'
+  n=$(app_count)
+  http GET "$GW$sock" "${NAV_HDRS[@]}" -H "Cookie: other=kept; $cookie_a"
+  check "a plain GET of $sock with the session (no upgrade): 200 from the same upstream, as $NRIC, the Cookie without the session" \
+    eval 'is 200 && ! app_untouched "$n" && app_saw .identity.sub.value "$SUB" && app_saw ".cookie | join(\"|\")" other=kept'
   n=$(app_count)
   ws "$GW$sock" "Cookie: $cookie_a" 'Sec-Fetch-Mode: websocket' "X-Sgid-Sub: $FORGERY"
   check "WebSocket to $sock with the session and a forged X-Sgid-Sub: 403, the upstream not reached" \
