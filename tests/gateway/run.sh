@@ -144,6 +144,7 @@ RULES=(
   'either|myinfo.nationality = "SINGAPORE CITIZEN" or has pocdex.public_officer_details|200|200'
   'both|(myinfo.nationality = "SINGAPORE CITIZEN") and has pocdex.public_officer_details|403|403'
   'broken|myinfo.name = |500|500'
+  'nolist|sub in @nobody or has myinfo.name|500|500'
 )
 # Rules for the hostile provider's profiles (hostile_rules, below), one
 # location each too: name|rule|the status of each profile of HPROFILES, in
@@ -164,8 +165,8 @@ rule_field() { local IFS='|'; local -a f; read -r -a f <<<"$1"; printf '%s' "${f
 for r in "${RULES[@]}" "${HRULES[@]}"; do
   printf "        %s '%s';\n" "$(rule_field "$r" 0)" "$(rule_field "$r" 1)"
 done >"$STACK_RT/nginx-rules.conf"
-for r in "${RULES[@]}" "${HRULES[@]}"; do
-  name=$(rule_field "$r" 0)
+# "unmapped": a location naming a rule the map does not hold (its default)
+for name in $(for r in "${RULES[@]}" "${HRULES[@]}"; do rule_field "$r" 0; echo; done) unmapped; do
   cat <<EOF
         location /protected/rule-$name/ {
             auth_request /.sgid/auth/$name;
@@ -632,6 +633,12 @@ access_rules() {
   done
   check "rule broken: the pool's log names the rule that did not compile" \
     pool_log_has "rule broken (SGID_REQUIRE): syntax error"
+  check "rule nolist: the pool's log names the rule and its unknown allowlist" \
+    pool_log_has "rule nolist (SGID_REQUIRE): unknown allowlist"
+  if [[ $front == nginx ]]; then
+    expect "$JAR_A" "$NRIC" "/protected/rule-unmapped/x" 500 "a rule name the map does not hold (its default, \"!\")"
+    check "rule unmapped: the pool's log names it" pool_log_has "rule unmapped (SGID_REQUIRE): syntax error at byte 0"
+  fi
   check "rule exact: the pool's log says whose rule refused, by its name" \
     pool_log_has "rule exact: access denied"
   outcomes_counted
