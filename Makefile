@@ -162,6 +162,7 @@ install: all
 	install -m 0644 deploy/demo-spa/* $(DESTDIR)$(PREFIX)/share/sgid-fcgi/demo-spa/
 	install -m 0644 deploy/lighttpd-ratelimit.lua $(DESTDIR)$(PREFIX)/share/sgid-fcgi/
 	install -m 0644 deploy/gateway/lighttpd-cookie.lua $(DESTDIR)$(PREFIX)/share/sgid-fcgi/
+	install -m 0644 deploy/gateway/lighttpd-identity.lua $(DESTDIR)$(PREFIX)/share/sgid-fcgi/
 	install -d $(DESTDIR)$(PREFIX)/share/sgid-fcgi/gateway
 	install -m 0644 deploy/gateway/status-403.html $(DESTDIR)$(PREFIX)/share/sgid-fcgi/gateway/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi

@@ -12,6 +12,11 @@
 --                      redirect -> first userinfo; counts logins and their latency
 --   BENCH_MODE=mint    logins without the userinfo step; the sessions they leave
 --                      are written to BENCH_OUT for the cached and fresh modes
+--   BENCH_MODE=ab      as cached, but requests alternate between the paths
+--                      BENCH_AB_A and BENCH_AB_B (the gateway's /gw/check and
+--                      /gw/rule: issue 23), each timed from request() to its
+--                      response, matched by its X-Bench-Tag; reports each
+--                      path's count, mean latency and non-200 answers
 --
 -- BENCH_POOL / BENCH_OUT lines: "<cookie name=value>\t<X-Bench-Route or empty>".
 --
@@ -25,6 +30,7 @@
 --   BENCH rps=.. p50_ms=.. p99_ms=.. requests=.. duration_s=.. bad_status=..
 --         sock_errors=.. [logins=.. login_p50_ms=.. login_p99_ms=.. failed=..]
 --         [fresh=.. exhausted=.. fresh_per_s=.. window_s=..]
+--         [ab_a_n=.. ab_a_mean_ms=.. ab_a_bad=.. ab_b_n=.. ab_b_mean_ms=.. ab_b_bad=..]
 
 local mode = os.getenv("BENCH_MODE") or "plain"
 local nthreads = tonumber(os.getenv("BENCH_WRK_THREADS") or "1")
@@ -95,7 +101,7 @@ logins, queue, qhead, qtail, seq = {}, {}, 1, 0, 0
 completed, failed, minted, lat = 0, 0, {}, {}
 
 function init(args)
-  if mode == "cached" or mode == "fresh" then
+  if mode == "cached" or mode == "fresh" or mode == "ab" then
     local all = read_pool(os.getenv("BENCH_POOL"))
     if mode == "fresh" then
       for i = 1, #all do
@@ -131,8 +137,56 @@ local function fail_login(tag, status, body)
   logins[tag] = nil
 end
 
+-- ---- mode ab: two paths, request by request (issue 23) ------------------
+
+local ab_path = { a = os.getenv("BENCH_AB_A") or "/gw/check", b = os.getenv("BENCH_AB_B") or "/gw/rule" }
+ab_sent, ab_n, ab_sum, ab_bad = {}, { a = 0, b = 0 }, { a = 0, b = 0 }, { a = 0, b = 0 }
+
+local function ab_request()
+  seq = seq + 1
+  pos = pos % #pool + 1
+  local which = (seq % 2 == 0) and "a" or "b"
+  local tag = which .. tid .. ":" .. seq
+  ab_sent[tag] = now_ms()
+  return userinfo_req(pool[pos], tag, ab_path[which])
+end
+
+local function ab_response(status, headers, body)
+  local tag = hget(headers, "X-Bench-Tag")
+  local t0 = tag and ab_sent[tag]
+  if not t0 then return end
+  ab_sent[tag] = nil
+  local which = tag:sub(1, 1)
+  if status == 200 then
+    ab_n[which] = ab_n[which] + 1
+    ab_sum[which] = ab_sum[which] + (now_ms() - t0)
+  else
+    ab_bad[which] = ab_bad[which] + 1
+  end
+end
+
+if mode == "ab" then
+  response = ab_response
+end
+
+local function ab_report()
+  local n, sum, bad = { a = 0, b = 0 }, { a = 0, b = 0 }, { a = 0, b = 0 }
+  for _, t in ipairs(threads) do
+    for _, w in ipairs({ "a", "b" }) do
+      n[w] = n[w] + (t:get("ab_n")[w] or 0)
+      sum[w] = sum[w] + (t:get("ab_sum")[w] or 0)
+      bad[w] = bad[w] + (t:get("ab_bad")[w] or 0)
+    end
+  end
+  local function mean(w) return n[w] > 0 and sum[w] / n[w] or 0 end
+  return string.format(" ab_a_n=%d ab_a_mean_ms=%.4f ab_a_bad=%d ab_b_n=%d ab_b_mean_ms=%.4f ab_b_bad=%d",
+    n.a, mean("a"), bad.a, n.b, mean("b"), bad.b)
+end
+
 function request()
-  if mode == "cached" then
+  if mode == "ab" then
+    return ab_request()
+  elseif mode == "cached" then
     pos = pos % #pool + 1
     return userinfo_req(pool[pos], nil, wrk.path)
   elseif mode == "fresh" then
@@ -249,6 +303,8 @@ function done(summary, latency, requests)
       f, x = f + tf, x + te
     end
     line = line .. string.format(" fresh=%d exhausted=%d fresh_per_s=%.1f window_s=%.3f", f, x, rate, wmin)
+  elseif mode == "ab" then
+    line = line .. ab_report()
   end
   io.write(line, "\n")
 end

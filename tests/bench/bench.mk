@@ -26,7 +26,13 @@ $(BENCH_BIN)/singpass_crypto_speed: $(BENCH_DIR)/singpass_crypto_speed.c $(BUILD
 singpass-crypto-speed: $(BENCH_BIN)/singpass_crypto_speed
 	$(BENCH_BIN)/singpass_crypto_speed $(or $(SECONDS),1)
 
-bench: $(BUILD)/sgid-fcgi bench-tools
+# The CPU an access rule adds to one gateway check (issue 23), through
+# libsgid.a's authz.c; run.sh runs it with the auth-rule rows' rule.
+$(BENCH_BIN)/authz_speed: $(BENCH_DIR)/authz_speed.c $(BUILD)/libsgid.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(HARDEN) $(LDFLAGS) -o $@ $< $(BUILD)/libsgid.a $(PKG_LIBS)
+
+bench: $(BUILD)/sgid-fcgi bench-tools $(BENCH_BIN)/authz_speed
 	BUILD=$(BUILD) $(BENCH_DIR)/run.sh
 
 bench-counts: $(BUILD)/sgid-fcgi bench-tools

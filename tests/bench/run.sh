@@ -23,6 +23,9 @@
 # BENCH_REDIS_TLS=1 (the alt pool: ours' shape on the same Redis over rediss://,
 # ours on loopback TCP)
 # BENCH_NGINX_WORKERS=2 BENCH_ROWS (space-separated subset of the row names)
+# BENCH_RULE_ROUNDS=10 BENCH_RULE_SIDE_ROUNDS=6 BENCH_RULE_SECS=5 (ours-auth-check
+# and ours-auth-rule in rounds of their own when both are selected:
+# tests/bench/README.md)
 # BENCH_KEEP=1 (keep the temp dir). Needs: wrk nginx redis-server node npm
 # curl jq; build/sgid-fcgi and build/bench/* (make bench builds them).
 set -euo pipefail
@@ -347,12 +350,83 @@ done
 
 stats0=$(sgid_stats)
 
+# ---- the access rule's cost: A/B rounds (issue 23) -------------------------
+# With both ours-auth-check (A) and ours-auth-rule (B) selected, they do not
+# run in the reps below but in BENCH_RULE_ROUNDS rounds of their own, each
+# row BENCH_RULE_SECS seconds, the two back to back in every round (A B, then
+# B A in the next: a machine getting busier or quieter favours neither). A
+# round's ratio B/A compares two runs a few seconds apart; a pair of rounds
+# (A B, B A) cancels the place in the round; the verdict is on the median
+# of the pairs' ratios, which one noisy round cannot move.
+RULE_ROUNDS=${BENCH_RULE_ROUNDS:-10}
+RULE_SECS=${BENCH_RULE_SECS:-5}
+RULE_AB=0
+[[ " $ROWS " == *" ours-auth-check "* && " $ROWS " == *" ours-auth-rule "* ]] && RULE_AB=1
+((RULE_AB == 0)) || [[ -x $BUILD/bench/authz_speed ]] || die "$BUILD/bench/authz_speed is missing (make bench builds it)"
+RULE_RES=$RT/rule-rounds.tsv
+: >"$RULE_RES"
+# rule_row_of NAME ROUND: "ops/s cpu-ms-per-request errors" of that run
+rule_row_of() { awk -F'\t' -v n="$1" -v r="$2" '$1 == n && $2 == r { split($8, c, " "); print $3, c[1], $7 }' "$RES"; }
+# The same two checks side by side: each round is one wrk run (BENCH_MODE=ab)
+# whose requests alternate between /gw/check and /gw/rule on the same
+# connections, each timed from its sending to its answer. Every moment's
+# load on the machine, the load generator's own CPU included, then falls on
+# both alike, and the CPU, shared among the requests in flight, gives each
+# a time in proportion to its own cost: the ratio of their mean latencies
+# (check over rule) is the ratio of the rates each would reach alone, as
+# measured in the back-to-back rounds, without the seconds between them.
+# BENCH_RULE_SIDE_ROUNDS rounds (6) of BENCH_RULE_SECS.
+RULE_SIDE_ROUNDS=${BENCH_RULE_SIDE_ROUNDS:-6}
+RULE_SIDE_RES=$RT/rule-side.tsv
+: >"$RULE_SIDE_RES"
+rule_side_by_side() {
+  local round out=$RT/side.out
+  for ((round = 1; round <= RULE_SIDE_ROUNDS; round++)); do
+    sleep 1
+    wrk_run "$out" "$RULE_SECS" ab "$(url_of ours)/gw/check" BENCH_POOL="$RT/cached-ours.txt" \
+      BENCH_AB_A=/gw/check BENCH_AB_B=/gw/rule
+    # round, check answers, check mean ms, check errors, rule answers, rule mean ms, rule errors
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$(field "$out" ab_a_n)" "$(field "$out" ab_a_mean_ms)" \
+      "$(($(field "$out" ab_a_bad) + $(field "$out" sock_errors)))" "$(field "$out" ab_b_n)" \
+      "$(field "$out" ab_b_mean_ms)" "$(field "$out" ab_b_bad)" >>"$RULE_SIDE_RES"
+    say "$(tail -n1 "$RULE_SIDE_RES" | awk -F'\t' '{ printf "bench: side by side round %s: check %s x %s ms, rule %s x %s ms, errors %s/%s", $1, $2, $3, $5, $6, $4, $7 }')"
+  done
+}
+
+# The rule's own CPU, measured apart from any load (authz_speed: the cache
+# lookup and evaluation api.c runs on each check with a rule), for the
+# report to hold against the check's pool CPU per request.
+rule_speed() {
+  local rule
+  rule=$(sed -n "s/^ *bench *'\(.*\)';\$/\1/p" "$BENCH_DIR/nginx.conf.in")
+  [[ -n $rule ]] || die "no rule \"bench\" in $BENCH_DIR/nginx.conf.in's map"
+  "$BUILD/bench/authz_speed" "$rule" 1 >"$RT/authz-speed.txt" || die "authz_speed failed"
+}
+rule_rounds() {
+  local round a b saved_d=$D first second
+  D=$RULE_SECS
+  for ((round = 1; round <= RULE_ROUNDS; round++)); do
+    first=ours-auth-check second=ours-auth-rule
+    ((round % 2 == 0)) && first=ours-auth-rule second=ours-auth-check
+    run_row "$first" "$round"
+    run_row "$second" "$round"
+    a=$(rule_row_of ours-auth-check "$round") b=$(rule_row_of ours-auth-rule "$round")
+    # round, order, check ops/s, check CPU ms, check errors, rule ops/s, rule CPU ms, rule errors
+    printf '%s\t%s\t%s\t%s\n' "$round" "${first#ours-auth-}-first" "${a// /$'\t'}" "${b// /$'\t'}" >>"$RULE_RES"
+  done
+  D=$saved_d
+}
+
 # ---- the runs --------------------------------------------------------------
 for ((rep = 1; rep <= REPS; rep++)); do
   for row in $ROWS; do
+    ((RULE_AB)) && [[ $row == ours-auth-check || $row == ours-auth-rule ]] && continue
     run_row "$row" "$rep"
   done
 done
+((RULE_AB)) && rule_rounds
+((RULE_AB)) && rule_side_by_side
+((RULE_AB)) && rule_speed
 
 stats1=$(sgid_stats)
 sleep 1
@@ -408,7 +482,7 @@ report() {
     -v dec="$RSA_DEC" -v dec256="$RSA_DEC256" -v sign="$RSA_SIGN" -v verify="$RSA_VERIFY" \
     -v dec_all="$RSA_DEC_ALL" -v sign_all="$RSA_SIGN_ALL" -v verify_all="$RSA_VERIFY_ALL" \
     -v rss_ours="$RSS_OURS" -v rss_peer="$RSS_PEER" -v rss_sup="$RSS_SGID_SUP" -v track="$RSS_TRACK" \
-    -v sgidprocs="$SGID_PROCS" -v memtrack="$MEM_TRACK" '
+    -v sgidprocs="$SGID_PROCS" -v memtrack="$MEM_TRACK" -v rule_ab="$RULE_AB" '
   function med(list,   n, a, i, j, t) {
     n = split(list, a, " ")
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -454,8 +528,9 @@ report() {
       # a refused check (401) is a fast answer: with errors the rate means nothing
       if ("ours-auth-check" in mr) printf "  target auth-check (gateway: auth_request -> /api/auth, one GETEX): >= 90%% of the bound: %.0f%% %s\n", 100 * mr["ours-auth-check"] / mr["transport-redis"], (bad["ours-auth-check"] > 0 ? "NOT MET: " bad["ours-auth-check"] " errors (refused checks)" : mr["ours-auth-check"] >= 0.9 * mr["transport-redis"] ? "met" : "MISSED")
     }
-    # the rule row is held against the same check without a rule (issue 23)
-    if (("ours-auth-rule" in mr) && ("ours-auth-check" in mr) && mr["ours-auth-check"] > 0) printf "\ntarget auth-rule (the same check with an access rule): >= 95%% of auth-check: %.1f%% %s\n", 100 * mr["ours-auth-rule"] / mr["ours-auth-check"], (bad["ours-auth-rule"] > 0 ? "NOT MET: " bad["ours-auth-rule"] " errors (refused checks)" : mr["ours-auth-rule"] >= 0.95 * mr["ours-auth-check"] ? "met" : "MISSED")
+    # the rule row is held against the same check without a rule (issue 23);
+    # with both rows selected, rule_report below holds them round by round
+    if (!rule_ab && ("ours-auth-rule" in mr) && ("ours-auth-check" in mr) && mr["ours-auth-check"] > 0) printf "\ntarget auth-rule (the same check with an access rule): >= 95%% of auth-check: %.1f%% %s\n", 100 * mr["ours-auth-rule"] / mr["ours-auth-check"], (bad["ours-auth-rule"] > 0 ? "NOT MET: " bad["ours-auth-rule"] " errors (refused checks)" : mr["ours-auth-rule"] >= 0.95 * mr["ours-auth-check"] ? "met" : "MISSED")
     printf "\np99 ours vs peer (target: below):"
     for (i = 1; i <= n; i++) { r = R[i]; if (r !~ /^ours-/) continue; peer = peer_of(r)
       if (peer in m99) printf "  %s %.1f/%.1f %s", substr(r, 6), m99[r], m99[peer], (m99[r] < m99[peer] ? "ok" : "MISS") }
@@ -591,8 +666,69 @@ report() {
   }' "$RES"
 }
 
+# rule_report: the A/B rounds, each round's ratio, their median; the side
+# by side rounds, likewise; the rule alone (authz_speed) against the
+# check's pool CPU per request; and the verdict (issue 23: the check with a
+# rule within 5 % of the same check without one), on the side by side
+# median when those rounds ran, else on the back-to-back pairs' median.
+rule_report() {
+  local speed=""
+  [[ -s $RT/authz-speed.txt ]] && speed=$(awk '{ sub("op=", "", $1); sub("ns_per_op=", "", $4); printf "%s=%s ", $1, $4 }' "$RT/authz-speed.txt")
+  awk -F'\t' -v secs="$RULE_SECS" -v conns="$CONNS" -v speed="$speed" -v side_file="$RULE_SIDE_RES" '
+  function med(a, n,   i, j, t) {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  FILENAME == side_file { ns2++; san[ns2] = $2; sam[ns2] = $3; sbn[ns2] = $5; sbm[ns2] = $6
+    sq[ns2] = ($6 > 0) ? $3 / $6 : 0; sbad += $4 + $7; next }
+  { n++; rd[n] = $1; ord[n] = $2; ca[n] = $3; cc[n] = $4; ce[n] = $5; ra[n] = $6; rc[n] = $7; re[n] = $8
+    q[n] = (ca[n] > 0) ? ra[n] / ca[n] : 0; cq[n] = (cc[n] > 0) ? rc[n] / cc[n] : 0; bad += ce[n] + re[n] }
+  END {
+    if (n == 0) exit
+    printf "\naccess rule cost (issue 23): ours-auth-rule (the check with the nginx map'"'"'s rule \"bench\") against\n"
+    printf "ours-auth-check (the same check, no rule)\n"
+    printf "back to back: %d rounds of %d s per row, %d connections\n", n, secs, conns
+    printf "  %5s %12s %12s %12s %8s %12s %12s %8s\n", "round", "order", "check/s", "rule/s", "ratio", "check CPU", "rule CPU", "CPU +"
+    for (i = 1; i <= n; i++) {
+      printf "  %5d %12s %12.1f %12.1f %7.1f%% %9.3f ms %9.3f ms %+7.1f%%\n", rd[i], ord[i], ca[i], ra[i], 100 * q[i], cc[i], rc[i], 100 * (cq[i] - 1)
+      tq[i] = q[i]; tcq[i] = cq[i]; ta[i] = ca[i]; tr[i] = ra[i]; tcc[i] = cc[i]
+    }
+    m = med(tq, n); mc = med(tcq, n)
+    printf "  median of the rounds'"'"' ratios: %.1f%% (check %.1f/s, rule %.1f/s medians); pool CPU per request %+.1f%%\n", 100 * m, med(ta, n), med(tr, n), 100 * (mc - 1)
+    # a row may gain from its place in a round (first or second): a pair of
+    # rounds (A B, then B A) holds each row once in each place, and the
+    # geometric mean of its two ratios cancels that
+    np = 0; line = ""
+    for (i = 1; i + 1 <= n; i += 2) { np++; pq[np] = sqrt(q[i] * q[i + 1]); line = line sprintf(" %.1f%%", 100 * pq[np]) }
+    mp = (np > 0) ? med(pq, np) : m
+    if (np > 0) printf "  pairs of rounds (A B, B A: the place in the round cancelled):%s; median %.1f%%\n", line, 100 * mp
+    verdict = mp; basis = "back to back, the pairs'"'"' median"; vbad = bad
+    if (ns2 > 0) {
+      printf "side by side: %d rounds of %d s, %d connections, each alternating check and rule request by request;\n", ns2, secs, conns
+      printf "ratio = check'"'"'s mean latency / rule'"'"'s (the rule'"'"'s rate against the check'"'"'s, at the same load)\n"
+      printf "  %5s %10s %12s %10s %12s %8s\n", "round", "checks", "check mean", "rules", "rule mean", "ratio"
+      for (i = 1; i <= ns2; i++) printf "  %5d %10d %9.3f ms %10d %9.3f ms %7.1f%%\n", i, san[i], sam[i], sbn[i], sbm[i], 100 * sq[i]
+      for (i = 1; i <= ns2; i++) tsq[i] = sq[i]
+      ms = med(tsq, ns2)
+      printf "  median of the rounds'"'"' ratios: %.1f%%\n", 100 * ms
+      if (sbad > 0) printf "  (errors: %d non-200 answers or socket errors)\n", sbad
+      verdict = ms; basis = "side by side, the rounds'"'"' median"; vbad = sbad
+    }
+    # the rule alone, timed apart (authz_speed), against the check'"'"'s pool CPU
+    split(speed, sp, " "); for (k in sp) { split(sp[k], kv, "="); nsop[kv[1]] = kv[2] }
+    cpu_us = 1000 * med(tcc, n)
+    if (("bench_rule" in nsop) && cpu_us > 0) {
+      printf "the rule alone (authz_speed, CPU time): %.0f ns per check, cached (%.2f%% of the check'"'"'s %.1f us of pool CPU);\n", nsop["bench_rule"], nsop["bench_rule"] / (10 * cpu_us), cpu_us
+      printf "  the example'"'"'s agency rule (a JSON path into a stringified pocdex) %.0f ns (%.2f%%); compiled anew (a cache miss) %.0f ns\n", nsop["agency_path"], nsop["agency_path"] / (10 * cpu_us), nsop["compile"]
+    }
+    if (vbad > 0) printf "target auth-rule within 5%% of auth-check: NOT MET: %d errors (refused checks)\n", vbad
+    else printf "target auth-rule within 5%% of auth-check (%s >= 95%%): %.1f%% %s\n", basis, 100 * verdict, (verdict >= 0.95 ? "met" : "MISSED")
+  }' "$RULE_RES" "$RULE_SIDE_RES"
+}
+
 {
   report
+  rule_report
   printf '\nsgID stand-in during the timed rows (connections opened / requests served), from its counters:\n'
   jq -n --argjson a "$stats0" --argjson b "$stats1" -r '
     def d(k): (($b | getpath(k)) // 0) - (($a | getpath(k)) // 0);

@@ -87,6 +87,14 @@ pre{background:#f4f4f4;padding:1rem;overflow:auto}</style></head>
 `;
 }
 
+// Every Cookie header of the request, each copy as it came.
+function cookies(req) {
+  const out = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
+    if (req.rawHeaders[i].toLowerCase() === 'cookie') out.push(req.rawHeaders[i + 1]);
+  return out;
+}
+
 const server = http.createServer((req, res) => {
   if (req.url === '/__health') {
     res.writeHead(200, { 'Content-Type': 'text/plain' });
@@ -94,10 +102,7 @@ const server = http.createServer((req, res) => {
     return;
   }
   const headers = sgidHeaders(req);
-  const cookie = [];
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
-    if (req.rawHeaders[i].toLowerCase() === 'cookie') cookie.push(req.rawHeaders[i + 1]);
-  const info = { app: 'nginx-upstream', method: req.method, uri: req.url, identity: identity(headers), headers, cookie };
+  const info = { app: 'nginx-upstream', method: req.method, uri: req.url, identity: identity(headers), headers, cookie: cookies(req) };
   if (LOG) {
     try {
       fs.appendFileSync(LOG, JSON.stringify(info) + '\n');
@@ -116,8 +121,8 @@ const server = http.createServer((req, res) => {
 
 // A WebSocket echo (RFC 6455, written here: no npm dependency): the
 // handshake, then each text frame from the client comes back as one text
-// frame holding {"echo": <the text>, "identity": ..., "headers": ...} as
-// the upgrade request carried them. The upgrade is logged like a request
+// frame holding {"echo": <the text>, "identity": ..., "headers": ...,
+// "cookie": ...} as the upgrade request carried them. The upgrade is logged like a request
 // (method "UPGRADE").
 const crypto = require('crypto');
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -137,7 +142,7 @@ server.on('upgrade', (req, socket) => {
     return;
   }
   const headers = sgidHeaders(req);
-  const info = { app: 'nginx-upstream', method: 'UPGRADE', uri: req.url, identity: identity(headers), headers };
+  const info = { app: 'nginx-upstream', method: 'UPGRADE', uri: req.url, identity: identity(headers), headers, cookie: cookies(req) };
   if (LOG) fs.appendFileSync(LOG, JSON.stringify(info) + '\n');
   const accept = crypto.createHash('sha1').update(key + WS_GUID).digest('base64');
   socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +

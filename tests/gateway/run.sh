@@ -9,7 +9,9 @@
 #   [nginx]       deploy/gateway/nginx.conf.example on :5001, in front of
 #                 tests/gateway/app.js on 127.0.0.1:5180 (auth_request)
 #   [lighttpd]    deploy/gateway/lighttpd.conf.example on :5001, in front of
-#                 tests/gateway/app.cgi (FastCGI authorizer + mod_cgi)
+#                 tests/gateway/app.cgi (FastCGI authorizer + mod_cgi), and
+#                 of app.js under /protected/ws/ (mod_proxy, WebSockets)
+#   hostile-idp   127.0.0.1:5157, for the last part (tests/hostile-idp)
 #
 # For each front end, driven with curl as a browser (navigations send
 # Accept: text/html and Sec-Fetch-Mode: navigate, fetches Accept:
@@ -41,18 +43,25 @@
 #     malformed one) allows and refuses the right one of two MockPass
 #     personas (S9812379B: a Work Allocation Singapore officer, PR; S9912370B:
 #     a citizen, no pocdex): 200 from the app, or 403 with the example's
-#     page and the app not reached, or 500; /agency/ and /admin/ on one
+#     page and the app not reached, or 500, each outcome counted once in
+#     the pool's metrics and the refusal audited (access_denied, the rule's
+#     name, no sub); /agency/ and /admin/ on one
 #     server never take each other's rule; a client's Sgid-Require header
 #     changes nothing; the allowlist file is read again on the pool's
-#     reload (SIGHUP); [nginx] a rule changed in nginx.conf takes effect on
-#     `nginx -s reload`, the pool untouched; [nginx] WebSockets: an upgrade
-#     without a session is a 401 (no Location), with one the echo upstream
-#     (app.js) sees the identity headers, and a refused one is a 403;
+#     reload (SIGHUP); a rule changed in nginx.conf takes effect on `nginx -s
+#     reload`, in lighttpd.conf on a graceful restart (SIGUSR1), the pool
+#     untouched; WebSockets (nginx; lighttpd's mod_proxy under
+#     /protected/ws/): an upgrade without a session is a 401 (no Location),
+#     with one the echo upstream (app.js) sees the identity headers and not
+#     the session cookie, and a refused or forged one is a 403;
+#   - the pool restarted against tests/hostile-idp: profiles no MockPass
+#     persona has (pocdex values, look-alikes, broken JSON, fixed subs)
+#     against eight more rules, through nginx and lighttpd;
 #   - [nginx] tests/gateway/browser.js: headless Chromium logs in at MockPass's
 #     persona page, reloads, fetches, logs out (screenshots in
 #     tests/artifacts/gateway/; GATEWAY_BROWSER=0 leaves it out).
 #
-# Uses ports 5001, 5156 and 5180 (5001 and 5156 like `make run`: one at a
+# Uses ports 5001, 5156, 5157 and 5180 (5001 and 5156 like `make run`: one at a
 # time; `make gateway` runs it in a private network namespace). Output: TAP
 # lines "ok - [FRONT] NAME", last "gateway: N passed, N failed"; exit 1 on any
 # failure (logs printed, runtime dir kept). Every wait is bounded; past
@@ -82,14 +91,14 @@ DEADLINE=$((SECONDS + BUDGET))
 
 finish() {
   stack_tap_finish gateway "$?" 80 app.log nginx.log nginx/logs/error.log nginx/logs/access.log \
-    lighttpd.log upstream.log mockpass.log redis.log
+    lighttpd.log upstream.log mockpass.log idp.log redis.log
 }
 trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
 stack_tap_preflight "curl jq node python3 redis-server redis-cli nginx lighttpd setpriv" \
-  "$API_PORT" "$MOCKPASS_PORT" "$APP_PORT"
+  "$API_PORT" "$MOCKPASS_PORT" "$APP_PORT" 5157
 NAME=$(stack_persona_name "$NRIC") || setup "MockPass is installed (make deps)" false
 
 stack_init sgid-gateway
@@ -119,7 +128,10 @@ ADMINS=$STACK_RT/admins.txt
 : >"$ADMINS"
 chmod 0644 "$ADMINS"
 export SGID_ALLOWLISTS="admins=$ADMINS"
-STACK_APP_ARGS=(--env-file "$root/tests/fixtures/mockpass.env" --threads 8)
+# The pool's counters on a socket of their own (the access rules' outcomes);
+# its audit log goes to stderr, app.log (AUDIT_LOG's default).
+STACK_APP_ARGS=(--env-file "$root/tests/fixtures/mockpass.env" --threads 8
+  --metrics-listen "unix:$STACK_RT/metrics.sock")
 
 STACK_NGINX_EXAMPLE=$root/deploy/gateway/nginx.conf.example
 # The test's own rules, one location each (/protected/rule-KIND/), beside
@@ -132,13 +144,29 @@ RULES=(
   'either|myinfo.nationality = "SINGAPORE CITIZEN" or has pocdex.public_officer_details|200|200'
   'both|(myinfo.nationality = "SINGAPORE CITIZEN") and has pocdex.public_officer_details|403|403'
   'broken|myinfo.name = |500|500'
+  'nolist|sub in @nobody or has myinfo.name|500|500'
+)
+# Rules for the hostile provider's profiles (hostile_rules, below), one
+# location each too: name|rule|the status of each profile of HPROFILES, in
+# its order. The JSON path ones read pocdex.public_officer_details as sgID
+# sends it: a string holding a JSON array of positions.
+POCDEX=pocdex.public_officer_details
+HRULES=(
+  "h-sub|sub = \"u=hostile-fixed-officer\"|200 403 403 403 403 403"
+  "h-sublist|sub in [\"u=hostile-nobody\", \"u=hostile-fixed-boss\"]|403 403 403 403 200 403"
+  "h-any|$POCDEX/*/agency_name = \"GovTech\"|200 403 403 403 200 403"
+  "h-in|$POCDEX/*/agency_name in [\"GovTech\", \"Ministry of Manpower\"]|200 200 403 403 200 200"
+  "h-index|$POCDEX/1/agency_name = \"GovTech\"|200 403 403 403 403 403"
+  "h-haspath|has $POCDEX/*/work_email|200 403 403 403 403 403"
+  "h-has|has myinfo.email|200 403 403 200 403 403"
+  "h-andor|$POCDEX/*/agency_name = \"GovTech\" and has myinfo.email or sub = \"u=hostile-fixed-boss\"|200 403 403 403 200 403"
 )
 rule_field() { local IFS='|'; local -a f; read -r -a f <<<"$1"; printf '%s' "${f[$2]}"; }
-for r in "${RULES[@]}"; do
+for r in "${RULES[@]}" "${HRULES[@]}"; do
   printf "        %s '%s';\n" "$(rule_field "$r" 0)" "$(rule_field "$r" 1)"
 done >"$STACK_RT/nginx-rules.conf"
-for r in "${RULES[@]}"; do
-  name=$(rule_field "$r" 0)
+# "unmapped": a location naming a rule the map does not hold (its default)
+for name in $(for r in "${RULES[@]}" "${HRULES[@]}"; do rule_field "$r" 0; echo; done) unmapped; do
   cat <<EOF
         location /protected/rule-$name/ {
             auth_request /.sgid/auth/$name;
@@ -163,16 +191,24 @@ mkdir -p "$CGI_DIR"
 install -m 0755 "$root/tests/gateway/app.cgi" "$CGI_DIR/app.cgi"
 : >"$CGI_DIR/requests.log"
 [[ -z $STACK_WEB_USER ]] || chown -R "$STACK_WEB_USER:" "$CGI_DIR"
-for r in "${RULES[@]}"; do
-  rule=$(rule_field "$r" 1)
-  printf '$HTTP["url"] =~ "^/protected/rule-%s/" {\n    setenv.add-environment = ( "SGID_REQUIRE" => "%s", "SGID_REQUIRE_NAME" => "%s" )\n}\n' \
-    "$(rule_field "$r" 0)" "${rule//\"/\\\"}" "$(rule_field "$r" 0)"
+# lighttpd_rule PATH_REGEX NAME RULE: one setenv block
+lighttpd_rule() {
+  printf '$HTTP["url"] =~ "%s" {\n    setenv.add-environment = ( "SGID_REQUIRE" => "%s", "SGID_REQUIRE_NAME" => "%s" )\n}\n' \
+    "$1" "${3//\"/\\\"}" "$2"
+}
+for r in "${RULES[@]}" "${HRULES[@]}"; do
+  lighttpd_rule "^/protected/rule-$(rule_field "$r" 0)/" "$(rule_field "$r" 0)" "$(rule_field "$r" 1)"
 done >"$STACK_RT/lighttpd-rules.conf"
+# the example's agency rule on the WebSocket app's path too (websockets)
+lighttpd_rule "^/protected/ws/agency/" ws-agency \
+  'pocdex.public_officer_details/*/agency_name = "Work Allocation Singapore"' >>"$STACK_RT/lighttpd-rules.conf"
 ERRDOC=$(stack_web_path "$root/deploy/gateway/status-403.html")
 STACK_LIGHTTPD_SED=(-e "/^# ---- Who may enter which location/r $STACK_RT/lighttpd-rules.conf"
   -e "s#/usr/share/sgid-fcgi/gateway/status-#${ERRDOC%403.html}#g"
   -e "s#/usr/lib/sgid-gateway-app#$CGI_DIR#g"
-  -e "s#/usr/share/sgid-fcgi/lighttpd-cookie.lua#$(stack_web_path "$root/deploy/gateway/lighttpd-cookie.lua")#g")
+  -e "s#/usr/share/sgid-fcgi/lighttpd-cookie.lua#$(stack_web_path "$root/deploy/gateway/lighttpd-cookie.lua")#g"
+  -e "s#/usr/share/sgid-fcgi/lighttpd-identity.lua#$(stack_web_path "$root/deploy/gateway/lighttpd-identity.lua")#g"
+  -e "s#\"port\" => 8080#\"port\" => $APP_PORT#g")
 UPSTREAM_LOG=$STACK_RT/upstream-requests.log
 : >"$UPSTREAM_LOG"
 
@@ -545,6 +581,36 @@ admins_reload() {
     stack_wait_until 20 "the reload" - eval '(($(grep -c "configuration reloaded" "$STACK_RT/app.log") > reloads))'
 }
 
+# access_metric OUTCOME: sgid_fcgi_gateway_access_total{outcome=OUTCOME},
+# summed over the pool's workers by its /metrics.
+access_metric() {
+  curl -fsS --max-time 5 --unix-socket "$STACK_RT/metrics.sock" http://metrics/metrics |
+    awk -v k="sgid_fcgi_gateway_access_total{outcome=\"$1\"}" '$1 == k { v = $2 } END { printf "%d", v }'
+}
+# denied_audits RULE: the access_denied lines of the audit log (app.log) for RULE.
+denied_audits() { grep -F '"event":"access_denied"' "$STACK_RT/app.log" | jq -c --arg r "$1" 'select(.rule == $r)' 2>/dev/null; }
+
+# outcomes_counted: one request of each outcome, each counted once in the
+# pool's metrics; the refusal audited with the rule's name and nothing of
+# the user's (no sub, no profile value).
+# shellcheck disable=SC2034 # a0 d0 e0 n0: read by the eval'd checks
+outcomes_counted() {
+  local a0 d0 e0 n0
+  a0=$(access_metric allowed) d0=$(access_metric denied) e0=$(access_metric rule_error)
+  n0=$(denied_audits exact | wc -l)
+  expect "$JAR_B" "$PERSONA_B" "/protected/rule-exact/x" 200 "metrics: allowed"
+  expect "$JAR_A" "$NRIC" "/protected/rule-exact/x" 403 "metrics: denied"
+  expect "$JAR_A" "$NRIC" "/protected/rule-broken/x" 500 "metrics: rule_error"
+  check "metrics: sgid_fcgi_gateway_access_total allowed, denied and rule_error each +1 (from $a0, $d0, $e0)" \
+    stack_wait_until 5 "the counters" - eval '(($(access_metric allowed) == a0 + 1 && $(access_metric denied) == d0 + 1 &&
+      $(access_metric rule_error) == e0 + 1))'
+  check "audit: one more access_denied line, rule \"exact\", outcome denied, no sub" \
+    eval '(($(denied_audits exact | wc -l) == n0 + 1)) &&
+      [[ $(denied_audits exact | tail -n1 | jq -r "[.outcome, has(\"sub\")] | join(\" \")") == "denied false" ]]'
+  check "audit: no access_denied line holds a sub or a name" \
+    eval '! grep -F "\"event\":\"access_denied\"" "$STACK_RT/app.log" | grep -qF -e "$SUB" -e "$SUB_B" -e "$NAME"'
+}
+
 # access_rules FRONT AGENCY_PATH ADMIN_PATH
 access_rules() {
   local front=$1 r name want_a want_b n
@@ -567,8 +633,15 @@ access_rules() {
   done
   check "rule broken: the pool's log names the rule that did not compile" \
     pool_log_has "rule broken (SGID_REQUIRE): syntax error"
+  check "rule nolist: the pool's log names the rule and its unknown allowlist" \
+    pool_log_has "rule nolist (SGID_REQUIRE): unknown allowlist"
+  if [[ $front == nginx ]]; then
+    expect "$JAR_A" "$NRIC" "/protected/rule-unmapped/x" 500 "a rule name the map does not hold (its default, \"!\")"
+    check "rule unmapped: the pool's log names it" pool_log_has "rule unmapped (SGID_REQUIRE): syntax error at byte 0"
+  fi
   check "rule exact: the pool's log says whose rule refused, by its name" \
     pool_log_has "rule exact: access denied"
+  outcomes_counted
 
   # the example's own rules, on two locations of one server: the JSON path
   # into pocdex on $AGENCY_PATH, the allowlist (empty) on $ADMIN_PATH,
@@ -605,11 +678,94 @@ access_rules() {
   check "a client's Sgid-Require header on a location without a rule: still 200" \
     eval 'is 200 && ! app_untouched "$n" && app_saw .identity.sub.value "$SUB"'
 
+  # nor can a client pick a location's rule by asking for nginx's internal
+  # auth location itself (a rule's name is in its path)
+  if [[ $front == nginx ]]; then
+    local p
+    for p in /.sgid/auth /.sgid/auth/admins /.sgid/auth/agency /.sgid/public; do
+      http GET "$GW$p" -b "$JAR_B" "${NAV_HDRS[@]}"
+      check "a client asking for the internal $p itself: 404 (only auth_request reaches it)" \
+        eval 'is 404 && [[ -z $(hdr_all x-sgid-sub) ]]'
+    done
+  fi
+
   # the allowlist file is read again on the pool's reload
   admins_reload "# the admins"$'\n'"$SUB_B"$'\n' "$PERSONA_B's sub"
   expect "$JAR_B" "$PERSONA_B" "$ADMIN_PATH" 200 "admins (allowlist, after the reload)"
   expect "$JAR_A" "$NRIC" "$ADMIN_PATH" 403 "admins (allowlist, after the reload)"
   expect "$JAR_B" "$PERSONA_B" "$AGENCY_PATH" 403 "agency, beside the admins"
+}
+
+# ---- access rules over the hostile provider's profiles (issue 23) -------------
+# tests/hostile-idp stands in for sgID: its scenario's userinfo.data_plain
+# gives each login whatever profile the case needs (pocdex values sgID would
+# send, look-alikes, broken JSON), and a fixed sub when the id_token and the
+# userinfo both name one. label|sub ("" for the provider's own random one)|
+# the fields added to its profile (a JSON object; every value a string).
+HPROFILES=(
+  "officer of GovTech, the second of two positions|u=hostile-fixed-officer|{\"$POCDEX\": $(jq -nc '[{agency_name: "Ministry of Manpower", work_email: "a@mom.example"}, {agency_name: "GovTech", work_email: "b@tech.example"}] | tojson'), \"myinfo.email\": \"officer@example.com\"}"
+  "officer of another agency only, email NA||{\"$POCDEX\": $(jq -nc '[{agency_name: "Ministry of Manpower"}] | tojson'), \"myinfo.email\": \"NA\"}"
+  "look-alikes only (case, a space, a number, an array, nested deeper, another key), email empty||{\"$POCDEX\": $(jq -nc '[{agency_name: "govtech"}, {agency_name: "GovTech "}, {agency_name: 7}, {agency_name: ["GovTech"]}, {position: {agency_name: "GovTech"}}, {agency: "GovTech"}] | tojson'), \"myinfo.email\": \"\"}"
+  "pocdex that is no JSON (cut short), an email||{\"$POCDEX\": \"[{\\\"agency_name\\\":\\\"GovTech\\\"}\", \"myinfo.email\": \"x@example.com\"}"
+  "pocdex an object of positions, not an array, email NA|u=hostile-fixed-boss|{\"$POCDEX\": $(jq -nc '{current: {agency_name: "GovTech"}} | tojson'), \"myinfo.email\": \"NA\"}"
+  "300 positions, GovTech the 201st (past the 256 values a path visits), no email||{\"$POCDEX\": $(jq -nc '[range(300) | {agency_name: (if . == 200 then "GovTech" else "Ministry of Manpower" end)}] | tojson')}"
+)
+IDP_PORT=5157
+IDP=http://127.0.0.1:$IDP_PORT
+IDP_CLIENT_ID=gateway-hostile-client
+IDP_CLIENT_SECRET=gateway-hostile-secret-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+hprofile_field() { local IFS='|'; local -a f; read -r -a f <<<"$1"; printf '%s' "${f[$2]:-}"; }
+
+# hostile_login JAR N: a login (nginx or lighttpd in front) through the
+# hostile provider as profile N of HPROFILES, from a local address of its
+# own (the servers' per-client limits on /api/login and /api/redirect).
+hostile_login() {
+  local jar=$1 i=$2 sc sub data loc src=127.0.4.$(($2 + 1))
+  sub=$(hprofile_field "${HPROFILES[$i]}" 1) data=$(hprofile_field "${HPROFILES[$i]}" 2)
+  sc=$(jq -nc --arg sub "$sub" --argjson data "$data" \
+    '{userinfo: {data_plain: $data}} + (if $sub == "" then {} else
+      {id_token: {claims_set: {sub: $sub}}, userinfo: {data_plain: $data, sub: $sub}} end)') || return 1
+  curl -fsS --max-time 5 -X POST -H 'Content-Type: application/json' --data-binary "$sc" \
+    "$IDP/__control/scenario" >/dev/null || return 1
+  rm -f "$jar"
+  http GET "$GW/api/login?rd=%2Fprotected%2Fpage" --interface "$src" -b "$jar" -c "$jar" "${NAV_HDRS[@]}"
+  loc=$(hdr location)
+  is 302 && [[ $loc == "http://localhost:$IDP_PORT/v2/oauth/authorize?"* ]] || return 1
+  http GET "$loc" --interface "$src" "${NAV_HDRS[@]}"
+  loc=$(hdr location)
+  is 302 && [[ $loc == "$GW/api/redirect?"* ]] || return 1
+  http GET "$loc" --interface "$src" -b "$jar" -c "$jar" "${NAV_HDRS[@]}"
+  is 302 && [[ -n $(set_cookie) ]] || return 1
+  http GET "$GW/api/userinfo" --interface "$src" -b "$jar" "${XHR_HDRS[@]}"
+  HSUB=$(jq -r '.sub // empty' "$T/b" 2>/dev/null || true)
+  is 200 && [[ -n $HSUB && ( -z $sub || $HSUB == "$sub" ) ]]
+}
+
+# hostile_rules: each profile logs in, then meets every rule of HRULES: 200
+# from the app as that sub, or 403 with the access-denied page and the app
+# not reached. The profile's JSON never reaches the pool's log.
+hostile_rules() {
+  local i r name want jar=$T/jar-h n label
+  for i in "${!HPROFILES[@]}"; do
+    label=$(hprofile_field "${HPROFILES[$i]}" 0)
+    check "hostile provider: log in as profile $((i + 1)) ($label)" hostile_login "$jar" "$i"
+    # shellcheck disable=SC2034 # read by the eval'd checks
+    SUB_H=$HSUB
+    for r in "${HRULES[@]}"; do
+      name=$(rule_field "$r" 0)
+      read -r -a want <<<"$(rule_field "$r" 2)"
+      n=$(app_count)
+      as "$jar" "$GW/protected/rule-$name/x"
+      case ${want[$i]} in
+        200) check "rule $name ($(rule_field "$r" 1)): profile $((i + 1)): 200 from the app, as its sub" \
+               eval 'is 200 && ! app_untouched "$n" && app_saw .identity.sub.value "$SUB_H"' ;;
+        *) check "rule $name ($(rule_field "$r" 1)): profile $((i + 1)): 403 with the access-denied page, the app not reached" \
+             eval 'forbidden_page && app_untouched "$n" && no_location' ;;
+      esac
+    done
+  done
+  check "the pool's log holds no profile value (GovTech, officer@example.com)" \
+    eval '! grep -qE "GovTech|officer@example\.com|a@mom\.example" "$STACK_RT/app.log"'
 }
 
 # nginx_rule_reload: a rule changed in nginx.conf and `nginx -s reload`:
@@ -636,35 +792,73 @@ nginx_rule_reload() {
       (($(grep -c "configuration reloaded" "$STACK_RT/app.log") == reloads))'
 }
 
-# websockets: through nginx to app.js's echo.
+# lighttpd_rule_reload: the same for lighttpd: the agency rule changed in
+# lighttpd.conf and a graceful restart (SIGUSR1: lighttpd re-reads its
+# configuration in the same process, keeping its listening sockets); the
+# new rule holds, then the old one again, the pool untouched.
+lighttpd_rule_reload() {
+  local conf=$STACK_RT/lighttpd.conf pid=${STACK_PID[pool]} lpid=${STACK_PID[lighttpd]} reloads
+  # shellcheck disable=SC2034 # read by the eval'd check
+  reloads=$(grep -c 'configuration reloaded' "$STACK_RT/app.log" || true)
+  expect "$JAR_A" "$NRIC" "$AGENCY_PATH" 200 "before lighttpd's graceful restart"
+  sed -i 's#agency_name = \\"Work Allocation Singapore\\"#agency_name = \\"Another Agency\\"#' "$conf"
+  setup "lighttpd.conf: the agency rule changed (lighttpd -tt)" \
+    eval 'grep -qF "Another Agency" "$conf" && lighttpd -tt -f "$conf" >>"$STACK_RT/lighttpd.log" 2>&1'
+  kill -USR1 "$lpid"
+  setup "the new rule holds after lighttpd's graceful restart (SIGUSR1)" stack_wait_until 15 "lighttpd's restart" "$lpid" \
+    eval 'as "$JAR_A" "$GW$AGENCY_PATH" && is 403'
+  expect "$JAR_A" "$NRIC" "$AGENCY_PATH" 403 "after lighttpd's graceful restart (Another Agency)"
+  expect "$JAR_A" "$NRIC" "$PROT" 200 "after lighttpd's graceful restart, no rule"
+  sed -i 's#agency_name = \\"Another Agency\\"#agency_name = \\"Work Allocation Singapore\\"#' "$conf"
+  kill -USR1 "$lpid"
+  setup "the old rule holds again after another graceful restart" stack_wait_until 15 "lighttpd's restart" "$lpid" \
+    eval 'as "$JAR_A" "$GW$AGENCY_PATH" && is 200'
+  check "... and sgid-fcgi was untouched: the same pool, no reload of its own; lighttpd the same process" \
+    eval '[[ ${STACK_PID[pool]} == "$pid" ]] && kill -0 "$pid" && kill -0 "$lpid" &&
+      (($(grep -c "configuration reloaded" "$STACK_RT/app.log") == reloads))'
+}
+
+# websockets SOCKET_PATH RULED_SOCKET_PATH: through the front end to
+# app.js's echo (nginx: proxy_pass; lighttpd: mod_proxy), a path with no
+# rule and one under the agency rule. Reads the upstream's own log.
 WS_OUT=$T/ws.out
 ws() { timeout 10 node "$root/tests/gateway/ws-client.js" "$@" >"$WS_OUT" 2>&1 || true; }
 ws_line() { sed -n "s/^$1 //p" "$WS_OUT" | head -n1; }
 ws_echo() { ws_line message | jq -r "$1" 2>/dev/null; }
 websockets() {
-  local n cookie_a
+  local sock=$1 ruled=$2 n cookie_a cookie_b APP_LOG=$UPSTREAM_LOG
   cookie_a="$COOKIE=$(awk -v c="$COOKIE" '$6 == c { v = $7 } END { printf "%s", v }' "$JAR_A")"
+  cookie_b="$COOKIE=$(awk -v c="$COOKIE" '$6 == c { v = $7 } END { printf "%s", v }' "$JAR_B")"
   n=$(app_count)
-  ws "$GW/protected/socket" 'Sec-Fetch-Mode: websocket' 'Origin: http://localhost:5001'
-  check "WebSocket without a session (Sec-Fetch-Mode: websocket): 401, no Location, the app not reached" \
+  ws "$GW$sock" 'Sec-Fetch-Mode: websocket' 'Origin: http://localhost:5001'
+  check "WebSocket to $sock without a session (Sec-Fetch-Mode: websocket): 401, no Location, the upstream not reached" \
     eval '[[ $(ws_line status) == 401 && -z $(ws_line location) ]] && app_untouched "$n"'
-  ws "$GW/protected/socket" 'Accept: text/html'
-  check "WebSocket without a session, Accept: text/html and no Sec-Fetch-Mode: 401, no Location" \
+  ws "$GW$sock" 'Accept: text/html'
+  check "WebSocket to $sock without a session, Accept: text/html and no Sec-Fetch-Mode: 401, no Location" \
     eval '[[ $(ws_line status) == 401 && -z $(ws_line location) ]] && app_untouched "$n"'
-  ws "$GW/protected/socket" "Cookie: $cookie_a" 'Sec-Fetch-Mode: websocket'
-  check "WebSocket with $NRIC's session: 101, the echo came back" \
+  ws "$GW$sock" "Cookie: $cookie_a; other=kept" 'Sec-Fetch-Mode: websocket'
+  check "WebSocket to $sock with $NRIC's session: 101, the echo came back" \
     eval '[[ $(ws_line status) == 101 && $(ws_line accept) == ok && $(ws_echo .echo) == "ping over the gateway" ]]'
-  check "... and the upstream saw the identity headers on the upgrade" \
-    eval '[[ $(ws_echo .identity.sub.value) == "$SUB" && $(ws_echo .identity.name.value) == "$NAME" ]] && app_saw .method UPGRADE'
-  check "... and not the session cookie" eval '! grep -qF -- "${cookie_a#*=}" "$WS_OUT"'
+  check "... and the upstream saw the identity headers on the upgrade, one copy each" \
+    eval '[[ $(ws_echo .identity.sub.value) == "$SUB" && $(ws_echo .identity.name.value) == "$NAME" &&
+      $(ws_echo "[.headers[\"x-sgid-sub\"], .headers[\"x-sgid-myinfo-name\"]] | map(length) | join(\",\")") == 1,1 ]] &&
+      app_saw .method UPGRADE && app_saw .uri "$sock"'
+  check "... and its Cookie header without the session cookie (other=kept alone)" \
+    eval '[[ $(ws_echo ".cookie | join(\"|\")") == other=kept ]] && ! grep -qF -- "${cookie_a#*=}" "$WS_OUT"'
   n=$(app_count)
-  ws "$GW$AGENCY_PATH""socket" "Cookie: $(awk -v c="$COOKIE" '$6 == c { v = $7 } END { printf "%s=%s", c, v }' "$JAR_B")" \
-    'Sec-Fetch-Mode: websocket'
-  check "WebSocket to $AGENCY_PATH as $PERSONA_B (the rule refuses): 403, the app not reached" \
+  http GET "$GW$sock" "${NAV_HDRS[@]}" -H "Cookie: other=kept; $cookie_a"
+  check "a plain GET of $sock with the session (no upgrade): 200 from the same upstream, as $NRIC, the Cookie without the session" \
+    eval 'is 200 && ! app_untouched "$n" && app_saw .identity.sub.value "$SUB" && app_saw ".cookie | join(\"|\")" other=kept'
+  n=$(app_count)
+  ws "$GW$sock" "Cookie: $cookie_a" 'Sec-Fetch-Mode: websocket' "X-Sgid-Sub: $FORGERY"
+  check "WebSocket to $sock with the session and a forged X-Sgid-Sub: 403, the upstream not reached" \
     eval '[[ $(ws_line status) == 403 ]] && app_untouched "$n"'
-  ws "$GW$AGENCY_PATH""socket" "Cookie: $cookie_a" 'Sec-Fetch-Mode: websocket'
-  check "WebSocket to $AGENCY_PATH as $NRIC: 101, the upstream saw the officer" \
-    eval '[[ $(ws_line status) == 101 && $(ws_echo .identity.sub.value) == "$SUB" ]]'
+  ws "$GW$ruled" "Cookie: $cookie_b" 'Sec-Fetch-Mode: websocket'
+  check "WebSocket to $ruled as $PERSONA_B (the agency rule refuses): 403, the upstream not reached" \
+    eval '[[ $(ws_line status) == 403 ]] && app_untouched "$n"'
+  ws "$GW$ruled" "Cookie: $cookie_a" 'Sec-Fetch-Mode: websocket'
+  check "WebSocket to $ruled as $NRIC: 101, the upstream saw the officer" \
+    eval '[[ $(ws_line status) == 101 && $(ws_echo .identity.sub.value) == "$SUB" ]] && app_saw .uri "$ruled"'
 }
 
 # ---- [nginx] ----------------------------------------------------------------------
@@ -683,7 +877,7 @@ setup "the API answers through nginx" stack_wait_until 15 "sgid-fcgi behind ngin
 cases nginx
 access_rules nginx /agency/ /admin/
 nginx_rule_reload
-websockets
+websockets /protected/socket /agency/socket
 
 # ---- [nginx] open redirects ------------------------------------------------------
 # Each value is rd as it stands in the query string (so %25 is a literal %
@@ -869,6 +1063,8 @@ http GET "$GW/public/app.cgi"
 check "/public/app.cgi runs the app, never sends its source" eval 'is 200 && ! grep -q "^#!" "$T/b"'
 cases lighttpd
 access_rules lighttpd /protected/agency/ /protected/admin/
+lighttpd_rule_reload
+websockets /protected/ws/socket /protected/ws/agency/socket
 # The example's per-client limit on /api/login (lighttpd-ratelimit.lua, as
 # nginx's: 10/s, burst 20), from an address of its own.
 ms=$(burst "$T/burst-login" 127.0.3.2 52 "$GW/api/login?rd=/protected/x")
@@ -903,3 +1099,23 @@ APP_LOG=$UPSTREAM_LOG
 setup "start nginx again" stack_start_nginx
 setup "the API answers through nginx" stack_wait_until 15 "sgid-fcgi behind nginx" - stack_api_up
 expiry
+
+# ---- access rules over the hostile provider's profiles, both servers ------------
+# The pool restarted against tests/hostile-idp instead of MockPass (the
+# process environment wins over mockpass.env); the same examples in front.
+TAP_TAG=""
+stack_stop pool
+unset SESSION_TTL_SECONDS
+export SGID_HOSTNAME=http://localhost:$IDP_PORT SGID_CLIENT_ID=$IDP_CLIENT_ID SGID_CLIENT_SECRET=$IDP_CLIENT_SECRET
+setup "start the hostile provider (tests/hostile-idp)" \
+  stack_start_hostile_idp "$IDP_PORT" "$IDP_CLIENT_ID" "$IDP_CLIENT_SECRET" "$GW/api/redirect"
+setup "restart the pool against the hostile provider" stack_start_pool 2 "$STACK_RT"
+setup "the API answers" stack_wait_until 15 "the pool behind nginx" - stack_api_up
+TAP_TAG="[nginx] "
+hostile_rules
+stack_stop nginx
+TAP_TAG="[lighttpd] "
+APP_LOG=$CGI_DIR/requests.log
+setup "start lighttpd again" stack_start_lighttpd pool
+setup "the API answers through lighttpd" stack_wait_until 15 "sgid-fcgi behind lighttpd" - stack_api_up
+hostile_rules
