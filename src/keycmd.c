@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -142,6 +143,11 @@ static int keygen(const char *dir)
 			goto out;
 		}
 		keys[i].created = true;
+		/* exactly 0600, whatever the umask took away */
+		if (fchmod(keys[i].fd, 0600) != 0) {
+			fprintf(stderr, "sgid-fcgi keygen: %s/%s: %s\n", abs, keys[i].file, strerror(errno));
+			goto out;
+		}
 	}
 	for (i = 0; i < ARRAY_LEN(keys); i++) {
 		int fd = keys[i].fd;

@@ -86,6 +86,10 @@ check "keygen: a symlink in the way is not followed" eval '[[ $RC == 1 && ! -e $
 rm "$K2/singpass-signing.pem"
 (umask 000 && run keygen "$K2" && [[ $RC == 0 ]])
 check "keygen: 0600 under umask 000" eval '[[ $(stat -c %a "$K2/singpass-signing.pem" "$K2/singpass-encryption.pem" | sort -u) == 600 ]]'
+rm "$K2"/singpass-*.pem
+(umask 0277 && run keygen "$K2" && [[ $RC == 0 ]])
+check "keygen: 0600 under umask 0277 too (the owner can rewrite it)" eval \
+  '[[ $(stat -c %a "$K2/singpass-signing.pem" "$K2/singpass-encryption.pem" | sort -u) == 600 ]]'
 run keygen "$T/no-such-dir"
 check "keygen: a missing DIR: exit 1" test "$RC" = 1
 run keygen
@@ -183,6 +187,11 @@ check_refused "an unset encryption key" SINGPASS_ENCRYPTION_KEY_FILE= -- \
 check_refused "no SESSION_SECRET" SESSION_SECRET= -- "SESSION_SECRET: is required with LOGIN_PROVIDER=singpass"
 check_refused "an unknown LOGIN_PROVIDER" LOGIN_PROVIDER=singpas -- "LOGIN_PROVIDER: must be sgid or singpass"
 check_refused "an http issuer off loopback" SINGPASS_ISSUER=http://id.singpass.gov.sg/fapi -- "SINGPASS_ISSUER: must use https://"
+run_env=("${SP_ENV[@]}" SGID_CLIENT_ID=left-over SGID_PRIVATE_KEY_FILE=/nonexistent.pem)
+run --check-config
+check "check-config singpass: sgID variables left set are ignored, each named in a warning" eval \
+  '[[ $RC == 0 ]] && grep -q "SGID_CLIENT_ID is ignored: LOGIN_PROVIDER is singpass" "$T/err" &&
+   grep -q "SGID_PRIVATE_KEY_FILE is ignored" "$T/err"'
 cp "$K/singpass-signing.pem" "$T/open.pem"
 chmod 0644 "$T/open.pem"
 run_env=("${SP_ENV[@]}" SINGPASS_SIGNING_KEY_FILE="$T/open.pem")
@@ -199,3 +208,7 @@ run_env=(SGID_CLIENT_ID=cli-sgid SGID_CLIENT_SECRET="$SECRET" SGID_PRIVATE_KEY_F
 run --check-config
 check "check-config sgid (the default): OK as before" eval \
   '[[ $RC == 0 ]] && grep -q "^configuration OK: issuer https://api.id.gov.sg/v2, client cli-sgid" "$T/out"'
+run_env+=(SINGPASS_CLIENT_ID=forgot-the-provider)
+run --check-config
+check "check-config sgid: a Singpass variable set without LOGIN_PROVIDER=singpass is named in a warning" eval \
+  '[[ $RC == 0 ]] && grep -q "SINGPASS_CLIENT_ID is ignored: LOGIN_PROVIDER is sgid" "$T/err"'
