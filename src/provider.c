@@ -55,15 +55,17 @@ void *provider_shared_state(const struct provider *p)
 	return p->shared ? p->shared->state : NULL;
 }
 
+/* A provider this build lacks gets an empty one: provider_init then says
+ * why, in every request thread's log line. */
 struct provider_shared *provider_shared_new(const struct config *cfg)
 {
 	const struct provider_impl *im = impl_of(cfg->login_provider);
-	struct provider_shared *s = im ? calloc(1, sizeof(*s)) : NULL;
+	struct provider_shared *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->which = cfg->login_provider;
-	s->state = im->shared_new(cfg);
-	if (!s->state) {
+	s->state = im ? im->shared_new(cfg) : NULL;
+	if (im && !s->state) {
 		free(s);
 		return NULL;
 	}

@@ -617,7 +617,7 @@ int worker_main(const struct config *cfg, const struct worker_opts *opts)
 	struct httpc_share *share = httpc_share_new();
 	ps = share ? provider_shared_new(cfg) : NULL;
 	if (!ps) {
-		log_error("worker initialisation failed (out of memory, or LOGIN_PROVIDER not built)");
+		log_error("worker initialisation failed (out of memory)");
 		httpc_share_free(share);
 		scoreboard_free(own_sb);
 		return 1;
