@@ -541,7 +541,7 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 		struct request_thread *rt = &t[ready];
 		rt->w = &w;
 		if (app_init(&rt->app, cfg, shared) != 0) {
-			log_error("request thread %u: initialisation failed (out of memory)", ready);
+			log_error("request thread %u: initialisation failed (out of memory, or as said above)", ready);
 			break;
 		}
 		rt->app_ready = true;
