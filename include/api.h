@@ -1,7 +1,8 @@
 /* api: the HTTP handlers (auth-url, redirect, userinfo, logout, health;
  * login and auth of gateway mode, and the FastCGI authorizer role), CORS
- * and the common response headers. Orchestration only: parsing is in
- * http, protocol in sgid, storage in session. */
+ * and the common response headers, GET /api/jwks. Orchestration only:
+ * parsing is in http, the identity provider behind provider.h (which one,
+ * the handlers do not know), storage in session. */
 #ifndef SGID_API_H
 #define SGID_API_H
 
@@ -12,27 +13,27 @@
 #include "cfg.h"
 #include "http.h"
 #include "httpc.h"
+#include "provider.h"
 #include "resp.h"
 #include "route.h"
 #include "scoreboard.h"
 #include "session.h"
-#include "sgid.h"
 #include "store.h"
 
 /* What the request threads of a process share (NULL members: none). */
 struct app_shared {
 	struct httpc_share *http;         /* DNS and TLS sessions */
-	struct sgid_jwks_cache *jwks;     /* the JWKS, behind its lock */
+	struct provider_shared *provider; /* the provider's caches (JWKS...) */
 };
 
 /* Everything a request thread creates once and reuses for every request:
- * its own Redis connection, curl handle, session keys and sgID client. */
+ * its own Redis connection, curl handle, session keys and provider. */
 struct app {
 	const struct config *cfg;
 	struct store *store;
 	struct session_mgr sessions;
 	struct httpc *http;
-	struct sgid_client sgid;
+	struct provider provider;         /* LOGIN_PROVIDER's, this thread's */
 	struct cookie_opts cookie;
 	struct sb_slot_ref slot;          /* the bulkhead's view of this thread;
 	                                     sb NULL: no bulkhead */
@@ -93,7 +94,7 @@ struct handled {
 int app_init(struct app *a, const struct config *cfg, const struct app_shared *shared);
 void app_free(struct app *a);
 /* Gives the thread its scoreboard slot, and its counters to the modules
- * that count (sgID calls, Redis errors). */
+ * that count (provider calls, Redis errors). */
 void app_attach_slot(struct app *a, struct sb_slot_ref slot);
 
 void api_handle(struct app *a, const struct request *req, struct response *res,

@@ -14,7 +14,7 @@
 
 /* Route labels: the API's routes in enum route_id order, then the
  * authorizer role and "none" (no route matched). */
-#define METRICS_ROUTES 9
+#define METRICS_ROUTES 10
 /* Status labels: the codes the API answers with, then "other". */
 #define METRICS_STATUSES 16
 /* Histogram upper bounds in seconds (+Inf is the extra, last bucket). */

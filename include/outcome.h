@@ -4,9 +4,6 @@
 #ifndef SGID_OUTCOME_H
 #define SGID_OUTCOME_H
 
-#include "idtoken.h"
-#include "sgid.h"
-
 enum login_outcome {
 	LOGIN_OK,
 	LOGIN_BAD_REQUEST,           /* callback query malformed, code or state missing */
@@ -14,7 +11,8 @@ enum login_outcome {
 	                                altered or past its lifetime */
 	LOGIN_ATTEMPT_REPLAYED,      /* the attempt was spent already */
 	LOGIN_STATE_MISMATCH,
-	LOGIN_SGID_DENIED,           /* sgID sent error= (the user cancelled, ...) */
+	LOGIN_SGID_DENIED,           /* the provider sent error= (the user
+	                                cancelled, ...); the name stays sgid_denied */
 	LOGIN_OVER_CAPACITY,         /* the bulkhead had no room */
 	LOGIN_TOKEN_ERROR,           /* token endpoint: transport, status or body */
 	LOGIN_JWKS_UNAVAILABLE,
@@ -23,7 +21,7 @@ enum login_outcome {
 	LOGIN_ID_TOKEN_CLAIMS,       /*   iss, aud, azp, sub */
 	LOGIN_ID_TOKEN_TIME,         /*   exp, iat, nbf */
 	LOGIN_ID_TOKEN_NONCE,
-	LOGIN_USERINFO_ERROR,        /* gateway logins fetch userinfo at once */
+	LOGIN_USERINFO_ERROR,        /* gateway logins fetch the profile at once */
 	LOGIN_RETURN_URL_REFUSED,    /* gateway: rd no longer allowed */
 	LOGIN_STORE_ERROR,
 	LOGIN_INTERNAL,              /* memory, randomness */
@@ -32,9 +30,5 @@ enum login_outcome {
 
 /* snake_case name: "ok", "state_mismatch", "id_token_signature", ... */
 const char *login_outcome_name(enum login_outcome o);
-
-/* The cause of a failed sgID call of a login; idt is the ID token's own
- * reason when err is SGID_ERR_ID_TOKEN. */
-enum login_outcome login_outcome_of_sgid(enum sgid_err err, enum idt_err idt);
 
 #endif

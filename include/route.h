@@ -10,6 +10,8 @@ enum route_id {
 	ROUTE_HEALTH,
 	ROUTE_LOGIN,               /* gateway mode: a login that ends on rd */
 	ROUTE_AUTH,                /* gateway mode: nginx's auth_request target */
+	ROUTE_JWKS,                /* the RP's public keys, when the provider
+	                              publishes some (else not found) */
 	ROUTE__MAX
 };
 

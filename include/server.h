@@ -15,16 +15,16 @@
 
 #define SERVER_DEFAULT_THREADS 64
 /* Request threads of a worker that take new requests at once; the others
- * stand by for the ones waiting on sgID (server.c, struct free_threads). */
+ * stand by for the ones waiting on the provider (server.c, struct free_threads). */
 #define SERVER_FREE_THREADS 8
 #define SERVER_MAX_THREADS 1024
 /* Stack of a request thread: the request path needs tens of KB (the
  * decrypted-userinfo table, OpenSSL, libcurl); only touched pages count. */
 #define SERVER_THREAD_STACK (512 * 1024)
 #define SERVER_MALLOC_ARENAS 4
-/* The bulkhead's default: 4/5 of the request threads may be inside sgID
- * calls, the other fifth stays for health, auth-url, cached userinfo and
- * logout (4 workers x 64 threads: 204 logins waiting on sgID at once). */
+/* The bulkhead's default: 4/5 of the request threads may be inside
+ * provider calls, the other fifth stays for health, auth-url, cached userinfo and
+ * logout (4 workers x 64 threads: 204 logins waiting on the provider at once). */
 #define SERVER_DEFAULT_SGID_SHARE(threads) ((int)((threads) * 4 / 5))
 
 struct worker_opts {
@@ -41,7 +41,7 @@ extern volatile sig_atomic_t server_stop_requested;
 /* Installs the handlers above (no SA_RESTART, so accept() wakes up). */
 void server_install_signals(void);
 /* The process's SIGPIPE policy, for the supervisor and every worker:
- * ignored, so a peer that went away (the web server, Redis, sgID, the log
+ * ignored, so a peer that went away (the web server, Redis, the provider, the log
  * reader) is an EPIPE to handle, never the death of the process. */
 void server_ignore_sigpipe(void);
 

@@ -35,8 +35,9 @@
 #define SESSION_ID_LEGACY_LEN 43
 #define SESSION_TAG_LEN 20           /* the tag's characters at the start */
 /* A sealed login attempt as a cookie value: base64url of version, IV,
- * the attempt (~250 bytes, plus a gateway login's return URL of up to
- * RETURNURL_MAX) and the tag; anything longer is not one. The Cookie
+ * the attempt (~250 bytes; a provider secret of 64 bytes adds 94; plus a
+ * gateway login's return URL of up to RETURNURL_MAX) and the tag; anything
+ * longer is not one (every field at its longest: 2020 bytes). The Cookie
  * reader's limit per value (HTTP_MAX_VALUE_LEN), checked in session.c. */
 #define SESSION_ATTEMPT_MAX 2048
 /* Pending login attempts one browser keeps (two tabs, a double click):

@@ -37,13 +37,15 @@ int app_init(struct app *a, const struct config *cfg, const struct app_shared *s
 	};
 	a->store = store_redis_new(&cfg->redis);
 	a->http = httpc_new(&ho);
-	if (!a->store || !a->http || session_mgr_init(&a->sessions, a->store, cfg) != 0 ||
-	    sgid_client_init(&a->sgid, cfg, a->http) != 0) {
+	if (!a->store || !a->http || session_mgr_init(&a->sessions, a->store, cfg) != 0) {
 		app_free(a);
 		return -1;
 	}
-	if (shared && shared->jwks)
-		sgid_client_share_jwks(&a->sgid, shared->jwks);
+	if (provider_init(&a->provider, cfg, a->http, shared ? shared->provider : NULL) != 0) {
+		log_error("provider: %s", a->provider.errstr);
+		app_free(a);
+		return -1;
+	}
 	return 0;
 }
 
@@ -51,7 +53,7 @@ void app_attach_slot(struct app *a, struct sb_slot_ref slot)
 {
 	a->slot = slot;
 	a->metrics = scoreboard_metrics(slot);
-	a->sgid.metrics = a->metrics;
+	a->provider.metrics = a->metrics;
 	if (a->store)
 		a->store->metrics = a->metrics;
 }
@@ -60,7 +62,7 @@ void app_free(struct app *a)
 {
 	if (!a)
 		return;
-	sgid_client_free(&a->sgid);
+	provider_free(&a->provider);
 	session_mgr_wipe(&a->sessions);
 	authz_cache_free(&a->authz);
 	httpc_free(a->http);
@@ -170,21 +172,49 @@ static void audit(struct app *a, const struct request *req, enum audit_event ev,
 		metrics_count_audit_dropped(a->metrics);
 }
 
-/* A new login attempt in s (the caller set icecream, gateway and rd):
- * state, nonce and PKCE, the authorize URL and the sealed cookie. */
-static int start_attempt(struct app *a, struct session *s, struct buf *url, struct buf *attempt)
+/* Why a new login attempt could not start. */
+enum attempt_err { ATTEMPT_OK, ATTEMPT_OVER_CAPACITY, ATTEMPT_UPSTREAM, ATTEMPT_INTERNAL };
+
+/* A new login attempt in s (the caller set icecream, gateway and rd): the
+ * provider's authorize (state, nonce, whatever its callback needs back;
+ * inside the bulkhead when it calls the provider), then the sealed
+ * cookie. Nothing is sealed when the provider fails. */
+static enum attempt_err start_attempt(struct app *a, const char *route, struct session *s,
+	struct buf *url, struct buf *attempt)
 {
-	struct buf challenge = BUF_INIT;
-	int rc = -1;
-	if (sgid_random_token(32, s->state, sizeof(s->state)) == 0 &&
-	    sgid_random_token(32, s->nonce, sizeof(s->nonce)) == 0 &&
-	    sgid_pkce_verifier(s->code_verifier) == 0 &&
-	    sgid_pkce_challenge(s->code_verifier, strlen(s->code_verifier), &challenge) == 0 &&
-	    sgid_authorize_url(&a->sgid, s->state, s->nonce, challenge.data, url) == 0 &&
-	    session_seal_login(&a->sessions, s, attempt) == SESSION_OK)
-		rc = 0;
-	buf_free(&challenge);
-	return rc;
+	struct provider *p = &a->provider;
+	bool calls = p->ops->authorize_calls_provider;
+	if (calls && !scoreboard_enter_sgid(a->slot)) {
+		log_warn("%s: over capacity: too many %s calls in flight", route, p->ops->name);
+		return ATTEMPT_OVER_CAPACITY;
+	}
+	enum provider_err pe = p->ops->authorize(p, s, url);
+	if (calls)
+		scoreboard_leave_sgid(a->slot);
+	if (pe != PROVIDER_OK) {
+		log_error("%s: %s authorize: %s", route, p->ops->name, p->errstr);
+		return pe == PROVIDER_ERR_UPSTREAM ? ATTEMPT_UPSTREAM : ATTEMPT_INTERNAL;
+	}
+	return session_seal_login(&a->sessions, s, attempt) == SESSION_OK ? ATTEMPT_OK
+	                                                                  : ATTEMPT_INTERNAL;
+}
+
+/* The answer when an attempt could not start: no cookie, nothing ended. */
+static void attempt_refused(struct response *res, enum attempt_err e)
+{
+	switch (e) {
+	case ATTEMPT_OVER_CAPACITY:
+		resp_json_error(res, 503, "over_capacity",
+		                "Too many logins are starting at once; try again shortly.");
+		resp_header(res, "Retry-After", "1");
+		break;
+	case ATTEMPT_UPSTREAM:
+		resp_json_error(res, 502, "provider_unavailable",
+		                "The identity provider did not answer; try again shortly.");
+		break;
+	default:
+		resp_json_error(res, 500, "internal_error", "could not build the login URL");
+	}
 }
 
 /* The cookie for a new attempt: it, then the attempts the browser has
@@ -252,8 +282,12 @@ static void handle_auth_url(struct app *a, const struct request *req, struct res
 	/* As the official examples do, a missing choice reads "None". */
 	const char *icecream = vals[0] ? vals[0]->val : "None";
 	memcpy(s.icecream, icecream, strlen(icecream) + 1);
-	if (start_attempt(a, &s, &url, &attempt) != 0 || attempts_cookie(a, req, &attempt, &cookie) != 0 ||
-	    buf_append_str(&body, "{\"url\":") || json_append_string(&body, url.data, url.len) ||
+	enum attempt_err ae = start_attempt(a, "auth-url", &s, &url, &attempt);
+	if (ae != ATTEMPT_OK) {
+		attempt_refused(res, ae);
+		goto done;
+	}
+	if (attempts_cookie(a, req, &attempt, &cookie) != 0 || buf_append_str(&body, "{\"url\":") || json_append_string(&body, url.data, url.len) ||
 	    buf_append_char(&body, '}')) {
 		resp_json_error(res, 500, "internal_error", "could not build the login URL");
 		goto done;
@@ -332,7 +366,7 @@ static bool cross_site_logged_in(struct app *a, const struct request *req, const
 }
 
 /* auth-url for a gateway: the same attempt, marked as a gateway's and
- * carrying rd, answered with a redirect to sgID instead of JSON. */
+ * carrying rd, answered with a redirect to the provider instead of JSON. */
 static void handle_login(struct app *a, const struct request *req, struct response *res)
 {
 	struct kv_list q = {0};
@@ -351,7 +385,12 @@ static void handle_login(struct app *a, const struct request *req, struct respon
 	memcpy(s.icecream, "None", sizeof("None"));
 	s.gateway = true;
 	memcpy(s.rd, rd, strlen(rd) + 1); /* at most RETURNURL_MAX: bound above */
-	if (start_attempt(a, &s, &url, &attempt) != 0 || attempts_cookie(a, req, &attempt, &cookie) != 0) {
+	enum attempt_err ae = start_attempt(a, "login", &s, &url, &attempt);
+	if (ae != ATTEMPT_OK) {
+		attempt_refused(res, ae);
+		goto done;
+	}
+	if (attempts_cookie(a, req, &attempt, &cookie) != 0) {
 		resp_json_error(res, 500, "internal_error", "could not build the login URL");
 		goto done;
 	}
@@ -369,45 +408,14 @@ done:
 
 /* --- GET /api/redirect ------------------------------------------------- */
 
-/* Profile JSON object from decrypted fields. A field named iceCream from
- * sgID would collide with ours and is left out. With SGID_PARSE_DATA a
- * value holding stringified JSON is written as that JSON (never longer
- * than the string it replaces, so the session record limits hold). */
-static int build_profile(const struct config *cfg, const struct sgid_userinfo *u, struct buf *out)
+/* One profile call for s (its access token and sub) into s->profile;
+ * the caller holds a place in the bulkhead. */
+static enum provider_err fetch_into(struct app *a, struct session *s, const char *what)
 {
-	if (buf_append_char(out, '{'))
-		return -1;
-	int first = 1;
-	for (size_t i = 0; i < u->n; i++) {
-		const struct sgid_field *f = &u->fields[i];
-		if (strcmp(f->name, "iceCream") == 0)
-			continue;
-		if ((!first && buf_append_char(out, ',')) ||
-		    json_append_string(out, f->name, strlen(f->name)) || buf_append_char(out, ':') ||
-		    (cfg->parse_data
-		     ? json_append_embedded(out, buf_cstr(&f->value), f->value.len, cfg->http_max_body)
-		     : json_append_string(out, buf_cstr(&f->value), f->value.len)))
-			return -1;
-		first = 0;
-	}
-	return buf_append_char(out, '}');
-}
-
-/* One userinfo call for s (its access token and sub), the decrypted
- * fields kept in s->profile. The caller holds a place in the bulkhead.
- * SGID_ERR_INTERNAL: out of memory. Its own function so the large
- * decrypted-fields table is only on this path. */
-static enum sgid_err fetch_into(struct app *a, struct session *s, const char *what)
-{
-	struct sgid_userinfo info;
-	info.n = 0;
-	enum sgid_err ge = sgid_fetch_userinfo(&a->sgid, s->access_token.data, s->sub, &info);
-	if (ge != SGID_OK)
-		log_error("%s: %s: %s", what, sgid_strerror(ge), a->sgid.errstr);
-	else if (build_profile(a->cfg, &info, &s->profile) != 0)
-		ge = SGID_ERR_INTERNAL;
-	sgid_userinfo_clear(&info);
-	return ge;
+	enum provider_err pe = a->provider.ops->profile(&a->provider, s);
+	if (pe != PROVIDER_OK)
+		log_error("%s: %s", what, a->provider.errstr);
+	return pe;
 }
 
 static const struct field_spec redirect_fields[] = {
@@ -490,7 +498,6 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 {
 	struct kv_list q = {0};
 	struct session login, user;
-	struct sgid_tokens tokens = {0};
 	const struct kv *vals[ARRAY_LEN(redirect_fields)];
 	const char *bad = NULL;
 	struct buf loc = BUF_INIT, rest = BUF_INIT;
@@ -498,6 +505,7 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	char id[SESSION_ID_LEN + 1] = "";
 	char why[320];
 	bool in_sgid = false;
+	struct provider *p = &a->provider;
 
 	session_init(&login, SESSION_LOGIN);
 	session_init(&user, SESSION_USER);
@@ -533,13 +541,13 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 	 * it, so loading the page again retries. */
 	if (!vals[F_ERROR]) {
 		if (!scoreboard_enter_sgid(a->slot)) {
-			redirect_fail(a, req, res, LOGIN_OVER_CAPACITY,
-			              "over capacity: too many sgID calls in flight", NULL, &login);
+			snprintf(why, sizeof(why), "over capacity: too many %s calls in flight", p->ops->name);
+			redirect_fail(a, req, res, LOGIN_OVER_CAPACITY, why, NULL, &login);
 			goto done;
 		}
 		in_sgid = true;
 	}
-	/* Single use, decided by the store before anything reaches sgID. */
+	/* Single use, decided by the store before anything reaches the provider. */
 	enum session_err se = session_consume_login(&a->sessions, &login);
 	if (se != SESSION_OK) {
 		snprintf(why, sizeof(why), "login attempt: %s%s%s", session_strerror(se),
@@ -552,40 +560,42 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 		goto done;
 	}
 	if (vals[F_ERROR]) {
-		snprintf(why, sizeof(why), "sgID returned error=%s", vals[F_ERROR]->val);
+		snprintf(why, sizeof(why), "%s returned error=%s", p->ops->name, vals[F_ERROR]->val);
 		redirect_fail(a, req, res, LOGIN_SGID_DENIED, why, &rest, &login);
 		goto done;
 	}
-	enum sgid_err ge = sgid_exchange_code(&a->sgid, vals[F_CODE]->val, vals[F_CODE]->val_len,
-	                                      login.code_verifier, login.nonce, &tokens);
-	if (!login.gateway) { /* a gateway's stays for its userinfo call */
+	/* The provider's verdict: user's sub and access token, maybe the profile. */
+	enum login_outcome lo = p->ops->callback(p, vals[F_CODE]->val, vals[F_CODE]->val_len,
+	                                         &login, &user);
+	if (lo == LOGIN_OK && !user.sub[0]) { /* no session for nobody */
+		snprintf(p->errstr, sizeof(p->errstr), "%s: no sub for the user", p->ops->name);
+		lo = LOGIN_INTERNAL;
+	}
+	/* a gateway's stays for its profile call */
+	if (!login.gateway || lo != LOGIN_OK || user.profile.len > 0) {
 		scoreboard_leave_sgid(a->slot);
 		in_sgid = false;
 	}
-	if (ge != SGID_OK) {
-		snprintf(why, sizeof(why), "%s: %s", sgid_strerror(ge), a->sgid.errstr);
-		redirect_fail(a, req, res, login_outcome_of_sgid(ge, a->sgid.idt_err), why, &rest, &login);
+	if (lo != LOGIN_OK) {
+		redirect_fail(a, req, res, lo, p->errstr, &rest, &login);
 		goto done;
 	}
-	/* A new id for the logged-in session: no fixation of the login cookie. */
-	memcpy(user.sub, tokens.sub, sizeof(tokens.sub));
 	memcpy(user.icecream, login.icecream, sizeof(user.icecream));
-	if (buf_append(&user.access_token, tokens.access_token.data, tokens.access_token.len) != 0) {
-		redirect_fail(a, req, res, LOGIN_INTERNAL, "out of memory", &rest, &login);
-		goto done;
-	}
-	/* A gateway has no SPA to ask for the profile later: it is fetched now,
-	 * and without it there is no session. rd is checked again: the allowed
-	 * origins may have changed since the login started. */
+	/* A gateway has no SPA to ask for the profile later: it is fetched now
+	 * (unless the callback brought it), and without it there is no
+	 * session. rd is checked again: the allowed origins may have changed
+	 * since the login started. */
 	if (login.gateway) {
-		ge = fetch_into(a, &user, "redirect: userinfo");
-		scoreboard_leave_sgid(a->slot);
-		in_sgid = false;
-		if (ge != SGID_OK) {
-			redirect_fail(a, req, res,
-			              ge == SGID_ERR_INTERNAL ? LOGIN_INTERNAL : LOGIN_USERINFO_ERROR,
-			              "userinfo failed", &rest, &login);
-			goto done;
+		if (user.profile.len == 0) {
+			enum provider_err pe = fetch_into(a, &user, "redirect: userinfo");
+			scoreboard_leave_sgid(a->slot);
+			in_sgid = false;
+			if (pe != PROVIDER_OK) {
+				redirect_fail(a, req, res,
+				              pe == PROVIDER_ERR_INTERNAL ? LOGIN_INTERNAL : LOGIN_USERINFO_ERROR,
+				              "userinfo failed", &rest, &login);
+				goto done;
+			}
 		}
 		if (!returnurl_valid(login.rd, strlen(login.rd), a->cfg, NULL) ||
 		    returnurl_resolve(login.rd, a->cfg, &loc) != 0) {
@@ -594,6 +604,7 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 			goto done;
 		}
 	}
+	/* A new id for the logged-in session: no fixation of the login cookie. */
 	se = session_create(&a->sessions, &user, id);
 	if (se != SESSION_OK) {
 		snprintf(why, sizeof(why), "storing the session: %s", session_strerror(se));
@@ -616,7 +627,6 @@ done:
 	buf_free(&loc);
 	buf_free(&rest);
 	secure_zero(id, sizeof(id));
-	sgid_tokens_clear(&tokens);
 	session_clear(&login);
 	session_clear(&user);
 	kv_list_free(&q);
@@ -644,21 +654,22 @@ static int build_userinfo_body(const struct session *s, struct buf *out)
 	return 0;
 }
 
-/* First call of a session: fetch from sgID once and keep the profile in the
- * session (the access token may expire long before the session does). */
+/* First call of a session: fetch from the provider once and keep the
+ * profile in the session (the access token may expire long before the
+ * session does). */
 static int fetch_profile(struct app *a, const struct cookie_value *cookie, struct session *s,
 	struct response *res)
 {
 	if (!scoreboard_enter_sgid(a->slot)) {
-		log_warn("userinfo: over capacity: too many sgID calls in flight");
+		log_warn("userinfo: over capacity: too many %s calls in flight", a->provider.ops->name);
 		resp_text(res, 503, "Service Unavailable");
 		resp_header(res, "Retry-After", "1");
 		return -1;
 	}
-	enum sgid_err ge = fetch_into(a, s, "userinfo");
+	enum provider_err pe = fetch_into(a, s, "userinfo");
 	scoreboard_leave_sgid(a->slot);
-	if (ge != SGID_OK) {
-		if (ge == SGID_ERR_INTERNAL)
+	if (pe != PROVIDER_OK) {
+		if (pe == PROVIDER_ERR_INTERNAL)
 			resp_text(res, 500, "Internal Server Error");
 		else
 			resp_text(res, 502, "Bad Gateway");
@@ -666,8 +677,8 @@ static int fetch_profile(struct app *a, const struct cookie_value *cookie, struc
 	}
 	enum session_err se = session_update_user(&a->sessions, cookie->val, cookie->len, s);
 	if (se == SESSION_NOT_FOUND) {
-		/* logged out while sgID answered: the logout stands */
-		log_info("userinfo: the session ended during the sgID call");
+		/* logged out while the provider answered: the logout stands */
+		log_info("userinfo: the session ended during the %s call", a->provider.ops->name);
 		unauthorized(res);
 		return -1;
 	}
@@ -814,7 +825,7 @@ rule_error:
 }
 
 /* The check of nginx's auth_request and of lighttpd's authorizer: one
- * GETEX (which extends the idle timeout), never a call to sgID, empty
+ * GETEX (which extends the idle timeout), never a call to the provider, empty
  * bodies. A session without a profile yet (an SPA login that never asked
  * for it) gives the sub alone. method and uri: the protected request's.
  * Refused first, with no store call: a request carrying a client's own
@@ -994,6 +1005,27 @@ static void handle_health(struct app *a, const struct request *req, struct respo
 	buf_free(&b);
 }
 
+/* --- GET /api/jwks ----------------------------------------------------- */
+
+/* How long a cache may keep the public JWKS: a rotated key is published
+ * this long before it signs (the issue's bound: at most an hour). */
+#define JWKS_CACHE_CONTROL "public, max-age=3600"
+
+/* The RP's public keys, for the provider to fetch (one that publishes
+ * none never gets here: api_handle answers 404). */
+static void handle_jwks(struct app *a, const struct request *req, struct response *res)
+{
+	(void)req;
+	struct buf b = BUF_INIT;
+	if (a->provider.ops->public_jwks(&a->provider, &b) != 0 || !b.data) {
+		log_error("jwks: %s", a->provider.errstr);
+		resp_json_error(res, 500, "internal_error", "the public keys are unavailable");
+	} else {
+		resp_json(res, 200, b.data, b.len);
+	}
+	buf_free(&b);
+}
+
 /* --- dispatch ---------------------------------------------------------- */
 
 typedef void (*handler_fn)(struct app *, const struct request *, struct response *);
@@ -1005,13 +1037,15 @@ static const handler_fn handlers[] = {
 	[ROUTE_HEALTH] = handle_health,
 	[ROUTE_LOGIN] = handle_login,
 	[ROUTE_AUTH] = handle_auth,
+	[ROUTE_JWKS] = handle_jwks,
 };
 _Static_assert(ARRAY_LEN(handlers) == ROUTE__MAX, "one handler per route");
 
+/* cacheable: the public JWKS; every other answer is no-store. */
 static void add_common_headers(struct app *a, const struct request *req, struct response *res,
-	bool cors)
+	bool cors, bool cacheable)
 {
-	resp_header(res, "Cache-Control", "no-store");
+	resp_header(res, "Cache-Control", cacheable ? JWKS_CACHE_CONTROL : "no-store");
 	resp_header(res, "X-Content-Type-Options", "nosniff");
 	resp_header(res, "Vary", "Origin");
 	if (cors && origin_allowed(a, req)) {
@@ -1040,6 +1074,9 @@ void api_handle(struct app *a, const struct request *req, struct response *res,
 	 * method are that request's, not one of our routes. */
 	bool authorizer = req->role == REQUEST_AUTHORIZER;
 	enum route_match match = authorizer ? ROUTE_MATCH : route_lookup(req->path, m, &id);
+	/* a provider without public keys has no /api/jwks: as any unknown path */
+	if (!authorizer && match != ROUTE_NOT_FOUND && id == ROUTE_JWKS && !a->provider.ops->public_jwks)
+		match = ROUTE_NOT_FOUND;
 	/* nginx's auth_request subrequest carries the protected request's
 	 * method ($request_method is the main request's): an OPTIONS there is
 	 * no CORS preflight, and a 204 would read as "allowed". */
@@ -1077,5 +1114,7 @@ void api_handle(struct app *a, const struct request *req, struct response *res,
 		break;
 	}
 	/* the authorizer's answer is the protected app's business: no CORS */
-	add_common_headers(a, req, res, !authorizer);
+	add_common_headers(a, req, res, !authorizer,
+	                   match == ROUTE_MATCH && !authorizer && !is_preflight && id == ROUTE_JWKS &&
+	                   res->status == 200);
 }

@@ -4,7 +4,7 @@
 #include <time.h>
 
 static const char *const route_names[METRICS_ROUTES] = {
-	"auth-url", "redirect", "userinfo", "logout", "health", "login", "auth", /* enum route_id */
+	"auth-url", "redirect", "userinfo", "logout", "health", "login", "auth", "jwks", /* enum route_id */
 	"authorizer", "none",
 };
 /* the name server.c logs when no route matched */

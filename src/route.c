@@ -14,6 +14,7 @@ static const struct route routes[] = {
 	[ROUTE_HEALTH] = {"/api/health", "health", METHOD_GET},
 	[ROUTE_LOGIN] = {"/api/login", "login", METHOD_GET},
 	[ROUTE_AUTH] = {"/api/auth", "auth", METHOD_GET},
+	[ROUTE_JWKS] = {"/api/jwks", "jwks", METHOD_GET},
 };
 _Static_assert(ARRAY_LEN(routes) == ROUTE__MAX, "routes[] out of step with enum route_id");
 
@@ -26,6 +27,7 @@ static const char *const allow_headers[] = {
 	[ROUTE_HEALTH] = "GET, HEAD, OPTIONS",
 	[ROUTE_LOGIN] = "GET, HEAD, OPTIONS",
 	[ROUTE_AUTH] = "GET, HEAD, OPTIONS",
+	[ROUTE_JWKS] = "GET, HEAD, OPTIONS",
 };
 _Static_assert(ARRAY_LEN(allow_headers) == ROUTE__MAX, "allow_headers[] out of step with enum route_id");
 

@@ -309,12 +309,12 @@ static int wait_and_accept(const struct acceptor *acc, FCGX_Request *r)
  * per core cost more each (cache, scheduler: 2 x 160 threads spent 28%
  * more CPU per auth-url than 2 x 8), so at most `free_max` threads of a
  * process accept; the others stand by, each on a condition variable of its
- * own, in a stack. A thread that starts waiting on sgID (the bulkhead
+ * own, in a stack. A thread that starts waiting on the provider (the bulkhead
  * admitted it) calls the one that stood by last (its stack, heap and
  * connections are the warmest; a shared condition variable woke the
  * coldest, and every thread's memory in turn) to take its place, and one
  * too many after such a wait stands by again once its request is done:
- * a slow sgID holds threads, never the quick requests. */
+ * a slow provider holds threads, never the quick requests. */
 struct request_thread;
 struct free_threads {
 	pthread_mutex_t lock;              /* guards the plain fields */
@@ -368,7 +368,7 @@ static void request_stop(struct worker_shared *w)
 	pthread_mutex_unlock(&w->free.lock);
 }
 
-/* The bulkhead admitted a call to sgID: the thread that stood by last
+/* The bulkhead admitted a provider call: the thread that stood by last
  * takes this one's place among the free threads. */
 static void sgid_wait_begins(void *ctx)
 {
@@ -541,7 +541,7 @@ int server_run(const struct config *cfg, const struct worker_opts *opts,
 		struct request_thread *rt = &t[ready];
 		rt->w = &w;
 		if (app_init(&rt->app, cfg, shared) != 0) {
-			log_error("request thread %u: initialisation failed (out of memory)", ready);
+			log_error("request thread %u: initialisation failed (out of memory, or as said above)", ready);
 			break;
 		}
 		rt->app_ready = true;
@@ -586,11 +586,11 @@ done:
 int worker_main(const struct config *cfg, const struct worker_opts *opts)
 {
 	struct worker_opts o = *opts;
-	struct sgid_jwks_cache jwks;
+	struct provider_shared *ps = NULL;
 	struct scoreboard *own_sb = NULL;
 	int rc = 1;
 
-	/* before any connection (Redis, sgID, the web server) exists */
+	/* before any connection (Redis, the provider, the web server) exists */
 	server_ignore_sigpipe();
 	log_set_level(cfg->log_level);
 	if (httpc_global_init() != 0) {
@@ -615,7 +615,8 @@ int worker_main(const struct config *cfg, const struct worker_opts *opts)
 		o.slot_base = 0;
 	}
 	struct httpc_share *share = httpc_share_new();
-	if (!share || sgid_jwks_cache_init(&jwks) != 0) {
+	ps = share ? provider_shared_new(cfg) : NULL;
+	if (!ps) {
 		log_error("worker initialisation failed (out of memory)");
 		httpc_share_free(share);
 		scoreboard_free(own_sb);
@@ -624,17 +625,17 @@ int worker_main(const struct config *cfg, const struct worker_opts *opts)
 	char why[600];
 	if (audit_open(cfg->audit_log, &cfg->trusted_proxies, why, sizeof(why)) != 0) {
 		log_error("AUDIT_LOG: %s", why);
-		sgid_jwks_cache_free(&jwks);
+		provider_shared_free(ps);
 		httpc_share_free(share);
 		scoreboard_free(own_sb);
 		return 1;
 	}
 	server_install_signals();
-	struct app_shared shared = { .http = share, .jwks = &jwks };
+	struct app_shared shared = { .http = share, .provider = ps };
 	rc = server_run(cfg, &o, &shared) == 0 ? 0 : 1;
 	log_info("worker stopping");
 	audit_close();
-	sgid_jwks_cache_free(&jwks);
+	provider_shared_free(ps);
 	httpc_share_free(share);
 	scoreboard_free(own_sb);
 	return rc;

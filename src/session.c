@@ -297,6 +297,37 @@ static int format_version(enum session_kind kind)
 	return kind == SESSION_LOGIN ? ATTEMPT_VERSION : RECORD_VERSION;
 }
 
+/* The provider's secret of an attempt, as "ps": base64url; none: absent
+ * (the attempts of older versions have none, and open as before). */
+static int append_provider_secret(struct buf *out, const struct session *s)
+{
+	if (s->provider_secret_len == 0)
+		return 0;
+	if (s->provider_secret_len > sizeof(s->provider_secret) ||
+	    buf_append_str(out, ",\"ps\":\""))
+		return -1;
+	if (b64url_encode(s->provider_secret, s->provider_secret_len, out) != 0)
+		return -1;
+	return buf_append_char(out, '"');
+}
+
+static int copy_provider_secret(const json_value *rec, struct session *s)
+{
+	size_t len = 0;
+	const char *v = json_get_str(rec, "ps", &len);
+	struct buf raw = BUF_INIT;
+	int rc = -1;
+	if (!v)
+		return json_has(rec, "ps") ? -1 : 0;
+	if (b64url_decode(v, len, &raw) == 0 && raw.len > 0 && raw.len <= sizeof(s->provider_secret)) {
+		memcpy(s->provider_secret, raw.data, raw.len);
+		s->provider_secret_len = raw.len;
+		rc = 0;
+	}
+	buf_free(&raw); /* wipes */
+	return rc;
+}
+
 static int serialize(const struct session *s, struct buf *out)
 {
 	if (buf_append_str(out, "{\"v\":") || buf_append_int(out, format_version(s->kind)) ||
@@ -310,6 +341,7 @@ static int serialize(const struct session *s, struct buf *out)
 		if (append_field(out, "st", s->state, strlen(s->state)) ||
 		    append_field(out, "n", s->nonce, strlen(s->nonce)) ||
 		    append_field(out, "cv", s->code_verifier, strlen(s->code_verifier)) ||
+		    append_provider_secret(out, s) ||
 		    (s->gateway && buf_append_str(out, ",\"gw\":1")))
 			return -1;
 	} else {
@@ -357,7 +389,8 @@ static int deserialize(const char *text, size_t len, enum session_kind want, str
 	if (want == SESSION_LOGIN) {
 		if (copy_str(rec, "st", s->state, sizeof(s->state), 1) ||
 		    copy_str(rec, "n", s->nonce, sizeof(s->nonce), 1) ||
-		    copy_str(rec, "cv", s->code_verifier, sizeof(s->code_verifier), 1))
+		    copy_str(rec, "cv", s->code_verifier, sizeof(s->code_verifier), 1) ||
+		    copy_provider_secret(rec, s))
 			goto fail;
 		int64_t gw = 0;
 		if (json_has(rec, "gw") && (json_get_int64(rec, "gw", &gw) != 0 || gw != 1))

@@ -227,6 +227,14 @@ static int seal_raw(int version, const char *aad, const char *plain, struct buf 
 	return rc;
 }
 
+/* s sealed afresh into c and opened into out: what the opening says. */
+static enum session_err reseal(struct session *s, struct buf *c, struct session *out)
+{
+	buf_reset(c);
+	CHECK_INT(session_seal_login(&mgr, s, c), SESSION_OK);
+	return session_open_login(&mgr, c->data, c->len, out);
+}
+
 static void test_gateway_attempt(void)
 {
 	setup();
@@ -244,9 +252,7 @@ static void test_gateway_attempt(void)
 	session_clear(&out);
 	/* an SPA attempt has neither */
 	sample_attempt(&s);
-	buf_reset(&c);
-	CHECK_INT(session_seal_login(&mgr, &s, &c), SESSION_OK);
-	CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_OK);
+	CHECK_INT(reseal(&s, &c, &out), SESSION_OK);
 	CHECK(!out.gateway);
 	CHECK_STR(out.rd, "");
 	session_clear(&out);
@@ -323,6 +329,100 @@ static void test_gateway_attempt(void)
 		CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), SESSION_NOT_FOUND);
 		session_clear(&out);
 	}
+	session_clear(&s);
+	buf_free(&c);
+}
+
+/* The provider's secret (Singpass: the DPoP key) travels sealed in the
+ * attempt as an optional field: it comes back byte for byte, an attempt
+ * without one (the format before the seam, and sgID's) opens with none,
+ * a malformed one does not open, and the largest attempt with a 64-byte
+ * secret still fits the cookie. */
+static void test_attempt_provider_secret(void)
+{
+	setup();
+	struct session s, out;
+	struct buf c = BUF_INIT;
+	sample_attempt(&s);
+	for (size_t i = 0; i < sizeof(s.provider_secret); i++)
+		s.provider_secret[i] = (uint8_t)(i * 37); /* a zero byte first */
+	s.provider_secret_len = sizeof(s.provider_secret);
+	CHECK_INT(reseal(&s, &c, &out), SESSION_OK);
+	CHECK_INT(out.provider_secret_len, sizeof(s.provider_secret));
+	CHECK(memcmp(out.provider_secret, s.provider_secret, sizeof(s.provider_secret)) == 0);
+	CHECK_STR(out.state, "state-value-123");
+	session_clear(&out);
+	/* none: none comes back */
+	sample_attempt(&s);
+	CHECK_INT(reseal(&s, &c, &out), SESSION_OK);
+	CHECK_INT(out.provider_secret_len, 0);
+	session_clear(&out);
+	/* more than the field holds is refused at sealing */
+	s.provider_secret_len = sizeof(s.provider_secret) + 1;
+	buf_reset(&c);
+	CHECK_INT(session_seal_login(&mgr, &s, &c), SESSION_ERR_INTERNAL);
+
+	/* hand-sealed: the format of the release before (no "ps") opens, as
+	 * do "ps" of 1 and 64 bytes; an empty, non-base64url, non-string or
+	 * 65-byte one does not */
+	char json[512], ps65[100];
+	memset(ps65, 'A', 87); /* 87 base64url characters: 65 bytes */
+	ps65[87] = '\0';
+	long long now = (long long)now_unix();
+	char ps64[100];
+	memset(ps64, '_', 85);    /* 86 characters: 64 bytes of 0xff (the */
+	ps64[85] = 'w';           /* last one's spare bits zero) */
+	ps64[86] = '\0';
+	struct { const char *tail; enum session_err want; size_t len; } forms[] = {
+		{ "", SESSION_OK, 0 },
+		{ ",\"ps\":\"AQ\"", SESSION_OK, 1 },
+		{ NULL, SESSION_OK, 64 },
+		{ ",\"ps\":\"\"", SESSION_NOT_FOUND, 0 },
+		{ ",\"ps\":\"AQ=\"", SESSION_NOT_FOUND, 0 },
+		{ ",\"ps\":\"A+/B\"", SESSION_NOT_FOUND, 0 },
+		{ ",\"ps\":1", SESSION_NOT_FOUND, 0 },
+		{ ",\"ps\":null", SESSION_NOT_FOUND, 0 },
+		{ NULL, SESSION_NOT_FOUND, 0 },
+	};
+	char tail64[120], tail65[120];
+	snprintf(tail64, sizeof(tail64), ",\"ps\":\"%s\"", ps64);
+	snprintf(tail65, sizeof(tail65), ",\"ps\":\"%s\"", ps65);
+	forms[2].tail = tail64;
+	forms[8].tail = tail65;
+	for (size_t i = 0; i < ARRAY_LEN(forms); i++) {
+		snprintf(json, sizeof(json), "{\"v\":2,\"k\":0,\"c\":%lld,\"e\":%lld,\"ic\":\"V\","
+		         "\"st\":\"s\",\"n\":\"n\",\"cv\":\"v\"%s}", now, now + 300, forms[i].tail);
+		buf_free(&c);
+		CHECK_INT(seal_raw(2, "sgid-fcgi login attempt v2", json, &c), 0);
+		CHECK_INT(session_open_login(&mgr, c.data, c.len, &out), forms[i].want);
+		CHECK_INT(out.provider_secret_len, forms[i].len);
+		if (forms[i].len == 1)
+			CHECK_INT(out.provider_secret[0], 1);
+		if (forms[i].len == 64)
+			CHECK(out.provider_secret[0] == 0xff && out.provider_secret[63] == 0xff);
+		session_clear(&out);
+	}
+
+	/* the largest attempt: every field at its longest, the longest rd, a
+	 * 64-byte secret */
+	session_init(&s, SESSION_LOGIN);
+	memset(s.state, 'S', sizeof(s.state) - 1);
+	memset(s.nonce, 'N', sizeof(s.nonce) - 1);
+	memset(s.code_verifier, 'V', 128);
+	memset(s.icecream, 'I', 32);
+	memset(s.provider_secret, 0xa5, sizeof(s.provider_secret));
+	s.provider_secret_len = sizeof(s.provider_secret);
+	s.gateway = true;
+	s.rd[0] = '/';
+	memset(s.rd + 1, '&', RETURNURL_MAX - 1);
+	CHECK_INT(reseal(&s, &c, &out), SESSION_OK);
+	CHECK(c.len <= SESSION_ATTEMPT_MAX && c.len <= HTTP_MAX_VALUE_LEN);
+	fprintf(stderr, "session: the largest attempt with a provider secret seals to %zu of %d bytes\n",
+	        c.len, SESSION_ATTEMPT_MAX);
+	CHECK_INT(out.provider_secret_len, sizeof(s.provider_secret));
+	CHECK(memcmp(out.provider_secret, s.provider_secret, sizeof(s.provider_secret)) == 0);
+	CHECK_INT(strlen(out.rd), RETURNURL_MAX);
+	session_clear(&out);
 	session_clear(&s);
 	buf_free(&c);
 }
@@ -1138,6 +1238,7 @@ int main(void)
 	RUN(test_login_attempt_in_cookie);
 	RUN(test_login_attempt_refused);
 	RUN(test_gateway_attempt);
+	RUN(test_attempt_provider_secret);
 	RUN(test_profile_write_after_logout);
 	RUN(test_large_profile_cached);
 	RUN(test_user_session_profile);
