@@ -79,7 +79,7 @@ static void sign_token(const char *header, const char *payload, struct buf *out)
 
 static struct idtoken_expect expect_default(void)
 {
-	struct idtoken_expect x = { ISSUER, CLIENT, NONCE, NOW, 0 };
+	struct idtoken_expect x = { ISSUER, CLIENT, NONCE, NOW, 0, false };
 	return x;
 }
 

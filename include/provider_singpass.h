@@ -1,0 +1,14 @@
+/* provider_singpass: Singpass FAPI 2.0 behind the provider seam. */
+#ifndef SGID_PROVIDER_SINGPASS_H
+#define SGID_PROVIDER_SINGPASS_H
+
+#include "provider.h"
+#include "singpass.h"
+
+/* Fills p->ops and p->impl (p's cfg, http and metrics already set) over the
+ * process's shared state, or, when shared is NULL, own (taken over: freed
+ * with p). 0, or -1 with p->errstr (p->ops->free still cleans up). */
+int provider_singpass_init_with(struct provider *p, struct singpass_shared *shared,
+	struct singpass_shared *own);
+
+#endif
