@@ -4,7 +4,7 @@
  * private_key_jwt client assertion and a DPoP proof; the token request
  * with one retry on use_dpop_nonce; the ID token, a JWE to the RP's
  * encryption key holding an ES256 JWS checked against Singpass's JWKS
- * (singpass_idtoken.c); Myinfo userinfo with the DPoP-bound access token.
+ * (singpass_parse.c); Myinfo userinfo with the DPoP-bound access token.
  * One struct singpass_client per request thread; the process's threads
  * share one struct singpass_shared (discovery, JWKS, the RP's keys), each
  * part behind its own lock. */
@@ -62,7 +62,7 @@ struct singpass_discovery {
 	char jwks_uri[SINGPASS_URL_MAX];
 };
 
-/* Parses a discovery document (a parser: bounded, fuzzed): issuer must be
+/* Parses a discovery document (singpass_parse.c: bounded, fuzzed): issuer must be
  * byte-equal to issuer; pushed_authorization_request_endpoint,
  * authorization_endpoint, token_endpoint and jwks_uri are required,
  * userinfo_endpoint when need_userinfo; each an absolute http(s) URL of at
@@ -137,7 +137,7 @@ enum singpass_err singpass_exchange_code(struct singpass_client *c, const char *
 enum singpass_err singpass_userinfo(struct singpass_client *c, const struct dpop_key *k,
 	struct singpass_tokens *t);
 
-/* ---- the ID token and userinfo layers (singpass_idtoken.c) ---- */
+/* ---- the ID token and userinfo layers (singpass_parse.c) ---- */
 
 /* Opens a Singpass JWT: a compact JWE (at most max bytes; ECDH-ES+AxxxKW,
  * A256CBC-HS512 or A256GCM; the RP's current then previous encryption

@@ -1,14 +1,97 @@
-/* singpass_idtoken: the layers of what Singpass signs and encrypts to the
- * RP (SINGPASS-PROTOCOL §8, §9): the JWE opened with the RP's encryption
- * keys, the nested JWS handed back for verification, the ID token's
- * claims, and the profile object built from sub_attributes and Myinfo
- * claims. No network and no shared state: singpass.c does those. */
+/* singpass_parse: what the Singpass relying party reads, with no network
+ * and no shared state (singpass.c does those), each bounded and fuzzed:
+ * the discovery document (SINGPASS-PROTOCOL §1), the JWE Singpass
+ * encrypts to the RP opened down to its nested JWS (§8.1, §9), the ID
+ * token's claims (§8.3, §8.4), and the profile object built from
+ * sub_attributes and Myinfo claims. */
 #include "singpass.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
+
+/* ---- discovery ---- */
+
+/* An endpoint: absolute, the issuer's scheme or https, no query,
+ * fragment, blanks or controls. */
+static bool endpoint_ok(const char *s, size_t len, bool allow_http)
+{
+	size_t host;
+
+	if (len == 0 || len >= SINGPASS_URL_MAX || !is_printable_ascii(s, len) ||
+	    memchr(s, ' ', len) || memchr(s, '?', len) || memchr(s, '#', len))
+		return false;
+	if (len > 8 && memcmp(s, "https://", 8) == 0)
+		host = 8;
+	else if (allow_http && len > 7 && memcmp(s, "http://", 7) == 0)
+		host = 7;
+	else
+		return false;
+	return s[host] != '/';
+}
+
+static int copy_endpoint(const json_value *doc, const char *name, bool required, bool allow_http,
+	char out[SINGPASS_URL_MAX], const char **why)
+{
+	size_t len = 0;
+	const char *s = json_get_str(doc, name, &len);
+
+	out[0] = '\0';
+	if (!json_has(doc, name) && !required)
+		return 0;
+	if (!s || !endpoint_ok(s, len, allow_http)) {
+		*why = s ? "an endpoint is not an absolute https URL without query"
+		         : "a required endpoint is missing";
+		return -1;
+	}
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return 0;
+}
+
+int singpass_discovery_parse(const char *json, size_t len, const char *issuer,
+	bool need_userinfo, struct singpass_discovery *out, const char **why)
+{
+	json_value *doc = NULL;
+	size_t ilen = 0;
+	const char *iss;
+	bool http;
+	int rc = -1;
+
+	*why = "not a JSON object";
+	memset(out, 0, sizeof(*out));
+	if (!json || !issuer || len > SINGPASS_DISCOVERY_MAX ||
+	    strlen(issuer) >= sizeof(out->issuer))
+		goto fail;
+	doc = json_parse(json, len, SINGPASS_DISCOVERY_MAX);
+	if (json_kind_of(doc) != JSON_OBJECT)
+		goto fail;
+	*why = "issuer differs from SINGPASS_ISSUER";
+	iss = json_get_str(doc, "issuer", &ilen);
+	if (!iss || !str_eq_n(iss, ilen, issuer))
+		goto fail;
+	memcpy(out->issuer, issuer, ilen + 1);
+	http = has_prefix(issuer, "http://");
+	if (copy_endpoint(doc, "pushed_authorization_request_endpoint", true, http,
+			out->par_endpoint, why) != 0 ||
+	    copy_endpoint(doc, "authorization_endpoint", true, http, out->authorization_endpoint,
+			why) != 0 ||
+	    copy_endpoint(doc, "token_endpoint", true, http, out->token_endpoint, why) != 0 ||
+	    copy_endpoint(doc, "jwks_uri", true, http, out->jwks_uri, why) != 0 ||
+	    copy_endpoint(doc, "userinfo_endpoint", need_userinfo, http, out->userinfo_endpoint,
+			why) != 0)
+		goto fail;
+	*why = NULL;
+	rc = 0;
+fail:
+	if (rc != 0)
+		memset(out, 0, sizeof(*out));
+	json_free(doc);
+	return rc;
+}
+
+/* ---- the JWE layer ---- */
 
 enum jose_err singpass_jwt_decrypt(const char *jwe, size_t len, size_t max,
 	const struct rp_keys *keys, struct buf *jws)
