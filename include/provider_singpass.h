@@ -11,4 +11,7 @@
 int provider_singpass_init_with(struct provider *p, struct singpass_shared *shared,
 	struct singpass_shared *own);
 
+/* p's Singpass client (its errstr, idt_err and counters), for tests. */
+const struct singpass_client *provider_singpass_client(const struct provider *p);
+
 #endif

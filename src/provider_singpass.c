@@ -39,6 +39,12 @@ static struct singpass_client *client_of(struct provider *p)
 	return &im->client;
 }
 
+const struct singpass_client *provider_singpass_client(const struct provider *p)
+{
+	const struct sp_impl *im = p ? p->impl : NULL;
+	return im ? &im->client : NULL;
+}
+
 static enum provider_err sp_authorize(struct provider *p, struct session *login, struct buf *url)
 {
 	struct singpass_client *c = client_of(p);

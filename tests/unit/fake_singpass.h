@@ -31,7 +31,8 @@
 #define FP_RP_ENC_KID "rp-enc-1"
 #define FP_RP_ENC_PREV_KID "rp-enc-0"
 #define FP_ACCESS_TOKEN "at-Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"
-#define FP_REQUEST_URI "urn:ietf:params:oauth:request_uri:fake-1"
+#define FP_REQUEST_URI "urn:ietf:params:oauth:request_uri:fake-" /* + the login's slot */
+#define FP_SLOTS 8               /* logins in flight at once (each PAR takes the next) */
 
 enum fp_token_mode {
 	FP_TOKEN_OK,
@@ -71,9 +72,14 @@ struct fp_state {
 	int userinfo_nonce;      /* 1: demand one at userinfo once */
 	int myinfo;              /* PAR must not carry authentication_context_type */
 	int64_t clock_offset;    /* seconds added to the wall clock, both sides */
+	int64_t frozen;          /* non-zero: the clock of both sides stands here */
 	char issuer[256];
 	char redirect_uri[256];
-	/* seen, written by the fake */
+	/* seen, written by the fake: each PAR's login in the next slot (its
+	 * request_uri and code end in the slot's digit), the last one also
+	 * in state, nonce... for the tests to read */
+	struct fp_login { char state[128], nonce[128], challenge[128], jkt[64]; } logins[FP_SLOTS];
+	int next_slot;
 	char state[128], nonce[128], challenge[128], jkt[64];
 	char acr_values[256], auth_ctx[128], scope[256];
 	char problem[256];       /* the first check that failed, "" none */
@@ -87,7 +93,8 @@ static crypto_ec_key *fp_op_key, *fp_other_key, *fp_rp_sig, *fp_rp_enc, *fp_rp_e
 
 static inline int64_t fp_now(void)
 {
-	return now_unix() + __atomic_load_n(&fp->clock_offset, __ATOMIC_SEQ_CST);
+	int64_t frozen = __atomic_load_n(&fp->frozen, __ATOMIC_SEQ_CST);
+	return frozen ? frozen : now_unix() + __atomic_load_n(&fp->clock_offset, __ATOMIC_SEQ_CST);
 }
 
 static inline void fp_problem(const char *what)
@@ -179,17 +186,18 @@ static inline void fp_check_assertion(const struct kv_list *f)
 	jwks_clear(&keys);
 }
 
-/* A DPoP proof (RFC 9449 §4.3); jkt "" records the key's thumbprint. */
+/* A DPoP proof (RFC 9449 §4.3); tp receives its key's thumbprint. */
 static inline void fp_check_proof(const struct fh_request *rq, const char *htm, const char *htu,
-	char jkt[64], const char *ath, const char *nonce)
+	char tp[JWK_THUMBPRINT_LEN + 1], const char *ath, const char *nonce)
 {
 	char proof[4096];
 	json_value *h = NULL, *pl = NULL;
 	struct buf jwk = BUF_INIT, set = BUF_INIT;
 	struct jwks keys = {0};
 	crypto_ec_key *k = NULL;
-	char tp[JWK_THUMBPRINT_LEN + 1] = "";
 	int64_t iat = 0, now = fp_now();
+
+	tp[0] = '\0';
 
 	if (fh_header(rq, "DPoP", proof, sizeof(proof)) != 0) {
 		fp_problem("DPoP header missing");
@@ -213,16 +221,12 @@ static inline void fp_check_proof(const struct fh_request *rq, const char *htm, 
 		fp_problem("DPoP iat");
 	else if (strlen(fp_str(pl, "jti")) < 16)
 		fp_problem("DPoP jti");
-	else if (jkt[0] && strcmp(jkt, tp) != 0)
-		fp_problem("DPoP key is not the PAR's");
 	else if (ath && strcmp(fp_str(pl, "ath"), ath) != 0)
 		fp_problem("DPoP ath");
 	else if (nonce && strcmp(fp_str(pl, "nonce"), nonce) != 0)
 		fp_problem("DPoP nonce");
 	else if (!nonce && json_has(pl, "nonce"))
 		fp_problem("DPoP nonce unsolicited");
-	if (!jkt[0])
-		memcpy(jkt, tp, sizeof(tp));
 done:
 	crypto_ec_key_free(k);
 	jwks_clear(&keys);
@@ -297,23 +301,24 @@ static inline int fp_jwks(int fd)
 static inline int fp_par(int fd, const struct fh_request *rq)
 {
 	struct kv_list f = {0};
-	char htu[300];
+	char htu[300], tp[JWK_THUMBPRINT_LEN + 1];
 	const char *v;
+	int slot = __atomic_fetch_add(&fp->next_slot, 1, __ATOMIC_SEQ_CST) % FP_SLOTS;
+	struct fp_login *l = &fp->logins[slot];
 
 	fp->problem[0] = '\0';
-	fp->jkt[0] = '\0';
+	memset(l, 0, sizeof(*l));
 	if (http_parse_query(rq->body, rq->body_len, &f) != HTTP_OK) {
 		fp_problem("PAR form");
 		goto bad;
 	}
 	snprintf(htu, sizeof(htu), "%s/par", fp->issuer);
-	/* the dpop_jkt form field, then the header's key must match it */
+	/* the dpop_jkt form field, and the header's key must match it */
+	fp_check_proof(rq, "POST", htu, tp, NULL, NULL);
 	v = fp_form(&f, "dpop_jkt");
-	if (v && strlen(v) == JWK_THUMBPRINT_LEN)
-		memcpy(fp->jkt, v, JWK_THUMBPRINT_LEN + 1);
-	else
-		fp_problem("dpop_jkt");
-	fp_check_proof(rq, "POST", htu, fp->jkt, NULL, NULL);
+	if (!v || strcmp(v, tp) != 0)
+		fp_problem("dpop_jkt is not the DPoP proof's key");
+	memcpy(l->jkt, tp, sizeof(tp));
 	fp_check_assertion(&f);
 	if (!(v = fp_form(&f, "client_id")) || strcmp(v, FP_CLIENT_ID))
 		fp_problem("PAR client_id");
@@ -331,9 +336,13 @@ static inline int fp_par(int fd, const struct fh_request *rq)
 	if (!st || strlen(st) < 30 || !no || strlen(no) < 30 || !ch || strlen(ch) != 43)
 		fp_problem("PAR state/nonce/code_challenge");
 	else {
-		snprintf(fp->state, sizeof(fp->state), "%s", st);
-		snprintf(fp->nonce, sizeof(fp->nonce), "%s", no);
-		snprintf(fp->challenge, sizeof(fp->challenge), "%s", ch);
+		snprintf(l->state, sizeof(l->state), "%s", st);
+		snprintf(l->nonce, sizeof(l->nonce), "%s", no);
+		snprintf(l->challenge, sizeof(l->challenge), "%s", ch);
+		memcpy(fp->state, l->state, sizeof(fp->state));
+		memcpy(fp->nonce, l->nonce, sizeof(fp->nonce));
+		memcpy(fp->challenge, l->challenge, sizeof(fp->challenge));
+		memcpy(fp->jkt, l->jkt, sizeof(fp->jkt));
 	}
 	snprintf(fp->acr_values, sizeof(fp->acr_values), "%s", (v = fp_form(&f, "acr_values")) ? v : "");
 	snprintf(fp->auth_ctx, sizeof(fp->auth_ctx), "%s",
@@ -354,7 +363,8 @@ static inline int fp_par(int fd, const struct fh_request *rq)
 	case FP_PAR_ERROR:
 		return fp_error(fd, "400 Bad Request", "invalid_client", NULL);
 	default: {
-		const char *b = "{\"request_uri\":\"" FP_REQUEST_URI "\",\"expires_in\":60}";
+		char b[128];
+		snprintf(b, sizeof(b), "{\"request_uri\":\"" FP_REQUEST_URI "%d\",\"expires_in\":60}", slot);
 		return fh_respond(fd, fp->par_mode == FP_PAR_200 ? "200 OK" : "201 Created",
 			"Content-Type: application/json\r\n", b, strlen(b));
 	}
@@ -364,12 +374,12 @@ bad:
 	return fp_error(fd, "400 Bad Request", "invalid_request", NULL);
 }
 
-/* The claims of the ID token for the token mode. */
-static inline void fp_claims(struct buf *b, int mode)
+/* The claims of the ID token of login l for the token mode. */
+static inline void fp_claims(struct buf *b, int mode, const struct fp_login *l)
 {
 	int64_t now = fp_now();
 	const char *iss = mode == FP_TOKEN_BAD_ISS ? "https://evil.example/fapi" : fp->issuer;
-	const char *nonce = mode == FP_TOKEN_BAD_NONCE ? "not-the-nonce-of-this-login-0123456789" : fp->nonce;
+	const char *nonce = mode == FP_TOKEN_BAD_NONCE ? "not-the-nonce-of-this-login-0123456789" : l->nonce;
 	buf_append_strs(b, "{\"iss\":\"", iss, "\",", (char *)NULL);
 	if (mode == FP_TOKEN_BAD_AUD)
 		buf_append_str(b, "\"aud\":\"someone-else\",");
@@ -469,9 +479,10 @@ static inline void fp_encrypt(struct buf *out, const char *pt, size_t len, int m
 static inline int fp_token(int fd, const struct fh_request *rq)
 {
 	struct kv_list f = {0};
-	char htu[300], nonce_hdr[64];
+	char htu[300], nonce_hdr[64], tp[JWK_THUMBPRINT_LEN + 1];
 	const char *v;
 	int mode = __atomic_load_n(&fp->token_mode, __ATOMIC_SEQ_CST);
+	struct fp_login *l = &fp->logins[0];
 
 	fp->problem[0] = '\0';
 	if (http_parse_query(rq->body, rq->body_len, &f) != HTTP_OK) {
@@ -494,12 +505,18 @@ static inline int fp_token(int fd, const struct fh_request *rq)
 	}
 	if (has_nonce)
 		fp->token_nonce_sent++;
-	fp_check_proof(rq, "POST", htu, fp->jkt, NULL, fp->token_nonce ? "fake-nonce-1" : NULL);
+	/* the code names the login's slot: code-<digit> */
+	if (!(v = fp_form(&f, "code")) || strlen(v) != 6 || strncmp(v, "code-", 5) ||
+	    v[5] < '0' || v[5] >= '0' + FP_SLOTS)
+		fp_problem("token code");
+	else
+		l = &fp->logins[v[5] - '0'];
+	fp_check_proof(rq, "POST", htu, tp, NULL, fp->token_nonce ? "fake-nonce-1" : NULL);
+	if (strcmp(tp, l->jkt) != 0)
+		fp_problem("DPoP key is not the PAR's");
 	fp_check_assertion(&f);
 	if (!(v = fp_form(&f, "grant_type")) || strcmp(v, "authorization_code"))
 		fp_problem("token grant_type");
-	if (!(v = fp_form(&f, "code")) || strcmp(v, "code-1"))
-		fp_problem("token code");
 	if (!(v = fp_form(&f, "redirect_uri")) || strcmp(v, fp->redirect_uri))
 		fp_problem("token redirect_uri");
 	if (!(v = fp_form(&f, "code_verifier"))) {
@@ -509,7 +526,7 @@ static inline int fp_token(int fd, const struct fh_request *rq)
 		struct buf ch = BUF_INIT;
 		crypto_sha256(v, strlen(v), md);
 		b64url_encode(md, 32, &ch);
-		if (strcmp(buf_cstr(&ch), fp->challenge) != 0)
+		if (strcmp(buf_cstr(&ch), l->challenge) != 0)
 			fp_problem("token PKCE");
 		buf_free(&ch);
 	}
@@ -518,7 +535,7 @@ static inline int fp_token(int fd, const struct fh_request *rq)
 		return fp_error(fd, "400 Bad Request", "invalid_grant", NULL);
 
 	struct buf claims = BUF_INIT, jws = BUF_INIT, jwe = BUF_INIT, body = BUF_INIT;
-	fp_claims(&claims, mode);
+	fp_claims(&claims, mode, l);
 	if (mode == FP_TOKEN_PLAIN_JSON)
 		buf_append(&jws, claims.data, claims.len);
 	else
@@ -537,7 +554,7 @@ static inline int fp_token(int fd, const struct fh_request *rq)
 
 static inline int fp_userinfo(int fd, const struct fh_request *rq)
 {
-	char auth[512], htu[300];
+	char auth[512], htu[300], tp[JWK_THUMBPRINT_LEN + 1];
 	uint8_t md[32];
 	struct buf ath = BUF_INIT;
 
@@ -557,8 +574,13 @@ static inline int fp_userinfo(int fd, const struct fh_request *rq)
 		fp_problem("userinfo Authorization");
 	crypto_sha256(FP_ACCESS_TOKEN, strlen(FP_ACCESS_TOKEN), md);
 	b64url_encode(md, 32, &ath);
-	fp_check_proof(rq, "GET", htu, fp->jkt, ath.data, fp->userinfo_nonce ? "fake-nonce-2" : NULL);
+	fp_check_proof(rq, "GET", htu, tp, ath.data, fp->userinfo_nonce ? "fake-nonce-2" : NULL);
 	buf_free(&ath);
+	bool known = false; /* the key of a login's PAR (the token is the same for all) */
+	for (int i = 0; i < FP_SLOTS; i++)
+		known = known || strcmp(tp, fp->logins[i].jkt) == 0;
+	if (!known)
+		fp_problem("DPoP key is not the PAR's");
 	if (fp->problem[0])
 		return fh_respond(fd, "401 Unauthorized",
 			"WWW-Authenticate: DPoP error=\"invalid_dpop_proof\"\r\n", "", 0);
