@@ -61,13 +61,14 @@ enum fp_token_mode {
 	FP_TOKEN_NO_SUB,
 };
 
-enum fp_par_mode { FP_PAR_OK, FP_PAR_NO_URI, FP_PAR_NOT_URN, FP_PAR_200, FP_PAR_ERROR };
+enum fp_par_mode { FP_PAR_OK, FP_PAR_NO_URI, FP_PAR_NOT_URN, FP_PAR_LONG_URI, FP_PAR_200, FP_PAR_ERROR };
 
 struct fp_state {
 	/* steering, written by the test */
 	int token_mode;
 	int par_mode;
 	int jwks_dup_kids;       /* two keys with one kid */
+	int discovery_down;      /* discovery answers 503 */
 	int token_nonce;         /* 1: demand a DPoP nonce once; 2: always */
 	int userinfo_nonce;      /* 1: demand one at userinfo once */
 	int myinfo;              /* PAR must not carry authentication_context_type */
@@ -360,6 +361,13 @@ static inline int fp_par(int fd, const struct fh_request *rq)
 		const char *b = "{\"request_uri\":\"https://evil.example/x\",\"expires_in\":60}";
 		return fh_respond(fd, "201 Created", "Content-Type: application/json\r\n", b, strlen(b));
 	}
+	case FP_PAR_LONG_URI: {
+		char b[700];
+		memset(b, 'a', sizeof(b));
+		memcpy(b, "{\"request_uri\":\"urn:", 20);
+		memcpy(b + sizeof(b) - 3, "\"}", 3);
+		return fh_respond(fd, "201 Created", "Content-Type: application/json\r\n", b, strlen(b));
+	}
 	case FP_PAR_ERROR:
 		return fp_error(fd, "400 Bad Request", "invalid_client", NULL);
 	default: {
@@ -603,7 +611,8 @@ static inline int fp_userinfo(int fd, const struct fh_request *rq)
 static inline int fp_serve(int fd, const struct fh_request *rq)
 {
 	if (strcmp(rq->path, "/fapi/.well-known/openid-configuration") == 0)
-		return fp_discovery(fd);
+		return fp->discovery_down ? fp_error(fd, "503 Service Unavailable", "temporarily_unavailable",
+			NULL) : fp_discovery(fd);
 	if (strcmp(rq->path, "/fapi/jwks") == 0)
 		return fp_jwks(fd);
 	if (strcmp(rq->path, "/fapi/par") == 0 && strcmp(rq->method, "POST") == 0)

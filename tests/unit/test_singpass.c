@@ -79,6 +79,7 @@ static void reset_cfg(void)
 	fp->token_mode = FP_TOKEN_OK;
 	fp->par_mode = FP_PAR_OK;
 	fp->jwks_dup_kids = 0;
+	fp->discovery_down = 0;
 	fp->token_nonce = 0;
 	fp->userinfo_nonce = 0;
 	fp->myinfo = 0;
@@ -281,6 +282,7 @@ static void test_par_answers(void)
 		{ FP_PAR_200, PROVIDER_OK },
 		{ FP_PAR_NO_URI, PROVIDER_ERR_UPSTREAM },
 		{ FP_PAR_NOT_URN, PROVIDER_ERR_UPSTREAM },
+		{ FP_PAR_LONG_URI, PROVIDER_ERR_UPSTREAM },
 		{ FP_PAR_ERROR, PROVIDER_ERR_UPSTREAM },
 	};
 	struct provider p;
@@ -405,6 +407,20 @@ static void test_discovery_cache(void)
 	session_clear(&user);
 	CHECK_INT(singpass_discovery_fetches(s), 2);
 	CHECK_INT(fh_count("/fapi/.well-known/openid-configuration") - before, 2);
+	/* a refresh that fails keeps the last copy, and is tried again a
+	 * minute later, not on every login */
+	fp->discovery_down = 1;
+	fp->frozen = t0 + 2 * SINGPASS_DISCOVERY_TTL;
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	session_clear(&user);
+	CHECK_INT(login(&q, &user, &url), LOGIN_OK);
+	session_clear(&user);
+	CHECK_INT(singpass_discovery_fetches(s), 3);
+	fp->frozen = t0 + 2 * SINGPASS_DISCOVERY_TTL + SINGPASS_DISCOVERY_RETRY;
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	session_clear(&user);
+	CHECK_INT(singpass_discovery_fetches(s), 4);
+	fp->discovery_down = 0;
 	fp->frozen = 0;
 	buf_free(&url);
 	p.ops->free(&p);
@@ -510,6 +526,34 @@ static void test_jwks(void)
 	CHECK(strstr(p.errstr, "share a kid") != NULL);
 	session_clear(&user);
 	fp->jwks_dup_kids = 0;
+	buf_free(&url);
+	p.ops->free(&p);
+	free_shared(s);
+}
+
+/* Discovery unreachable before it was ever loaded: no login starts. */
+static void test_discovery_down(void)
+{
+	struct singpass_shared *s = new_shared();
+	struct provider p;
+	struct session attempt;
+	struct buf url = BUF_INIT;
+
+	reset_cfg();
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	provider_up(&p, s);
+	fp->discovery_down = 1;
+	session_init(&attempt, SESSION_LOGIN);
+	int par = fh_count("/fapi/par");
+	CHECK_INT(p.ops->authorize(&p, &attempt, &url), PROVIDER_ERR_UPSTREAM);
+	CHECK(strstr(p.errstr, "discovery: HTTP 503 error=temporarily_unavailable") != NULL);
+	CHECK_INT(fh_count("/fapi/par"), par);
+	CHECK_INT(url.len, 0);
+	fp->discovery_down = 0;
+	CHECK_INT(p.ops->authorize(&p, &attempt, &url), PROVIDER_OK);
+	session_clear(&attempt);
 	buf_free(&url);
 	p.ops->free(&p);
 	free_shared(s);
@@ -693,6 +737,7 @@ int main(void)
 	RUN(test_discovery_cache);
 	RUN(test_jwks);
 	RUN(test_own_shared);
+	RUN(test_discovery_down);
 	RUN(test_threads);
 	free_shared(shared);
 	httpc_free(http);
