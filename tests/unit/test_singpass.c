@@ -63,6 +63,21 @@ static void free_shared(struct singpass_shared *s)
 	free(s);
 }
 
+static void reset_cfg(void);
+static void provider_up(struct provider *p, struct singpass_shared *s);
+
+/* A default configuration, and p over a shared state of its own (the
+ * caller frees both); NULL when it cannot be made. */
+static struct singpass_shared *fresh_provider(struct provider *p)
+{
+	struct singpass_shared *s = new_shared();
+	reset_cfg();
+	CHECK(s != NULL);
+	if (s)
+		provider_up(p, s);
+	return s;
+}
+
 static void reset_cfg(void)
 {
 	memset(&cfg, 0, sizeof(cfg));
@@ -376,16 +391,13 @@ static void test_myinfo(void)
  * under valgrind does not move it). */
 static void test_discovery_cache(void)
 {
-	struct singpass_shared *s = new_shared();
 	struct provider p, q;
 	struct session user;
 	struct buf url = BUF_INIT;
+	struct singpass_shared *s = fresh_provider(&p);
 
-	reset_cfg();
-	CHECK(s != NULL);
 	if (!s)
 		return;
-	provider_up(&p, s);
 	provider_up(&q, s);
 	int64_t t0 = now_unix();
 	fp->frozen = t0;
@@ -488,16 +500,13 @@ static void test_threads(void)
  * minute; a set with two keys under one kid is refused. */
 static void test_jwks(void)
 {
-	struct singpass_shared *s = new_shared();
 	struct provider p;
 	struct session user;
 	struct buf url = BUF_INIT;
+	struct singpass_shared *s = fresh_provider(&p);
 
-	reset_cfg();
-	CHECK(s != NULL);
 	if (!s)
 		return;
-	provider_up(&p, s);
 	int before = fh_count("/fapi/jwks");
 	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
 	session_clear(&user);
@@ -534,16 +543,13 @@ static void test_jwks(void)
 /* Discovery unreachable before it was ever loaded: no login starts. */
 static void test_discovery_down(void)
 {
-	struct singpass_shared *s = new_shared();
 	struct provider p;
 	struct session attempt;
 	struct buf url = BUF_INIT;
+	struct singpass_shared *s = fresh_provider(&p);
 
-	reset_cfg();
-	CHECK(s != NULL);
 	if (!s)
 		return;
-	provider_up(&p, s);
 	fp->discovery_down = 1;
 	session_init(&attempt, SESSION_LOGIN);
 	int par = fh_count("/fapi/par");
