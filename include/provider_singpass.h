@@ -7,7 +7,7 @@
 
 /* Fills p->ops and p->impl (p's cfg, http and metrics already set) over the
  * process's shared state, or, when shared is NULL, own (taken over: freed
- * with p). 0, or -1 with p->errstr (p->ops->free still cleans up). */
+ * with p). 0, or -1 with p->errstr and nothing left to free. */
 int provider_singpass_init_with(struct provider *p, struct singpass_shared *shared,
 	struct singpass_shared *own);
 

@@ -98,6 +98,9 @@ struct singpass_client {
 	struct metrics_block *metrics; /* the thread's counters, NULL: none */
 	enum idt_err idt_err;          /* why the last ID token was refused */
 	unsigned nonce_retries;        /* use_dpop_nonce retries made (tests) */
+	char dpop_nonce[HTTPC_NONCE_MAX + 1]; /* the last DPoP-Nonce Singpass sent
+	                                 this thread, offered in the next proof
+	                                 (RFC 9449 §8.2): "" none yet */
 	char errstr[256];              /* detail of the last failure; no secrets */
 };
 void singpass_client_init(struct singpass_client *c, const struct config *cfg,

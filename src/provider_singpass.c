@@ -196,16 +196,17 @@ int provider_singpass_init_with(struct provider *p, struct singpass_shared *shar
 	p->impl = im;
 	if (!im) {
 		set_err(p, "singpass: out of memory");
-		if (own) {
-			singpass_shared_free(own);
-			free(own);
-		}
+		singpass_shared_free(own);
+		free(own);
+		p->ops = NULL;
 		return -1;
 	}
 	im->own = own;
 	singpass_client_init(&im->client, p->cfg, p->http, shared ? shared : own);
 	if (!im->client.shared) {
 		set_err(p, "singpass: no shared state");
+		sp_free(p);
+		p->ops = NULL;
 		return -1;
 	}
 	return 0;

@@ -234,15 +234,17 @@ struct dpop_call {
 	enum metrics_sgid_call call;
 };
 
-/* Sends dc; when Singpass answers use_dpop_nonce (400 from the AS, 401
- * with a WWW-Authenticate challenge from userinfo) with a DPoP-Nonce,
- * sends it once more with a new assertion and a new proof carrying that
- * nonce; never a second time. */
+/* Sends dc, its proof carrying the last nonce Singpass gave this thread
+ * (none until it gives one: never unsolicited); when Singpass answers
+ * use_dpop_nonce (400 from the AS, 401 with a WWW-Authenticate challenge
+ * from userinfo) with a DPoP-Nonce, sends it once more with a new
+ * assertion and a new proof carrying that nonce; never a second time. */
 static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_call *dc,
 	struct httpc_response *r)
 {
 	const struct config *cfg = c->cfg;
-	char nonce[HTTPC_NONCE_MAX + 1] = "", code[32];
+	char code[32];
+	const char *nonce = c->dpop_nonce;
 	enum httpc_err e = HTTPC_ERR_NOMEM;
 	bool get = !dc->form;
 
@@ -278,13 +280,14 @@ static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_cal
 		buf_free(&body);
 		buf_free(&assertion);
 		buf_free(&proof);
+		if (r->dpop_nonce[0] && (e == HTTPC_OK || e == HTTPC_ERR_STATUS))
+			memcpy(c->dpop_nonce, r->dpop_nonce, sizeof(c->dpop_nonce));
 		if (e != HTTPC_ERR_STATUS || attempt > 0 || (r->status != 400 && r->status != 401) ||
 		    !r->dpop_nonce[0])
 			break;
 		oauth_error(r, code, sizeof(code));
 		if (strcmp(code, "use_dpop_nonce") != 0)
 			break;
-		memcpy(nonce, r->dpop_nonce, sizeof(nonce));
 		c->nonce_retries++;
 		log_debug("singpass: retrying with the server's DPoP nonce");
 	}

@@ -5,7 +5,7 @@
  * client assertion (ES256 under the RP's signing key, iss = sub =
  * client_id, aud = the issuer, exp - iat <= 120, a jti), the DPoP proof
  * (typ, ES256 under its header jwk, htm, htu, iat, the PAR's dpop_jkt, ath
- * at userinfo, the nonce it asked for), PKCE S256, the redirect URI, and
+ * at userinfo, the nonce it asked for, no nonce it never gave), PKCE S256, the redirect URI, and
  * the PAR's form (authentication_context_type never with Myinfo). The
  * first thing it finds wrong is kept in fp->problem and answered 400. The
  * ID token and userinfo are JWEs to the RP's encryption key holding JWSs
@@ -226,8 +226,9 @@ static inline void fp_check_proof(const struct fh_request *rq, const char *htm, 
 		fp_problem("DPoP ath");
 	else if (nonce && strcmp(fp_str(pl, "nonce"), nonce) != 0)
 		fp_problem("DPoP nonce");
-	else if (!nonce && json_has(pl, "nonce"))
-		fp_problem("DPoP nonce unsolicited");
+	else if (!nonce && json_has(pl, "nonce") && strcmp(fp_str(pl, "nonce"), "fake-nonce-1") &&
+	         strcmp(fp_str(pl, "nonce"), "fake-nonce-2"))
+		fp_problem("DPoP nonce not one the fake gave");
 done:
 	crypto_ec_key_free(k);
 	jwks_clear(&keys);

@@ -322,7 +322,8 @@ static void test_par_answers(void)
 	p.ops->free(&p);
 }
 
-/* use_dpop_nonce: one retry with the nonce, never a second. */
+/* use_dpop_nonce: one retry with the nonce, never a second; the nonce
+ * kept for the next proofs. */
 static void test_dpop_nonce(void)
 {
 	struct provider p;
@@ -339,6 +340,14 @@ static void test_dpop_nonce(void)
 	CHECK_INT(fh_count("/fapi/token") - before, 2);
 	CHECK_INT(fp->token_nonce_sent, 1);
 	CHECK_INT(c->nonce_retries, 1);
+	session_clear(&user);
+	/* the nonce is remembered: the next login's proofs carry it at once */
+	before = fh_count("/fapi/token");
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	CHECK_INT(fh_count("/fapi/token") - before, 1);
+	CHECK_INT(fp->token_nonce_sent, 2);
+	CHECK_INT(c->nonce_retries, 1);
+	CHECK_STR(fp->problem, "");
 	session_clear(&user);
 
 	fp->token_nonce = 2; /* asks every time: the RP gives up after one retry */
@@ -582,6 +591,12 @@ static void test_own_shared(void)
 	buf_free(&url);
 	p.ops->free(&p);
 	CHECK(p.impl == NULL);
+	/* no state at all: refused, nothing left behind (valgrind: no leak) */
+	memset(&p, 0, sizeof(p));
+	p.cfg = &cfg;
+	CHECK_INT(provider_singpass_init_with(&p, NULL, NULL), -1);
+	CHECK(p.ops == NULL && p.impl == NULL);
+	CHECK(strstr(p.errstr, "no shared state") != NULL);
 }
 
 static void test_discovery_parse(void)
