@@ -100,7 +100,8 @@ struct singpass_client {
 	unsigned nonce_retries;        /* use_dpop_nonce retries made (tests) */
 	char dpop_nonce[HTTPC_NONCE_MAX + 1]; /* the last DPoP-Nonce Singpass sent
 	                                 this thread, offered in the next proof
-	                                 (RFC 9449 §8.2): "" none yet */
+	                                 to the same origin (RFC 9449 §8.2) */
+	char dpop_nonce_origin[SINGPASS_URL_MAX]; /* whose nonce: scheme://host[:port] */
 	char errstr[256];              /* detail of the last failure; no secrets */
 };
 void singpass_client_init(struct singpass_client *c, const struct config *cfg,

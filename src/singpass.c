@@ -244,9 +244,16 @@ static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_cal
 {
 	const struct config *cfg = c->cfg;
 	char code[32];
-	const char *nonce = c->dpop_nonce;
+	const char *nonce = "";
 	enum httpc_err e = HTTPC_ERR_NOMEM;
 	bool get = !dc->form;
+	/* the origin: a nonce is one server's; another never sees it */
+	const char *host = strstr(dc->url, "://");
+	size_t olen = host ? (size_t)(host + 3 - dc->url) + strcspn(host + 3, "/") : 0;
+
+	if (olen && olen < sizeof(c->dpop_nonce_origin) && c->dpop_nonce[0] &&
+	    strlen(c->dpop_nonce_origin) == olen && memcmp(c->dpop_nonce_origin, dc->url, olen) == 0)
+		nonce = c->dpop_nonce;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct buf body = BUF_INIT, assertion = BUF_INIT, proof = BUF_INIT;
@@ -280,8 +287,13 @@ static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_cal
 		buf_free(&body);
 		buf_free(&assertion);
 		buf_free(&proof);
-		if (r->dpop_nonce[0] && (e == HTTPC_OK || e == HTTPC_ERR_STATUS))
+		if (r->dpop_nonce[0] && (e == HTTPC_OK || e == HTTPC_ERR_STATUS) && olen &&
+		    olen < sizeof(c->dpop_nonce_origin)) {
 			memcpy(c->dpop_nonce, r->dpop_nonce, sizeof(c->dpop_nonce));
+			memcpy(c->dpop_nonce_origin, dc->url, olen);
+			c->dpop_nonce_origin[olen] = '\0';
+			nonce = c->dpop_nonce;
+		}
 		if (e != HTTPC_ERR_STATUS || attempt > 0 || (r->status != 400 && r->status != 401) ||
 		    !r->dpop_nonce[0])
 			break;
