@@ -51,9 +51,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libsgid.a
 
 test-bins: $(TEST_BINS)
 
-# Unit tests, then the same tests built with ASan + UBSan.
-unit: $(TEST_BINS)
-	tests/run-unit.sh $(TEST_BINS)
+# Unit tests, then the same tests built with ASan + UBSan; tests/cli/run.sh
+# (the key commands and --check-config) runs beside them, on this tree's binary.
+unit: $(TEST_BINS) $(BUILD)/sgid-fcgi
+	SGID_FCGI=$(BUILD)/sgid-fcgi tests/run-unit.sh $(TEST_BINS) tests/cli/run.sh
 
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 # make in the ASan+UBSan tree (build/asan) and in the ThreadSanitizer one

@@ -73,14 +73,15 @@ struct singpass_config {
 	char client_id[256];         /* SINGPASS_CLIENT_ID */
 	char issuer[560];            /* SINGPASS_ISSUER, https://id.singpass.gov.sg/fapi;
 	                                http:// only for loopback */
-	char scopes[1024];           /* SINGPASS_SCOPES, "openid name" */
+	char scopes[1024];           /* SINGPASS_SCOPES, "openid name"; holds openid */
 	char redirect_uri[1024];     /* SINGPASS_REDIRECT_URI */
 	char acr_values[256];        /* SINGPASS_ACR_VALUES, "" = not sent */
 	char auth_context_type[128]; /* SINGPASS_AUTH_CONTEXT_TYPE,
-	                                APP_AUTHENTICATION_DEFAULT; never sent
-	                                with Myinfo scopes */
-	bool myinfo;                 /* a Myinfo scope is configured: userinfo
-	                                is called at the callback */
+	                                APP_AUTHENTICATION_DEFAULT; "" (not
+	                                sent) with Myinfo scopes */
+	bool myinfo;                 /* a scope beyond openid, user.identity,
+	                                name, email, mobileno: a Myinfo app,
+	                                userinfo is called at the callback */
 	/* PEM files: [0] signing, [1] signing previous, [2] encryption,
 	 * [3] encryption previous ("" = unset; 0 and 2 required) and the kid
 	 * of each ("" = its RFC 7638 thumbprint). */
@@ -90,7 +91,10 @@ struct singpass_config {
 
 struct config {
 	enum login_provider login_provider; /* LOGIN_PROVIDER, sgid */
-	struct singpass_config singpass;
+	struct singpass_config singpass; /* LOGIN_PROVIDER=singpass only; the
+	                                 sgID client fields below (client_id to
+	                                 private_key_previous, hostname, issuer,
+	                                 redirect_uri, scopes) stay empty then */
 	char client_id[256];
 	char client_secret[512];
 	crypto_pkey *private_key;    /* owned; loaded and checked at start-up */
@@ -101,7 +105,8 @@ struct config {
 	char issuer[560];            /* hostname + "/v2" */
 	char redirect_uri[1024];
 	char frontend_origin[CFG_ORIGIN_LEN]; /* SGID_FRONTEND_HOST, no trailing '/' */
-	char redirect_origin[CFG_ORIGIN_LEN]; /* of SGID_REDIRECT_URI: where a
+	char redirect_origin[CFG_ORIGIN_LEN]; /* of SGID_REDIRECT_URI (or
+	                                 SINGPASS_REDIRECT_URI): where a
 	                                 relative return URL (rd) resolves */
 	char scopes[1024];
 	bool frontend_https;
@@ -175,6 +180,14 @@ struct cfg_error {
  * still hides the file's value). The file is never copied into the
  * environment. Errors in the file itself name the variable ".env". */
 int cfg_load(struct config *cfg, const char *dotenv_path, struct cfg_error *err);
+/* Only the Singpass key variables (SINGPASS_*_KEY_FILE, SINGPASS_*_KEY_ID
+ * and their _PREVIOUS_ forms) into sp, whatever LOGIN_PROVIDER says: for
+ * `sgid-fcgi jwks`, which needs nothing else. Same rules and errors. */
+int cfg_load_singpass_keys(struct singpass_config *sp, const char *dotenv_path,
+	struct cfg_error *err);
+/* The variable of key slot 0..3 (the order of key_files): its _FILE, or
+ * with kid its _ID ("SINGPASS_ENCRYPTION_KEY_PREVIOUS_ID"). */
+const char *cfg_singpass_key_var(size_t slot, bool kid);
 void cfg_free(struct config *cfg); /* frees the key, wipes secrets */
 
 #endif

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "buf.h"
+#include "cfg.h"
 #include "crypto_ec.h"
 #include "jose.h"
 
@@ -17,6 +18,7 @@
 #define RP_ASSERTION_LIFETIME  60   /* exp = iat + 60 (Singpass: <= 120) */
 #define RP_CLIENT_ID_MAX       256
 #define RP_ENC_ALG             "ECDH-ES+A256KW" /* the enc key's published alg */
+#define RP_KEY_FILE_MAX        (64 * 1024) /* bytes of one PEM key file */
 
 enum rp_key_use { RP_KEY_SIG, RP_KEY_ENC };
 
@@ -42,6 +44,16 @@ int rp_keys_add_pem(struct rp_keys *ks, enum rp_key_use use, bool previous, cons
 /* The same with a key already in memory (taken over on success). */
 int rp_keys_add(struct rp_keys *ks, enum rp_key_use use, bool previous, crypto_ec_key *key,
 	const char *kid, char *err, size_t err_len);
+/* The configured keys (sp->key_files, sp->key_kids: cfg_load) into an
+ * empty ks: the current signing and encryption keys required, the previous
+ * ones when set. Refused, ks left empty and err "VARIABLE: reason" naming
+ * the variable at fault (SINGPASS_ENCRYPTION_KEY_FILE, or the _ID of a
+ * configured kid): a missing required key, an unreadable file (or not a
+ * regular one, or over 64 KiB), a key that is not an unencrypted P-256
+ * private key (RSA, P-384, secp256k1, Ed25519...), a kid used twice, the
+ * same key pair twice. A file open to others (mode & 007) is loaded with a
+ * warning in the log. The key material never reaches err or the log. */
+int rp_keys_load(struct rp_keys *ks, const struct singpass_config *sp, char *err, size_t err_len);
 /* A usable set: a current signing key and a current encryption key. */
 int rp_keys_check(const struct rp_keys *ks, char *err, size_t err_len);
 void rp_keys_free(struct rp_keys *ks);

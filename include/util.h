@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <time.h>
 
+struct buf;
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Monotonic milliseconds, for durations and throttles. */
@@ -41,5 +43,12 @@ int parse_decimal(const char *s, long min, long max, long *out);
 /* "host:port" or "[v6]:port": host (brackets removed) into host[cap], *port
  * pointing into spec; -1 when a part is missing or host is too long. */
 int hostport_split(const char *spec, char *host, size_t cap, const char **port);
+
+/* A whole regular file into out (appended; NUL-terminated, never NULL on
+ * success, even when empty), at most max bytes, and its permission bits
+ * into *mode (when mode is not NULL). 0, or -1 with errno (EINVAL: not a
+ * regular file, EFBIG: over max) and out wiped. Key files pass through:
+ * the read buffer is wiped. */
+int file_read_all(const char *path, size_t max, struct buf *out, unsigned *mode);
 
 #endif

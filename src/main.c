@@ -9,8 +9,10 @@
 #include "admin.h"
 #include "audit.h"
 #include "cfg.h"
+#include "keycmd.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "rp_keys.h"
 #include "server.h"
 #include "supervisor.h"
 
@@ -23,8 +25,11 @@ static void usage(FILE *f)
 	      "       sgid-fcgi --status [--metrics-listen ADDR]\n"
 	      "       sgid-fcgi --check-config | --version | --help\n"
 	      "       sgid-fcgi revoke|sessions --sub SUB [--env-file PATH]\n"
+	      "       sgid-fcgi jwks [--env-file PATH] | keygen DIR\n"
 	      "\n"
-	      "The sgID (Singpass) login backend as a FastCGI responder. Without --listen\n"
+	      "The sgID or Singpass (LOGIN_PROVIDER) login backend as a FastCGI responder.\n"
+	      "jwks prints the Singpass keys' public JWKS, keygen writes fresh ones (see\n"
+	      "sgid-fcgi keygen --help). Without --listen\n"
 	      "it serves the socket on fd 0, as spawn-fcgi, lighttpd (bin-path) and\n"
 	      "systemd socket activation expect. With --listen it opens the socket and\n"
 	      "supervises a pool of workers: respawn with backoff, recycling, SIGHUP\n"
@@ -38,7 +43,8 @@ static void usage(FILE *f)
 	      "(the environment wins); see README.md for the variables.\n"
 	      "\n"
 	      "  --env-file PATH     read PATH instead of ./.env (a missing file is an error)\n"
-	      "  --check-config      validate the configuration, print the result, exit\n"
+	      "  --check-config      validate the configuration (with Singpass, load its keys),\n"
+	      "                      print the result, exit\n"
 	      "  --listen SPEC       unix:/run/sgid-fcgi/sgid-fcgi.sock or 127.0.0.1:9000\n"
 	      "  --workers N         pool size with --listen (default 4; one per core is enough)\n"
 	      "  --threads T         request threads per worker (default 64, at most 1024);\n"
@@ -83,6 +89,27 @@ static int print_status(const char *addr)
 	return 0;
 }
 
+/* --check-config's verdict: what an operator wants to see confirmed. */
+static void print_config_ok(const struct config *cfg, const struct rp_keys *keys)
+{
+	const char *legacy = cfg->session_accept_legacy_ids ? ", session ids without a MAC accepted" : "";
+
+	if (cfg->login_provider == LOGIN_PROVIDER_SGID) {
+		printf("configuration OK: issuer %s, client %s, frontend %s%s%s\n",
+		       cfg->issuer, cfg->client_id, cfg->frontend_origin,
+		       cfg->private_key_previous ? ", previous client key loaded" : "", legacy);
+		return;
+	}
+	const struct singpass_config *sp = &cfg->singpass;
+	printf("configuration OK: Singpass issuer %s, client %s, redirect %s, frontend %s, "
+	       "scopes \"%s\" (%s)%s\n", sp->issuer, sp->client_id, sp->redirect_uri,
+	       cfg->frontend_origin, sp->scopes, sp->myinfo ? "Myinfo app: userinfo called" :
+	       "Login app", legacy);
+	for (size_t i = 0; i < keys->n; i++)
+		printf("  %s%s key: kid %s\n", keys->keys[i].previous ? "previous " : "",
+		       keys->keys[i].use == RP_KEY_SIG ? "signing" : "encryption", keys->keys[i].kid);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -107,6 +134,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && admin_is_command(argv[1]))
 		return admin_main(argc - 1, argv + 1);
+	if (argc > 1 && keycmd_is_command(argv[1]))
+		return keycmd_main(argc - 1, argv + 1);
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -159,14 +188,21 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	audit_close();
+	/* Singpass's keys: bad ones stop us here, whatever the mode */
+	struct rp_keys keys = {0};
+	if (cfg.login_provider == LOGIN_PROVIDER_SINGPASS &&
+	    rp_keys_load(&keys, &cfg.singpass, why, sizeof(why)) != 0) {
+		fprintf(stderr, "sgid-fcgi: configuration error: %s\n", why);
+		cfg_free(&cfg);
+		return EXIT_CONFIG;
+	}
 	if (check_only) {
-		printf("configuration OK: issuer %s, client %s, frontend %s%s%s\n",
-		       cfg.issuer, cfg.client_id, cfg.frontend_origin,
-		       cfg.private_key_previous ? ", previous client key loaded" : "",
-		       cfg.session_accept_legacy_ids ? ", session ids without a MAC accepted" : "");
+		print_config_ok(&cfg, &keys);
+		rp_keys_free(&keys);
 		cfg_free(&cfg);
 		return 0;
 	}
+	rp_keys_free(&keys); /* the provider loads its own, in each worker */
 	int rc;
 	if (listen_spec) {
 		struct supervisor_opts so = {

@@ -1,7 +1,13 @@
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
 
 int64_t now_monotonic_ms(void)
 {
@@ -123,4 +129,49 @@ int hostport_split(const char *spec, char *host, size_t cap, const char **port)
 	host[n] = '\0';
 	*port = colon + 1;
 	return 0;
+}
+
+int file_read_all(const char *path, size_t max, struct buf *out, unsigned *mode)
+{
+	struct stat st;
+	char chunk[4096];
+	int fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &st) != 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		if (out->len + (size_t)r > max) {
+			errno = EFBIG;
+			goto fail;
+		}
+		if (buf_append(out, chunk, (size_t)r) != 0) {
+			errno = ENOMEM;
+			goto fail;
+		}
+	}
+	secure_zero(chunk, sizeof(chunk));
+	close(fd);
+	if (mode)
+		*mode = (unsigned)(st.st_mode & 07777);
+	return buf_append(out, "", 0); /* never NULL, even when empty */
+fail:
+	saved = errno;
+	secure_zero(chunk, sizeof(chunk));
+	close(fd);
+	buf_free(out);
+	errno = saved;
+	return -1;
 }

@@ -28,16 +28,34 @@ for t in build/tests/test_*; do
 	[[ ${n:-0} -eq 0 ]] || head -n 40 "$log"
 done
 
-# The app under memcheck: a wrapper the stack scripts start as the binary.
-wrapper=$out/sgid-fcgi
-cat >"$wrapper" <<WRAP
+# The app under memcheck: a wrapper (wrap NAME LOGDIR) the scripts start as
+# the binary.
+wrap() {
+	cat >"$out/$1" <<WRAP
 #!/bin/sh
 exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \\
-	--log-file="$out/apps/app.%p.log" "$root/build/sgid-fcgi" "\$@"
+	--log-file="$2/app.%p.log" "$root/build/sgid-fcgi" "\$@"
 WRAP
-chmod 0755 "$wrapper"
+	chmod 0755 "$out/$1"
+	mkdir -p "$2"
+}
+
+# The key commands and --check-config (tests/cli), each run under memcheck.
+wrap sgid-fcgi-cli "$out/cli"
+SGID_FCGI=$out/sgid-fcgi-cli tests/cli/run.sh >"$out/cli.out" 2>&1
+rc=$?
+tail -n 1 "$out/cli.out"
+check "cli passes with sgid-fcgi under memcheck" test "$rc" -eq 0
+((rc == 0)) || grep -E '^not ok' "$out/cli.out" | head -n 20
+errors=$(cat "$out"/cli/app.*.log 2>/dev/null | grep -cE "$vg_errors")
+check "no memcheck error or leak in the cli runs ($(find "$out/cli" -name 'app.*.log' | wc -l) logs, found $errors)" \
+	test "$errors" -eq 0
+[[ $errors -eq 0 ]] || cat "$out"/cli/app.*.log | head -n 80
+
+wrap sgid-fcgi "$out/apps"
+wrapper=$out/sgid-fcgi
 # the workers may run as the web server's user: let them write their logs
-mkdir -p "$out/apps" && chmod 1777 "$out/apps"
+chmod 1777 "$out/apps"
 chmod o+rx "$out" 2>/dev/null || true
 STACK_APP_BIN=$wrapper INTEGRATION_NGINX_ONLY=1 "$root/tests/in-netns.sh" "$root/tests/integration/run.sh" >"$out/integration.out" 2>&1
 rc=$?

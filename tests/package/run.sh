@@ -98,18 +98,19 @@ check "lintian on the .deb: no tag at any level (pedantic, experimental)" lintia
 check "lintian on the .changes (.deb and -dbgsym): no tag at any level" lintian_clean "$CHANGES"
 tap_detail() { :; }
 
-# The man page names every option and command of src/main.c and src/admin.c
-# and every variable of src/cfg.c (and the FastCGI parameters server.c reads).
+# The man page names every option and command of src/main.c, src/admin.c and
+# src/keycmd.c and every variable of src/cfg*.c (and the FastCGI parameters
+# server.c reads).
 man_missing() {
   local text name missing=()
   text=$(sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' deploy/sgid-fcgi.8)
-  for name in $(grep -ohE '\{ "[a-z-]+", ' src/main.c src/admin.c | sed -E 's/\{ "([a-z-]+)", /\1/' | sort -u); do
+  for name in $(grep -ohE '\{ "[a-z-]+", ' src/main.c src/admin.c src/keycmd.c | sed -E 's/\{ "([a-z-]+)", /\1/' | sort -u); do
     grep -qE -- "(^|[^a-z-])--$name([^a-z-]|$)" <<<"$text" || missing+=("--$name")
   done
-  for name in $(grep -oE 'strcmp\(arg, "[a-z]+"\)' src/admin.c | sed -E 's/.*"([a-z]+)".*/\1/'); do
+  for name in $(grep -ohE 'strcmp\(arg, "[a-z]+"\)' src/admin.c src/keycmd.c | sed -E 's/.*"([a-z]+)".*/\1/'); do
     grep -qE "^\.B[I]? \"?$name " <<<"$text" || missing+=("$name")
   done
-  for name in $(grep -ohE '"[A-Z][A-Z0-9_]{2,}"' src/cfg.c | tr -d '"' | sort -u) \
+  for name in $(grep -ohE '"[A-Z][A-Z0-9_]{2,}"' src/cfg*.c | tr -d '"' | sort -u) \
     $(grep -ohE 'param\(r, "[A-Z_]+"\)' src/server.c | sed -E 's/.*"([A-Z_]+)".*/\1/' | grep '^SGID_'); do
     grep -qE "(^|[^A-Z0-9_])$name([^A-Z0-9_]|$)" <<<"$text" || missing+=("$name")
   done

@@ -27,7 +27,12 @@ static const char *const all_vars[] = {
 	"SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE", "SESSION_MAX_PER_USER",
 	"AUDIT_LOG", "TRUSTED_PROXIES", "REDIS_CLUSTER_ALLOWED_HOSTS", "REDIS_TLS_CA_FILE",
 	"REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_TLS_SERVER_NAME", "REDIS_TLS_INSECURE_SKIP_VERIFY",
-	"SESSION_ACCEPT_LEGACY_IDS", "SGID_ALLOWLISTS",
+	"SESSION_ACCEPT_LEGACY_IDS", "SGID_ALLOWLISTS", "LOGIN_PROVIDER", "SINGPASS_CLIENT_ID",
+	"SINGPASS_ISSUER", "SINGPASS_SCOPES", "SINGPASS_REDIRECT_URI", "SINGPASS_ACR_VALUES",
+	"SINGPASS_AUTH_CONTEXT_TYPE", "SINGPASS_SIGNING_KEY_FILE", "SINGPASS_SIGNING_KEY_PREVIOUS_FILE",
+	"SINGPASS_ENCRYPTION_KEY_FILE", "SINGPASS_ENCRYPTION_KEY_PREVIOUS_FILE",
+	"SINGPASS_SIGNING_KEY_ID", "SINGPASS_SIGNING_KEY_PREVIOUS_ID", "SINGPASS_ENCRYPTION_KEY_ID",
+	"SINGPASS_ENCRYPTION_KEY_PREVIOUS_ID",
 };
 
 #define SECRET "clientSecretValue-DO-NOT-LOG-0123456789"
@@ -56,19 +61,36 @@ static int load(struct config *c, struct cfg_error *e)
 	return cfg_load(c, NULL, e);
 }
 
-/* Loads with one variable changed and expects failure naming var. */
-static void expect_fail(const char *name, const char *value, const char *var)
+#define SP_SECRET "sessionSecret-DO-NOT-LOG-0123456789abcdef"
+#define SP_SIG_KEY "tests/vectors/test-ec-p256-key.pem"
+#define SP_ENC_KEY "tests/vectors/test-ec-p256-sec1-key.pem"
+
+/* The smallest valid LOGIN_PROVIDER=singpass environment: no sgID variable. */
+static void singpass_env(void)
+{
+	clear_env();
+	setenv("LOGIN_PROVIDER", "singpass", 1);
+	setenv("SINGPASS_CLIENT_ID", "RsrOy2iB0edR53TJSuD5ULad1pGmrVZL", 1);
+	setenv("SINGPASS_REDIRECT_URI", "https://app.example.sg/api/redirect", 1);
+	setenv("SESSION_SECRET", SP_SECRET, 1);
+	setenv("SINGPASS_SIGNING_KEY_FILE", SP_SIG_KEY, 1);
+	setenv("SINGPASS_ENCRYPTION_KEY_FILE", SP_ENC_KEY, 1);
+}
+
+/* Loads env() with one variable changed and expects failure naming var. */
+static void expect_fail_in(void (*env)(void), const char *name, const char *value, const char *var)
 {
 	struct config c;
 	struct cfg_error e;
 
-	base_env();
+	env();
 	setenv(name, value, 1);
 	int rc = load(&c, &e);
 	CHECK_INT(rc, -1);
 	CHECK_STR(e.var, var);
 	CHECK(e.msg[0] != '\0');
 	CHECK(strstr(e.msg, SECRET) == NULL);
+	CHECK(strstr(e.msg, SP_SECRET) == NULL);
 	if (strlen(value) >= 6)
 		CHECK(strstr(e.msg, value) == NULL); /* values are never echoed */
 	if (rc == 0)
@@ -76,11 +98,17 @@ static void expect_fail(const char *name, const char *value, const char *var)
 	clear_env();
 }
 
-static void expect_ok(const char *name, const char *value, struct config *c)
+static void expect_fail(const char *name, const char *value, const char *var)
+{
+	expect_fail_in(base_env, name, value, var);
+}
+
+static void expect_ok_in(void (*env)(void), const char *name, const char *value,
+	struct config *c)
 {
 	struct cfg_error e;
 
-	base_env();
+	env();
 	setenv(name, value, 1);
 	int rc = load(c, &e);
 	CHECK_INT(rc, 0);
@@ -89,6 +117,11 @@ static void expect_ok(const char *name, const char *value, struct config *c)
 		memset(c, 0, sizeof(*c));
 	}
 	clear_env();
+}
+
+static void expect_ok(const char *name, const char *value, struct config *c)
+{
+	expect_ok_in(base_env, name, value, c);
 }
 
 static char *write_temp(const char *text)
@@ -1413,6 +1446,358 @@ static int load_key(void)
 	return pem && pem_escaped ? 0 : -1;
 }
 
+
+/* ---- LOGIN_PROVIDER=singpass ---- */
+
+static void sp_fail(const char *name, const char *value, const char *var)
+{
+	expect_fail_in(singpass_env, name, value, var);
+}
+
+static void sp_ok(const char *name, const char *value, struct config *c)
+{
+	expect_ok_in(singpass_env, name, value, c);
+}
+
+static void test_login_provider(void)
+{
+	struct config c;
+
+	expect_ok("SGID_CLIENT_ID", "TESTCLIENT", &c);
+	CHECK_INT(c.login_provider, LOGIN_PROVIDER_SGID); /* the default */
+	cfg_free(&c);
+	expect_ok("LOGIN_PROVIDER", "sgid", &c);
+	CHECK_INT(c.login_provider, LOGIN_PROVIDER_SGID);
+	CHECK_STR(c.client_id, "TESTCLIENT");
+	cfg_free(&c);
+	expect_fail("LOGIN_PROVIDER", "Singpass", "LOGIN_PROVIDER");
+	expect_fail("LOGIN_PROVIDER", "oidc", "LOGIN_PROVIDER");
+	expect_fail("LOGIN_PROVIDER", "sgid,singpass", "LOGIN_PROVIDER");
+	expect_fail("LOGIN_PROVIDER", "singpass ", "LOGIN_PROVIDER");
+	/* sgID: the Singpass variables are ignored, even when wrong */
+	expect_ok("SINGPASS_ISSUER", "ftp://nowhere", &c);
+	CHECK_STR(c.singpass.issuer, "");
+	cfg_free(&c);
+	/* Singpass: the sgID ones are not required, and ignored when set */
+	sp_ok("SGID_PRIVATE_KEY", "not a key at all", &c);
+	CHECK_INT(c.login_provider, LOGIN_PROVIDER_SINGPASS);
+	CHECK(c.private_key == NULL);
+	CHECK_STR(c.client_id, "");
+	cfg_free(&c);
+	sp_ok("SGID_HOSTNAME", "ftp://nowhere", &c);
+	cfg_free(&c);
+	sp_ok("SGID_SCOPES", "no-openid", &c);
+	CHECK_STR(c.scopes, "");
+	cfg_free(&c);
+}
+
+static void test_singpass_defaults(void)
+{
+	struct config c;
+	struct cfg_error e;
+	uint8_t want[32];
+
+	singpass_env();
+	int rc = load(&c, &e);
+	CHECK_INT(rc, 0);
+	if (rc != 0) {
+		fprintf(stderr, "  %s: %s\n", e.var, e.msg);
+		return;
+	}
+	const struct singpass_config *sp = &c.singpass;
+	CHECK_INT(c.login_provider, LOGIN_PROVIDER_SINGPASS);
+	CHECK_STR(sp->client_id, "RsrOy2iB0edR53TJSuD5ULad1pGmrVZL");
+	CHECK_STR(sp->issuer, "https://id.singpass.gov.sg/fapi");
+	CHECK_STR(sp->scopes, "openid name");
+	CHECK(!sp->myinfo);
+	CHECK_STR(sp->redirect_uri, "https://app.example.sg/api/redirect");
+	CHECK_STR(sp->acr_values, "");
+	CHECK_STR(sp->auth_context_type, "APP_AUTHENTICATION_DEFAULT");
+	CHECK_STR(sp->key_files[0], SP_SIG_KEY);
+	CHECK_STR(sp->key_files[1], "");
+	CHECK_STR(sp->key_files[2], SP_ENC_KEY);
+	CHECK_STR(sp->key_files[3], "");
+	for (int i = 0; i < CFG_SINGPASS_KEY_FILES; i++)
+		CHECK_STR(sp->key_kids[i], "");
+	/* a relative rd resolves against the Singpass redirect URI's origin */
+	CHECK_STR(c.redirect_origin, "https://app.example.sg");
+	/* the shared variables as for sgID */
+	CHECK_STR(c.frontend_origin, "http://localhost:5173");
+	CHECK_STR(c.cookie_name, "exampleAppSession");
+	CHECK_INT(c.session_ttl, 3600);
+	CHECK_STR(c.redis.host, "127.0.0.1");
+	CHECK(crypto_sha256(SP_SECRET, strlen(SP_SECRET), want) == 0);
+	CHECK(memcmp(c.session_secret, want, 32) == 0);
+	/* nothing of sgID's */
+	CHECK_STR(c.client_id, "");
+	CHECK_STR(c.client_secret, "");
+	CHECK_STR(c.issuer, "");
+	CHECK_STR(c.redirect_uri, "");
+	CHECK(c.private_key == NULL);
+	cfg_free(&c);
+	clear_env();
+}
+
+static void test_singpass_required(void)
+{
+	static const char *const required[] = { "SINGPASS_CLIENT_ID", "SINGPASS_REDIRECT_URI",
+		"SINGPASS_SIGNING_KEY_FILE", "SINGPASS_ENCRYPTION_KEY_FILE", "SESSION_SECRET" };
+	struct config c;
+	struct cfg_error e;
+
+	for (size_t i = 0; i < ARRAY_LEN(required); i++) {
+		singpass_env();
+		unsetenv(required[i]);
+		CHECK_INT(load(&c, &e), -1);
+		CHECK_STR(e.var, required[i]);
+		CHECK(strstr(e.msg, "required") != NULL);
+		singpass_env();
+		setenv(required[i], "", 1); /* empty is unset */
+		CHECK_INT(load(&c, &e), -1);
+		CHECK_STR(e.var, required[i]);
+	}
+	/* no client secret to derive the session key from */
+	singpass_env();
+	unsetenv("SESSION_SECRET");
+	CHECK_INT(load(&c, &e), -1);
+	CHECK(strstr(e.msg, "SESSION_SECRET_FILE") != NULL);
+	/* SESSION_SECRET_FILE will do */
+	char *path = write_temp(SP_SECRET "\n");
+	CHECK(path != NULL);
+	if (path) {
+		setenv("SESSION_SECRET_FILE", path, 1);
+		CHECK_INT(load(&c, &e), 0);
+		uint8_t want[32];
+		CHECK(crypto_sha256(SP_SECRET, strlen(SP_SECRET), want) == 0);
+		CHECK(memcmp(c.session_secret, want, 32) == 0);
+		cfg_free(&c);
+		unlink(path);
+	}
+	unsetenv("SESSION_SECRET_FILE");
+	clear_env();
+	sp_fail("SESSION_SECRET", "short-secret-value", "SESSION_SECRET");
+	sp_fail("SINGPASS_CLIENT_ID", "with space", "SINGPASS_CLIENT_ID");
+	sp_fail("SINGPASS_CLIENT_ID", "tab\tid", "SINGPASS_CLIENT_ID");
+	sp_fail("SINGPASS_CLIENT_ID", "caf\xc3\xa9-client", "SINGPASS_CLIENT_ID");
+	char longid[300];
+	memset(longid, 'c', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	sp_fail("SINGPASS_CLIENT_ID", longid, "SINGPASS_CLIENT_ID");
+}
+
+static void test_singpass_issuer(void)
+{
+	static const struct { const char *in, *want; } ok[] = {
+		{ "https://stg-id.singpass.gov.sg/fapi", "https://stg-id.singpass.gov.sg/fapi" },
+		{ "https://stg-id.singpass.gov.sg/fapi/", "https://stg-id.singpass.gov.sg/fapi" },
+		{ "https://stg-id.singpass.gov.sg/fapi//", "https://stg-id.singpass.gov.sg/fapi" },
+		{ "HTTPS://ID.Singpass.GOV.SG:443/fapi", "https://id.singpass.gov.sg/fapi" },
+		{ "https://idp.example:8443/Path/Kept", "https://idp.example:8443/Path/Kept" },
+		{ "https://idp.example", "https://idp.example" },
+		{ "https://idp.example/", "https://idp.example" },
+		/* a local stand-in over plain http */
+		{ "http://127.0.0.1:5157/fapi", "http://127.0.0.1:5157/fapi" },
+		{ "http://[::1]:5157/fapi", "http://[::1]:5157/fapi" },
+		{ "http://localhost:5156/singpass/v3/fapi", "http://localhost:5156/singpass/v3/fapi" },
+	};
+	struct config c;
+
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+		sp_ok("SINGPASS_ISSUER", ok[i].in, &c);
+		CHECK_STR(c.singpass.issuer, ok[i].want);
+		cfg_free(&c);
+	}
+	static const char *const bad[] = {
+		"http://id.singpass.gov.sg/fapi", "http://10.0.0.1/fapi", "http://localhost.evil.com/fapi",
+		"https://id.singpass.gov.sg/fapi?x=1", "https://id.singpass.gov.sg/fapi#frag",
+		"https://id.singpass.gov.sg?fapi", "https://user:pw@id.singpass.gov.sg/fapi",
+		"ftp://id.singpass.gov.sg/fapi", "id.singpass.gov.sg/fapi", "https://",
+		"https://id.singpass.gov.sg/fa pi", "https://id.singpass.gov.sg:99999/fapi",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		sp_fail("SINGPASS_ISSUER", bad[i], "SINGPASS_ISSUER");
+}
+
+static void test_singpass_redirect_uri(void)
+{
+	/* kept exactly (Singpass compares it with the registered one); a
+	 * relative rd resolves against its origin, SGID_REDIRECT_URI's plays
+	 * no part */
+	static const struct { const char *var, *in, *want_uri, *want_origin; } ok[] = {
+		{ "SINGPASS_REDIRECT_URI", "https://App.example.sg:8443/cb/?x=1",
+		  "https://App.example.sg:8443/cb/?x=1", "https://app.example.sg:8443" },
+		{ "SINGPASS_REDIRECT_URI", "http://localhost:5001/api/redirect",
+		  "http://localhost:5001/api/redirect", "http://localhost:5001" },
+		{ "SINGPASS_REDIRECT_URI", "http://127.0.0.1:5001/api/redirect",
+		  "http://127.0.0.1:5001/api/redirect", "http://127.0.0.1:5001" },
+		{ "SGID_REDIRECT_URI", "https://other.example/cb",
+		  "https://app.example.sg/api/redirect", "https://app.example.sg" },
+	};
+	static const char *const bad[] = { "http://app.example.sg/api/redirect",
+		"https://app.example.sg/cb#frag", "/api/redirect", "sg.app://callback",
+		"https://u:p@app.example.sg/cb" };
+	struct config c;
+
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+		sp_ok(ok[i].var, ok[i].in, &c);
+		CHECK_STR(c.singpass.redirect_uri, ok[i].want_uri);
+		CHECK_STR(c.redirect_origin, ok[i].want_origin);
+		cfg_free(&c);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		sp_fail("SINGPASS_REDIRECT_URI", bad[i], "SINGPASS_REDIRECT_URI");
+}
+
+/* Login scopes (openid, user.identity, name, email, mobileno) make a
+ * Login app; any other scope is Myinfo's and makes a Myinfo app. */
+static void test_singpass_scopes(void)
+{
+	static const struct { const char *in, *want; bool myinfo; } ok[] = {
+		{ "openid", "openid", false },
+		{ "  name   openid  ", "name openid", false },
+		{ "openid user.identity name email mobileno", "openid user.identity name email mobileno", false },
+		{ "openid uinfin name", "openid uinfin name", true },
+		{ "openid name dob", "openid name dob", true },
+		{ "openid uinfin", "openid uinfin", true },
+	};
+	struct config c;
+
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+		sp_ok("SINGPASS_SCOPES", ok[i].in, &c);
+		CHECK_STR(c.singpass.scopes, ok[i].want);
+		CHECK_INT(c.singpass.myinfo, ok[i].myinfo);
+		/* a Myinfo app never sends the context type */
+		CHECK_STR(c.singpass.auth_context_type, ok[i].myinfo ? "" : "APP_AUTHENTICATION_DEFAULT");
+		cfg_free(&c);
+	}
+	static const char *const bad[] = { "name user.identity", "openidx name", "openid\tname",
+		"openid na\"me", "openid caf\xc3\xa9" };
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		sp_fail("SINGPASS_SCOPES", bad[i], "SINGPASS_SCOPES");
+}
+
+static void test_singpass_acr_values(void)
+{
+	static const struct { const char *in, *want; } ok[] = {
+		{ "urn:singpass:authentication:loa:2", "urn:singpass:authentication:loa:2" },
+		{ " urn:singpass:authentication:loa:3  urn:singpass:authentication:loa:2 ",
+		  "urn:singpass:authentication:loa:3 urn:singpass:authentication:loa:2" },
+		{ "urn:singpass:authentication:loa:1", "urn:singpass:authentication:loa:1" },
+	};
+	struct config c;
+
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+		sp_ok("SINGPASS_ACR_VALUES", ok[i].in, &c);
+		CHECK_STR(c.singpass.acr_values, ok[i].want);
+		cfg_free(&c);
+	}
+	static const char *const bad[] = {
+		"urn:singpass:authentication:loa:4", "urn:singpass:authentication:loa:x", "acr:loa:2",
+		"urn:singpass:authentication:loa:22", "urn:singpass:authentication:loa:2,urn:singpass:authentication:loa:3",
+		"urn:singpass:authentication:loa:2 urn:other:loa:3", "URN:SINGPASS:AUTHENTICATION:LOA:2",
+		"urn:singpass:authentication:loa:2\t",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		sp_fail("SINGPASS_ACR_VALUES", bad[i], "SINGPASS_ACR_VALUES");
+}
+
+static void test_singpass_context_type(void)
+{
+	static const char *const ok[] = { "APP_AUTHENTICATION_DEFAULT", "APP_PAYMENT_DEFAULT",
+		"APP_ACCOUNT_PASSWORD_CHANGE_DEFAULT", "APP_ACCOUNT_PASSWORD_RESET_DEFAULT",
+		"APP_ACCOUNT_DETAILS_CHANGE_DEFAULT", "APP_ONBOARDING_DEFAULT", "BANK_CASA_OPENING",
+		"CPF_WITHDRAWAL_1", "FI_LOAN", "TELCO_SIM_REGISTRATION" };
+	struct config c;
+	struct cfg_error e;
+
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+		sp_ok("SINGPASS_AUTH_CONTEXT_TYPE", ok[i], &c);
+		CHECK_STR(c.singpass.auth_context_type, ok[i]);
+		cfg_free(&c);
+	}
+	static const char *const bad[] = { "app_authentication_default", "APP_UNKNOWN_DEFAULT",
+		"BANK_", "BANK_lower", "GOV_SOMETHING", "APP_AUTHENTICATION_DEFAULT ", "TELCO-SIM" };
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		sp_fail("SINGPASS_AUTH_CONTEXT_TYPE", bad[i], "SINGPASS_AUTH_CONTEXT_TYPE");
+	/* Myinfo apps must not send it: setting it then is a mistake, named */
+	singpass_env();
+	setenv("SINGPASS_SCOPES", "openid uinfin", 1);
+	setenv("SINGPASS_AUTH_CONTEXT_TYPE", "APP_AUTHENTICATION_DEFAULT", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "SINGPASS_AUTH_CONTEXT_TYPE");
+	CHECK(strstr(e.msg, "Myinfo") != NULL);
+	clear_env();
+}
+
+static void test_singpass_key_vars(void)
+{
+	struct config c;
+	struct cfg_error e;
+
+	singpass_env();
+	setenv("SINGPASS_SIGNING_KEY_PREVIOUS_FILE", "/etc/sgid-fcgi/old-sig.pem", 1);
+	setenv("SINGPASS_ENCRYPTION_KEY_PREVIOUS_FILE", "/etc/sgid-fcgi/old-enc.pem", 1);
+	setenv("SINGPASS_SIGNING_KEY_ID", "sig-2026", 1);
+	setenv("SINGPASS_SIGNING_KEY_PREVIOUS_ID", "sig-2025", 1);
+	setenv("SINGPASS_ENCRYPTION_KEY_ID", "enc-2026", 1);
+	setenv("SINGPASS_ENCRYPTION_KEY_PREVIOUS_ID", "enc-2025", 1);
+	CHECK_INT(load(&c, &e), 0);
+	static const char *const files[] = { SP_SIG_KEY, "/etc/sgid-fcgi/old-sig.pem", SP_ENC_KEY,
+		"/etc/sgid-fcgi/old-enc.pem" };
+	static const char *const kids[] = { "sig-2026", "sig-2025", "enc-2026", "enc-2025" };
+	for (int i = 0; i < CFG_SINGPASS_KEY_FILES; i++) {
+		CHECK_STR(c.singpass.key_files[i], files[i]);
+		CHECK_STR(c.singpass.key_kids[i], kids[i]);
+	}
+	cfg_free(&c);
+	clear_env();
+	/* a kid for a key that is not there */
+	sp_fail("SINGPASS_SIGNING_KEY_PREVIOUS_ID", "sig-2025", "SINGPASS_SIGNING_KEY_PREVIOUS_ID");
+	sp_fail("SINGPASS_ENCRYPTION_KEY_PREVIOUS_ID", "enc-2025", "SINGPASS_ENCRYPTION_KEY_PREVIOUS_ID");
+	char longv[600];
+	memset(longv, 'k', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = '\0';
+	sp_fail("SINGPASS_ENCRYPTION_KEY_ID", longv, "SINGPASS_ENCRYPTION_KEY_ID");
+	sp_fail("SINGPASS_SIGNING_KEY_FILE", longv, "SINGPASS_SIGNING_KEY_FILE");
+	/* the variable names the key loader reports */
+	CHECK_STR(cfg_singpass_key_var(0, false), "SINGPASS_SIGNING_KEY_FILE");
+	CHECK_STR(cfg_singpass_key_var(3, false), "SINGPASS_ENCRYPTION_KEY_PREVIOUS_FILE");
+	CHECK_STR(cfg_singpass_key_var(1, true), "SINGPASS_SIGNING_KEY_PREVIOUS_ID");
+	CHECK_STR(cfg_singpass_key_var(2, true), "SINGPASS_ENCRYPTION_KEY_ID");
+}
+
+/* `sgid-fcgi jwks` reads the key variables alone: from a .env file too,
+ * whatever LOGIN_PROVIDER says and with nothing else configured. */
+static void test_singpass_keys_only(void)
+{
+	struct singpass_config sp;
+	struct cfg_error e;
+	char *path = write_temp("SINGPASS_SIGNING_KEY_FILE=/k/sig.pem\n"
+		"SINGPASS_ENCRYPTION_KEY_FILE=/k/enc.pem\nSINGPASS_ENCRYPTION_KEY_ID=enc-1\n");
+	char envpath[64];
+
+	CHECK(path != NULL);
+	if (!path)
+		return;
+	snprintf(envpath, sizeof(envpath), "%s", path);
+	clear_env();
+	CHECK_INT(cfg_load_singpass_keys(&sp, envpath, &e), 0);
+	CHECK_STR(sp.key_files[0], "/k/sig.pem");
+	CHECK_STR(sp.key_files[2], "/k/enc.pem");
+	CHECK_STR(sp.key_kids[2], "enc-1");
+	CHECK_STR(sp.key_files[1], "");
+	setenv("SINGPASS_ENCRYPTION_KEY_FILE", "/env/enc.pem", 1); /* the environment wins */
+	CHECK_INT(cfg_load_singpass_keys(&sp, envpath, &e), 0);
+	CHECK_STR(sp.key_files[2], "/env/enc.pem");
+	setenv("SINGPASS_SIGNING_KEY_FILE", "", 1); /* and "" unsets */
+	CHECK_INT(cfg_load_singpass_keys(&sp, envpath, &e), -1);
+	CHECK_STR(e.var, "SINGPASS_SIGNING_KEY_FILE");
+	clear_env();
+	CHECK_INT(cfg_load_singpass_keys(&sp, NULL, &e), -1);
+	CHECK_STR(e.var, "SINGPASS_SIGNING_KEY_FILE");
+	unlink(envpath);
+}
+
 int main(int argc, char **argv)
 {
 	NO_CRYPTO_CHILD(argc, argv, "test_cfg", no_crypto_session_secret);
@@ -1453,6 +1838,16 @@ int main(int argc, char **argv)
 	RUN(test_parse_data);
 	RUN(test_accept_legacy_ids);
 	RUN(test_dotenv_file);
+	RUN(test_login_provider);
+	RUN(test_singpass_defaults);
+	RUN(test_singpass_required);
+	RUN(test_singpass_issuer);
+	RUN(test_singpass_redirect_uri);
+	RUN(test_singpass_scopes);
+	RUN(test_singpass_acr_values);
+	RUN(test_singpass_context_type);
+	RUN(test_singpass_key_vars);
+	RUN(test_singpass_keys_only);
 	clear_env();
 	free(pem);
 	free(pem_escaped);

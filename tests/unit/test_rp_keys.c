@@ -3,8 +3,10 @@
  * and unique, the public JWKS (never a private member), decryption in
  * rotation order, and the private_key_jwt client assertion. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "b64.h"
 #include "buf.h"
@@ -12,6 +14,7 @@
 #include "harness.h"
 #include "jose.h"
 #include "json.h"
+#include "log.h"
 #include "rp_keys.h"
 #include "util.h"
 
@@ -33,6 +36,21 @@ static int add_fresh(struct rp_keys *ks, enum rp_key_use use, bool prev, const c
 	struct buf pem = BUF_INIT;
 	CHECK(crypto_ec_key_to_pem(k, &pem) == 0);
 	int rc = rp_keys_add_pem(ks, use, prev, pem.data, pem.len, kid, err, err_len);
+	buf_free(&pem);
+	crypto_ec_key_free(k);
+	return rc;
+}
+
+/* A fresh key written to path as a key file would hold it. */
+static int write_fresh_key(const char *path)
+{
+	crypto_ec_key *k = crypto_ec_key_generate();
+	struct buf pem = BUF_INIT;
+	FILE *f = fopen(path, "w");
+	int rc = k && f && crypto_ec_key_to_pem(k, &pem) == 0 &&
+		fwrite(pem.data, 1, pem.len, f) == pem.len ? 0 : -1;
+	if (f && fclose(f) != 0)
+		rc = -1;
 	buf_free(&pem);
 	crypto_ec_key_free(k);
 	return rc;
@@ -233,9 +251,163 @@ static void test_refusals(void)
 	rp_keys_free(&ks);
 }
 
+
+/* ---- rp_keys_load: the configured key files ---- */
+
+static struct singpass_config sp_keys(const char *sig, const char *sig_prev, const char *enc,
+	const char *enc_prev)
+{
+	struct singpass_config sp;
+	const char *files[CFG_SINGPASS_KEY_FILES] = { sig, sig_prev, enc, enc_prev };
+	memset(&sp, 0, sizeof(sp));
+	for (size_t i = 0; i < CFG_SINGPASS_KEY_FILES; i++)
+		snprintf(sp.key_files[i], sizeof(sp.key_files[i]), "%s", files[i] ? files[i] : "");
+	return sp;
+}
+
+#define P256_PKCS8 "tests/vectors/test-ec-p256-key.pem"
+#define P256_SEC1  "tests/vectors/test-ec-p256-sec1-key.pem"
+
+/* Loads sp and expects a refusal whose message starts with want. */
+static void expect_load_fail(const struct singpass_config *sp, const char *want)
+{
+	struct rp_keys ks;
+	char err[300] = "";
+	CHECK(rp_keys_load(&ks, sp, err, sizeof(err)) == -1);
+	CHECK(strncmp(err, want, strlen(want)) == 0);
+	if (strncmp(err, want, strlen(want)) != 0)
+		fprintf(stderr, "  got \"%s\", want \"%s...\"\n", err, want);
+	CHECK(strstr(err, "BEGIN") == NULL && strstr(err, "MII") == NULL); /* no key material */
+	CHECK_INT(ks.n, 0);
+}
+
+static void test_load_ok(void)
+{
+	char dir[] = "/tmp/sgid-test-rpkeys-XXXXXX", sig2[64], enc2[64];
+	struct rp_keys ks;
+	char err[300];
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(sig2, sizeof(sig2), "%s/sig2.pem", dir);
+	snprintf(enc2, sizeof(enc2), "%s/enc2.pem", dir);
+	CHECK(write_fresh_key(sig2) == 0 && write_fresh_key(enc2) == 0);
+
+	/* the two required keys: kids derived */
+	struct singpass_config sp = sp_keys(P256_PKCS8, NULL, P256_SEC1, NULL);
+	CHECK(rp_keys_load(&ks, &sp, err, sizeof(err)) == 0);
+	CHECK_INT(ks.n, 2);
+	CHECK(rp_keys_check(&ks, err, sizeof(err)) == 0);
+	char tp[JWK_THUMBPRINT_LEN + 1];
+	CHECK(jwk_ec_thumbprint(rp_keys_get(&ks, RP_KEY_SIG, false)->key, tp) == 0);
+	CHECK_STR(rp_keys_get(&ks, RP_KEY_SIG, false)->kid, tp);
+	rp_keys_free(&ks);
+
+	/* all four, kids configured for some */
+	sp = sp_keys(sig2, P256_PKCS8, enc2, P256_SEC1);
+	snprintf(sp.key_kids[0], sizeof(sp.key_kids[0]), "sig-2026");
+	snprintf(sp.key_kids[3], sizeof(sp.key_kids[3]), "enc-2025");
+	CHECK(rp_keys_load(&ks, &sp, err, sizeof(err)) == 0);
+	CHECK_INT(ks.n, 4);
+	CHECK_STR(rp_keys_get(&ks, RP_KEY_SIG, false)->kid, "sig-2026");
+	CHECK_STR(rp_keys_get(&ks, RP_KEY_SIG, true)->kid, tp); /* the old one, moved to previous */
+	CHECK_STR(rp_keys_get(&ks, RP_KEY_ENC, true)->kid, "enc-2025");
+	struct jwe_ec_key dec[2];
+	CHECK_INT(rp_keys_decrypters(&ks, dec), 2);
+	struct buf jwks = BUF_INIT;
+	CHECK(rp_keys_jwks(&ks, &jwks) == 0);
+	json_value *doc = json_parse(jwks.data, jwks.len, jwks.len + 1);
+	CHECK_INT(json_array_len(json_get(doc, "keys")), 4);
+	CHECK(strstr(jwks.data, "\"d\"") == NULL);
+	json_free(doc);
+	buf_free(&jwks);
+	rp_keys_free(&ks);
+	unlink(sig2);
+	unlink(enc2);
+	rmdir(dir);
+}
+
+static void test_load_refusals(void)
+{
+	char dir[] = "/tmp/sgid-test-rpkeys-XXXXXX", big[64], empty[64];
+
+	CHECK(mkdtemp(dir) != NULL);
+	/* a missing required key, named */
+	struct singpass_config sp = sp_keys(NULL, NULL, P256_SEC1, NULL);
+	expect_load_fail(&sp, "SINGPASS_SIGNING_KEY_FILE: is required");
+	sp = sp_keys(P256_PKCS8, NULL, NULL, NULL);
+	expect_load_fail(&sp, "SINGPASS_ENCRYPTION_KEY_FILE: is required");
+	/* unreadable: missing, a directory, over 64 KiB, empty */
+	sp = sp_keys(P256_PKCS8, NULL, "/nonexistent/enc.pem", NULL);
+	expect_load_fail(&sp, "SINGPASS_ENCRYPTION_KEY_FILE: cannot read the file: No such file");
+	sp = sp_keys(P256_PKCS8, dir, P256_SEC1, NULL);
+	expect_load_fail(&sp, "SINGPASS_SIGNING_KEY_PREVIOUS_FILE: cannot read the file: not a regular file");
+	snprintf(big, sizeof(big), "%s/big.pem", dir);
+	FILE *f = fopen(big, "w");
+	for (int i = 0; f && i < 70 * 1024; i++)
+		fputc('A', f);
+	if (f)
+		fclose(f);
+	sp = sp_keys(P256_PKCS8, NULL, P256_SEC1, big);
+	expect_load_fail(&sp, "SINGPASS_ENCRYPTION_KEY_PREVIOUS_FILE: cannot read the file: larger than 64 KiB");
+	snprintf(empty, sizeof(empty), "%s/empty.pem", dir);
+	f = fopen(empty, "w");
+	if (f)
+		fclose(f);
+	sp = sp_keys(empty, NULL, P256_SEC1, NULL);
+	expect_load_fail(&sp, "SINGPASS_SIGNING_KEY_FILE: ");
+
+	/* not a P-256 private key */
+	static const struct { const char *path; size_t slot; const char *want; } bad[] = {
+		{ "tests/vectors/test-signing-key.pem", 2, "SINGPASS_ENCRYPTION_KEY_FILE: private key is RSA" },
+		{ "tests/vectors/test-rsa1024-key.pem", 0, "SINGPASS_SIGNING_KEY_FILE: private key is RSA" },
+		{ "tests/vectors/test-ec-p384-key.pem", 0, "SINGPASS_SIGNING_KEY_FILE: EC private key is not on curve P-256" },
+		{ "tests/vectors/test-ec-secp256k1-key.pem", 3, "SINGPASS_ENCRYPTION_KEY_PREVIOUS_FILE: EC private key is not on curve P-256" },
+		{ "tests/vectors/test-ed25519-key.pem", 1, "SINGPASS_SIGNING_KEY_PREVIOUS_FILE: private key is not an EC key" },
+		{ "tests/vectors/test-ec-p256-encrypted-key.pem", 2, "SINGPASS_ENCRYPTION_KEY_FILE: " },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		const char *files[4] = { P256_PKCS8, NULL, P256_SEC1, NULL };
+		files[bad[i].slot] = bad[i].path;
+		sp = sp_keys(files[0], files[1], files[2], files[3]);
+		expect_load_fail(&sp, bad[i].want);
+	}
+
+	/* the same key twice: a previous key that is the current one, or one
+	 * key for signing and encryption */
+	sp = sp_keys(P256_PKCS8, P256_PKCS8, P256_SEC1, NULL);
+	expect_load_fail(&sp, "SINGPASS_SIGNING_KEY_PREVIOUS_FILE: the same key pair as SINGPASS_SIGNING_KEY_FILE");
+	sp = sp_keys(P256_PKCS8, NULL, P256_PKCS8, NULL);
+	expect_load_fail(&sp, "SINGPASS_ENCRYPTION_KEY_FILE: the same key pair as SINGPASS_SIGNING_KEY_FILE");
+
+	/* duplicate kids: a configured kid is named by its _ID variable */
+	sp = sp_keys(P256_PKCS8, NULL, P256_SEC1, NULL);
+	snprintf(sp.key_kids[0], sizeof(sp.key_kids[0]), "my-key");
+	snprintf(sp.key_kids[2], sizeof(sp.key_kids[2]), "my-key");
+	expect_load_fail(&sp, "SINGPASS_ENCRYPTION_KEY_ID: kid already used by SINGPASS_SIGNING_KEY_FILE");
+	/* a configured kid equal to another key's derived one */
+	struct rp_keys ks;
+	char err[300];
+	sp = sp_keys(P256_PKCS8, NULL, P256_SEC1, NULL);
+	CHECK(rp_keys_load(&ks, &sp, err, sizeof(err)) == 0);
+	snprintf(sp.key_kids[2], sizeof(sp.key_kids[2]), "%s", rp_keys_get(&ks, RP_KEY_SIG, false)->kid);
+	rp_keys_free(&ks);
+	expect_load_fail(&sp, "SINGPASS_ENCRYPTION_KEY_ID: kid already used by SINGPASS_SIGNING_KEY_FILE");
+	/* a kid we would not publish */
+	sp = sp_keys(P256_PKCS8, NULL, P256_SEC1, NULL);
+	snprintf(sp.key_kids[0], sizeof(sp.key_kids[0]), "with space");
+	expect_load_fail(&sp, "SINGPASS_SIGNING_KEY_ID: kid must be");
+	unlink(big);
+	unlink(empty);
+	rmdir(dir);
+}
+
 int main(void)
 {
+	/* the vectors are 0644: keep rp_keys_load's warning about it quiet */
+	log_set_level(LOG_LVL_ERROR);
 	RUN(test_full_set);
 	RUN(test_refusals);
+	RUN(test_load_ok);
+	RUN(test_load_refusals);
 	return harness_report("test_rp_keys");
 }
