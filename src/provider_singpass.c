@@ -211,3 +211,40 @@ int provider_singpass_init_with(struct provider *p, struct singpass_shared *shar
 	}
 	return 0;
 }
+
+struct singpass_shared *provider_singpass_shared_load(const struct config *cfg, char *err,
+	size_t err_len)
+{
+	struct rp_keys ks;
+	struct singpass_shared *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	if (rp_keys_load(&ks, &cfg->singpass, err, err_len) != 0) {
+		free(s);
+		return NULL;
+	}
+	if (singpass_shared_init_keys(s, &ks) != 0) {
+		snprintf(err, err_len, "cannot set up the shared state");
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void *provider_singpass_shared_new(const struct config *cfg)
+{
+	char err[256] = "";
+	struct singpass_shared *s = provider_singpass_shared_load(cfg, err, sizeof(err));
+	if (!s)
+		log_error("singpass: %s", err);
+	return s;
+}
+
+void provider_singpass_shared_free(void *state)
+{
+	singpass_shared_free(state);
+	free(state);
+}

@@ -5,6 +5,7 @@
  * the ID token's JWE, JWS and claims, Myinfo userinfo, and what a hostile
  * provider sends. Plus the published staging ID token (tests/vectors). */
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -549,6 +550,54 @@ static void test_jwks(void)
 	free_shared(s);
 }
 
+/* The shared state from the configured key files (rp_keys_load): a login
+ * with them; a missing signing key is refused, named. */
+static void write_pem(const char *path, const crypto_ec_key *k)
+{
+	struct buf pem = BUF_INIT;
+	crypto_ec_key *c = copy_key(k);
+	FILE *f = fopen(path, "w");
+	CHECK(c && f && crypto_ec_key_to_pem(c, &pem) == 0 && fwrite(pem.data, 1, pem.len, f) == pem.len);
+	if (f)
+		fclose(f);
+	chmod(path, 0600);
+	crypto_ec_key_free(c);
+	buf_free(&pem);
+}
+
+static void test_key_files(void)
+{
+	char dir[] = "/tmp/sgid-singpass-XXXXXX", err[256] = "";
+	struct provider p;
+	struct session user;
+	struct buf url = BUF_INIT;
+
+	reset_cfg();
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(cfg.singpass.key_files[0], sizeof(cfg.singpass.key_files[0]), "%s/sig.pem", dir);
+	snprintf(cfg.singpass.key_files[2], sizeof(cfg.singpass.key_files[2]), "%s/enc.pem", dir);
+	snprintf(cfg.singpass.key_kids[0], sizeof(cfg.singpass.key_kids[0]), FP_RP_SIG_KID);
+	snprintf(cfg.singpass.key_kids[2], sizeof(cfg.singpass.key_kids[2]), FP_RP_ENC_KID);
+	write_pem(cfg.singpass.key_files[0], fp_rp_sig);
+	write_pem(cfg.singpass.key_files[2], fp_rp_enc);
+	struct singpass_shared *s = provider_singpass_shared_load(&cfg, err, sizeof(err));
+	CHECK(s != NULL);
+	if (s) {
+		s->now = test_now;
+		provider_up(&p, s);
+		CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+		session_clear(&user);
+		p.ops->free(&p);
+		provider_singpass_shared_free(s);
+	}
+	unlink(cfg.singpass.key_files[0]);
+	CHECK(provider_singpass_shared_load(&cfg, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "SINGPASS_SIGNING_KEY_FILE") != NULL);
+	unlink(cfg.singpass.key_files[2]);
+	rmdir(dir);
+	buf_free(&url);
+}
+
 /* Discovery unreachable before it was ever loaded: no login starts. */
 static void test_discovery_down(void)
 {
@@ -759,6 +808,7 @@ int main(void)
 	RUN(test_jwks);
 	RUN(test_own_shared);
 	RUN(test_discovery_down);
+	RUN(test_key_files);
 	RUN(test_threads);
 	free_shared(shared);
 	httpc_free(http);
