@@ -144,10 +144,11 @@ enum singpass_err singpass_userinfo(struct singpass_client *c, const struct dpop
 /* ---- the ID token and userinfo layers (singpass_parse.c) ---- */
 
 /* Opens a Singpass JWT: a compact JWE (at most max bytes; ECDH-ES+AxxxKW,
- * A256CBC-HS512 or A256GCM; the RP's current then previous encryption
- * key, by kid) whose plaintext must be a compact JWS; appends that JWS. */
+ * A256CBC-HS512 or A256GCM; keys: the RP's current then previous
+ * encryption key, rp_keys_decrypters, chosen by kid) whose plaintext must
+ * be a compact JWS; appends that JWS. */
 enum jose_err singpass_jwt_decrypt(const char *jwe, size_t len, size_t max,
-	const struct rp_keys *keys, struct buf *jws);
+	const struct jwe_ec_key *keys, size_t n, struct buf *jws);
 
 struct singpass_idt_expect {
 	struct idtoken_expect base;    /* iss, aud/azp, exp, iat, nbf, nonce, sub */

@@ -480,7 +480,9 @@ static enum jose_err open_jwt(struct singpass_client *c, const char *jwe, size_t
 	json_value **payload, bool *jwks_down, bool *in_jwe)
 {
 	struct buf jws = BUF_INIT;
-	enum jose_err je = singpass_jwt_decrypt(jwe, len, max, &c->shared->keys, &jws);
+	struct jwe_ec_key keys[2];
+	size_t n = rp_keys_decrypters(&c->shared->keys, keys);
+	enum jose_err je = singpass_jwt_decrypt(jwe, len, max, keys, n, &jws);
 
 	*payload = NULL;
 	*jwks_down = false;

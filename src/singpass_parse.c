@@ -94,14 +94,13 @@ fail:
 /* ---- the JWE layer ---- */
 
 enum jose_err singpass_jwt_decrypt(const char *jwe, size_t len, size_t max,
-	const struct rp_keys *keys, struct buf *jws)
+	const struct jwe_ec_key *keys, size_t n, struct buf *jws)
 {
-	struct jwe_ec_key dec[2];
-	size_t n = rp_keys_decrypters(keys, dec), start = jws->len, dots = 0;
+	size_t start = jws->len, dots = 0;
 
 	if (!jwe || len > max)
 		return JOSE_ERR_TOO_LARGE;
-	enum jose_err rc = jwe_decrypt_ecdh(jwe, len, dec, n, jws, NULL);
+	enum jose_err rc = jwe_decrypt_ecdh(jwe, len, keys, n, jws, NULL);
 	if (rc != JOSE_OK)
 		return rc;
 	/* Nested: the plaintext must itself be a compact JWS (an unsigned

@@ -27,7 +27,7 @@ FUZZ_REPLAY_OUT := build/fuzz-replay
 # Only the modules the targets reach (the parsers and what they call), so
 # the fuzz builds do not depend on the server, Redis or HTTP-client code.
 FUZZ_MODULES    ?= authz b64 buf cfg crypto crypto_ec dotenv dpop gateway http idtoken jose jose_build \
-                   jose_ecdh json log resp returnurl rp_keys singpass_parse sublist urlparse util
+                   jose_ecdh json log resp returnurl singpass_parse sublist urlparse util
 FUZZ_LIB_SRCS   := $(FUZZ_MODULES:%=src/%.c)
 FUZZ_HDRS       := $(wildcard include/*.h) tests/fuzz/fuzz.h tests/fuzz/fuzz_keys.h tests/fuzz/strict_json.h
 FUZZ_BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \

@@ -28,7 +28,6 @@
 #include "fuzz_keys.h"
 #include "jose.h"
 #include "json.h"
-#include "rp_keys.h"
 #include "singpass.h"
 
 #define ISS_HTTPS "https://id.singpass.gov.sg/fapi"
@@ -38,20 +37,18 @@
 #define NOW       1769738721
 #define SKEW      60
 
-static struct rp_keys g_keys;
+static struct jwe_ec_key g_keys[2]; /* the RP's current and previous enc keys */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	crypto_ec_key *cur = NULL, *prev = NULL;
-	char err[128];
 	(void)argc;
 	(void)argv;
 	FUZZ_REQUIRE(jwk_ec_parse(fuzz_ec_enc_jwk, strlen(fuzz_ec_enc_jwk), true, &cur) == JOSE_OK);
 	FUZZ_REQUIRE(jwk_ec_parse(fuzz_ec_enc_prev_jwk, strlen(fuzz_ec_enc_prev_jwk), true, &prev) ==
 		JOSE_OK);
-	FUZZ_REQUIRE(rp_keys_add(&g_keys, RP_KEY_ENC, false, cur, FUZZ_EC_ENC_KID, err, sizeof(err)) == 0);
-	FUZZ_REQUIRE(rp_keys_add(&g_keys, RP_KEY_ENC, true, prev, FUZZ_EC_ENC_PREV_KID, err,
-		sizeof(err)) == 0);
+	g_keys[0] = (struct jwe_ec_key){ cur, FUZZ_EC_ENC_KID };
+	g_keys[1] = (struct jwe_ec_key){ prev, FUZZ_EC_ENC_PREV_KID };
 	return 0;
 }
 
@@ -173,7 +170,7 @@ static void fuzz_claims(const char *s, size_t n, bool acr)
 static void fuzz_decrypt(const char *s, size_t n)
 {
 	struct buf out = BUF_INIT;
-	if (singpass_jwt_decrypt(s, n, SINGPASS_ID_TOKEN_MAX, &g_keys, &out) == JOSE_OK) {
+	if (singpass_jwt_decrypt(s, n, SINGPASS_ID_TOKEN_MAX, g_keys, 2, &out) == JOSE_OK) {
 		size_t dots = 0;
 		for (size_t i = 0; i < out.len; i++) {
 			char c = out.data[i];

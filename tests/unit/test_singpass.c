@@ -713,7 +713,9 @@ static void test_staging_vector(void)
 	CHECK(json_append_value(&jwk, json_get(v, "enc_private_jwk")) == 0);
 	CHECK_INT(jwk_ec_parse(jwk.data, jwk.len, true, &k), JOSE_OK);
 	CHECK_INT(rp_keys_add(&ks, RP_KEY_ENC, false, k, "my-enc-key", err, sizeof(err)), 0);
-	CHECK_INT(singpass_jwt_decrypt(jwe, jwe_len, SINGPASS_ID_TOKEN_MAX, &ks, &jws), JOSE_OK);
+	struct jwe_ec_key dec[2];
+	size_t ndec = rp_keys_decrypters(&ks, dec);
+	CHECK_INT(singpass_jwt_decrypt(jwe, jwe_len, SINGPASS_ID_TOKEN_MAX, dec, ndec, &jws), JOSE_OK);
 	CHECK_INT(jws.len, 678);
 	json_value *hdr = fp_seg_json(jws.data, 0), *pl = fp_seg_json(jws.data, 1);
 	CHECK_STR(fp_str(hdr, "kid"), "alias/stg-sp-auth-api-id-token-signing-key-kms-asymmetric-key-alias");
@@ -738,10 +740,11 @@ static void test_staging_vector(void)
 	char *bad = strdup(jwe);
 	bad[jwe_len - 2] = bad[jwe_len - 2] == 'A' ? 'B' : 'A';
 	buf_reset(&jws);
-	CHECK_INT(singpass_jwt_decrypt(bad, jwe_len, SINGPASS_ID_TOKEN_MAX, &ks, &jws), JOSE_ERR_DECRYPT);
+	CHECK_INT(singpass_jwt_decrypt(bad, jwe_len, SINGPASS_ID_TOKEN_MAX, dec, ndec, &jws),
+		JOSE_ERR_DECRYPT);
 	CHECK_INT(jws.len, 0);
 	/* the size bound holds before any work */
-	CHECK_INT(singpass_jwt_decrypt(jwe, jwe_len, jwe_len - 1, &ks, &jws), JOSE_ERR_TOO_LARGE);
+	CHECK_INT(singpass_jwt_decrypt(jwe, jwe_len, jwe_len - 1, dec, ndec, &jws), JOSE_ERR_TOO_LARGE);
 	free(bad);
 	json_free(hdr);
 	json_free(pl);
