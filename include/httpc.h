@@ -6,6 +6,7 @@
 #ifndef SGID_HTTPC_H
 #define SGID_HTTPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "buf.h"
 
@@ -45,10 +46,14 @@ void httpc_share_free(struct httpc_share *s); /* NULL ok; after every handle */
 /* Zero it (or httpc_response_init) before first use; each request empties
  * it first. On HTTPC_OK and HTTPC_ERR_STATUS, status and body are filled
  * (an error body is cut at max_body); on other errors the body is empty. */
+#define HTTPC_NONCE_MAX 512    /* a DPoP-Nonce header kept (RFC 9449 §8) */
 struct httpc_response {
 	long status;
 	struct buf body;             /* capped at max_body */
 	char www_authenticate[512];  /* the WWW-Authenticate header, if any */
+	char dpop_nonce[HTTPC_NONCE_MAX + 1]; /* the DPoP-Nonce header when it
+	                                is 1..HTTPC_NONCE_MAX printable
+	                                characters, else "" */
 };
 
 struct httpc;
@@ -65,6 +70,23 @@ enum httpc_err httpc_get(struct httpc *h, const char *url, const char *bearer,
 /* POST application/x-www-form-urlencoded body. */
 enum httpc_err httpc_post_form(struct httpc *h, const char *url, const char *body,
 	size_t len, struct httpc_response *resp);
+/* A request with the headers of a DPoP-bound client (RFC 9449): form
+ * NULL is a GET, else a POST of form_len bytes; auth_scheme + auth_token
+ * become "Authorization: <scheme> <token>" and dpop a "DPoP: <proof>"
+ * header (each refused, HTTPC_ERR_IO, unless printable ASCII); accept NULL
+ * is "application/json"; created_ok makes 201 a success too (PAR). */
+struct httpc_request {
+	const char *url;
+	const char *form;
+	size_t form_len;
+	const char *auth_scheme;
+	const char *auth_token;
+	const char *dpop;
+	const char *accept;
+	bool created_ok;
+};
+enum httpc_err httpc_send(struct httpc *h, const struct httpc_request *rq,
+	struct httpc_response *resp);
 void httpc_response_init(struct httpc_response *r);
 void httpc_response_free(struct httpc_response *r); /* NULL ok; reusable */
 /* Detail of the last failure (curl's message), never request content. */

@@ -26,6 +26,10 @@ enum idt_err {
 	IDT_ERR_NBF,
 	IDT_ERR_NONCE,
 	IDT_ERR_SUB,
+	IDT_ERR_ACR,           /* below the acr_values asked for (Singpass) */
+	IDT_ERR_CLAIM_TYPE,    /* a claim of the wrong shape (Singpass:
+	                          sub_type not "user", sub_attributes not an
+	                          object) */
 	IDT_ERR__MAX
 };
 const char *idtoken_strerror(enum idt_err err);
@@ -36,6 +40,8 @@ struct idtoken_expect {
 	const char *nonce;      /* NULL: the token must carry none */
 	int64_t now;            /* unix seconds */
 	int64_t skew;           /* seconds of tolerance on exp/nbf/iat */
+	bool fractional_times;  /* exp, iat, nbf may carry a fraction
+	                           (MockPass's Singpass: iat = Date.now()/1000) */
 };
 
 struct idtoken_claims {
@@ -53,6 +59,11 @@ struct idtoken_claims {
  * IDTOKEN_SUB_MAX bytes. */
 enum idt_err idtoken_verify(const char *jwt, size_t len, const struct jwks *keys,
 	const struct idtoken_expect *expect, struct idtoken_claims *out);
+
+/* The claim rules of idtoken_verify alone, on a payload whose signature
+ * the caller verified (Singpass: ES256 inside a JWE). out may be NULL. */
+enum idt_err idtoken_check_claims(const json_value *payload, const struct idtoken_expect *expect,
+	struct idtoken_claims *out);
 
 /* The nonce check: compares SHA-256 digests in constant time, so the time
  * taken says nothing about either length. False when hashing fails. */

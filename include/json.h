@@ -32,9 +32,15 @@ const char *json_get_str(const json_value *obj, const char *key, size_t *len);
  * so they cannot be told apart). 0 ok, -1 otherwise. */
 int json_get_int64(const json_value *obj, const char *key, int64_t *out);
 
+/* A time in seconds that may carry a fraction (MockPass's iat is
+ * Date.now()/1000): an integer as json_get_int64, or a finite number
+ * within +-2^53, rounded down. 0 ok, -1 otherwise. */
+int json_get_seconds(const json_value *obj, const char *key, int64_t *out);
+
 /* Value accessors. */
 const char *json_str(const json_value *v, size_t *len); /* NULL unless string */
 int json_int64(const json_value *v, int64_t *out);      /* as json_get_int64 */
+int json_seconds(const json_value *v, int64_t *out);    /* as json_get_seconds */
 size_t json_array_len(const json_value *v);             /* 0 unless array */
 const json_value *json_array_at(const json_value *v, size_t i);
 size_t json_object_len(const json_value *v);            /* 0 unless object */

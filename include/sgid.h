@@ -7,12 +7,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
 #include "buf.h"
 #include "cfg.h"
 #include "httpc.h"
 #include "idtoken.h"
 #include "jose.h"
+#include "jwks_cache.h"
 #include "metrics.h"
 
 #define SGID_PKCE_VERIFIER_LEN 43
@@ -32,18 +32,11 @@ enum sgid_err {
 };
 const char *sgid_strerror(enum sgid_err err);
 
-/* The JWKS of a process, shared by its request threads behind one lock:
- * verifications read it under the lock; one fetch runs at a time (the
- * others wait for its result), and the unknown-kid refetch throttle holds
- * for the whole process. */
+/* sgID's JWKS, shared by the request threads of a process (jwks_cache.h:
+ * one lock, one fetch at a time, the unknown-kid refetch throttled for the
+ * whole process). */
 struct sgid_jwks_cache {
-	pthread_mutex_t lock;
-	pthread_cond_t fetch_done;
-	bool fetching;                /* a thread is fetching, lock released */
-	struct jwks jwks;
-	bool loaded;
-	bool refetched;               /* an unknown-kid refetch happened */
-	int64_t last_refetch_ms;      /* monotonic; throttles those refetches */
+	struct jwks_cache cache;
 };
 int sgid_jwks_cache_init(struct sgid_jwks_cache *jc);
 void sgid_jwks_cache_free(struct sgid_jwks_cache *jc);

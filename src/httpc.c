@@ -61,6 +61,7 @@ struct httpc {
 struct xfer {
 	struct httpc *h;
 	struct httpc_response *resp;
+	bool created_ok;  /* 201 is a success status too */
 	bool too_large;   /* a 200 body went over max_body */
 	bool capped;      /* a non-200 body reached the cap: we stopped reading */
 	bool nomem;
@@ -92,6 +93,11 @@ static long status_of(struct httpc *h)
 	return code;
 }
 
+static bool success_status(long status, bool created_ok)
+{
+	return status == 200 || (created_ok && status == 201);
+}
+
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct xfer *x = ud;
@@ -101,7 +107,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 
 	if (n > room) {
 		/* An error body is only diagnostics: keep what fits and stop. */
-		if (status_of(x->h) != 200) {
+		if (!success_status(status_of(x->h), x->created_ok)) {
 			if (buf_append(b, ptr, room) != 0)
 				x->nomem = true;
 			else
@@ -118,24 +124,10 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* Keeps the first WWW-Authenticate of the final response, trimmed and
- * bounded. */
-static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
+/* Copies the value of header line buf (name included, nlen bytes) into
+ * dst, trimmed, control characters blanked, cut to cap - 1 bytes. */
+static void keep_header(const char *buf, size_t n, size_t nlen, char *dst, size_t cap)
 {
-	static const char name[] = "WWW-Authenticate:";
-	const size_t nlen = sizeof(name) - 1;
-	struct xfer *x = ud;
-	char *dst = x->resp->www_authenticate;
-	const size_t cap = sizeof(x->resp->www_authenticate);
-	size_t n = size * nitems;
-
-	/* A new status line (after 1xx) starts a new header block. */
-	if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
-		dst[0] = '\0';
-		return n;
-	}
-	if (dst[0] || n <= nlen || strncasecmp(buf, name, nlen) != 0)
-		return n;
 	const char *v = buf + nlen, *end = buf + n;
 	while (v < end && (*v == ' ' || *v == '\t'))
 		v++;
@@ -149,6 +141,33 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 		dst[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
 	}
 	dst[len] = '\0';
+}
+
+/* Keeps the first WWW-Authenticate and DPoP-Nonce of the final response,
+ * trimmed and bounded; a nonce too long or not printable is dropped. */
+static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
+{
+	static const char www[] = "WWW-Authenticate:", nonce[] = "DPoP-Nonce:";
+	struct xfer *x = ud;
+	struct httpc_response *r = x->resp;
+	size_t n = size * nitems;
+
+	/* A new status line (after 1xx) starts a new header block. */
+	if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+		r->www_authenticate[0] = '\0';
+		r->dpop_nonce[0] = '\0';
+		return n;
+	}
+	if (!r->www_authenticate[0] && n > sizeof(www) - 1 && strncasecmp(buf, www, sizeof(www) - 1) == 0)
+		keep_header(buf, n, sizeof(www) - 1, r->www_authenticate, sizeof(r->www_authenticate));
+	if (!r->dpop_nonce[0] && n > sizeof(nonce) - 1 &&
+	    strncasecmp(buf, nonce, sizeof(nonce) - 1) == 0) {
+		char v[HTTPC_NONCE_MAX + 2];
+		keep_header(buf, n, sizeof(nonce) - 1, v, sizeof(v));
+		size_t len = strlen(v);
+		if (len > 0 && len <= HTTPC_NONCE_MAX && !strchr(v, ' '))
+			memcpy(r->dpop_nonce, v, len + 1);
+	}
 	return n;
 }
 
@@ -239,23 +258,55 @@ static enum httpc_err map_code(struct httpc *h, CURLcode rc, const struct xfer *
 	}
 }
 
-/* One request. form == NULL: GET; else POST of form_len bytes. */
-static enum httpc_err perform(struct httpc *h, const char *url, const char *bearer,
-	const char *form, size_t form_len, struct httpc_response *resp)
+/* Appends "<prefix><value>" as a header line to *hdrs; the line is kept
+ * in *line (wiped and freed by the caller: it may hold a token). 1 when
+ * value is empty or not printable, -1 on allocation failure. */
+static int add_header(struct curl_slist **hdrs, const char *prefix, const char *value,
+	char **line, size_t *line_len)
 {
-	static const char bearer_prefix[] = "Authorization: Bearer ";
+	size_t plen = strlen(prefix), vlen = strlen(value);
+	struct curl_slist *tmp;
+
+	/* The value goes into a header line: nothing that could end it. */
+	if (vlen == 0 || !is_printable_ascii(value, vlen))
+		return 1;
+	*line_len = plen + vlen + 1;
+	if (!(*line = malloc(*line_len)))
+		return -1;
+	memcpy(*line, prefix, plen);
+	memcpy(*line + plen, value, vlen + 1);
+	if (!(tmp = curl_slist_append(*hdrs, *line)))
+		return -1;
+	*hdrs = tmp;
+	return 0;
+}
+
+static void line_free(char *line, size_t len)
+{
+	if (line) {
+		secure_zero(line, len);
+		free(line);
+	}
+}
+
+/* One request (struct httpc_request). */
+static enum httpc_err perform(struct httpc *h, const struct httpc_request *rq,
+	struct httpc_response *resp)
+{
 	struct curl_slist *hdrs = NULL, *tmp;
-	struct xfer x = { h, resp, false, false, false };
-	char *auth = NULL;
-	size_t auth_len = 0;
+	struct xfer x = { h, resp, rq->created_ok, false, false, false };
+	char *auth = NULL, *dpop = NULL, *accept = NULL, prefix[64];
+	size_t auth_len = 0, dpop_len = 0, accept_len = 0;
 	enum httpc_err e = HTTPC_ERR_NOMEM;
 	CURL *c = h->curl;
-	const char *bad = NULL;
+	const char *bad = NULL, *url = rq->url, *form = rq->form;
 	CURLcode rc;
+	int hr;
 
 	resp->status = 0;
 	buf_reset(&resp->body);
 	resp->www_authenticate[0] = '\0';
+	resp->dpop_nonce[0] = '\0';
 	h->errstr[0] = '\0';
 	h->errbuf[0] = '\0';
 
@@ -264,26 +315,21 @@ static enum httpc_err perform(struct httpc *h, const char *url, const char *bear
 		e = HTTPC_ERR_IO;
 		goto fail;
 	}
-	if (!(tmp = curl_slist_append(hdrs, "Accept: application/json")))
-		goto fail;
-	hdrs = tmp;
-	if (bearer) {
-		size_t tlen = strlen(bearer);
-		/* The token goes into a header line: nothing that could end it. */
-		if (tlen == 0 || !is_printable_ascii(bearer, tlen)) {
-			seterr(h, "bearer token is empty or not printable");
-			e = HTTPC_ERR_IO;
-			goto fail;
+	if ((hr = add_header(&hdrs, "Accept: ", rq->accept ? rq->accept : "application/json",
+			&accept, &accept_len)) != 0)
+		goto bad_header;
+	if (rq->auth_token) {
+		const char *scheme = rq->auth_scheme ? rq->auth_scheme : "Bearer";
+		if (strlen(scheme) > 32 || !is_printable_ascii(scheme, strlen(scheme))) {
+			hr = 1;
+			goto bad_header;
 		}
-		auth_len = sizeof(bearer_prefix) + tlen;
-		if (!(auth = malloc(auth_len)))
-			goto fail;
-		memcpy(auth, bearer_prefix, sizeof(bearer_prefix) - 1);
-		memcpy(auth + sizeof(bearer_prefix) - 1, bearer, tlen + 1);
-		if (!(tmp = curl_slist_append(hdrs, auth)))
-			goto fail;
-		hdrs = tmp;
+		snprintf(prefix, sizeof(prefix), "Authorization: %s ", scheme);
+		if ((hr = add_header(&hdrs, prefix, rq->auth_token, &auth, &auth_len)) != 0)
+			goto bad_header;
 	}
+	if (rq->dpop && (hr = add_header(&hdrs, "DPoP: ", rq->dpop, &dpop, &dpop_len)) != 0)
+		goto bad_header;
 	if (form) {
 		if (!(tmp = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded")))
 			goto fail;
@@ -292,7 +338,7 @@ static enum httpc_err perform(struct httpc *h, const char *url, const char *bear
 		if (!(tmp = curl_slist_append(hdrs, "Expect:")))
 			goto fail;
 		hdrs = tmp;
-		SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)form_len);
+		SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->form_len);
 		SETOPT(CURLOPT_POSTFIELDS, form);
 		/* libcurl silently re-sends a request whose reused connection died
 		 * before the answer; a POST carries a single-use authorization
@@ -311,7 +357,7 @@ static enum httpc_err perform(struct httpc *h, const char *url, const char *bear
 	rc = curl_easy_perform(c);
 	resp->status = status_of(h);
 	e = map_code(h, rc, &x);
-	if (e == HTTPC_OK && resp->status != 200)
+	if (e == HTTPC_OK && !success_status(resp->status, rq->created_ok))
 		e = HTTPC_ERR_STATUS;
 
 	if (e == HTTPC_ERR_STATUS)
@@ -323,6 +369,14 @@ static enum httpc_err perform(struct httpc *h, const char *url, const char *bear
 	/* Only a 200 body or a (capped) error body is handed back. */
 	if (e != HTTPC_OK && e != HTTPC_ERR_STATUS)
 		buf_reset(&resp->body);
+	goto done;
+bad_header:
+	if (hr > 0) {
+		seterr(h, "a header value is empty or not printable");
+		e = HTTPC_ERR_IO;
+	} else {
+		seterr(h, "out of memory");
+	}
 	goto done;
 fail:
 	if (bad) {
@@ -340,23 +394,34 @@ done:
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, (void *)NULL);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, (void *)NULL);
 	slist_free_wiped(hdrs);
-	if (auth) {
-		secure_zero(auth, auth_len);
-		free(auth);
-	}
+	line_free(auth, auth_len);
+	line_free(dpop, dpop_len);
+	line_free(accept, accept_len);
 	return e;
 }
 
 enum httpc_err httpc_get(struct httpc *h, const char *url, const char *bearer,
 	struct httpc_response *resp)
 {
-	return perform(h, url, bearer, NULL, 0, resp);
+	struct httpc_request rq = { .url = url, .auth_token = bearer };
+	return perform(h, &rq, resp);
 }
 
 enum httpc_err httpc_post_form(struct httpc *h, const char *url, const char *body,
 	size_t len, struct httpc_response *resp)
 {
-	return perform(h, url, NULL, body ? body : "", body ? len : 0, resp);
+	struct httpc_request rq = { .url = url, .form = body ? body : "", .form_len = body ? len : 0 };
+	return perform(h, &rq, resp);
+}
+
+enum httpc_err httpc_send(struct httpc *h, const struct httpc_request *rq,
+	struct httpc_response *resp)
+{
+	if (!rq) {
+		seterr(h, "no request");
+		return HTTPC_ERR_IO;
+	}
+	return perform(h, rq, resp);
 }
 
 struct httpc_share {

@@ -21,6 +21,8 @@ static const char *const idt_errstr[] = {
 	[IDT_ERR_NBF] = "ID token not yet valid or nbf invalid",
 	[IDT_ERR_NONCE] = "ID token nonce mismatch",
 	[IDT_ERR_SUB] = "ID token sub invalid",
+	[IDT_ERR_ACR] = "ID token acr below the acr_values asked for",
+	[IDT_ERR_CLAIM_TYPE] = "ID token claim of the wrong type",
 };
 _Static_assert(ARRAY_LEN(idt_errstr) == IDT_ERR__MAX, "idt_errstr out of sync");
 
@@ -90,17 +92,19 @@ static enum idt_err check_times(const json_value *p, const struct idtoken_expect
 	struct idtoken_claims *c)
 {
 	int64_t skew = x->skew > 0 ? x->skew : 0, nbf;
+	int (*get)(const json_value *, const char *, int64_t *) =
+		x->fractional_times ? json_get_seconds : json_get_int64;
 
-	if (json_get_int64(p, "exp", &c->exp) != 0)
+	if (get(p, "exp", &c->exp) != 0)
 		return IDT_ERR_EXP;
-	if (json_get_int64(p, "iat", &c->iat) != 0)
+	if (get(p, "iat", &c->iat) != 0)
 		return IDT_ERR_IAT;
 	if (x->now >= sat_add(c->exp, skew))
 		return IDT_ERR_EXP;
 	if (c->iat > sat_add(x->now, skew))
 		return IDT_ERR_IAT;
 	if (json_has(p, "nbf") &&
-	    (json_get_int64(p, "nbf", &nbf) != 0 || nbf > sat_add(x->now, skew)))
+	    (get(p, "nbf", &nbf) != 0 || nbf > sat_add(x->now, skew)))
 		return IDT_ERR_NBF;
 	return IDT_OK;
 }
@@ -159,11 +163,10 @@ static enum idt_err check_claims(const json_value *p, const struct idtoken_expec
 	return check_sub(p, c);
 }
 
-enum idt_err idtoken_verify(const char *jwt, size_t len, const struct jwks *keys,
-	const struct idtoken_expect *expect, struct idtoken_claims *out)
+enum idt_err idtoken_check_claims(const json_value *payload, const struct idtoken_expect *expect,
+	struct idtoken_claims *out)
 {
 	struct idtoken_claims c;
-	json_value *payload = NULL;
 	enum idt_err rc;
 
 	memset(&c, 0, sizeof c);
@@ -171,13 +174,27 @@ enum idt_err idtoken_verify(const char *jwt, size_t len, const struct jwks *keys
 		memset(out, 0, sizeof *out);
 	if (!expect || !expect->issuer || !expect->client_id)
 		return IDT_ERR_MALFORMED;
-	rc = from_jose(jws_verify_rs256(jwt, len, keys, &payload));
-	if (rc != IDT_OK)
-		goto fail;
+	if (json_kind_of(payload) != JSON_OBJECT)
+		return IDT_ERR_MALFORMED;
 	rc = check_claims(payload, expect, &c);
 	if (rc == IDT_OK && out)
 		*out = c;
-fail:
+	return rc;
+}
+
+enum idt_err idtoken_verify(const char *jwt, size_t len, const struct jwks *keys,
+	const struct idtoken_expect *expect, struct idtoken_claims *out)
+{
+	json_value *payload = NULL;
+	enum idt_err rc;
+
+	if (out)
+		memset(out, 0, sizeof *out);
+	if (!expect || !expect->issuer || !expect->client_id)
+		return IDT_ERR_MALFORMED;
+	rc = from_jose(jws_verify_rs256(jwt, len, keys, &payload));
+	if (rc == IDT_OK)
+		rc = idtoken_check_claims(payload, expect, out);
 	json_free(payload);
 	return rc;
 }

@@ -139,6 +139,26 @@ int json_get_int64(const json_value *obj, const char *key, int64_t *out)
 	return json_int64(json_get(obj, key), out);
 }
 
+int json_seconds(const json_value *v, int64_t *out)
+{
+	if (json_kind_of(v) == JSON_INT)
+		return json_int64(v, out);
+	if (json_kind_of(v) != JSON_DOUBLE)
+		return -1;
+	double d = json_object_get_double(jo(v));
+	/* NaN fails both comparisons; past 2^53 a double holds no fraction */
+	if (!(d > -9007199254740992.0 && d < 9007199254740992.0))
+		return -1;
+	int64_t i = (int64_t)d;
+	*out = (double)i > d ? i - 1 : i; /* floor */
+	return 0;
+}
+
+int json_get_seconds(const json_value *obj, const char *key, int64_t *out)
+{
+	return json_seconds(json_get(obj, key), out);
+}
+
 size_t json_array_len(const json_value *v)
 {
 	return json_kind_of(v) == JSON_ARRAY ? json_object_array_length(jo(v)) : 0;

@@ -98,23 +98,13 @@ void sgid_client_share_jwks(struct sgid_client *c, struct sgid_jwks_cache *share
 
 int sgid_jwks_cache_init(struct sgid_jwks_cache *jc)
 {
-	memset(jc, 0, sizeof(*jc));
-	if (pthread_mutex_init(&jc->lock, NULL) != 0)
-		return -1;
-	if (pthread_cond_init(&jc->fetch_done, NULL) != 0) {
-		pthread_mutex_destroy(&jc->lock);
-		return -1;
-	}
-	return 0;
+	return jwks_cache_init(&jc->cache);
 }
 
 void sgid_jwks_cache_free(struct sgid_jwks_cache *jc)
 {
-	if (!jc)
-		return;
-	jwks_clear(&jc->jwks);
-	pthread_cond_destroy(&jc->fetch_done);
-	pthread_mutex_destroy(&jc->lock);
+	if (jc)
+		jwks_cache_free(&jc->cache);
 }
 
 void sgid_tokens_clear(struct sgid_tokens *t)
@@ -222,12 +212,23 @@ static void count_call(struct sgid_client *c, enum metrics_sgid_call call, int64
 	metrics_count_sgid_call(c->metrics, call, metrics_now_us() - start_us, e == HTTPC_OK);
 }
 
-/* Fetches and parses the JWKS, with the cache's lock NOT held (an HTTP
- * call): into fresh. */
-static enum sgid_err fetch_jwks(struct sgid_client *c, struct jwks *fresh)
+/* One ID-token verification against the cached set. */
+struct idt_check {
+	struct sgid_client *c;
+	const char *jwt;
+	size_t len;
+	const struct idtoken_expect *expect;
+	struct idtoken_claims *claims;
+	enum idt_err e;
+};
+
+/* Fetches and parses the JWKS (jwks_cache calls it without its lock
+ * held: an HTTP call) into fresh. */
+static int fetch_jwks(void *ud, struct jwks *fresh)
 {
+	struct sgid_client *c = ((struct idt_check *)ud)->c;
 	struct httpc_response r = {0};
-	enum sgid_err rc = SGID_ERR_JWKS;
+	int rc = -1;
 	int64_t start_us = metrics_now_us();
 	enum httpc_err e = httpc_get(c->http, c->jwks_url, NULL, &r);
 	count_call(c, METRICS_CALL_JWKS, start_us, e);
@@ -242,30 +243,17 @@ static enum sgid_err fetch_jwks(struct sgid_client *c, struct jwks *fresh)
 		goto fail;
 	}
 	log_info("jwks: loaded %zu key(s)", fresh->n);
-	rc = SGID_OK;
+	rc = 0;
 fail:
 	httpc_response_free(&r);
 	return rc;
 }
 
-/* With jc->lock held: fetches the JWKS (the lock released meanwhile, the
- * other threads that need it waiting for this one fetch) and installs it.
- * Returns with the lock held. */
-static enum sgid_err refresh_jwks_locked(struct sgid_client *c, struct sgid_jwks_cache *jc)
+static enum jwks_use check_with(void *ud, const struct jwks *keys)
 {
-	struct jwks fresh = {0};
-	jc->fetching = true;
-	pthread_mutex_unlock(&jc->lock);
-	enum sgid_err rc = fetch_jwks(c, &fresh);
-	pthread_mutex_lock(&jc->lock);
-	if (rc == SGID_OK) {
-		jwks_clear(&jc->jwks);
-		jc->jwks = fresh;
-		jc->loaded = true;
-	}
-	jc->fetching = false;
-	pthread_cond_broadcast(&jc->fetch_done);
-	return rc;
+	struct idt_check *k = ud;
+	k->e = idtoken_verify(k->jwt, k->len, keys, k->expect, k->claims);
+	return k->e == IDT_ERR_NO_KEY ? JWKS_USE_UNKNOWN_KEY : JWKS_USE_DONE;
 }
 
 /* Verifies the ID token; on an unknown key refetches the JWKS at most once
@@ -274,51 +262,32 @@ static enum sgid_err verify_id_token(struct sgid_client *c, const char *jwt, siz
 	const char *nonce, struct idtoken_claims *claims)
 {
 	const struct config *cfg = c->cfg;
-	struct sgid_jwks_cache *jc = c->jwks;
 	struct idtoken_expect expect = {
 		.issuer = cfg->issuer, .client_id = cfg->client_id, .nonce = nonce,
 		.now = now_unix(), .skew = cfg->clock_skew,
 	};
-	enum sgid_err rc = SGID_OK;
-	enum idt_err e;
+	struct idt_check k = { c, jwt, len, &expect, claims, IDT_OK };
+	struct jwks_cache_user u = { fetch_jwks, check_with, &k };
+	bool refetched = false;
 
 	c->idt_err = IDT_OK;
-	pthread_mutex_lock(&jc->lock);
-	while (jc->fetching)
-		pthread_cond_wait(&jc->fetch_done, &jc->lock);
-	if (!jc->loaded && refresh_jwks_locked(c, jc) != SGID_OK) {
-		rc = SGID_ERR_JWKS;
-		goto done;
+	enum jwks_cache_rc jr = jwks_cache_use(&c->jwks->cache, cfg->jwks_refetch_interval, &u,
+		&refetched);
+	if (refetched)
+		metrics_count_jwks_refetch(c->metrics);
+	if (jr == JWKS_CACHE_FETCH_FAILED)
+		return SGID_ERR_JWKS;
+	if (jr == JWKS_CACHE_THROTTLED) {
+		set_err(c, "id_token: %s (JWKS refetch throttled)", idtoken_strerror(k.e));
+		c->idt_err = k.e;
+		return SGID_ERR_ID_TOKEN;
 	}
-	e = idtoken_verify(jwt, len, &jc->jwks, &expect, claims);
-	if (e == IDT_ERR_NO_KEY) {
-		/* Only refetches count towards the throttle, not the first load:
-		 * a key rotated soon after a worker started is still picked up. */
-		int64_t now = now_monotonic_ms();
-		if (!jc->refetched || now - jc->last_refetch_ms >= (int64_t)cfg->jwks_refetch_interval * 1000) {
-			jc->refetched = true;
-			jc->last_refetch_ms = now;
-			metrics_count_jwks_refetch(c->metrics);
-			if (refresh_jwks_locked(c, jc) != SGID_OK) {
-				rc = SGID_ERR_JWKS;
-				goto done;
-			}
-			e = idtoken_verify(jwt, len, &jc->jwks, &expect, claims);
-		} else {
-			set_err(c, "id_token: %s (JWKS refetch throttled)", idtoken_strerror(e));
-			c->idt_err = e;
-			rc = SGID_ERR_ID_TOKEN;
-			goto done;
-		}
+	if (k.e != IDT_OK) {
+		set_err(c, "id_token: %s", idtoken_strerror(k.e));
+		c->idt_err = k.e;
+		return SGID_ERR_ID_TOKEN;
 	}
-	if (e != IDT_OK) {
-		set_err(c, "id_token: %s", idtoken_strerror(e));
-		c->idt_err = e;
-		rc = SGID_ERR_ID_TOKEN;
-	}
-done:
-	pthread_mutex_unlock(&jc->lock);
-	return rc;
+	return SGID_OK;
 }
 
 enum sgid_err sgid_exchange_code(struct sgid_client *c, const char *code, size_t code_len,

@@ -15,7 +15,8 @@
 # FUZZ_TARGETS=json make fuzz    fuzz one target; FUZZ_ARGS passes extra
 # libFuzzer flags (e.g. FUZZ_ARGS=-dict=...). FUZZ_CC picks the clang.
 
-FUZZ_TARGETS  ?= query cookie json parse_data jws jwe dotenv b64 resp returnurl jwk_ec jwe_ecdh dpop authz
+FUZZ_TARGETS  ?= query cookie json parse_data jws jwe dotenv b64 resp returnurl jwk_ec jwe_ecdh dpop authz \
+                 singpass
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_RSS_MB   ?= 2048
@@ -26,7 +27,7 @@ FUZZ_REPLAY_OUT := build/fuzz-replay
 # Only the modules the targets reach (the parsers and what they call), so
 # the fuzz builds do not depend on the server, Redis or HTTP-client code.
 FUZZ_MODULES    ?= authz b64 buf cfg crypto crypto_ec dotenv dpop gateway http idtoken jose jose_build \
-                   jose_ecdh json log resp returnurl sublist urlparse util
+                   jose_ecdh json log resp returnurl singpass_parse sublist urlparse util
 FUZZ_LIB_SRCS   := $(FUZZ_MODULES:%=src/%.c)
 FUZZ_HDRS       := $(wildcard include/*.h) tests/fuzz/fuzz.h tests/fuzz/fuzz_keys.h tests/fuzz/strict_json.h
 FUZZ_BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \

@@ -258,7 +258,7 @@ static bool verify_both(const char *tok, size_t len, const struct idtoken_expect
 
 static void mode_raw(const uint8_t *d, size_t n)
 {
-	struct idtoken_expect x = { FUZZ_ISSUER, FUZZ_CLIENT_ID, FUZZ_NONCE, FUZZ_NOW, FUZZ_SKEW };
+	struct idtoken_expect x = { FUZZ_ISSUER, FUZZ_CLIENT_ID, FUZZ_NONCE, FUZZ_NOW, FUZZ_SKEW, false };
 	bool idt_ok;
 
 	verify_both((const char *)d, n, &x, &idt_ok);
@@ -271,7 +271,7 @@ static void mode_raw(const uint8_t *d, size_t n)
 static void mode_signed(const uint8_t *d, size_t n)
 {
 	static const char def_hdr[] = "{\"alg\":\"RS256\",\"kid\":\"" FUZZ_SIGNING_KID "\"}";
-	struct idtoken_expect x = { FUZZ_ISSUER, FUZZ_CLIENT_ID, NULL, FUZZ_NOW, FUZZ_SKEW };
+	struct idtoken_expect x = { FUZZ_ISSUER, FUZZ_CLIENT_ID, NULL, FUZZ_NOW, FUZZ_SKEW, false };
 	struct buf tok = BUF_INIT, sig = BUF_INIT;
 	const char *hdr = def_hdr, *pl;
 	size_t hlen = strlen(def_hdr), plen;

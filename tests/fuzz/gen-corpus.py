@@ -629,6 +629,46 @@ def dpop_seeds():
     w("utf8", 1, "https://h/\u00e9")
 
 
+def singpass_seeds():
+    """fuzz_singpass.c: mode byte, then the document."""
+    def disc(base, iss=None, **over):
+        d = {"issuer": iss or base, "pushed_authorization_request_endpoint": base + "/par",
+             "authorization_endpoint": base + "/auth", "token_endpoint": base + "/token",
+             "userinfo_endpoint": base + "/userinfo", "jwks_uri": base + "/.well-known/keys"}
+        d.update(over)
+        return cjson({k: v for k, v in d.items() if v is not None})
+    https, http = "https://id.singpass.gov.sg/fapi", "http://127.0.0.1:5156/fapi"
+    seed("singpass", "discovery", "0" + disc(https))
+    seed("singpass", "discovery-myinfo", "1" + disc(https))
+    seed("singpass", "discovery-myinfo-no-userinfo", "1" + disc(https, userinfo_endpoint=None))
+    seed("singpass", "discovery-loopback", "2" + disc(http))
+    seed("singpass", "discovery-http-endpoint", "0" + disc(https, token_endpoint="http://id.singpass.gov.sg/fapi/token"))
+    seed("singpass", "discovery-query", "0" + disc(https, authorization_endpoint=https + "/auth?a=b"))
+    seed("singpass", "discovery-issuer-slash", "0" + disc(https, iss=https + "/"))
+    seed("singpass", "discovery-no-par", "0" + disc(https, pushed_authorization_request_endpoint=None))
+    seed("singpass", "discovery-number", "0" + disc(https, jwks_uri=7))
+    claims = {"iat": 1769738721, "exp": 1769739321, "iss": "https://id.singpass.gov.sg/fapi",
+              "sub": "7c9c72ec-5be2-495a-a78e-61e809a2a236", "aud": "RsrOy2iB0edR53TJSuD5ULad1pGmrVZL",
+              "amr": ["pwd"], "sub_attributes": {"name": "NAME OF S5410828A"}, "sub_type": "user",
+              "nonce": "t1j2kLlRE6an5hmo1iQrjz0BqRZTekg5TtRXCHhX5bQ",
+              "acr": "urn:singpass:authentication:loa:1"}
+    seed("singpass", "claims-staging", "3" + cjson(claims))
+    seed("singpass", "claims-staging-acr", "4" + cjson(claims))
+    seed("singpass", "claims-loa2", "4" + cjson(dict(claims, acr="urn:singpass:authentication:loa:2")))
+    seed("singpass", "claims-fractional-iat", "3" + cjson(claims).replace('"iat":1769738721', '"iat":1769738721.731'))
+    seed("singpass", "claims-attrs-string", "3" + cjson(dict(claims, sub_attributes="x")))
+    seed("singpass", "claims-sub-type", "3" + cjson(dict(claims, sub_type="device")))
+    seed("singpass", "claims-aud-array", "3" + cjson(dict(claims, aud=[claims["aud"], "x"], azp=claims["aud"])))
+    seed("singpass", "claims-many-attrs", "3" + cjson(dict(claims, sub_attributes={"f%d" % i: i for i in range(70)})))
+    seed("singpass", "claims-nested-attrs", "3" + cjson(dict(claims, sub_attributes={"a": {"b": [1, "c"]}})))
+    for v in SJ["jwe"]:
+        seed("singpass", "decrypt-" + v["name"], "5" + v["jwe"])
+    seed("singpass", "decrypt-staging-other-key", "5" + SN["staging_id_token"]["jwe"])
+    seed("singpass", "merge", "6" + '{"name":"A","x":1}' + "\n" + '{"iss":"i","name":"B","y":{"v":2}}')
+    seed("singpass", "merge-not-object", "6" + '{"a":1}' + "\n" + '[1]')
+    seed("singpass", "merge-bad-name", "6" + '{}' + "\n" + '{"":1,"\\u0001":2}')
+
+
 def write_dicts():
     """libFuzzer dictionaries (tests/fuzz/dict/<target>.dict)."""
     json_words = ['{', '}', '[', ']', ':', ',', '"', 'true', 'false', 'null', '-0', '1e400',
@@ -734,6 +774,7 @@ def main():
     jwe_ecdh_seeds()
     dpop_seeds()
     authz_seeds()
+    singpass_seeds()
     write_corpus()
     write_dicts()
     return 0

@@ -84,6 +84,10 @@ static int answer(int fd, const struct fh_request *rq)
 		struct linger lg = { 1, 0 }; /* close with RST */
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		return 1;
+	} else if (strcmp(path, "/created") == 0) {
+		fh_respond(fd, "201 Created", "DPoP-Nonce:  n-1_x.y~  \r\n", "{\"request_uri\":\"urn:x\"}", 24);
+	} else if (strcmp(path, "/nonce-bad") == 0) {
+		fh_respond(fd, "400 Bad Request", "DPoP-Nonce: two words\r\n", "{\"error\":\"use_dpop_nonce\"}", 26);
 	} else if (strcmp(path, "/redirect") == 0) {
 		fh_respond(fd, "302 Found", "Location: /json\r\n", "", 0);
 	} else {
@@ -392,6 +396,47 @@ static void test_bearer(void)
 	httpc_free(h);
 }
 
+/* httpc_send: the DPoP headers, 201 only when asked for, DPoP-Nonce kept
+ * when it is one printable word. */
+static void test_send_dpop(void)
+{
+	struct httpc *h = client(10000, 8192);
+	struct httpc_response r = {0};
+	struct httpc_request get = { .url = url("/echo"), .auth_scheme = "DPoP", .auth_token = "tok.en",
+		.dpop = "ey.J0.eXA", .accept = "application/jwt" };
+	CHECK_INT(httpc_send(h, &get, &r), HTTPC_OK);
+	CHECK(contains(&r.body, "\r\nAuthorization: DPoP tok.en\r\n"));
+	CHECK(contains(&r.body, "\r\nDPoP: ey.J0.eXA\r\n"));
+	CHECK(contains(&r.body, "\r\nAccept: application/jwt\r\n"));
+	CHECK(contains(&r.body, "GET /echo "));
+	struct httpc_request post = { .url = url("/echo"), .form = "a=1", .form_len = 3, .dpop = "p.r.f" };
+	CHECK_INT(httpc_send(h, &post, &r), HTTPC_OK);
+	CHECK(contains(&r.body, "POST /echo "));
+	CHECK(contains(&r.body, "\r\nDPoP: p.r.f\r\n"));
+	CHECK(!contains(&r.body, "Authorization"));
+	/* a header value that would end the line never leaves */
+	int before = fh_conns();
+	struct httpc_request evil = { .url = url("/echo"), .dpop = "a\r\nX-Evil: 1" };
+	CHECK_INT(httpc_send(h, &evil, &r), HTTPC_ERR_IO);
+	CHECK_INT(fh_conns(), before);
+	/* 201: a success only for a request that says so */
+	struct httpc_request par = { .url = url("/created"), .form = "", .created_ok = true };
+	CHECK_INT(httpc_send(h, &par, &r), HTTPC_OK);
+	CHECK_INT(r.status, 201);
+	CHECK_STR(r.dpop_nonce, "n-1_x.y~");
+	par.created_ok = false;
+	CHECK_INT(httpc_send(h, &par, &r), HTTPC_ERR_STATUS);
+	CHECK_STR(r.dpop_nonce, "n-1_x.y~");
+	struct httpc_request bad = { .url = url("/nonce-bad"), .form = "" };
+	CHECK_INT(httpc_send(h, &bad, &r), HTTPC_ERR_STATUS);
+	CHECK_STR(r.dpop_nonce, "");
+	/* not carried over */
+	CHECK_INT(httpc_get(h, url("/json"), NULL, &r), HTTPC_OK);
+	CHECK_STR(r.dpop_nonce, "");
+	httpc_response_free(&r);
+	httpc_free(h);
+}
+
 /* Runs a command to completion (bounded); 0 when it exits 0. */
 static int run_cmd(char *const argv[])
 {
@@ -567,6 +612,7 @@ int main(void)
 	RUN(test_refused_reset);
 	RUN(test_post);
 	RUN(test_bearer);
+	RUN(test_send_dpop);
 	RUN(test_defaults);
 	RUN(test_tls);
 	return harness_report("test_httpc");

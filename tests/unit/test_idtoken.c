@@ -79,7 +79,7 @@ static void sign_token(const char *header, const char *payload, struct buf *out)
 
 static struct idtoken_expect expect_default(void)
 {
-	struct idtoken_expect x = { ISSUER, CLIENT, NONCE, NOW, 0 };
+	struct idtoken_expect x = { ISSUER, CLIENT, NONCE, NOW, 0, false };
 	return x;
 }
 
@@ -326,6 +326,32 @@ static void test_iat(void)
 	CHECK_INT(verify_x(&c, &x), IDT_OK);
 }
 
+/* fractional_times (Singpass): exp, iat and nbf may carry a fraction,
+ * rounded down; the rules stay the same. */
+static void test_fractional_times(void)
+{
+	struct claims c = good_claims();
+	struct idtoken_expect x = expect_default();
+	struct idtoken_claims out;
+	x.fractional_times = true;
+	c.iat = "1799999000.731";
+	c.exp = "1800003600.2";
+	c.nbf = "1799999000.5";
+	CHECK_INT(verify_with(HDR_KID, &c, &x, &keys, &out), IDT_OK);
+	CHECK_INT(out.iat, 1799999000LL);
+	CHECK_INT(out.exp, 1800003600LL);
+	c.iat = "1800000100.5"; /* from the future, beyond the skew */
+	CHECK_INT(verify_x(&c, &x), IDT_ERR_IAT);
+	c.iat = "\"1799999000\"";
+	CHECK_INT(verify_x(&c, &x), IDT_ERR_IAT);
+	c.iat = "1799999000";
+	c.exp = "1e300";
+	CHECK_INT(verify_x(&c, &x), IDT_ERR_EXP);
+	x.fractional_times = false; /* sgID: integers only */
+	c.exp = "1800003600.2";
+	CHECK_INT(verify_x(&c, &x), IDT_ERR_EXP);
+}
+
 static void test_exp(void)
 {
 	struct claims c = good_claims();
@@ -495,6 +521,7 @@ int main(int argc, char **argv)
 		RUN(test_aud_azp);
 		RUN(test_sub);
 		RUN(test_iat);
+		RUN(test_fractional_times);
 		RUN(test_exp);
 		RUN(test_nbf);
 		RUN(test_nonce);

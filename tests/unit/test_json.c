@@ -87,6 +87,36 @@ static void test_shape(void)
 	expect_string("[\"nl\nhere\"]");
 }
 
+/* json_get_seconds: integers as json_get_int64, fractions rounded down
+ * (MockPass's iat), nothing past 2^53, no strings, NaN or infinities. */
+static void test_seconds(void)
+{
+	static const struct { const char *doc; int rc; int64_t want; } cases[] = {
+		{ "{\"t\":1769738721}", 0, 1769738721 },
+		{ "{\"t\":1769738721.731}", 0, 1769738721 },
+		{ "{\"t\":1769738721.999999}", 0, 1769738721 },
+		{ "{\"t\":-1.5}", 0, -2 },
+		{ "{\"t\":1e3}", 0, 1000 },
+		{ "{\"t\":9007199254740991.0}", 0, 9007199254740991LL },
+		{ "{\"t\":1e300}", -1, 0 },
+		{ "{\"t\":-1e300}", -1, 0 },
+		{ "{\"t\":\"1769738721\"}", -1, 0 },
+		{ "{\"t\":true}", -1, 0 },
+		{ "{\"t\":null}", -1, 0 },
+		{ "{\"u\":1}", -1, 0 },
+		{ "{\"t\":9223372036854775807}", -1, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_value *v = json_parse(cases[i].doc, strlen(cases[i].doc), 1024);
+		int64_t t = 0;
+		CHECK(v != NULL);
+		CHECK_INT(json_get_seconds(v, "t", &t), cases[i].rc);
+		if (cases[i].rc == 0)
+			CHECK_INT(t, cases[i].want);
+		json_free(v);
+	}
+}
+
 static void test_numbers(void)
 {
 	/* the exact text, never re-rounded */
@@ -187,6 +217,7 @@ int main(void)
 	RUN(test_structured);
 	RUN(test_shape);
 	RUN(test_numbers);
+	RUN(test_seconds);
 	RUN(test_single_quotes);
 	RUN(test_hostile);
 	RUN(test_append_value);

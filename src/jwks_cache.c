@@ -1,0 +1,86 @@
+/* jwks_cache: the process's copy of a provider's JWKS (jwks_cache.h). */
+#include "jwks_cache.h"
+
+#include <string.h>
+
+#include "util.h"
+
+int jwks_cache_init(struct jwks_cache *jc)
+{
+	memset(jc, 0, sizeof(*jc));
+	if (pthread_mutex_init(&jc->lock, NULL) != 0)
+		return -1;
+	if (pthread_cond_init(&jc->fetch_done, NULL) != 0) {
+		pthread_mutex_destroy(&jc->lock);
+		return -1;
+	}
+	return 0;
+}
+
+void jwks_cache_free(struct jwks_cache *jc)
+{
+	if (!jc)
+		return;
+	jwks_clear(&jc->jwks);
+	pthread_cond_destroy(&jc->fetch_done);
+	pthread_mutex_destroy(&jc->lock);
+}
+
+/* With jc->lock held: fetches the set (the lock released meanwhile, the
+ * other threads that need it waiting for this one fetch) and installs it.
+ * Returns with the lock held. */
+static int refresh_locked(struct jwks_cache *jc, const struct jwks_cache_user *u)
+{
+	struct jwks fresh = {0};
+	jc->fetching = true;
+	pthread_mutex_unlock(&jc->lock);
+	int rc = u->fetch(u->ud, &fresh);
+	pthread_mutex_lock(&jc->lock);
+	if (rc == 0) {
+		jwks_clear(&jc->jwks);
+		jc->jwks = fresh;
+		jc->loaded = true;
+	} else {
+		jwks_clear(&fresh);
+	}
+	jc->fetching = false;
+	pthread_cond_broadcast(&jc->fetch_done);
+	return rc;
+}
+
+enum jwks_cache_rc jwks_cache_use(struct jwks_cache *jc, int refetch_interval_s,
+	const struct jwks_cache_user *u, bool *refetched)
+{
+	enum jwks_cache_rc rc = JWKS_CACHE_OK;
+
+	if (refetched)
+		*refetched = false;
+	pthread_mutex_lock(&jc->lock);
+	while (jc->fetching)
+		pthread_cond_wait(&jc->fetch_done, &jc->lock);
+	if (!jc->loaded && refresh_locked(jc, u) != 0) {
+		rc = JWKS_CACHE_FETCH_FAILED;
+		goto done;
+	}
+	if (u->use(u->ud, &jc->jwks) != JWKS_USE_UNKNOWN_KEY)
+		goto done;
+	/* Only refetches count towards the throttle, not the first load: a key
+	 * rotated soon after a worker started is still picked up. */
+	int64_t now = now_monotonic_ms();
+	if (jc->refetched && now - jc->last_refetch_ms < (int64_t)refetch_interval_s * 1000) {
+		rc = JWKS_CACHE_THROTTLED;
+		goto done;
+	}
+	jc->refetched = true;
+	jc->last_refetch_ms = now;
+	if (refetched)
+		*refetched = true;
+	if (refresh_locked(jc, u) != 0) {
+		rc = JWKS_CACHE_FETCH_FAILED;
+		goto done;
+	}
+	u->use(u->ud, &jc->jwks);
+done:
+	pthread_mutex_unlock(&jc->lock);
+	return rc;
+}
