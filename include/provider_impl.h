@@ -28,5 +28,8 @@ void provider_set_err(struct provider *p, const char *fmt, ...)
 int provider_sgid_init(struct provider *p);
 void *provider_sgid_shared_new(const struct config *cfg);
 void provider_sgid_shared_free(void *state);
+int provider_singpass_init(struct provider *p);
+void *provider_singpass_shared_new(const struct config *cfg);
+void provider_singpass_shared_free(void *state);
 
 #endif

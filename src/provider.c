@@ -21,6 +21,8 @@ struct provider_impl {
 static const struct provider_impl impls[] = {
 	{ LOGIN_PROVIDER_SGID, provider_sgid_init, provider_sgid_shared_new,
 	  provider_sgid_shared_free },
+	{ LOGIN_PROVIDER_SINGPASS, provider_singpass_init, provider_singpass_shared_new,
+	  provider_singpass_shared_free },
 };
 
 static const char *const provider_names[] = {

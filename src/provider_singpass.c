@@ -8,12 +8,12 @@
  * Myinfo scope is configured), so profile() has nothing to fetch. */
 #include "provider_singpass.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "provider_impl.h"
 #include "sgid.h"
 #include "singpass.h"
 #include "util.h"
@@ -22,15 +22,6 @@ struct sp_impl {
 	struct singpass_client client;
 	struct singpass_shared *own;   /* a thread without the process's: its own */
 };
-
-static void set_err(struct provider *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(struct provider *p, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(p->errstr, sizeof(p->errstr), fmt, ap);
-	va_end(ap);
-}
 
 static struct singpass_client *client_of(struct provider *p)
 {
@@ -56,14 +47,14 @@ static enum provider_err sp_authorize(struct provider *p, struct session *login,
 	    sgid_random_token(SINGPASS_STATE_BYTES, login->nonce, sizeof(login->nonce)) != 0 ||
 	    sgid_pkce_verifier(login->code_verifier) != 0 || dpop_key_generate(&k) != 0 ||
 	    dpop_key_export(&k, login->provider_secret) != 0) {
-		set_err(p, "singpass: cannot make the attempt's secrets");
+		provider_set_err(p, "singpass: cannot make the attempt's secrets");
 		goto fail;
 	}
 	login->provider_secret_len = DPOP_KEY_SEALED_LEN;
 	struct singpass_attempt a = { login->state, login->nonce, login->code_verifier, &k };
 	enum singpass_err e = singpass_par(c, &a, url);
 	if (e != SINGPASS_OK) {
-		set_err(p, "singpass: %s: %s", singpass_strerror(e), c->errstr);
+		provider_set_err(p, "singpass: %s: %s", singpass_strerror(e), c->errstr);
 		rc = e == SINGPASS_ERR_INTERNAL ? PROVIDER_ERR_INTERNAL : PROVIDER_ERR_UPSTREAM;
 		goto fail;
 	}
@@ -120,7 +111,7 @@ static enum login_outcome sp_callback(struct provider *p, const char *code, size
 
 	memset(&t, 0, sizeof(t));
 	if (dpop_key_import(&k, login->provider_secret, login->provider_secret_len) != 0) {
-		set_err(p, "singpass: the attempt holds no DPoP key");
+		provider_set_err(p, "singpass: the attempt holds no DPoP key");
 		return LOGIN_INTERNAL;
 	}
 	struct singpass_attempt a = { login->state, login->nonce, login->code_verifier, &k };
@@ -128,7 +119,7 @@ static enum login_outcome sp_callback(struct provider *p, const char *code, size
 	if (e == SINGPASS_OK && p->cfg->singpass.myinfo)
 		e = singpass_userinfo(c, &k, &t);
 	if (e != SINGPASS_OK) {
-		set_err(p, "singpass: %s: %s", singpass_strerror(e), c->errstr);
+		provider_set_err(p, "singpass: %s: %s", singpass_strerror(e), c->errstr);
 		o = outcome_of(e, c->idt_err);
 		goto done;
 	}
@@ -138,7 +129,7 @@ static enum login_outcome sp_callback(struct provider *p, const char *code, size
 	buf_reset(&user->profile);
 	if (buf_append(&user->access_token, t.access_token.data, t.access_token.len) != 0 ||
 	    buf_append(&user->profile, t.profile.data, t.profile.len) != 0) {
-		set_err(p, "singpass: out of memory");
+		provider_set_err(p, "singpass: out of memory");
 		goto done;
 	}
 	o = LOGIN_OK;
@@ -154,7 +145,7 @@ static enum provider_err sp_profile(struct provider *p, struct session *user)
 {
 	if (user->profile.len)
 		return PROVIDER_OK;
-	set_err(p, "singpass: the session holds no profile");
+	provider_set_err(p, "singpass: the session holds no profile");
 	return PROVIDER_ERR_UPSTREAM;
 }
 
@@ -195,7 +186,7 @@ int provider_singpass_init_with(struct provider *p, struct singpass_shared *shar
 	p->ops = &singpass_ops;
 	p->impl = im;
 	if (!im) {
-		set_err(p, "singpass: out of memory");
+		provider_set_err(p, "singpass: out of memory");
 		singpass_shared_free(own);
 		free(own);
 		p->ops = NULL;
@@ -204,12 +195,29 @@ int provider_singpass_init_with(struct provider *p, struct singpass_shared *shar
 	im->own = own;
 	singpass_client_init(&im->client, p->cfg, p->http, shared ? shared : own);
 	if (!im->client.shared) {
-		set_err(p, "singpass: no shared state");
+		provider_set_err(p, "singpass: no shared state");
 		sp_free(p);
 		p->ops = NULL;
 		return -1;
 	}
 	return 0;
+}
+
+/* The seam's init: the process's shared state, or (a thread without one)
+ * its own, loaded from the key files now. */
+int provider_singpass_init(struct provider *p)
+{
+	struct singpass_shared *shared = provider_shared_state(p);
+	struct singpass_shared *own = NULL;
+	if (!shared) {
+		char err[256] = "";
+		own = provider_singpass_shared_load(p->cfg, err, sizeof(err));
+		if (!own) {
+			provider_set_err(p, "singpass: %s", err);
+			return -1;
+		}
+	}
+	return provider_singpass_init_with(p, shared, own);
 }
 
 struct singpass_shared *provider_singpass_shared_load(const struct config *cfg, char *err,
