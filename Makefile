@@ -158,8 +158,10 @@ check-quick: deps
 check-stock-debian:
 	tests/stock-debian/run.sh
 
+# PROVIDER=singpass: the Singpass stand-in instead of MockPass (README "Run").
+PROVIDER ?= sgid
 run: deps all
-	deploy/run.sh
+	PROVIDER=$(PROVIDER) deploy/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
