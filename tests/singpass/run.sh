@@ -433,3 +433,54 @@ if [[ -x ${CHROMIUM:-/usr/bin/chromium} ]]; then
 else
   not_ok "chromium is installed (make deps)"
 fi
+stack_stop nginx
+
+# ---- [two providers] deploy/nginx-two-providers.conf.example ----------------------
+
+# sgID (MockPass) and Singpass (the stand-in) instances behind one nginx, a
+# server block (host name) each: both logins in one cookie jar, each host's
+# session its own provider's.
+TAP_TAG="[two providers] "
+SG_HOST=http://sgid.localhost:$API_PORT
+SP_HOST=http://singpass.localhost:$API_PORT
+setup "start MockPass" stack_start_mockpass false "$SP_NRIC"
+stack_stop pool
+SINGPASS_REDIRECT_URI=$SP_HOST/api/redirect setup "start the Singpass pool (singpass.sock)" stack_start_pool 2 "$STACK_RT"
+sg_env=(env -u LOGIN_PROVIDER -u SINGPASS_SIGNING_KEY_FILE -u SINGPASS_ENCRYPTION_KEY_FILE
+  SGID_PRIVATE_KEY_FILE="$root/tests/fixtures/client-test-key.pem" SGID_REDIRECT_URI="$SG_HOST/api/redirect")
+setup "sgID instance: --check-config" "${sg_env[@]}" "$root/build/sgid-fcgi" --env-file "$root/tests/fixtures/mockpass.env" --check-config
+stack_bg_group sgid-pool "$STACK_RT/app-sgid.log" "$STACK_WEB_USER" "${sg_env[@]}" "$root/build/sgid-fcgi" \
+  --env-file "$root/tests/fixtures/mockpass.env" --listen "unix:$STACK_RT/sgid.sock" --workers 1 --stop-timeout 4
+setup "start the sgID pool (sgid.sock)" stack_wait_until 10 "sgID pool" "${STACK_PID[sgid-pool]}" test -S "$STACK_RT/sgid.sock"
+STACK_NGINX_EXAMPLE=$root/deploy/nginx-two-providers.conf.example
+STACK_NGINX_SED=(-e "s#/run/sgid-fcgi/sgid.sock#$STACK_RT/sgid.sock#g" -e "s#/run/sgid-fcgi/singpass.sock#$STACK_RT/app.sock#g")
+STACK_WEB_PROBE_URL=$SG_HOST/api/health
+setup "start nginx (deploy/nginx-two-providers.conf.example)" stack_start_nginx
+# The stand-in takes the Singpass instance's JWKS (fetched through nginx) from
+# a file: it cannot resolve singpass.localhost itself.
+http GET "$SP_HOST/api/jwks"
+check "singpass.localhost/api/jwks: the Singpass instance's JWKS" eval 'is 200 && jwks_ok'
+cp "$T/b" "$T/two-jwks.json"
+restart_op SINGPASS_OP_REDIRECT_URIS="$SP_HOST/api/redirect" SINGPASS_OP_CLIENT_JWKS_FILE="$T/two-jwks.json"
+JAR=$T/jar-two
+rm -f "$JAR"
+API=$SP_HOST
+login_ok "singpass.localhost" Vanilla
+API=$SG_HOST
+fetch GET "$API/api/auth-url?icecream=Mango"
+url=$(jq -r '.url // empty' "$T/b" 2>/dev/null || true)
+check "sgid.localhost: auth-url gives MockPass's authorize URL" eval 'is 200 && [[ $url == "http://localhost:$MOCKPASS_PORT/v2/oauth/authorize?"* ]]'
+navigate "$url"
+cb=$(hdr location)
+navigate "$cb"
+check "sgid.localhost: MockPass, then the callback: 302 to $ORIGIN/logged-in" eval 'is 302 && [[ $cb == "$SG_HOST/api/redirect?"* && $(hdr location) == "$ORIGIN/logged-in" ]]'
+fetch GET "$SG_HOST/api/userinfo"
+check "sgid.localhost: /api/userinfo: an sgID sub (u=<uuid>), myinfo.name, iceCream Mango" \
+  eval 'is 200 && [[ $(jq -r .sub "$T/b") =~ ^u=[0-9a-f-]{36}$ ]] && json_is ".data[\"myinfo.name\"]" "$SP_NAME" && json_is .data.iceCream Mango'
+fetch GET "$SP_HOST/api/userinfo"
+check "singpass.localhost: its session is still the Singpass one (sub $SP_SUB, iceCream Vanilla)" \
+  eval 'is 200 && json_is .sub "$SP_SUB" && json_is .data.iceCream Vanilla'
+fetch GET "$SG_HOST/api/logout"
+fetch GET "$SP_HOST/api/userinfo"
+check "logging out of sgid.localhost leaves singpass.localhost logged in" is 200
+API=http://localhost:$API_PORT
