@@ -203,6 +203,11 @@ flow() {
   fetch GET "$API/api/userinfo"
   check "userinfo with the stand-in stopped: the same JSON from the session" \
     eval 'is 200 && [[ $(jq -S -c . "$T/b" 2>/dev/null) == "$userinfo" ]]'
+  fetch GET "$API/api/auth-url?icecream=Vanilla"
+  check "auth-url with the stand-in stopped (PAR refused): an error with no url, no session" \
+    eval '((CODE >= 500)) && ! jq -e ".url" "$T/b" >/dev/null 2>&1'
+  fetch GET "$API/api/health"
+  check "health with the stand-in stopped: 200 (Singpass is not Redis)" is 200
   setup "restart the stand-in" stack_start_singpass_op
 
   http GET "$CALLBACK" -H "Cookie: $COOKIE=$login_sid"
