@@ -15,11 +15,14 @@
 #   [nginx] hostile  one hostile Singpass per case: each ends on the SPA's
 #                    error page (or an auth-url error) with no session
 #   [lighttpd+pool]  lighttpd.conf.example in front of the supervised pool
-#   [gateway]        deploy/gateway/nginx.conf.example: a navigation to a
-#                    guarded path, /api/login, Singpass, back, identity
-#                    headers at the upstream
+#   [gateway nginx], [gateway lighttpd]  deploy/gateway/'s examples: a
+#                    navigation to a guarded path, /api/login, Singpass, back,
+#                    the Singpass sub at the app (header / authorizer variable)
 #   [browser]        headless Chromium logs in through the demo SPA
 #                    (tests/browser/singpass.js)
+#   [two providers]  deploy/nginx-two-providers.conf.example: an sgID instance
+#                    (MockPass) and a Singpass one behind one nginx, both
+#                    logged in from one cookie jar, each session its own
 #
 # Uses ports 5001, 5173, 5158 (stand-in), 5159 (rp-smoke's), 5160 (hostile),
 # 5180 (gateway upstream): run it in a network namespace (make singpass
@@ -390,6 +393,33 @@ stack_stop lighttpd
 
 # ---- [gateway] ---------------------------------------------------------------------
 
+# gw_login APP_LOG SUB_JQ: a navigation to a guarded path without a session,
+# /api/login (one PAR), Singpass, the callback, back to exactly that path;
+# the app (its request log APP_LOG) got the Singpass sub (at SUB_JQ).
+gw_login() {
+  local applog=$1 subjq=$2 loc authz
+  JAR=$T/jar-gw
+  rm -f "$JAR"
+  navigate "$API$PROT" "${NAV[@]}"
+  loc=$(hdr location)
+  [[ $loc == /* ]] && loc=$API$loc
+  check "a navigation without a session: 302 to /api/login" eval 'is 302 && [[ $loc == "$API/api/login?"* ]]'
+  navigate "$loc" "${NAV[@]}"
+  authz=$(hdr location)
+  check "/api/login: 302 to the stand-in's authorize URL (one PAR)" eval 'is 302 && [[ $authz == "$OP/auth?"* ]]'
+  authorize_to_callback "$authz"
+  navigate "${CALLBACK:-$API/api/redirect}" "${NAV[@]}"
+  check "callback: 302 back to exactly $API$PROT" eval 'is 302 && [[ $(hdr location) == "$API$PROT" ]]'
+  navigate "$API$PROT" "${NAV[@]}"
+  check "$PROT: 200 from the app" is 200
+  check "the app got the Singpass sub as its identity" eval '[[ $(tail -n1 "$applog" | jq -r "$subjq") == "$SP_SUB" ]]'
+  fetch GET "$API/api/userinfo"
+  check "/api/userinfo on the gateway session: the Singpass profile" eval 'is 200 && json_is .sub "$SP_SUB" && json_is .data.name "$SP_NAME"'
+}
+NAV=(-H 'Accept: text/html' -H 'Sec-Fetch-Mode: navigate' -H 'Sec-Fetch-Dest: document')
+PROT="/protected/page?x=1"
+STACK_WEB_PROBE_URL=$API/api/health
+
 TAP_TAG="[gateway nginx] "
 UPSTREAM_LOG=$STACK_RT/upstream-requests.log
 : >"$UPSTREAM_LOG"
@@ -399,28 +429,28 @@ setup "start the protected app (tests/gateway/app.js)" stack_wait_until 15 "app.
   curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$APP_PORT/__health"
 STACK_NGINX_EXAMPLE=$root/deploy/gateway/nginx.conf.example
 STACK_NGINX_SED=(-e "s#127.0.0.1:8080#127.0.0.1:$APP_PORT#g")
-STACK_WEB_PROBE_URL=$API/api/health
 setup "start nginx (deploy/gateway/nginx.conf.example)" stack_start_nginx
-NAV=(-H 'Accept: text/html' -H 'Sec-Fetch-Mode: navigate' -H 'Sec-Fetch-Dest: document')
-JAR=$T/jar-gw
-rm -f "$JAR"
-PROT="/protected/page?x=1"
-navigate "$API$PROT" "${NAV[@]}"
-loc=$(hdr location)
-[[ $loc == /* ]] && loc=$API$loc
-check "a navigation without a session: 302 to /api/login" eval 'is 302 && [[ $loc == "$API/api/login?"* ]]'
-navigate "$loc" "${NAV[@]}"
-authz=$(hdr location)
-check "/api/login: 302 to the stand-in's authorize URL (one PAR)" eval 'is 302 && [[ $authz == "$OP/auth?"* ]]'
-authorize_to_callback "$authz"
-navigate "${CALLBACK:-$API/api/redirect}" "${NAV[@]}"
-check "callback: 302 back to exactly $API$PROT" eval 'is 302 && [[ $(hdr location) == "$API$PROT" ]]'
-navigate "$API$PROT" "${NAV[@]}"
-check "$PROT: 200 from the app" is 200
-check "the app got X-Sgid-Sub = the Singpass sub" \
-  eval '[[ $(tail -n1 "$UPSTREAM_LOG" | jq -r ".headers[\"x-sgid-sub\"]") == "$SP_SUB" ]]'
+gw_login "$UPSTREAM_LOG" '.headers["x-sgid-sub"]'
 stack_stop nginx
 stack_stop upstream
+
+TAP_TAG="[gateway lighttpd] "
+CGI_DIR=$STACK_RT/cgi-app
+mkdir -p "$CGI_DIR"
+install -m 0755 "$root/tests/gateway/app.cgi" "$CGI_DIR/app.cgi"
+: >"$CGI_DIR/requests.log"
+[[ -z $STACK_WEB_USER ]] || chown -R "$STACK_WEB_USER:" "$CGI_DIR"
+ERRDOC=$(stack_web_path "$root/deploy/gateway/status-403.html")
+STACK_LIGHTTPD_EXAMPLE=$root/deploy/gateway/lighttpd.conf.example
+STACK_LIGHTTPD_SED=(-e "s#/usr/share/sgid-fcgi/gateway/status-#${ERRDOC%403.html}#g"
+  -e "s#/usr/lib/sgid-gateway-app#$CGI_DIR#g"
+  -e "s#/usr/share/sgid-fcgi/lighttpd-cookie.lua#$(stack_web_path "$root/deploy/gateway/lighttpd-cookie.lua")#g")
+setup "start lighttpd (deploy/gateway/lighttpd.conf.example)" stack_start_lighttpd pool
+setup "the API answers through lighttpd" stack_wait_until 15 "sgid-fcgi behind lighttpd" - stack_api_up
+gw_login "$CGI_DIR/requests.log" '.env.SGID_SUB'
+stack_stop lighttpd
+STACK_LIGHTTPD_EXAMPLE=$root/lighttpd.conf.example
+STACK_LIGHTTPD_SED=()
 
 # ---- [browser] ---------------------------------------------------------------------
 
