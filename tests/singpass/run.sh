@@ -301,7 +301,8 @@ no_session() {
 }
 
 # hostile_login NAME SCENARIO: a login against that scenario ends on the
-# error page with no session.
+# error page with no session, played as the SPA's login (auth-url) and as a
+# gateway's (a navigation to /api/login?rd=...).
 hostile_login() {
   local name=$1 url
   JAR=$T/jar-hostile
@@ -311,11 +312,21 @@ hostile_login() {
   url=$(jq -r '.url // empty' "$T/b" 2>/dev/null || true)
   if [[ $url != "$HOSTILE/fapi/auth?"* ]]; then
     not_ok "$name: auth-url gives the hostile authorize URL"
+  else
+    authorize_to_callback "$url"
+    navigate "${CALLBACK:-$API/api/redirect}"
+    check "$name: the error page, no session" eval 'is_error_page && no_session'
+  fi
+  rm -f "$JAR"
+  navigate "$API/api/login?rd=%2Fprotected%2Fpage" -H 'Accept: text/html' -H 'Sec-Fetch-Mode: navigate'
+  url=$(hdr location)
+  if ! is 302 || [[ $url != "$HOSTILE/fapi/auth?"* ]]; then
+    not_ok "$name (gateway): /api/login redirects to the hostile authorize URL"
     return 0
   fi
   authorize_to_callback "$url"
-  navigate "${CALLBACK:-$API/api/redirect}"
-  check "$name: the error page, no session" eval 'is_error_page && no_session'
+  navigate "${CALLBACK:-$API/api/redirect}" -H 'Accept: text/html' -H 'Sec-Fetch-Mode: navigate'
+  check "$name (gateway): the error page, not rd, no session" eval 'is_error_page && no_session'
 }
 
 # The baseline (no attack) must log in, or the refusals below prove nothing.
