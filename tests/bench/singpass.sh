@@ -35,8 +35,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SECS=${BENCH_SP_SECONDS:-8}
 FAKE_PORT=18090
 FAKE_STATS=18091
-SG=http://sgid.localhost:$API_PORT
-SP=http://singpass.localhost:$API_PORT
+SG=http://localhost:$API_PORT     # the example's sgid.example.com
+SP=http://127.0.0.1:$API_PORT     # and singpass.example.com
 BIN=${STACK_APP_BIN:-$root/build/sgid-fcgi}
 OUT=$root/build/bench/singpass-last-run.txt
 LOAD=$root/tests/bench/singpass-load.mjs
@@ -80,12 +80,12 @@ STACK_APP_ARGS=(--env-file "$root/tests/fixtures/singpass.env")
 stack_start_pool 2 "$STACK_RT" || fail "the Singpass pool did not start"
 STACK_NGINX_EXAMPLE=$root/deploy/nginx-two-providers.conf.example
 STACK_NGINX_SED=(-e "s#/run/sgid-fcgi/sgid.sock#$STACK_RT/sgid.sock#g" -e "s#/run/sgid-fcgi/singpass.sock#$STACK_RT/app.sock#g"
+  -e 's/server_name sgid.example.com;/server_name localhost;/' -e 's/server_name singpass.example.com;/server_name 127.0.0.1;/'
   -e '/limit_req zone=/d')
 STACK_WEB_PROBE_URL=$SG/api/health
 stack_start_nginx || fail "nginx did not start"
-curl -fsS --max-time 5 -o "$STACK_RT/jwks.json" "$SP/api/jwks" || fail "GET $SP/api/jwks failed"
 stack_start_singpass_op SINGPASS_OP_QUIET=1 SINGPASS_OP_REDIRECT_URIS="$SP/api/redirect" \
-  SINGPASS_OP_CLIENT_JWKS_FILE="$STACK_RT/jwks.json" || fail "the Singpass stand-in did not start"
+  SINGPASS_OP_CLIENT_JWKS_URI="$SP/api/jwks" || fail "the Singpass stand-in did not start"
 
 # ticks PGID: user+system clock ticks of a process group, so far.
 ticks() { awk -v g="$1" '$5 == g { t += $14 + $15 } END { print t + 0 }' /proc/[0-9]*/stat 2>/dev/null || echo 0; }

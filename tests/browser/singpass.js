@@ -67,7 +67,9 @@ async function main() {
       context.setDefaultNavigationTimeout(STEP);
     });
     const page = context ? await context.newPage() : null;
-    if (page) page.on('framenavigated', (f) => { if (f === page.mainFrame()) seen.push(f.url().split('?')[0]); });
+    // Every navigation request (the stand-in's pages are all redirects: no
+    // frame ever commits there).
+    if (page) page.on('request', (r) => { if (r.isNavigationRequest()) seen.push(r.url().split('?')[0]); });
     await step('the SPA shows "Login with Singpass"', async () => {
       await page.goto(SPA_URL + '/');
       await page.getByRole('button', { name: 'Login with Singpass' }).waitFor();

@@ -142,7 +142,8 @@ max_age_ok() {
 # succeed (against the stand-in, or ISSUER whose persona is SUB, NAME);
 # leaves the session in $JAR and its /api/userinfo in $T/b.
 login_ok() {
-  local tag=$1 ice=$2 iss=${3:-$OP} sub=${4:-$SP_SUB} name=${5:-$SP_NAME} url
+  # (not "name": check's own local would hide it from the eval)
+  local tag=$1 ice=$2 iss=${3:-$OP} want_sub=${4:-$SP_SUB} want_name=${5:-$SP_NAME} url
   fetch GET "$API/api/auth-url?icecream=$ice"
   url=$(jq -r '.url // empty' "$T/b" 2>/dev/null || true)
   check "$tag: auth-url: 200 with the provider's authorize URL" eval 'is 200 && [[ $url == "$iss/auth?"* ]]'
@@ -152,7 +153,7 @@ login_ok() {
   check "$tag: callback: 302 to $ORIGIN/logged-in" eval 'is 302 && [[ $(hdr location) == "$ORIGIN/logged-in" ]]'
   fetch GET "$API/api/userinfo"
   check "$tag: /api/userinfo: 200, the persona's sub and name, iceCream $ice" \
-    eval 'is 200 && json_is .sub "$sub" && json_is .data.name "$name" && json_is .data.iceCream "$ice"'
+    eval 'is 200 && json_is .sub "$want_sub" && json_is .data.name "$want_name" && json_is .data.iceCream "$ice"'
 }
 
 # ---- [nginx] the SPA login ------------------------------------------------------
@@ -240,6 +241,13 @@ flow() {
   ((${#leaks[@]} == 0)) || echo "#   found: ${leaks[*]}"
 }
 
+# One client address makes every request of the suite: the example's
+# per-client limits raised out of the way (as tests/hostile/run.sh does).
+RAISE_LIMITS=(
+  -e '/^[[:space:]]*limit_req_zone[[:space:]]/s# rate=[0-9][0-9]*r/[sm];# rate=100000r/s;#'
+  -e '/^[[:space:]]*limit_req[[:space:]]/s# burst=[0-9][0-9]*# burst=100000#'
+)
+STACK_NGINX_SED=("${RAISE_LIMITS[@]}")
 TAP_TAG="[nginx] "
 setup "start the Singpass stand-in" stack_start_singpass_op
 setup "start $WORKERS sgid-fcgi workers (spawn-fcgi, LOGIN_PROVIDER=singpass)" stack_start_app "$WORKERS" "$STACK_RT"
@@ -357,8 +365,13 @@ hostile_login "token_type Bearer" '{"token":{"body_set":{"token_type":"Bearer"}}
 hostile_login "no token_type" '{"token":{"body_remove":["token_type"]}}'
 hostile_login "no id_token" '{"token":{"body_remove":["id_token"]}}'
 hostile_login "oversized JWE (a 4 MiB ID token)" '{"id_token":{"padding_bytes":3000000}}'
-hostile_login "JWKS with two keys under one kid" '{"jwks":"duplicate_kids"}'
 hostile_login "an error sent to the redirect URI (access_denied)" '{"authorize":{"error":"access_denied"}}'
+# Two keys under one kid, in the first JWKS the workers ever fetch (with
+# their caches warm from the cases above, the known key would be used).
+stack_stop_app
+SINGPASS_ISSUER=$HOSTILE/fapi setup "restart the workers (empty JWKS caches)" stack_start_app "$WORKERS" "$STACK_RT"
+setup "API answers again" stack_wait_until 15 "sgid-fcgi behind nginx" - stack_api_up
+hostile_login "JWKS with two keys under one kid" '{"jwks":"duplicate_kids"}'
 
 # A replayed code: the hostile Singpass serves any code again (as MockPass
 # does); the app must not make a second session from one callback.
@@ -439,9 +452,9 @@ stack_bg upstream "$STACK_RT/upstream.log" env GATEWAY_APP_PORT="$APP_PORT" \
 setup "start the protected app (tests/gateway/app.js)" stack_wait_until 15 "app.js" "${STACK_PID[upstream]}" \
   curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$APP_PORT/__health"
 STACK_NGINX_EXAMPLE=$root/deploy/gateway/nginx.conf.example
-STACK_NGINX_SED=(-e "s#127.0.0.1:8080#127.0.0.1:$APP_PORT#g")
+STACK_NGINX_SED=(-e "s#127.0.0.1:8080#127.0.0.1:$APP_PORT#g" "${RAISE_LIMITS[@]}")
 setup "start nginx (deploy/gateway/nginx.conf.example)" stack_start_nginx
-gw_login "$UPSTREAM_LOG" '.headers["x-sgid-sub"]'
+gw_login "$UPSTREAM_LOG" .identity.sub.value
 stack_stop nginx
 stack_stop upstream
 
@@ -458,7 +471,7 @@ STACK_LIGHTTPD_SED=(-e "s#/usr/share/sgid-fcgi/gateway/status-#${ERRDOC%403.html
   -e "s#/usr/share/sgid-fcgi/lighttpd-cookie.lua#$(stack_web_path "$root/deploy/gateway/lighttpd-cookie.lua")#g")
 setup "start lighttpd (deploy/gateway/lighttpd.conf.example)" stack_start_lighttpd pool
 setup "the API answers through lighttpd" stack_wait_until 15 "sgid-fcgi behind lighttpd" - stack_api_up
-gw_login "$CGI_DIR/requests.log" '.env.SGID_SUB'
+gw_login "$CGI_DIR/requests.log" .identity.sub.value
 stack_stop lighttpd
 STACK_LIGHTTPD_EXAMPLE=$root/lighttpd.conf.example
 STACK_LIGHTTPD_SED=()
@@ -467,7 +480,7 @@ STACK_LIGHTTPD_SED=()
 
 TAP_TAG="[browser] "
 STACK_NGINX_EXAMPLE=$root/nginx.conf.example
-STACK_NGINX_SED=()
+STACK_NGINX_SED=("${RAISE_LIMITS[@]}")
 STACK_WEB_PROBE_URL=$ORIGIN/
 setup "start nginx (nginx.conf.example)" stack_start_nginx
 if [[ -x ${CHROMIUM:-/usr/bin/chromium} ]]; then
@@ -487,8 +500,10 @@ stack_stop nginx
 # server block (host name) each: both logins in one cookie jar, each host's
 # session its own provider's.
 TAP_TAG="[two providers] "
-SG_HOST=http://sgid.localhost:$API_PORT
-SP_HOST=http://singpass.localhost:$API_PORT
+# The example's two names, for this test: localhost and 127.0.0.1 (two
+# hosts to a cookie jar, both on loopback as the providers require).
+SG_HOST=http://localhost:$API_PORT
+SP_HOST=http://127.0.0.1:$API_PORT
 setup "start MockPass" stack_start_mockpass false "$SP_NRIC"
 stack_stop pool
 SINGPASS_REDIRECT_URI=$SP_HOST/api/redirect setup "start the Singpass pool (singpass.sock)" stack_start_pool 2 "$STACK_RT"
@@ -499,34 +514,34 @@ stack_bg_group sgid-pool "$STACK_RT/app-sgid.log" "$STACK_WEB_USER" "${sg_env[@]
   --env-file "$root/tests/fixtures/mockpass.env" --listen "unix:$STACK_RT/sgid.sock" --workers 1 --stop-timeout 4
 setup "start the sgID pool (sgid.sock)" stack_wait_until 10 "sgID pool" "${STACK_PID[sgid-pool]}" test -S "$STACK_RT/sgid.sock"
 STACK_NGINX_EXAMPLE=$root/deploy/nginx-two-providers.conf.example
-STACK_NGINX_SED=(-e "s#/run/sgid-fcgi/sgid.sock#$STACK_RT/sgid.sock#g" -e "s#/run/sgid-fcgi/singpass.sock#$STACK_RT/app.sock#g")
+STACK_NGINX_SED=(-e "s#/run/sgid-fcgi/sgid.sock#$STACK_RT/sgid.sock#g" -e "s#/run/sgid-fcgi/singpass.sock#$STACK_RT/app.sock#g"
+  -e 's/server_name sgid.example.com;/server_name localhost;/' -e 's/server_name singpass.example.com;/server_name 127.0.0.1;/')
 STACK_WEB_PROBE_URL=$SG_HOST/api/health
 setup "start nginx (deploy/nginx-two-providers.conf.example)" stack_start_nginx
-# The stand-in takes the Singpass instance's JWKS (fetched through nginx) from
-# a file: it cannot resolve singpass.localhost itself.
 http GET "$SP_HOST/api/jwks"
-check "singpass.localhost/api/jwks: the Singpass instance's JWKS" eval 'is 200 && jwks_ok'
-cp "$T/b" "$T/two-jwks.json"
-restart_op SINGPASS_OP_REDIRECT_URIS="$SP_HOST/api/redirect" SINGPASS_OP_CLIENT_JWKS_FILE="$T/two-jwks.json"
+check "the Singpass host's /api/jwks: the Singpass instance's JWKS" eval 'is 200 && jwks_ok'
+http GET "$SG_HOST/api/jwks"
+check "the sgID host's /api/jwks: 404 (sgID has no RP keys)" is 404
+restart_op SINGPASS_OP_REDIRECT_URIS="$SP_HOST/api/redirect" SINGPASS_OP_CLIENT_JWKS_URI="$SP_HOST/api/jwks"
 JAR=$T/jar-two
 rm -f "$JAR"
 API=$SP_HOST
-login_ok "singpass.localhost" Vanilla
+login_ok "the Singpass host" Vanilla
 API=$SG_HOST
 fetch GET "$API/api/auth-url?icecream=Mango"
 url=$(jq -r '.url // empty' "$T/b" 2>/dev/null || true)
-check "sgid.localhost: auth-url gives MockPass's authorize URL" eval 'is 200 && [[ $url == "http://localhost:$MOCKPASS_PORT/v2/oauth/authorize?"* ]]'
+check "the sgID host: auth-url gives MockPass's authorize URL" eval 'is 200 && [[ $url == "http://localhost:$MOCKPASS_PORT/v2/oauth/authorize?"* ]]'
 navigate "$url"
 cb=$(hdr location)
 navigate "$cb"
-check "sgid.localhost: MockPass, then the callback: 302 to $ORIGIN/logged-in" eval 'is 302 && [[ $cb == "$SG_HOST/api/redirect?"* && $(hdr location) == "$ORIGIN/logged-in" ]]'
+check "the sgID host: MockPass, then the callback: 302 to $ORIGIN/logged-in" eval 'is 302 && [[ $cb == "$SG_HOST/api/redirect?"* && $(hdr location) == "$ORIGIN/logged-in" ]]'
 fetch GET "$SG_HOST/api/userinfo"
-check "sgid.localhost: /api/userinfo: an sgID sub (u=<uuid>), myinfo.name, iceCream Mango" \
+check "the sgID host: /api/userinfo: an sgID sub (u=<uuid>), myinfo.name, iceCream Mango" \
   eval 'is 200 && [[ $(jq -r .sub "$T/b") =~ ^u=[0-9a-f-]{36}$ ]] && json_is ".data[\"myinfo.name\"]" "$SP_NAME" && json_is .data.iceCream Mango'
 fetch GET "$SP_HOST/api/userinfo"
-check "singpass.localhost: its session is still the Singpass one (sub $SP_SUB, iceCream Vanilla)" \
+check "the Singpass host: its session is still the Singpass one (sub $SP_SUB, iceCream Vanilla)" \
   eval 'is 200 && json_is .sub "$SP_SUB" && json_is .data.iceCream Vanilla'
 fetch GET "$SG_HOST/api/logout"
 fetch GET "$SP_HOST/api/userinfo"
-check "logging out of sgid.localhost leaves singpass.localhost logged in" is 200
+check "logging out of the sgID host leaves the Singpass host logged in" is 200
 API=http://localhost:$API_PORT
