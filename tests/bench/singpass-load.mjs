@@ -11,6 +11,7 @@
 //                  one back to API/api/redirect, the callback (302 to
 //                  /logged-in), then /api/userinfo (200): one complete login
 //        health    GET API/api/health
+// A 503 (over capacity) waits its Retry-After before that browser goes on.
 // Hosts named *.localhost are reached on 127.0.0.1 with their Host header.
 // Prints one JSON line: {mode, ops, ops_per_s, p50_ms, p99_ms, errors,
 // statuses: {CODE: n}} (latency per operation: a whole login for login).
@@ -62,9 +63,12 @@ function request (url, jar, headers = {}) {
 const statuses = {}
 const note = (s) => { statuses[s] = (statuses[s] || 0) + 1 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 async function authUrl (jar) {
   const r = await request(`${api}/api/auth-url?icecream=Vanilla`, jar, { origin: ORIGIN })
   note(r.status)
+  // Over capacity: a person tries again later, not at once (Retry-After).
+  if (r.status === 503) await sleep(Math.min(10, Number(r.headers['retry-after']) || 1) * 1000)
   if (r.status !== 200) return null
   return JSON.parse(r.body).url
 }

@@ -19,10 +19,14 @@
 # CONNS browsers (16 next door, 64 at 50 ms, 256 at 250 ms), the rate, p50,
 # p99, failed operations, and the CPU per operation of the pool and of the
 # provider's stand-in (from /proc, their process groups). Then the slow
-# Singpass: 2 s away, 300 browsers at auth-url (every PAR held 2 s) while
+# Singpass: 2 s away, 300 browsers at auth-url (every PAR held 2 s; a
+# browser refused with 503 waits its Retry-After, as a person would) while
 # 4 others ask /api/health of the same pool and log in with sgID: the PAR
 # counts against the bulkhead (SGID_MAX_INFLIGHT), so what is over it is
 # refused at once (503) and the rest is served as before.
+#
+# Both pools have make bench's shape: one worker per core (2) x 160 threads,
+# so the bulkhead (4/5: 256) holds the 256 browsers of the far-away rows.
 #
 # Runs in a network namespace (make does it); ports 5001, 5158, 18090/18091.
 # The report also goes to build/bench/singpass-last-run.txt.
@@ -69,14 +73,14 @@ stack_wait_until 20 "fake-sgid" "${STACK_PID[fake-sgid]}" grep -q listening "$ST
 stack_bg_group sgid-pool "$STACK_RT/app-sgid.log" "$STACK_WEB_USER" env SGID_CLIENT_ID=bench-client \
   SGID_CLIENT_SECRET=bench-secret-not-a-real-credential SGID_PRIVATE_KEY_FILE="$root/tests/fixtures/client-test-key.pem" \
   SGID_HOSTNAME="http://127.0.0.1:$FAKE_PORT" SGID_REDIRECT_URI="$SG/api/redirect" SGID_FRONTEND_HOST=http://localhost:5173 \
-  SGID_SCOPES="openid myinfo.name" "$BIN" --listen "unix:$STACK_RT/sgid.sock" --workers 2 --stop-timeout 4
+  SGID_SCOPES="openid myinfo.name" "$BIN" --listen "unix:$STACK_RT/sgid.sock" --workers 2 --threads 160 --stop-timeout 4
 stack_wait_until 10 "sgID pool" "${STACK_PID[sgid-pool]}" test -S "$STACK_RT/sgid.sock" || fail "the sgID pool did not start"
 
 # Singpass: the pool (app.sock) and the stand-in.
 export SINGPASS_SIGNING_KEY_FILE=$root/tests/vectors/singpass/op/rp-signing-key.pem
 export SINGPASS_ENCRYPTION_KEY_FILE=$root/tests/vectors/singpass/op/rp-encryption-key.pem
 export SINGPASS_REDIRECT_URI=$SP/api/redirect
-STACK_APP_ARGS=(--env-file "$root/tests/fixtures/singpass.env")
+STACK_APP_ARGS=(--env-file "$root/tests/fixtures/singpass.env" --threads 160)
 stack_start_pool 2 "$STACK_RT" || fail "the Singpass pool did not start"
 STACK_NGINX_EXAMPLE=$root/deploy/nginx-two-providers.conf.example
 STACK_NGINX_SED=(-e "s#/run/sgid-fcgi/sgid.sock#$STACK_RT/sgid.sock#g" -e "s#/run/sgid-fcgi/singpass.sock#$STACK_RT/app.sock#g"
@@ -87,8 +91,13 @@ stack_start_nginx || fail "nginx did not start"
 stack_start_singpass_op SINGPASS_OP_QUIET=1 SINGPASS_OP_REDIRECT_URIS="$SP/api/redirect" \
   SINGPASS_OP_CLIENT_JWKS_URI="$SP/api/jwks" || fail "the Singpass stand-in did not start"
 
-# ticks PGID: user+system clock ticks of a process group, so far.
-ticks() { awk -v g="$1" '$5 == g { t += $14 + $15 } END { print t + 0 }' /proc/[0-9]*/stat 2>/dev/null || echo 0; }
+# ticks PGID: user+system clock ticks of a process group so far, with those
+# of its reaped children (a worker the pool replaced). The fields are counted
+# after the ")" that ends the command name, which may hold spaces.
+ticks() {
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v g="$1" '{ sub(/^.*\) /, "") }
+    $3 == g { t += $12 + $13 + $14 + $15 } END { print t + 0 }'
+}
 hz=$(getconf CLK_TCK)
 set_delay() {
   curl -fsS --max-time 5 -X POST -o /dev/null "http://127.0.0.1:$FAKE_STATS/delay?ms=$1"
