@@ -30,7 +30,7 @@ export PATH := $(CURDIR)/tests/node-runtime/node_modules/.bin:$(PATH)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all clean unit unit-asan check check-stock-debian deps integration gateway hostile browser sanitized-stack faults soak valgrind run install \
+.PHONY: all clean unit unit-asan check check-stock-debian deps integration gateway hostile browser singpass sanitized-stack faults soak valgrind run install \
 	deb package-check test-bins tsan check-build check-build-asan check-build-tsan check-quick integration-nginx
 all: $(BUILD)/sgid-fcgi
 
@@ -96,6 +96,13 @@ gateway: all
 browser: all
 	$(NETNS) tests/browser/stack-run.sh
 
+# Login with Singpass (issue 22): the stand-in (tests/singpass-op) proved on
+# its own, then LOGIN_PROVIDER=singpass through nginx and lighttpd, the
+# MockPass deviations, a DPoP nonce, Myinfo, the hostile Singpass, gateway
+# mode and headless Chromium (tests/singpass/run.sh).
+singpass: all
+	$(NETNS) tests/singpass/run.sh
+
 # Fault injection, scale-out, Sentinel failover and a short soak (issue 5);
 # `make soak` runs the long soak alone (SOAK_SECONDS, default 180).
 # FAULTS="NAME ..." runs only those tests (tests/faults/run.sh lists them).
@@ -135,7 +142,7 @@ check-build-tsan:
 # the app's answers, faults:timed, run last with nothing beside them).
 CHECK_SLOTS  ?= 5
 CHECK_SUITES := valgrind faults:timed tsan sanitized-stack hostile unit-asan gateway unit integration fuzz-replay \
-	browser
+	browser singpass
 check: deps
 	CHECK_BUILD=check-build CHECK_SLOTS=$(CHECK_SLOTS) FAULTS_QUICK=1 MAKE="$(MAKE)" \
 		tests/run-check.sh $(CHECK_SUITES)
@@ -152,8 +159,10 @@ check-quick: deps
 check-stock-debian:
 	tests/stock-debian/run.sh
 
+# PROVIDER=singpass: the Singpass stand-in instead of MockPass (README "Run").
+PROVIDER ?= sgid
 run: deps all
-	deploy/run.sh
+	PROVIDER=$(PROVIDER) deploy/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -129,7 +129,8 @@ if [[ $mode == npm ]]; then
 fi
 
 # npm projects, with the pinned Node and npm: MockPass (demo and
-# integration), the hostile provider, the browser test, the benchmark's peer.
-for proj in tests/mockpass tests/hostile-idp tests/browser tests/bench/peer; do
+# integration), the hostile provider, the browser test, the benchmark's peer,
+# the Singpass stand-in (tests/singpass-op).
+for proj in tests/mockpass tests/hostile-idp tests/browser tests/bench/peer tests/singpass-op; do
   node_ci "$proj"
 done

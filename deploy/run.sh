@@ -6,13 +6,19 @@
 #   MockPass       http://localhost:5156 with the persona picker, unless the
 #                  repo's .env has SGID_CLIENT_ID (then the real sgID is used
 #                  with that .env, and no MockPass runs)
+#   or, with PROVIDER=singpass (`make run PROVIDER=singpass`), the Singpass
+#                  stand-in (tests/singpass-op) on http://localhost:5158/fapi
+#                  instead, and sgid-fcgi with LOGIN_PROVIDER=singpass
+#                  (tests/fixtures/singpass.env, TEST keys)
 #   sgid-fcgi      the supervised pool, as in production:
 #                  sgid-fcgi --listen unix:RUNTIME/app.sock --workers $WORKERS
 #   nginx          nginx.conf.example: API http://localhost:5001,
 #                  demo SPA http://localhost:5173
 #
-# Uses ports 5001, 5173 and 5156, like `make check`: the two cannot run at once.
-# Environment: WORKERS (default 4), LOG_LEVEL (default info).
+# Uses ports 5001, 5173 and 5156 (5158 for Singpass), like `make check`: the
+# two cannot run at once.
+# Environment: WORKERS (default 4), LOG_LEVEL (default info), PROVIDER
+# (sgid, the default, or singpass).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,12 +28,18 @@ root=$STACK_ROOT
 workers=${WORKERS:-4}
 
 mode=mockpass
-if [[ -f $root/.env ]] && grep -Eq '^[[:space:]]*(export[[:space:]]+)?SGID_CLIENT_ID[[:space:]]*=[[:space:]]*[^[:space:]]' "$root/.env"; then
+case ${PROVIDER:-sgid} in
+  sgid) ;;
+  singpass) mode=singpass ;;
+  *) stack_say "error: PROVIDER=${PROVIDER} (sgid or singpass)"; exit 2 ;;
+esac
+if [[ $mode == mockpass && -f $root/.env ]] && grep -Eq '^[[:space:]]*(export[[:space:]]+)?SGID_CLIENT_ID[[:space:]]*=[[:space:]]*[^[:space:]]' "$root/.env"; then
   mode=sgid
 fi
 
 ports=("$API_PORT" "$SPA_PORT")
 [[ $mode == mockpass ]] && ports+=("$MOCKPASS_PORT")
+[[ $mode == singpass ]] && ports+=("$STACK_SINGPASS_PORT")
 stack_ports_free "${ports[@]}" || exit 1
 [[ -x $root/build/sgid-fcgi ]] || { stack_say "error: build/sgid-fcgi is missing: run make"; exit 1; }
 
@@ -63,6 +75,14 @@ if [[ $mode == mockpass ]]; then
   export SGID_PRIVATE_KEY_FILE=$root/tests/fixtures/client-test-key.pem
   STACK_APP_ARGS=(--env-file "$root/tests/fixtures/mockpass.env")
   app_cwd=$STACK_RT
+elif [[ $mode == singpass ]]; then
+  # It fetches the app's JWKS (GET /api/jwks) at the first login, not now.
+  # shellcheck disable=SC2119 # no modes: the stand-in as Singpass behaves
+  stack_start_singpass_op
+  export SINGPASS_SIGNING_KEY_FILE=$root/tests/vectors/singpass/op/rp-signing-key.pem
+  export SINGPASS_ENCRYPTION_KEY_FILE=$root/tests/vectors/singpass/op/rp-encryption-key.pem
+  STACK_APP_ARGS=(--env-file "$root/tests/fixtures/singpass.env")
+  app_cwd=$STACK_RT
 else
   # Real sgID: the app reads the repo's .env (relative paths in it are
   # relative to the repo root). Sessions still go to the private Redis.
@@ -78,10 +98,14 @@ cat >&2 <<EOF
   sgid-fcgi demo is up.  Open  http://localhost:$SPA_PORT
 
   API        http://localhost:$API_PORT/api/  (sgid-fcgi --listen, $workers workers, LOG_LEVEL=$LOG_LEVEL)
-  identity   $(if [[ $mode == mockpass ]]; then echo "MockPass http://localhost:$MOCKPASS_PORT (pick any persona)"; else echo "sgID, configured by $root/.env"; fi)
+  identity   $(case $mode in
+    mockpass) echo "MockPass http://localhost:$MOCKPASS_PORT (pick any persona)" ;;
+    singpass) echo "Singpass stand-in http://localhost:$STACK_SINGPASS_PORT/fapi (logs LIM YONG XIANG in, no login page)" ;;
+    *) echo "sgID, configured by $root/.env" ;;
+  esac)
   logs       $STACK_RT/app.log  (sgid-fcgi)
              $STACK_RT/nginx/logs/access.log, error.log
-             $STACK_RT/mockpass.log, redis.log
+             $STACK_RT/$([[ $mode == singpass ]] && echo singpass-op.log || echo mockpass.log), redis.log
 
   Ctrl-C stops everything.
 EOF

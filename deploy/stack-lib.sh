@@ -25,6 +25,7 @@ STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$STACK_ROOT/tests/node-runtime/env.sh" || return 1
 STACK_RT=""                  # runtime dir, set by stack_init
 MOCKPASS_PORT=5156
+STACK_SINGPASS_PORT=5158        # the Singpass stand-in (tests/singpass-op)
 API_PORT=5001
 SPA_PORT=5173
 declare -A STACK_PID=()      # service name -> pid (= process group id)
@@ -220,6 +221,31 @@ stack_start_mockpass() {
     node "$STACK_ROOT/tests/mockpass/server.js"
   stack_wait_until 60 "MockPass (log: $STACK_RT/mockpass.log)" "${STACK_PID[mockpass]}" stack_mockpass_up ||
     { stack_not_ready_report mockpass.log; return 1; }
+}
+
+# ---- the Singpass stand-in (tests/singpass-op) ------------------------------
+
+stack_singpass_op_up() {
+  stack_curl_loopbacks "http://localhost:$STACK_SINGPASS_PORT/healthz" -fsS --max-time 2 -o /dev/null
+}
+
+# stack_start_singpass_op [VAR=VALUE...]: oidc-provider as a local Singpass
+# on localhost:$STACK_SINGPASS_PORT, issuer http://localhost:PORT/fapi (service
+# "singpass-op", log singpass-op.log); it fetches the client's JWKS from the
+# app's GET /api/jwks on $API_PORT. VAR=VALUE: its modes
+# (tests/singpass-op/README.md), e.g. SINGPASS_OP_DPOP_NONCE=1.
+stack_start_singpass_op() {
+  if [[ ! -d $STACK_ROOT/tests/singpass-op/node_modules/oidc-provider ]]; then
+    stack_say "error: the Singpass stand-in is not installed: run deploy/deps.sh (make deps)"
+    return 1
+  fi
+  stack_bg singpass-op "$STACK_RT/singpass-op.log" env -i PATH="$PATH" \
+    SINGPASS_OP_PORT="$STACK_SINGPASS_PORT" \
+    SINGPASS_OP_ISSUER="http://localhost:$STACK_SINGPASS_PORT/fapi" \
+    SINGPASS_OP_CLIENT_JWKS_URI="http://localhost:$API_PORT/api/jwks" \
+    "$@" node "$STACK_ROOT/tests/singpass-op/server.mjs"
+  stack_wait_until 60 "Singpass stand-in (log: $STACK_RT/singpass-op.log)" "${STACK_PID[singpass-op]}" \
+    stack_singpass_op_up || { stack_not_ready_report singpass-op.log; return 1; }
 }
 
 # ---- sgid-fcgi workers ----------------------------------------------------

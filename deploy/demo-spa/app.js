@@ -177,7 +177,8 @@ function loggedInView(isCurrent) {
     }
     const root = mount('logged-in');
     const data = (user && typeof user.data === 'object' && user.data) || {};
-    root.querySelector('[data-field="name"]').textContent = text(data['myinfo.name']);
+    // sgID: myinfo.name; Singpass: name (a member of sub_attributes)
+    root.querySelector('[data-field="name"]').textContent = text(data['myinfo.name'] !== undefined ? data['myinfo.name'] : data.name);
     root.querySelector('[data-field="icecream"]').textContent = text(data.iceCream);
     root.querySelector('[data-field="sub"]').textContent = text(user && user.sub);
     wireLogout(root, isCurrent, 'Logging out…');

@@ -4,7 +4,7 @@
 BENCH_DIR := tests/bench
 BENCH_BIN := $(BUILD)/bench
 
-.PHONY: bench bench-counts bench-tools singpass-crypto-speed
+.PHONY: bench bench-counts bench-tools singpass-crypto-speed bench-singpass
 
 bench-tools: $(BENCH_BIN)/trivial_fcgi $(BENCH_BIN)/rsa_speed
 
@@ -34,6 +34,12 @@ $(BENCH_BIN)/authz_speed: $(BENCH_DIR)/authz_speed.c $(BUILD)/libsgid.a
 
 bench: $(BUILD)/sgid-fcgi bench-tools $(BENCH_BIN)/authz_speed
 	BUILD=$(BUILD) $(BENCH_DIR)/run.sh
+	$(NETNS) $(BENCH_DIR)/singpass.sh
+
+# The Singpass rows alone (tests/bench/singpass.sh): sgID and Singpass side
+# by side, next door, 50 ms and 250 ms away, and a slow Singpass.
+bench-singpass: $(BUILD)/sgid-fcgi
+	$(NETNS) $(BENCH_DIR)/singpass.sh
 
 bench-counts: $(BUILD)/sgid-fcgi bench-tools
 	BUILD=$(BUILD) $(BENCH_DIR)/counts.sh
