@@ -452,7 +452,7 @@ stack_not_ready_report() {
   echo "# ---- $1 ----"
   tail -n 20 "$STACK_RT/$1" 2>/dev/null | sed 's/^/# /'
   echo "# ---- busiest processes ----"
-  ps -eo pid,pcpu,etimes,args --sort=-pcpu 2>/dev/null | head -n 12 | cut -c1-160 | sed 's/^/# /'
+  ps -eo pid,pcpu,etimes,stat,wchan:24,args --sort=-pcpu 2>/dev/null | head -n 12 | cut -c1-180 | sed 's/^/# /'
 }
 
 # stack_dump_logs LINES FILE...: the last LINES lines of each non-empty log

@@ -5,7 +5,7 @@
 # mounted and this clone bind-mounted read-only; inside, a copy of the clone's
 # files (no build/, no node_modules: what a newcomer's checkout has) runs
 # `make deps`, then the suites that use Node (STOCK_SUITES, default
-# "hostile browser gateway faults"; "check" runs the whole `make check`,
+# "hostile browser gateway singpass faults"; "check" runs the whole `make check`,
 # with STOCK_FAULTS= for every quick fault test) through tests/run-check.sh. faults runs
 # with FAULTS_QUICK=1 and, for CI's time, only the tests in STOCK_FAULTS: by
 # default those whose clients and stand-ins are Node and meet localhost and
@@ -31,7 +31,7 @@ die() { say "error: $*" >&2; echo "stock-debian: $passed passed, $((failed + 1))
 cache=${SGID_ROOT_CACHE:-/var/cache/sgid-fcgi/debian12-root}
 work=${SGID_STOCK_WORK:-/var/tmp/sgid-stock-debian}
 root=$work/root
-suites=${STOCK_SUITES:-hostile browser gateway faults}
+suites=${STOCK_SUITES:-hostile browser gateway singpass faults}
 faults=${STOCK_FAULTS-slow-sgid concurrency sgid-faults rotation parse-data audit revoke metrics}
 t_all=$SECONDS
 
