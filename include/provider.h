@@ -65,6 +65,8 @@ struct provider {
 	struct provider_shared *shared; /* not owned; NULL: the thread's own */
 	struct metrics_block *metrics; /* the thread's counters, NULL: none */
 	char errstr[256];            /* detail of the last failure; no secrets */
+	const char *issuer;          /* RFC 9207: a callback's iss, when sent, must
+	                                equal it; NULL: not checked (sgID) */
 	void *impl;                  /* the implementation's client */
 };
 

@@ -422,8 +422,9 @@ static const struct field_spec redirect_fields[] = {
 	{ "code", false, CODE_MAX, valid_token_chars },
 	{ "state", false, STATE_MAX, valid_token_chars },
 	{ "error", false, 128, valid_token_chars },
+	{ "iss", false, sizeof(((struct singpass_config *)0)->issuer) - 1, valid_token_chars },
 };
-enum { F_CODE, F_STATE, F_ERROR };
+enum { F_CODE, F_STATE, F_ERROR, F_ISS };
 
 /* Every failure of the callback ends on the SPA's error page; the reason
  * goes to the log only. */
@@ -557,6 +558,13 @@ static void handle_redirect(struct app *a, const struct request *req, struct res
 		              : se == SESSION_NOT_FOUND ? LOGIN_ATTEMPT_EXPIRED
 		              : se == SESSION_ERR_STORE ? LOGIN_STORE_ERROR : LOGIN_INTERNAL,
 		              why, &rest, &login);
+		goto done;
+	}
+	/* RFC 9207: a provider that names itself in the callback (an error one
+	 * too) must name the issuer this instance trusts (a mix-up otherwise). */
+	if (vals[F_ISS] && p->issuer && strcmp(vals[F_ISS]->val, p->issuer) != 0) {
+		snprintf(why, sizeof(why), "the callback's iss is not %s's issuer", p->ops->name);
+		redirect_fail(a, req, res, LOGIN_BAD_REQUEST, why, &rest, &login);
 		goto done;
 	}
 	if (vals[F_ERROR]) {

@@ -116,4 +116,5 @@ void provider_free(struct provider *p)
 		p->ops->free(p);
 	p->ops = NULL;
 	p->impl = NULL;
+	p->issuer = NULL;
 }

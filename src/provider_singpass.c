@@ -200,6 +200,7 @@ int provider_singpass_init_with(struct provider *p, struct singpass_shared *shar
 		p->ops = NULL;
 		return -1;
 	}
+	p->issuer = p->cfg->singpass.issuer; /* discovery's issuer equals it */
 	return 0;
 }
 

@@ -399,6 +399,38 @@ static void test_gateway_callback(void)
 	}
 }
 
+/* RFC 9207: a provider with an issuer (Singpass's) has a callback's iss,
+ * when sent, equal to it: another (a mix-up) ends on the error page before
+ * the code reaches the provider, on an error callback too; no iss is
+ * accepted; a provider without one (sgID) ignores it. */
+static void test_callback_iss(void)
+{
+	static const struct { const char *issuer, *iss, *extra; bool ok; } cases[] = {
+		{ "https://op.example/fapi", "https%3A%2F%2Fop.example%2Ffapi", "", true },
+		{ "https://op.example/fapi", NULL, "", true },
+		{ "https://op.example/fapi", "https%3A%2F%2Fevil.example%2Ffapi", "", false },
+		{ "https://op.example/fapi", "https%3A%2F%2Fop.example%2Ffapi%2F", "", false },
+		{ "https://op.example/fapi", "https%3A%2F%2Fevil.example%2Ffapi", "&error=access_denied",
+		  false },
+		{ NULL, "https%3A%2F%2Fevil.example%2Ffapi", "", true },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		use_fake(&(struct fake){ .calls_provider = true, .callback_gives_profile = true });
+		app.provider.issuer = cases[i].issuer;
+		call("GET", "/api/auth-url", NULL, NULL);
+		char attempt[4096], q[512];
+		snprintf(attempt, sizeof(attempt), "%s", set_cookie());
+		snprintf(q, sizeof(q), "code=c&state=%s%s%s%s", fk.state, cases[i].iss ? "&iss=" : "",
+		         cases[i].iss ? cases[i].iss : "", cases[i].extra);
+		call("GET", "/api/redirect", q, cookie_of(attempt));
+		CHECK(redirects_to(FRONTEND) && strstr(header("Location"), cases[i].ok ? "/logged-in"
+		                                                                      : "/error"));
+		CHECK_INT(fk.callbacks, cases[i].ok ? 1 : 0);
+		CHECK_INT(strlen(set_cookie()) == SESSION_ID_LEN, cases[i].ok);
+		app.provider.issuer = NULL;
+	}
+}
+
 /* GET /api/jwks: the provider's public keys, cacheable for an hour; HEAD
  * as GET, POST refused; a provider with none (sgID) has no such route. */
 static void test_jwks_route(void)
@@ -532,6 +564,7 @@ int main(void)
 	RUN(test_local_authorize_ignores_bulkhead);
 	RUN(test_spa_callback);
 	RUN(test_gateway_callback);
+	RUN(test_callback_iss);
 	RUN(test_jwks_route);
 	return harness_report("test_provider");
 }
