@@ -176,7 +176,8 @@ install: all
 	install -m 0644 deploy/gateway/status-403.html $(DESTDIR)$(PREFIX)/share/sgid-fcgi/gateway/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi
 	install -m 0644 README.md deploy/OPERATIONS.md deploy/sgid-fcgi.env.example \
-		nginx.conf.example lighttpd.conf.example deploy/systemd/* $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi/
+		nginx.conf.example lighttpd.conf.example deploy/nginx-two-providers.conf.example \
+		deploy/systemd/* $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 deploy/sgid-fcgi.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/sgid-fcgi/gateway
