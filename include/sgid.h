@@ -15,7 +15,6 @@
 #include "jwks_cache.h"
 #include "metrics.h"
 
-#define SGID_PKCE_VERIFIER_LEN 43
 #define SGID_MAX_DATA_FIELDS 64
 
 enum sgid_err {
@@ -85,12 +84,6 @@ int sgid_client_init(struct sgid_client *c, const struct config *cfg, struct htt
 /* The request threads of a process share one JWKS cache (not owned). */
 void sgid_client_share_jwks(struct sgid_client *c, struct sgid_jwks_cache *shared);
 void sgid_client_free(struct sgid_client *c);
-
-/* PKCE helpers (RFC 7636, S256). verifier: 43 chars from 32 random bytes. */
-int sgid_pkce_verifier(char out[SGID_PKCE_VERIFIER_LEN + 1]);
-int sgid_pkce_challenge(const char *verifier, size_t len, struct buf *out);
-/* base64url of n random bytes into out (NUL-terminated, cap bytes). */
-int sgid_random_token(size_t n, char *out, size_t cap);
 
 int sgid_authorize_url(const struct sgid_client *c, const char *state, const char *nonce,
 	const char *code_challenge, struct buf *out);

@@ -9,6 +9,7 @@
 
 #include "idtoken.h"
 #include "json.h"
+#include "pkce.h"
 #include "sgid.h"
 
 static struct sgid_client *client(struct provider *p)
@@ -24,10 +25,10 @@ static enum provider_err sgid_authorize(struct provider *p, struct session *logi
 {
 	struct buf challenge = BUF_INIT;
 	enum provider_err rc = PROVIDER_ERR_INTERNAL;
-	if (sgid_random_token(32, login->state, sizeof(login->state)) == 0 &&
-	    sgid_random_token(32, login->nonce, sizeof(login->nonce)) == 0 &&
-	    sgid_pkce_verifier(login->code_verifier) == 0 &&
-	    sgid_pkce_challenge(login->code_verifier, strlen(login->code_verifier), &challenge) == 0 &&
+	if (random_token_b64url(32, login->state, sizeof(login->state)) == 0 &&
+	    random_token_b64url(32, login->nonce, sizeof(login->nonce)) == 0 &&
+	    pkce_verifier(login->code_verifier) == 0 &&
+	    pkce_challenge(login->code_verifier, strlen(login->code_verifier), &challenge) == 0 &&
 	    sgid_authorize_url(client(p), login->state, login->nonce, challenge.data, url) == 0)
 		rc = PROVIDER_OK;
 	else

@@ -14,7 +14,7 @@
 
 #include "log.h"
 #include "provider_impl.h"
-#include "sgid.h"
+#include "pkce.h"
 #include "singpass.h"
 #include "util.h"
 
@@ -43,9 +43,9 @@ static enum provider_err sp_authorize(struct provider *p, struct session *login,
 	enum provider_err rc = PROVIDER_ERR_INTERNAL;
 
 	memset(&k, 0, sizeof(k));
-	if (sgid_random_token(SINGPASS_STATE_BYTES, login->state, sizeof(login->state)) != 0 ||
-	    sgid_random_token(SINGPASS_STATE_BYTES, login->nonce, sizeof(login->nonce)) != 0 ||
-	    sgid_pkce_verifier(login->code_verifier) != 0 || dpop_key_generate(&k) != 0 ||
+	if (random_token_b64url(SINGPASS_STATE_BYTES, login->state, sizeof(login->state)) != 0 ||
+	    random_token_b64url(SINGPASS_STATE_BYTES, login->nonce, sizeof(login->nonce)) != 0 ||
+	    pkce_verifier(login->code_verifier) != 0 || dpop_key_generate(&k) != 0 ||
 	    dpop_key_export(&k, login->provider_secret) != 0) {
 		provider_set_err(p, "singpass: cannot make the attempt's secrets");
 		goto fail;

@@ -122,35 +122,6 @@ void sgid_userinfo_clear(struct sgid_userinfo *u)
 	u->n = 0;
 }
 
-int sgid_random_token(size_t n, char *out, size_t cap)
-{
-	uint8_t raw[96];
-	struct buf enc = BUF_INIT;
-	int rc = -1;
-	if (n > sizeof(raw) || crypto_random(raw, n) != 0 || b64url_encode(raw, n, &enc) != 0 ||
-	    enc.len >= cap)
-		goto fail;
-	memcpy(out, enc.data, enc.len + 1);
-	rc = 0;
-fail:
-	secure_zero(raw, sizeof(raw));
-	buf_free(&enc);
-	return rc;
-}
-
-int sgid_pkce_verifier(char out[SGID_PKCE_VERIFIER_LEN + 1])
-{
-	return sgid_random_token(32, out, SGID_PKCE_VERIFIER_LEN + 1);
-}
-
-int sgid_pkce_challenge(const char *verifier, size_t len, struct buf *out)
-{
-	uint8_t digest[32];
-	if (crypto_sha256(verifier, len, digest) != 0)
-		return -1;
-	return b64url_encode(digest, sizeof(digest), out);
-}
-
 int sgid_authorize_url(const struct sgid_client *c, const char *state, const char *nonce,
 	const char *code_challenge, struct buf *out)
 {

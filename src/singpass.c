@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
+#include "pkce.h"
 #include "util.h"
 
 #define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -314,14 +315,12 @@ enum singpass_err singpass_par(struct singpass_client *c, const struct singpass_
 	struct httpc_response r = {0};
 	json_value *body = NULL;
 	enum singpass_err rc;
-	uint8_t md[32];
 
 	c->errstr[0] = '\0';
 	if ((rc = discovery(c)) != SINGPASS_OK)
 		goto fail;
 	rc = SINGPASS_ERR_INTERNAL;
-	if (!a || !a->dpop || crypto_sha256(a->code_verifier, strlen(a->code_verifier), md) != 0 ||
-	    b64url_encode(md, sizeof(md), &challenge) != 0)
+	if (!a || !a->dpop || pkce_challenge(a->code_verifier, strlen(a->code_verifier), &challenge) != 0)
 		goto fail;
 	if (add_param(&form, "response_type", "code") || add_param(&form, "client_id", sp->client_id) ||
 	    add_param(&form, "redirect_uri", sp->redirect_uri) || add_param(&form, "scope", sp->scopes) ||

@@ -12,7 +12,7 @@
 #include "harness.h"
 #include "jose.h"
 #include "json.h"
-#include "sgid.h"
+#include "pkce.h"
 #include "util.h"
 #include "vectors.h"
 
@@ -58,7 +58,7 @@ static void test_note_vectors(void)
 	char got[JWK_THUMBPRINT_LEN + 1];
 	const char *v = json_get_str(pk, "verifier", NULL);
 
-	CHECK(sgid_pkce_challenge(v, strlen(v), &ch) == 0);
+	CHECK(pkce_challenge(v, strlen(v), &ch) == 0);
 	CHECK_STR(buf_cstr(&ch), json_get_str(pk, "challenge", NULL));
 	const char *tok = json_get_str(ath, "access_token", NULL);
 	CHECK(dpop_ath(tok, strlen(tok), got) == 0);

@@ -1,5 +1,4 @@
-/* The relying-party pieces that need no network: PKCE, random tokens,
- * the authorize URL and userinfo decryption (the vectors' response; the
+/* The relying-party pieces that need no network: the authorize URL and userinfo decryption (the vectors' response; the
  * current and previous client keys of a rotation). Token exchange and the
  * userinfo call run against MockPass and the hostile provider in the
  * integration suites. */
@@ -7,51 +6,10 @@
 #include <string.h>
 
 #include "harness.h"
-#include "no_crypto.h"
 #include "http.h"
 #include "json.h"
 #include "sgid.h"
 #include "util.h"
-
-static void test_pkce_vectors(void)
-{
-	struct buf c = BUF_INIT;
-	/* RFC 7636 appendix B */
-	CHECK_INT(sgid_pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", 43, &c), 0);
-	CHECK_STR(buf_cstr(&c), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
-	buf_reset(&c);
-	/* the sgID SDK / docs pair (tests/vectors) */
-	CHECK_INT(sgid_pkce_challenge("bbGcObXZC1YGBQZZtZGQH9jsyO1vypqCGqnSU_4TI5S", 43, &c), 0);
-	CHECK_STR(buf_cstr(&c), "zaqUHoBV3rnhBF2g0Gkz1qkpEZXHqi2OrPK1DqRi-Lk");
-	buf_free(&c);
-}
-
-/* In a child without OpenSSL algorithms: an error, never the challenge of
- * a zero digest. */
-static void no_crypto_challenge(void)
-{
-	struct buf c = BUF_INIT;
-	CHECK_INT(sgid_pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", 43, &c), -1);
-	CHECK_INT(c.len, 0);
-	buf_free(&c);
-}
-
-static void test_pkce_unavailable(void)
-{
-	NO_CRYPTO_RUN(no_crypto_challenge);
-}
-
-static void test_verifier_shape(void)
-{
-	char a[SGID_PKCE_VERIFIER_LEN + 1], b[SGID_PKCE_VERIFIER_LEN + 1];
-	CHECK_INT(sgid_pkce_verifier(a), 0);
-	CHECK_INT(sgid_pkce_verifier(b), 0);
-	CHECK_INT(strlen(a), 43);
-	CHECK(strcmp(a, b) != 0);
-	CHECK(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 43);
-	char small[8];
-	CHECK_INT(sgid_random_token(32, small, sizeof(small)), -1);
-}
 
 static void test_authorize_url(void)
 {
@@ -197,12 +155,8 @@ done:
 	crypto_pkey_free(new_key);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-	NO_CRYPTO_CHILD(argc, argv, "sgid", no_crypto_challenge);
-	RUN(test_pkce_vectors);
-	RUN(test_pkce_unavailable);
-	RUN(test_verifier_shape);
 	RUN(test_authorize_url);
 	RUN(test_userinfo_key_rotation);
 	return harness_report("sgid");
