@@ -16,6 +16,8 @@ struct jwks_cache {
 	pthread_mutex_t lock;
 	pthread_cond_t fetch_done;
 	bool fetching;                /* a thread is fetching, lock released */
+	uint64_t fetches_done;        /* fetches ended, failed or not */
+	bool last_fetch_failed;       /* the one that ended last */
 	struct jwks jwks;
 	bool loaded;
 	bool refetched;               /* an unknown-kid refetch happened */
@@ -40,11 +42,16 @@ struct jwks_cache_user {
 enum jwks_cache_rc {
 	JWKS_CACHE_OK,                /* use ran: its verdict is the caller's */
 	JWKS_CACHE_FETCH_FAILED,      /* the set could not be loaded */
+	JWKS_CACHE_SHARED_FAILURE,    /* not loaded: the fetch this call waited
+	                                 for (another thread's) failed */
 	JWKS_CACHE_THROTTLED,         /* the key is unknown, and a refetch ran
 	                                 less than refetch_interval_s ago */
 };
 
-/* Loads the set when it is not yet (the first load is not throttled), runs
+/* Loads the set when it is not yet (the first load is not throttled; a
+ * thread that waited for a fetch that failed shares that failure instead
+ * of starting its own, so a stalled provider costs the threads one
+ * timeout, not one each in a row), runs
  * use; when use says the key is unknown, refetches once (unless throttled)
  * and runs use again. *refetched (may be NULL): whether an unknown-kid
  * refetch ran, for the caller's metrics. */

@@ -44,6 +44,8 @@ static int refresh_locked(struct jwks_cache *jc, const struct jwks_cache_user *u
 		jwks_clear(&fresh);
 	}
 	jc->fetching = false;
+	jc->fetches_done++;
+	jc->last_fetch_failed = rc != 0;
 	pthread_cond_broadcast(&jc->fetch_done);
 	return rc;
 }
@@ -56,8 +58,13 @@ enum jwks_cache_rc jwks_cache_use(struct jwks_cache *jc, int refetch_interval_s,
 	if (refetched)
 		*refetched = false;
 	pthread_mutex_lock(&jc->lock);
+	uint64_t seen = jc->fetches_done;
 	while (jc->fetching)
 		pthread_cond_wait(&jc->fetch_done, &jc->lock);
+	if (!jc->loaded && jc->fetches_done != seen && jc->last_fetch_failed) {
+		rc = JWKS_CACHE_SHARED_FAILURE;
+		goto done;
+	}
 	if (!jc->loaded && refresh_locked(jc, u) != 0) {
 		rc = JWKS_CACHE_FETCH_FAILED;
 		goto done;

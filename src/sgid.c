@@ -246,7 +246,9 @@ static enum sgid_err verify_id_token(struct sgid_client *c, const char *jwt, siz
 		&refetched);
 	if (refetched)
 		metrics_count_jwks_refetch(c->metrics);
-	if (jr == JWKS_CACHE_FETCH_FAILED)
+	if (jr == JWKS_CACHE_SHARED_FAILURE)
+		set_err(c, "jwks: the fetch this login waited for failed");
+	if (jr == JWKS_CACHE_FETCH_FAILED || jr == JWKS_CACHE_SHARED_FAILURE)
 		return SGID_ERR_JWKS;
 	if (jr == JWKS_CACHE_THROTTLED) {
 		set_err(c, "id_token: %s (JWKS refetch throttled)", idtoken_strerror(k.e));

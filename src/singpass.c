@@ -428,7 +428,9 @@ static enum jose_err verify_jws(struct singpass_client *c, const char *jws, size
 		&refetched);
 	if (refetched)
 		metrics_count_jwks_refetch(c->metrics);
-	if (jr == JWKS_CACHE_FETCH_FAILED) {
+	if (jr == JWKS_CACHE_SHARED_FAILURE)
+		set_err(c, "jwks: the fetch this login waited for failed");
+	if (jr == JWKS_CACHE_FETCH_FAILED || jr == JWKS_CACHE_SHARED_FAILURE) {
 		*jwks_down = true;
 		json_free(k.payload);
 		return JOSE_ERR_NO_KEY;
