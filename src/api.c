@@ -959,11 +959,12 @@ static void handle_logout(struct app *a, const struct request *req, struct respo
 		resp_text(res, 500, "Internal Server Error");
 		goto done;
 	}
-	/* every session the request names, and the cookie always; a logout
-	 * with none of our cookies ends nothing and is not audited */
+	/* every session the request names, and the cookie always; audited
+	 * when it ended a live session (its sub) or failed: a cookie that
+	 * names none (junk, expired, already ended) ends nothing */
 	logout_sub(a, req, sub, sizeof(sub));
 	enum session_err se = end_named_sessions(a, req);
-	if (req->cookies->n)
+	if (sub[0] || (se != SESSION_OK && req->cookies->n))
 		audit(a, req, AUDIT_LOGOUT, se == SESSION_OK ? "success" : "failure", NULL,
 		      sub[0] ? sub : NULL);
 	if (se != SESSION_OK) {

@@ -68,6 +68,7 @@ check "callback with the wrong state: 302 ($code)" test "$code" == 302
 f_status "$API/api/userinfo" >/dev/null
 f_status "$API/api/userinfo" -H "Cookie: $COOKIE=junk" >/dev/null
 f_status "$API/api/logout" -X POST >/dev/null
+f_status "$API/api/logout" -X POST -H "Cookie: $COOKIE=junk" >/dev/null
 f_status "$API/api/health" >/dev/null
 
 events "$AUDIT" >"$T/events.txt"

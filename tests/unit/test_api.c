@@ -1038,6 +1038,14 @@ static void test_audit_events(void)
 	CHECK_STR(json_get_str(j, "client", NULL), "-"); /* no REMOTE_ADDR here */
 	json_free(j);
 
+	/* a logout that ends nothing (the ended cookie again, junk): no event */
+	m = audit_mark();
+	call("GET", "/api/logout", NULL, cookie_of(sess));
+	CHECK_INT(res.status, 200);
+	call("POST", "/api/logout", NULL, cookie_of("junk-cookie-value"));
+	CHECK_INT(res.status, 200);
+	no_event(m);
+
 	/* the old cookie comes back: one session_expired per request, no sub */
 	m = audit_mark();
 	call("GET", "/api/userinfo", NULL, cookie_of(sess));
