@@ -281,6 +281,13 @@ def json_seeds():
     j("nan", "[NaN, Infinity]")
     j("comment", '{"a":1 /* c */}')
     j("bom", "\ufeff{}")
+    # json_append_embedded's cases (profile values that hold JSON)
+    j("embedded-records", '[{"nric":"T1872646C","name":"LIM <b>","n":1e999}]')
+    j("embedded-dup-escaped", '{"a":1,"\\u0061":2}')
+    j("embedded-big-int", "[18446744073709551617, -0, 1.50]")
+    j("embedded-surrogates", '["\\ud800", "\\ud83d\\ude00"]')
+    j("embedded-nan", "[NaN, Infinity]")
+    j("single-quoted-key", "{'\a':1}")  # a fuzz_json finding (json-c takes it)
     j("whitespace", " \n\t{ \"a\" : [ true , false , null ] }\r\n ")
     j("html", '"<script>alert(1)</script>&amp;"')
     j("escapes", '"\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u2028"')
@@ -295,6 +302,7 @@ def parse_data_seeds():
     grammar, other tolerated forms, and strict JSON that must stay JSON."""
     p = lambda n, s: seed("parse_data", n, s)
     p('bare-dot', '[1.]')
+    p('single-quoted-key', "{'1':1}")  # a fuzz_json finding: it stays a string
     p('bare-exp', '[1e]')
     p('comment', '[1 /* c */]')
     p('control', '["\x01"]')
