@@ -287,15 +287,17 @@ static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_cal
 		buf_free(&body);
 		buf_free(&assertion);
 		buf_free(&proof);
-		if (r->dpop_nonce[0] && (e == HTTPC_OK || e == HTTPC_ERR_STATUS) && olen &&
-		    olen < sizeof(c->dpop_nonce_origin)) {
+		/* only a nonce a proof can carry: one that dpop_proof refuses,
+		 * kept, would fail every later proof to this origin */
+		bool usable = (e == HTTPC_OK || e == HTTPC_ERR_STATUS) && dpop_nonce_valid(r->dpop_nonce);
+		if (usable && olen && olen < sizeof(c->dpop_nonce_origin)) {
 			memcpy(c->dpop_nonce, r->dpop_nonce, sizeof(c->dpop_nonce));
 			memcpy(c->dpop_nonce_origin, dc->url, olen);
 			c->dpop_nonce_origin[olen] = '\0';
 			nonce = c->dpop_nonce;
 		}
 		if (e != HTTPC_ERR_STATUS || attempt > 0 || (r->status != 400 && r->status != 401) ||
-		    !r->dpop_nonce[0])
+		    !usable)
 			break;
 		oauth_error(r, code, sizeof(code));
 		if (strcmp(code, "use_dpop_nonce") != 0)

@@ -71,6 +71,7 @@ struct fp_state {
 	int discovery_down;      /* discovery answers 503 */
 	int token_nonce;         /* 1: demand a DPoP nonce once; 2: always */
 	int userinfo_nonce;      /* 1: demand one at userinfo once */
+	int token_bad_nonce;     /* demand a DPoP nonce no proof may carry (a '"') */
 	int myinfo;              /* PAR must not carry authentication_context_type */
 	int64_t clock_offset;    /* seconds added to the wall clock, both sides */
 	int64_t frozen;          /* non-zero: the clock of both sides stands here */
@@ -514,6 +515,10 @@ static inline int fp_token(int fd, const struct fh_request *rq)
 	}
 	if (has_nonce)
 		fp->token_nonce_sent++;
+	if (fp->token_bad_nonce) {
+		kv_list_free(&f);
+		return fp_error(fd, "400 Bad Request", "use_dpop_nonce", "DPoP-Nonce: fake\"nonce\r\n");
+	}
 	/* the code names the login's slot: code-<digit> */
 	if (!(v = fp_form(&f, "code")) || strlen(v) != 6 || strncmp(v, "code-", 5) ||
 	    v[5] < '0' || v[5] >= '0' + FP_SLOTS)

@@ -98,6 +98,7 @@ static void reset_cfg(void)
 	fp->discovery_down = 0;
 	fp->token_nonce = 0;
 	fp->userinfo_nonce = 0;
+	fp->token_bad_nonce = 0;
 	fp->myinfo = 0;
 	fp->clock_offset = 0;
 	fp->frozen = 0;
@@ -356,6 +357,21 @@ static void test_dpop_nonce(void)
 	CHECK_INT(login(&p, &user, &url), LOGIN_TOKEN_ERROR);
 	CHECK_INT(fh_count("/fapi/token") - before, 2);
 	CHECK(strstr(p.errstr, "use_dpop_nonce") != NULL);
+	session_clear(&user);
+
+	/* a nonce no proof can carry (RFC 9449 §8.1: NQCHAR, no '"') fails
+	 * that one login; it is not kept, so it cannot stop every later proof
+	 * to that origin (this thread's next PAR) from being made */
+	fp->token_nonce = 0;
+	fp->token_bad_nonce = 1;
+	before = fh_count("/fapi/token");
+	CHECK_INT(login(&p, &user, &url), LOGIN_TOKEN_ERROR);
+	CHECK_INT(fh_count("/fapi/token") - before, 1); /* no retry with it */
+	CHECK(strchr(c->dpop_nonce, '"') == NULL);
+	session_clear(&user);
+	fp->token_bad_nonce = 0;
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	CHECK_STR(fp->problem, "");
 	session_clear(&user);
 	buf_free(&url);
 	p.ops->free(&p);
