@@ -3,7 +3,12 @@
  * it under the lock; one fetch runs at a time with the lock released (the
  * other threads that need it wait for that fetch's result); a key the set
  * does not hold triggers one refetch, throttled for the whole process, so a
- * forged kid cannot make the provider's JWKS endpoint a request amplifier. */
+ * forged kid cannot make the provider's JWKS endpoint a request amplifier.
+ * A set older than JWKS_CACHE_MAX_AGE_S is loaded again on its next use, so
+ * a key the provider withdrew (rotated out, or compromised) stops being
+ * trusted within that time, not only when the worker restarts; a reload
+ * that fails keeps the set it has and is tried again one refetch interval
+ * later (the provider's JWKS briefly down stops no login). */
 #ifndef SGID_JWKS_CACHE_H
 #define SGID_JWKS_CACHE_H
 
@@ -12,14 +17,19 @@
 #include <pthread.h>
 #include "jose.h"
 
+#define JWKS_CACHE_MAX_AGE_S 3600  /* a loaded set is reloaded when this old */
+
 struct jwks_cache {
 	pthread_mutex_t lock;
 	pthread_cond_t fetch_done;
 	bool fetching;                /* a thread is fetching, lock released */
 	struct jwks jwks;
 	bool loaded;
-	bool refetched;               /* an unknown-kid refetch happened */
-	int64_t last_refetch_ms;      /* monotonic; throttles those refetches */
+	bool refetched;               /* a refetch (unknown kid, or age) happened */
+	int64_t last_refetch_ms;      /* monotonic; throttles unknown-kid refetches */
+	int64_t loaded_ms;            /* monotonic: when the set was loaded */
+	int64_t aged_try_ms;          /* monotonic: the last reload for age */
+	int64_t (*now_ms)(void);      /* the monotonic clock (tests inject one) */
 };
 int jwks_cache_init(struct jwks_cache *jc);
 void jwks_cache_free(struct jwks_cache *jc); /* NULL ok */
@@ -44,9 +54,10 @@ enum jwks_cache_rc {
 	                                 less than refetch_interval_s ago */
 };
 
-/* Loads the set when it is not yet (the first load is not throttled), runs
- * use; when use says the key is unknown, refetches once (unless throttled)
- * and runs use again. *refetched (may be NULL): whether an unknown-kid
+/* Loads the set when it is not yet (the first load is not throttled) or
+ * it is JWKS_CACHE_MAX_AGE_S old (a failure keeps the old set; the next try
+ * waits refetch_interval_s), runs use; when use says the key is unknown,
+ * refetches once (unless throttled) and runs use again. *refetched (may be NULL): whether an unknown-kid
  * refetch ran, for the caller's metrics. */
 enum jwks_cache_rc jwks_cache_use(struct jwks_cache *jc, int refetch_interval_s,
 	const struct jwks_cache_user *u, bool *refetched);

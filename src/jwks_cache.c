@@ -8,6 +8,7 @@
 int jwks_cache_init(struct jwks_cache *jc)
 {
 	memset(jc, 0, sizeof(*jc));
+	jc->now_ms = now_monotonic_ms;
 	if (pthread_mutex_init(&jc->lock, NULL) != 0)
 		return -1;
 	if (pthread_cond_init(&jc->fetch_done, NULL) != 0) {
@@ -40,6 +41,7 @@ static int refresh_locked(struct jwks_cache *jc, const struct jwks_cache_user *u
 		jwks_clear(&jc->jwks);
 		jc->jwks = fresh;
 		jc->loaded = true;
+		jc->loaded_ms = jc->now_ms();
 	} else {
 		jwks_clear(&fresh);
 	}
@@ -62,12 +64,24 @@ enum jwks_cache_rc jwks_cache_use(struct jwks_cache *jc, int refetch_interval_s,
 		rc = JWKS_CACHE_FETCH_FAILED;
 		goto done;
 	}
+	int64_t now = jc->now_ms(), interval_ms = (int64_t)refetch_interval_s * 1000;
+	/* An old set is reloaded: the keys the provider withdrew go with it. A
+	 * failed reload keeps what it has (stale keys beat no login while the
+	 * provider's JWKS is briefly down) and waits an interval to retry. */
+	if (now - jc->loaded_ms >= (int64_t)JWKS_CACHE_MAX_AGE_S * 1000 &&
+	    (jc->aged_try_ms == 0 || now - jc->aged_try_ms >= interval_ms)) {
+		jc->aged_try_ms = now;
+		if (refresh_locked(jc, u) == 0) {
+			/* just fetched: a kid it lacks needs no second fetch now */
+			jc->refetched = true;
+			jc->last_refetch_ms = now;
+		}
+	}
 	if (u->use(u->ud, &jc->jwks) != JWKS_USE_UNKNOWN_KEY)
 		goto done;
 	/* Only refetches count towards the throttle, not the first load: a key
 	 * rotated soon after a worker started is still picked up. */
-	int64_t now = now_monotonic_ms();
-	if (jc->refetched && now - jc->last_refetch_ms < (int64_t)refetch_interval_s * 1000) {
+	if (jc->refetched && now - jc->last_refetch_ms < interval_ms) {
 		rc = JWKS_CACHE_THROTTLED;
 		goto done;
 	}

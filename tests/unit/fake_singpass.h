@@ -68,6 +68,9 @@ struct fp_state {
 	int token_mode;
 	int par_mode;
 	int jwks_dup_kids;       /* two keys with one kid */
+	int jwks_down;           /* the JWKS answers 503 */
+	int jwks_rotated;        /* the JWKS no longer holds FP_OP_KID (withdrawn):
+	                            only another key, under "op-sig-2" */
 	int discovery_down;      /* discovery answers 503 */
 	int token_nonce;         /* 1: demand a DPoP nonce once; 2: always */
 	int userinfo_nonce;      /* 1: demand one at userinfo once */
@@ -286,6 +289,17 @@ static inline int fp_discovery(int fd)
 static inline int fp_jwks(int fd)
 {
 	struct buf b = BUF_INIT;
+	if (fp->jwks_down)
+		return fp_error(fd, "503 Service Unavailable", "temporarily_unavailable", NULL);
+	if (fp->jwks_rotated) {
+		buf_append_str(&b, "{\"keys\":[");
+		jwk_ec_public_json(fp_other_key, &b);
+		b.len--;
+		buf_append_str(&b, ",\"use\":\"sig\",\"alg\":\"ES256\",\"kid\":\"op-sig-2\"}]}");
+		int rc = fp_json(fd, "200 OK", NULL, &b);
+		buf_free(&b);
+		return rc;
+	}
 	buf_append_str(&b, "{\"keys\":[");
 	jwk_ec_public_json(fp_op_key, &b);
 	b.len--;

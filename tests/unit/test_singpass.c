@@ -95,6 +95,8 @@ static void reset_cfg(void)
 	fp->token_mode = FP_TOKEN_OK;
 	fp->par_mode = FP_PAR_OK;
 	fp->jwks_dup_kids = 0;
+	fp->jwks_down = 0;
+	fp->jwks_rotated = 0;
 	fp->discovery_down = 0;
 	fp->token_nonce = 0;
 	fp->userinfo_nonce = 0;
@@ -566,6 +568,55 @@ static void test_jwks(void)
 	free_shared(s);
 }
 
+/* Singpass's JWKS is loaded again once an hour old: a signing key Singpass
+ * withdrew stops opening logins within the hour, not only at the next
+ * restart. A reload that fails keeps the keys it has and is tried again a
+ * refetch interval later. (The cache's monotonic clock, injected.) */
+static int64_t jwks_clock_ms;
+static int64_t jwks_clock(void)
+{
+	return jwks_clock_ms;
+}
+
+static void test_jwks_max_age(void)
+{
+	struct provider p;
+	struct session user;
+	struct buf url = BUF_INIT;
+	struct singpass_shared *s = fresh_provider(&p);
+	const char *jw = "/fapi/jwks";
+
+	if (!s)
+		return;
+	jwks_clock_ms = 1000000;
+	s->jwks.now_ms = jwks_clock;
+	int before = fh_count(jw);
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	session_clear(&user);
+	CHECK_INT(fh_count(jw) - before, 1);
+	/* an hour on, the JWKS is down: the keys held still open logins */
+	fp->jwks_down = 1;
+	jwks_clock_ms += (int64_t)JWKS_CACHE_MAX_AGE_S * 1000;
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	session_clear(&user);
+	CHECK_INT(fh_count(jw) - before, 2);
+	jwks_clock_ms += (int64_t)(cfg.jwks_refetch_interval - 1) * 1000;
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK); /* no retry yet */
+	session_clear(&user);
+	CHECK_INT(fh_count(jw) - before, 2);
+	/* back, without the key the ID tokens are signed with: refused */
+	fp->jwks_down = 0;
+	fp->jwks_rotated = 1;
+	jwks_clock_ms += 1000;
+	CHECK_INT(login(&p, &user, &url), LOGIN_ID_TOKEN_SIGNATURE);
+	session_clear(&user);
+	CHECK_INT(fh_count(jw) - before, 3); /* the reload, no second fetch */
+	fp->jwks_rotated = 0;
+	buf_free(&url);
+	p.ops->free(&p);
+	free_shared(s);
+}
+
 /* The shared state from the configured key files (rp_keys_load): a login
  * with them; a missing signing key is refused, named. */
 static void write_pem(const char *path, const crypto_ec_key *k)
@@ -825,6 +876,7 @@ int main(void)
 	RUN(test_myinfo);
 	RUN(test_discovery_cache);
 	RUN(test_jwks);
+	RUN(test_jwks_max_age);
 	RUN(test_own_shared);
 	RUN(test_discovery_down);
 	RUN(test_key_files);
