@@ -752,6 +752,27 @@ static void test_discovery_parse(void)
 			cases[i].want);
 		CHECK((cases[i].want == 0) == (why == NULL));
 	}
+	/* a loopback stand-in's issuer (http): its endpoints may be http only
+	 * on loopback, never to another host in clear; no user information */
+	static const char *lo = "http://127.0.0.1:5156/fapi";
+	static const struct { const char *token, *jwks; int want; } http_cases[] = {
+		{ "http://127.0.0.1:5156/fapi/token", "http://localhost:5156/fapi/jwks", 0 },
+		{ "https://id.example.sg/token", "http://[::1]:5156/fapi/jwks", 0 },
+		{ "http://id.example.sg/token", "http://127.0.0.1:5156/fapi/jwks", -1 },
+		{ "http://127.0.0.1:5156/fapi/token", "http://10.0.0.7/jwks", -1 },
+		{ "http://127.0.0.1.evil.example/token", "http://127.0.0.1:5156/fapi/jwks", -1 },
+		{ "https://id.example.sg@evil.example/token", "http://127.0.0.1:5156/fapi/jwks", -1 },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(http_cases); i++) {
+		char doc[1024];
+		snprintf(doc, sizeof(doc), "{\"issuer\":\"%s\",\"pushed_authorization_request_endpoint\":"
+			"\"%s/par\",\"authorization_endpoint\":\"%s/auth\",\"token_endpoint\":\"%s\","
+			"\"jwks_uri\":\"%s\"}", lo, lo, lo, http_cases[i].token, http_cases[i].jwks);
+		int got = singpass_discovery_parse(doc, strlen(doc), lo, false, &d, &why);
+		if (got != http_cases[i].want)
+			fprintf(stderr, "discovery case %zu: %d (%s)\n", i, got, why ? why : "");
+		CHECK_INT(got, http_cases[i].want);
+	}
 	CHECK_INT(singpass_discovery_parse(cases[0].doc, strlen(cases[0].doc), iss, false, &d, &why), 0);
 	CHECK_STR(d.jwks_uri, "https://id.singpass.gov.sg/.well-known/keys");
 	CHECK_STR(d.userinfo_endpoint, "");
