@@ -54,11 +54,12 @@ enum jwks_cache_rc {
 	                                 less than refetch_interval_s ago */
 };
 
-/* Loads the set when it is not yet (the first load is not throttled) or
+/* Loads the set when it is not yet (the first load is not throttled; a
+ * thread that waited for a first load which failed fails with it) or
  * it is JWKS_CACHE_MAX_AGE_S old (a failure keeps the old set; the next try
  * waits refetch_interval_s), runs use; when use says the key is unknown,
- * refetches once (unless throttled) and runs use again. *refetched (may be NULL): whether an unknown-kid
- * refetch ran, for the caller's metrics. */
+ * refetches once (unless throttled) and runs use again. *refetched (may
+ * be NULL): whether an unknown-kid refetch ran, for the caller's metrics. */
 enum jwks_cache_rc jwks_cache_use(struct jwks_cache *jc, int refetch_interval_s,
 	const struct jwks_cache_user *u, bool *refetched);
 

@@ -57,10 +57,16 @@ enum jwks_cache_rc jwks_cache_use(struct jwks_cache *jc, int refetch_interval_s,
 
 	if (refetched)
 		*refetched = false;
+	bool waited = false;
 	pthread_mutex_lock(&jc->lock);
-	while (jc->fetching)
+	while (jc->fetching) {
+		waited = true;
 		pthread_cond_wait(&jc->fetch_done, &jc->lock);
-	if (!jc->loaded && refresh_locked(jc, u) != 0) {
+	}
+	/* No set yet: this thread loads it, unless it just waited for a load
+	 * that failed; then it fails too, at once, instead of every waiter
+	 * fetching in turn, each one timeout after the one before. */
+	if (!jc->loaded && (waited || refresh_locked(jc, u) != 0)) {
 		rc = JWKS_CACHE_FETCH_FAILED;
 		goto done;
 	}

@@ -172,21 +172,29 @@ fail:
 }
 
 /* c->disc from the process's copy, fetched when there is none or it is
- * an hour old (one fetch at a time; the others wait for it). A failed
- * refresh keeps the old copy and is retried SINGPASS_DISCOVERY_RETRY
+ * an hour old (one fetch at a time; the others wait for it and take its
+ * outcome: when it failed with no copy to fall back on, they fail too
+ * rather than each fetch again in turn, one timeout after the other). A
+ * failed refresh keeps the old copy and is retried SINGPASS_DISCOVERY_RETRY
  * seconds later. */
 static enum singpass_err discovery(struct singpass_client *c)
 {
 	struct singpass_shared *s = c->shared;
 	struct singpass_discovery fresh;
 	enum singpass_err rc = SINGPASS_OK;
+	bool waited = false;
 
 	pthread_mutex_lock(&s->lock);
-	while (s->fetching)
+	while (s->fetching) {
+		waited = true;
 		pthread_cond_wait(&s->fetch_done, &s->lock);
+	}
 	int64_t now = s->now();
-	if (!s->have_discovery || now - s->discovery_at >= SINGPASS_DISCOVERY_TTL ||
-	    now < s->discovery_at) {
+	if (waited && !s->have_discovery) {
+		set_err(c, "%s", s->discovery_err);
+		rc = SINGPASS_ERR_DISCOVERY;
+	} else if (!s->have_discovery || now - s->discovery_at >= SINGPASS_DISCOVERY_TTL ||
+	           now < s->discovery_at) {
 		s->fetching = true;
 		s->discovery_fetches++;
 		pthread_mutex_unlock(&s->lock);
@@ -204,6 +212,8 @@ static enum singpass_err discovery(struct singpass_client *c)
 				c->errstr);
 			s->discovery_at = now - SINGPASS_DISCOVERY_TTL + SINGPASS_DISCOVERY_RETRY;
 		} else {
+			snprintf(s->discovery_err, sizeof(s->discovery_err),
+				"%s (the fetch this request waited for)", c->errstr);
 			rc = SINGPASS_ERR_DISCOVERY;
 		}
 	}
@@ -427,11 +437,14 @@ static enum jose_err verify_jws(struct singpass_client *c, const char *jws, size
 
 	*jwks_down = false;
 	*payload = NULL;
+	c->errstr[0] = '\0';
 	enum jwks_cache_rc jr = jwks_cache_use(&c->shared->jwks, c->cfg->jwks_refetch_interval, &u,
 		&refetched);
 	if (refetched)
 		metrics_count_jwks_refetch(c->metrics);
 	if (jr == JWKS_CACHE_FETCH_FAILED) {
+		if (!c->errstr[0]) /* the fetch this call waited for failed */
+			set_err(c, "jwks: unavailable (the fetch this request waited for failed)");
 		*jwks_down = true;
 		json_free(k.payload);
 		return JOSE_ERR_NO_KEY;

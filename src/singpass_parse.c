@@ -46,7 +46,8 @@ static int copy_endpoint(const json_value *doc, const char *name, bool required,
 	if (!json_has(doc, name) && !required)
 		return 0;
 	if (!s || !endpoint_ok(s, len, allow_http)) {
-		*why = s ? "an endpoint is not an absolute https URL (http: loopback only) without user, query or fragment"
+		*why = s ? "an endpoint is not an absolute https URL (http: loopback only) without "
+		           "user, query or fragment"
 		         : "a required endpoint is missing";
 		return -1;
 	}

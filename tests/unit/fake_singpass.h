@@ -69,9 +69,11 @@ struct fp_state {
 	int par_mode;
 	int jwks_dup_kids;       /* two keys with one kid */
 	int jwks_down;           /* the JWKS answers 503 */
+	int jwks_delay_ms;       /* ... after this long */
 	int jwks_rotated;        /* the JWKS no longer holds FP_OP_KID (withdrawn):
 	                            only another key, under "op-sig-2" */
 	int discovery_down;      /* discovery answers 503 */
+	int discovery_delay_ms;  /* ... after this long */
 	int token_nonce;         /* 1: demand a DPoP nonce once; 2: always */
 	int userinfo_nonce;      /* 1: demand one at userinfo once */
 	int token_bad_nonce;     /* demand a DPoP nonce no proof may carry (a '"') */
@@ -289,6 +291,8 @@ static inline int fp_discovery(int fd)
 static inline int fp_jwks(int fd)
 {
 	struct buf b = BUF_INIT;
+	if (fp->jwks_delay_ms)
+		fh_sleep_ms(fp->jwks_delay_ms);
 	if (fp->jwks_down)
 		return fp_error(fd, "503 Service Unavailable", "temporarily_unavailable", NULL);
 	if (fp->jwks_rotated) {
@@ -630,6 +634,8 @@ static inline int fp_userinfo(int fd, const struct fh_request *rq)
 
 static inline int fp_serve(int fd, const struct fh_request *rq)
 {
+	if (strcmp(rq->path, "/fapi/.well-known/openid-configuration") == 0 && fp->discovery_delay_ms)
+		fh_sleep_ms(fp->discovery_delay_ms);
 	if (strcmp(rq->path, "/fapi/.well-known/openid-configuration") == 0)
 		return fp->discovery_down ? fp_error(fd, "503 Service Unavailable", "temporarily_unavailable",
 			NULL) : fp_discovery(fd);

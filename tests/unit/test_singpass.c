@@ -96,8 +96,10 @@ static void reset_cfg(void)
 	fp->par_mode = FP_PAR_OK;
 	fp->jwks_dup_kids = 0;
 	fp->jwks_down = 0;
+	fp->jwks_delay_ms = 0;
 	fp->jwks_rotated = 0;
 	fp->discovery_down = 0;
+	fp->discovery_delay_ms = 0;
 	fp->token_nonce = 0;
 	fp->userinfo_nonce = 0;
 	fp->token_bad_nonce = 0;
@@ -114,7 +116,14 @@ static void provider_up(struct provider *p, struct singpass_shared *s)
 	CHECK_INT(provider_singpass_init_with(p, s, NULL), 0);
 }
 
-/* authorize, then the callback with the code the fake issues. */
+/* The threads of a test that starts them together (test_threads): they
+ * all wait at start_line before authorize, or, line_at_callback, between
+ * authorize and the callback. */
+static pthread_barrier_t *start_line;
+static bool line_at_callback;
+
+/* authorize, then the callback with the code the fake issues
+ * (LOGIN_OUTCOME__MAX: authorize failed). */
 static enum login_outcome login(struct provider *p, struct session *user, struct buf *url)
 {
 	struct session attempt;
@@ -123,7 +132,12 @@ static enum login_outcome login(struct provider *p, struct session *user, struct
 	session_init(&attempt, SESSION_LOGIN);
 	session_init(user, SESSION_USER);
 	buf_reset(url);
-	if (p->ops->authorize(p, &attempt, url) != PROVIDER_OK) {
+	if (start_line && !line_at_callback)
+		pthread_barrier_wait(start_line);
+	bool authorized = p->ops->authorize(p, &attempt, url) == PROVIDER_OK;
+	if (start_line && line_at_callback)
+		pthread_barrier_wait(start_line);
+	if (!authorized) {
 		fprintf(stderr, "authorize: %s (fake: %s)\n", p->errstr, fp->problem);
 		goto done;
 	}
@@ -470,8 +484,10 @@ static void test_discovery_cache(void)
 
 /* Threads of one process, each its own client and HTTP handle, one
  * shared state: one discovery fetch and one JWKS fetch for all their
- * logins (the others wait for the fetch in flight). */
+ * logins (the others wait for the fetch in flight). With a start_line,
+ * one login each, counted when it ends as thread_want says. */
 #define THREADS 4
+static enum login_outcome thread_want = LOGIN_OK;
 static void *login_thread(void *ud)
 {
 	struct singpass_shared *s = ud;
@@ -486,8 +502,8 @@ static void *login_thread(void *ud)
 	p.cfg = &cfg;
 	p.http = h;
 	if (h && provider_singpass_init_with(&p, s, NULL) == 0)
-		for (int i = 0; i < 3; i++) {
-			ok += login(&p, &user, &url) == LOGIN_OK;
+		for (int i = 0; i < (start_line ? 1 : 3); i++) {
+			ok += login(&p, &user, &url) == thread_want;
 			session_clear(&user);
 		}
 	if (p.ops)
@@ -497,27 +513,73 @@ static void *login_thread(void *ud)
 	return (void *)ok;
 }
 
+/* THREADS login threads over s, together; how many ended as thread_want. */
+static intptr_t run_threads(struct singpass_shared *s)
+{
+	pthread_t t[THREADS];
+	int started = 0;
+	intptr_t ok = 0;
+
+	for (int i = 0; i < THREADS; i++)
+		started += pthread_create(&t[i], NULL, login_thread, s) == 0;
+	CHECK_INT(started, THREADS);
+	for (int i = 0; i < started; i++) {
+		void *r = NULL;
+		pthread_join(t[i], &r);
+		ok += (intptr_t)r;
+	}
+	return ok;
+}
+
+/* Discovery (never loaded), then the JWKS (never loaded): Singpass's
+ * answer slow and a failure. The threads that wait for the one fetch in
+ * flight take its failure and fail at once; they do not each fetch again
+ * in turn, the last one after THREADS slow answers, holding their places
+ * in the bulkhead meanwhile. */
+static void test_first_fetch_waiters(void)
+{
+	struct singpass_shared *s = new_shared();
+	pthread_barrier_t line;
+
+	reset_cfg();
+	CHECK(s != NULL);
+	if (!s || pthread_barrier_init(&line, NULL, THREADS) != 0)
+		goto done;
+	start_line = &line;
+	fp->discovery_down = 1;
+	fp->discovery_delay_ms = 1500;
+	thread_want = LOGIN_OUTCOME__MAX; /* authorize failed */
+	int disc = fh_count("/fapi/.well-known/openid-configuration"), jwks = fh_count("/fapi/jwks");
+	CHECK_INT(run_threads(s), THREADS);
+	CHECK_INT(singpass_discovery_fetches(s), 1);
+	CHECK_INT(fh_count("/fapi/.well-known/openid-configuration") - disc, 1);
+
+	reset_cfg();
+	fp->jwks_down = 1;
+	fp->jwks_delay_ms = 1500;
+	line_at_callback = true;
+	thread_want = LOGIN_JWKS_UNAVAILABLE;
+	CHECK_INT(run_threads(s), THREADS);
+	CHECK_INT(fh_count("/fapi/jwks") - jwks, 1);
+	pthread_barrier_destroy(&line);
+done:
+	start_line = NULL;
+	line_at_callback = false;
+	thread_want = LOGIN_OK;
+	reset_cfg();
+	free_shared(s);
+}
+
 static void test_threads(void)
 {
 	struct singpass_shared *s = new_shared();
-	pthread_t t[THREADS];
-	int started = 0;
 
 	reset_cfg();
 	CHECK(s != NULL);
 	if (!s)
 		return;
 	int disc = fh_count("/fapi/.well-known/openid-configuration"), jwks = fh_count("/fapi/jwks");
-	for (int i = 0; i < THREADS; i++)
-		started += pthread_create(&t[i], NULL, login_thread, s) == 0;
-	CHECK_INT(started, THREADS);
-	intptr_t ok = 0;
-	for (int i = 0; i < started; i++) {
-		void *r = NULL;
-		pthread_join(t[i], &r);
-		ok += (intptr_t)r;
-	}
-	CHECK_INT(ok, 3 * THREADS);
+	CHECK_INT(run_threads(s), 3 * THREADS);
 	CHECK_INT(singpass_discovery_fetches(s), 1);
 	CHECK_INT(fh_count("/fapi/.well-known/openid-configuration") - disc, 1);
 	CHECK_INT(fh_count("/fapi/jwks") - jwks, 1);
@@ -902,6 +964,7 @@ int main(void)
 	RUN(test_discovery_down);
 	RUN(test_key_files);
 	RUN(test_threads);
+	RUN(test_first_fetch_waiters);
 	free_shared(shared);
 	httpc_free(http);
 	crypto_ec_key_free(fp_op_key);
