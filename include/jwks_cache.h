@@ -1,7 +1,8 @@
 /* jwks_cache: a provider's JWKS, shared by the request threads of a
  * process behind one lock (sgID's and Singpass's alike). Verifications read
  * it under the lock; one fetch runs at a time with the lock released (the
- * other threads that need it wait for that fetch's result); a key the set
+ * threads without a set, or without the key they need, wait for that
+ * fetch's result; the others go on with the set they have); a key the set
  * does not hold triggers one refetch, throttled for the whole process, so a
  * forged kid cannot make the provider's JWKS endpoint a request amplifier.
  * A set older than JWKS_CACHE_MAX_AGE_S is loaded again on its next use, so

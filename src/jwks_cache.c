@@ -27,9 +27,10 @@ void jwks_cache_free(struct jwks_cache *jc)
 	pthread_mutex_destroy(&jc->lock);
 }
 
-/* With jc->lock held: fetches the set (the lock released meanwhile, the
- * other threads that need it waiting for this one fetch) and installs it.
- * Returns with the lock held. */
+/* With jc->lock held and no fetch in flight: fetches the set (the lock
+ * released meanwhile: the threads without a set wait for this fetch,
+ * those with one go on using it) and installs it. Returns with the lock
+ * held. */
 static int refresh_locked(struct jwks_cache *jc, const struct jwks_cache_user *u)
 {
 	struct jwks fresh = {0};
@@ -54,27 +55,28 @@ enum jwks_cache_rc jwks_cache_use(struct jwks_cache *jc, int refetch_interval_s,
 	const struct jwks_cache_user *u, bool *refetched)
 {
 	enum jwks_cache_rc rc = JWKS_CACHE_OK;
+	bool waited = false;
 
 	if (refetched)
 		*refetched = false;
-	bool waited = false;
 	pthread_mutex_lock(&jc->lock);
-	while (jc->fetching) {
+	/* No set yet: wait for the load in flight, if any, and take its
+	 * outcome (a failure fails every waiter at once, rather than each
+	 * fetching in turn, one timeout after the one before); else load it. */
+	while (!jc->loaded && jc->fetching) {
 		waited = true;
 		pthread_cond_wait(&jc->fetch_done, &jc->lock);
 	}
-	/* No set yet: this thread loads it, unless it just waited for a load
-	 * that failed; then it fails too, at once, instead of every waiter
-	 * fetching in turn, each one timeout after the one before. */
 	if (!jc->loaded && (waited || refresh_locked(jc, u) != 0)) {
 		rc = JWKS_CACHE_FETCH_FAILED;
 		goto done;
 	}
 	int64_t now = jc->now_ms(), interval_ms = (int64_t)refetch_interval_s * 1000;
-	/* An old set is reloaded: the keys the provider withdrew go with it. A
-	 * failed reload keeps what it has (stale keys beat no login while the
-	 * provider's JWKS is briefly down) and waits an interval to retry. */
-	if (now - jc->loaded_ms >= (int64_t)JWKS_CACHE_MAX_AGE_S * 1000 &&
+	/* An old set is reloaded: the keys the provider withdrew go with it
+	 * (meanwhile the other threads use the old set). A failed reload keeps
+	 * what it has (stale keys beat no login while the provider's JWKS is
+	 * briefly down) and waits an interval to retry. */
+	if (!jc->fetching && now - jc->loaded_ms >= (int64_t)JWKS_CACHE_MAX_AGE_S * 1000 &&
 	    (jc->aged_try_ms == 0 || now - jc->aged_try_ms >= interval_ms)) {
 		jc->aged_try_ms = now;
 		if (refresh_locked(jc, u) == 0) {
@@ -85,6 +87,14 @@ enum jwks_cache_rc jwks_cache_use(struct jwks_cache *jc, int refetch_interval_s,
 	}
 	if (u->use(u->ud, &jc->jwks) != JWKS_USE_UNKNOWN_KEY)
 		goto done;
+	/* A fetch in flight (another thread's) may bring the key: its result
+	 * is this thread's refetch. */
+	if (jc->fetching) {
+		while (jc->fetching)
+			pthread_cond_wait(&jc->fetch_done, &jc->lock);
+		u->use(u->ud, &jc->jwks);
+		goto done;
+	}
 	/* Only refetches count towards the throttle, not the first load: a key
 	 * rotated soon after a worker started is still picked up. */
 	if (jc->refetched && now - jc->last_refetch_ms < interval_ms) {

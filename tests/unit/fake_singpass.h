@@ -70,6 +70,7 @@ struct fp_state {
 	int jwks_dup_kids;       /* two keys with one kid */
 	int jwks_down;           /* the JWKS answers 503 */
 	int jwks_delay_ms;       /* ... after this long */
+	int64_t jwks_answered_ms; /* monotonic: when the last JWKS answer went */
 	int jwks_rotated;        /* the JWKS no longer holds FP_OP_KID (withdrawn):
 	                            only another key, under "op-sig-2" */
 	int discovery_down;      /* discovery answers 503 */
@@ -293,6 +294,7 @@ static inline int fp_jwks(int fd)
 	struct buf b = BUF_INIT;
 	if (fp->jwks_delay_ms)
 		fh_sleep_ms(fp->jwks_delay_ms);
+	__atomic_store_n(&fp->jwks_answered_ms, now_monotonic_ms(), __ATOMIC_SEQ_CST);
 	if (fp->jwks_down)
 		return fp_error(fd, "503 Service Unavailable", "temporarily_unavailable", NULL);
 	if (fp->jwks_rotated) {

@@ -488,6 +488,8 @@ static void test_discovery_cache(void)
  * one login each, counted when it ends as thread_want says. */
 #define THREADS 4
 static enum login_outcome thread_want = LOGIN_OK;
+static int64_t thread_end_ms[THREADS]; /* monotonic: when each login ended */
+static int thread_ends;
 static void *login_thread(void *ud)
 {
 	struct singpass_shared *s = ud;
@@ -504,6 +506,9 @@ static void *login_thread(void *ud)
 	if (h && provider_singpass_init_with(&p, s, NULL) == 0)
 		for (int i = 0; i < (start_line ? 1 : 3); i++) {
 			ok += login(&p, &user, &url) == thread_want;
+			int e = __atomic_fetch_add(&thread_ends, 1, __ATOMIC_SEQ_CST);
+			if (e < THREADS)
+				thread_end_ms[e] = now_monotonic_ms();
 			session_clear(&user);
 		}
 	if (p.ops)
@@ -674,6 +679,31 @@ static void test_jwks_max_age(void)
 	session_clear(&user);
 	CHECK_INT(fh_count(jw) - before, 3); /* the reload, no second fetch */
 	fp->jwks_rotated = 0;
+
+	/* the hourly reload, slow: the logins meanwhile go on with the keys
+	 * held; only the thread that reloads waits for Singpass */
+	pthread_barrier_t line;
+	fp->token_mode = FP_TOKEN_OK;
+	jwks_clock_ms += (int64_t)JWKS_CACHE_MAX_AGE_S * 1000;
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK); /* reloaded: the key is back */
+	session_clear(&user);
+	jwks_clock_ms += (int64_t)JWKS_CACHE_MAX_AGE_S * 1000;
+	CHECK(pthread_barrier_init(&line, NULL, THREADS) == 0);
+	fp->jwks_delay_ms = 2000;
+	start_line = &line;
+	line_at_callback = true;
+	thread_ends = 0;
+	int n = fh_count(jw);
+	CHECK_INT(run_threads(s), THREADS);
+	CHECK_INT(fh_count(jw) - n, 1);
+	int early = 0;
+	for (int i = 0; i < THREADS; i++)
+		early += thread_end_ms[i] < __atomic_load_n(&fp->jwks_answered_ms, __ATOMIC_SEQ_CST);
+	CHECK_INT(early, THREADS - 1);
+	start_line = NULL;
+	line_at_callback = false;
+	pthread_barrier_destroy(&line);
+	fp->jwks_delay_ms = 0;
 	buf_free(&url);
 	p.ops->free(&p);
 	free_shared(s);
