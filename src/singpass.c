@@ -172,11 +172,11 @@ fail:
 }
 
 /* c->disc from the process's copy, fetched when there is none or it is
- * an hour old (one fetch at a time; the others wait for it and take its
- * outcome: when it failed with no copy to fall back on, they fail too
- * rather than each fetch again in turn, one timeout after the other). A
- * failed refresh keeps the old copy and is retried SINGPASS_DISCOVERY_RETRY
- * seconds later. */
+ * an hour old. One fetch at a time: while it runs, the threads with a
+ * copy use it; those without wait for the fetch and take its outcome (a
+ * failure fails them at once, rather than each fetching again in turn,
+ * one timeout after the other). A failed refresh keeps the old copy and
+ * is retried SINGPASS_DISCOVERY_RETRY seconds later. */
 static enum singpass_err discovery(struct singpass_client *c)
 {
 	struct singpass_shared *s = c->shared;
@@ -185,7 +185,7 @@ static enum singpass_err discovery(struct singpass_client *c)
 	bool waited = false;
 
 	pthread_mutex_lock(&s->lock);
-	while (s->fetching) {
+	while (s->fetching && !s->have_discovery) {
 		waited = true;
 		pthread_cond_wait(&s->fetch_done, &s->lock);
 	}
@@ -193,8 +193,8 @@ static enum singpass_err discovery(struct singpass_client *c)
 	if (waited && !s->have_discovery) {
 		set_err(c, "%s", s->discovery_err);
 		rc = SINGPASS_ERR_DISCOVERY;
-	} else if (!s->have_discovery || now - s->discovery_at >= SINGPASS_DISCOVERY_TTL ||
-	           now < s->discovery_at) {
+	} else if (!s->fetching && (!s->have_discovery || now < s->discovery_at ||
+	                            now - s->discovery_at >= SINGPASS_DISCOVERY_TTL)) {
 		s->fetching = true;
 		s->discovery_fetches++;
 		pthread_mutex_unlock(&s->lock);

@@ -75,6 +75,7 @@ struct fp_state {
 	                            only another key, under "op-sig-2" */
 	int discovery_down;      /* discovery answers 503 */
 	int discovery_delay_ms;  /* ... after this long */
+	int64_t discovery_answered_ms; /* monotonic: when the last discovery answer went */
 	int token_nonce;         /* 1: demand a DPoP nonce once; 2: always */
 	int userinfo_nonce;      /* 1: demand one at userinfo once */
 	int token_bad_nonce;     /* demand a DPoP nonce no proof may carry (a '"') */
@@ -636,11 +637,13 @@ static inline int fp_userinfo(int fd, const struct fh_request *rq)
 
 static inline int fp_serve(int fd, const struct fh_request *rq)
 {
-	if (strcmp(rq->path, "/fapi/.well-known/openid-configuration") == 0 && fp->discovery_delay_ms)
-		fh_sleep_ms(fp->discovery_delay_ms);
-	if (strcmp(rq->path, "/fapi/.well-known/openid-configuration") == 0)
+	if (strcmp(rq->path, "/fapi/.well-known/openid-configuration") == 0) {
+		if (fp->discovery_delay_ms)
+			fh_sleep_ms(fp->discovery_delay_ms);
+		__atomic_store_n(&fp->discovery_answered_ms, now_monotonic_ms(), __ATOMIC_SEQ_CST);
 		return fp->discovery_down ? fp_error(fd, "503 Service Unavailable", "temporarily_unavailable",
 			NULL) : fp_discovery(fd);
+	}
 	if (strcmp(rq->path, "/fapi/jwks") == 0)
 		return fp_jwks(fd);
 	if (strcmp(rq->path, "/fapi/par") == 0 && strcmp(rq->method, "POST") == 0)

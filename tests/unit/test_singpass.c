@@ -536,6 +536,50 @@ static intptr_t run_threads(struct singpass_shared *s)
 	return ok;
 }
 
+/* How many of the last run_threads' logins ended before *answered_ms
+ * (the fake's clock of an answer: CLOCK_MONOTONIC is the machine's). */
+static int ended_before(const int64_t *answered_ms)
+{
+	int n = 0;
+	int64_t t = __atomic_load_n(answered_ms, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < THREADS && i < thread_ends; i++)
+		n += thread_end_ms[i] < t;
+	return n;
+}
+
+/* The hourly discovery refresh, slow: the logins meanwhile use the copy
+ * held; only the thread that refreshes waits for Singpass. */
+static void test_discovery_refresh_slow(void)
+{
+	struct provider p;
+	struct session user;
+	struct buf url = BUF_INIT;
+	struct singpass_shared *s = fresh_provider(&p);
+	pthread_barrier_t line;
+
+	if (!s)
+		return;
+	int64_t t0 = now_unix();
+	fp->frozen = t0;
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	session_clear(&user);
+	fp->frozen = t0 + SINGPASS_DISCOVERY_TTL;
+	fp->discovery_delay_ms = 2000;
+	if (pthread_barrier_init(&line, NULL, THREADS) == 0) {
+		start_line = &line;
+		thread_ends = 0;
+		CHECK_INT(run_threads(s), THREADS);
+		CHECK_INT(singpass_discovery_fetches(s), 2);
+		CHECK_INT(ended_before(&fp->discovery_answered_ms), THREADS - 1);
+		start_line = NULL;
+		pthread_barrier_destroy(&line);
+	}
+	reset_cfg();
+	buf_free(&url);
+	p.ops->free(&p);
+	free_shared(s);
+}
+
 /* Discovery (never loaded), then the JWKS (never loaded): Singpass's
  * answer slow and a failure. The threads that wait for the one fetch in
  * flight take its failure and fail at once; they do not each fetch again
@@ -696,10 +740,7 @@ static void test_jwks_max_age(void)
 	int n = fh_count(jw);
 	CHECK_INT(run_threads(s), THREADS);
 	CHECK_INT(fh_count(jw) - n, 1);
-	int early = 0;
-	for (int i = 0; i < THREADS; i++)
-		early += thread_end_ms[i] < __atomic_load_n(&fp->jwks_answered_ms, __ATOMIC_SEQ_CST);
-	CHECK_INT(early, THREADS - 1);
+	CHECK_INT(ended_before(&fp->jwks_answered_ms), THREADS - 1);
 	start_line = NULL;
 	line_at_callback = false;
 	pthread_barrier_destroy(&line);
@@ -995,6 +1036,7 @@ int main(void)
 	RUN(test_key_files);
 	RUN(test_threads);
 	RUN(test_first_fetch_waiters);
+	RUN(test_discovery_refresh_slow);
 	free_shared(shared);
 	httpc_free(http);
 	crypto_ec_key_free(fp_op_key);
