@@ -248,7 +248,11 @@ struct dpop_call {
  * (none until it gives one: never unsolicited); when Singpass answers
  * use_dpop_nonce (400 from the AS, 401 with a WWW-Authenticate challenge
  * from userinfo) with a DPoP-Nonce, sends it once more with a new
- * assertion and a new proof carrying that nonce; never a second time. */
+ * assertion and a new proof carrying that nonce; never a second time.
+ * A proof with the kept nonce answered invalid_dpop_proof and no new
+ * nonce (a server that takes none, or no longer): the nonce is forgotten
+ * and the request sent once more without it, so a nonce once given
+ * cannot fail every later proof to that origin. */
 static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_call *dc,
 	struct httpc_response *r)
 {
@@ -267,6 +271,7 @@ static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_cal
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct buf body = BUF_INIT, assertion = BUF_INIT, proof = BUF_INIT;
+		bool sent_nonce = nonce[0] != '\0';
 		int64_t now = c->shared->now();
 		struct dpop_request dr = { get ? "GET" : "POST", dc->url, strlen(dc->url), now,
 			nonce[0] ? nonce : NULL, get ? dc->access_token->data : NULL,
@@ -306,14 +311,19 @@ static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_cal
 			c->dpop_nonce_origin[olen] = '\0';
 			nonce = c->dpop_nonce;
 		}
-		if (e != HTTPC_ERR_STATUS || attempt > 0 || (r->status != 400 && r->status != 401) ||
-		    !usable)
+		if (e != HTTPC_ERR_STATUS || attempt > 0 || (r->status != 400 && r->status != 401))
 			break;
 		oauth_error(r, code, sizeof(code));
-		if (strcmp(code, "use_dpop_nonce") != 0)
+		if (usable && strcmp(code, "use_dpop_nonce") == 0) {
+			c->nonce_retries++;
+			log_debug("singpass: retrying with the server's DPoP nonce");
+		} else if (!usable && sent_nonce && strcmp(code, "invalid_dpop_proof") == 0) {
+			c->dpop_nonce[0] = c->dpop_nonce_origin[0] = '\0';
+			nonce = "";
+			log_debug("singpass: DPoP proof with the kept nonce refused; retrying without");
+		} else {
 			break;
-		c->nonce_retries++;
-		log_debug("singpass: retrying with the server's DPoP nonce");
+		}
 	}
 	return e;
 }

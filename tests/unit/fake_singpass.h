@@ -79,6 +79,9 @@ struct fp_state {
 	int token_nonce;         /* 1: demand a DPoP nonce once; 2: always */
 	int userinfo_nonce;      /* 1: demand one at userinfo once */
 	int token_bad_nonce;     /* demand a DPoP nonce no proof may carry (a '"') */
+	int nonce_unsupported;   /* a proof with a nonce: 400 invalid_dpop_proof
+	                            at PAR and token (as oidc-provider without
+	                            nonceSecret says "DPoP nonces are not supported") */
 	int myinfo;              /* PAR must not carry authentication_context_type */
 	int64_t clock_offset;    /* seconds added to the wall clock, both sides */
 	int64_t frozen;          /* non-zero: the clock of both sides stands here */
@@ -246,6 +249,18 @@ done:
 	buf_free(&set);
 }
 
+/* nonce_unsupported and rq's proof carries a nonce. */
+static inline bool fp_nonce_refused(const struct fh_request *rq)
+{
+	char proof[4096] = "";
+	if (!fp->nonce_unsupported || fh_header(rq, "DPoP", proof, sizeof(proof)) != 0)
+		return false;
+	json_value *pl = fp_seg_json(proof, 1);
+	bool has = json_has(pl, "nonce");
+	json_free(pl);
+	return has;
+}
+
 static inline int fp_json(int fd, const char *status, const char *extra, const struct buf *b)
 {
 	char hdrs[512];
@@ -332,6 +347,8 @@ static inline int fp_par(int fd, const struct fh_request *rq)
 
 	fp->problem[0] = '\0';
 	memset(l, 0, sizeof(*l));
+	if (fp_nonce_refused(rq))
+		return fp_error(fd, "400 Bad Request", "invalid_dpop_proof", NULL);
 	if (http_parse_query(rq->body, rq->body_len, &f) != HTTP_OK) {
 		fp_problem("PAR form");
 		goto bad;
@@ -516,9 +533,10 @@ static inline int fp_token(int fd, const struct fh_request *rq)
 	struct fp_login *l = &fp->logins[0];
 
 	fp->problem[0] = '\0';
-	if (http_parse_query(rq->body, rq->body_len, &f) != HTTP_OK) {
+	if (http_parse_query(rq->body, rq->body_len, &f) != HTTP_OK || fp_nonce_refused(rq)) {
 		kv_list_free(&f);
-		return fp_error(fd, "400 Bad Request", "invalid_request", NULL);
+		return fp_error(fd, "400 Bad Request", fp->nonce_unsupported ? "invalid_dpop_proof" :
+			"invalid_request", NULL);
 	}
 	snprintf(htu, sizeof(htu), "%s/token", fp->issuer);
 	/* a nonce demanded: the first proof without one is answered 400 */

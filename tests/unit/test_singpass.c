@@ -103,6 +103,7 @@ static void reset_cfg(void)
 	fp->token_nonce = 0;
 	fp->userinfo_nonce = 0;
 	fp->token_bad_nonce = 0;
+	fp->nonce_unsupported = 0;
 	fp->myinfo = 0;
 	fp->clock_offset = 0;
 	fp->frozen = 0;
@@ -388,6 +389,20 @@ static void test_dpop_nonce(void)
 	fp->token_bad_nonce = 0;
 	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
 	CHECK_STR(fp->problem, "");
+	session_clear(&user);
+
+	/* the server takes no nonce any more: the kept one is refused
+	 * (invalid_dpop_proof), forgotten, and the PAR sent again without it */
+	CHECK_STR(c->dpop_nonce, "fake-nonce-1");
+	fp->nonce_unsupported = 1;
+	int par = fh_count("/fapi/par");
+	before = fh_count("/fapi/token");
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	CHECK_INT(fh_count("/fapi/par") - par, 2);
+	CHECK_INT(fh_count("/fapi/token") - before, 1);
+	CHECK_STR(c->dpop_nonce, "");
+	session_clear(&user);
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
 	session_clear(&user);
 	buf_free(&url);
 	p.ops->free(&p);
