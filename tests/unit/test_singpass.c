@@ -551,6 +551,24 @@ static intptr_t run_threads(struct singpass_shared *s)
 	return ok;
 }
 
+/* run_threads with the logins started together: all threads wait at a
+ * start line before authorize or, at_callback, before the callback. */
+static intptr_t run_together(struct singpass_shared *s, bool at_callback)
+{
+	pthread_barrier_t line;
+	intptr_t ok = -1;
+
+	CHECK(pthread_barrier_init(&line, NULL, THREADS) == 0);
+	start_line = &line;
+	line_at_callback = at_callback;
+	thread_ends = 0;
+	ok = run_threads(s);
+	start_line = NULL;
+	line_at_callback = false;
+	pthread_barrier_destroy(&line);
+	return ok;
+}
+
 /* How many of the last run_threads' logins ended before *answered_ms
  * (the fake's clock of an answer: CLOCK_MONOTONIC is the machine's). */
 static int ended_before(const int64_t *answered_ms)
@@ -570,7 +588,6 @@ static void test_discovery_refresh_slow(void)
 	struct session user;
 	struct buf url = BUF_INIT;
 	struct singpass_shared *s = fresh_provider(&p);
-	pthread_barrier_t line;
 
 	if (!s)
 		return;
@@ -580,15 +597,9 @@ static void test_discovery_refresh_slow(void)
 	session_clear(&user);
 	fp->frozen = t0 + SINGPASS_DISCOVERY_TTL;
 	fp->discovery_delay_ms = 2000;
-	if (pthread_barrier_init(&line, NULL, THREADS) == 0) {
-		start_line = &line;
-		thread_ends = 0;
-		CHECK_INT(run_threads(s), THREADS);
-		CHECK_INT(singpass_discovery_fetches(s), 2);
-		CHECK_INT(ended_before(&fp->discovery_answered_ms), THREADS - 1);
-		start_line = NULL;
-		pthread_barrier_destroy(&line);
-	}
+	CHECK_INT(run_together(s, false), THREADS);
+	CHECK_INT(singpass_discovery_fetches(s), 2);
+	CHECK_INT(ended_before(&fp->discovery_answered_ms), THREADS - 1);
 	reset_cfg();
 	buf_free(&url);
 	p.ops->free(&p);
@@ -603,32 +614,25 @@ static void test_discovery_refresh_slow(void)
 static void test_first_fetch_waiters(void)
 {
 	struct singpass_shared *s = new_shared();
-	pthread_barrier_t line;
 
 	reset_cfg();
 	CHECK(s != NULL);
-	if (!s || pthread_barrier_init(&line, NULL, THREADS) != 0)
-		goto done;
-	start_line = &line;
+	if (!s)
+		return;
 	fp->discovery_down = 1;
 	fp->discovery_delay_ms = 1500;
 	thread_want = LOGIN_OUTCOME__MAX; /* authorize failed */
 	int disc = fh_count("/fapi/.well-known/openid-configuration"), jwks = fh_count("/fapi/jwks");
-	CHECK_INT(run_threads(s), THREADS);
+	CHECK_INT(run_together(s, false), THREADS);
 	CHECK_INT(singpass_discovery_fetches(s), 1);
 	CHECK_INT(fh_count("/fapi/.well-known/openid-configuration") - disc, 1);
 
 	reset_cfg();
 	fp->jwks_down = 1;
 	fp->jwks_delay_ms = 1500;
-	line_at_callback = true;
 	thread_want = LOGIN_JWKS_UNAVAILABLE;
-	CHECK_INT(run_threads(s), THREADS);
+	CHECK_INT(run_together(s, true), THREADS);
 	CHECK_INT(fh_count("/fapi/jwks") - jwks, 1);
-	pthread_barrier_destroy(&line);
-done:
-	start_line = NULL;
-	line_at_callback = false;
 	thread_want = LOGIN_OK;
 	reset_cfg();
 	free_shared(s);
@@ -741,24 +745,16 @@ static void test_jwks_max_age(void)
 
 	/* the hourly reload, slow: the logins meanwhile go on with the keys
 	 * held; only the thread that reloads waits for Singpass */
-	pthread_barrier_t line;
 	fp->token_mode = FP_TOKEN_OK;
 	jwks_clock_ms += (int64_t)JWKS_CACHE_MAX_AGE_S * 1000;
 	CHECK_INT(login(&p, &user, &url), LOGIN_OK); /* reloaded: the key is back */
 	session_clear(&user);
 	jwks_clock_ms += (int64_t)JWKS_CACHE_MAX_AGE_S * 1000;
-	CHECK(pthread_barrier_init(&line, NULL, THREADS) == 0);
 	fp->jwks_delay_ms = 2000;
-	start_line = &line;
-	line_at_callback = true;
-	thread_ends = 0;
 	int n = fh_count(jw);
-	CHECK_INT(run_threads(s), THREADS);
+	CHECK_INT(run_together(s, true), THREADS);
 	CHECK_INT(fh_count(jw) - n, 1);
 	CHECK_INT(ended_before(&fp->jwks_answered_ms), THREADS - 1);
-	start_line = NULL;
-	line_at_callback = false;
-	pthread_barrier_destroy(&line);
 	fp->jwks_delay_ms = 0;
 	buf_free(&url);
 	p.ops->free(&p);
