@@ -5,6 +5,7 @@
 #ifndef SGID_DPOP_H
 #define SGID_DPOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "buf.h"
@@ -56,6 +57,10 @@ int dpop_proof(const struct dpop_key *k, const struct dpop_request *r, struct bu
  * or trailing slash added or removed). -1 unless http:// or https:// with
  * a host, at most DPOP_HTU_MAX bytes, no control characters or spaces. */
 int dpop_htu(const char *url, size_t len, struct buf *out);
+
+/* A server's DPoP-Nonce a proof may carry: 1..DPOP_NONCE_MAX NQCHARs
+ * (RFC 9449 §8.1: %x21 / %x23-5B / %x5D-7E). */
+bool dpop_nonce_valid(const char *nonce);
 
 /* ath = base64url(SHA-256(access token)), 43 chars + NUL. */
 int dpop_ath(const char *token, size_t len, char out[JWK_THUMBPRINT_LEN + 1]);

@@ -81,6 +81,8 @@ struct singpass_shared {
 	struct singpass_discovery discovery;
 	int64_t discovery_at;          /* wall clock of the last fetch */
 	uint64_t discovery_fetches;    /* fetch attempts (tests, logs) */
+	char discovery_err[300];       /* why the last first fetch failed: what
+	                                  the threads that waited for it say */
 	struct jwks_cache jwks;        /* Singpass's signing keys */
 	struct rp_keys keys;           /* the RP's keys: read-only once loaded */
 	int64_t (*now)(void);          /* wall clock in seconds; tests inject one */

@@ -90,10 +90,9 @@ int dpop_ath(const char *token, size_t len, char out[JWK_THUMBPRINT_LEN + 1])
 	return rc;
 }
 
-/* RFC 9449 §8.1: nonce = 1*NQCHAR, %x21 / %x23-5B / %x5D-7E. */
-static bool nonce_ok(const char *s)
+bool dpop_nonce_valid(const char *s)
 {
-	size_t n = strlen(s);
+	size_t n = s ? strlen(s) : 0;
 	if (n == 0 || n > DPOP_NONCE_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++) {
@@ -112,7 +111,7 @@ int dpop_proof(const struct dpop_key *k, const struct dpop_request *r, struct bu
 
 	if (!k || !k->key || !k->jwk.len || !r || !out || !r->htm ||
 	    (strcmp(r->htm, "GET") != 0 && strcmp(r->htm, "POST") != 0) ||
-	    dpop_htu(r->htu, r->htu_len, &htu) != 0 || (r->nonce && !nonce_ok(r->nonce)) ||
+	    dpop_htu(r->htu, r->htu_len, &htu) != 0 || (r->nonce && !dpop_nonce_valid(r->nonce)) ||
 	    (r->access_token && dpop_ath(r->access_token, r->access_token_len, ath) != 0) ||
 	    r->iat <= 0 || r->iat > INT64_MAX - DPOP_PROOF_LIFETIME || jwt_new_jti(jti) != 0)
 		goto fail;

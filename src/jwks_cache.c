@@ -8,6 +8,7 @@
 int jwks_cache_init(struct jwks_cache *jc)
 {
 	memset(jc, 0, sizeof(*jc));
+	jc->now_ms = now_monotonic_ms;
 	if (pthread_mutex_init(&jc->lock, NULL) != 0)
 		return -1;
 	if (pthread_cond_init(&jc->fetch_done, NULL) != 0) {
@@ -26,9 +27,10 @@ void jwks_cache_free(struct jwks_cache *jc)
 	pthread_mutex_destroy(&jc->lock);
 }
 
-/* With jc->lock held: fetches the set (the lock released meanwhile, the
- * other threads that need it waiting for this one fetch) and installs it.
- * Returns with the lock held. */
+/* With jc->lock held and no fetch in flight: fetches the set (the lock
+ * released meanwhile: the threads without a set wait for this fetch,
+ * those with one go on using it) and installs it. Returns with the lock
+ * held. */
 static int refresh_locked(struct jwks_cache *jc, const struct jwks_cache_user *u)
 {
 	struct jwks fresh = {0};
@@ -40,12 +42,11 @@ static int refresh_locked(struct jwks_cache *jc, const struct jwks_cache_user *u
 		jwks_clear(&jc->jwks);
 		jc->jwks = fresh;
 		jc->loaded = true;
+		jc->loaded_ms = jc->now_ms();
 	} else {
 		jwks_clear(&fresh);
 	}
 	jc->fetching = false;
-	jc->fetches_done++;
-	jc->last_fetch_failed = rc != 0;
 	pthread_cond_broadcast(&jc->fetch_done);
 	return rc;
 }
@@ -54,27 +55,49 @@ enum jwks_cache_rc jwks_cache_use(struct jwks_cache *jc, int refetch_interval_s,
 	const struct jwks_cache_user *u, bool *refetched)
 {
 	enum jwks_cache_rc rc = JWKS_CACHE_OK;
+	bool waited = false;
 
 	if (refetched)
 		*refetched = false;
 	pthread_mutex_lock(&jc->lock);
-	uint64_t seen = jc->fetches_done;
-	while (jc->fetching)
+	/* No set yet: wait for the load in flight, if any, and take its
+	 * outcome (a failure fails every waiter at once, rather than each
+	 * fetching in turn, one timeout after the one before); else load it. */
+	while (!jc->loaded && jc->fetching) {
+		waited = true;
 		pthread_cond_wait(&jc->fetch_done, &jc->lock);
-	if (!jc->loaded && jc->fetches_done != seen && jc->last_fetch_failed) {
-		rc = JWKS_CACHE_SHARED_FAILURE;
-		goto done;
 	}
-	if (!jc->loaded && refresh_locked(jc, u) != 0) {
+	if (!jc->loaded && (waited || refresh_locked(jc, u) != 0)) {
 		rc = JWKS_CACHE_FETCH_FAILED;
 		goto done;
 	}
+	int64_t now = jc->now_ms(), interval_ms = (int64_t)refetch_interval_s * 1000;
+	/* An old set is reloaded: the keys the provider withdrew go with it
+	 * (meanwhile the other threads use the old set). A failed reload keeps
+	 * what it has (stale keys beat no login while the provider's JWKS is
+	 * briefly down) and waits an interval to retry. */
+	if (!jc->fetching && now - jc->loaded_ms >= (int64_t)JWKS_CACHE_MAX_AGE_S * 1000 &&
+	    (jc->aged_try_ms == 0 || now - jc->aged_try_ms >= interval_ms)) {
+		jc->aged_try_ms = now;
+		if (refresh_locked(jc, u) == 0) {
+			/* just fetched: a kid it lacks needs no second fetch now */
+			jc->refetched = true;
+			jc->last_refetch_ms = now;
+		}
+	}
 	if (u->use(u->ud, &jc->jwks) != JWKS_USE_UNKNOWN_KEY)
 		goto done;
+	/* A fetch in flight (another thread's) may bring the key: its result
+	 * is this thread's refetch. */
+	if (jc->fetching) {
+		while (jc->fetching)
+			pthread_cond_wait(&jc->fetch_done, &jc->lock);
+		u->use(u->ud, &jc->jwks);
+		goto done;
+	}
 	/* Only refetches count towards the throttle, not the first load: a key
 	 * rotated soon after a worker started is still picked up. */
-	int64_t now = now_monotonic_ms();
-	if (jc->refetched && now - jc->last_refetch_ms < (int64_t)refetch_interval_s * 1000) {
+	if (jc->refetched && now - jc->last_refetch_ms < interval_ms) {
 		rc = JWKS_CACHE_THROTTLED;
 		goto done;
 	}

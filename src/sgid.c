@@ -242,14 +242,16 @@ static enum sgid_err verify_id_token(struct sgid_client *c, const char *jwt, siz
 	bool refetched = false;
 
 	c->idt_err = IDT_OK;
+	c->errstr[0] = '\0';
 	enum jwks_cache_rc jr = jwks_cache_use(&c->jwks->cache, cfg->jwks_refetch_interval, &u,
 		&refetched);
 	if (refetched)
 		metrics_count_jwks_refetch(c->metrics);
-	if (jr == JWKS_CACHE_SHARED_FAILURE)
-		set_err(c, "jwks: the fetch this login waited for failed");
-	if (jr == JWKS_CACHE_FETCH_FAILED || jr == JWKS_CACHE_SHARED_FAILURE)
+	if (jr == JWKS_CACHE_FETCH_FAILED) {
+		if (!c->errstr[0]) /* the fetch this call waited for failed */
+			set_err(c, "jwks: unavailable (the fetch this request waited for failed)");
 		return SGID_ERR_JWKS;
+	}
 	if (jr == JWKS_CACHE_THROTTLED) {
 		set_err(c, "id_token: %s (JWKS refetch throttled)", idtoken_strerror(k.e));
 		c->idt_err = k.e;

@@ -173,21 +173,29 @@ fail:
 }
 
 /* c->disc from the process's copy, fetched when there is none or it is
- * an hour old (one fetch at a time; the others wait for it). A failed
- * refresh keeps the old copy and is retried SINGPASS_DISCOVERY_RETRY
- * seconds later. */
+ * an hour old. One fetch at a time: while it runs, the threads with a
+ * copy use it; those without wait for the fetch and take its outcome (a
+ * failure fails them at once, rather than each fetching again in turn,
+ * one timeout after the other). A failed refresh keeps the old copy and
+ * is retried SINGPASS_DISCOVERY_RETRY seconds later. */
 static enum singpass_err discovery(struct singpass_client *c)
 {
 	struct singpass_shared *s = c->shared;
 	struct singpass_discovery fresh;
 	enum singpass_err rc = SINGPASS_OK;
+	bool waited = false;
 
 	pthread_mutex_lock(&s->lock);
-	while (s->fetching)
+	while (s->fetching && !s->have_discovery) {
+		waited = true;
 		pthread_cond_wait(&s->fetch_done, &s->lock);
+	}
 	int64_t now = s->now();
-	if (!s->have_discovery || now - s->discovery_at >= SINGPASS_DISCOVERY_TTL ||
-	    now < s->discovery_at) {
+	if (waited && !s->have_discovery) {
+		set_err(c, "%s", s->discovery_err);
+		rc = SINGPASS_ERR_DISCOVERY;
+	} else if (!s->fetching && (!s->have_discovery || now < s->discovery_at ||
+	                            now - s->discovery_at >= SINGPASS_DISCOVERY_TTL)) {
 		s->fetching = true;
 		s->discovery_fetches++;
 		pthread_mutex_unlock(&s->lock);
@@ -205,6 +213,8 @@ static enum singpass_err discovery(struct singpass_client *c)
 				c->errstr);
 			s->discovery_at = now - SINGPASS_DISCOVERY_TTL + SINGPASS_DISCOVERY_RETRY;
 		} else {
+			snprintf(s->discovery_err, sizeof(s->discovery_err),
+				"%s (the fetch this request waited for)", c->errstr);
 			rc = SINGPASS_ERR_DISCOVERY;
 		}
 	}
@@ -239,7 +249,11 @@ struct dpop_call {
  * (none until it gives one: never unsolicited); when Singpass answers
  * use_dpop_nonce (400 from the AS, 401 with a WWW-Authenticate challenge
  * from userinfo) with a DPoP-Nonce, sends it once more with a new
- * assertion and a new proof carrying that nonce; never a second time. */
+ * assertion and a new proof carrying that nonce; never a second time.
+ * A proof with the kept nonce answered invalid_dpop_proof and no new
+ * nonce (a server that takes none, or no longer): the nonce is forgotten
+ * and the request sent once more without it, so a nonce once given
+ * cannot fail every later proof to that origin. */
 static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_call *dc,
 	struct httpc_response *r)
 {
@@ -258,6 +272,7 @@ static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_cal
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct buf body = BUF_INIT, assertion = BUF_INIT, proof = BUF_INIT;
+		bool sent_nonce = nonce[0] != '\0';
 		int64_t now = c->shared->now();
 		struct dpop_request dr = { get ? "GET" : "POST", dc->url, strlen(dc->url), now,
 			nonce[0] ? nonce : NULL, get ? dc->access_token->data : NULL,
@@ -288,21 +303,28 @@ static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_cal
 		buf_free(&body);
 		buf_free(&assertion);
 		buf_free(&proof);
-		if (r->dpop_nonce[0] && (e == HTTPC_OK || e == HTTPC_ERR_STATUS) && olen &&
-		    olen < sizeof(c->dpop_nonce_origin)) {
+		/* only a nonce a proof can carry: one that dpop_proof refuses,
+		 * kept, would fail every later proof to this origin */
+		bool usable = (e == HTTPC_OK || e == HTTPC_ERR_STATUS) && dpop_nonce_valid(r->dpop_nonce);
+		if (usable && olen && olen < sizeof(c->dpop_nonce_origin)) {
 			memcpy(c->dpop_nonce, r->dpop_nonce, sizeof(c->dpop_nonce));
 			memcpy(c->dpop_nonce_origin, dc->url, olen);
 			c->dpop_nonce_origin[olen] = '\0';
 			nonce = c->dpop_nonce;
 		}
-		if (e != HTTPC_ERR_STATUS || attempt > 0 || (r->status != 400 && r->status != 401) ||
-		    !r->dpop_nonce[0])
+		if (e != HTTPC_ERR_STATUS || attempt > 0 || (r->status != 400 && r->status != 401))
 			break;
 		oauth_error(r, code, sizeof(code));
-		if (strcmp(code, "use_dpop_nonce") != 0)
+		if (usable && strcmp(code, "use_dpop_nonce") == 0) {
+			c->nonce_retries++;
+			log_debug("singpass: retrying with the server's DPoP nonce");
+		} else if (!usable && sent_nonce && strcmp(code, "invalid_dpop_proof") == 0) {
+			c->dpop_nonce[0] = c->dpop_nonce_origin[0] = '\0';
+			nonce = "";
+			log_debug("singpass: DPoP proof with the kept nonce refused; retrying without");
+		} else {
 			break;
-		c->nonce_retries++;
-		log_debug("singpass: retrying with the server's DPoP nonce");
+		}
 	}
 	return e;
 }
@@ -424,13 +446,14 @@ static enum jose_err verify_jws(struct singpass_client *c, const char *jws, size
 
 	*jwks_down = false;
 	*payload = NULL;
+	c->errstr[0] = '\0';
 	enum jwks_cache_rc jr = jwks_cache_use(&c->shared->jwks, c->cfg->jwks_refetch_interval, &u,
 		&refetched);
 	if (refetched)
 		metrics_count_jwks_refetch(c->metrics);
-	if (jr == JWKS_CACHE_SHARED_FAILURE)
-		set_err(c, "jwks: the fetch this login waited for failed");
-	if (jr == JWKS_CACHE_FETCH_FAILED || jr == JWKS_CACHE_SHARED_FAILURE) {
+	if (jr == JWKS_CACHE_FETCH_FAILED) {
+		if (!c->errstr[0]) /* the fetch this call waited for failed */
+			set_err(c, "jwks: unavailable (the fetch this request waited for failed)");
 		*jwks_down = true;
 		json_free(k.payload);
 		return JOSE_ERR_NO_KEY;

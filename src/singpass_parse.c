@@ -9,26 +9,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "urlparse.h"
 #include "util.h"
 
 /* ---- discovery ---- */
 
-/* An endpoint: absolute, the issuer's scheme or https, no query,
- * fragment, blanks or controls. */
+/* An endpoint: absolute https with a host and no user information,
+ * query, fragment, blanks or controls; plain http only when the issuer
+ * is (a loopback stand-in), and then only to a loopback host: a client
+ * assertion, a code or a token never crosses a network in clear, whatever
+ * the document says. */
 static bool endpoint_ok(const char *s, size_t len, bool allow_http)
 {
-	size_t host;
+	char url[SINGPASS_URL_MAX];
+	struct http_url u;
+	const char *why;
 
 	if (len == 0 || len >= SINGPASS_URL_MAX || !is_printable_ascii(s, len) ||
 	    memchr(s, ' ', len) || memchr(s, '?', len) || memchr(s, '#', len))
 		return false;
-	if (len > 8 && memcmp(s, "https://", 8) == 0)
-		host = 8;
-	else if (allow_http && len > 7 && memcmp(s, "http://", 7) == 0)
-		host = 7;
-	else
+	bool https = len > 8 && memcmp(s, "https://", 8) == 0;
+	if (!https && !(allow_http && len > 7 && memcmp(s, "http://", 7) == 0))
 		return false;
-	return s[host] != '/';
+	memcpy(url, s, len);
+	url[len] = '\0';
+	return url_parse_http(url, &u, &why) == 0 && (https || url_is_loopback(u.host));
 }
 
 static int copy_endpoint(const json_value *doc, const char *name, bool required, bool allow_http,
@@ -41,7 +46,8 @@ static int copy_endpoint(const json_value *doc, const char *name, bool required,
 	if (!json_has(doc, name) && !required)
 		return 0;
 	if (!s || !endpoint_ok(s, len, allow_http)) {
-		*why = s ? "an endpoint is not an absolute https URL without query"
+		*why = s ? "an endpoint is not an absolute https URL (http: loopback only) without "
+		           "user, query or fragment"
 		         : "a required endpoint is missing";
 		return -1;
 	}

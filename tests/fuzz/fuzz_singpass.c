@@ -10,8 +10,10 @@
  * Properties:
  *   discovery: accepted exactly with why == NULL; then every endpoint read
  *     is non-empty where required, under SINGPASS_URL_MAX, printable, free
- *     of '?', '#' and blanks, https (or http only for the http issuer), and
- *     copied byte for byte from the document; refused: out all zero;
+ *     of '?', '#' and blanks, without '@' before its path, https (or http
+ *     only for the http issuer, and then only to localhost, 127.x.y.z or a
+ *     bracketed IPv6 host), and copied byte for byte from the document;
+ *     refused: out all zero;
  *   claims: accepted only when iss equals the issuer, aud or azp name the
  *     client as a model written here reads them, nonce equals, exp is after
  *     now - skew, sub is non-empty printable; the profile is then a JSON
@@ -72,9 +74,19 @@ static void check_endpoint(const json_value *doc, const char *name, const char *
 	}
 	FUZZ_ASSERT(want && len == strlen(got) && memcmp(want, got, len) == 0);
 	FUZZ_ASSERT(len < SINGPASS_URL_MAX);
-	FUZZ_ASSERT(strncmp(got, "https://", 8) == 0 || (http && strncmp(got, "http://", 7) == 0));
+	bool plain = strncmp(got, "http://", 7) == 0;
+	FUZZ_ASSERT(strncmp(got, "https://", 8) == 0 || (http && plain));
 	for (size_t i = 0; i < len; i++)
 		FUZZ_ASSERT(got[i] > 0x20 && got[i] < 0x7f && got[i] != '?' && got[i] != '#');
+	const char *auth = got + (plain ? 7 : 8);
+	size_t alen = strcspn(auth, "/");
+	FUZZ_ASSERT(alen > 0 && !memchr(auth, '@', alen));
+	if (plain) { /* the host, before any port, is a loopback one */
+		size_t hlen = auth[0] == '[' ? strcspn(auth, "]") + 1 : strcspn(auth, ":/");
+		bool v4 = hlen > 4 && strncmp(auth, "127.", 4) == 0 &&
+			strspn(auth, "0123456789.") >= hlen;
+		FUZZ_ASSERT(v4 || auth[0] == '[' || (hlen == 9 && strncmp(auth, "localhost", 9) == 0));
+	}
 }
 
 static void fuzz_discovery(const char *s, size_t n, bool need_userinfo, bool http)

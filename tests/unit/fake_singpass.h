@@ -68,9 +68,20 @@ struct fp_state {
 	int token_mode;
 	int par_mode;
 	int jwks_dup_kids;       /* two keys with one kid */
+	int jwks_down;           /* the JWKS answers 503 */
+	int jwks_delay_ms;       /* ... after this long */
+	int64_t jwks_answered_ms; /* monotonic: when the last JWKS answer went */
+	int jwks_rotated;        /* the JWKS no longer holds FP_OP_KID (withdrawn):
+	                            only another key, under "op-sig-2" */
 	int discovery_down;      /* discovery answers 503 */
+	int discovery_delay_ms;  /* ... after this long */
+	int64_t discovery_answered_ms; /* monotonic: when the last discovery answer went */
 	int token_nonce;         /* 1: demand a DPoP nonce once; 2: always */
 	int userinfo_nonce;      /* 1: demand one at userinfo once */
+	int token_bad_nonce;     /* demand a DPoP nonce no proof may carry (a '"') */
+	int nonce_unsupported;   /* a proof with a nonce: 400 invalid_dpop_proof
+	                            at PAR and token (as oidc-provider without
+	                            nonceSecret says "DPoP nonces are not supported") */
 	int myinfo;              /* PAR must not carry authentication_context_type */
 	int64_t clock_offset;    /* seconds added to the wall clock, both sides */
 	int64_t frozen;          /* non-zero: the clock of both sides stands here */
@@ -238,6 +249,18 @@ done:
 	buf_free(&set);
 }
 
+/* nonce_unsupported and rq's proof carries a nonce. */
+static inline bool fp_nonce_refused(const struct fh_request *rq)
+{
+	char proof[4096] = "";
+	if (!fp->nonce_unsupported || fh_header(rq, "DPoP", proof, sizeof(proof)) != 0)
+		return false;
+	json_value *pl = fp_seg_json(proof, 1);
+	bool has = json_has(pl, "nonce");
+	json_free(pl);
+	return has;
+}
+
 static inline int fp_json(int fd, const char *status, const char *extra, const struct buf *b)
 {
 	char hdrs[512];
@@ -285,6 +308,20 @@ static inline int fp_discovery(int fd)
 static inline int fp_jwks(int fd)
 {
 	struct buf b = BUF_INIT;
+	if (fp->jwks_delay_ms)
+		fh_sleep_ms(fp->jwks_delay_ms);
+	__atomic_store_n(&fp->jwks_answered_ms, now_monotonic_ms(), __ATOMIC_SEQ_CST);
+	if (fp->jwks_down)
+		return fp_error(fd, "503 Service Unavailable", "temporarily_unavailable", NULL);
+	if (fp->jwks_rotated) {
+		buf_append_str(&b, "{\"keys\":[");
+		jwk_ec_public_json(fp_other_key, &b);
+		b.len--;
+		buf_append_str(&b, ",\"use\":\"sig\",\"alg\":\"ES256\",\"kid\":\"op-sig-2\"}]}");
+		int rc = fp_json(fd, "200 OK", NULL, &b);
+		buf_free(&b);
+		return rc;
+	}
 	buf_append_str(&b, "{\"keys\":[");
 	jwk_ec_public_json(fp_op_key, &b);
 	b.len--;
@@ -310,6 +347,8 @@ static inline int fp_par(int fd, const struct fh_request *rq)
 
 	fp->problem[0] = '\0';
 	memset(l, 0, sizeof(*l));
+	if (fp_nonce_refused(rq))
+		return fp_error(fd, "400 Bad Request", "invalid_dpop_proof", NULL);
 	if (http_parse_query(rq->body, rq->body_len, &f) != HTTP_OK) {
 		fp_problem("PAR form");
 		goto bad;
@@ -494,9 +533,10 @@ static inline int fp_token(int fd, const struct fh_request *rq)
 	struct fp_login *l = &fp->logins[0];
 
 	fp->problem[0] = '\0';
-	if (http_parse_query(rq->body, rq->body_len, &f) != HTTP_OK) {
+	if (http_parse_query(rq->body, rq->body_len, &f) != HTTP_OK || fp_nonce_refused(rq)) {
 		kv_list_free(&f);
-		return fp_error(fd, "400 Bad Request", "invalid_request", NULL);
+		return fp_error(fd, "400 Bad Request", fp->nonce_unsupported ? "invalid_dpop_proof" :
+			"invalid_request", NULL);
 	}
 	snprintf(htu, sizeof(htu), "%s/token", fp->issuer);
 	/* a nonce demanded: the first proof without one is answered 400 */
@@ -514,6 +554,10 @@ static inline int fp_token(int fd, const struct fh_request *rq)
 	}
 	if (has_nonce)
 		fp->token_nonce_sent++;
+	if (fp->token_bad_nonce) {
+		kv_list_free(&f);
+		return fp_error(fd, "400 Bad Request", "use_dpop_nonce", "DPoP-Nonce: fake\"nonce\r\n");
+	}
 	/* the code names the login's slot: code-<digit> */
 	if (!(v = fp_form(&f, "code")) || strlen(v) != 6 || strncmp(v, "code-", 5) ||
 	    v[5] < '0' || v[5] >= '0' + FP_SLOTS)
@@ -611,9 +655,13 @@ static inline int fp_userinfo(int fd, const struct fh_request *rq)
 
 static inline int fp_serve(int fd, const struct fh_request *rq)
 {
-	if (strcmp(rq->path, "/fapi/.well-known/openid-configuration") == 0)
+	if (strcmp(rq->path, "/fapi/.well-known/openid-configuration") == 0) {
+		if (fp->discovery_delay_ms)
+			fh_sleep_ms(fp->discovery_delay_ms);
+		__atomic_store_n(&fp->discovery_answered_ms, now_monotonic_ms(), __ATOMIC_SEQ_CST);
 		return fp->discovery_down ? fp_error(fd, "503 Service Unavailable", "temporarily_unavailable",
 			NULL) : fp_discovery(fd);
+	}
 	if (strcmp(rq->path, "/fapi/jwks") == 0)
 		return fp_jwks(fd);
 	if (strcmp(rq->path, "/fapi/par") == 0 && strcmp(rq->method, "POST") == 0)

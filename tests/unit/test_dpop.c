@@ -152,6 +152,12 @@ static void test_proof(void)
 	CHECK(dpop_proof(&k, &ln, &proof2) == -1);
 	longnonce[DPOP_NONCE_MAX] = '\0';
 	CHECK(dpop_proof(&k, &ln, &proof2) == 0);
+	/* the rule the caller checks a server's nonce against before keeping it */
+	CHECK(dpop_nonce_valid(longnonce));
+	CHECK(dpop_nonce_valid("eyJ7S_zG.eyJH0-Z.HX4w-7v"));
+	CHECK(!dpop_nonce_valid("") && !dpop_nonce_valid(NULL) && !dpop_nonce_valid("q\"uote") &&
+	      !dpop_nonce_valid("back\\slash") && !dpop_nonce_valid("sp ace") &&
+	      !dpop_nonce_valid("\xc3\xa9"));
 	struct dpop_key empty;
 	memset(&empty, 0, sizeof(empty));
 	CHECK(dpop_proof(&empty, &r, &proof2) == -1);

@@ -95,9 +95,15 @@ static void reset_cfg(void)
 	fp->token_mode = FP_TOKEN_OK;
 	fp->par_mode = FP_PAR_OK;
 	fp->jwks_dup_kids = 0;
+	fp->jwks_down = 0;
+	fp->jwks_delay_ms = 0;
+	fp->jwks_rotated = 0;
 	fp->discovery_down = 0;
+	fp->discovery_delay_ms = 0;
 	fp->token_nonce = 0;
 	fp->userinfo_nonce = 0;
+	fp->token_bad_nonce = 0;
+	fp->nonce_unsupported = 0;
 	fp->myinfo = 0;
 	fp->clock_offset = 0;
 	fp->frozen = 0;
@@ -111,7 +117,14 @@ static void provider_up(struct provider *p, struct singpass_shared *s)
 	CHECK_INT(provider_singpass_init_with(p, s, NULL), 0);
 }
 
-/* authorize, then the callback with the code the fake issues. */
+/* The threads of a test that starts them together (test_threads): they
+ * all wait at start_line before authorize, or, line_at_callback, between
+ * authorize and the callback. */
+static pthread_barrier_t *start_line;
+static bool line_at_callback;
+
+/* authorize, then the callback with the code the fake issues
+ * (LOGIN_OUTCOME__MAX: authorize failed). */
 static enum login_outcome login(struct provider *p, struct session *user, struct buf *url)
 {
 	struct session attempt;
@@ -120,7 +133,12 @@ static enum login_outcome login(struct provider *p, struct session *user, struct
 	session_init(&attempt, SESSION_LOGIN);
 	session_init(user, SESSION_USER);
 	buf_reset(url);
-	if (p->ops->authorize(p, &attempt, url) != PROVIDER_OK) {
+	if (start_line && !line_at_callback)
+		pthread_barrier_wait(start_line);
+	bool authorized = p->ops->authorize(p, &attempt, url) == PROVIDER_OK;
+	if (start_line && line_at_callback)
+		pthread_barrier_wait(start_line);
+	if (!authorized) {
 		fprintf(stderr, "authorize: %s (fake: %s)\n", p->errstr, fp->problem);
 		goto done;
 	}
@@ -357,6 +375,35 @@ static void test_dpop_nonce(void)
 	CHECK_INT(fh_count("/fapi/token") - before, 2);
 	CHECK(strstr(p.errstr, "use_dpop_nonce") != NULL);
 	session_clear(&user);
+
+	/* a nonce no proof can carry (RFC 9449 §8.1: NQCHAR, no '"') fails
+	 * that one login; it is not kept, so it cannot stop every later proof
+	 * to that origin (this thread's next PAR) from being made */
+	fp->token_nonce = 0;
+	fp->token_bad_nonce = 1;
+	before = fh_count("/fapi/token");
+	CHECK_INT(login(&p, &user, &url), LOGIN_TOKEN_ERROR);
+	CHECK_INT(fh_count("/fapi/token") - before, 1); /* no retry with it */
+	CHECK(strchr(c->dpop_nonce, '"') == NULL);
+	session_clear(&user);
+	fp->token_bad_nonce = 0;
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	CHECK_STR(fp->problem, "");
+	session_clear(&user);
+
+	/* the server takes no nonce any more: the kept one is refused
+	 * (invalid_dpop_proof), forgotten, and the PAR sent again without it */
+	CHECK_STR(c->dpop_nonce, "fake-nonce-1");
+	fp->nonce_unsupported = 1;
+	int par = fh_count("/fapi/par");
+	before = fh_count("/fapi/token");
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	CHECK_INT(fh_count("/fapi/par") - par, 2);
+	CHECK_INT(fh_count("/fapi/token") - before, 1);
+	CHECK_STR(c->dpop_nonce, "");
+	session_clear(&user);
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	session_clear(&user);
 	buf_free(&url);
 	p.ops->free(&p);
 }
@@ -452,8 +499,12 @@ static void test_discovery_cache(void)
 
 /* Threads of one process, each its own client and HTTP handle, one
  * shared state: one discovery fetch and one JWKS fetch for all their
- * logins (the others wait for the fetch in flight). */
+ * logins (the others wait for the fetch in flight). With a start_line,
+ * one login each, counted when it ends as thread_want says. */
 #define THREADS 4
+static enum login_outcome thread_want = LOGIN_OK;
+static int64_t thread_end_ms[THREADS]; /* monotonic: when each login ended */
+static int thread_ends;
 static void *login_thread(void *ud)
 {
 	struct singpass_shared *s = ud;
@@ -468,8 +519,11 @@ static void *login_thread(void *ud)
 	p.cfg = &cfg;
 	p.http = h;
 	if (h && provider_singpass_init_with(&p, s, NULL) == 0)
-		for (int i = 0; i < 3; i++) {
-			ok += login(&p, &user, &url) == LOGIN_OK;
+		for (int i = 0; i < (start_line ? 1 : 3); i++) {
+			ok += login(&p, &user, &url) == thread_want;
+			int e = __atomic_fetch_add(&thread_ends, 1, __ATOMIC_SEQ_CST);
+			if (e < THREADS)
+				thread_end_ms[e] = now_monotonic_ms();
 			session_clear(&user);
 		}
 	if (p.ops)
@@ -479,27 +533,121 @@ static void *login_thread(void *ud)
 	return (void *)ok;
 }
 
+/* THREADS login threads over s, together; how many ended as thread_want. */
+static intptr_t run_threads(struct singpass_shared *s)
+{
+	pthread_t t[THREADS];
+	int started = 0;
+	intptr_t ok = 0;
+
+	for (int i = 0; i < THREADS; i++)
+		started += pthread_create(&t[i], NULL, login_thread, s) == 0;
+	CHECK_INT(started, THREADS);
+	for (int i = 0; i < started; i++) {
+		void *r = NULL;
+		pthread_join(t[i], &r);
+		ok += (intptr_t)r;
+	}
+	return ok;
+}
+
+/* run_threads with the logins started together: all threads wait at a
+ * start line before authorize or, at_callback, before the callback. */
+static intptr_t run_together(struct singpass_shared *s, bool at_callback)
+{
+	pthread_barrier_t line;
+	intptr_t ok = -1;
+
+	CHECK(pthread_barrier_init(&line, NULL, THREADS) == 0);
+	start_line = &line;
+	line_at_callback = at_callback;
+	thread_ends = 0;
+	ok = run_threads(s);
+	start_line = NULL;
+	line_at_callback = false;
+	pthread_barrier_destroy(&line);
+	return ok;
+}
+
+/* How many of the last run_threads' logins ended before *answered_ms
+ * (the fake's clock of an answer: CLOCK_MONOTONIC is the machine's). */
+static int ended_before(const int64_t *answered_ms)
+{
+	int n = 0;
+	int64_t t = __atomic_load_n(answered_ms, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < THREADS && i < thread_ends; i++)
+		n += thread_end_ms[i] < t;
+	return n;
+}
+
+/* The hourly discovery refresh, slow: the logins meanwhile use the copy
+ * held; only the thread that refreshes waits for Singpass. */
+static void test_discovery_refresh_slow(void)
+{
+	struct provider p;
+	struct session user;
+	struct buf url = BUF_INIT;
+	struct singpass_shared *s = fresh_provider(&p);
+
+	if (!s)
+		return;
+	int64_t t0 = now_unix();
+	fp->frozen = t0;
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	session_clear(&user);
+	fp->frozen = t0 + SINGPASS_DISCOVERY_TTL;
+	fp->discovery_delay_ms = 2000;
+	CHECK_INT(run_together(s, false), THREADS);
+	CHECK_INT(singpass_discovery_fetches(s), 2);
+	CHECK_INT(ended_before(&fp->discovery_answered_ms), THREADS - 1);
+	reset_cfg();
+	buf_free(&url);
+	p.ops->free(&p);
+	free_shared(s);
+}
+
+/* Discovery (never loaded), then the JWKS (never loaded): Singpass's
+ * answer slow and a failure. The threads that wait for the one fetch in
+ * flight take its failure and fail at once; they do not each fetch again
+ * in turn, the last one after THREADS slow answers, holding their places
+ * in the bulkhead meanwhile. */
+static void test_first_fetch_waiters(void)
+{
+	struct singpass_shared *s = new_shared();
+
+	reset_cfg();
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	fp->discovery_down = 1;
+	fp->discovery_delay_ms = 1500;
+	thread_want = LOGIN_OUTCOME__MAX; /* authorize failed */
+	int disc = fh_count("/fapi/.well-known/openid-configuration"), jwks = fh_count("/fapi/jwks");
+	CHECK_INT(run_together(s, false), THREADS);
+	CHECK_INT(singpass_discovery_fetches(s), 1);
+	CHECK_INT(fh_count("/fapi/.well-known/openid-configuration") - disc, 1);
+
+	reset_cfg();
+	fp->jwks_down = 1;
+	fp->jwks_delay_ms = 1500;
+	thread_want = LOGIN_JWKS_UNAVAILABLE;
+	CHECK_INT(run_together(s, true), THREADS);
+	CHECK_INT(fh_count("/fapi/jwks") - jwks, 1);
+	thread_want = LOGIN_OK;
+	reset_cfg();
+	free_shared(s);
+}
+
 static void test_threads(void)
 {
 	struct singpass_shared *s = new_shared();
-	pthread_t t[THREADS];
-	int started = 0;
 
 	reset_cfg();
 	CHECK(s != NULL);
 	if (!s)
 		return;
 	int disc = fh_count("/fapi/.well-known/openid-configuration"), jwks = fh_count("/fapi/jwks");
-	for (int i = 0; i < THREADS; i++)
-		started += pthread_create(&t[i], NULL, login_thread, s) == 0;
-	CHECK_INT(started, THREADS);
-	intptr_t ok = 0;
-	for (int i = 0; i < started; i++) {
-		void *r = NULL;
-		pthread_join(t[i], &r);
-		ok += (intptr_t)r;
-	}
-	CHECK_INT(ok, 3 * THREADS);
+	CHECK_INT(run_threads(s), 3 * THREADS);
 	CHECK_INT(singpass_discovery_fetches(s), 1);
 	CHECK_INT(fh_count("/fapi/.well-known/openid-configuration") - disc, 1);
 	CHECK_INT(fh_count("/fapi/jwks") - jwks, 1);
@@ -545,6 +693,69 @@ static void test_jwks(void)
 	CHECK(strstr(p.errstr, "share a kid") != NULL);
 	session_clear(&user);
 	fp->jwks_dup_kids = 0;
+	buf_free(&url);
+	p.ops->free(&p);
+	free_shared(s);
+}
+
+/* Singpass's JWKS is loaded again once an hour old: a signing key Singpass
+ * withdrew stops opening logins within the hour, not only at the next
+ * restart. A reload that fails keeps the keys it has and is tried again a
+ * refetch interval later. (The cache's monotonic clock, injected.) */
+static int64_t jwks_clock_ms;
+static int64_t jwks_clock(void)
+{
+	return jwks_clock_ms;
+}
+
+static void test_jwks_max_age(void)
+{
+	struct provider p;
+	struct session user;
+	struct buf url = BUF_INIT;
+	struct singpass_shared *s = fresh_provider(&p);
+	const char *jw = "/fapi/jwks";
+
+	if (!s)
+		return;
+	jwks_clock_ms = 1000000;
+	s->jwks.now_ms = jwks_clock;
+	int before = fh_count(jw);
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	session_clear(&user);
+	CHECK_INT(fh_count(jw) - before, 1);
+	/* an hour on, the JWKS is down: the keys held still open logins */
+	fp->jwks_down = 1;
+	jwks_clock_ms += (int64_t)JWKS_CACHE_MAX_AGE_S * 1000;
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	session_clear(&user);
+	CHECK_INT(fh_count(jw) - before, 2);
+	jwks_clock_ms += (int64_t)(cfg.jwks_refetch_interval - 1) * 1000;
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK); /* no retry yet */
+	session_clear(&user);
+	CHECK_INT(fh_count(jw) - before, 2);
+	/* back, without the key the ID tokens are signed with: refused */
+	fp->jwks_down = 0;
+	fp->jwks_rotated = 1;
+	jwks_clock_ms += 1000;
+	CHECK_INT(login(&p, &user, &url), LOGIN_ID_TOKEN_SIGNATURE);
+	session_clear(&user);
+	CHECK_INT(fh_count(jw) - before, 3); /* the reload, no second fetch */
+	fp->jwks_rotated = 0;
+
+	/* the hourly reload, slow: the logins meanwhile go on with the keys
+	 * held; only the thread that reloads waits for Singpass */
+	fp->token_mode = FP_TOKEN_OK;
+	jwks_clock_ms += (int64_t)JWKS_CACHE_MAX_AGE_S * 1000;
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK); /* reloaded: the key is back */
+	session_clear(&user);
+	jwks_clock_ms += (int64_t)JWKS_CACHE_MAX_AGE_S * 1000;
+	fp->jwks_delay_ms = 2000;
+	int n = fh_count(jw);
+	CHECK_INT(run_together(s, true), THREADS);
+	CHECK_INT(fh_count(jw) - n, 1);
+	CHECK_INT(ended_before(&fp->jwks_answered_ms), THREADS - 1);
+	fp->jwks_delay_ms = 0;
 	buf_free(&url);
 	p.ops->free(&p);
 	free_shared(s);
@@ -685,6 +896,27 @@ static void test_discovery_parse(void)
 			cases[i].want);
 		CHECK((cases[i].want == 0) == (why == NULL));
 	}
+	/* a loopback stand-in's issuer (http): its endpoints may be http only
+	 * on loopback, never to another host in clear; no user information */
+	static const char *lo = "http://127.0.0.1:5156/fapi";
+	static const struct { const char *token, *jwks; int want; } http_cases[] = {
+		{ "http://127.0.0.1:5156/fapi/token", "http://localhost:5156/fapi/jwks", 0 },
+		{ "https://id.example.sg/token", "http://[::1]:5156/fapi/jwks", 0 },
+		{ "http://id.example.sg/token", "http://127.0.0.1:5156/fapi/jwks", -1 },
+		{ "http://127.0.0.1:5156/fapi/token", "http://10.0.0.7/jwks", -1 },
+		{ "http://127.0.0.1.evil.example/token", "http://127.0.0.1:5156/fapi/jwks", -1 },
+		{ "https://id.example.sg@evil.example/token", "http://127.0.0.1:5156/fapi/jwks", -1 },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(http_cases); i++) {
+		char doc[1024];
+		snprintf(doc, sizeof(doc), "{\"issuer\":\"%s\",\"pushed_authorization_request_endpoint\":"
+			"\"%s/par\",\"authorization_endpoint\":\"%s/auth\",\"token_endpoint\":\"%s\","
+			"\"jwks_uri\":\"%s\"}", lo, lo, lo, http_cases[i].token, http_cases[i].jwks);
+		int got = singpass_discovery_parse(doc, strlen(doc), lo, false, &d, &why);
+		if (got != http_cases[i].want)
+			fprintf(stderr, "discovery case %zu: %d (%s)\n", i, got, why ? why : "");
+		CHECK_INT(got, http_cases[i].want);
+	}
 	CHECK_INT(singpass_discovery_parse(cases[0].doc, strlen(cases[0].doc), iss, false, &d, &why), 0);
 	CHECK_STR(d.jwks_uri, "https://id.singpass.gov.sg/.well-known/keys");
 	CHECK_STR(d.userinfo_endpoint, "");
@@ -809,10 +1041,13 @@ int main(void)
 	RUN(test_myinfo);
 	RUN(test_discovery_cache);
 	RUN(test_jwks);
+	RUN(test_jwks_max_age);
 	RUN(test_own_shared);
 	RUN(test_discovery_down);
 	RUN(test_key_files);
 	RUN(test_threads);
+	RUN(test_first_fetch_waiters);
+	RUN(test_discovery_refresh_slow);
 	free_shared(shared);
 	httpc_free(http);
 	crypto_ec_key_free(fp_op_key);
