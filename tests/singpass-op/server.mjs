@@ -45,15 +45,32 @@ const dpopNonce = flag('SINGPASS_OP_DPOP_NONCE')
 let delayMs = Number(env('SINGPASS_OP_DELAY_MS', '0'))
 if (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > 60000) die('SINGPASS_OP_DELAY_MS must be 0..60000')
 
-const persona = {
-  sub: env('SINGPASS_OP_SUB', '5b4a9a37-5c9e-4a52-9d0f-2f3c9e1b7a64'),
-  identity_number: env('SINGPASS_OP_NRIC', 'S9812379B'),
-  name: env('SINGPASS_OP_NAME', 'LIM YONG XIANG'),
-  account_type: env('SINGPASS_OP_ACCOUNT_TYPE', 'standard'),
-  identity_coi: 'SG',
-  email: env('SINGPASS_OP_EMAIL', 'lim.yong.xiang@example.test'),
-  mobileno: env('SINGPASS_OP_MOBILENO', '81234567'),
+// Two personas: the default one (a Singapore account) and a foreign
+// account (account_type "foreign", identity_coi "MY", no mobile number,
+// as Singpass gives foreign users none), for tests whose rules tell
+// Singpass users apart. POST /persona?name=foreign|default picks who the
+// next logins are.
+const personas = {
+  default: {
+    sub: env('SINGPASS_OP_SUB', '5b4a9a37-5c9e-4a52-9d0f-2f3c9e1b7a64'),
+    identity_number: env('SINGPASS_OP_NRIC', 'S9812379B'),
+    name: env('SINGPASS_OP_NAME', 'LIM YONG XIANG'),
+    account_type: env('SINGPASS_OP_ACCOUNT_TYPE', 'standard'),
+    identity_coi: 'SG',
+    email: env('SINGPASS_OP_EMAIL', 'lim.yong.xiang@example.test'),
+    mobileno: env('SINGPASS_OP_MOBILENO', '81234567'),
+  },
+  foreign: {
+    sub: '0d6f3b2e-8a41-4c7d-9e55-6b1a2c3d4e5f',
+    identity_number: 'A51234567',
+    name: 'NUR AISYAH BINTI RAHMAN',
+    account_type: 'foreign',
+    identity_coi: 'MY',
+    email: 'nur.aisyah@example.test',
+  },
 }
+let persona = personas.default
+const personaBySub = (sub) => Object.values(personas).find((p) => p.sub === sub)
 
 // The client's public keys: fetched from its JWKS URL (the RP's GET
 // /api/jwks) on demand, as Singpass does, or read from a JWKS file.
@@ -89,18 +106,18 @@ const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]', '::1'])
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 // Myinfo v5 userinfo's person_info, per scope (only scopes we know).
-function personInfo (scopes) {
+function personInfo (persona, scopes) {
   const item = (value) => ({ lastupdated: '2026-01-01', source: '1', classification: 'C', value })
   const out = {}
   if (scopes.has('uinfin')) out.uinfin = item(persona.identity_number)
   if (scopes.has('name')) out.name = item(persona.name)
   if (scopes.has('email')) out.email = item(persona.email)
-  if (scopes.has('mobileno')) out.mobileno = { prefix: { value: '+' }, areacode: { value: '65' }, nbr: { value: persona.mobileno }, source: '1', classification: 'C', lastupdated: '2026-01-01' }
+  if (scopes.has('mobileno') && persona.mobileno) out.mobileno = { prefix: { value: '+' }, areacode: { value: '65' }, nbr: { value: persona.mobileno }, source: '1', classification: 'C', lastupdated: '2026-01-01' }
   return out
 }
 
 // sub_attributes as Singpass fills it, from the scopes granted.
-function subAttributes (scopes) {
+function subAttributes (persona, scopes) {
   const out = {}
   if (scopes.has('user.identity')) {
     out.account_type = persona.account_type
@@ -109,7 +126,7 @@ function subAttributes (scopes) {
   }
   if (scopes.has('name')) out.name = persona.name
   if (scopes.has('email')) out.email = persona.email
-  if (scopes.has('mobileno')) out.mobileno = persona.mobileno
+  if (scopes.has('mobileno') && persona.mobileno) out.mobileno = persona.mobileno
   return out
 }
 
@@ -182,7 +199,8 @@ const configuration = {
   ttl: { PushedAuthorizationRequest: 60, AuthorizationCode: 60, AccessToken: 1800, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 },
   interactions: { url: (ctx, interaction) => `${base}/interaction/${interaction.uid}` },
   async findAccount (ctx, sub) {
-    if (sub !== persona.sub) return undefined
+    const persona = personaBySub(sub)
+    if (!persona) return undefined
     return {
       accountId: sub,
       async claims (use, scope) {
@@ -190,11 +208,11 @@ const configuration = {
         const out = { sub }
         if (use === 'id_token') {
           out.sub_type = 'user'
-          out.sub_attributes = subAttributes(scopes)
+          out.sub_attributes = subAttributes(persona, scopes)
           // MockPass's deviation: iat = Date.now()/1000, fractional.
           if (fractionalIat) out.iat = Date.now() / 1000 + 0.123
         } else {
-          out.person_info = personInfo(scopes)
+          out.person_info = personInfo(persona, scopes)
         }
         return out
       },
@@ -267,6 +285,17 @@ function handler (req, res) {
     return res.end(JSON.stringify(counts))
   }
   // POST /delay?ms=N: every PAR, token and userinfo answer waits N ms.
+  // POST /persona?name=default|foreign: who the next logins are.
+  if (url.pathname === '/persona' && req.method === 'POST') {
+    const name = url.searchParams.get('name') || ''
+    if (!Object.hasOwn(personas, name)) {
+      res.writeHead(400)
+      return res.end()
+    }
+    persona = personas[name]
+    res.writeHead(204)
+    return res.end()
+  }
   if (url.pathname === '/delay' && req.method === 'POST') {
     const ms = Number(url.searchParams.get('ms'))
     if (!Number.isInteger(ms) || ms < 0 || ms > 60000) {
