@@ -378,6 +378,10 @@ hostile_login "token_type Bearer" '{"token":{"body_set":{"token_type":"Bearer"}}
 hostile_login "no token_type" '{"token":{"body_remove":["token_type"]}}'
 hostile_login "no id_token" '{"token":{"body_remove":["id_token"]}}'
 hostile_login "oversized JWE (a 4 MiB ID token)" '{"id_token":{"padding_bytes":3000000}}'
+# under SGID_HTTP_MAX_BODY (1 MiB) and JOSE_MAX_TOKEN_LEN (64 KiB): the ID token's own bound refuses it
+hostile_login "oversized JWE (a 36 KiB ID token: over its 16 KiB bound, under every other)" '{"id_token":{"padding_bytes":20000}}'
+check "the 36 KiB ID token: refused by the ID token's size bound (the log says too large)" \
+  grep -q 'redirect: login failed: singpass: ID token rejected: id_token: .*too large' "$STACK_RT/app.log"
 hostile_login "an error sent to the redirect URI (access_denied)" '{"authorize":{"error":"access_denied"}}'
 check "an error sent to the redirect URI: the reason in the log (singpass returned error=access_denied), its description nowhere" \
   eval 'grep -qF "singpass returned error=access_denied" "$STACK_RT/app.log" && ! grep -qF "hostile <b>error" "${logs[@]}"'
