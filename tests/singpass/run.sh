@@ -12,6 +12,7 @@
 #                    the replayed callback, logout, no secret in the logs
 #   [nginx] modes    the MockPass deviations (A256GCM ID token, fractional
 #                    iat), a DPoP nonce required, Myinfo scopes (userinfo)
+#                    with SINGPASS_ACR_VALUES passed through
 #   [nginx] hostile  one hostile Singpass per case: each ends on the SPA's
 #                    error page (or an auth-url error) with no session; the
 #                    hostile Singpass also checks every client assertion
@@ -289,15 +290,18 @@ login_ok "every proof must carry the server's nonce" Vanilla
 check "the stand-in asked for a nonce (use_dpop_nonce) and the app retried with it" \
   grep -q 'use_dpop_nonce' "$STACK_RT/singpass-op.log"
 
-TAP_TAG="[nginx] Myinfo: "
+# Myinfo scopes, and SINGPASS_ACR_VALUES passed through: the stand-in logs
+# in at the first level asked for, else loa:2, which loa:3 would refuse.
+TAP_TAG="[nginx] Myinfo, acr loa:3: "
 restart_op
 stack_stop_app
-SINGPASS_SCOPES="openid uinfin name" setup "restart the workers with SINGPASS_SCOPES=\"openid uinfin name\"" \
+SINGPASS_SCOPES="openid uinfin name" SINGPASS_ACR_VALUES=urn:singpass:authentication:loa:3 \
+  setup "restart the workers with SINGPASS_SCOPES=\"openid uinfin name\", SINGPASS_ACR_VALUES loa:3" \
   stack_start_app "$WORKERS" "$STACK_RT"
 setup "API answers again" stack_wait_until 15 "sgid-fcgi behind nginx" - stack_api_up
 JAR=$T/jar-myinfo
 u0=$(op_count userinfo)
-login_ok "login with Myinfo scopes" Mango
+login_ok "login with Myinfo scopes, acr_values loa:3 sent and the ID token's acr loa:3 accepted" Mango
 check "the callback called userinfo once (DPoP-bound token, ath)" eval '(($(op_count userinfo) == u0 + 1))'
 check "/api/userinfo: data holds the Myinfo uinfin ($SP_NRIC) from the decrypted userinfo" \
   eval 'jq -e --arg n "$SP_NRIC" "[.data | .. | strings] | index(\$n) != null" "$T/b" >/dev/null'
