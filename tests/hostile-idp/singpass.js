@@ -59,8 +59,9 @@ function violation (endpoint, code, detail) { violations.push({ t: Date.now(), e
 // would (its signatures aside: the stand-in checks those): the client
 // assertion (aud = the issuer, exp at most 120 s after iat and not past, a
 // jti never seen before) and the DPoP proof (htm POST, htu the endpoint,
-// a jti never seen before).
+// a jti never seen before), and a DPoP key no earlier PAR had.
 const seenJtis = new Set()
+const seenParKeys = new Set()
 function jwtPayload (compact) {
   try {
     return JSON.parse(Buffer.from(String(compact).split('.')[1], 'base64url').toString('utf8'))
@@ -86,6 +87,16 @@ function checkClientAuth (endpoint, req, f) {
   if (d) {
     if (d.htm !== 'POST' || d.htu !== `${ISSUER}/${endpoint}`) violation(endpoint, 'dpop_htm_htu', `${d.htm} ${d.htu}`)
     freshJti(endpoint, 'dpop', d.jti)
+  }
+  // A login's DPoP key is new: no PAR brings a key an earlier one had.
+  if (endpoint === 'par' && req.headers.dpop) {
+    let jwk = null
+    try {
+      jwk = JSON.parse(Buffer.from(String(req.headers.dpop).split('.')[0], 'base64url').toString('utf8')).jwk
+    } catch (e) {}
+    const id = jwk ? `${jwk.x}.${jwk.y}` : ''
+    if (!id || seenParKeys.has(id)) violation('par', 'dpop_key_reused', id ? 'a key an earlier PAR had' : 'no jwk')
+    seenParKeys.add(id)
   }
 }
 

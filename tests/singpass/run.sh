@@ -423,7 +423,7 @@ par_fails() {
 par_fails "PAR answer without request_uri" '{"par":{"omit_request_uri":true}}'
 par_fails "PAR answered 400 invalid_request" '{"par":{"status":400,"body_set":{"error":"invalid_request"}}}'
 curl -fsS --max-time 5 "$HOSTILE/__control/log" >"$T/hostile-log.json" || true
-check "the hostile Singpass saw on every PAR and token call a DPoP proof (htm, htu) and a client assertion (aud = issuer, exp - iat <= 120), each jti new" \
+check "the hostile Singpass saw on every PAR and token call a DPoP proof (htm, htu) and a client assertion (aud = issuer, exp - iat <= 120), each jti new, each PAR a new DPoP key" \
   eval '[[ $(jq ".violations | length" "$T/hostile-log.json") == 0 && $(jq ".counters.par + .counters.token" "$T/hostile-log.json") -gt 40 ]]'
 jq -c '.violations[:5][]' "$T/hostile-log.json" 2>/dev/null | sed 's/^/#   /' || true
 stack_stop_app
