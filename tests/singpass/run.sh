@@ -25,8 +25,8 @@
 #                    an access rule on Singpass fields (account_type,
 #                    identity_coi) lets the stand-in's Singapore persona in
 #                    and gives its foreign one 403, audited access_denied
-#   [browser]        headless Chromium logs in through the demo SPA
-#                    (tests/browser/singpass.js)
+#   [browser nginx], [browser lighttpd]  headless Chromium logs in through
+#                    the demo SPA (tests/browser/singpass.js), behind each server
 #   [two providers]  deploy/nginx-two-providers.conf.example: an sgID instance
 #                    (MockPass) and a Singpass one behind one nginx, both
 #                    logged in from one cookie jar, each session its own
@@ -579,21 +579,29 @@ STACK_LIGHTTPD_SED=()
 
 # ---- [browser] ---------------------------------------------------------------------
 
-TAP_TAG="[browser] "
-STACK_NGINX_EXAMPLE=$root/nginx.conf.example
-STACK_NGINX_SED=("${RAISE_LIMITS[@]}")
-STACK_WEB_PROBE_URL=$ORIGIN/
-setup "start nginx (nginx.conf.example)" stack_start_nginx
-if [[ -x ${CHROMIUM:-/usr/bin/chromium} ]]; then
-  "$root/deploy/deps.sh" --npm tests/browser >&2 || true
+# browser_login: tests/browser/singpass.js against the web server running.
+browser_login() {
+  if [[ ! -x ${CHROMIUM:-/usr/bin/chromium} ]]; then
+    not_ok "chromium is installed (make deps)"
+    return 0
+  fi
   mkdir -p "$STACK_RT/tmp"
   (cd "$root/tests/browser" && TMPDIR="$STACK_RT/tmp" timeout 180 node singpass.js) >"$STACK_RT/browser.out" 2>&1 || true
   tap_relay "$STACK_RT/browser.out"
   grep -q '^browser-singpass: ' "$STACK_RT/browser.out" || not_ok "tests/browser/singpass.js ended without its summary"
-else
-  not_ok "chromium is installed (make deps)"
-fi
+}
+[[ ! -x ${CHROMIUM:-/usr/bin/chromium} ]] || "$root/deploy/deps.sh" --npm tests/browser >&2 || true
+STACK_WEB_PROBE_URL=$ORIGIN/
+TAP_TAG="[browser nginx] "
+STACK_NGINX_EXAMPLE=$root/nginx.conf.example
+STACK_NGINX_SED=("${RAISE_LIMITS[@]}")
+setup "start nginx (nginx.conf.example)" stack_start_nginx
+browser_login
 stack_stop nginx
+TAP_TAG="[browser lighttpd] "
+setup "start lighttpd (lighttpd.conf.example)" stack_start_lighttpd pool
+browser_login
+stack_stop lighttpd
 
 # ---- [two providers] deploy/nginx-two-providers.conf.example ----------------------
 
