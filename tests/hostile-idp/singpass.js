@@ -38,7 +38,7 @@ const pubJwk = (k, extra) => ({ ...k.publicKey.export({ format: 'jwk' }), ...ext
 
 // {
 //   par:      {omit_request_uri, status, body_set},
-//   authorize:{error},
+//   authorize:{error, iss},
 //   id_token: {claims_set, claims_relative, claims_remove, sign, jwe, header_set},
 //   token:    {status, body_set, body_remove},
 //   jwks:     "default" | "duplicate_kids"
@@ -267,7 +267,7 @@ function authorize (req, res, url) {
     back.searchParams.set('code', code)
   }
   back.searchParams.set('state', p.state || '')
-  back.searchParams.set('iss', ISSUER)
+  back.searchParams.set('iss', a.iss || ISSUER) // a.iss: a mix-up (RFC 9207)
   res.writeHead(302, { location: back.href })
   res.end()
 }
