@@ -70,7 +70,20 @@ const personas = {
   },
 }
 let persona = personas.default
-const personaBySub = (sub) => Object.values(personas).find((p) => p.sub === sub)
+// SINGPASS_OP_USERS=N (make bench): logins take turns over N users, the
+// default persona's attributes under N subs. sgid-fcgi keeps at most
+// SESSION_MAX_PER_USER sessions per user, so hundreds of browsers logging
+// in one sub at once would end each other's sessions.
+const users = Number(env('SINGPASS_OP_USERS', '1'))
+if (!Number.isInteger(users) || users < 1 || users > 100000) die('SINGPASS_OP_USERS must be 1..100000')
+const userSub = (i) => `${persona.sub.slice(0, 24)}${String(i).padStart(12, '0')}`
+let nextUser = 0
+const personaBySub = (sub) => {
+  const p = Object.values(personas).find((q) => q.sub === sub)
+  if (p || users === 1) return p
+  const m = /^(.{24})(\d{12})$/.exec(sub)
+  return m && Number(m[2]) < users && m[1] === personas.default.sub.slice(0, 24) ? { ...personas.default, sub } : undefined
+}
 
 // The client's public keys: fetched from its JWKS URL (the RP's GET
 // /api/jwks) on demand, as Singpass does, or read from a JWKS file.
@@ -132,7 +145,62 @@ function subAttributes (persona, scopes) {
 
 const ACRS = ['urn:singpass:authentication:loa:1', 'urn:singpass:authentication:loa:2', 'urn:singpass:authentication:loa:3']
 
+// oidc-provider's own in-memory store is an LRU of 1000 entries, and a
+// login makes about ten (PAR, interaction, session, grant, code, tokens,
+// replay records of every jti): with a few hundred browsers at once (make
+// bench) the entries of logins in flight were evicted, and their token
+// calls failed with invalid_grant. This one drops an entry when it expires
+// (or, past STORE_MAX entries, the oldest first).
+const STORE_MAX = 500000
+const store = new Map() // key -> { value, exp (ms) }
+function storePut (key, value, expiresIn) {
+  const old = store.get(key)
+  store.delete(key)
+  const exp = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity
+  store.set(key, { value, exp: key.startsWith('grant:') && old ? Math.max(old.exp, exp) : exp })
+  if (store.size > STORE_MAX) {
+    const now = Date.now()
+    for (const [k, e] of store) if (e.exp <= now) store.delete(k)
+    for (const k of store.keys()) {
+      if (store.size <= STORE_MAX) break
+      store.delete(k)
+    }
+  }
+}
+function storeGet (key) {
+  const e = store.get(key)
+  if (e && e.exp <= Date.now()) store.delete(key)
+  return e && e.exp > Date.now() ? e.value : undefined
+}
+// the models a replayed code revokes by their grant (oidc-provider's list)
+const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest'])
+class StandInAdapter {
+  constructor (model) { this.model = model }
+  key (id) { return `${this.model}:${id}` }
+  async upsert (id, payload, expiresIn) {
+    storePut(this.key(id), payload, expiresIn)
+    if (this.model === 'Session' && payload.uid) storePut(`sessionUid:${payload.uid}`, id, expiresIn)
+    if (payload.grantId && GRANTABLE.has(this.model)) storePut(`grant:${payload.grantId}`, [...(storeGet(`grant:${payload.grantId}`) || []), this.key(id)], expiresIn)
+  }
+  async find (id) { return storeGet(this.key(id)) }
+  async findByUid (uid) {
+    const id = storeGet(`sessionUid:${uid}`)
+    return id ? this.find(id) : undefined
+  }
+  async findByUserCode () { return undefined }
+  async consume (id) {
+    const p = storeGet(this.key(id))
+    if (p) p.consumed = Math.floor(Date.now() / 1000)
+  }
+  async destroy (id) { store.delete(this.key(id)) }
+  async revokeByGrantId (grantId) {
+    for (const k of storeGet(`grant:${grantId}`) || []) store.delete(k)
+    store.delete(`grant:${grantId}`)
+  }
+}
+
 const configuration = {
+  adapter: StandInAdapter,
   clients: [{
     client_id: CLIENT_ID,
     redirect_uris: redirectUris,
@@ -256,13 +324,14 @@ async function interaction (req, res) {
   const details = await provider.interactionDetails(req, res)
   const { prompt, params } = details
   const result = {}
+  const accountId = users > 1 && persona === personas.default ? userSub(nextUser++ % users) : persona.sub
   if (prompt.name === 'login') {
     const asked = String(params.acr_values || '').split(' ').filter((a) => ACRS.includes(a))
-    result.login = { accountId: persona.sub, acr: asked[0] || ACRS[1], amr: ['pwd', 'otp-sms'] }
+    result.login = { accountId, acr: asked[0] || ACRS[1], amr: ['pwd', 'otp-sms'] }
   }
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
-    : new provider.Grant({ accountId: persona.sub, clientId: params.client_id })
+    : new provider.Grant({ accountId: details.session?.accountId || accountId, clientId: params.client_id })
   grant.addOIDCScope(String(params.scope || 'openid'))
   result.consent = { grantId: await grant.save() }
   await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false })
@@ -335,7 +404,7 @@ for (const ev of ['pushed_authorization_request.error', 'grant.error', 'authoriz
 const servers = listenLoopback(handler, port, () => {
   console.warn(`singpass-op: issuer ${issuer} on ${servers.length} loopback address(es); client ${CLIENT_ID}; ` +
     `ID token ${encAlg}/${idTokenEnc}${fractionalIat ? ', fractional iat' : ''}${dpopNonce ? ', DPoP nonce required' : ''}; ` +
-    `persona ${persona.sub} "${persona.name}"`)
+    `persona ${persona.sub} "${persona.name}"${users > 1 ? `, ${users} users` : ''}`)
 }, die)
 
 for (const sig of ['SIGTERM', 'SIGINT']) {
