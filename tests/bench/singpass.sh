@@ -28,6 +28,10 @@
 # Both pools have make bench's shape: one worker per core (2) x 160 threads,
 # so the bulkhead (4/5: 256) holds the 256 browsers of the far-away rows.
 #
+# Fails when any operation of the rows failed (the row says where) or the
+# slow Singpass stalled something. BENCH_SP_ROWS (a regex) runs only the rows
+# it matches; BENCH_SP_KEEP=1 keeps the run's directory and logs.
+#
 # Runs in a network namespace (make does it); ports 5001, 5158, 18090/18091.
 # The report also goes to build/bench/singpass-last-run.txt.
 set -euo pipefail
@@ -37,6 +41,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$root/deploy/stack-lib.sh"
 
 SECS=${BENCH_SP_SECONDS:-8}
+ROWS=${BENCH_SP_ROWS:-.}   # a regex: only the rows whose names match (the slow Singpass always runs)
 FAKE_PORT=18090
 FAKE_STATS=18091
 SG=http://localhost:$API_PORT     # the example's sgid.example.com
@@ -52,7 +57,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   stack_cleanup
-  if ((rc == 0)); then rm -rf "$STACK_RT"; else stack_say "bench-singpass: failed; logs kept in $STACK_RT"; fi
+  if ((rc == 0)) && [[ -z ${BENCH_SP_KEEP:-} ]]; then rm -rf "$STACK_RT"; else stack_say "bench-singpass: logs kept in $STACK_RT"; fi
   exit "$rc"
 }
 trap cleanup EXIT
@@ -88,7 +93,7 @@ STACK_NGINX_SED=(-e "s#/run/sgid-fcgi/sgid.sock#$STACK_RT/sgid.sock#g" -e "s#/ru
   -e '/limit_req zone=/d')
 STACK_WEB_PROBE_URL=$SG/api/health
 stack_start_nginx || fail "nginx did not start"
-stack_start_singpass_op SINGPASS_OP_QUIET=1 SINGPASS_OP_REDIRECT_URIS="$SP/api/redirect" \
+stack_start_singpass_op SINGPASS_OP_QUIET=1 SINGPASS_OP_USERS=1024 SINGPASS_OP_REDIRECT_URIS="$SP/api/redirect" \
   SINGPASS_OP_CLIENT_JWKS_URI="$SP/api/jwks" || fail "the Singpass stand-in did not start"
 
 # ticks PGID: user+system clock ticks of a process group so far, with those
@@ -118,6 +123,7 @@ mkdir -p "$(dirname "$OUT")"
 # row NAME PROVIDER(sgid|singpass) MODE DELAY_MS CONNS
 row() {
   local name=$1 prov=$2 mode=$3 delay=$4 conns=$5 base pool op a0 a1 b0 b1 j
+  [[ $name =~ $ROWS ]] || return 0
   if [[ $prov == sgid ]]; then base=$SG pool=${STACK_PID[sgid-pool]} op=${STACK_PID[fake-sgid]}
   else base=$SP pool=${STACK_PID[pool]} op=${STACK_PID[singpass-op]}; fi
   set_delay "$delay"
@@ -126,8 +132,12 @@ row() {
   a1=$(ticks "$pool") b1=$(ticks "$op")
   jq -r --arg n "$name" --argjson a "$((a1 - a0))" --argjson b "$((b1 - b0))" --argjson hz "$hz" '
     def per(t): if .ops > 0 then (t * 1000 / $hz / .ops * 100 | round / 100 | tostring) + " ms" else "-" end;
-    "\($n | .[0:24] | . + " " * (24 - length)) \(.ops_per_s | tostring | " " * (9 - length) + .) \(.p50_ms | tostring | " " * (9 - length) + .) \(.p99_ms | tostring | " " * (9 - length) + .) \(.errors | tostring | " " * (7 - length) + .) \(per($a) | " " * (13 - length) + .) \(per($b) | " " * (15 - length) + .)"' <<<"$j" | tee -a "$OUT"
+    "\($n | .[0:24] | . + " " * (24 - length)) \(.ops_per_s | tostring | " " * (9 - length) + .) \(.p50_ms | tostring | " " * (9 - length) + .) \(.p99_ms | tostring | " " * (9 - length) + .) \(.errors | tostring | " " * (7 - length) + .) \(per($a) | " " * (13 - length) + .) \(per($b) | " " * (15 - length) + .)",
+    # a row with failures says where they failed (answers seen, by step)
+    (select(.errors > 0) | "  (failed: \(.statuses | to_entries | map(select(.key | test("^(200|userinfo-200)$") | not)) | map("\(.key) x\(.value)") | join(", ")))")' <<<"$j" | tee -a "$OUT"
+  FAILED_OPS=$((FAILED_OPS + $(jq .errors <<<"$j")))
 }
+FAILED_OPS=0
 
 row sgid-auth-url sgid auth-url 0 16
 row singpass-auth-url singpass auth-url 0 16
@@ -163,3 +173,5 @@ set_delay 0
 jq -e '.errors == 0' "$STACK_RT/health-during.json" >/dev/null || fail "/api/health failed while Singpass was slow"
 jq -e '(.statuses["503"] // 0) > 0' "$STACK_RT/slow-auth.json" >/dev/null ||
   fail "no auth-url was refused (503) with 300 PARs held: the PAR does not count against the bulkhead"
+# A row whose operations failed measured something else than logins.
+((FAILED_OPS == 0)) || fail "$FAILED_OPS operations failed in the rows above (the cause is on each row)"

@@ -38,7 +38,7 @@ const pubJwk = (k, extra) => ({ ...k.publicKey.export({ format: 'jwk' }), ...ext
 
 // {
 //   par:      {omit_request_uri, status, body_set},
-//   authorize:{error},
+//   authorize:{error, iss},
 //   id_token: {claims_set, claims_relative, claims_remove, sign, jwe, header_set},
 //   token:    {status, body_set, body_remove},
 //   jwks:     "default" | "duplicate_kids"
@@ -54,6 +54,51 @@ const pars = new Map() // request_uri -> PAR params
 const codes = new Map() // code -> PAR params (never consumed: replays are served)
 
 function violation (endpoint, code, detail) { violations.push({ t: Date.now(), endpoint, code, detail }) }
+
+// What the client sends on every PAR and token call, checked as Singpass
+// would (its signatures aside: the stand-in checks those): the client
+// assertion (aud = the issuer, exp at most 120 s after iat and not past, a
+// jti never seen before) and the DPoP proof (htm POST, htu the endpoint,
+// a jti never seen before), and a DPoP key no earlier PAR had.
+const seenJtis = new Set()
+const seenParKeys = new Set()
+function jwtPayload (compact) {
+  try {
+    return JSON.parse(Buffer.from(String(compact).split('.')[1], 'base64url').toString('utf8'))
+  } catch (e) {
+    return null
+  }
+}
+function freshJti (endpoint, what, jti) {
+  if (typeof jti !== 'string' || jti.length < 16) return violation(endpoint, `${what}_jti`, 'missing or short')
+  if (seenJtis.has(jti)) return violation(endpoint, `${what}_jti`, 'reused')
+  seenJtis.add(jti)
+}
+function checkClientAuth (endpoint, req, f) {
+  const a = jwtPayload(f.get('client_assertion'))
+  const now = Date.now() / 1000
+  if (a) {
+    if (a.aud !== ISSUER) violation(endpoint, 'client_assertion_aud', a.aud)
+    if (a.iss !== CLIENT_ID || a.sub !== CLIENT_ID) violation(endpoint, 'client_assertion_iss', a.iss)
+    if (!Number.isInteger(a.iat) || !Number.isInteger(a.exp) || a.exp - a.iat > 120 || a.exp <= now) violation(endpoint, 'client_assertion_exp', `${a.iat} ${a.exp}`)
+    freshJti(endpoint, 'client_assertion', a.jti)
+  }
+  const d = req.headers.dpop ? jwtPayload(req.headers.dpop) : null
+  if (d) {
+    if (d.htm !== 'POST' || d.htu !== `${ISSUER}/${endpoint}`) violation(endpoint, 'dpop_htm_htu', `${d.htm} ${d.htu}`)
+    freshJti(endpoint, 'dpop', d.jti)
+  }
+  // A login's DPoP key is new: no PAR brings a key an earlier one had.
+  if (endpoint === 'par' && req.headers.dpop) {
+    let jwk = null
+    try {
+      jwk = JSON.parse(Buffer.from(String(req.headers.dpop).split('.')[0], 'base64url').toString('utf8')).jwk
+    } catch (e) {}
+    const id = jwk ? `${jwk.x}.${jwk.y}` : ''
+    if (!id || seenParKeys.has(id)) violation('par', 'dpop_key_reused', id ? 'a key an earlier PAR had' : 'no jwk')
+    seenParKeys.add(id)
+  }
+}
 
 // ---- responses -----------------------------------------------------------------
 
@@ -197,6 +242,7 @@ async function par (req, res) {
   if (!req.headers.dpop && !f.get('dpop_jkt')) violation('par', 'no_dpop', 'neither DPoP nor dpop_jkt')
   if (f.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' || !f.get('client_assertion')) violation('par', 'client_assertion', 'missing')
   if (f.get('client_id') !== CLIENT_ID) violation('par', 'client_id', f.get('client_id'))
+  checkClientAuth('par', req, f)
   const s = scenario.par || {}
   if (s.status && s.status !== 201) return send(res, s.status, s.body_set || { error: 'server_error' })
   const requestUri = `urn:ietf:params:oauth:request_uri:${b64u(crypto.randomBytes(24))}`
@@ -221,7 +267,7 @@ function authorize (req, res, url) {
     back.searchParams.set('code', code)
   }
   back.searchParams.set('state', p.state || '')
-  back.searchParams.set('iss', ISSUER)
+  back.searchParams.set('iss', a.iss || ISSUER) // a.iss: a mix-up (RFC 9207)
   res.writeHead(302, { location: back.href })
   res.end()
 }
@@ -230,6 +276,8 @@ async function token (req, res) {
   counters.token++
   const f = await readForm(req)
   if (!req.headers.dpop) violation('token', 'no_dpop', 'no DPoP header')
+  if (f.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' || !f.get('client_assertion')) violation('token', 'client_assertion', 'missing')
+  checkClientAuth('token', req, f)
   const p = codes.get(f.get('code') || '')
   if (!p) return send(res, 400, { error: 'invalid_grant' })
   const t = scenario.token || {}

@@ -45,14 +45,44 @@ const dpopNonce = flag('SINGPASS_OP_DPOP_NONCE')
 let delayMs = Number(env('SINGPASS_OP_DELAY_MS', '0'))
 if (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > 60000) die('SINGPASS_OP_DELAY_MS must be 0..60000')
 
-const persona = {
-  sub: env('SINGPASS_OP_SUB', '5b4a9a37-5c9e-4a52-9d0f-2f3c9e1b7a64'),
-  identity_number: env('SINGPASS_OP_NRIC', 'S9812379B'),
-  name: env('SINGPASS_OP_NAME', 'LIM YONG XIANG'),
-  account_type: env('SINGPASS_OP_ACCOUNT_TYPE', 'standard'),
-  identity_coi: 'SG',
-  email: env('SINGPASS_OP_EMAIL', 'lim.yong.xiang@example.test'),
-  mobileno: env('SINGPASS_OP_MOBILENO', '81234567'),
+// Two personas: the default one (a Singapore account) and a foreign
+// account (account_type "foreign", identity_coi "MY", no mobile number,
+// as Singpass gives foreign users none), for tests whose rules tell
+// Singpass users apart. POST /persona?name=foreign|default picks who the
+// next logins are.
+const personas = {
+  default: {
+    sub: env('SINGPASS_OP_SUB', '5b4a9a37-5c9e-4a52-9d0f-2f3c9e1b7a64'),
+    identity_number: env('SINGPASS_OP_NRIC', 'S9812379B'),
+    name: env('SINGPASS_OP_NAME', 'LIM YONG XIANG'),
+    account_type: env('SINGPASS_OP_ACCOUNT_TYPE', 'standard'),
+    identity_coi: 'SG',
+    email: env('SINGPASS_OP_EMAIL', 'lim.yong.xiang@example.test'),
+    mobileno: env('SINGPASS_OP_MOBILENO', '81234567'),
+  },
+  foreign: {
+    sub: '0d6f3b2e-8a41-4c7d-9e55-6b1a2c3d4e5f',
+    identity_number: 'A51234567',
+    name: 'NUR AISYAH BINTI RAHMAN',
+    account_type: 'foreign',
+    identity_coi: 'MY',
+    email: 'nur.aisyah@example.test',
+  },
+}
+let persona = personas.default
+// SINGPASS_OP_USERS=N (make bench): logins take turns over N users, the
+// default persona's attributes under N subs. sgid-fcgi keeps at most
+// SESSION_MAX_PER_USER sessions per user, so hundreds of browsers logging
+// in one sub at once would end each other's sessions.
+const users = Number(env('SINGPASS_OP_USERS', '1'))
+if (!Number.isInteger(users) || users < 1 || users > 100000) die('SINGPASS_OP_USERS must be 1..100000')
+const userSub = (i) => `${persona.sub.slice(0, 24)}${String(i).padStart(12, '0')}`
+let nextUser = 0
+const personaBySub = (sub) => {
+  const p = Object.values(personas).find((q) => q.sub === sub)
+  if (p || users === 1) return p
+  const m = /^(.{24})(\d{12})$/.exec(sub)
+  return m && Number(m[2]) < users && m[1] === personas.default.sub.slice(0, 24) ? { ...personas.default, sub } : undefined
 }
 
 // The client's public keys: fetched from its JWKS URL (the RP's GET
@@ -89,18 +119,18 @@ const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]', '::1'])
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 // Myinfo v5 userinfo's person_info, per scope (only scopes we know).
-function personInfo (scopes) {
+function personInfo (persona, scopes) {
   const item = (value) => ({ lastupdated: '2026-01-01', source: '1', classification: 'C', value })
   const out = {}
   if (scopes.has('uinfin')) out.uinfin = item(persona.identity_number)
   if (scopes.has('name')) out.name = item(persona.name)
   if (scopes.has('email')) out.email = item(persona.email)
-  if (scopes.has('mobileno')) out.mobileno = { prefix: { value: '+' }, areacode: { value: '65' }, nbr: { value: persona.mobileno }, source: '1', classification: 'C', lastupdated: '2026-01-01' }
+  if (scopes.has('mobileno') && persona.mobileno) out.mobileno = { prefix: { value: '+' }, areacode: { value: '65' }, nbr: { value: persona.mobileno }, source: '1', classification: 'C', lastupdated: '2026-01-01' }
   return out
 }
 
 // sub_attributes as Singpass fills it, from the scopes granted.
-function subAttributes (scopes) {
+function subAttributes (persona, scopes) {
   const out = {}
   if (scopes.has('user.identity')) {
     out.account_type = persona.account_type
@@ -109,13 +139,68 @@ function subAttributes (scopes) {
   }
   if (scopes.has('name')) out.name = persona.name
   if (scopes.has('email')) out.email = persona.email
-  if (scopes.has('mobileno')) out.mobileno = persona.mobileno
+  if (scopes.has('mobileno') && persona.mobileno) out.mobileno = persona.mobileno
   return out
 }
 
 const ACRS = ['urn:singpass:authentication:loa:1', 'urn:singpass:authentication:loa:2', 'urn:singpass:authentication:loa:3']
 
+// oidc-provider's own in-memory store is an LRU of 1000 entries, and a
+// login makes about ten (PAR, interaction, session, grant, code, tokens,
+// replay records of every jti): with a few hundred browsers at once (make
+// bench) the entries of logins in flight were evicted, and their token
+// calls failed with invalid_grant. This one drops an entry when it expires
+// (or, past STORE_MAX entries, the oldest first).
+const STORE_MAX = 500000
+const store = new Map() // key -> { value, exp (ms) }
+function storePut (key, value, expiresIn) {
+  const old = store.get(key)
+  store.delete(key)
+  const exp = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity
+  store.set(key, { value, exp: key.startsWith('grant:') && old ? Math.max(old.exp, exp) : exp })
+  if (store.size > STORE_MAX) {
+    const now = Date.now()
+    for (const [k, e] of store) if (e.exp <= now) store.delete(k)
+    for (const k of store.keys()) {
+      if (store.size <= STORE_MAX) break
+      store.delete(k)
+    }
+  }
+}
+function storeGet (key) {
+  const e = store.get(key)
+  if (e && e.exp <= Date.now()) store.delete(key)
+  return e && e.exp > Date.now() ? e.value : undefined
+}
+// the models a replayed code revokes by their grant (oidc-provider's list)
+const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest'])
+class StandInAdapter {
+  constructor (model) { this.model = model }
+  key (id) { return `${this.model}:${id}` }
+  async upsert (id, payload, expiresIn) {
+    storePut(this.key(id), payload, expiresIn)
+    if (this.model === 'Session' && payload.uid) storePut(`sessionUid:${payload.uid}`, id, expiresIn)
+    if (payload.grantId && GRANTABLE.has(this.model)) storePut(`grant:${payload.grantId}`, [...(storeGet(`grant:${payload.grantId}`) || []), this.key(id)], expiresIn)
+  }
+  async find (id) { return storeGet(this.key(id)) }
+  async findByUid (uid) {
+    const id = storeGet(`sessionUid:${uid}`)
+    return id ? this.find(id) : undefined
+  }
+  async findByUserCode () { return undefined }
+  async consume (id) {
+    const p = storeGet(this.key(id))
+    if (p) p.consumed = Math.floor(Date.now() / 1000)
+  }
+  async destroy (id) { store.delete(this.key(id)) }
+  async revokeByGrantId (grantId) {
+    for (const k of storeGet(`grant:${grantId}`) || []) store.delete(k)
+    store.delete(`grant:${grantId}`)
+  }
+}
+
 const configuration = {
+  adapter: StandInAdapter,
   clients: [{
     client_id: CLIENT_ID,
     redirect_uris: redirectUris,
@@ -182,7 +267,8 @@ const configuration = {
   ttl: { PushedAuthorizationRequest: 60, AuthorizationCode: 60, AccessToken: 1800, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 },
   interactions: { url: (ctx, interaction) => `${base}/interaction/${interaction.uid}` },
   async findAccount (ctx, sub) {
-    if (sub !== persona.sub) return undefined
+    const persona = personaBySub(sub)
+    if (!persona) return undefined
     return {
       accountId: sub,
       async claims (use, scope) {
@@ -190,11 +276,11 @@ const configuration = {
         const out = { sub }
         if (use === 'id_token') {
           out.sub_type = 'user'
-          out.sub_attributes = subAttributes(scopes)
+          out.sub_attributes = subAttributes(persona, scopes)
           // MockPass's deviation: iat = Date.now()/1000, fractional.
           if (fractionalIat) out.iat = Date.now() / 1000 + 0.123
         } else {
-          out.person_info = personInfo(scopes)
+          out.person_info = personInfo(persona, scopes)
         }
         return out
       },
@@ -238,13 +324,14 @@ async function interaction (req, res) {
   const details = await provider.interactionDetails(req, res)
   const { prompt, params } = details
   const result = {}
+  const accountId = users > 1 && persona === personas.default ? userSub(nextUser++ % users) : persona.sub
   if (prompt.name === 'login') {
     const asked = String(params.acr_values || '').split(' ').filter((a) => ACRS.includes(a))
-    result.login = { accountId: persona.sub, acr: asked[0] || ACRS[1], amr: ['pwd', 'otp-sms'] }
+    result.login = { accountId, acr: asked[0] || ACRS[1], amr: ['pwd', 'otp-sms'] }
   }
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
-    : new provider.Grant({ accountId: persona.sub, clientId: params.client_id })
+    : new provider.Grant({ accountId: details.session?.accountId || accountId, clientId: params.client_id })
   grant.addOIDCScope(String(params.scope || 'openid'))
   result.consent = { grantId: await grant.save() }
   await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false })
@@ -267,6 +354,17 @@ function handler (req, res) {
     return res.end(JSON.stringify(counts))
   }
   // POST /delay?ms=N: every PAR, token and userinfo answer waits N ms.
+  // POST /persona?name=default|foreign: who the next logins are.
+  if (url.pathname === '/persona' && req.method === 'POST') {
+    const name = url.searchParams.get('name') || ''
+    if (!Object.hasOwn(personas, name)) {
+      res.writeHead(400)
+      return res.end()
+    }
+    persona = personas[name]
+    res.writeHead(204)
+    return res.end()
+  }
   if (url.pathname === '/delay' && req.method === 'POST') {
     const ms = Number(url.searchParams.get('ms'))
     if (!Number.isInteger(ms) || ms < 0 || ms > 60000) {
@@ -306,7 +404,7 @@ for (const ev of ['pushed_authorization_request.error', 'grant.error', 'authoriz
 const servers = listenLoopback(handler, port, () => {
   console.warn(`singpass-op: issuer ${issuer} on ${servers.length} loopback address(es); client ${CLIENT_ID}; ` +
     `ID token ${encAlg}/${idTokenEnc}${fractionalIat ? ', fractional iat' : ''}${dpopNonce ? ', DPoP nonce required' : ''}; ` +
-    `persona ${persona.sub} "${persona.name}"`)
+    `persona ${persona.sub} "${persona.name}"${users > 1 ? `, ${users} users` : ''}`)
 }, die)
 
 for (const sig of ['SIGTERM', 'SIGINT']) {

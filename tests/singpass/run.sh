@@ -8,18 +8,25 @@
 #                    with a small Node RP, no sgid-fcgi
 #   [nginx]          nginx.conf.example, spawn-fcgi workers: GET /api/jwks,
 #                    auth-url (one PAR: the authorize URL holds only client_id
-#                    and request_uri), the login, /api/userinfo's envelope,
+#                    and request_uri; no Redis command), the login, /api/userinfo's envelope,
 #                    the replayed callback, logout, no secret in the logs
 #   [nginx] modes    the MockPass deviations (A256GCM ID token, fractional
 #                    iat), a DPoP nonce required, Myinfo scopes (userinfo)
+#                    with SINGPASS_ACR_VALUES passed through
 #   [nginx] hostile  one hostile Singpass per case: each ends on the SPA's
-#                    error page (or an auth-url error) with no session
+#                    error page (or an auth-url error) with no session; the
+#                    hostile Singpass also checks every client assertion
+#                    (aud, exp) and DPoP proof (htm, htu) and that no jti
+#                    comes twice
 #   [lighttpd+pool]  lighttpd.conf.example in front of the supervised pool
 #   [gateway nginx], [gateway lighttpd]  deploy/gateway/'s examples: a
 #                    navigation to a guarded path, /api/login, Singpass, back,
-#                    the Singpass sub at the app (header / authorizer variable)
-#   [browser]        headless Chromium logs in through the demo SPA
-#                    (tests/browser/singpass.js)
+#                    the Singpass sub at the app (header / authorizer variable);
+#                    an access rule on Singpass fields (account_type,
+#                    identity_coi) lets the stand-in's Singapore persona in
+#                    and gives its foreign one 403, audited access_denied
+#   [browser nginx], [browser lighttpd]  headless Chromium logs in through
+#                    the demo SPA (tests/browser/singpass.js), behind each server
 #   [two providers]  deploy/nginx-two-providers.conf.example: an sgID instance
 #                    (MockPass) and a Singpass one behind one nginx, both
 #                    logged in from one cookie jar, each session its own
@@ -66,7 +73,7 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-stack_tap_preflight "curl jq node redis-server nginx spawn-fcgi lighttpd" \
+stack_tap_preflight "curl jq node redis-server redis-cli nginx spawn-fcgi lighttpd" \
   "$API_PORT" "$SPA_PORT" "$STACK_SINGPASS_PORT" "$HOSTILE_PORT" "$APP_PORT" 5159
 
 stack_init sgid-fcgi-singpass
@@ -102,6 +109,11 @@ navigate() { http GET "$1" -b "$JAR" -c "$JAR" "${@:2}"; }
 ctype_is() { [[ $(hdr content-type) == "$1"* ]]; }
 json_is() { [[ $(jq -r "$1" "$T/b" 2>/dev/null) == "$2" ]]; }
 is_error_page() { is 302 && [[ $(hdr location) =~ ^$ORIGIN/error($|\?) ]]; }
+# redis_commands: the commands Redis has run so far (INFO itself not counted).
+redis_commands() {
+  redis-cli -s "$STACK_RT/redis.sock" INFO commandstats |
+    awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" { n += $3 } END { print n + 0 }'
+}
 op_count() { curl -fsS --max-time 5 "http://localhost:$STACK_SINGPASS_PORT/counts" | jq -r ".$1"; }
 
 # authorize_to_callback URL: a browser at the provider's authorize URL:
@@ -159,7 +171,7 @@ login_ok() {
 # ---- [nginx] the SPA login ------------------------------------------------------
 
 flow() {
-  local front=$1 url state code login_sid session_sid userinfo leaks s par0 tok0 disc0 n
+  local front=$1 url state code login_sid session_sid userinfo leaks s par0 tok0 disc0 n r0
   JAR=$T/jar-$front
   rm -f "$JAR"
 
@@ -173,7 +185,9 @@ flow() {
 
   par0=$(op_count par)
   tok0=$(op_count token)
+  r0=$(redis_commands)
   fetch GET "$API/api/auth-url?icecream=Vanilla"
+  check "auth-url: no Redis command (the attempt, its DPoP key too, is sealed in the cookie)" eval '(($(redis_commands) == r0))'
   check "auth-url: 200 JSON with a url" eval 'is 200 && ctype_is application/json && jq -e ".url | strings" "$T/b" >/dev/null'
   login_sid=$(cookie_value "$(set_cookie)")
   check "auth-url: sets the $COOKIE attempt cookie" test -n "$login_sid"
@@ -276,15 +290,18 @@ login_ok "every proof must carry the server's nonce" Vanilla
 check "the stand-in asked for a nonce (use_dpop_nonce) and the app retried with it" \
   grep -q 'use_dpop_nonce' "$STACK_RT/singpass-op.log"
 
-TAP_TAG="[nginx] Myinfo: "
+# Myinfo scopes, and SINGPASS_ACR_VALUES passed through: the stand-in logs
+# in at the first level asked for, else loa:2, which loa:3 would refuse.
+TAP_TAG="[nginx] Myinfo, acr loa:3: "
 restart_op
 stack_stop_app
-SINGPASS_SCOPES="openid uinfin name" setup "restart the workers with SINGPASS_SCOPES=\"openid uinfin name\"" \
+SINGPASS_SCOPES="openid uinfin name" SINGPASS_ACR_VALUES=urn:singpass:authentication:loa:3 \
+  setup "restart the workers with SINGPASS_SCOPES=\"openid uinfin name\", SINGPASS_ACR_VALUES loa:3" \
   stack_start_app "$WORKERS" "$STACK_RT"
 setup "API answers again" stack_wait_until 15 "sgid-fcgi behind nginx" - stack_api_up
 JAR=$T/jar-myinfo
 u0=$(op_count userinfo)
-login_ok "login with Myinfo scopes" Mango
+login_ok "login with Myinfo scopes, acr_values loa:3 sent and the ID token's acr loa:3 accepted" Mango
 check "the callback called userinfo once (DPoP-bound token, ath)" eval '(($(op_count userinfo) == u0 + 1))'
 check "/api/userinfo: data holds the Myinfo uinfin ($SP_NRIC) from the decrypted userinfo" \
   eval 'jq -e --arg n "$SP_NRIC" "[.data | .. | strings] | index(\$n) != null" "$T/b" >/dev/null'
@@ -365,7 +382,13 @@ hostile_login "token_type Bearer" '{"token":{"body_set":{"token_type":"Bearer"}}
 hostile_login "no token_type" '{"token":{"body_remove":["token_type"]}}'
 hostile_login "no id_token" '{"token":{"body_remove":["id_token"]}}'
 hostile_login "oversized JWE (a 4 MiB ID token)" '{"id_token":{"padding_bytes":3000000}}'
+# under SGID_HTTP_MAX_BODY (1 MiB) and JOSE_MAX_TOKEN_LEN (64 KiB): the ID token's own bound refuses it
+hostile_login "oversized JWE (a 36 KiB ID token: over its 16 KiB bound, under every other)" '{"id_token":{"padding_bytes":20000}}'
+check "the 36 KiB ID token: refused by the ID token's size bound (the log says too large)" \
+  grep -q 'redirect: login failed: singpass: ID token rejected: id_token: .*too large' "$STACK_RT/app.log"
 hostile_login "an error sent to the redirect URI (access_denied)" '{"authorize":{"error":"access_denied"}}'
+check "an error sent to the redirect URI: the reason in the log (singpass returned error=access_denied), its description nowhere" \
+  eval 'grep -qF "singpass returned error=access_denied" "$STACK_RT/app.log" && ! grep -qF "hostile <b>error" "${logs[@]}"'
 # Two keys under one kid, in the first JWKS the workers ever fetch (with
 # their caches warm from the cases above, the known key would be used).
 stack_stop_app
@@ -399,8 +422,10 @@ par_fails() {
 }
 par_fails "PAR answer without request_uri" '{"par":{"omit_request_uri":true}}'
 par_fails "PAR answered 400 invalid_request" '{"par":{"status":400,"body_set":{"error":"invalid_request"}}}'
-check "the hostile Singpass saw a DPoP proof and a client assertion on every PAR and token call" \
-  eval '[[ $(curl -fsS "$HOSTILE/__control/log" | jq ".violations | length") == 0 ]]'
+curl -fsS --max-time 5 "$HOSTILE/__control/log" >"$T/hostile-log.json" || true
+check "the hostile Singpass saw on every PAR and token call a DPoP proof (htm, htu) and a client assertion (aud = issuer, exp - iat <= 120), each jti new, each PAR a new DPoP key" \
+  eval '[[ $(jq ".violations | length" "$T/hostile-log.json") == 0 && $(jq ".counters.par + .counters.token" "$T/hostile-log.json") -gt 40 ]]'
+jq -c '.violations[:5][]' "$T/hostile-log.json" 2>/dev/null | sed 's/^/#   /' || true
 stack_stop_app
 stack_stop nginx
 
@@ -440,6 +465,59 @@ gw_login() {
   fetch GET "$API/api/userinfo"
   check "/api/userinfo on the gateway session: the Singpass profile" eval 'is 200 && json_is .sub "$SP_SUB" && json_is .data.name "$SP_NAME"'
 }
+# An access rule on Singpass fields (issue 23 on Singpass's sub_attributes):
+# a Singapore account may enter, the stand-in's foreign account (account_type
+# "foreign", identity_coi "MY") gets 403. Its location also hands the app
+# the account_type (X-Sgid-Account-Type / SGID_ACCOUNT_TYPE).
+SP_RULE_NAME=sp-standard
+SP_RULE='account_type = "standard" and identity_coi in ["SG"]'
+SP_RULE_PATH=/protected/rule-$SP_RULE_NAME/page
+FOREIGN_SUB=0d6f3b2e-8a41-4c7d-9e55-6b1a2c3d4e5f # the stand-in's foreign persona
+FOREIGN_NAME="NUR AISYAH BINTI RAHMAN"
+sp_persona() { curl -fsS --max-time 5 -o /dev/null -X POST "http://localhost:$STACK_SINGPASS_PORT/persona?name=$1"; }
+# denied_audits: the audit log's access_denied lines for the rule (app.log).
+denied_audits() { grep -F '"event":"access_denied"' "$STACK_RT/app.log" | jq -c --arg r "$SP_RULE_NAME" 'select(.rule == $r)' 2>/dev/null || true; }
+
+# gw_rule APP_LOG TYPE_JQ: each persona logs in by navigating to the rule's
+# location; the Singapore account reaches the app (which gets its
+# account_type at TYPE_JQ), the foreign one gets 403 (never 401: no login
+# loop), the app never sees it, and the audit log says access_denied with
+# the rule's name and nothing of the user's.
+gw_rule() {
+  local applog=$1 typejq=$2 who loc n0 lines
+  for who in default foreign; do
+    setup "the stand-in logs its $who persona in" sp_persona "$who"
+    JAR=$T/jar-rule-$who
+    rm -f "$JAR"
+    n0=$(denied_audits | wc -l)
+    navigate "$API$SP_RULE_PATH" "${NAV[@]}"
+    loc=$(hdr location)
+    [[ $loc == /* ]] && loc=$API$loc
+    navigate "$loc" "${NAV[@]}"
+    authorize_to_callback "$(hdr location)"
+    navigate "${CALLBACK:-$API/api/redirect}" "${NAV[@]}"
+    check "rule $SP_RULE_NAME, $who persona: logged in, back to $SP_RULE_PATH" \
+      eval 'is 302 && [[ $(hdr location) == "$API$SP_RULE_PATH" ]]'
+    lines=$(wc -l <"$applog")
+    navigate "$API$SP_RULE_PATH" "${NAV[@]}"
+    if [[ $who == default ]]; then
+      check "rule $SP_RULE_NAME: the Singapore account (standard, SG) is let in: 200, the app got its sub and account_type" \
+        eval 'is 200 && [[ $(tail -n1 "$applog" | jq -r ".identity.sub.value") == "$SP_SUB" &&
+          $(tail -n1 "$applog" | jq -r "$typejq") == standard ]]'
+    else
+      check "rule $SP_RULE_NAME: the foreign account (foreign, MY) is refused: 403, not 401, the app not reached" \
+        eval 'is 403 && (($(wc -l <"$applog") == lines))'
+      check "rule $SP_RULE_NAME: one more audit access_denied line naming the rule, outcome denied, no sub or name" \
+        eval '(($(denied_audits | wc -l) == n0 + 1)) &&
+          [[ $(denied_audits | tail -n1 | jq -r "[.outcome, has(\"sub\")] | join(\" \")") == "denied false" ]] &&
+          ! denied_audits | grep -qF -e "$FOREIGN_SUB" -e "$FOREIGN_NAME"'
+      fetch GET "$API/api/userinfo"
+      check "rule $SP_RULE_NAME: the refused user is still logged in (the foreign persona's session)" \
+        eval 'is 200 && json_is .sub "$FOREIGN_SUB" && json_is .data.account_type foreign && json_is .data.identity_coi MY'
+    fi
+  done
+  setup "the stand-in logs its default persona in again" sp_persona default
+}
 NAV=(-H 'Accept: text/html' -H 'Sec-Fetch-Mode: navigate' -H 'Sec-Fetch-Dest: document')
 PROT="/protected/page?x=1"
 STACK_WEB_PROBE_URL=$API/api/health
@@ -452,9 +530,27 @@ stack_bg upstream "$STACK_RT/upstream.log" env GATEWAY_APP_PORT="$APP_PORT" \
 setup "start the protected app (tests/gateway/app.js)" stack_wait_until 15 "app.js" "${STACK_PID[upstream]}" \
   curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$APP_PORT/__health"
 STACK_NGINX_EXAMPLE=$root/deploy/gateway/nginx.conf.example
-STACK_NGINX_SED=(-e "s#127.0.0.1:8080#127.0.0.1:$APP_PORT#g" "${RAISE_LIMITS[@]}")
-setup "start nginx (deploy/gateway/nginx.conf.example)" stack_start_nginx
+printf "        %s '%s';\n" "$SP_RULE_NAME" "$SP_RULE" >"$STACK_RT/nginx-sp-rules.conf"
+cat >"$STACK_RT/nginx-sp-locations.conf" <<EOF
+        location /protected/rule-$SP_RULE_NAME/ {
+            auth_request /.sgid/auth/$SP_RULE_NAME;
+            auth_request_set \$sgid_sub \$upstream_http_x_sgid_sub;
+            auth_request_set \$sgid_account_type \$upstream_http_x_sgid_account_type;
+            auth_request_set \$sgid_login \$upstream_http_x_sgid_login;
+            error_page 401 = @sgid_login;
+            error_page 403 @sgid_forbidden;
+            proxy_set_header X-Sgid-Sub \$sgid_sub;
+            proxy_set_header X-Sgid-Account-Type \$sgid_account_type;
+            proxy_set_header Cookie "";
+            proxy_pass http://127.0.0.1:$APP_PORT;
+        }
+EOF
+STACK_NGINX_SED=(-e "s#127.0.0.1:8080#127.0.0.1:$APP_PORT#g" "${RAISE_LIMITS[@]}"
+  -e "/^        admins  'sub in @admins';/r $STACK_RT/nginx-sp-rules.conf"
+  -e "/^        # ---- Your app, with an access rule per location/r $STACK_RT/nginx-sp-locations.conf")
+setup "start nginx (deploy/gateway/nginx.conf.example, plus a rule on Singpass fields)" stack_start_nginx
 gw_login "$UPSTREAM_LOG" .identity.sub.value
+gw_rule "$UPSTREAM_LOG" '.headers["x-sgid-account-type"][0]'
 stack_stop nginx
 stack_stop upstream
 
@@ -466,33 +562,46 @@ install -m 0755 "$root/tests/gateway/app.cgi" "$CGI_DIR/app.cgi"
 [[ -z $STACK_WEB_USER ]] || chown -R "$STACK_WEB_USER:" "$CGI_DIR"
 ERRDOC=$(stack_web_path "$root/deploy/gateway/status-403.html")
 STACK_LIGHTTPD_EXAMPLE=$root/deploy/gateway/lighttpd.conf.example
+# the rule for lighttpd: a setenv block (inside its string, '"' is \")
+printf '$HTTP["url"] =~ "^/protected/rule-%s/" {\n    setenv.add-environment = ( "SGID_REQUIRE" => "%s", "SGID_REQUIRE_NAME" => "%s" )\n}\n' \
+  "$SP_RULE_NAME" "${SP_RULE//\"/\\\"}" "$SP_RULE_NAME" >"$STACK_RT/lighttpd-sp-rules.conf"
 STACK_LIGHTTPD_SED=(-e "s#/usr/share/sgid-fcgi/gateway/status-#${ERRDOC%403.html}#g"
   -e "s#/usr/lib/sgid-gateway-app#$CGI_DIR#g"
-  -e "s#/usr/share/sgid-fcgi/lighttpd-cookie.lua#$(stack_web_path "$root/deploy/gateway/lighttpd-cookie.lua")#g")
-setup "start lighttpd (deploy/gateway/lighttpd.conf.example)" stack_start_lighttpd pool
+  -e "s#/usr/share/sgid-fcgi/lighttpd-cookie.lua#$(stack_web_path "$root/deploy/gateway/lighttpd-cookie.lua")#g"
+  -e "/^# ---- Who may enter which location/r $STACK_RT/lighttpd-sp-rules.conf")
+setup "start lighttpd (deploy/gateway/lighttpd.conf.example, plus a rule on Singpass fields)" stack_start_lighttpd pool
 setup "the API answers through lighttpd" stack_wait_until 15 "sgid-fcgi behind lighttpd" - stack_api_up
 gw_login "$CGI_DIR/requests.log" .identity.sub.value
+gw_rule "$CGI_DIR/requests.log" .env.SGID_ACCOUNT_TYPE
 stack_stop lighttpd
 STACK_LIGHTTPD_EXAMPLE=$root/lighttpd.conf.example
 STACK_LIGHTTPD_SED=()
 
 # ---- [browser] ---------------------------------------------------------------------
 
-TAP_TAG="[browser] "
-STACK_NGINX_EXAMPLE=$root/nginx.conf.example
-STACK_NGINX_SED=("${RAISE_LIMITS[@]}")
-STACK_WEB_PROBE_URL=$ORIGIN/
-setup "start nginx (nginx.conf.example)" stack_start_nginx
-if [[ -x ${CHROMIUM:-/usr/bin/chromium} ]]; then
-  "$root/deploy/deps.sh" --npm tests/browser >&2 || true
+# browser_login: tests/browser/singpass.js against the web server running.
+browser_login() {
+  if [[ ! -x ${CHROMIUM:-/usr/bin/chromium} ]]; then
+    not_ok "chromium is installed (make deps)"
+    return 0
+  fi
   mkdir -p "$STACK_RT/tmp"
   (cd "$root/tests/browser" && TMPDIR="$STACK_RT/tmp" timeout 180 node singpass.js) >"$STACK_RT/browser.out" 2>&1 || true
   tap_relay "$STACK_RT/browser.out"
   grep -q '^browser-singpass: ' "$STACK_RT/browser.out" || not_ok "tests/browser/singpass.js ended without its summary"
-else
-  not_ok "chromium is installed (make deps)"
-fi
+}
+[[ ! -x ${CHROMIUM:-/usr/bin/chromium} ]] || "$root/deploy/deps.sh" --npm tests/browser >&2 || true
+STACK_WEB_PROBE_URL=$ORIGIN/
+TAP_TAG="[browser nginx] "
+STACK_NGINX_EXAMPLE=$root/nginx.conf.example
+STACK_NGINX_SED=("${RAISE_LIMITS[@]}")
+setup "start nginx (nginx.conf.example)" stack_start_nginx
+browser_login
 stack_stop nginx
+TAP_TAG="[browser lighttpd] "
+setup "start lighttpd (lighttpd.conf.example)" stack_start_lighttpd pool
+browser_login
+stack_stop lighttpd
 
 # ---- [two providers] deploy/nginx-two-providers.conf.example ----------------------
 

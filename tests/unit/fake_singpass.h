@@ -58,6 +58,8 @@ enum fp_token_mode {
 	FP_TOKEN_PLAIN_JSON,      /* a JWE whose plaintext is no JWS */
 	FP_TOKEN_PREVIOUS_ENC,    /* encrypted to the RP's previous enc key */
 	FP_TOKEN_A128KW,          /* ECDH-ES+A128KW */
+	FP_TOKEN_A192KW,          /* ECDH-ES+A192KW */
+	FP_TOKEN_PREVIOUS_NO_KID, /* to the previous enc key, no kid: current, then previous */
 	FP_TOKEN_NO_SUB,
 };
 
@@ -496,12 +498,15 @@ static inline void fp_sign(struct buf *out, const char *payload, size_t len, int
 static inline void fp_encrypt(struct buf *out, const char *pt, size_t len, int mode, bool gcm)
 {
 	struct jwe_ecdh_params p = {
-		.alg = mode == FP_TOKEN_A128KW ? "ECDH-ES+A128KW" : "ECDH-ES+A256KW",
+		.alg = mode == FP_TOKEN_A128KW ? "ECDH-ES+A128KW" :
+		       mode == FP_TOKEN_A192KW ? "ECDH-ES+A192KW" : "ECDH-ES+A256KW",
 		.enc = gcm || mode == FP_TOKEN_GCM ? "A256GCM" : "A256CBC-HS512",
-		.kid = mode == FP_TOKEN_PREVIOUS_ENC ? FP_RP_ENC_PREV_KID : FP_RP_ENC_KID,
+		.kid = mode == FP_TOKEN_PREVIOUS_ENC ? FP_RP_ENC_PREV_KID :
+		       mode == FP_TOKEN_PREVIOUS_NO_KID ? NULL : FP_RP_ENC_KID,
 		.extra = "\"cty\":\"JWT\"",
 	};
-	const crypto_ec_key *to = mode == FP_TOKEN_PREVIOUS_ENC ? fp_rp_enc_prev : fp_rp_enc;
+	const crypto_ec_key *to = mode == FP_TOKEN_PREVIOUS_ENC || mode == FP_TOKEN_PREVIOUS_NO_KID ?
+		fp_rp_enc_prev : fp_rp_enc;
 	if (mode != FP_TOKEN_BAD_EPK) {
 		jwe_encrypt_ecdh(&p, to, pt, len, out);
 		return;
