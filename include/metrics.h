@@ -22,8 +22,10 @@
 /* Login outcomes: enum login_outcome (outcome.h), checked in metrics.c. */
 #define METRICS_LOGIN_OUTCOMES 18
 
+/* Calls to the identity provider (sgID's three; Singpass's PAR and
+ * discovery too). */
 enum metrics_sgid_call { METRICS_CALL_TOKEN, METRICS_CALL_USERINFO, METRICS_CALL_JWKS,
-	METRICS_CALLS };
+	METRICS_CALL_PAR, METRICS_CALL_DISCOVERY, METRICS_CALLS };
 /* The gateway's access rules (SGID_REQUIRE): a logged-in user let in,
  * refused (403), or a rule that does not compile (500). */
 enum metrics_access { METRICS_ACCESS_ALLOWED, METRICS_ACCESS_DENIED, METRICS_ACCESS_RULE_ERROR,

@@ -28,7 +28,8 @@ static const char *const bucket_les[METRICS_BUCKETS + 1] = {
 	"1", "2.5", "10", "+Inf",
 };
 
-static const char *const call_names[METRICS_CALLS] = { "token", "userinfo", "jwks" };
+static const char *const call_names[METRICS_CALLS] = { "token", "userinfo", "jwks", "par",
+	"discovery" };
 static const char *const redis_err_names[METRICS_REDIS_ERRS] = { "connect", "io", "reply",
 	"address_refused" };
 static const char *const access_names[METRICS_ACCESS_OUTCOMES] = { "allowed", "denied",

@@ -136,10 +136,12 @@ static int render_logins(struct buf *o, const struct metrics_block *m)
 static int render_sgid(struct buf *o, const struct metrics_block *m)
 {
 	if (labelled_histograms(o, "sgid_call_duration_seconds",
-	                        "Duration of calls to sgID, by call (token, userinfo, jwks).",
+	                        "Duration of calls to the identity provider (sgID or Singpass), by call "
+	                        "(token, userinfo, jwks; Singpass: par, discovery too).",
 	                        "call", metrics_call_name, m->sgid_seconds, METRICS_CALLS) ||
 	    labelled_counters(o, "sgid_call_errors_total",
-	                      "Calls to sgID that failed: transport error, timeout or an error status.",
+	                      "Calls to the identity provider that failed: transport error, timeout "
+	                      "or an error status.",
 	                      "call", metrics_call_name, m->sgid_errors, METRICS_CALLS))
 		return -1;
 	return counter(o, "jwks_refetches_total",

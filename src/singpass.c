@@ -135,13 +135,11 @@ static void note_http_failure(struct singpass_client *c, const char *what, enum 
 	set_err(c, "%s: HTTP %ld%s%s", what, r->status, code[0] ? " error=" : "", code);
 }
 
-/* Counts a call to Singpass in the provider-call metrics (token, userinfo,
- * JWKS; METRICS_CALLS: a call they have no row for, the PAR). */
+/* Counts a call to Singpass in the provider-call metrics. */
 static void count_call(struct singpass_client *c, enum metrics_sgid_call call, int64_t start_us,
 	enum httpc_err e)
 {
-	if (call < METRICS_CALLS)
-		metrics_count_sgid_call(c->metrics, call, metrics_now_us() - start_us, e == HTTPC_OK);
+	metrics_count_sgid_call(c->metrics, call, metrics_now_us() - start_us, e == HTTPC_OK);
 }
 
 static int fetch_discovery(struct singpass_client *c, struct singpass_discovery *out)
@@ -156,7 +154,9 @@ static int fetch_discovery(struct singpass_client *c, struct singpass_discovery 
 		set_err(c, "discovery: out of memory");
 		goto fail;
 	}
+	int64_t start_us = metrics_now_us();
 	enum httpc_err e = httpc_get(c->http, url.data, NULL, &r);
+	count_call(c, METRICS_CALL_DISCOVERY, start_us, e);
 	if (e != HTTPC_OK) {
 		note_http_failure(c, "discovery", e, &r);
 		goto fail;
@@ -358,7 +358,7 @@ enum singpass_err singpass_par(struct singpass_client *c, const struct singpass_
 	    add_param(&form, "authentication_context_type", sp->auth_context_type))
 		goto fail;
 	rc = SINGPASS_ERR_PAR;
-	struct dpop_call dc = { c->disc.par_endpoint, &form, NULL, a->dpop, true, METRICS_CALLS };
+	struct dpop_call dc = { c->disc.par_endpoint, &form, NULL, a->dpop, true, METRICS_CALL_PAR };
 	enum httpc_err e = send_dpop(c, &dc, &r);
 	if (e != HTTPC_OK) {
 		note_http_failure(c, "par", e, &r);

@@ -848,7 +848,23 @@ static void test_own_shared(void)
 	p.cfg = &cfg;
 	p.http = http;
 	CHECK_INT(provider_singpass_init_with(&p, NULL, new_shared()), 0);
+	/* every call to Singpass is in the provider-call metrics, the PAR and
+	 * discovery among them (a fresh state: one discovery) */
+	static struct metrics_block mb;
+	memset(&mb, 0, sizeof(mb));
+	p.metrics = &mb;
 	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	static const struct { enum metrics_sgid_call call; long n; } calls[] = {
+		{ METRICS_CALL_DISCOVERY, 1 }, { METRICS_CALL_PAR, 1 }, { METRICS_CALL_TOKEN, 1 },
+		{ METRICS_CALL_JWKS, 1 }, { METRICS_CALL_USERINFO, 0 },
+	};
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		long seen = 0;
+		for (int b = 0; b <= METRICS_BUCKETS; b++)
+			seen += (long)atomic_load(&mb.sgid_seconds[calls[i].call].bucket[b]);
+		CHECK_INT(seen, calls[i].n);
+		CHECK_INT(atomic_load(&mb.sgid_errors[calls[i].call]), 0);
+	}
 	session_clear(&user);
 	buf_free(&url);
 	p.ops->free(&p);
