@@ -386,6 +386,9 @@ hostile_login "oversized JWE (a 4 MiB ID token)" '{"id_token":{"padding_bytes":3
 hostile_login "oversized JWE (a 36 KiB ID token: over its 16 KiB bound, under every other)" '{"id_token":{"padding_bytes":20000}}'
 check "the 36 KiB ID token: refused by the ID token's size bound (the log says too large)" \
   grep -q 'redirect: login failed: singpass: ID token rejected: id_token: .*too large' "$STACK_RT/app.log"
+hostile_login "the callback names another issuer (iss, RFC 9207 mix-up)" '{"authorize":{"iss":"https://another.example/fapi"}}'
+check "the callback naming another issuer: the reason in the log" \
+  grep -qF "redirect: login failed: the callback's iss is not singpass's issuer" "$STACK_RT/app.log"
 hostile_login "an error sent to the redirect URI (access_denied)" '{"authorize":{"error":"access_denied"}}'
 check "an error sent to the redirect URI: the reason in the log (singpass returned error=access_denied), its description nowhere" \
   eval 'grep -qF "singpass returned error=access_denied" "$STACK_RT/app.log" && ! grep -qF "hostile <b>error" "${logs[@]}"'
