@@ -38,6 +38,8 @@
 #define SINGPASS_FIELD_NAME_MAX   128
 #define SINGPASS_STATE_BYTES      32            /* state and nonce: 43 base64url chars */
 #define SINGPASS_VERIFIER_LEN     43            /* PKCE code_verifier (32 random bytes) */
+#define SINGPASS_TRANSIENT_RETRIES 3            /* on server_error, temporarily_unavailable */
+#define SINGPASS_TRANSIENT_DELAY_MS 100         /* before the first; doubling */
 
 enum singpass_err {
 	SINGPASS_OK,
@@ -100,6 +102,7 @@ struct singpass_client {
 	struct metrics_block *metrics; /* the thread's counters, NULL: none */
 	enum idt_err idt_err;          /* why the last ID token was refused */
 	unsigned nonce_retries;        /* use_dpop_nonce retries made (tests) */
+	unsigned transient_retries;    /* retries after a "try again" answer (tests) */
 	char dpop_nonce[HTTPC_NONCE_MAX + 1]; /* the last DPoP-Nonce Singpass sent
 	                                 this thread, offered in the next proof
 	                                 to the same origin (RFC 9449 §8.2) */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "b64.h"
 #include "crypto.h"
@@ -243,6 +244,7 @@ struct dpop_call {
 	const struct dpop_key *k;
 	bool created_ok;               /* 201 is success too (PAR) */
 	enum metrics_sgid_call call;
+	const char *what;              /* "par", "token", "userinfo": logs */
 };
 
 /* Sends dc, its proof carrying the last nonce Singpass gave this thread
@@ -254,7 +256,7 @@ struct dpop_call {
  * nonce (a server that takes none, or no longer): the nonce is forgotten
  * and the request sent once more without it, so a nonce once given
  * cannot fail every later proof to that origin. */
-static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_call *dc,
+static enum httpc_err send_dpop_once(struct singpass_client *c, const struct dpop_call *dc,
 	struct httpc_response *r)
 {
 	const struct config *cfg = c->cfg;
@@ -329,6 +331,42 @@ static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_cal
 	return e;
 }
 
+/* Singpass's "try again" answers (SINGPASS-PROTOCOL §10: server_error and
+ * temporarily_unavailable at PAR and token, upstream_depedency_error, sic,
+ * at userinfo): sent again up to SINGPASS_TRANSIENT_RETRIES times, after
+ * 100 ms and then twice as long each time, each with a new assertion and
+ * proof, while the whole call stays within SGID_HTTP_TIMEOUT_MS. */
+static bool transient_error(const char *code)
+{
+	return strcmp(code, "server_error") == 0 || strcmp(code, "temporarily_unavailable") == 0 ||
+	       strcmp(code, "upstream_depedency_error") == 0 ||
+	       strcmp(code, "upstream_dependency_error") == 0;
+}
+
+static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_call *dc,
+	struct httpc_response *r)
+{
+	int64_t start_ms = now_monotonic_ms();
+	int64_t delay_ms = SINGPASS_TRANSIENT_DELAY_MS;
+	char code[32];
+
+	for (int retry = 0;; retry++) {
+		enum httpc_err e = send_dpop_once(c, dc, r);
+		if (e != HTTPC_ERR_STATUS || retry == SINGPASS_TRANSIENT_RETRIES)
+			return e;
+		oauth_error(r, code, sizeof(code));
+		if (!transient_error(code) ||
+		    now_monotonic_ms() - start_ms + delay_ms > c->cfg->http_timeout_ms)
+			return e;
+		c->transient_retries++;
+		log_info("singpass: %s answered %s (HTTP %ld); trying again in %lld ms", dc->what, code,
+		         r->status, (long long)delay_ms);
+		struct timespec ts = { delay_ms / 1000, (delay_ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+		delay_ms *= 2;
+	}
+}
+
 enum singpass_err singpass_par(struct singpass_client *c, const struct singpass_attempt *a,
 	struct buf *url)
 {
@@ -358,7 +396,7 @@ enum singpass_err singpass_par(struct singpass_client *c, const struct singpass_
 	    add_param(&form, "authentication_context_type", sp->auth_context_type))
 		goto fail;
 	rc = SINGPASS_ERR_PAR;
-	struct dpop_call dc = { c->disc.par_endpoint, &form, NULL, a->dpop, true, METRICS_CALL_PAR };
+	struct dpop_call dc = { c->disc.par_endpoint, &form, NULL, a->dpop, true, METRICS_CALL_PAR, "par" };
 	enum httpc_err e = send_dpop(c, &dc, &r);
 	if (e != HTTPC_OK) {
 		note_http_failure(c, "par", e, &r);
@@ -583,7 +621,7 @@ enum singpass_err singpass_exchange_code(struct singpass_client *c, const char *
 		goto fail;
 	rc = SINGPASS_ERR_TOKEN;
 	struct dpop_call dc = { c->disc.token_endpoint, &form, NULL, a->dpop, false,
-		METRICS_CALL_TOKEN };
+		METRICS_CALL_TOKEN, "token" };
 	enum httpc_err e = send_dpop(c, &dc, &r);
 	if (e != HTTPC_OK) {
 		note_http_failure(c, "token", e, &r);
@@ -663,7 +701,7 @@ enum singpass_err singpass_userinfo(struct singpass_client *c, const struct dpop
 		goto fail;
 	}
 	struct dpop_call dc = { c->disc.userinfo_endpoint, NULL, &t->access_token, k, false,
-		METRICS_CALL_USERINFO };
+		METRICS_CALL_USERINFO, "userinfo" };
 	enum httpc_err e = send_dpop(c, &dc, &r);
 	if (e != HTTPC_OK) {
 		note_http_failure(c, "userinfo", e, &r);

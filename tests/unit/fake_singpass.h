@@ -85,6 +85,11 @@ struct fp_state {
 	                            at PAR and token (as oidc-provider without
 	                            nonceSecret says "DPoP nonces are not supported") */
 	int myinfo;              /* PAR must not carry authentication_context_type */
+	int transient;           /* that many of the next PAR and token requests
+	                            get "try again" (transient_code) */
+	int userinfo_transient;  /* the same for userinfo */
+	char transient_code[32]; /* "" : temporarily_unavailable */
+	int transient_answered;  /* such answers given */
 	int64_t clock_offset;    /* seconds added to the wall clock, both sides */
 	int64_t frozen;          /* non-zero: the clock of both sides stands here */
 	char issuer[256];
@@ -279,6 +284,18 @@ static inline int fp_error(int fd, const char *status, const char *code, const c
 	return fh_respond(fd, status, hdrs, body, strlen(body));
 }
 
+/* 1 when this request got a "try again" answer (*count of them left). */
+static inline int fp_transient(int fd, int *count)
+{
+	if (__atomic_load_n(count, __ATOMIC_SEQ_CST) <= 0)
+		return 0;
+	__atomic_fetch_sub(count, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&fp->transient_answered, 1, __ATOMIC_SEQ_CST);
+	fp_error(fd, "503 Service Unavailable",
+	         fp->transient_code[0] ? fp->transient_code : "temporarily_unavailable", NULL);
+	return 1;
+}
+
 static inline void fp_url(struct buf *b, const char *path)
 {
 	buf_append_strs(b, fp->issuer, path, (char *)NULL);
@@ -349,6 +366,8 @@ static inline int fp_par(int fd, const struct fh_request *rq)
 
 	fp->problem[0] = '\0';
 	memset(l, 0, sizeof(*l));
+	if (fp_transient(fd, &fp->transient))
+		return 0;
 	if (fp_nonce_refused(rq))
 		return fp_error(fd, "400 Bad Request", "invalid_dpop_proof", NULL);
 	if (http_parse_query(rq->body, rq->body_len, &f) != HTTP_OK) {
@@ -538,6 +557,8 @@ static inline int fp_token(int fd, const struct fh_request *rq)
 	struct fp_login *l = &fp->logins[0];
 
 	fp->problem[0] = '\0';
+	if (fp_transient(fd, &fp->transient))
+		return 0;
 	if (http_parse_query(rq->body, rq->body_len, &f) != HTTP_OK || fp_nonce_refused(rq)) {
 		kv_list_free(&f);
 		return fp_error(fd, "400 Bad Request", fp->nonce_unsupported ? "invalid_dpop_proof" :
@@ -617,6 +638,8 @@ static inline int fp_userinfo(int fd, const struct fh_request *rq)
 	struct buf ath = BUF_INIT;
 
 	fp->problem[0] = '\0';
+	if (fp_transient(fd, &fp->userinfo_transient))
+		return 0;
 	snprintf(htu, sizeof(htu), "%s/userinfo", fp->issuer);
 	char proof[4096] = "";
 	fh_header(rq, "DPoP", proof, sizeof(proof));

@@ -92,6 +92,7 @@ static void reset_cfg(void)
 	cfg.http_max_body = 1 << 20;
 	cfg.clock_skew = 60;
 	cfg.jwks_refetch_interval = 60;
+	cfg.http_timeout_ms = 5000;
 	fp->token_mode = FP_TOKEN_OK;
 	fp->par_mode = FP_PAR_OK;
 	fp->jwks_dup_kids = 0;
@@ -105,6 +106,9 @@ static void reset_cfg(void)
 	fp->token_bad_nonce = 0;
 	fp->nonce_unsupported = 0;
 	fp->myinfo = 0;
+	fp->transient = 0;
+	fp->userinfo_transient = 0;
+	fp->transient_code[0] = '\0';
 	fp->clock_offset = 0;
 	fp->frozen = 0;
 }
@@ -341,6 +345,104 @@ static void test_par_answers(void)
 	CHECK(strstr(p.errstr, "invalid_client") != NULL);
 	buf_free(&url);
 	p.ops->free(&p);
+}
+
+/* Singpass's "try again" answers: up to three retries, 100 ms apart and
+ * then doubling, each a new request; a fourth refusal, or a retry that
+ * would overrun SGID_HTTP_TIMEOUT_MS, ends the call; other errors are
+ * never retried. At PAR, token (server_error) and Myinfo userinfo
+ * (upstream_depedency_error, as Singpass spells it). */
+static void test_transient(void)
+{
+	struct provider p;
+	struct session user, attempt;
+	struct buf url = BUF_INIT;
+
+	reset_cfg();
+	provider_up(&p, shared);
+	const struct singpass_client *c = provider_singpass_client(&p);
+	unsigned before = c->transient_retries;
+	int par0 = fh_count("/fapi/par");
+	int64_t t0 = now_monotonic_ms();
+	fp->transient = 3;                          /* three PARs refused, the fourth taken */
+	CHECK_INT(login(&p, &user, &url), LOGIN_OK);
+	CHECK_INT(fh_count("/fapi/par") - par0, 4);
+	CHECK_INT(c->transient_retries - before, 3);
+	CHECK(now_monotonic_ms() - t0 >= 100 + 200 + 400);
+	CHECK_STR(fp->problem, "");
+	session_clear(&user);
+
+	fp->transient = 4;                          /* a fourth refusal: given up */
+	fp->transient_answered = 0;
+	session_init(&attempt, SESSION_LOGIN);
+	buf_reset(&url);
+	CHECK_INT(p.ops->authorize(&p, &attempt, &url), PROVIDER_ERR_UPSTREAM);
+	CHECK_INT(fp->transient_answered, 4);
+	CHECK(strstr(p.errstr, "temporarily_unavailable") != NULL);
+	session_clear(&attempt);
+
+	/* at the token endpoint, server_error */
+	fp->transient = 0;
+	session_init(&attempt, SESSION_LOGIN);
+	session_init(&user, SESSION_USER);
+	buf_reset(&url);
+	CHECK_INT(p.ops->authorize(&p, &attempt, &url), PROVIDER_OK);
+	snprintf(fp->transient_code, sizeof(fp->transient_code), "server_error");
+	fp->transient = 1;
+	int tok0 = fh_count("/fapi/token");
+	char code[7] = "code-?";
+	code[5] = url.data[url.len - 1];
+	CHECK_INT(p.ops->callback(&p, code, 6, &attempt, &user), LOGIN_OK);
+	CHECK_INT(fh_count("/fapi/token") - tok0, 2);
+	session_clear(&attempt);
+	session_clear(&user);
+
+	/* the budget: with 250 ms, the second retry (after 100 + 200 ms) would overrun it */
+	cfg.http_timeout_ms = 250;
+	fp->transient_code[0] = '\0';
+	fp->transient = 3;
+	fp->transient_answered = 0;
+	session_init(&attempt, SESSION_LOGIN);
+	buf_reset(&url);
+	CHECK_INT(p.ops->authorize(&p, &attempt, &url), PROVIDER_ERR_UPSTREAM);
+	CHECK_INT(fp->transient_answered, 2);
+	session_clear(&attempt);
+	cfg.http_timeout_ms = 5000;
+
+	/* not a "try again": no retry */
+	fp->transient = 0;
+	fp->par_mode = FP_PAR_ERROR;
+	par0 = fh_count("/fapi/par");
+	session_init(&attempt, SESSION_LOGIN);
+	buf_reset(&url);
+	CHECK_INT(p.ops->authorize(&p, &attempt, &url), PROVIDER_ERR_UPSTREAM);
+	CHECK_INT(fh_count("/fapi/par") - par0, 1);
+	session_clear(&attempt);
+	fp->par_mode = FP_PAR_OK;
+	p.ops->free(&p);
+
+	/* Myinfo userinfo */
+	reset_cfg();
+	cfg.singpass.myinfo = true;
+	fp->myinfo = 1;
+	snprintf(cfg.singpass.scopes, sizeof(cfg.singpass.scopes), "openid uinfin name");
+	provider_up(&p, shared);
+	session_init(&attempt, SESSION_LOGIN);
+	session_init(&user, SESSION_USER);
+	buf_reset(&url);
+	CHECK_INT(p.ops->authorize(&p, &attempt, &url), PROVIDER_OK);
+	code[5] = url.data[url.len - 1];
+	snprintf(fp->transient_code, sizeof(fp->transient_code), "upstream_depedency_error");
+	fp->userinfo_transient = 1;
+	int ui0 = fh_count("/fapi/userinfo");
+	CHECK_INT(p.ops->callback(&p, code, 6, &attempt, &user), LOGIN_OK);
+	CHECK_INT(fh_count("/fapi/userinfo") - ui0, 2);
+	CHECK_STR(fp->problem, "");
+	session_clear(&attempt);
+	session_clear(&user);
+	buf_free(&url);
+	p.ops->free(&p);
+	reset_cfg();
 }
 
 /* use_dpop_nonce: one retry with the nonce, never a second; the nonce
@@ -1056,6 +1158,7 @@ int main(void)
 	RUN(test_acr);
 	RUN(test_par_answers);
 	RUN(test_dpop_nonce);
+	RUN(test_transient);
 	RUN(test_myinfo);
 	RUN(test_discovery_cache);
 	RUN(test_jwks);
