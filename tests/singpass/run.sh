@@ -18,7 +18,8 @@
 #                    hostile Singpass also checks every client assertion
 #                    (aud, exp) and DPoP proof (htm, htu) and that no jti
 #                    comes twice
-#   [lighttpd+pool]  lighttpd.conf.example in front of the supervised pool
+#   [lighttpd+pool]  lighttpd.conf.example in front of the supervised pool,
+#                    the flow and the MockPass deviations
 #   [gateway nginx], [gateway lighttpd]  deploy/gateway/'s examples: a
 #                    navigation to a guarded path, /api/login, Singpass, back,
 #                    the Singpass sub at the app (header / authorizer variable);
@@ -441,6 +442,11 @@ setup "API answers /api/health with 200 through lighttpd" stack_wait_until 15 "s
 logs=("$STACK_RT/app.log" "$STACK_RT/lighttpd.log" "$STACK_RT/singpass-op.log")
 workers=2
 flow lighttpd
+TAP_TAG="[lighttpd+pool] MockPass deviations: "
+restart_op SINGPASS_OP_ID_TOKEN_ENC=A256GCM SINGPASS_OP_FRACTIONAL_IAT=1
+JAR=$T/jar-deviations-lighttpd
+login_ok "A256GCM ID token with a fractional iat" Chocolate
+restart_op
 stack_stop lighttpd
 
 # ---- [gateway] ---------------------------------------------------------------------
