@@ -15,7 +15,7 @@
 
 #define CFG_MAX_SENTINELS 8
 #define CFG_MAX_CLUSTER_SEEDS 16
-#define CFG_MAX_CLUSTER_ALLOWED 16   /* host names in REDIS_CLUSTER_ALLOWED_HOSTS */
+#define CFG_MAX_ALLOWED_HOSTS 16   /* host names in REDIS_CLUSTER_ALLOWED_HOSTS */
 #define CFG_ORIGIN_LEN 512           /* scheme://host[:port] and its NUL */
 #define CFG_MAX_RETURN_ORIGINS 16
 #define CFG_MAX_GATEWAY_HEADERS 32
@@ -44,12 +44,17 @@ struct redis_config {
 	 * only the credentials (its db must be 0). Excludes REDIS_SENTINELS. */
 	struct redis_endpoint cluster_seeds[CFG_MAX_CLUSTER_SEEDS];
 	size_t n_cluster_seeds;
-	/* REDIS_CLUSTER_ALLOWED_HOSTS: where MOVED/ASK and CLUSTER SLOTS may
-	 * send the client besides the seeds' hosts: names (exact, any case)
-	 * and addresses or CIDR ranges. Any port of an allowed host. */
-	char cluster_allowed_names[CFG_MAX_CLUSTER_ALLOWED][256];
-	size_t n_cluster_allowed_names;
-	struct cidr_list cluster_allowed_nets;
+	/* Where the servers may send the client besides the hosts configured
+	 * (the cluster's seeds, the sentinels): REDIS_CLUSTER_ALLOWED_HOSTS for
+	 * MOVED/ASK and CLUSTER SLOTS, REDIS_SENTINEL_ALLOWED_HOSTS for the
+	 * master a sentinel names. Names (exact, any case) and addresses or
+	 * CIDR ranges; any port of an allowed host. */
+	char allowed_names[CFG_MAX_ALLOWED_HOSTS][256];
+	size_t n_allowed_names;
+	struct cidr_list allowed_nets;
+	/* REDIS_SENTINEL_ALLOWED_HOSTS set: a master elsewhere is refused;
+	 * unset, a sentinel's answer is taken as it is (a warning says so). */
+	bool sentinel_allowlist;
 	/* rediss://: every connection (sentinels, the master they name,
 	 * cluster nodes) is TLS, verified against the CA file or the system
 	 * store and the host connected to, or tls_server_name. */

@@ -623,9 +623,9 @@ static int load_cluster(struct config *cfg, const struct envsrc *e, struct cfg_e
 	return 0;
 }
 
-/* REDIS_CLUSTER_ALLOWED_HOSTS: an address or range (cidr.h), else a host
- * name of letters, digits, dots and dashes. */
-static int add_cluster_allowed(const char *s, size_t n, size_t i, void *ctx)
+/* REDIS_CLUSTER_ALLOWED_HOSTS, REDIS_SENTINEL_ALLOWED_HOSTS: an address
+ * or range (cidr.h), else a host name of letters, digits, dots and dashes. */
+static int add_allowed_host(const char *s, size_t n, size_t i, void *ctx)
 {
 	struct list_ctx *c = ctx;
 	struct redis_config *rc = &c->cfg->redis;
@@ -633,34 +633,43 @@ static int add_cluster_allowed(const char *s, size_t n, size_t i, void *ctx)
 	const char *why;
 	(void)i;
 	if (memchr(s, '/', n) || memchr(s, ':', n) || ip_parse(s, n, &ip) == 0) {
-		if (rc->cluster_allowed_nets.n >= CIDR_MAX_RANGES)
+		if (rc->allowed_nets.n >= CIDR_MAX_RANGES)
 			return cfg_fail(c->err, c->var, "at most %d address ranges", CIDR_MAX_RANGES);
-		if (cidr_parse(s, n, &rc->cluster_allowed_nets.v[rc->cluster_allowed_nets.n], &why) != 0)
+		if (cidr_parse(s, n, &rc->allowed_nets.v[rc->allowed_nets.n], &why) != 0)
 			return cfg_fail(c->err, c->var, "entry %zu %s", i + 1, why);
-		rc->cluster_allowed_nets.n++;
+		rc->allowed_nets.n++;
 		return 0;
 	}
-	if (rc->n_cluster_allowed_names >= CFG_MAX_CLUSTER_ALLOWED)
-		return cfg_fail(c->err, c->var, "at most %d host names", CFG_MAX_CLUSTER_ALLOWED);
-	if (n == 0 || n >= sizeof(rc->cluster_allowed_names[0]) ||
+	if (rc->n_allowed_names >= CFG_MAX_ALLOWED_HOSTS)
+		return cfg_fail(c->err, c->var, "at most %d host names", CFG_MAX_ALLOWED_HOSTS);
+	if (n == 0 || n >= sizeof(rc->allowed_names[0]) ||
 	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") < n)
 		return cfg_fail(c->err, c->var, "entry %zu is not a host name, address or range", i + 1);
-	memcpy(rc->cluster_allowed_names[rc->n_cluster_allowed_names], s, n);
-	rc->cluster_allowed_names[rc->n_cluster_allowed_names++][n] = '\0';
+	memcpy(rc->allowed_names[rc->n_allowed_names], s, n);
+	rc->allowed_names[rc->n_allowed_names++][n] = '\0';
 	return 0;
 }
 
-static int load_cluster_allowed(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
+static int load_allowed_hosts(struct config *cfg, const struct envsrc *e, struct cfg_error *err)
 {
 	struct list_ctx c = { cfg, err, "REDIS_CLUSTER_ALLOWED_HOSTS" };
-	const char *v = cfg_getv(e, c.var);
-	cfg->redis.n_cluster_allowed_names = 0;
-	cfg->redis.cluster_allowed_nets.n = 0;
-	if (!v)
-		return 0;
-	if (cfg->redis.n_cluster_seeds == 0)
+	struct list_ctx s = { cfg, err, "REDIS_SENTINEL_ALLOWED_HOSTS" };
+	const char *v = cfg_getv(e, c.var), *sv = cfg_getv(e, s.var);
+	cfg->redis.n_allowed_names = 0;
+	cfg->redis.allowed_nets.n = 0;
+	cfg->redis.sentinel_allowlist = false;
+	if (v && cfg->redis.n_cluster_seeds == 0)
 		return cfg_fail(err, c.var, "is for Redis Cluster only: set REDIS_CLUSTER too");
-	return for_each_entry(v, add_cluster_allowed, &c);
+	if (sv && cfg->redis.n_sentinels == 0)
+		return cfg_fail(err, s.var, "is for Redis Sentinel only: set REDIS_SENTINELS too");
+	if (cfg->redis.n_sentinels > 0 && !sv)
+		log_warn("REDIS_SENTINELS without REDIS_SENTINEL_ALLOWED_HOSTS: the client connects "
+		         "(and sends the Redis password) to whatever master a sentinel names");
+	if (sv) {
+		cfg->redis.sentinel_allowlist = true;
+		return for_each_entry(sv, add_allowed_host, &s);
+	}
+	return v ? for_each_entry(v, add_allowed_host, &c) : 0;
 }
 
 /* A readable file for a REDIS_TLS_* variable, checked at start-up. */
@@ -738,7 +747,7 @@ static int load_redis(struct config *cfg, const struct envsrc *e, struct cfg_err
 	if (url_parse_redis(v, &cfg->redis, msg, sizeof(msg)) != 0)
 		return cfg_fail(err, "REDIS_URL", "%s", msg);
 	if (load_sentinels(cfg, e, err) != 0 || load_cluster(cfg, e, err) != 0 ||
-	    load_cluster_allowed(cfg, e, err) != 0 || load_redis_tls(cfg, e, err) != 0)
+	    load_allowed_hosts(cfg, e, err) != 0 || load_redis_tls(cfg, e, err) != 0)
 		return -1;
 	v = cfg_getv(e, "REDIS_SENTINEL_MASTER");
 	if (!v)

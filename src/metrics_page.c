@@ -153,7 +153,7 @@ static int render_redis(struct buf *o, const struct metrics_block *m)
 {
 	if (labelled_counters(o, "redis_errors_total",
 	                      "Redis commands that failed, by kind: connect, io (timeout, lost), reply (refused); "
-	                      "address_refused: cluster redirects to hosts not allowed.",
+	                      "address_refused: a cluster redirect or a sentinel's master on a host not allowed.",
 	                      "kind", metrics_redis_err_name, m->redis_errors, METRICS_REDIS_ERRS))
 		return -1;
 	return counter(o, "redis_reconnects_total",

@@ -234,6 +234,35 @@ out:
 	return e;
 }
 
+/* Whether a server named by another (a cluster node by MOVED/ASK or
+ * CLUSTER SLOTS, the master by a sentinel) may be connected to, and so
+ * sent AUTH: a configured host (a seed's, a sentinel's), or a name,
+ * address or range of REDIS_CLUSTER_ALLOWED_HOSTS or
+ * REDIS_SENTINEL_ALLOWED_HOSTS; any port. Names compare as text (no
+ * resolving: DNS would be one more thing to trust), addresses by value
+ * ("::1" is "0::1"). */
+static bool host_allowed(const struct redis_config *rc, const char *host, size_t len)
+{
+	struct ip_addr ip, seed_ip;
+	bool is_ip = ip_parse(host, len, &ip) == 0;
+	const struct redis_endpoint *known = rc->n_sentinels ? rc->sentinels : rc->cluster_seeds;
+	size_t n_known = rc->n_sentinels ? rc->n_sentinels : rc->n_cluster_seeds;
+	for (size_t i = 0; i < n_known; i++) {
+		const char *h = known[i].host;
+		if (strlen(h) == len && strncasecmp(h, host, len) == 0)
+			return true;
+		if (is_ip && ip_parse(h, strlen(h), &seed_ip) == 0 &&
+		    memcmp(&ip, &seed_ip, sizeof(ip)) == 0)
+			return true;
+	}
+	for (size_t i = 0; i < rc->n_allowed_names; i++) {
+		const char *h = rc->allowed_names[i];
+		if (strlen(h) == len && strncasecmp(h, host, len) == 0)
+			return true;
+	}
+	return is_ip && cidr_list_contains(&rc->allowed_nets, &ip);
+}
+
 /* Sentinel discovery: each sentinel in turn (starting with the one that
  * last worked), connect to its answer, keep it only if ROLE says master. */
 static struct redis_conn *discover(struct store *s, enum store_err *e)
@@ -257,6 +286,13 @@ static struct redis_conn *discover(struct store *s, enum store_err *e)
 		}
 		if (se != STORE_OK)
 			continue;
+		if (r->cfg.sentinel_allowlist && !host_allowed(&r->cfg, host, strlen(host))) {
+			redis_seterr(s, "sentinel %s:%d named a master on %s, a host not allowed "
+			             "(REDIS_SENTINEL_ALLOWED_HOSTS)", r->cfg.sentinels[idx].host,
+			             r->cfg.sentinels[idx].port, host);
+			metrics_count_redis_error(s->metrics, METRICS_REDIS_ADDRESS_REFUSED);
+			continue;
+		}
 		struct redis_conn *c = open_conn(s, host, port, &r->session, &se);
 		if (!c) {
 			if (se == STORE_ERR_NOMEM) {
@@ -410,30 +446,6 @@ static struct redis_conn *node_conn(struct store *s, int node, enum store_err *e
 	return cl->node_conn[node];
 }
 
-/* Whether a node named by the cluster (MOVED/ASK, CLUSTER SLOTS) may be
- * connected to, and so sent AUTH: a seed's host, or a name, address or
- * range of REDIS_CLUSTER_ALLOWED_HOSTS; any port. Names compare as text
- * (no resolving: DNS would be one more thing to trust), addresses by
- * value ("::1" is "0::1"). */
-static bool host_allowed(const struct redis_config *rc, const char *host, size_t len)
-{
-	struct ip_addr ip, seed_ip;
-	bool is_ip = ip_parse(host, len, &ip) == 0;
-	for (size_t i = 0; i < rc->n_cluster_seeds; i++) {
-		const char *h = rc->cluster_seeds[i].host;
-		if (strlen(h) == len && strncasecmp(h, host, len) == 0)
-			return true;
-		if (is_ip && ip_parse(h, strlen(h), &seed_ip) == 0 &&
-		    memcmp(&ip, &seed_ip, sizeof(ip)) == 0)
-			return true;
-	}
-	for (size_t i = 0; i < rc->n_cluster_allowed_names; i++) {
-		const char *h = rc->cluster_allowed_names[i];
-		if (strlen(h) == len && strncasecmp(h, host, len) == 0)
-			return true;
-	}
-	return is_ip && cidr_list_contains(&rc->cluster_allowed_nets, &ip);
-}
 
 /* An integer element of a CLUSTER SLOTS entry. */
 static bool reply_long(const redisReply *e, long *out)

@@ -63,8 +63,9 @@ master_port() { scli "${S_PORTS[0]}" sentinel get-master-addr-by-name mymaster 2
 setup "start MockPass" f_mockpass_start
 NAME=$(f_mockpass_name)
 # REDIS_URL's host is a decoy: the sentinels decide.
+# Masters only on loopback (REDIS_SENTINEL_ALLOWED_HOSTS): the failover still works.
 f_app_env "$T/app.env" mockpass "REDIS_URL=redis://127.0.0.1:1/0" "REDIS_SENTINELS=$sentinels" \
-  REDIS_SENTINEL_MASTER=mymaster
+  REDIS_SENTINEL_MASTER=mymaster REDIS_SENTINEL_ALLOWED_HOSTS=127.0.0.0/8
 setup "start the pool" f_pool_start pool "$T/app.env" "$N"
 setup "start nginx" f_nginx_start nginx "$API_PORT" "$SPA_PORT" "$T/pool.sock"
 

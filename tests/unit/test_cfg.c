@@ -25,7 +25,8 @@ static const char *const all_vars[] = {
 	"SGID_ALLOWED_RETURN_ORIGINS", "SGID_GATEWAY_ERROR_URL", "SGID_GATEWAY_HEADERS",
 	"SGID_PRIVATE_KEY_PREVIOUS", "SGID_PRIVATE_KEY_PREVIOUS_FILE", "SGID_PARSE_DATA",
 	"SESSION_SECRET_PREVIOUS", "SESSION_SECRET_PREVIOUS_FILE", "SESSION_MAX_PER_USER",
-	"AUDIT_LOG", "TRUSTED_PROXIES", "REDIS_CLUSTER_ALLOWED_HOSTS", "REDIS_TLS_CA_FILE",
+	"AUDIT_LOG", "TRUSTED_PROXIES", "REDIS_CLUSTER_ALLOWED_HOSTS", "REDIS_SENTINEL_ALLOWED_HOSTS",
+	"REDIS_TLS_CA_FILE",
 	"REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_TLS_SERVER_NAME", "REDIS_TLS_INSECURE_SKIP_VERIFY",
 	"SESSION_ACCEPT_LEGACY_IDS", "SGID_ALLOWLISTS", "LOGIN_PROVIDER", "SINGPASS_CLIENT_ID",
 	"SINGPASS_ISSUER", "SINGPASS_SCOPES", "SINGPASS_REDIRECT_URI", "SINGPASS_ACR_VALUES",
@@ -1030,9 +1031,9 @@ static void test_redis_env(void)
 	setenv("REDIS_URL", "redis://:pw@h:1/0", 1);
 	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "10.0.0.0/8, node-c.example ,fd00::/8,192.0.2.7", 1);
 	CHECK_INT(load(&c, &e), 0);
-	CHECK_INT(c.redis.n_cluster_allowed_names, 1);
-	CHECK_STR(c.redis.cluster_allowed_names[0], "node-c.example");
-	CHECK_INT(c.redis.cluster_allowed_nets.n, 3);
+	CHECK_INT(c.redis.n_allowed_names, 1);
+	CHECK_STR(c.redis.allowed_names[0], "node-c.example");
+	CHECK_INT(c.redis.allowed_nets.n, 3);
 	cfg_free(&c);
 	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "10.0.0.1/8", 1);
 	CHECK_INT(load(&c, &e), -1);
@@ -1047,6 +1048,29 @@ static void test_redis_env(void)
 	setenv("REDIS_CLUSTER_ALLOWED_HOSTS", "10.0.0.0/8", 1);
 	CHECK_INT(load(&c, &e), -1);
 	CHECK_STR(e.var, "REDIS_CLUSTER_ALLOWED_HOSTS");
+	clear_env();
+	/* where a sentinel may send the client besides the sentinels' hosts:
+	 * unset, anywhere (as before: a warning); set, only there */
+	base_env();
+	setenv("REDIS_SENTINELS", "s1:26379,s2:26379", 1);
+	CHECK_INT(load(&c, &e), 0);
+	CHECK(!c.redis.sentinel_allowlist);
+	cfg_free(&c);
+	setenv("REDIS_SENTINEL_ALLOWED_HOSTS", "redis-a.example,10.1.2.0/24", 1);
+	CHECK_INT(load(&c, &e), 0);
+	CHECK(c.redis.sentinel_allowlist);
+	CHECK_INT(c.redis.n_allowed_names, 1);
+	CHECK_STR(c.redis.allowed_names[0], "redis-a.example");
+	CHECK_INT(c.redis.allowed_nets.n, 1);
+	cfg_free(&c);
+	setenv("REDIS_SENTINEL_ALLOWED_HOSTS", "bad_host!", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_SENTINEL_ALLOWED_HOSTS");
+	unsetenv("REDIS_SENTINELS");
+	setenv("REDIS_SENTINEL_ALLOWED_HOSTS", "redis-a.example", 1);
+	CHECK_INT(load(&c, &e), -1);
+	CHECK_STR(e.var, "REDIS_SENTINEL_ALLOWED_HOSTS");
+	CHECK(strstr(e.msg, "REDIS_SENTINELS") != NULL);
 	clear_env();
 
 	/* rediss:// settings: files checked at start-up (PEM that parses, a

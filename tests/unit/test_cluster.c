@@ -470,9 +470,9 @@ static void test_redirects_only_to_allowed_hosts(void)
 	CHECK(mb.redis_errors[METRICS_REDIS_ADDRESS_REFUSED] >= 3);
 
 	/* allowed by REDIS_CLUSTER_ALLOWED_HOSTS (a range): followed, with AUTH */
-	rc.cluster_allowed_nets.n = 1;
+	rc.allowed_nets.n = 1;
 	const char *why;
-	CHECK_INT(cidr_parse("127.0.0.2/32", 12, &rc.cluster_allowed_nets.v[0], &why), 0);
+	CHECK_INT(cidr_parse("127.0.0.2/32", 12, &rc.allowed_nets.v[0], &why), 0);
 	store_free(s);
 	s = store_redis_new(&rc);
 	reset_node(2, "$2\r\nv2\r\n");
@@ -480,9 +480,9 @@ static void test_redirects_only_to_allowed_hosts(void)
 	CHECK(out.len == 2 && memcmp(out.data, "v2", 2) == 0);
 	CHECK_STR(fk->node[2].log, "AUTH GET");
 	/* ... and by name */
-	rc.cluster_allowed_nets.n = 0;
-	snprintf(rc.cluster_allowed_names[0], sizeof(rc.cluster_allowed_names[0]), "127.0.0.2");
-	rc.n_cluster_allowed_names = 1;
+	rc.allowed_nets.n = 0;
+	snprintf(rc.allowed_names[0], sizeof(rc.allowed_names[0]), "127.0.0.2");
+	rc.n_allowed_names = 1;
 	store_free(s);
 	s = store_redis_new(&rc);
 	reset_node(2, "$2\r\nv2\r\n");

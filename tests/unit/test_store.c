@@ -23,6 +23,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "cidr.h"
 #include "harness.h"
 #include "redis_proc.h"
 #include "util.h"
@@ -475,8 +476,10 @@ done:
 	store_free(s);
 }
 
-/* A fake sentinel: answers every request with 127.0.0.1:*answer_port. */
+/* A fake sentinel: answers every request with answer_host (127.0.0.1
+ * when empty):*answer_port. */
 static volatile int *answer_port;
+static volatile char *answer_host; /* 64 bytes, shared with the fake */
 
 static pid_t start_fake_sentinel(int *port_out)
 {
@@ -502,8 +505,11 @@ static pid_t start_fake_sentinel(int *port_out)
 			char req[1024], rep[128], p[16];
 			struct pollfd pfd = { fd, POLLIN, 0 };
 			while (poll(&pfd, 1, 2000) == 1 && read(fd, req, sizeof(req)) > 0) {
+				char h[64];
+				snprintf(h, sizeof(h), "%s", answer_host[0] ? (const char *)answer_host : "127.0.0.1");
 				int pl = snprintf(p, sizeof(p), "%d", *answer_port);
-				int n = snprintf(rep, sizeof(rep), "*2\r\n$9\r\n127.0.0.1\r\n$%d\r\n%s\r\n", pl, p);
+				int n = snprintf(rep, sizeof(rep), "*2\r\n$%zu\r\n%s\r\n$%d\r\n%s\r\n",
+					strlen(h), h, pl, p);
 				if (write(fd, rep, (size_t)n) != n)
 					break;
 			}
@@ -525,10 +531,11 @@ static void test_sentinel(void)
 	struct buf out = BUF_INIT;
 	struct redis_config rc;
 
-	answer_port = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	answer_port = mmap(NULL, 128, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK(answer_port != MAP_FAILED);
 	if (answer_port == MAP_FAILED)
 		return;
+	answer_host = (volatile char *)answer_port + 64;
 	master = start_tcp_redis(pm, 0);
 	replica = start_tcp_redis(pr, pm);
 	CHECK(master > 0 && replica > 0);
@@ -608,6 +615,31 @@ static void test_sentinel(void)
 	if (r)
 		freeReplyObject(r);
 	CHECK_INT(store_get(s2, "t:fo", 4, 0, &out), STORE_OK);
+
+	/* REDIS_SENTINEL_ALLOWED_HOSTS: a master the sentinel names elsewhere
+	 * is never connected to (nor sent AUTH), whatever answers there; the
+	 * sentinels' own host and the listed ones are */
+	store_free(s2);
+	rc.n_sentinels = 2;
+	rc.sentinel_allowlist = true;
+	rc.n_allowed_names = 0;
+	rc.allowed_nets.n = 0;
+	snprintf((char *)answer_host, 64, "127.0.0.2");
+	s2 = store_redis_new(&rc);
+	CHECK_INT(store_ping(s2), STORE_ERR_CONNECT);
+	CHECK(strstr(s2->errstr, "named a master on 127.0.0.2, a host not allowed") != NULL);
+	const char *why;
+	CHECK_INT(cidr_parse("127.0.0.2/32", 12, &rc.allowed_nets.v[0], &why), 0);
+	rc.allowed_nets.n = 1;
+	store_free(s2);
+	s2 = store_redis_new(&rc);
+	enum store_err pe = store_ping(s2);
+	CHECK(pe == STORE_OK || strstr(s2->errstr, "not allowed") == NULL); /* tried: allowed */
+	answer_host[0] = '\0';              /* 127.0.0.1: the sentinels' own host */
+	rc.allowed_nets.n = 0;
+	store_free(s2);
+	s2 = store_redis_new(&rc);
+	CHECK_INT(store_ping(s2), STORE_OK);
 done:
 	buf_free(&out);
 	store_free(s);
