@@ -74,7 +74,9 @@ enum httpc_err httpc_post_form(struct httpc *h, const char *url, const char *bod
  * NULL is a GET, else a POST of form_len bytes; auth_scheme + auth_token
  * become "Authorization: <scheme> <token>" and dpop a "DPoP: <proof>"
  * header (each refused, HTTPC_ERR_IO, unless printable ASCII); accept NULL
- * is "application/json"; created_ok makes 201 a success too (PAR). */
+ * is "application/json"; created_ok makes 201 a success too (PAR);
+ * timeout_ms > 0 shortens this request's total timeout (a caller's
+ * remaining budget; never lengthens it), 0 keeps the handle's. */
 struct httpc_request {
 	const char *url;
 	const char *form;
@@ -84,6 +86,7 @@ struct httpc_request {
 	const char *dpop;
 	const char *accept;
 	bool created_ok;
+	long timeout_ms;
 };
 enum httpc_err httpc_send(struct httpc *h, const struct httpc_request *rq,
 	struct httpc_response *resp);

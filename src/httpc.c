@@ -349,6 +349,8 @@ static enum httpc_err perform(struct httpc *h, const struct httpc_request *rq,
 		SETOPT(CURLOPT_HTTPGET, 1L);
 		SETOPT(CURLOPT_FRESH_CONNECT, 0L);
 	}
+	if (rq->timeout_ms > 0 && rq->timeout_ms < h->total_timeout_ms)
+		SETOPT(CURLOPT_TIMEOUT_MS, rq->timeout_ms);
 	SETOPT(CURLOPT_URL, url);
 	SETOPT(CURLOPT_HTTPHEADER, hdrs);
 	SETOPT(CURLOPT_WRITEDATA, &x);
@@ -393,6 +395,7 @@ done:
 	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, (void *)NULL);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, (void *)NULL);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->total_timeout_ms);
 	slist_free_wiped(hdrs);
 	line_free(auth, auth_len);
 	line_free(dpop, dpop_len);

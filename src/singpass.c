@@ -257,7 +257,7 @@ struct dpop_call {
  * and the request sent once more without it, so a nonce once given
  * cannot fail every later proof to that origin. */
 static enum httpc_err send_dpop_once(struct singpass_client *c, const struct dpop_call *dc,
-	struct httpc_response *r)
+	int64_t deadline_ms, struct httpc_response *r)
 {
 	const struct config *cfg = c->cfg;
 	char code[32];
@@ -273,13 +273,22 @@ static enum httpc_err send_dpop_once(struct singpass_client *c, const struct dpo
 		nonce = c->dpop_nonce;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
+		/* a deadline (a retry's): the time left caps the request; none
+		 * left for the nonce retry, the answer before it stands */
+		int64_t left = deadline_ms ? deadline_ms - now_monotonic_ms() : 0;
+		if (deadline_ms && left <= 0) {
+			if (attempt > 0)
+				break;
+			left = 1;
+		}
 		struct buf body = BUF_INIT, assertion = BUF_INIT, proof = BUF_INIT;
 		bool sent_nonce = nonce[0] != '\0';
 		int64_t now = c->shared->now();
 		struct dpop_request dr = { get ? "GET" : "POST", dc->url, strlen(dc->url), now,
 			nonce[0] ? nonce : NULL, get ? dc->access_token->data : NULL,
 			get ? dc->access_token->len : 0 };
-		struct httpc_request rq = { .url = dc->url, .created_ok = dc->created_ok };
+		struct httpc_request rq = { .url = dc->url, .created_ok = dc->created_ok,
+			.timeout_ms = (long)left };
 		e = HTTPC_ERR_NOMEM;
 		if (dpop_proof(dc->k, &dr, &proof) != 0 ||
 		    (!get && (rp_client_assertion(&c->shared->keys, cfg->singpass.client_id,
@@ -335,7 +344,10 @@ static enum httpc_err send_dpop_once(struct singpass_client *c, const struct dpo
  * temporarily_unavailable at PAR and token, upstream_depedency_error, sic,
  * at userinfo): sent again up to SINGPASS_TRANSIENT_RETRIES times, after
  * 100 ms and then twice as long each time, each with a new assertion and
- * proof, while the whole call stays within SGID_HTTP_TIMEOUT_MS. */
+ * proof, while the whole call stays within SGID_HTTP_TIMEOUT_MS: a retry
+ * is only sent with the time left, so a server that answers "try again"
+ * slowly cannot stretch the call (and its place in the bulkhead) to
+ * several timeouts. */
 static bool transient_error(const char *code)
 {
 	return strcmp(code, "server_error") == 0 || strcmp(code, "temporarily_unavailable") == 0 ||
@@ -351,7 +363,7 @@ static enum httpc_err send_dpop(struct singpass_client *c, const struct dpop_cal
 	char code[32];
 
 	for (int retry = 0;; retry++) {
-		enum httpc_err e = send_dpop_once(c, dc, r);
+		enum httpc_err e = send_dpop_once(c, dc, retry ? start_ms + c->cfg->http_timeout_ms : 0, r);
 		if (e != HTTPC_ERR_STATUS || retry == SINGPASS_TRANSIENT_RETRIES)
 			return e;
 		oauth_error(r, code, sizeof(code));

@@ -90,6 +90,7 @@ struct fp_state {
 	int userinfo_transient;  /* the same for userinfo */
 	char transient_code[32]; /* "" : temporarily_unavailable */
 	int transient_answered;  /* such answers given */
+	int transient_delay_ms;  /* each such answer after this long */
 	int64_t clock_offset;    /* seconds added to the wall clock, both sides */
 	int64_t frozen;          /* non-zero: the clock of both sides stands here */
 	char issuer[256];
@@ -290,6 +291,8 @@ static inline int fp_transient(int fd, int *count)
 	if (__atomic_load_n(count, __ATOMIC_SEQ_CST) <= 0)
 		return 0;
 	__atomic_fetch_sub(count, 1, __ATOMIC_SEQ_CST);
+	if (fp->transient_delay_ms)
+		fh_sleep_ms(fp->transient_delay_ms);
 	__atomic_fetch_add(&fp->transient_answered, 1, __ATOMIC_SEQ_CST);
 	fp_error(fd, "503 Service Unavailable",
 	         fp->transient_code[0] ? fp->transient_code : "temporarily_unavailable", NULL);

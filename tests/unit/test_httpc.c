@@ -279,6 +279,27 @@ static void test_timeout(void)
 	httpc_response_free(&r);
 	httpc_free(h);
 
+	/* a request's own timeout_ms (a caller's remaining budget) shortens
+	 * that request only; a longer one does not lengthen it */
+	h = client(3000, 4096);
+	struct httpc_request rq = { .url = url("/stall"), .timeout_ms = 300 };
+	t0 = now_monotonic_ms();
+	CHECK_INT(httpc_send(h, &rq, &r), HTTPC_ERR_TIMEOUT);
+	dt = now_monotonic_ms() - t0;
+	CHECK(dt >= 250 && dt < 1500);
+	t0 = now_monotonic_ms();
+	CHECK_INT(httpc_get(h, url("/stall"), NULL, &r), HTTPC_ERR_TIMEOUT);
+	dt = now_monotonic_ms() - t0;
+	CHECK(dt >= 2900);              /* the handle's 3000 ms again */
+	httpc_free(h);
+	h = client(500, 4096);
+	rq.timeout_ms = 5000;
+	t0 = now_monotonic_ms();
+	CHECK_INT(httpc_send(h, &rq, &r), HTTPC_ERR_TIMEOUT);
+	CHECK(now_monotonic_ms() - t0 < 2000);
+	httpc_response_free(&r);
+	httpc_free(h);
+
 	/* connect timeout: a listener whose queue is full drops our SYN */
 	int port, fillers[4];
 	int lfd = fh_listen_loopback(0, &port);

@@ -109,6 +109,7 @@ static void reset_cfg(void)
 	fp->transient = 0;
 	fp->userinfo_transient = 0;
 	fp->transient_code[0] = '\0';
+	fp->transient_delay_ms = 0;
 	fp->clock_offset = 0;
 	fp->frozen = 0;
 }
@@ -442,6 +443,39 @@ static void test_transient(void)
 	session_clear(&user);
 	buf_free(&url);
 	p.ops->free(&p);
+	reset_cfg();
+}
+
+/* A "try again" answered slowly: the retry gets only the time left of
+ * SGID_HTTP_TIMEOUT_MS, so the whole PAR (and its place in the bulkhead)
+ * ends within it. Here 2000 ms: the first 503 comes at 1500 ms, the retry
+ * (sent at 1600 ms) would answer at 3100 ms; it is cut at 2000 ms. */
+static void test_transient_budget(void)
+{
+	struct provider p;
+	struct session attempt;
+	struct buf url = BUF_INIT;
+
+	reset_cfg();
+	cfg.http_timeout_ms = 2000;
+	provider_up(&p, shared);
+	fp->transient = 2;
+	fp->transient_delay_ms = 1500;
+	fp->transient_answered = 0;
+	session_init(&attempt, SESSION_LOGIN);
+	int64_t t0 = now_monotonic_ms();
+	CHECK_INT(p.ops->authorize(&p, &attempt, &url), PROVIDER_ERR_UPSTREAM);
+	int64_t took = now_monotonic_ms() - t0;
+	CHECK(took >= 1600);
+	CHECK(took < 2000 + 500);
+	if (took >= 2000 + 500)
+		fprintf(stderr, "  the PAR with a retry took %lld ms (budget 2000)\n", (long long)took);
+	session_clear(&attempt);
+	buf_free(&url);
+	p.ops->free(&p);
+	/* the fake's slow answer ends before the next test */
+	while (__atomic_load_n(&fp->transient_answered, __ATOMIC_SEQ_CST) < 2)
+		fh_sleep_ms(10);
 	reset_cfg();
 }
 
@@ -1159,6 +1193,7 @@ int main(void)
 	RUN(test_par_answers);
 	RUN(test_dpop_nonce);
 	RUN(test_transient);
+	RUN(test_transient_budget);
 	RUN(test_myinfo);
 	RUN(test_discovery_cache);
 	RUN(test_jwks);
