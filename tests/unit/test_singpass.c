@@ -467,8 +467,8 @@ static void test_transient_budget(void)
 	CHECK_INT(p.ops->authorize(&p, &attempt, &url), PROVIDER_ERR_UPSTREAM);
 	int64_t took = now_monotonic_ms() - t0;
 	CHECK(took >= 1600);
-	CHECK(took < 2000 + 500);
-	if (took >= 2000 + 500)
+	CHECK(took < 2000 + 800);   /* 3100 without the cap */
+	if (took >= 2000 + 800)
 		fprintf(stderr, "  the PAR with a retry took %lld ms (budget 2000)\n", (long long)took);
 	session_clear(&attempt);
 	buf_free(&url);
