@@ -24,6 +24,8 @@ struct jwks_cache {
 	pthread_mutex_t lock;
 	pthread_cond_t fetch_done;
 	bool fetching;                /* a thread is fetching, lock released */
+	uint64_t fetches_done;        /* fetches ended: a waiter waits for the one
+	                                 it found, not for those after it */
 	struct jwks jwks;
 	bool loaded;
 	bool refetched;               /* a refetch (unknown kid, or age) happened */

@@ -47,6 +47,7 @@ static int refresh_locked(struct jwks_cache *jc, const struct jwks_cache_user *u
 		jwks_clear(&fresh);
 	}
 	jc->fetching = false;
+	jc->fetches_done++;
 	pthread_cond_broadcast(&jc->fetch_done);
 	return rc;
 }
@@ -63,7 +64,8 @@ enum jwks_cache_rc jwks_cache_use(struct jwks_cache *jc, int refetch_interval_s,
 	/* No set yet: wait for the load in flight, if any, and take its
 	 * outcome (a failure fails every waiter at once, rather than each
 	 * fetching in turn, one timeout after the one before); else load it. */
-	while (!jc->loaded && jc->fetching) {
+	uint64_t seen = jc->fetches_done;
+	while (!jc->loaded && jc->fetching && jc->fetches_done == seen) {
 		waited = true;
 		pthread_cond_wait(&jc->fetch_done, &jc->lock);
 	}
@@ -90,7 +92,8 @@ enum jwks_cache_rc jwks_cache_use(struct jwks_cache *jc, int refetch_interval_s,
 	/* A fetch in flight (another thread's) may bring the key: its result
 	 * is this thread's refetch. */
 	if (jc->fetching) {
-		while (jc->fetching)
+		seen = jc->fetches_done;
+		while (jc->fetching && jc->fetches_done == seen)
 			pthread_cond_wait(&jc->fetch_done, &jc->lock);
 		u->use(u->ud, &jc->jwks);
 		goto done;

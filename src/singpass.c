@@ -187,7 +187,9 @@ static enum singpass_err discovery(struct singpass_client *c)
 	bool waited = false;
 
 	pthread_mutex_lock(&s->lock);
-	while (s->fetching && !s->have_discovery) {
+	/* the fetch found running, not one another thread starts after it */
+	uint64_t seen = s->discovery_fetches;
+	while (s->fetching && !s->have_discovery && s->discovery_fetches == seen) {
 		waited = true;
 		pthread_cond_wait(&s->fetch_done, &s->lock);
 	}
