@@ -37,10 +37,12 @@ const pubJwk = (k, extra) => ({ ...k.publicKey.export({ format: 'jwk' }), ...ext
 // ---- scenario ----------------------------------------------------------------
 
 // {
-//   par:      {omit_request_uri, status, body_set},
+//   par:      {omit_request_uri, status, body_set, transient},
 //   authorize:{error, iss},
 //   id_token: {claims_set, claims_relative, claims_remove, sign, jwe, header_set},
-//   token:    {status, body_set, body_remove},
+//   token:    {status, body_set, body_remove, transient},
+// transient: N: the next N calls answer Singpass's "try again" (503
+// temporarily_unavailable at PAR, server_error at token), then as usual.
 //   jwks:     "default" | "duplicate_kids"
 // }
 // sign: es256 (default) | none | hs256_pubkey | foreign_same_kid |
@@ -61,7 +63,7 @@ function violation (endpoint, code, detail) { violations.push({ t: Date.now(), e
 // jti never seen before) and the DPoP proof (htm POST, htu the endpoint,
 // a jti never seen before), and a DPoP key no earlier PAR had.
 const seenJtis = new Set()
-const seenParKeys = new Set()
+const seenParKeys = new Map() // DPoP key -> the state of the login that brought it
 function jwtPayload (compact) {
   try {
     return JSON.parse(Buffer.from(String(compact).split('.')[1], 'base64url').toString('utf8'))
@@ -88,15 +90,17 @@ function checkClientAuth (endpoint, req, f) {
     if (d.htm !== 'POST' || d.htu !== `${ISSUER}/${endpoint}`) violation(endpoint, 'dpop_htm_htu', `${d.htm} ${d.htu}`)
     freshJti(endpoint, 'dpop', d.jti)
   }
-  // A login's DPoP key is new: no PAR brings a key an earlier one had.
+  // A login's DPoP key is new: no PAR brings a key an earlier login's PAR
+  // had (a retry of the same login, its state the same, sends it again).
   if (endpoint === 'par' && req.headers.dpop) {
     let jwk = null
     try {
       jwk = JSON.parse(Buffer.from(String(req.headers.dpop).split('.')[0], 'base64url').toString('utf8')).jwk
     } catch (e) {}
     const id = jwk ? `${jwk.x}.${jwk.y}` : ''
-    if (!id || seenParKeys.has(id)) violation('par', 'dpop_key_reused', id ? 'a key an earlier PAR had' : 'no jwk')
-    seenParKeys.add(id)
+    const state = f.get('state') || ''
+    if (!id || (seenParKeys.has(id) && seenParKeys.get(id) !== state)) violation('par', 'dpop_key_reused', id ? 'a key an earlier login had' : 'no jwk')
+    seenParKeys.set(id, state)
   }
 }
 
@@ -244,6 +248,10 @@ async function par (req, res) {
   if (f.get('client_id') !== CLIENT_ID) violation('par', 'client_id', f.get('client_id'))
   checkClientAuth('par', req, f)
   const s = scenario.par || {}
+  if (s.transient > 0) {
+    s.transient--
+    return send(res, 503, { error: 'temporarily_unavailable' })
+  }
   if (s.status && s.status !== 201) return send(res, s.status, s.body_set || { error: 'server_error' })
   const requestUri = `urn:ietf:params:oauth:request_uri:${b64u(crypto.randomBytes(24))}`
   pars.set(requestUri, Object.fromEntries(f))
@@ -278,6 +286,11 @@ async function token (req, res) {
   if (!req.headers.dpop) violation('token', 'no_dpop', 'no DPoP header')
   if (f.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' || !f.get('client_assertion')) violation('token', 'client_assertion', 'missing')
   checkClientAuth('token', req, f)
+  const t0 = scenario.token || {}
+  if (t0.transient > 0) {
+    t0.transient--
+    return send(res, 503, { error: 'server_error' })
+  }
   const p = codes.get(f.get('code') || '')
   if (!p) return send(res, 400, { error: 'invalid_grant' })
   const t = scenario.token || {}

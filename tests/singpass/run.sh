@@ -360,6 +360,24 @@ JAR=$T/jar-hostile-baseline
 setup "scenario baseline" scenario '{}'
 login_ok "baseline (no attack)" Vanilla "$HOSTILE/fapi" 2f1b7a64-5b4a-4a52-9d0f-9a375c9e2f3c "HOSTILE SINGPASS PERSONA"
 
+# Singpass's "try again" answers are retried (up to 3 times): two at PAR and
+# one at token still log in; four at PAR give up with 502, no cookie.
+hostile_count() { curl -fsS --max-time 5 "$HOSTILE/__control/log" | jq ".counters.$1"; }
+JAR=$T/jar-hostile-transient
+setup "scenario: 2 x 503 at PAR, 1 x 503 at token" scenario '{"par":{"transient":2},"token":{"transient":1}}'
+par0=$(hostile_count par) tok0=$(hostile_count token)
+login_ok "try again twice at PAR, once at token" Mango "$HOSTILE/fapi" 2f1b7a64-5b4a-4a52-9d0f-9a375c9e2f3c "HOSTILE SINGPASS PERSONA"
+check "try again: 3 PARs and 2 token calls for that login, the retries logged" \
+  eval '[[ $(($(hostile_count par) - par0)) == 3 && $(($(hostile_count token) - tok0)) == 2 ]] &&
+    grep -q "singpass: par answered temporarily_unavailable (HTTP 503); trying again" "$STACK_RT/app.log" &&
+    grep -q "singpass: token answered server_error (HTTP 503); trying again" "$STACK_RT/app.log"'
+JAR=$T/jar-hostile-transient-4
+setup "scenario: 4 x 503 at PAR" scenario '{"par":{"transient":4}}'
+par0=$(hostile_count par)
+fetch GET "$API/api/auth-url?icecream=Mango"
+check "try again four times at PAR: auth-url 502 provider_unavailable, no cookie, 4 PARs" \
+  eval 'is 502 && json_is .error provider_unavailable && [[ -z $(set_cookie) && $(($(hostile_count par) - par0)) == 4 ]]'
+
 hostile_login "unsigned ID token (alg none)" '{"id_token":{"sign":"none"}}'
 hostile_login "HS256 keyed with Singpass's public key" '{"id_token":{"sign":"hs256_pubkey"}}'
 hostile_login "JWS by an unknown key under Singpass's kid" '{"id_token":{"sign":"foreign_same_kid"}}'
